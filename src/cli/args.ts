@@ -1,0 +1,82 @@
+import { INPUTS, type RawInputs } from '../config.js';
+
+export interface ParsedArgs {
+  inputs: RawInputs;
+  json: boolean;
+  help: boolean;
+  error?: string;
+}
+
+const COMMANDS = ['deploy', 'rollback', 'status'];
+const BOOLEAN_INPUTS = new Set(['build', 'pull', 'rollback-on-failure', 'dry-run']);
+const NAMES = new Set<string>(INPUTS.map((i) => i.name));
+
+/**
+ * `bluegreen <command> --input-name value ...`: the flags are the action's input names. A boolean flag given
+ * alone means true (`--dry-run`).
+ */
+export function parseArgs(argv: string[]): ParsedArgs {
+  const result: ParsedArgs = { inputs: {}, json: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--help' || arg === '-h' || arg === 'help') {
+      result.help = true;
+      continue;
+    }
+    if (arg === '--json') {
+      result.json = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      if (result.inputs.command !== undefined) return { ...result, error: `unexpected argument "${arg}"` };
+      if (!COMMANDS.includes(arg)) return { ...result, error: `unknown command "${arg}"; use ${COMMANDS.join(', ')}` };
+      result.inputs.command = arg;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    if (!NAMES.has(name) || name === 'command') return { ...result, error: `unknown flag --${name}` };
+    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next !== undefined && !(BOOLEAN_INPUTS.has(name) && next.startsWith('--'))) {
+        value = next;
+        i++;
+      } else if (BOOLEAN_INPUTS.has(name)) {
+        value = 'true';
+      } else {
+        return { ...result, error: `--${name} needs a value` };
+      }
+    }
+    result.inputs[name] = value;
+  }
+  if (!result.help && result.inputs.command === undefined) {
+    return { ...result, error: `name a command first: ${COMMANDS.join(', ')}` };
+  }
+  return result;
+}
+
+export function usage(): string {
+  const width = Math.max(...INPUTS.map((i) => i.name.length)) + 2;
+  const flags = INPUTS.filter((i) => i.name !== 'command').map((i) => {
+    const shown = i.default.replace(/\n/g, '\\n');
+    return `  --${i.name.padEnd(width)}${i.help}${shown ? ` [default: ${shown}]` : ''}`;
+  });
+  return [
+    'Usage: bluegreen <deploy|rollback|status> [--flag value ...] [--json]',
+    '',
+    'Zero-downtime blue-green deploy of a Docker Compose service behind Nginx.',
+    '  deploy    bring up the idle color, health-check it, switch the proxies, drain, stop the old color',
+    '  rollback  switch back to the previous color while its containers still exist',
+    '  status    print the live color, its port and what each proxy points at',
+    '',
+    'Flags (the same names as the GitHub Action inputs; lists take commas or newlines):',
+    ...flags,
+    `  --${'json'.padEnd(width)}print the result as JSON on stdout (the log goes to stderr)`,
+    `  --${'help'.padEnd(width)}show this help`,
+    '',
+    'Exit codes: 0 success; 1 failed, traffic left where it was (rolled back); 2 invalid input, nothing changed;',
+    '            3 failed and the previous state could not be restored: check by hand.',
+    '',
+  ].join('\n');
+}

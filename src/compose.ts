@@ -1,0 +1,246 @@
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, type ComposeSetting, type Config } from './config.js';
+import type { Files } from './io.js';
+import { ensureOk, type Runner } from './runner.js';
+
+/** Building an image can take long; a hung one must still end. */
+const UP_TIMEOUT_MS = 30 * 60_000;
+const CHANGE_TIMEOUT_MS = 5 * 60_000;
+const QUERY_TIMEOUT_MS = 60_000;
+
+/** How compose is called: `docker compose` (v2, GitHub runners) or `docker-compose` (v1, Debian). */
+export interface ComposeCli {
+  file: string;
+  prefix: string[];
+}
+
+export const COMPOSE_V2: ComposeCli = { file: 'docker', prefix: ['compose'] };
+export const COMPOSE_V1: ComposeCli = { file: 'docker-compose', prefix: [] };
+
+export async function detectCompose(runner: Runner, setting: ComposeSetting): Promise<ComposeCli> {
+  if (setting === 'docker compose') return COMPOSE_V2;
+  if (setting === 'docker-compose') return COMPOSE_V1;
+  for (const cli of [COMPOSE_V2, COMPOSE_V1]) {
+    const r = await runner.run(cli.file, [...cli.prefix, 'version'], { timeoutMs: QUERY_TIMEOUT_MS });
+    if (r.exitCode === 0) return cli;
+  }
+  throw new Error(
+    'Neither "docker compose" nor "docker-compose" answered to "version". Install Docker Compose on this machine ' +
+      '(v2 plugin or v1), or name the one you have with compose-command. Nothing was changed.',
+  );
+}
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  service: string;
+  running: boolean;
+  /** created, running, restarting, exited, ... */
+  status: string;
+  exitCode: number;
+  /** Docker HEALTHCHECK status when the image or service defines one. */
+  health?: string;
+}
+
+type ComposeConfig = Pick<
+  Config,
+  'workingDirectory' | 'composeFiles' | 'colorFile' | 'projectName' | 'colors' | 'ports'
+>;
+
+/** Runs compose for one color at a time, touching only the services it is given. */
+export class ComposeDriver {
+  constructor(
+    private readonly runner: Runner,
+    readonly cli: ComposeCli,
+    private readonly config: ComposeConfig,
+    private readonly files: Files,
+    private readonly onLine?: (line: string) => void,
+  ) {}
+
+  /** With {color} in project-name each color is its own project and shares no services with the other. */
+  get separateProjects(): boolean {
+    return this.config.projectName.includes('{color}');
+  }
+
+  colorFile(color: string): string {
+    return path.resolve(this.config.workingDirectory, this.config.colorFile.replace(/\{color\}/g, color));
+  }
+
+  port(color: string): number {
+    return this.config.ports[this.config.colors.indexOf(color)] ?? NaN;
+  }
+
+  /** The full argument list of one compose call for one color. */
+  args(color: string, subcommand: string[]): string[] {
+    const project = this.config.projectName.replace(/\{color\}/g, color);
+    return [
+      ...this.cli.prefix,
+      ...(project ? ['-p', project] : []),
+      ...this.config.composeFiles.flatMap((f) => ['-f', f]),
+      '-f',
+      this.colorFile(color),
+      ...subcommand,
+    ];
+  }
+
+  upArgs(color: string, services: string[], build: boolean): string[] {
+    return this.args(color, ['up', '-d', '--no-deps', ...(build ? ['--build'] : []), ...services]);
+  }
+
+  stopArgs(color: string, services: string[]): string[] {
+    return this.args(color, ['stop', ...services]);
+  }
+
+  removeArgs(color: string, services: string[]): string[] {
+    return this.args(color, ['rm', '--stop', '--force', ...services]);
+  }
+
+  /** Services that a color's own file defines: the only ones a deploy of that color touches. */
+  async colorServices(color: string): Promise<string[]> {
+    return this.servicesOf(this.colorFile(color), 'color-file');
+  }
+
+  /** Services of the shared files that neither color file defines (the proxy, the database, ...). */
+  async sharedServices(): Promise<string[]> {
+    const colorOwned = new Set((await Promise.all(this.config.colors.map((c) => this.colorServices(c)))).flat());
+    const shared = new Set<string>();
+    for (const file of this.config.composeFiles) {
+      for (const s of await this.servicesOf(path.resolve(this.config.workingDirectory, file), 'compose-files')) {
+        if (!colorOwned.has(s)) shared.add(s);
+      }
+    }
+    return [...shared];
+  }
+
+  /**
+   * Refuses two colors that define the same service in one project: `up` of one would replace the live
+   * container of the other.
+   */
+  async checkColorsApart(): Promise<void> {
+    if (this.separateProjects) return;
+    const [a, b] = this.config.colors;
+    const inB = new Set(await this.colorServices(b));
+    const both = (await this.colorServices(a)).filter((s) => inB.has(s));
+    if (both.length) {
+      throw new ConfigError([
+        {
+          input: 'color-file',
+          value: this.config.colorFile,
+          message:
+            `both color files define the service(s) ${both.join(', ')} in one compose project, so bringing up ` +
+            `${b} would replace the live ${a} container. Name the services per color (app-${a}, app-${b}) ` +
+            'or put {color} in project-name',
+        },
+      ]);
+    }
+  }
+
+  async containers(color: string, services: string[]): Promise<ContainerState[]> {
+    if (!services.length) return [];
+    const ps = ensureOk(
+      await this.run(color, ['ps', '-a', '-q', ...services], QUERY_TIMEOUT_MS),
+      `listing the ${color} containers`,
+    );
+    const ids = ps.stdout.split(/\s+/).filter(Boolean);
+    if (!ids.length) return [];
+    const inspect = ensureOk(
+      await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS }),
+      `inspecting the ${color} containers`,
+    );
+    return parseInspect(inspect.stdout);
+  }
+
+  async up(color: string, services: string[], build: boolean): Promise<void> {
+    ensureOk(await this.exec(color, this.upArgs(color, services, build), UP_TIMEOUT_MS), `starting ${color}`);
+  }
+
+  /** Starts the shared services that are not running, without recreating any (first deploy). */
+  async startShared(color: string, services: string[]): Promise<void> {
+    ensureOk(
+      await this.run(color, ['up', '-d', '--no-deps', '--no-recreate', ...services], UP_TIMEOUT_MS),
+      'starting the shared services',
+    );
+  }
+
+  async pull(color: string, services: string[]): Promise<void> {
+    ensureOk(await this.run(color, ['pull', ...services], UP_TIMEOUT_MS), `pulling the ${color} images`);
+  }
+
+  /** Starts existing containers as they are (rollback to what ran before). */
+  async start(color: string, services: string[]): Promise<void> {
+    ensureOk(await this.run(color, ['start', ...services], CHANGE_TIMEOUT_MS), `starting ${color}`);
+  }
+
+  async stop(color: string, services: string[]): Promise<void> {
+    ensureOk(await this.exec(color, this.stopArgs(color, services), CHANGE_TIMEOUT_MS), `stopping ${color}`);
+  }
+
+  async remove(color: string, services: string[]): Promise<void> {
+    ensureOk(await this.exec(color, this.removeArgs(color, services), CHANGE_TIMEOUT_MS), `removing ${color}`);
+  }
+
+  async logs(color: string, services: string[], lines: number): Promise<string> {
+    const r = await this.runner.run(
+      this.cli.file,
+      this.args(color, ['logs', '--no-color', '--tail', String(lines), ...services]),
+      { cwd: this.config.workingDirectory, env: this.env(color), timeoutMs: QUERY_TIMEOUT_MS },
+    );
+    return (r.stdout + r.stderr).trimEnd();
+  }
+
+  /** One compose file serves both colors when it interpolates these. */
+  env(color: string): Record<string, string> {
+    return { BLUEGREEN_COLOR: color, BLUEGREEN_PORT: String(this.port(color)) };
+  }
+
+  private run(color: string, subcommand: string[], timeoutMs: number) {
+    return this.exec(color, this.args(color, subcommand), timeoutMs);
+  }
+
+  private exec(color: string, args: string[], timeoutMs: number) {
+    return this.runner.run(this.cli.file, args, {
+      cwd: this.config.workingDirectory,
+      env: this.env(color),
+      timeoutMs,
+      onLine: this.onLine,
+    });
+  }
+
+  private async servicesOf(file: string, input: string): Promise<string[]> {
+    const text = await this.files.read(file);
+    let doc: unknown;
+    try {
+      doc = text === null ? null : parseYaml(text, { merge: true });
+    } catch (error) {
+      throw new ConfigError([{ input, value: file, message: `not valid YAML: ${(error as Error).message}` }]);
+    }
+    const services = (doc as { services?: unknown } | null)?.services;
+    if (text === null || (services !== undefined && (typeof services !== 'object' || services === null))) {
+      throw new ConfigError([{ input, value: file, message: 'not a compose file with a services: map' }]);
+    }
+    return Object.keys(services ?? {});
+  }
+}
+
+interface InspectEntry {
+  Id?: string;
+  Name?: string;
+  State?: { Status?: string; Running?: boolean; ExitCode?: number; Health?: { Status?: string } };
+  Config?: { Labels?: Record<string, string> };
+}
+
+export function parseInspect(json: string): ContainerState[] {
+  const entries = JSON.parse(json) as InspectEntry[];
+  return entries
+    .filter((e) => e.Config?.Labels?.['com.docker.compose.oneoff'] !== 'True')
+    .map((e) => ({
+      id: (e.Id ?? '').slice(0, 12),
+      name: (e.Name ?? '').replace(/^\//, ''),
+      service: e.Config?.Labels?.['com.docker.compose.service'] ?? '',
+      running: Boolean(e.State?.Running),
+      status: e.State?.Status ?? 'unknown',
+      exitCode: e.State?.ExitCode ?? 0,
+      health: e.State?.Health?.Status,
+    }));
+}

@@ -1,0 +1,443 @@
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { Files } from './io.js';
+
+/** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
+export const INPUTS = [
+  { name: 'command', default: 'deploy', help: 'deploy, rollback (switch back to the previous color) or status (report only)' },
+  { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
+  { name: 'compose-files', default: 'docker-compose.yml', help: 'shared compose file(s), passed before the color file; may be empty' },
+  { name: 'color-file', default: 'docker-compose.{color}.yml', help: 'per-color compose file, a template with {color}' },
+  { name: 'project-name', default: '', help: 'compose project (-p); may contain {color} to run each color as its own project' },
+  { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
+  { name: 'colors', default: 'blue,green', help: 'the two color names' },
+  { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
+  { name: 'build', default: 'true', help: 'pass --build to up' },
+  { name: 'pull', default: 'false', help: 'pull images before up' },
+  { name: 'health-path', default: '/', help: 'path probed on the new color' },
+  { name: 'health-host', default: '127.0.0.1', help: "host the runner uses to reach a color's published port" },
+  { name: 'health-headers', default: '', help: 'extra request headers, "Name: value" per line' },
+  { name: 'health-status', default: '200-399', help: 'accepted status codes (ranges and lists)' },
+  { name: 'health-body', default: '', help: 'text that the response body must contain' },
+  { name: 'health-timeout', default: '60', help: 'seconds in all before the new color counts as failed' },
+  { name: 'health-interval', default: '1', help: 'seconds between probes (the first probe goes at once)' },
+  { name: 'nginx-container', default: '', help: 'proxy container name(s) to switch' },
+  { name: 'upstream-file', default: '', help: "include file on the runner's disk, mounted into the proxy" },
+  { name: 'upstream-path', default: '', help: 'include path inside the proxy container, written with docker cp' },
+  {
+    name: 'upstream-template',
+    default: 'upstream app {\n    server {host}:{port};\n}\n',
+    help: 'include content; placeholders {color}, {port}, {host}',
+  },
+  { name: 'upstream-host', default: 'localhost', help: 'what {host} becomes' },
+  { name: 'nginx-targets', default: '', help: 'YAML list of proxies (container, file or path, template, host)' },
+  { name: 'verify-url', default: '', help: 'URL checked through the proxy after the switch; failure rolls back' },
+  { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
+  { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
+  { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
+  { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
+] as const;
+
+export type InputName = (typeof INPUTS)[number]['name'];
+export type RawInputs = Partial<Record<string, string>>;
+
+export type Command = 'deploy' | 'rollback' | 'status';
+export type Cleanup = 'stop' | 'down' | 'keep';
+export type ComposeSetting = 'auto' | 'docker compose' | 'docker-compose';
+
+export interface StatusRange {
+  from: number;
+  to: number;
+}
+
+export interface NginxTarget {
+  container: string;
+  /** Absolute path of an include on the runner's disk, bind-mounted into the container. */
+  file?: string;
+  /** Path of the include inside the container. */
+  path?: string;
+  template: string;
+  host: string;
+}
+
+export interface Config {
+  command: Command;
+  workingDirectory: string;
+  composeFiles: string[];
+  colorFile: string;
+  projectName: string;
+  composeCommand: ComposeSetting;
+  colors: [string, string];
+  ports: [number, number];
+  build: boolean;
+  pull: boolean;
+  health: {
+    path: string;
+    host: string;
+    headers: Record<string, string>;
+    statuses: StatusRange[];
+    body: string;
+    timeoutMs: number;
+    intervalMs: number;
+  };
+  targets: NginxTarget[];
+  verifyUrl: string;
+  drainMs: number;
+  cleanup: Cleanup;
+  rollbackOnFailure: boolean;
+  dryRun: boolean;
+}
+
+export interface ConfigIssue {
+  input: string;
+  value: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(
+      'Invalid configuration; nothing was changed. Fix these inputs and run again:\n' +
+        issues.map((i) => `  - ${i.input} = ${JSON.stringify(i.value)}: ${i.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+// Anything that reaches an Nginx config is held to these shapes, so a value cannot close a block or add a directive.
+const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
+const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
+const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Splits a list given with newlines or commas. */
+export function splitList(value: string): string[] {
+  return value
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function fail(ctx: z.RefinementCtx, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER as never;
+}
+
+const text = (name: InputName) => z.string().default(defaultOf(name));
+
+function choice<const T extends readonly string[]>(name: InputName, options: T) {
+  return text(name).transform((v, ctx) =>
+    (options as readonly string[]).includes(v) ? (v as T[number]) : fail(ctx, `allowed: ${options.join(', ')}`),
+  );
+}
+
+function bool(name: InputName) {
+  return text(name).transform((v, ctx) => {
+    const lower = v.toLowerCase();
+    if (lower === 'true' || lower === 'false') return lower === 'true';
+    return fail(ctx, 'allowed: true or false');
+  });
+}
+
+function seconds(name: InputName, { zero, max }: { zero: boolean; max: number }) {
+  return text(name).transform((v, ctx) => {
+    const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+    if (!(n <= max) || (!zero && n === 0)) return fail(ctx, `seconds, from ${zero ? '0' : 'more than 0'} to ${max}`);
+    return Math.round(n * 1000);
+  });
+}
+
+/** Allows only the named placeholders, so a typo such as {prot} is caught before it reaches Nginx. */
+function checkPlaceholders(template: string, allowed: readonly string[]): string | undefined {
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    if (!allowed.includes(match[1] ?? '')) {
+      return `unknown placeholder {${match[1]}}; allowed: ${allowed.map((a) => `{${a}}`).join(', ')}`;
+    }
+  }
+  return undefined;
+}
+
+function template(name: InputName, allowed: readonly string[]) {
+  // A CLI flag cannot hold a newline easily: a literal \n stands for one.
+  return text(name)
+    .transform((v) => v.replace(/\\n/g, '\n'))
+    .superRefine((v, ctx) => {
+      const problem = checkPlaceholders(v, allowed);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
+
+export function parseStatuses(value: string): StatusRange[] | undefined {
+  const ranges: StatusRange[] = [];
+  for (const part of splitList(value)) {
+    const m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(part);
+    if (!m) return undefined;
+    const from = Number(m[1]);
+    const to = Number(m[2] ?? m[1]);
+    if (from < 100 || to > 599 || from > to) return undefined;
+    ranges.push({ from, to });
+  }
+  return ranges.length ? ranges : undefined;
+}
+
+function parseHeaders(value: string, ctx: z.RefinementCtx): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon).trim() : '';
+    if (!HEADER_NAME.test(name)) return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
+    headers[name] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+const targetEntry = z
+  .object({
+    container: z.string(),
+    file: z.string().optional(),
+    path: z.string().optional(),
+    template: z.string().optional(),
+    host: z.string().optional(),
+  })
+  .strict();
+
+const schema = z
+  .object({
+    command: choice('command', ['deploy', 'rollback', 'status'] as const),
+    'working-directory': text('working-directory'),
+    'compose-files': z
+      .string()
+      .default(defaultOf('compose-files'))
+      .transform((v) => splitList(v)),
+    'color-file': template('color-file', ['color']),
+    'project-name': template('project-name', ['color']).superRefine((v, ctx) => {
+      if (v && !COLOR.test(v.replace(/\{color\}/g, 'blue'))) {
+        ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
+      }
+    }),
+    'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose'] as const),
+    colors: text('colors').transform((v, ctx) => {
+      const colors = splitList(v);
+      if (colors.length !== 2) return fail(ctx, `exactly two names, e.g. blue,green (got ${colors.length})`);
+      const bad = colors.find((c) => !COLOR.test(c));
+      if (bad) return fail(ctx, `"${bad}" is not allowed: lower-case letters, digits, - and _, at most 32`);
+      if (colors[0] === colors[1]) return fail(ctx, 'the two colors must differ');
+      return colors as [string, string];
+    }),
+    ports: text('ports').transform((v, ctx) => {
+      const parts = splitList(v);
+      if (parts.length !== 2) return fail(ctx, `exactly two ports, one per color (got ${parts.length})`);
+      const ports = parts.map((p) => (/^\d{1,5}$/.test(p) ? Number(p) : NaN));
+      const bad = parts.find((_, i) => !((ports[i] ?? NaN) >= 1 && (ports[i] ?? NaN) <= 65535));
+      if (bad !== undefined) return fail(ctx, `"${bad}" is not a port: a whole number from 1 to 65535`);
+      if (ports[0] === ports[1]) return fail(ctx, 'the two colors need different ports');
+      return ports as [number, number];
+    }),
+    build: bool('build'),
+    pull: bool('pull'),
+    'health-path': text('health-path').superRefine((v, ctx) => {
+      if (!/^\/[\x21-\x7e]*$/.test(v)) ctx.addIssue({ code: 'custom', message: 'a path starting with /, no spaces' });
+    }),
+    'health-host': text('health-host').superRefine((v, ctx) => {
+      if (!HOST.test(v)) ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
+    }),
+    'health-headers': text('health-headers').transform((v, ctx) => parseHeaders(v, ctx)),
+    'health-status': text('health-status').transform(
+      (v, ctx) => parseStatuses(v) ?? fail(ctx, 'status codes 100-599 as a list of codes and ranges, e.g. 200-299,301'),
+    ),
+    'health-body': text('health-body'),
+    'health-timeout': seconds('health-timeout', { zero: false, max: 3600 }),
+    'health-interval': seconds('health-interval', { zero: false, max: 300 }),
+    'nginx-container': text('nginx-container').transform((v) => splitList(v)),
+    'upstream-file': text('upstream-file'),
+    'upstream-path': text('upstream-path').superRefine((v, ctx) => {
+      if (v && !INCLUDE_PATH.test(v)) ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
+    }),
+    'upstream-template': template('upstream-template', ['color', 'port', 'host']),
+    'upstream-host': text('upstream-host').superRefine((v, ctx) => {
+      if (!HOST.test(v)) ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
+    }),
+    'nginx-targets': text('nginx-targets').transform((v, ctx) => {
+      if (!v.trim()) return [];
+      let doc: unknown;
+      try {
+        doc = parseYaml(v);
+      } catch (error) {
+        return fail(ctx, `not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+      }
+      const parsed = z.array(targetEntry).min(1).safeParse(doc);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+        return fail(ctx, `a YAML list of {container, file or path, template, host}${where}: ${issue?.message}`);
+      }
+      return parsed.data;
+    }),
+    'verify-url': text('verify-url').superRefine((v, ctx) => {
+      if (v && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v)) {
+        ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
+      }
+    }),
+    'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
+    cleanup: choice('cleanup', ['stop', 'down', 'keep'] as const),
+    'rollback-on-failure': bool('rollback-on-failure'),
+    'dry-run': bool('dry-run'),
+  })
+  .strict();
+
+type Parsed = z.output<typeof schema>;
+
+export function defaultOf(name: InputName): string {
+  return INPUTS.find((i) => i.name === name)?.default ?? '';
+}
+
+/**
+ * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value
+ * and what is allowed.
+ */
+export async function loadConfig(raw: RawInputs, files: Files): Promise<Config> {
+  // An empty input means "use the default", except compose-files, where empty means "no shared file".
+  const given: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (value !== undefined && (value !== '' || key === 'compose-files')) given[key] = value;
+  }
+  const valueOf = (name: string) => given[name] ?? defaultOf(name as InputName);
+
+  const result = schema.safeParse(given);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const input = String(issue.path[0] ?? '(inputs)');
+        if (issue.code === 'unrecognized_keys') {
+          return { input: issue.keys.join(', '), value: '', message: 'unknown input(s); see the list of inputs' };
+        }
+        return { input, value: valueOf(input), message: issue.message };
+      }),
+    );
+  }
+  const p = result.data;
+  const issues: ConfigIssue[] = [];
+  const problem = (input: InputName, message: string, value = valueOf(input)) => issues.push({ input, value, message });
+
+  const workingDirectory = path.resolve(p['working-directory']);
+  const targets = buildTargets(p, workingDirectory, problem);
+
+  if (p['health-interval'] > p['health-timeout']) {
+    problem('health-interval', `must not exceed health-timeout (${p['health-timeout'] / 1000} s)`);
+  }
+  if (p['project-name'] && !p['project-name'].includes('{color}') && !p['color-file'].includes('{color}')) {
+    problem('color-file', 'without {color} both colors would share one file; add {color} here or to project-name');
+  }
+
+  if ((await files.kind(workingDirectory)) !== 'directory') {
+    problem('working-directory', `no such directory: ${workingDirectory}`);
+  } else {
+    for (const file of p['compose-files']) {
+      if ((await files.kind(path.resolve(workingDirectory, file))) !== 'file') {
+        problem('compose-files', `no such file: ${path.resolve(workingDirectory, file)}`);
+      }
+    }
+    for (const color of p.colors) {
+      const file = path.resolve(workingDirectory, p['color-file'].replace(/\{color\}/g, color));
+      if ((await files.kind(file)) !== 'file') problem('color-file', `no such file for color ${color}: ${file}`);
+    }
+    for (const target of targets) {
+      if (target.file && (await files.kind(path.dirname(target.file))) !== 'directory') {
+        problem(targetInput(p), `no such directory for the include: ${path.dirname(target.file)}`, target.file);
+      }
+    }
+  }
+  if (issues.length) throw new ConfigError(issues);
+
+  return {
+    command: p.command,
+    workingDirectory,
+    composeFiles: p['compose-files'],
+    colorFile: p['color-file'],
+    projectName: p['project-name'],
+    composeCommand: p['compose-command'],
+    colors: p.colors,
+    ports: p.ports,
+    build: p.build,
+    pull: p.pull,
+    health: {
+      path: p['health-path'],
+      host: p['health-host'],
+      headers: p['health-headers'],
+      statuses: p['health-status'],
+      body: p['health-body'],
+      timeoutMs: p['health-timeout'],
+      intervalMs: p['health-interval'],
+    },
+    targets,
+    verifyUrl: p['verify-url'],
+    drainMs: p['drain-seconds'],
+    cleanup: p.cleanup,
+    rollbackOnFailure: p['rollback-on-failure'],
+    dryRun: p['dry-run'],
+  };
+}
+
+function targetInput(p: Parsed): InputName {
+  return p['nginx-targets'].length ? 'nginx-targets' : p['upstream-file'] ? 'upstream-file' : 'upstream-path';
+}
+
+/** One proxy target per container, from nginx-targets or from the four single-proxy inputs. */
+function buildTargets(
+  p: Parsed,
+  workingDirectory: string,
+  problem: (input: InputName, message: string, value?: string) => void,
+): NginxTarget[] {
+  const single = p['nginx-container'].length > 0 || p['upstream-file'] !== '' || p['upstream-path'] !== '';
+  if (p['nginx-targets'].length && single) {
+    problem('nginx-targets', 'set either nginx-targets or nginx-container with upstream-file/upstream-path, not both');
+    return [];
+  }
+  const entries = p['nginx-targets'].length
+    ? p['nginx-targets']
+    : p['nginx-container'].map((container) => ({
+        container,
+        file: p['upstream-file'] || undefined,
+        path: p['upstream-path'] || undefined,
+        template: undefined,
+        host: undefined,
+      }));
+  if (!p['nginx-targets'].length && !p['nginx-container'].length && single) {
+    problem('nginx-container', 'an include needs the proxy container that reads it');
+  }
+  const input: InputName = p['nginx-targets'].length ? 'nginx-targets' : 'nginx-container';
+  const targets: NginxTarget[] = [];
+  for (const entry of entries) {
+    const where = `proxy ${entry.container}`;
+    if (!CONTAINER.test(entry.container)) {
+      problem(input, `"${entry.container}" is not a container name`, entry.container);
+    }
+    if (Boolean(entry.file) === Boolean(entry.path)) {
+      const which = p['nginx-targets'].length ? 'nginx-targets' : entry.file ? 'upstream-path' : 'upstream-file';
+      problem(which, `${where}: give exactly one of upstream-file (on the runner) or upstream-path (in the container)`);
+    }
+    // The single-proxy inputs were checked by the schema; entries of nginx-targets are checked here.
+    if (entry.path !== undefined && !INCLUDE_PATH.test(entry.path)) {
+      problem(input, `${where}: path must be an absolute file path inside the container`, entry.path);
+    }
+    const host = entry.host ?? p['upstream-host'];
+    if (entry.host !== undefined && !HOST.test(host)) {
+      problem(input, `${where}: host must be a host name or IP address ([...] for IPv6)`, host);
+    }
+    const tmpl = entry.template?.replace(/\\n/g, '\n') ?? p['upstream-template'];
+    const bad = entry.template !== undefined ? checkPlaceholders(tmpl, ['color', 'port', 'host']) : undefined;
+    if (bad) problem(input, `${where}: template has an ${bad}`, tmpl);
+    targets.push({
+      container: entry.container,
+      file: entry.file ? path.resolve(workingDirectory, entry.file) : undefined,
+      path: entry.path,
+      template: tmpl,
+      host,
+    });
+  }
+  return targets;
+}

@@ -1,0 +1,490 @@
+import { ComposeDriver, detectCompose, type ContainerState } from './compose.js';
+import { ConfigError, type Config, type NginxTarget } from './config.js';
+import { formatStatuses, pollUntil, probeHttp, type ProbeResult } from './health.js';
+import type { Clock, Files, Http, Logger } from './io.js';
+import { colorOfInclude, NginxSwitcher, renderInclude } from './nginx.js';
+import { describeCommand, type Runner } from './runner.js';
+
+export interface Deps {
+  runner: Runner;
+  http: Http;
+  files: Files;
+  clock: Clock;
+  log: Logger;
+}
+
+export type Status = 'deployed' | 'rolled-back' | 'unchanged' | 'planned' | 'failed';
+
+/** 0 success; 1 failed, traffic left where it was; 2 invalid input, nothing changed; 3 failed and not restored. */
+export type ExitCode = 0 | 1 | 2 | 3;
+
+export interface Phase {
+  name: string;
+  ms: number;
+  ok: boolean;
+}
+
+export interface ProxyView {
+  container: string;
+  include: string;
+  /** The color the include points at, when it can be told. */
+  color?: string;
+}
+
+export interface Result {
+  command: Config['command'];
+  status: Status;
+  exitCode: ExitCode;
+  /** The color that serves traffic when the run ends. */
+  color?: string;
+  port?: number;
+  /** The color that served traffic when the run began. */
+  previousColor?: string;
+  previousPort?: number;
+  /** The color this run brought up (deploy) or back (rollback). */
+  targetColor?: string;
+  rolledBack: boolean;
+  durationMs: number;
+  phases: Phase[];
+  proxies: ProxyView[];
+  running: Record<string, boolean>;
+  plan: string[];
+  error?: string;
+  logTail?: string;
+}
+
+const LOG_LINES = 50;
+
+/** Where things stand before anything is changed. */
+interface Situation {
+  services: Record<string, string[]>;
+  shared: string[];
+  includes: { target: NginxTarget; content: string | null; color?: string }[];
+  running: Record<string, boolean>;
+  live?: string;
+}
+
+interface Undo {
+  label: string;
+  run: () => Promise<void>;
+}
+
+/** A step failed for a reason already worded for the user. */
+class StepFailure extends Error {}
+
+export async function execute(config: Config, deps: Deps): Promise<Result> {
+  return new Deployment(config, deps).run();
+}
+
+class Deployment {
+  private readonly started: number;
+  private readonly result: Result;
+  private readonly nginx: NginxSwitcher;
+  private compose!: ComposeDriver;
+  private readonly undo: Undo[] = [];
+  /** Set while the proxies send traffic to the new color: it must not be stopped then. */
+  private trafficOnNew = false;
+  private stoppedNew = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly deps: Deps,
+  ) {
+    this.started = deps.clock.now();
+    this.nginx = new NginxSwitcher(deps.runner, deps.files, deps.clock);
+    this.result = {
+      command: config.command,
+      status: 'failed',
+      exitCode: 1,
+      rolledBack: false,
+      durationMs: 0,
+      phases: [],
+      proxies: [],
+      running: {},
+      plan: [],
+    };
+  }
+
+  private get log(): Logger {
+    return this.deps.log;
+  }
+
+  async run(): Promise<Result> {
+    try {
+      const cli = await detectCompose(this.deps.runner, this.config.composeCommand);
+      this.compose = new ComposeDriver(this.deps.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
+      const situation = await this.phase('detect', () => this.detect());
+      if (this.config.command === 'status') {
+        this.finish('unchanged', 0, situation.live);
+      } else if (this.config.command === 'rollback') {
+        await this.rollback(situation);
+      } else {
+        await this.deploy(situation);
+      }
+    } catch (error) {
+      await this.fail(error);
+    }
+    this.result.durationMs = this.deps.clock.now() - this.started;
+    return this.result;
+  }
+
+  // 1. Find the live color from what the proxies point at, cross-checked with what runs.
+  private async detect(): Promise<Situation> {
+    const { colors, ports } = this.config;
+    await this.compose.checkColorsApart();
+    const services: Record<string, string[]> = {};
+    const running: Record<string, boolean> = {};
+    for (const color of colors) {
+      services[color] = await this.compose.colorServices(color);
+      running[color] = allRunning(services[color] ?? [], await this.compose.containers(color, services[color] ?? []));
+    }
+    const shared = this.compose.separateProjects ? [] : await this.compose.sharedServices();
+    const includes = [];
+    for (const target of this.config.targets) {
+      const content = await this.nginx.read(target);
+      includes.push({ target, content, color: colorOfInclude(content, target, colors, ports) });
+    }
+    this.result.running = running;
+    this.result.proxies = includes.map((i) => ({
+      container: i.target.container,
+      include: this.nginx.describe(i.target),
+      color: i.color,
+    }));
+
+    const pointed = [...new Set(includes.map((i) => i.color).filter((c): c is string => c !== undefined))];
+    if (pointed.length > 1) {
+      throw new StepFailure(`the proxies disagree on the live color (${includes.map((i) => `${i.target.container} → ${i.color ?? '?'}`).join(', ')}). ` +
+          'Point every include at the color that should serve, reload, and run again.',
+      );
+    }
+    let live = pointed[0];
+    if (live === undefined) {
+      const up = colors.filter((c) => running[c]);
+      if (up.length > 1) {
+        throw new StepFailure(`both ${up.join(' and ')} are running and no proxy include says which one serves. ` +
+            'Stop the color that does not serve, or write its include, and run again.',
+        );
+      }
+      live = up[0];
+    } else if (!running[live]) {
+      this.log.warn(`The proxies point at ${live}, but ${live} is not running.`);
+    }
+    for (const i of includes) {
+      this.log.info(`${this.nginx.describe(i.target)} points at ${i.color ?? 'no known color'}`);
+    }
+    this.log.info(
+      live
+        ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
+        : 'No live color: this is a first deploy.',
+    );
+    this.result.previousColor = live;
+    this.result.previousPort = live ? this.compose.port(live) : undefined;
+    return { services, shared, includes, running, live };
+  }
+
+  private async deploy(s: Situation): Promise<void> {
+    const next = s.live ? this.other(s.live) : this.config.colors[0];
+    const nextServices = s.services[next] ?? [];
+    this.result.targetColor = next;
+    if (this.config.dryRun) return this.planOnly(s, next);
+    // 2. Bring up the idle color, touching only its own services.
+    await this.phase('up', async () => {
+      const sharedContainers = await this.compose.containers(next, s.shared);
+      const sharedDown = s.shared.filter((svc) => !sharedContainers.some((c) => c.service === svc && c.running));
+      if (sharedDown.length) {
+        this.log.info(`Starting shared services that are not running: ${sharedDown.join(', ')}`);
+        await this.compose.startShared(next, sharedDown);
+      }
+      await this.checkProxiesRunning();
+      if (this.config.pull) await this.compose.pull(next, nextServices);
+      this.pushStopNew(next, nextServices);
+      await this.compose.up(next, nextServices, this.config.build);
+    });
+    await this.swap(s, next);
+  }
+
+  private async rollback(s: Situation): Promise<void> {
+    if (!s.live) {
+      throw new StepFailure('there is no live color, so there is nothing to roll back from.');
+    }
+    const back = this.other(s.live);
+    const services = s.services[back] ?? [];
+    this.result.targetColor = back;
+    const containers = await this.compose.containers(back, services);
+    const missing = services.filter((svc) => !containers.some((c) => c.service === svc));
+    if (missing.length) {
+      throw new StepFailure(`${back} has no container for ${missing.join(', ')} to go back to (removed by cleanup: down?). ` +
+          'Deploy the version you want instead.',
+      );
+    }
+    if (this.config.dryRun) return this.planOnly(s, back);
+    await this.phase('start', async () => {
+      if (!s.running[back]) this.pushStopNew(back, services);
+      await this.compose.start(back, services);
+    });
+    await this.swap(s, back);
+  }
+
+  /** Steps 3 to 6, the same for a deploy and a rollback. */
+  private async swap(s: Situation, next: string): Promise<void> {
+    const nextPort = this.compose.port(next);
+    const nextServices = s.services[next] ?? [];
+    // 3. Health-check the new color over HTTP (and Docker's own HEALTHCHECK, where defined).
+    await this.phase('health', async () => {
+      const h = this.config.health;
+      const url = `http://${h.host}:${nextPort}${h.path}`;
+      const outcome = await pollUntil(
+        (timeoutMs) => this.probeColor(next, nextServices, url, timeoutMs),
+        { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
+        this.deps,
+      );
+      if (!outcome.ok) {
+        throw new StepFailure(`${next} did not become healthy within ${h.timeoutMs / 1000} s at ${url} ` +
+            `(${outcome.attempts} probes; last: ${outcome.detail}; expected ${formatStatuses(h.statuses)}` +
+            `${h.body ? ` with ${JSON.stringify(h.body)} in the body` : ''})`,
+        );
+      }
+    });
+    // 4. Point every proxy at the new color: write, nginx -t, then reload them all.
+    if (this.config.targets.length) {
+      await this.phase('switch', () => this.switchProxies(s, next, nextPort));
+    } else {
+      this.log.warn('No proxy is configured: nothing was switched.');
+    }
+    if (this.config.verifyUrl) await this.phase('verify', () => this.verify());
+    // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
+    const old = s.live;
+    if (old && old !== next && this.config.drainMs > 0 && this.config.cleanup !== 'keep') {
+      await this.phase('drain', async () => {
+        this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
+        await this.deps.clock.sleep(this.config.drainMs);
+      });
+    }
+    if (old && old !== next) await this.phase('cleanup', () => this.cleanup(old, s.services[old] ?? []));
+    const status = this.config.command === 'rollback' ? 'rolled-back' : 'deployed';
+    this.result.rolledBack = this.config.command === 'rollback';
+    this.finish(status, 0, next);
+  }
+
+  private async probeColor(color: string, services: string[], url: string, timeoutMs: number): Promise<ProbeResult> {
+    const containers = await this.compose.containers(color, services);
+    const dead = containers.find((c) => !c.running || c.status === 'restarting');
+    if (dead || containers.length < services.length) {
+      return {
+        ok: false,
+        fatal: true,
+        detail: dead
+          ? `container ${dead.name} is ${dead.status} (exit code ${dead.exitCode})`
+          : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
+      };
+    }
+    const http = await probeHttp(this.deps.http, url, this.config.health, timeoutMs);
+    if (!http.ok) return http;
+    const waiting = containers.find((c) => c.health !== undefined && c.health !== 'healthy');
+    if (waiting) return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
+    return http;
+  }
+
+  private async switchProxies(s: Situation, next: string, port: number): Promise<void> {
+    const written: { target: NginxTarget; previous: string | null }[] = [];
+    const containers = [...new Set(this.config.targets.map((t) => t.container))];
+    let reloaded = false;
+    this.undo.push({
+      label: 'restore the proxy includes',
+      run: async () => {
+        if (reloaded && s.live && !(await this.colorRunning(s, s.live))) {
+          throw new Error(
+            `${s.live} is no longer running, so the proxies were left on ${next} rather than pointed at nothing`,
+          );
+        }
+        for (const w of [...written].reverse()) {
+          // An include that did not exist is emptied: Nginx cannot be made to forget a file it never had.
+          await this.nginx.write(w.target, w.previous ?? '');
+        }
+        if (!reloaded) return;
+        for (const c of containers) await this.nginx.testOnly(c);
+        for (const c of containers) await this.nginx.reload(c);
+        this.trafficOnNew = false;
+        this.log.info(`Proxies restored to ${s.live ?? 'their previous includes'} and reloaded.`);
+      },
+    });
+    for (const inc of s.includes) {
+      const content = renderInclude(inc.target, next, port);
+      this.log.info(`${this.nginx.describe(inc.target)} → ${next}`);
+      written.push({ target: inc.target, previous: inc.content });
+      await this.nginx.write(inc.target, content);
+      try {
+        await this.nginx.test(inc.target, content);
+      } catch (error) {
+        throw new StepFailure((error as Error).message);
+      }
+    }
+    for (const c of containers) {
+      this.trafficOnNew = true;
+      reloaded = true;
+      await this.nginx.reload(c);
+      this.log.info(`Reloaded ${c}.`);
+    }
+  }
+
+  private async verify(): Promise<void> {
+    const h = this.config.health;
+    // A reload lets old workers finish their connections: give the proxy the health deadline to answer from the new color.
+    const outcome = await pollUntil(
+      (timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs),
+      { what: `through the proxy at ${this.config.verifyUrl}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
+      this.deps,
+    );
+    if (!outcome.ok) {
+      throw new StepFailure(`the proxy did not answer as expected at ${this.config.verifyUrl}: ${outcome.detail}`);
+    }
+  }
+
+  private async cleanup(old: string, services: string[]): Promise<void> {
+    const cleanup = this.config.cleanup;
+    if (cleanup === 'keep') {
+      this.log.info(`Keeping ${old} running (cleanup: keep).`);
+    } else if (cleanup === 'stop') {
+      this.log.info(`Stopping ${old}; its containers stay for an instant rollback.`);
+      await this.compose.stop(old, services);
+    } else {
+      this.log.info(`Removing ${old}'s containers (cleanup: down).`);
+      await this.compose.remove(old, services);
+    }
+  }
+
+  private pushStopNew(color: string, services: string[]): void {
+    this.undo.push({
+      label: `stop ${color}`,
+      run: async () => {
+        this.result.logTail = await this.compose.logs(color, services, LOG_LINES);
+        if (this.trafficOnNew) {
+          throw new Error(`${color} still serves traffic, so it was left running`);
+        }
+        await this.compose.stop(color, services);
+        this.stoppedNew = true;
+        this.log.info(`Stopped ${color}.`);
+      },
+    });
+  }
+
+  private async checkProxiesRunning(): Promise<void> {
+    for (const container of new Set(this.config.targets.map((t) => t.container))) {
+      if (!(await this.nginx.isRunning(container))) {
+        throw new StepFailure(`the proxy container ${container} is not running. Start it (its include must name a host that resolves, ` +
+            'e.g. a placeholder server 127.0.0.1:9) and run again.',
+        );
+      }
+    }
+  }
+
+  private async colorRunning(s: Situation, color: string): Promise<boolean> {
+    const services = s.services[color] ?? [];
+    return allRunning(services, await this.compose.containers(color, services));
+  }
+
+  private planOnly(s: Situation, next: string): void {
+    const port = this.compose.port(next);
+    const services = s.services[next] ?? [];
+    const h = this.config.health;
+    const cmd = (args: string[]) => describeCommand(this.compose.cli.file, args);
+    const plan = [
+      `${s.live ? `live color ${s.live} (port ${this.compose.port(s.live)})` : 'no live color'}; ` +
+        `${this.config.command} ${next} (port ${port}), services ${services.join(', ')}`,
+      this.config.command === 'rollback'
+        ? cmd(this.compose.args(next, ['start', ...services]))
+        : cmd(this.compose.upArgs(next, services, this.config.build)),
+      `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
+      ...s.includes.map((i) => `write ${this.nginx.describe(i.target)}:\n${renderInclude(i.target, next, port).trimEnd()}`),
+      ...[...new Set(this.config.targets.map((t) => t.container))].map(
+        (c) => `docker exec ${c} nginx -T, then docker exec ${c} nginx -s reload`,
+      ),
+      ...(this.config.verifyUrl ? [`verify ${this.config.verifyUrl}`] : []),
+    ];
+    if (s.live) {
+      const old = s.services[s.live] ?? [];
+      plan.push(`wait ${this.config.drainMs / 1000} s, then cleanup: ${this.config.cleanup}`);
+      if (this.config.cleanup === 'stop') plan.push(cmd(this.compose.stopArgs(s.live, old)));
+      if (this.config.cleanup === 'down') plan.push(cmd(this.compose.removeArgs(s.live, old)));
+    }
+    this.result.plan = plan;
+    this.log.info(`Dry run, nothing changed. The plan:\n${plan.map((p, i) => `  ${i + 1}. ${p}`).join('\n')}`);
+    this.finish('planned', 0, s.live);
+  }
+
+  private finish(status: Status, exitCode: 0 | 1 | 3, color: string | undefined): void {
+    this.result.status = status;
+    this.result.exitCode = exitCode;
+    this.result.color = color;
+    this.result.port = color ? this.compose.port(color) : undefined;
+  }
+
+  // 6. On failure: undo what was done, in reverse order, and say what state things are in.
+  private async fail(error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    this.result.error = message;
+    if (error instanceof ConfigError) {
+      this.result.exitCode = 2;
+      this.result.status = 'failed';
+      return;
+    }
+    const attempted = this.result.targetColor;
+    const live = this.result.previousColor;
+    if (!this.undo.length) {
+      this.result.error = `${message}\nNothing was changed.`;
+      this.finish('failed', 1, live);
+      return;
+    }
+    if (!this.config.rollbackOnFailure) {
+      this.result.error = `${message}\nNot rolled back (rollback-on-failure is false): ${attempted} is left as it is.`;
+      this.finish('failed', 1, this.trafficOnNew ? attempted : live);
+      return;
+    }
+    const problems: string[] = [];
+    await this.phase('restore', async () => {
+      for (const step of [...this.undo].reverse()) {
+        try {
+          await step.run();
+        } catch (undoError) {
+          problems.push(`could not ${step.label}: ${(undoError as Error).message}`);
+        }
+      }
+    }).catch(() => undefined);
+    if (this.result.logTail) this.log.info(`Last ${LOG_LINES} log lines of ${attempted}:\n${this.result.logTail}`);
+    if (problems.length) {
+      this.result.error =
+        `${message}\nROLLBACK INCOMPLETE: ${problems.join('; ')}.\n` +
+        `Traffic is on ${this.trafficOnNew ? attempted : (live ?? 'the previous includes')}. Check the proxies and containers by hand.`;
+      this.finish('failed', 3, this.trafficOnNew ? attempted : live);
+      return;
+    }
+    this.result.rolledBack = true;
+    this.result.error =
+      `${message}\nRolled back: traffic is on ${live ?? 'the previous includes'} as before` +
+      `${this.stoppedNew ? `, ${attempted} was stopped` : ''}. Fix the cause (see ${attempted}'s log) and run again.`;
+    this.finish('rolled-back', 1, live);
+  }
+
+  private other(color: string): string {
+    const [a, b] = this.config.colors;
+    return color === a ? b : a;
+  }
+
+  /** Runs one step in its own log group and records its time and outcome. */
+  private async phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const start = this.deps.clock.now();
+    try {
+      const value = await this.log.group(name, fn);
+      this.result.phases.push({ name, ms: this.deps.clock.now() - start, ok: true });
+      return value;
+    } catch (error) {
+      this.result.phases.push({ name, ms: this.deps.clock.now() - start, ok: false });
+      if (error instanceof StepFailure || error instanceof ConfigError) throw error;
+      throw new StepFailure(`${name} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+function allRunning(services: string[], containers: ContainerState[]): boolean {
+  return services.length > 0 && services.every((svc) => containers.some((c) => c.service === svc && c.running));
+}

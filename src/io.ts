@@ -1,0 +1,104 @@
+import { promises as fs } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+
+/** Time, injectable so that tests of a 60 s health deadline do not sleep. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+
+export interface HttpResponse {
+  status: number;
+  body: string;
+}
+
+export interface Http {
+  /** Rejects on a network error or when timeoutMs passes; any HTTP status resolves. */
+  get(url: string, options: { headers: Record<string, string>; timeoutMs: number }): Promise<HttpResponse>;
+}
+
+const MAX_BODY = 64 * 1024;
+
+/**
+ * node:http rather than fetch: fetch silently replaces a custom Host header, and a health check often
+ * needs the Host the app accepts (Django's ALLOWED_HOSTS). A fresh connection per probe, no keep-alive.
+ */
+export const nodeHttp: Http = {
+  get(url, { headers, timeoutMs }) {
+    return new Promise((resolve, reject) => {
+      const client = url.startsWith('https:') ? https : http;
+      const request = client.get(url, { headers, agent: false, timeout: timeoutMs }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          if (body.length < MAX_BODY) body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        response.on('error', reject);
+      });
+      request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      request.on('error', reject);
+    });
+  },
+};
+
+export interface Files {
+  /** The file's text, or null when it does not exist. */
+  read(path: string): Promise<string | null>;
+  /** Rewrites the file in place, keeping its inode: a file bind-mounted on its own into a container
+   *  keeps pointing at the old inode when replaced by rename, so the container would not see it. */
+  write(path: string, content: string): Promise<void>;
+  kind(path: string): Promise<'file' | 'directory' | 'missing'>;
+}
+
+export const nodeFiles: Files = {
+  async read(path) {
+    try {
+      return await fs.readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  },
+  async write(path, content) {
+    // Windows reports EBUSY/EPERM while another process (an editor, Docker Desktop's file sharing) holds the file.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fs.writeFile(path, content, { encoding: 'utf8', flag: 'w' });
+        return;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (attempt >= 5 || (code !== 'EBUSY' && code !== 'EPERM')) throw error;
+        await systemClock.sleep(100 * attempt);
+      }
+    }
+  },
+  async kind(path) {
+    try {
+      return (await fs.stat(path)).isDirectory() ? 'directory' : 'file';
+    } catch {
+      return 'missing';
+    }
+  },
+};
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  /** Runs fn inside a foldable section of the log. */
+  group<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export const silentLogger: Logger = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  group: (_name, fn) => fn(),
+};

@@ -1,0 +1,91 @@
+import type { Result } from './deploy.js';
+
+/** The outputs of the action, as strings, with the names action.yml declares. */
+export function outputsOf(result: Result): Record<string, string> {
+  return {
+    color: result.color ?? '',
+    port: result.port === undefined ? '' : String(result.port),
+    'previous-color': result.previousColor ?? '',
+    'previous-port': result.previousPort === undefined ? '' : String(result.previousPort),
+    status: result.status,
+    'rolled-back': String(result.rolledBack),
+    duration: (result.durationMs / 1000).toFixed(1),
+  };
+}
+
+const ICON: Record<Result['status'], string> = {
+  deployed: '✅',
+  'rolled-back': '↩️',
+  unchanged: 'ℹ️',
+  planned: '📝',
+  failed: '❌',
+};
+
+function headline(result: Result): string {
+  const target = result.targetColor ? ` ${result.targetColor}` : '';
+  switch (result.status) {
+    case 'deployed':
+      return `deployed${target} (port ${result.port})`;
+    case 'rolled-back':
+      return result.exitCode === 0 ? `rolled back to${target}` : `${result.command} of${target} failed and was rolled back`;
+    case 'unchanged':
+      return `live color: ${result.color ?? 'none'}`;
+    case 'planned':
+      return `dry run of ${result.command}${target}: nothing changed`;
+    case 'failed':
+      return result.exitCode === 3 ? `${result.command} failed and could NOT be restored` : `${result.command} failed`;
+  }
+}
+
+/** The job summary: result, colors, phases with timings, and on failure the reason and the log tail. */
+export function summaryMarkdown(result: Result): string {
+  const o = outputsOf(result);
+  const lines = [
+    `## ${ICON[result.status]} Blue-green: ${headline(result)}`,
+    '',
+    '| | |',
+    '|---|---|',
+    `| status | \`${o.status}\` (exit code ${result.exitCode}) |`,
+    `| live color now | ${o.color || '—'}${o.port ? ` (port ${o.port})` : ''} |`,
+    `| live color before | ${o['previous-color'] || '—'}${o['previous-port'] ? ` (port ${o['previous-port']})` : ''} |`,
+    `| duration | ${o.duration} s |`,
+  ];
+  if (result.phases.length) {
+    lines.push('', '| phase | time | result |', '|---|---:|---|');
+    for (const p of result.phases) lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
+  }
+  if (result.proxies.length) {
+    lines.push('', '| proxy | include | pointed at (before) |', '|---|---|---|');
+    for (const p of result.proxies) lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} |`);
+  }
+  if (result.plan.length) lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
+  if (result.error) lines.push('', '### What went wrong', '', fence(result.error));
+  if (result.logTail) {
+    lines.push('', `<details><summary>Last log lines of ${result.targetColor}</summary>`, '', fence(result.logTail), '', '</details>');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The closing lines of the human log. */
+export function summaryText(result: Result): string {
+  const o = outputsOf(result);
+  const lines = [
+    `Result: ${headline(result)}`,
+    `  status=${o.status} color=${o.color || '-'} port=${o.port || '-'} previous=${o['previous-color'] || '-'} ` +
+      `rolled-back=${o['rolled-back']} duration=${o.duration}s exit=${result.exitCode}`,
+  ];
+  if (result.phases.length) {
+    lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
+  }
+  if (result.error) lines.push('', result.error);
+  return lines.join('\n');
+}
+
+function fence(text: string): string {
+  return `\`\`\`\n${text.replace(/```/g, "'''")}\n\`\`\``;
+}
+
+function codeIfMultiline(text: string): string {
+  const [first, ...rest] = text.split('\n');
+  return rest.length ? `${first}\n\n   ${fence(rest.join('\n')).split('\n').join('\n   ')}` : `\`${text}\``;
+}
