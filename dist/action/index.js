@@ -60841,6 +60841,9 @@ class Deployment {
         this.undo.push({
             label: `stop ${color}`,
             run: async () => {
+                // `up` may have failed before creating anything: then there is nothing to stop or read logs of.
+                if (!(await this.compose.containers(color, services)).length)
+                    return;
                 this.result.logTail = await this.compose.logs(color, services, LOG_LINES);
                 if (this.trafficOnNew) {
                     throw new Error(`${color} still serves traffic, so it was left running`);

@@ -1,0 +1,549 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, type RawInputs } from '../../src/config.js';
+import { execute } from '../../src/deploy.js';
+import { renderInclude } from '../../src/nginx.js';
+import { FakeClock, FakeFiles, FakeHost, RecordingLogger } from './fake-host.js';
+
+const WD = '/srv/app';
+const INCLUDE = `${WD}/nginx/service-url.inc`;
+const MOUNTED = '/etc/nginx/conf.d/service-url.inc';
+const TEMPLATE = 'upstream app {\n    server app-{color}:{port};\n}\n';
+const COMPOSE = {
+  [`${WD}/docker-compose.yml`]: 'services:\n  proxy:\n    image: nginx\n  db:\n    image: postgres\n',
+  [`${WD}/docker-compose.blue.yml`]: 'services:\n  app-blue:\n    build: .\n',
+  [`${WD}/docker-compose.green.yml`]: 'services:\n  app-green:\n    build: .\n',
+};
+const UP_GREEN = `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml up -d --no-deps --build app-green`;
+const UP_BLUE = `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml up -d --no-deps --build app-blue`;
+const STOP_BLUE = `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml stop app-blue`;
+const STOP_GREEN = `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml stop app-green`;
+const RELOAD = 'docker exec proxy nginx -s reload';
+
+interface Setup {
+  raw?: RawInputs;
+  /** The color that serves before the run; undefined is an empty host. */
+  live?: 'blue' | 'green';
+  /** Leave the idle color's stopped container in place (as cleanup: stop does). */
+  idleStopped?: boolean;
+}
+
+async function setup({ raw = {}, live, idleStopped }: Setup = {}) {
+  const files = new FakeFiles(COMPOSE);
+  files.dirs.add(`${WD}/nginx`);
+  const host = new FakeHost(files, { 'app-blue': 8000, 'app-green': 8001 });
+  const config = await loadConfig(
+    {
+      'working-directory': WD,
+      'nginx-container': 'proxy',
+      'upstream-file': 'nginx/service-url.inc',
+      'upstream-template': TEMPLATE,
+      'health-path': '/health',
+      ...raw,
+    },
+    files,
+  );
+  if (live) {
+    const target = config.targets[0];
+    if (target) files.put(INCLUDE, renderInclude(target, live, live === 'blue' ? 8000 : 8001));
+    host.addRunning('proxy');
+    host.addRunning('db');
+    host.addRunning(`app-${live}`);
+    if (idleStopped) host.addRunning(`app-${live === 'blue' ? 'green' : 'blue'}`, false);
+  } else {
+    // Before the first deploy, the include points at a placeholder so that Nginx can start.
+    files.put(INCLUDE, 'upstream app {\n    server 127.0.0.1:9;\n}\n');
+  }
+  host.addProxy('proxy', { [MOUNTED]: INCLUDE });
+  files.writes = [];
+  const clock = new FakeClock();
+  const log = new RecordingLogger();
+  const run = () => execute(config, { runner: host, http: host, files, clock, log });
+  return { host, files, clock, log, run, config };
+}
+
+describe('deploy', () => {
+  it('first deploy on an empty host: starts the shared services, deploys the first color, no drain or cleanup', async () => {
+    const { host, files, run } = await setup();
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue', port: 8000, rolledBack: false });
+    expect(result.previousColor).toBeUndefined();
+    expect(host.changes).toEqual([
+      `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml up -d --no-deps --no-recreate proxy db`,
+      UP_BLUE,
+      RELOAD,
+    ]);
+    expect(files.data.get(INCLUDE)).toContain('server app-blue:8000;');
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch']);
+  });
+
+  it('blue to green: up, health, switch, drain, stop the old color; nothing else is touched', async () => {
+    const { host, files, clock, run } = await setup({ live: 'blue' });
+    const result = await run();
+    expect(result).toMatchObject({
+      status: 'deployed',
+      exitCode: 0,
+      color: 'green',
+      port: 8001,
+      previousColor: 'blue',
+      previousPort: 8000,
+    });
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
+    expect(files.writes).toEqual([INCLUDE]);
+    expect(host.servedColor('proxy')).toBe('green');
+    expect(clock.slept).toContain(10_000);
+    expect(host.containers.get('app-blue')?.running).toBe(false);
+    expect(host.containers.get('db')?.running).toBe(true);
+    expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch', 'drain', 'cleanup']);
+  });
+
+  it('green to blue, with cleanup down removing only the old color', async () => {
+    const { host, run } = await setup({ live: 'green', raw: { cleanup: 'down' } });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', color: 'blue', previousColor: 'green' });
+    expect(host.changes).toEqual([
+      UP_BLUE,
+      RELOAD,
+      `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml rm --stop --force app-green`,
+    ]);
+    expect(host.containers.has('app-green')).toBe(false);
+    expect(host.containers.has('proxy')).toBe(true);
+  });
+
+  it('cleanup keep leaves the old color running and does not wait for a drain', async () => {
+    const { host, clock, run } = await setup({ live: 'blue', raw: { cleanup: 'keep' } });
+    await run();
+    expect(host.changes).toEqual([UP_GREEN, RELOAD]);
+    expect(host.containers.get('app-blue')?.running).toBe(true);
+    expect(clock.slept).not.toContain(10_000);
+  });
+
+  it('passes --build only when asked, pulls when asked, and exports BLUEGREEN_COLOR/PORT', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { build: 'false', pull: 'true' } });
+    const seen: Record<string, string>[] = [];
+    const original = host.run.bind(host);
+    host.run = async (file, args, options) => {
+      if (options.env) seen.push(options.env);
+      return original(file, args, options);
+    };
+    await run();
+    expect(host.changes.slice(0, 2)).toEqual([
+      `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml pull app-green`,
+      `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml up -d --no-deps app-green`,
+    ]);
+    expect(seen).toContainEqual({ BLUEGREEN_COLOR: 'green', BLUEGREEN_PORT: '8001' });
+  });
+
+  it('never passes --remove-orphans and never runs compose down', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { cleanup: 'down' } });
+    await run();
+    expect(host.calls.join('\n')).not.toMatch(/--remove-orphans| down\b/);
+  });
+
+  it('does not start shared services that already run', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    await run();
+    expect(host.changes.join('\n')).not.toContain('--no-recreate');
+  });
+});
+
+describe('failures and the rollback that follows', () => {
+  it('up fails before creating a container (build error): nothing to stop, the include never touched', async () => {
+    const { host, files, run } = await setup({ live: 'blue' });
+    host.fail(/ up -d --no-deps --build app-green/, { exitCode: 1, stderr: 'build failed: no such file' });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, rolledBack: true, color: 'blue' });
+    expect(result.error).toMatch(/up failed: starting green failed \(exit code 1\)[\s\S]*build failed/);
+    expect(result.error).toMatch(/traffic is on blue as before\. Fix the cause/);
+    expect(host.changes).toEqual([UP_GREEN]);
+    expect(files.writes).toEqual([]);
+  });
+
+  it('up fails after creating the container: the new color is stopped and its logs kept', async () => {
+    const { host, files, run } = await setup({ live: 'blue' });
+    host.injections.push((command) => {
+      if (!command.endsWith('up -d --no-deps --build app-green')) return undefined;
+      host.addRunning('app-green');
+      return { exitCode: 1, stderr: 'Bind for 0.0.0.0:8001 failed: port is already allocated' };
+    });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/port is already allocated[\s\S]*traffic is on blue as before, green was stopped/);
+    expect(host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+    expect(files.writes).toEqual([]);
+    expect(result.logTail).toContain('log line of app-green');
+  });
+
+  it('health never passes (HTTP 500): rolled back after the deadline, no proxy change, log tail kept', async () => {
+    const { host, files, clock, log, run } = await setup({ live: 'blue', raw: { 'health-timeout': '30' } });
+    host.appStatus.set('app-green', 500);
+    const start = clock.now();
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue', previousColor: 'blue' });
+    expect(result.error).toMatch(/green did not become healthy within 30 s at http:\/\/127\.0\.0\.1:8001\/health/);
+    expect(result.error).toMatch(/last: HTTP 500, expected 200-399/);
+    expect(clock.now() - start).toBeGreaterThanOrEqual(29_000);
+    expect(host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+    expect(files.writes).toEqual([]);
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(host.containers.get('app-blue')?.running).toBe(true);
+    expect(result.logTail).toContain('app-green');
+    // Compact: about 30 probes, far fewer log lines about them.
+    expect(log.lines.filter((l) => l.includes('at http://127.0.0.1:8001/health')).length).toBeLessThanOrEqual(6);
+  });
+
+  it('health-body must be in the answer', async () => {
+    const { run } = await setup({ live: 'blue', raw: { 'health-body': '"status":"ok"', 'health-timeout': '3' } });
+    const result = await run();
+    expect(result.status).toBe('rolled-back');
+    expect(result.error).toMatch(/body lacks/);
+  });
+
+  it('the new color crashes at start: fails at once instead of waiting for the deadline', async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    host.crashing.add('app-green');
+    const start = clock.now();
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/container proj-app-green-1 is exited \(exit code 1\)/);
+    expect(clock.now() - start).toBeLessThan(5_000);
+    expect(host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+  });
+
+  it('waits for a Docker HEALTHCHECK to report healthy', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.dockerHealth.set('app-green', ['starting', 'starting', 'healthy']);
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    const inspects = host.calls.filter((c) => c.startsWith('docker inspect --type container c'));
+    expect(inspects.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('nginx -t rejects the new include: old content restored, no reload, new color stopped', async () => {
+    const { host, files, run } = await setup({ live: 'blue' });
+    const before = files.data.get(INCLUDE);
+    host.nginxRejects = (content) => content.includes('app-green');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/nginx -t in proxy rejected the new include[\s\S]*unknown directive/);
+    expect(files.data.get(INCLUDE)).toBe(before);
+    expect(files.writes).toEqual([INCLUDE, INCLUDE]);
+    expect(host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+    expect(host.servedColor('proxy')).toBe('blue');
+  });
+
+  it('the container does not see the written include (a file mounted alone): restored, rolled back', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.proxies.get('proxy')?.mounts.clear();
+    host.proxies.get('proxy')?.files.set(MOUNTED, 'upstream app { server app-blue:8000; }');
+    const result = await run();
+    expect(result.status).toBe('rolled-back');
+    expect(result.error).toMatch(/proxy does not read the include .*Mount its directory/);
+  });
+
+  it('reload fails: includes restored, proxies reloaded back, new color stopped', async () => {
+    const { host, files, run } = await setup({ live: 'blue' });
+    const before = files.data.get(INCLUDE);
+    host.fail(/nginx -s reload/);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(files.data.get(INCLUDE)).toBe(before);
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
+    expect(host.servedColor('proxy')).toBe('blue');
+  });
+
+  it('verify-url fails through the proxy: switched back to the old color and reloaded, new color stopped', async () => {
+    const { host, files, run } = await setup({
+      live: 'blue',
+      raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '5' },
+    });
+    const before = files.data.get(INCLUDE);
+    host.proxyAnswer = (color) => (color === 'green' ? 502 : 200);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue', rolledBack: true });
+    expect(result.error).toMatch(/the proxy did not answer as expected at http:\/\/127\.0\.0\.1:8080\/: HTTP 502/);
+    expect(files.data.get(INCLUDE)).toBe(before);
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(result.phases.map((p) => `${p.name}:${p.ok}`)).toEqual([
+      'detect:true',
+      'up:true',
+      'health:true',
+      'switch:true',
+      'verify:false',
+      'restore:true',
+    ]);
+  });
+
+  it('verify-url that passes keeps the deploy', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'verify-url': 'http://127.0.0.1:8080/' } });
+    host.proxyAnswer = (color) => (color === 'green' ? 200 : 503);
+    expect((await run()).status).toBe('deployed');
+  });
+
+  it('cleanup fails while the old color still runs: switched back to it, new color stopped', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.fail(/ stop app-blue$/);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE, RELOAD, STOP_GREEN]);
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(host.containers.get('app-blue')?.running).toBe(true);
+  });
+
+  it('cleanup fails after the old color went down: traffic stays on the new color, exit 3, loud', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.injections.push((command) => {
+      if (!command.endsWith(' stop app-blue')) return undefined;
+      const blue = host.containers.get('app-blue');
+      if (blue) Object.assign(blue, { running: false, status: 'exited' });
+      return { exitCode: 1, stderr: 'timeout stopping app-blue' };
+    });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 3, color: 'green', rolledBack: false });
+    expect(result.error).toMatch(/ROLLBACK INCOMPLETE/);
+    expect(result.error).toMatch(/blue is no longer running, so the proxies were left on green/);
+    expect(result.error).toMatch(/green still serves traffic, so it was left running/);
+    expect(host.servedColor('proxy')).toBe('green');
+    expect(host.containers.get('app-green')?.running).toBe(true);
+  });
+
+  it('restoring fails (reload back refused): exit 3 with what to check', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' } });
+    host.proxyAnswer = () => 500;
+    host.fail(/nginx -s reload/, { exitCode: 1, stderr: 'nginx: [alert] kill failed' }, 1);
+    // The first reload (the switch) passes; make the second (the restore) fail.
+    host.injections.length = 0;
+    let reloads = 0;
+    host.injections.push((c) => (c.endsWith('nginx -s reload') && ++reloads === 2 ? { exitCode: 1, stderr: 'kill failed' } : undefined));
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 3 });
+    expect(result.error).toMatch(/could not restore the proxy includes/);
+    expect(result.error).toMatch(/Check the proxies and containers by hand/);
+  });
+
+  it('rollback-on-failure false: the failure is reported and nothing is undone', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'rollback-on-failure': 'false', 'health-timeout': '2' } });
+    host.appStatus.set('app-green', 503);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1, rolledBack: false, color: 'blue' });
+    expect(result.error).toMatch(/Not rolled back \(rollback-on-failure is false\)/);
+    expect(host.changes).toEqual([UP_GREEN]);
+    expect(host.containers.get('app-green')?.running).toBe(true);
+  });
+
+  it('a proxy that is not running stops the deploy before the new color starts', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    const proxy = host.proxies.get('proxy');
+    if (proxy) proxy.running = false;
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/the proxy container proxy is not running[\s\S]*Nothing was changed/);
+    expect(host.changes).toEqual([]);
+  });
+
+  it('first deploy that fails after the switch goes back to the placeholder include', async () => {
+    const { host, files, run } = await setup({ raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' } });
+    host.proxyAnswer = () => 502;
+    const result = await run();
+    expect(result.status).toBe('rolled-back');
+    expect(files.data.get(INCLUDE)).toContain('127.0.0.1:9');
+    expect(host.containers.get('app-blue')?.running).toBe(false);
+  });
+});
+
+describe('two proxies with different templates (the seed layout)', () => {
+  async function twoProxies(live: 'blue' | 'green') {
+    const targets = [
+      '- container: proxy',
+      '  file: nginx/service-url.inc',
+      '- container: edge',
+      '  path: /etc/nginx/conf.d/test-backend/service-url.inc',
+      "  template: 'set $service_url http://{host}:{port};'",
+      '  host: 10.0.0.5',
+    ].join('\n');
+    const s = await setup({ live, raw: { 'nginx-targets': targets, 'nginx-container': '', 'upstream-file': '' } });
+    const port = live === 'blue' ? 8000 : 8001;
+    s.host.addProxy('edge', {}, {
+      '/etc/nginx/conf.d/test-backend/service-url.inc': `set $service_url http://10.0.0.5:${port};\n`,
+    });
+    return s;
+  }
+
+  it('writes each include with its own template, tests each, then reloads both', async () => {
+    const { host, files, run } = await twoProxies('blue');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', color: 'green' });
+    expect(result.proxies.map((p) => p.color)).toEqual(['blue', 'blue']);
+    expect(files.data.get(INCLUDE)).toMatch(/upstream app \{\n {4}server app-green:8001;\n\}/);
+    expect(host.proxies.get('edge')?.files.get('/etc/nginx/conf.d/test-backend/service-url.inc')).toMatch(
+      /^# bluegreen-action: color=green port=8001\nset \$service_url http:\/\/10\.0\.0\.5:8001;\n$/,
+    );
+    expect(host.changes).toEqual([
+      UP_GREEN,
+      'docker cp - edge:/etc/nginx/conf.d/test-backend',
+      RELOAD,
+      'docker exec edge nginx -s reload',
+      STOP_BLUE,
+    ]);
+    expect(host.servedColor('edge')).toBe('green');
+  });
+
+  it('the second proxy rejects its include: both includes restored, neither reloaded', async () => {
+    const { host, files, run } = await twoProxies('blue');
+    const before = files.data.get(INCLUDE);
+    host.nginxRejects = (c) => c.startsWith('# bluegreen-action: color=green') && c.includes('set $service_url');
+    const result = await run();
+    expect(result.status).toBe('rolled-back');
+    expect(files.data.get(INCLUDE)).toBe(before);
+    expect(host.proxies.get('edge')?.files.get('/etc/nginx/conf.d/test-backend/service-url.inc')).toBe(
+      'set $service_url http://10.0.0.5:8000;\n',
+    );
+    expect(host.changes.filter((c) => c.includes('reload'))).toEqual([]);
+  });
+
+  it('proxies that disagree stop the run before anything changes', async () => {
+    const { host, run } = await twoProxies('blue');
+    host.proxies.get('edge')?.files.set('/etc/nginx/conf.d/test-backend/service-url.inc', 'set $service_url http://10.0.0.5:8001;\n');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1 });
+    expect(result.error).toMatch(/the proxies disagree on the live color \(proxy → blue, edge → green\)[\s\S]*Nothing was changed/);
+    expect(host.changes).toEqual([]);
+  });
+});
+
+describe('finding the live color', () => {
+  it('trusts the include over container names, and falls back to what runs when the include says nothing', async () => {
+    const { host, files, run } = await setup({ live: 'blue' });
+    files.put(INCLUDE, 'upstream app { server somewhere-else:1; }');
+    const result = await run();
+    expect(result.previousColor).toBe('blue');
+    expect(host.changes[0]).toBe(UP_GREEN);
+  });
+
+  it('refuses when both colors run and no include tells which serves', async () => {
+    const { host, files, run } = await setup({ live: 'blue' });
+    files.put(INCLUDE, 'upstream app { server somewhere-else:1; }');
+    host.addRunning('app-green');
+    const result = await run();
+    expect(result.status).toBe('failed');
+    expect(result.error).toMatch(/both blue and green are running and no proxy include says which one serves/);
+    expect(host.changes).toEqual([]);
+  });
+
+  it("recognises the seed's hand-written include (no marker)", async () => {
+    const { host, files, run } = await setup({ live: 'green' });
+    files.put(INCLUDE, 'upstream app {\n  server app-green:8001;\n}');
+    host.addRunning('app-blue');
+    const result = await run();
+    expect(result).toMatchObject({ previousColor: 'green', color: 'blue' });
+  });
+
+  it('refuses two colors that define the same service in one project (exit 2, nothing run)', async () => {
+    const { host, files, run } = await setup();
+    files.put(`${WD}/docker-compose.green.yml`, 'services:\n  app-blue:\n    build: .\n');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 2 });
+    expect(result.error).toMatch(/both color files define the service\(s\) app-blue .*put \{color\} in project-name/);
+    expect(host.changes).toEqual([]);
+  });
+
+  it('allows the same service names when each color is its own project, and passes -p per color', async () => {
+    const { host, files, run } = await setup({ raw: { 'project-name': 'shop-{color}' } });
+    files.put(`${WD}/docker-compose.blue.yml`, 'services:\n  app:\n    build: .\n');
+    files.put(`${WD}/docker-compose.green.yml`, 'services:\n  app:\n    build: .\n');
+    delete host.portOf['app-blue'];
+    host.portOf.app = 8000;
+    const result = await run();
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('deployed');
+    expect(host.changes[0]).toBe(`docker-compose -p shop-blue -f docker-compose.yml -f ${WD}/docker-compose.blue.yml up -d --no-deps --build app`);
+  });
+});
+
+describe('rollback, status and dry-run', () => {
+  it('rollback after a deploy with cleanup stop: starts the old color, checks it, switches, stops the current', async () => {
+    const { host, run } = await setup({ live: 'green', idleStopped: true, raw: { command: 'rollback' } });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 0, color: 'blue', previousColor: 'green', rolledBack: true });
+    expect(host.changes).toEqual([
+      `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml start app-blue`,
+      RELOAD,
+      STOP_GREEN,
+    ]);
+    expect(host.servedColor('proxy')).toBe('blue');
+  });
+
+  it('rollback with no container of the previous color: fails, nothing changed', async () => {
+    const { host, run } = await setup({ live: 'green', raw: { command: 'rollback' } });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'green' });
+    expect(result.error).toMatch(/blue has no container for app-blue to go back to[\s\S]*Nothing was changed/);
+    expect(host.changes).toEqual([]);
+  });
+
+  it('rollback whose old color is unhealthy: stopped again, traffic left on the current color', async () => {
+    const { host, run } = await setup({ live: 'green', idleStopped: true, raw: { command: 'rollback', 'health-timeout': '2' } });
+    host.appStatus.set('app-blue', 500);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'green' });
+    expect(host.containers.get('app-blue')?.running).toBe(false);
+    expect(host.servedColor('proxy')).toBe('green');
+  });
+
+  it('status reports the live color and each proxy, and changes nothing', async () => {
+    const { host, run } = await setup({ live: 'green', raw: { command: 'status' } });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'unchanged', exitCode: 0, color: 'green', port: 8001 });
+    expect(result.proxies).toEqual([{ container: 'proxy', include: `${INCLUDE} (mounted in proxy)`, color: 'green' }]);
+    expect(result.running).toEqual({ blue: false, green: true });
+    expect(host.changes).toEqual([]);
+  });
+
+  it('dry-run prints the plan with the exact commands and changes nothing', async () => {
+    const { host, files, run } = await setup({ live: 'blue', raw: { 'dry-run': 'true' } });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'planned', exitCode: 0, color: 'blue' });
+    expect(result.plan).toContain(UP_GREEN);
+    expect(result.plan).toContain(STOP_BLUE);
+    expect(result.plan.join('\n')).toContain('server app-green:8001;');
+    expect(host.changes).toEqual([]);
+    expect(files.writes).toEqual([]);
+  });
+});
+
+describe('compose v1 and v2', () => {
+  it('auto uses docker compose (v2) when it answers', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.composeV2 = true;
+    await run();
+    expect(host.calls[0]).toBe('docker compose version');
+    expect(host.changes[0]).toBe(
+      `docker compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml up -d --no-deps --build app-green`,
+    );
+    expect(host.changes[2]).toBe(`docker compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml stop app-blue`);
+  });
+
+  it('auto falls back to docker-compose (v1)', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    await run();
+    expect(host.calls.slice(0, 2)).toEqual(['docker compose version', 'docker-compose version']);
+    expect(host.changes[0]).toBe(UP_GREEN);
+  });
+
+  it('an explicit compose-command is used without probing', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'compose-command': 'docker compose' } });
+    host.composeV2 = true;
+    await run();
+    expect(host.calls[0]).not.toMatch(/version/);
+    expect(host.changes[0]).toMatch(/^docker compose -f /);
+  });
+
+  it('no compose at all: a clear failure, nothing changed', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.fail(/docker-compose version/);
+    const result = await run();
+    expect(result.error).toMatch(/Neither "docker compose" nor "docker-compose" answered/);
+    expect(host.changes).toEqual([]);
+  });
+});

@@ -1,0 +1,316 @@
+import path from 'node:path';
+import type { Clock, Files, Http, HttpResponse, Logger } from '../../src/io.js';
+import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
+import { packFile, unpackFirstFile } from '../../src/tar.js';
+
+/** In-memory files; directories exist wherever a file does. */
+export class FakeFiles implements Files {
+  readonly data = new Map<string, string>();
+  readonly dirs = new Set<string>();
+  writes: string[] = [];
+
+  constructor(files: Record<string, string> = {}) {
+    for (const [p, content] of Object.entries(files)) this.put(p, content);
+  }
+
+  put(p: string, content: string): void {
+    this.data.set(p, content);
+    for (let d = path.dirname(p); !this.dirs.has(d); d = path.dirname(d)) this.dirs.add(d);
+  }
+
+  async read(p: string) {
+    return this.data.get(p) ?? null;
+  }
+
+  async write(p: string, content: string) {
+    this.writes.push(p);
+    this.put(p, content);
+  }
+
+  async kind(p: string) {
+    return this.data.has(p) ? ('file' as const) : this.dirs.has(p) ? ('directory' as const) : ('missing' as const);
+  }
+}
+
+/** Time that moves only when the code under test sleeps. */
+export class FakeClock implements Clock {
+  t = 1_000_000;
+  slept: number[] = [];
+  now() {
+    return this.t;
+  }
+  async sleep(ms: number) {
+    this.slept.push(ms);
+    this.t += ms;
+  }
+}
+
+export class RecordingLogger implements Logger {
+  lines: string[] = [];
+  groups: string[] = [];
+  info(m: string) {
+    this.lines.push(m);
+  }
+  warn(m: string) {
+    this.lines.push(`warning: ${m}`);
+  }
+  error(m: string) {
+    this.lines.push(`error: ${m}`);
+  }
+  async group<T>(name: string, fn: () => Promise<T>) {
+    this.groups.push(name);
+    return fn();
+  }
+  get text() {
+    return this.lines.join('\n');
+  }
+}
+
+interface FakeContainer {
+  id: string;
+  name: string;
+  service: string;
+  running: boolean;
+  status: string;
+  exitCode: number;
+  health?: string;
+}
+
+interface FakeProxy {
+  running: boolean;
+  /** Files inside the container (written with docker cp). */
+  files: Map<string, string>;
+  /** Container path → runner path of a bind-mounted file. */
+  mounts: Map<string, string>;
+  /** The includes Nginx loaded at its last (re)load: what it serves. */
+  served: Map<string, string>;
+}
+
+type Injection = (command: string) => Partial<RunResult> | undefined;
+
+/**
+ * A Docker host in memory: compose services with container states, proxy containers with their includes, and
+ * what each proxy serves after its last reload. Every command is recorded as a command line.
+ */
+export class FakeHost implements Runner, Http {
+  readonly calls: string[] = [];
+  readonly containers = new Map<string, FakeContainer>();
+  readonly proxies = new Map<string, FakeProxy>();
+  /** Services whose container exits at once on `up`. */
+  readonly crashing = new Set<string>();
+  /** HTTP status each app service answers on its port (default 200). */
+  readonly appStatus = new Map<string, number>();
+  /** Docker HEALTHCHECK statuses a service's container reports, one per inspect, the last one sticking. */
+  readonly dockerHealth = new Map<string, string[]>();
+  readonly injections: Injection[] = [];
+  composeV2 = false;
+  /** Nginx rejects an include whose content matches (as `nginx -t` would a bad directive). */
+  nginxRejects?: (content: string) => boolean;
+  /** What the URL through the proxy answers, given the color the proxy serves. */
+  proxyAnswer?: (color: string | undefined) => number;
+  private nextId = 1;
+
+  constructor(
+    readonly files: FakeFiles,
+    readonly portOf: Record<string, number>,
+  ) {}
+
+  addProxy(name: string, mounts: Record<string, string> = {}, files: Record<string, string> = {}): void {
+    const proxy: FakeProxy = {
+      running: true,
+      files: new Map(Object.entries(files)),
+      mounts: new Map(Object.entries(mounts)),
+      served: new Map(),
+    };
+    this.proxies.set(name, proxy);
+    proxy.served = this.includesOf(proxy);
+  }
+
+  /** Starts a service's container as if it had been deployed before. */
+  addRunning(service: string, running = true): void {
+    this.containers.set(service, this.newContainer(service, running));
+  }
+
+  /** The command lines that change something (no version/ps/inspect/cp-out/nginx -T/logs). */
+  get changes(): string[] {
+    return this.calls.filter(
+      (c) => !/ version$| ps -a -q | inspect | cp \S+:\S+ -$| nginx -T$| nginx -t$| logs /.test(c),
+    );
+  }
+
+  fail(pattern: RegExp, result: Partial<RunResult> = { exitCode: 1, stderr: 'injected failure' }, times = 1): void {
+    let left = times;
+    this.injections.push((command) => {
+      if (left > 0 && pattern.test(command)) {
+        left--;
+        return result;
+      }
+      return undefined;
+    });
+  }
+
+  /** The color marker of what a proxy serves now. */
+  servedColor(proxy: string): string | undefined {
+    for (const content of this.proxies.get(proxy)?.served.values() ?? []) {
+      const m = /color=([a-z0-9_-]+)/.exec(content);
+      if (m) return m[1];
+    }
+    return undefined;
+  }
+
+  async run(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+    const command = describeCommand(file, args);
+    this.calls.push(command);
+    for (const inject of this.injections) {
+      const injected = inject(command);
+      if (injected) return { command, exitCode: 1, stdout: '', stderr: '', timedOut: false, ...injected };
+    }
+    const ok = (stdout = '') => ({ command, exitCode: 0, stdout, stderr: '', timedOut: false });
+    const err = (stderr: string) => ({ command, exitCode: 1, stdout: '', stderr, timedOut: false });
+    if (file === 'docker-compose') return this.compose([...args], ok, err);
+    if (file === 'docker' && args[0] === 'compose') {
+      return this.composeV2 ? this.compose(args.slice(1), ok, err) : err("docker: 'compose' is not a docker command.");
+    }
+    if (file !== 'docker') return err(`unexpected command ${command}`);
+    return this.docker([...args], options, ok, err);
+  }
+
+  private compose(args: string[], ok: (s?: string) => RunResult, err: (s: string) => RunResult): RunResult {
+    if (args[0] === 'version') return ok('Docker Compose version fake\n');
+    while (args[0] === '-p' || args[0] === '-f') args.splice(0, 2);
+    const [sub, ...rest] = args;
+    const services = rest.filter((a, i) => !a.startsWith('-') && rest[i - 1] !== '--tail');
+    switch (sub) {
+      case 'ps':
+        return ok(services.flatMap((s) => (this.containers.has(s) ? [this.containers.get(s)?.id] : [])).join('\n'));
+      case 'up':
+        for (const s of services) {
+          const existing = this.containers.get(s);
+          if (rest.includes('--no-recreate') && existing) {
+            existing.running = true;
+            existing.status = 'running';
+          } else {
+            this.containers.set(s, this.newContainer(s, !this.crashing.has(s)));
+          }
+        }
+        return ok();
+      case 'start':
+      case 'stop':
+        for (const s of services) {
+          const c = this.containers.get(s);
+          if (!c) return err(`No container found for ${s}`);
+          c.running = sub === 'start';
+          c.status = c.running ? 'running' : 'exited';
+        }
+        return ok();
+      case 'rm':
+        for (const s of services) this.containers.delete(s);
+        return ok();
+      case 'pull':
+        return ok();
+      case 'logs':
+        return ok(services.map((s) => `${s}  | log line of ${s}`).join('\n'));
+      default:
+        return err(`unexpected compose subcommand ${sub}`);
+    }
+  }
+
+  private docker(
+    args: string[],
+    options: RunOptions,
+    ok: (s?: string) => RunResult,
+    err: (s: string) => RunResult,
+  ): RunResult {
+    if (args[0] === 'inspect') {
+      const names = args.filter((a, i) => i > 0 && !a.startsWith('--') && !['container', '{{.State.Running}}'].includes(a));
+      if (args.includes('--format')) {
+        const proxy = this.proxies.get(names[0] ?? '');
+        return proxy ? ok(`${proxy.running}\n`) : err('Error: No such container');
+      }
+      const found = [...this.containers.values()].filter((c) => names.includes(c.id));
+      return ok(JSON.stringify(found.map((c) => this.inspect(c))));
+    }
+    if (args[0] === 'cp') {
+      const [src, dest] = [args[1] ?? '', args[2] ?? ''];
+      if (dest === '-') {
+        const [name, p] = src.split(':') as [string, string];
+        const proxy = this.proxies.get(name);
+        if (!proxy) return err(`Error: No such container: ${name}`);
+        const content = proxy.files.get(p);
+        if (content === undefined) return err(`Error: Could not find the file ${p} in container ${name}`);
+        return ok(Buffer.from(packFile(path.posix.basename(p), content, 0)).toString('latin1'));
+      }
+      const [name, dir] = dest.split(':') as [string, string];
+      const proxy = this.proxies.get(name);
+      if (!proxy) return err(`Error: No such container: ${name}`);
+      const archive = options.input as Uint8Array;
+      const header = Buffer.from(archive).subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
+      proxy.files.set(path.posix.join(dir, header), unpackFirstFile(archive));
+      return ok();
+    }
+    if (args[0] === 'exec') {
+      const proxy = this.proxies.get(args[1] ?? '');
+      if (!proxy?.running) return err(`Error: container ${args[1]} is not running`);
+      const includes = this.includesOf(proxy);
+      const rejected = [...includes.values()].some((c) => this.nginxRejects?.(c));
+      const nginxArgs = args.slice(3).join(' ');
+      if (nginxArgs === '-T' || nginxArgs === '-t') {
+        if (rejected) return err('nginx: [emerg] unknown directive "serverr" in /etc/nginx/conf.d/service-url.inc:2');
+        const dump = [...includes].map(([p, c]) => `# configuration file ${p}:\n${c}\n`).join('\n');
+        return ok(nginxArgs === '-T' ? `# configuration file /etc/nginx/nginx.conf:\nhttp {}\n\n${dump}` : '');
+      }
+      if (nginxArgs === '-s reload') {
+        // A reload with a bad config keeps the old one, as Nginx does.
+        if (rejected) return err('nginx: [emerg] unknown directive');
+        proxy.served = includes;
+        return ok();
+      }
+    }
+    return err(`unexpected docker command ${args.join(' ')}`);
+  }
+
+  private includesOf(proxy: FakeProxy): Map<string, string> {
+    const all = new Map(proxy.files);
+    for (const [inside, outside] of proxy.mounts) {
+      const content = this.files.data.get(outside);
+      if (content !== undefined) all.set(inside, content);
+    }
+    return all;
+  }
+
+  private newContainer(service: string, running: boolean): FakeContainer {
+    return {
+      id: `c${String(this.nextId++).padStart(11, '0')}`,
+      name: `proj-${service}-1`,
+      service,
+      running,
+      status: running ? 'running' : 'exited',
+      exitCode: running ? 0 : 1,
+    };
+  }
+
+  private inspect(c: FakeContainer) {
+    const queue = this.dockerHealth.get(c.service);
+    const health = queue && queue.length > 1 ? queue.shift() : queue?.[0];
+    return {
+      Id: `${c.id}0000`,
+      Name: `/${c.name}`,
+      State: { Status: c.status, Running: c.running, ExitCode: c.exitCode, ...(health ? { Health: { Status: health } } : {}) },
+      Config: { Labels: { 'com.docker.compose.service': c.service, 'com.docker.compose.project': 'proj' } },
+    };
+  }
+
+  // Http: each app service answers on its own port; anything else is the proxy.
+  async get(url: string): Promise<HttpResponse> {
+    const u = new URL(url);
+    const service = Object.keys(this.portOf).find((s) => String(this.portOf[s]) === u.port);
+    if (service) {
+      if (!this.containers.get(service)?.running) {
+        throw Object.assign(new Error(`connect ECONNREFUSED ${u.host}`), { code: 'ECONNREFUSED' });
+      }
+      return { status: this.appStatus.get(service) ?? 200, body: `{"service":"${service}"}` };
+    }
+    const color = this.servedColor([...this.proxies.keys()][0] ?? '');
+    return { status: this.proxyAnswer?.(color) ?? 200, body: `served by ${color}` };
+  }
+}
