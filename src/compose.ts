@@ -139,7 +139,7 @@ export class ComposeDriver {
   async containers(color: string, services: string[]): Promise<ContainerState[]> {
     if (!services.length) return [];
     const ps = ensureOk(
-      await this.run(color, ['ps', '-a', '-q', ...services], QUERY_TIMEOUT_MS),
+      await this.exec(color, this.args(color, ['ps', '-a', '-q', ...services]), QUERY_TIMEOUT_MS, false),
       `listing the ${color} containers`,
     );
     const ids = ps.stdout.split(/\s+/).filter(Boolean);
@@ -181,10 +181,11 @@ export class ComposeDriver {
   }
 
   async logs(color: string, services: string[], lines: number): Promise<string> {
-    const r = await this.runner.run(
-      this.cli.file,
+    const r = await this.exec(
+      color,
       this.args(color, ['logs', '--no-color', '--tail', String(lines), ...services]),
-      { cwd: this.config.workingDirectory, env: this.env(color), timeoutMs: QUERY_TIMEOUT_MS },
+      QUERY_TIMEOUT_MS,
+      false,
     );
     return (r.stdout + r.stderr).trimEnd();
   }
@@ -198,12 +199,13 @@ export class ComposeDriver {
     return this.exec(color, this.args(color, subcommand), timeoutMs);
   }
 
-  private exec(color: string, args: string[], timeoutMs: number) {
+  /** Commands that change something show their output as it comes; queries keep theirs to be parsed. */
+  private exec(color: string, args: string[], timeoutMs: number, stream = true) {
     return this.runner.run(this.cli.file, args, {
       cwd: this.config.workingDirectory,
       env: this.env(color),
       timeoutMs,
-      onLine: this.onLine,
+      onLine: stream ? this.onLine : undefined,
     });
   }
 

@@ -322,8 +322,8 @@ class Deployment {
     for (const c of containers) {
       this.trafficOnNew = true;
       reloaded = true;
-      await this.nginx.reload(c);
-      this.log.info(`Reloaded ${c}.`);
+      const confirmed = await this.nginx.reload(c);
+      this.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
     }
   }
 

@@ -6,6 +6,7 @@ import { packFile, unpackFirstFile } from './tar.js';
 
 const TIMEOUT_MS = 60_000;
 const MARKER = '# bluegreen-action: color=';
+const RELOAD_CONFIRM_MS = 10_000;
 
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 export function renderInclude(target: NginxTarget, color: string, port: number): string {
@@ -110,8 +111,33 @@ export class NginxSwitcher {
     }
   }
 
-  async reload(container: string): Promise<void> {
+  /**
+   * `nginx -s reload` only signals the master: for a moment the old workers still accept new connections with
+   * the old configuration. This waits until every worker that accepts connections is a new one (old workers
+   * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
+   * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
+   */
+  async reload(container: string): Promise<boolean> {
+    const before = await this.acceptingWorkers(container);
     ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+    if (!before?.length) return false;
+    const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
+    for (;;) {
+      const now = (await this.acceptingWorkers(container)) ?? [];
+      if (now.length && now.every((pid) => !before.includes(pid))) return true;
+      if (this.clock.now() >= deadline) {
+        throw new NginxError(
+          `${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after nginx -s reload: ` +
+            'the new configuration did not take effect (see the proxy log).',
+        );
+      }
+      await this.clock.sleep(50);
+    }
+  }
+
+  private async acceptingWorkers(container: string): Promise<string[] | undefined> {
+    const r = await this.docker(['top', container]);
+    return r.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
   }
 
   async isRunning(container: string): Promise<boolean> {
@@ -122,6 +148,19 @@ export class NginxSwitcher {
   private docker(args: string[], encoding?: 'latin1') {
     return this.runner.run('docker', args, { timeoutMs: TIMEOUT_MS, encoding });
   }
+}
+
+/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
+export function acceptingWorkerPids(top: string): string[] {
+  const [header = '', ...rows] = top.split('\n').filter((l) => l.trim());
+  const columns = header.trim().split(/\s+/);
+  const pid = columns.indexOf('PID');
+  const cmd = columns.findIndex((c) => c === 'CMD' || c === 'COMMAND');
+  if (pid < 0 || cmd < 0) return [];
+  return rows
+    .map((row) => row.trim().split(/\s+/))
+    .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
+    .map((fields) => fields[pid] ?? '');
 }
 
 /** Splits `nginx -T` output into file path → content. */

@@ -28714,7 +28714,7 @@ class ComposeDriver {
     async containers(color, services) {
         if (!services.length)
             return [];
-        const ps = ensureOk(await this.run(color, ['ps', '-a', '-q', ...services], QUERY_TIMEOUT_MS), `listing the ${color} containers`);
+        const ps = ensureOk(await this.exec(color, this.args(color, ['ps', '-a', '-q', ...services]), QUERY_TIMEOUT_MS, false), `listing the ${color} containers`);
         const ids = ps.stdout.split(/\s+/).filter(Boolean);
         if (!ids.length)
             return [];
@@ -28742,7 +28742,7 @@ class ComposeDriver {
         ensureOk(await this.exec(color, this.removeArgs(color, services), CHANGE_TIMEOUT_MS), `removing ${color}`);
     }
     async logs(color, services, lines) {
-        const r = await this.runner.run(this.cli.file, this.args(color, ['logs', '--no-color', '--tail', String(lines), ...services]), { cwd: this.config.workingDirectory, env: this.env(color), timeoutMs: QUERY_TIMEOUT_MS });
+        const r = await this.exec(color, this.args(color, ['logs', '--no-color', '--tail', String(lines), ...services]), QUERY_TIMEOUT_MS, false);
         return (r.stdout + r.stderr).trimEnd();
     }
     /** One compose file serves both colors when it interpolates these. */
@@ -28752,12 +28752,13 @@ class ComposeDriver {
     run(color, subcommand, timeoutMs) {
         return this.exec(color, this.args(color, subcommand), timeoutMs);
     }
-    exec(color, args, timeoutMs) {
+    /** Commands that change something show their output as it comes; queries keep theirs to be parsed. */
+    exec(color, args, timeoutMs, stream = true) {
         return this.runner.run(this.cli.file, args, {
             cwd: this.config.workingDirectory,
             env: this.env(color),
             timeoutMs,
-            onLine: this.onLine,
+            onLine: stream ? this.onLine : undefined,
         });
     }
     async servicesOf(file, input) {
@@ -28914,6 +28915,7 @@ function octal(value, width) {
 
 const TIMEOUT_MS = 60_000;
 const MARKER = '# bluegreen-action: color=';
+const RELOAD_CONFIRM_MS = 10_000;
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 function renderInclude(target, color, port) {
     const body = target.template
@@ -29005,8 +29007,32 @@ class NginxSwitcher {
             throw new NginxError(`nginx -t in ${container} failed:\n${tail(r.stderr || r.stdout, 8)}`);
         }
     }
+    /**
+     * `nginx -s reload` only signals the master: for a moment the old workers still accept new connections with
+     * the old configuration. This waits until every worker that accepts connections is a new one (old workers
+     * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
+     * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
+     */
     async reload(container) {
+        const before = await this.acceptingWorkers(container);
         ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+        if (!before?.length)
+            return false;
+        const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
+        for (;;) {
+            const now = (await this.acceptingWorkers(container)) ?? [];
+            if (now.length && now.every((pid) => !before.includes(pid)))
+                return true;
+            if (this.clock.now() >= deadline) {
+                throw new NginxError(`${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after nginx -s reload: ` +
+                    'the new configuration did not take effect (see the proxy log).');
+            }
+            await this.clock.sleep(50);
+        }
+    }
+    async acceptingWorkers(container) {
+        const r = await this.docker(['top', container]);
+        return r.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
     }
     async isRunning(container) {
         const r = await this.docker(['inspect', '--type', 'container', '--format', '{{.State.Running}}', container]);
@@ -29015,6 +29041,19 @@ class NginxSwitcher {
     docker(args, encoding) {
         return this.runner.run('docker', args, { timeoutMs: TIMEOUT_MS, encoding });
     }
+}
+/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
+function acceptingWorkerPids(top) {
+    const [header = '', ...rows] = top.split('\n').filter((l) => l.trim());
+    const columns = header.trim().split(/\s+/);
+    const pid = columns.indexOf('PID');
+    const cmd = columns.findIndex((c) => c === 'CMD' || c === 'COMMAND');
+    if (pid < 0 || cmd < 0)
+        return [];
+    return rows
+        .map((row) => row.trim().split(/\s+/))
+        .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
+        .map((fields) => fields[pid] ?? '');
 }
 /** Splits `nginx -T` output into file path → content. */
 function dumpSections(dump) {
@@ -29302,8 +29341,8 @@ class Deployment {
         for (const c of containers) {
             this.trafficOnNew = true;
             reloaded = true;
-            await this.nginx.reload(c);
-            this.log.info(`Reloaded ${c}.`);
+            const confirmed = await this.nginx.reload(c);
+            this.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
         }
     }
     async verify() {

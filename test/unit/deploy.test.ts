@@ -252,6 +252,21 @@ describe('failures and the rollback that follows', () => {
     expect(host.servedColor('proxy')).toBe('blue');
   });
 
+  it('a reload that never takes effect (old workers keep accepting): includes restored, exit 3 as it cannot be confirmed', async () => {
+    const { host, files, clock, run } = await setup({ live: 'blue' });
+    const before = files.data.get(INCLUDE);
+    host.reloadNeverTakesEffect = true;
+    const start = clock.now();
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 3 });
+    expect(result.error).toMatch(/switch failed: .*still ran its old Nginx workers 10 s after nginx -s reload/);
+    expect(result.error).toMatch(/ROLLBACK INCOMPLETE: could not restore the proxy includes/);
+    expect(clock.now() - start).toBeGreaterThanOrEqual(20_000);
+    expect(files.data.get(INCLUDE)).toBe(before);
+    // The new color may be serving: it is not stopped.
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD]);
+  });
+
   it('verify-url fails through the proxy: switched back to the old color and reloaded, new color stopped', async () => {
     const { host, files, run } = await setup({
       live: 'blue',

@@ -84,6 +84,9 @@ interface FakeProxy {
   mounts: Map<string, string>;
   /** The includes Nginx loaded at its last (re)load: what it serves. */
   served: Map<string, string>;
+  /** Worker PIDs that accept connections, and old ones still listed as accepting for a few more looks. */
+  workers: number[];
+  lingering: { pids: number[]; looks: number };
 }
 
 type Injection = (command: string) => Partial<RunResult> | undefined;
@@ -108,7 +111,10 @@ export class FakeHost implements Runner, Http {
   nginxRejects?: (content: string) => boolean;
   /** What the URL through the proxy answers, given the color the proxy serves. */
   proxyAnswer?: (color: string | undefined) => number;
+  /** A reload whose new workers never replace the old ones (the config did not take effect). */
+  reloadNeverTakesEffect = false;
   private nextId = 1;
+  private nextPid = 100;
 
   constructor(
     readonly files: FakeFiles,
@@ -121,6 +127,8 @@ export class FakeHost implements Runner, Http {
       files: new Map(Object.entries(files)),
       mounts: new Map(Object.entries(mounts)),
       served: new Map(),
+      workers: [this.nextPid++],
+      lingering: { pids: [], looks: 0 },
     };
     this.proxies.set(name, proxy);
     proxy.served = this.includesOf(proxy);
@@ -134,7 +142,7 @@ export class FakeHost implements Runner, Http {
   /** The command lines that change something (no version/ps/inspect/cp-out/nginx -T/logs). */
   get changes(): string[] {
     return this.calls.filter(
-      (c) => !/ version$| ps -a -q | inspect | cp \S+:\S+ -$| nginx -T$| nginx -t$| logs /.test(c),
+      (c) => !/ version$| ps -a -q | inspect | cp \S+:\S+ -$| nginx -T$| nginx -t$| logs |^docker top /.test(c),
     );
   }
 
@@ -230,6 +238,19 @@ export class FakeHost implements Runner, Http {
       const found = [...this.containers.values()].filter((c) => names.includes(c.id));
       return ok(JSON.stringify(found.map((c) => this.inspect(c))));
     }
+    if (args[0] === 'top') {
+      const proxy = this.proxies.get(args[1] ?? '');
+      if (!proxy?.running) return err(`Error: container ${args[1]} is not running`);
+      const row = (pid: number, cmd: string) => `nobody  ${pid}  1  0  05:00  ?  00:00:00  ${cmd}`;
+      const accepting = [...proxy.workers];
+      if (proxy.lingering.looks > 0) {
+        proxy.lingering.looks--;
+        accepting.push(...proxy.lingering.pids);
+      }
+      return ok(
+        ['UID PID PPID C STIME TTY TIME CMD', row(1, 'nginx: master process nginx -g daemon off;'), ...accepting.map((p) => row(p, 'nginx: worker process'))].join('\n'),
+      );
+    }
     if (args[0] === 'cp') {
       const [src, dest] = [args[1] ?? '', args[2] ?? ''];
       if (dest === '-') {
@@ -263,6 +284,10 @@ export class FakeHost implements Runner, Http {
         // A reload with a bad config keeps the old one, as Nginx does.
         if (rejected) return err('nginx: [emerg] unknown directive');
         proxy.served = includes;
+        if (!this.reloadNeverTakesEffect) {
+          proxy.lingering = { pids: proxy.workers, looks: 1 };
+          proxy.workers = [this.nextPid++];
+        }
         return ok();
       }
     }
