@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // In CI: every test by name, and a JSON report that .ci/run reads to prove the e2e tests ran.
+    reporters: process.env.CI ? ['verbose', ['json', { outputFile: 'test-results.json' }]] : ['default'],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

@@ -18,10 +18,6 @@ export interface ActionRun {
   summary: string;
 }
 
-/** Which node runs the bundle: NODE24 (the runtime of `using: node24`) when set, else this one. */
-export function nodeBinary(): string {
-  return process.env.BLUEGREEN_TEST_NODE ?? process.execPath;
-}
 
 /**
  * The runner sets INPUT_<NAME> (upper case, dashes kept) for every input given in `with:` and for every input
@@ -45,7 +41,7 @@ export async function runAction(
   await fs.writeFile(outputFile, '');
   await fs.writeFile(summaryFile, '');
   try {
-    const r = await execa(options.node ?? nodeBinary(), [ACTION_BUNDLE], {
+    const r = await execa(options.node ?? process.execPath, [ACTION_BUNDLE], {
       cwd: options.cwd,
       env: { ...env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, GITHUB_WORKSPACE: options.cwd, RUNNER_TEMP: tmp },
       reject: false,
@@ -85,7 +81,7 @@ export interface CliRun {
 
 /** `node dist/cli/index.js <args>` in cwd. */
 export async function runCli(args: string[], options: { cwd: string; timeoutMs?: number }): Promise<CliRun> {
-  const r = await execa(nodeBinary(), [CLI_BUNDLE, ...args], {
+  const r = await execa(process.execPath, [CLI_BUNDLE, ...args], {
     cwd: options.cwd,
     reject: false,
     timeout: options.timeoutMs ?? 240_000,
