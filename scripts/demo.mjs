@@ -1,0 +1,69 @@
+// npm run demo: the example app behind Nginx on this machine's Docker engine, deployed twice (blue, then green)
+// with the bundled CLI. Works offline: the images are built from files on this machine.
+// npm run demo -- --down removes it again.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureTestImages } from './images.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const workdir = path.join(os.tmpdir(), 'bluegreen-demo');
+const project = 'bluegreen-demo';
+const proxyPort = process.env.PROXY_PORT ?? '8080';
+const env = { ...process.env, PROXY_PORT: proxyPort, NGINX_IMAGE: 'bluegreen-test-nginx:local' };
+
+function sh(file, args, extraEnv = {}) {
+  return spawnSync(file, args, { cwd: workdir, env: { ...env, ...extraEnv }, stdio: 'inherit' }).status ?? 1;
+}
+
+if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status !== 0) {
+  console.error('No Docker engine answers. Start one first: sudo bash scripts/provision.sh');
+  process.exit(1);
+}
+
+if (process.argv.includes('--down')) {
+  if (existsSync(workdir)) {
+    const files = ['docker-compose.yml', 'docker-compose.blue.yml', 'docker-compose.green.yml'].flatMap((f) => ['-f', f]);
+    sh('docker-compose', ['-p', project, ...files, 'down', '-t', '1']);
+  }
+  console.log('Demo removed.');
+  process.exit(0);
+}
+
+console.log('Building the offline images (nginx and a tiny Node app) from files on this machine...');
+await ensureTestImages({ log: (m) => console.log(`  ${m}`) });
+mkdirSync(workdir, { recursive: true });
+cpSync(path.join(root, 'examples'), workdir, { recursive: true, force: false, errorOnExist: false });
+console.log(`Example project copied to ${workdir} (examples/ of this repository).`);
+
+const cli = path.join(root, 'dist/cli/index.js');
+const flags = [
+  '--project-name', project,
+  '--ports', '18000,18001',
+  '--health-path', '/health',
+  '--nginx-container', `${project}_proxy_1`,
+  '--upstream-file', 'nginx/service-url.inc',
+  '--upstream-template', 'upstream app {\\n    server app-{color}:8000;\\n}\\n',
+  '--drain-seconds', '2',
+];
+// Compose v2 names containers project-service-1, v1 project_service_1.
+if (spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0) {
+  flags[flags.indexOf(`${project}_proxy_1`)] = `${project}-proxy-1`;
+}
+
+for (const version of ['1', '2']) {
+  console.log(`\n### Deploy of version ${version}\n`);
+  const code = sh(process.execPath, [cli, 'deploy', ...flags], { APP_VERSION: version });
+  if (code !== 0) process.exit(code);
+}
+
+const answer = await (await fetch(`http://127.0.0.1:${proxyPort}/`)).text();
+const quoted = flags.map((f) => (/^[\w./,:-]+$/.test(f) ? f : `'${f}'`)).join(' ');
+console.log(`
+Done. The proxy serves ${answer}
+  Open http://127.0.0.1:${proxyPort}/ (the X-Color header and the body say which color answers).
+  Status:   node dist/cli/index.js status --working-directory ${workdir} ${quoted}
+  Rollback: the same with "rollback" instead of "status".
+  Remove:   npm run demo -- --down`);
