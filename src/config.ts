@@ -107,6 +107,7 @@ export class ConfigError extends Error {
 
 // Anything that reaches an Nginx config is held to these shapes, so a value cannot close a block or add a directive.
 const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
 const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
 const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
 const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -215,7 +216,7 @@ const schema = z
       .transform((v) => splitList(v)),
     'color-file': template('color-file', ['color']),
     'project-name': template('project-name', ['color']).superRefine((v, ctx) => {
-      if (v && !COLOR.test(v.replace(/\{color\}/g, 'blue'))) {
+      if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
         ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
       }
     }),
@@ -267,7 +268,7 @@ const schema = z
       try {
         doc = parseYaml(v);
       } catch (error) {
-        return fail(ctx, `not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+        return fail(ctx, `not valid YAML: ${(error as Error).message.split('\n')[0]?.replace(/:\s*$/, '')}`);
       }
       const parsed = z.array(targetEntry).min(1).safeParse(doc);
       if (!parsed.success) {
@@ -313,7 +314,11 @@ export async function loadConfig(raw: RawInputs, files: Files): Promise<Config> 
       result.error.issues.map((issue) => {
         const input = String(issue.path[0] ?? '(inputs)');
         if (issue.code === 'unrecognized_keys') {
-          return { input: issue.keys.join(', '), value: '', message: 'unknown input(s); see the list of inputs' };
+          return {
+            input: issue.keys.join(', '),
+            value: issue.keys.map((k) => given[k] ?? '').join(', '),
+            message: 'unknown input(s); see the list of inputs',
+          };
         }
         return { input, value: valueOf(input), message: issue.message };
       }),

@@ -10,10 +10,9 @@ const RELOAD_CONFIRM_MS = 10_000;
 
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 export function renderInclude(target: NginxTarget, color: string, port: number): string {
-  const body = target.template
-    .replace(/\{color\}/g, color)
-    .replace(/\{port\}/g, String(port))
-    .replace(/\{host\}/g, target.host);
+  const values: Record<string, string> = { color, port: String(port), host: target.host };
+  // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
+  const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name: string) => values[name] ?? '');
   return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
 }
 
@@ -63,7 +62,7 @@ export class NginxSwitcher {
 
   async read(target: NginxTarget): Promise<string | null> {
     if (target.file) return this.files.read(target.file);
-    const r = await this.docker(['cp', `${target.container}:${target.path}`, '-'], 'latin1');
+    const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
     if (r.exitCode !== 0 && /could not find the file|no such file/i.test(r.stderr)) return null;
     ensureOk(r, `reading ${this.describe(target)}`);
     return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));

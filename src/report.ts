@@ -61,7 +61,7 @@ export function summaryMarkdown(result: Result): string {
   if (result.plan.length) lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
   if (result.error) lines.push('', '### What went wrong', '', fence(result.error));
   if (result.logTail) {
-    lines.push('', `<details><summary>Last log lines of ${result.targetColor}</summary>`, '', fence(result.logTail), '', '</details>');
+    lines.push('', `<details><summary>Last log lines of ${result.targetColor ?? 'the new color'}</summary>`, '', fence(result.logTail), '', '</details>');
   }
   return `${lines.join('\n')}\n`;
 }

@@ -50475,6 +50475,7 @@ class ConfigError extends Error {
 }
 // Anything that reaches an Nginx config is held to these shapes, so a value cannot close a block or add a directive.
 const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
 const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
 const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
 const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -50572,7 +50573,7 @@ const schema = object({
         .transform((v) => splitList(v)),
     'color-file': template('color-file', ['color']),
     'project-name': template('project-name', ['color']).superRefine((v, ctx) => {
-        if (v && !COLOR.test(v.replace(/\{color\}/g, 'blue'))) {
+        if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
             ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
         }
     }),
@@ -50634,7 +50635,7 @@ const schema = object({
             doc = (0,dist/* parse */.qg)(v);
         }
         catch (error) {
-            return fail(ctx, `not valid YAML: ${error.message.split('\n')[0]}`);
+            return fail(ctx, `not valid YAML: ${error.message.split('\n')[0]?.replace(/:\s*$/, '')}`);
         }
         const parsed = array(targetEntry).min(1).safeParse(doc);
         if (!parsed.success) {
@@ -50675,7 +50676,11 @@ async function loadConfig(raw, files) {
         throw new ConfigError(result.error.issues.map((issue) => {
             const input = String(issue.path[0] ?? '(inputs)');
             if (issue.code === 'unrecognized_keys') {
-                return { input: issue.keys.join(', '), value: '', message: 'unknown input(s); see the list of inputs' };
+                return {
+                    input: issue.keys.join(', '),
+                    value: issue.keys.map((k) => given[k] ?? '').join(', '),
+                    message: 'unknown input(s); see the list of inputs',
+                };
             }
             return { input, value: valueOf(input), message: issue.message };
         }));
@@ -50860,7 +50865,7 @@ function summaryMarkdown(result) {
     if (result.error)
         lines.push('', '### What went wrong', '', fence(result.error));
     if (result.logTail) {
-        lines.push('', `<details><summary>Last log lines of ${result.targetColor}</summary>`, '', fence(result.logTail), '', '</details>');
+        lines.push('', `<details><summary>Last log lines of ${result.targetColor ?? 'the new color'}</summary>`, '', fence(result.logTail), '', '</details>');
     }
     return `${lines.join('\n')}\n`;
 }
@@ -60427,10 +60432,9 @@ const MARKER = '# bluegreen-action: color=';
 const RELOAD_CONFIRM_MS = 10_000;
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 function renderInclude(target, color, port) {
-    const body = target.template
-        .replace(/\{color\}/g, color)
-        .replace(/\{port\}/g, String(port))
-        .replace(/\{host\}/g, target.host);
+    const values = { color, port: String(port), host: target.host };
+    // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
+    const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name) => values[name] ?? '');
     return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
 }
 /**
@@ -60475,7 +60479,7 @@ class NginxSwitcher {
     async read(target) {
         if (target.file)
             return this.files.read(target.file);
-        const r = await this.docker(['cp', `${target.container}:${target.path}`, '-'], 'latin1');
+        const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
         if (r.exitCode !== 0 && /could not find the file|no such file/i.test(r.stderr))
             return null;
         ensureOk(r, `reading ${this.describe(target)}`);

@@ -9439,7 +9439,7 @@ function summaryMarkdown(result) {
     if (result.error)
         lines.push('', '### What went wrong', '', fence(result.error));
     if (result.logTail) {
-        lines.push('', `<details><summary>Last log lines of ${result.targetColor}</summary>`, '', fence(result.logTail), '', '</details>');
+        lines.push('', `<details><summary>Last log lines of ${result.targetColor ?? 'the new color'}</summary>`, '', fence(result.logTail), '', '</details>');
     }
     return `${lines.join('\n')}\n`;
 }
@@ -19056,6 +19056,7 @@ class ConfigError extends Error {
 }
 // Anything that reaches an Nginx config is held to these shapes, so a value cannot close a block or add a directive.
 const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
 const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
 const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
 const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -19153,7 +19154,7 @@ const schema = object({
         .transform((v) => splitList(v)),
     'color-file': template('color-file', ['color']),
     'project-name': template('project-name', ['color']).superRefine((v, ctx) => {
-        if (v && !COLOR.test(v.replace(/\{color\}/g, 'blue'))) {
+        if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
             ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
         }
     }),
@@ -19215,7 +19216,7 @@ const schema = object({
             doc = (0,dist/* parse */.qg)(v);
         }
         catch (error) {
-            return fail(ctx, `not valid YAML: ${error.message.split('\n')[0]}`);
+            return fail(ctx, `not valid YAML: ${error.message.split('\n')[0]?.replace(/:\s*$/, '')}`);
         }
         const parsed = array(targetEntry).min(1).safeParse(doc);
         if (!parsed.success) {
@@ -19256,7 +19257,11 @@ async function loadConfig(raw, files) {
         throw new ConfigError(result.error.issues.map((issue) => {
             const input = String(issue.path[0] ?? '(inputs)');
             if (issue.code === 'unrecognized_keys') {
-                return { input: issue.keys.join(', '), value: '', message: 'unknown input(s); see the list of inputs' };
+                return {
+                    input: issue.keys.join(', '),
+                    value: issue.keys.map((k) => given[k] ?? '').join(', '),
+                    message: 'unknown input(s); see the list of inputs',
+                };
             }
             return { input, value: valueOf(input), message: issue.message };
         }));
@@ -28918,10 +28923,9 @@ const MARKER = '# bluegreen-action: color=';
 const RELOAD_CONFIRM_MS = 10_000;
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 function renderInclude(target, color, port) {
-    const body = target.template
-        .replace(/\{color\}/g, color)
-        .replace(/\{port\}/g, String(port))
-        .replace(/\{host\}/g, target.host);
+    const values = { color, port: String(port), host: target.host };
+    // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
+    const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name) => values[name] ?? '');
     return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
 }
 /**
@@ -28966,7 +28970,7 @@ class NginxSwitcher {
     async read(target) {
         if (target.file)
             return this.files.read(target.file);
-        const r = await this.docker(['cp', `${target.container}:${target.path}`, '-'], 'latin1');
+        const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
         if (r.exitCode !== 0 && /could not find the file|no such file/i.test(r.stderr))
             return null;
         ensureOk(r, `reading ${this.describe(target)}`);
@@ -29647,12 +29651,15 @@ function parseArgs(argv) {
         let value = eq === -1 ? undefined : arg.slice(eq + 1);
         if (value === undefined) {
             const next = argv[i + 1];
-            if (next !== undefined && !(BOOLEAN_INPUTS.has(name) && next.startsWith('--'))) {
+            if (BOOLEAN_INPUTS.has(name)) {
+                // A boolean flag takes the next argument only when it is a boolean: `--dry-run deploy` stays a command.
+                value = next !== undefined && /^(true|false)$/i.test(next) ? next : 'true';
+                if (value === next)
+                    i++;
+            }
+            else if (next !== undefined && !next.startsWith('--')) {
                 value = next;
                 i++;
-            }
-            else if (BOOLEAN_INPUTS.has(name)) {
-                value = 'true';
             }
             else {
                 return { ...result, error: `--${name} needs a value` };

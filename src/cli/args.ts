@@ -39,11 +39,13 @@ export function parseArgs(argv: string[]): ParsedArgs {
     let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
     if (value === undefined) {
       const next = argv[i + 1];
-      if (next !== undefined && !(BOOLEAN_INPUTS.has(name) && next.startsWith('--'))) {
+      if (BOOLEAN_INPUTS.has(name)) {
+        // A boolean flag takes the next argument only when it is a boolean: `--dry-run deploy` stays a command.
+        value = next !== undefined && /^(true|false)$/i.test(next) ? next : 'true';
+        if (value === next) i++;
+      } else if (next !== undefined && !next.startsWith('--')) {
         value = next;
         i++;
-      } else if (BOOLEAN_INPUTS.has(name)) {
-        value = 'true';
       } else {
         return { ...result, error: `--${name} needs a value` };
       }

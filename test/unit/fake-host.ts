@@ -142,7 +142,7 @@ export class FakeHost implements Runner, Http {
   /** The command lines that change something (no version/ps/inspect/cp-out/nginx -T/logs). */
   get changes(): string[] {
     return this.calls.filter(
-      (c) => !/ version$| ps -a -q | inspect | cp \S+:\S+ -$| nginx -T$| nginx -t$| logs |^docker top /.test(c),
+      (c) => !/ version$| ps -a -q | inspect | cp -L \S+:\S+ -$| nginx -T$| nginx -t$| logs |^docker top /.test(c),
     );
   }
 
@@ -252,7 +252,8 @@ export class FakeHost implements Runner, Http {
       );
     }
     if (args[0] === 'cp') {
-      const [src, dest] = [args[1] ?? '', args[2] ?? ''];
+      const paths = args.filter((a, i) => i > 0 && a !== '-L');
+      const [src, dest] = [paths[0] ?? '', paths[1] ?? ''];
       if (dest === '-') {
         const [name, p] = src.split(':') as [string, string];
         const proxy = this.proxies.get(name);

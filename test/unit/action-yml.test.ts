@@ -1,0 +1,76 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { INPUTS } from '../../src/config.js';
+import type { Result } from '../../src/deploy.js';
+import { outputsOf } from '../../src/report.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface ActionYml {
+  inputs: Record<string, { description?: unknown; default?: unknown; required?: unknown }>;
+  outputs: Record<string, { description?: unknown }>;
+  runs: { using?: unknown; main?: unknown };
+}
+
+const action = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as ActionYml;
+
+const OUTPUTS = ['color', 'port', 'previous-color', 'previous-port', 'status', 'rolled-back', 'duration'];
+
+describe('action.yml', () => {
+  it('declares exactly the inputs of src/config.ts', () => {
+    expect(Object.keys(action.inputs).sort()).toEqual(INPUTS.map((i) => i.name).sort());
+  });
+
+  it.each(INPUTS.map((i) => [i.name, i.default] as const))('input %s has the schema default', (name, schemaDefault) => {
+    const input = action.inputs[name];
+    expect(input, `action.yml lacks input ${name}`).toBeDefined();
+    // A YAML default may be a number or a boolean (default: 60); the runner hands it over as a string.
+    expect(String(input?.default ?? '')).toBe(schemaDefault);
+  });
+
+  it('describes every input and output', () => {
+    const missing = [
+      ...Object.entries(action.inputs).map(([name, i]) => [`input ${name}`, i?.description] as const),
+      ...Object.entries(action.outputs).map(([name, o]) => [`output ${name}`, o?.description] as const),
+    ]
+      .filter(([, d]) => typeof d !== 'string' || d.trim() === '')
+      .map(([what]) => what);
+    expect(missing).toEqual([]);
+  });
+
+  it('runs on node24 from the committed bundle', () => {
+    expect(action.runs.using).toBe('node24');
+    expect(action.runs.main).toBe('dist/action/index.js');
+    expect(existsSync(path.join(ROOT, String(action.runs.main)))).toBe(true);
+  });
+
+  it('declares exactly the outputs the action sets', () => {
+    expect(Object.keys(action.outputs).sort()).toEqual([...OUTPUTS].sort());
+  });
+
+  it('outputsOf() sets exactly the declared outputs', () => {
+    const result: Result = {
+      command: 'deploy',
+      status: 'deployed',
+      exitCode: 0,
+      color: 'green',
+      port: 8001,
+      previousColor: 'blue',
+      previousPort: 8000,
+      targetColor: 'green',
+      rolledBack: false,
+      durationMs: 1234,
+      phases: [],
+      proxies: [],
+      running: {},
+      plan: [],
+    };
+    expect(Object.keys(outputsOf(result)).sort()).toEqual(Object.keys(action.outputs).sort());
+    // Also with the optional fields absent (a first deploy, a failure before anything was known).
+    const { color: _c, port: _p, previousColor: _pc, previousPort: _pp, ...bare } = result;
+    expect(Object.keys(outputsOf(bare)).sort()).toEqual([...OUTPUTS].sort());
+  });
+});

@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import { formatStatuses, pollUntil, probeHttp, type ProbeResult } from '../../src/health.js';
+import type { Clock, Http, HttpResponse, Logger } from '../../src/io.js';
+
+/** A clock that only moves when slept on (or when a probe says it took time). */
+function fakeClock(start = 1_000_000): Clock & { slept: number[]; advance(ms: number): void } {
+  let now = start;
+  const slept: number[] = [];
+  return {
+    slept,
+    now: () => now,
+    sleep: async (ms) => {
+      slept.push(ms);
+      now += ms;
+    },
+    advance(ms) {
+      now += ms;
+    },
+  };
+}
+
+function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    info: (m) => void lines.push(`info: ${m}`),
+    warn: (m) => void lines.push(`warn: ${m}`),
+    error: (m) => void lines.push(`error: ${m}`),
+    group: async (name, fn) => {
+      lines.push(`group: ${name}`);
+      return fn();
+    },
+  };
+}
+
+/** A probe that answers from a script (repeating the last answer) and records the timeouts it was given. */
+function scripted(answers: ProbeResult[], clock?: ReturnType<typeof fakeClock>, takesMs = 0) {
+  const timeouts: number[] = [];
+  const times: number[] = [];
+  const probe = async (timeoutMs: number): Promise<ProbeResult> => {
+    timeouts.push(timeoutMs);
+    if (clock) times.push(clock.now());
+    clock?.advance(takesMs);
+    const answer = answers[Math.min(timeouts.length - 1, answers.length - 1)];
+    if (!answer) throw new Error('empty script');
+    return answer;
+  };
+  return { probe, timeouts, times };
+}
+
+const refused: ProbeResult = { ok: false, detail: 'connection refused' };
+const http503: ProbeResult = { ok: false, detail: 'HTTP 503, expected 200-399' };
+const good: ProbeResult = { ok: true, detail: 'HTTP 200' };
+
+describe('pollUntil', () => {
+  it('succeeds at once on a good first probe, without waiting', async () => {
+    const clock = fakeClock();
+    const log = recordingLogger();
+    const { probe, timeouts } = scripted([good]);
+    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 60_000, intervalMs: 1_000 }, { clock, log });
+    expect(outcome).toEqual({ ok: true, attempts: 1, elapsedMs: 0, detail: 'HTTP 200' });
+    expect(clock.slept).toEqual([]);
+    expect(timeouts).toEqual([5_000]);
+    expect(log.lines).toEqual(['info: green: HTTP 200 after 1 probe(s), 0.0 s']);
+  });
+
+  it('retries at the interval until a probe is good', async () => {
+    const clock = fakeClock();
+    const log = recordingLogger();
+    const { probe, times } = scripted([refused, refused, http503, good], clock);
+    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 60_000, intervalMs: 2_000 }, { clock, log });
+    expect(outcome).toEqual({ ok: true, attempts: 4, elapsedMs: 6_000, detail: 'HTTP 200' });
+    expect(clock.slept).toEqual([2_000, 2_000, 2_000]);
+    expect(times.map((t) => t - 1_000_000)).toEqual([0, 2_000, 4_000, 6_000]);
+    // A line when the answer changes, not one per probe.
+    expect(log.lines).toEqual([
+      'info: green: not yet (connection refused)',
+      'info: green: not yet (HTTP 503, expected 200-399)',
+      'info: green: HTTP 200 after 4 probe(s), 6.0 s',
+    ]);
+  });
+
+  it('gives up at the deadline with the attempt count and the last detail', async () => {
+    const clock = fakeClock();
+    const log = recordingLogger();
+    const { probe, times } = scripted([refused, http503], clock);
+    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 10_000, intervalMs: 1_000 }, { clock, log });
+    // Probes at 0, 1, ..., 10 s: the last one still within the deadline, the next would be past it.
+    expect(outcome).toEqual({ ok: false, attempts: 11, elapsedMs: 10_000, detail: 'HTTP 503, expected 200-399' });
+    expect(Math.max(...times) - 1_000_000).toBeLessThanOrEqual(10_000);
+    expect(log.lines.at(-1)).toBe('info: green: gave up after 11 probe(s), 10.0 s: HTTP 503, expected 200-399');
+  });
+
+  it('does not sleep past the deadline when probes are slow', async () => {
+    const clock = fakeClock();
+    const { probe, timeouts, times } = scripted([refused], clock, 4_000);
+    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 10_000, intervalMs: 3_000 }, { clock, log: recordingLogger() });
+    expect(outcome.ok).toBe(false);
+    // Probes at 0 and 7 s; after the second (ends at 11 s) there is no time left.
+    expect(times.map((t) => t - 1_000_000)).toEqual([0, 7_000]);
+    expect(outcome.attempts).toBe(2);
+    // A probe never gets more time than 5 s, nor more than what is left.
+    expect(timeouts).toEqual([5_000, 3_000]);
+  });
+
+  it('stops at once on a fatal answer', async () => {
+    const clock = fakeClock();
+    const log = recordingLogger();
+    const exited: ProbeResult = { ok: false, fatal: true, detail: 'the container exited with code 1' };
+    const { probe } = scripted([refused, exited, good], clock);
+    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 60_000, intervalMs: 1_000 }, { clock, log });
+    expect(outcome).toEqual({ ok: false, attempts: 2, elapsedMs: 1_000, detail: 'the container exited with code 1' });
+    expect(clock.slept).toEqual([1_000]);
+    expect(log.lines.at(-1)).toMatch(/gave up after 2 probe\(s\), 1\.0 s: the container exited with code 1$/);
+  });
+
+  it('logs compactly: a few lines for 60 failed probes with the same detail', async () => {
+    const clock = fakeClock();
+    const log = recordingLogger();
+    const { probe } = scripted([refused]);
+    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 60_000, intervalMs: 1_000 }, { clock, log });
+    expect(outcome.ok).toBe(false);
+    expect(outcome.attempts).toBeGreaterThanOrEqual(60);
+    expect(log.lines.length).toBeLessThanOrEqual(10);
+    expect(log.lines.length).toBeGreaterThanOrEqual(3);
+    expect(log.lines[0]).toBe('info: green: not yet (connection refused)');
+    // Progress lines carry the count so far, so a long wait does not look stuck.
+    expect(log.lines.some((l) => /still waiting, \d+ probes in \d+\.\d s \(connection refused\)/.test(l))).toBe(true);
+    expect(log.lines.at(-1)).toMatch(/gave up after \d+ probe\(s\), 60\.0 s: connection refused/);
+  });
+});
+
+/** An Http that answers from a function and records what it was asked. */
+function fakeHttp(answer: (url: string) => HttpResponse | Error) {
+  const calls: { url: string; headers: Record<string, string>; timeoutMs: number }[] = [];
+  const http: Http = {
+    async get(url, { headers, timeoutMs }) {
+      calls.push({ url, headers, timeoutMs });
+      const a = answer(url);
+      if (a instanceof Error) throw a;
+      return a;
+    },
+  };
+  return { http, calls };
+}
+
+function errno(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+const EXPECT = { headers: { Host: 'shop.example.com' }, statuses: [{ from: 200, to: 299 }, { from: 301, to: 301 }], body: '' };
+
+describe('probeHttp', () => {
+  it('passes the URL, headers and timeout on', async () => {
+    const { http, calls } = fakeHttp(() => ({ status: 200, body: 'ok' }));
+    await probeHttp(http, 'http://127.0.0.1:8001/api/v1/test', EXPECT, 1234);
+    expect(calls).toEqual([{ url: 'http://127.0.0.1:8001/api/v1/test', headers: { Host: 'shop.example.com' }, timeoutMs: 1234 }]);
+  });
+
+  it.each([200, 204, 299, 301])('accepts status %i inside the ranges', async (status) => {
+    const { http } = fakeHttp(() => ({ status, body: '' }));
+    expect(await probeHttp(http, 'http://x/', EXPECT, 1000)).toEqual({ ok: true, detail: `HTTP ${status}` });
+  });
+
+  it.each([199, 300, 302, 404, 500, 503])('rejects status %i outside the ranges', async (status) => {
+    const { http } = fakeHttp(() => ({ status, body: '' }));
+    const result = await probeHttp(http, 'http://x/', EXPECT, 1000);
+    expect(result).toEqual({ ok: false, detail: `HTTP ${status}, expected 200-299,301` });
+    expect(result.fatal).toBeUndefined();
+  });
+
+  it('requires the body to contain the expected text', async () => {
+    const expectBody = { ...EXPECT, body: '"status":"ok"' };
+    const ok = fakeHttp(() => ({ status: 200, body: '{"status":"ok","db":"up"}' }));
+    expect(await probeHttp(ok.http, 'http://x/', expectBody, 1000)).toEqual({ ok: true, detail: 'HTTP 200' });
+    const bad = fakeHttp(() => ({ status: 200, body: '{"status":"starting"}' }));
+    expect(await probeHttp(bad.http, 'http://x/', expectBody, 1000)).toEqual({
+      ok: false,
+      detail: 'HTTP 200 but the body lacks "\\"status\\":\\"ok\\""',
+    });
+  });
+
+  it('checks the status before the body', async () => {
+    const { http } = fakeHttp(() => ({ status: 500, body: 'ok' }));
+    expect((await probeHttp(http, 'http://x/', { ...EXPECT, body: 'ok' }, 1000)).detail).toBe('HTTP 500, expected 200-299,301');
+  });
+
+  it('maps network errors to a short detail', async () => {
+    const cases: [Error, string][] = [
+      [errno('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:8001'), 'connection refused'],
+      [errno('ECONNRESET', 'socket hang up'), 'connection reset'],
+      [new Error('no answer within 5000 ms'), 'no answer within 5000 ms'],
+    ];
+    for (const [error, detail] of cases) {
+      const { http } = fakeHttp(() => error);
+      expect(await probeHttp(http, 'http://x/', EXPECT, 1000)).toEqual({ ok: false, detail });
+    }
+  });
+});
+
+describe('formatStatuses', () => {
+  it('writes single codes and ranges, comma-separated', () => {
+    expect(formatStatuses([{ from: 200, to: 399 }])).toBe('200-399');
+    expect(formatStatuses([{ from: 200, to: 299 }, { from: 301, to: 301 }, { from: 404, to: 404 }])).toBe('200-299,301,404');
+    expect(formatStatuses([])).toBe('');
+  });
+});
