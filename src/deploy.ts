@@ -2,6 +2,7 @@ import { ComposeDriver, detectCompose, type ContainerState } from './compose.js'
 import { ConfigError, type Config, type NginxTarget } from './config.js';
 import { formatStatuses, pollUntil, probeHttp, type ProbeResult } from './health.js';
 import type { Clock, Files, Http, Logger } from './io.js';
+import type { Locks } from './lock.js';
 import { colorOfInclude, NginxSwitcher, renderInclude } from './nginx.js';
 import { describeCommand, type Runner } from './runner.js';
 
@@ -11,6 +12,7 @@ export interface Deps {
   files: Files;
   clock: Clock;
   log: Logger;
+  locks: Locks;
 }
 
 export type Status = 'deployed' | 'rolled-back' | 'unchanged' | 'planned' | 'failed';
@@ -110,7 +112,9 @@ class Deployment {
   }
 
   async run(): Promise<Result> {
+    let release: (() => Promise<void>) | undefined;
     try {
+      if (this.config.command !== 'status' && !this.config.dryRun) release = await this.deps.locks.acquire(this.lockKey());
       const cli = await detectCompose(this.deps.runner, this.config.composeCommand);
       this.compose = new ComposeDriver(this.deps.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
       const situation = await this.phase('detect', () => this.detect());
@@ -123,9 +127,19 @@ class Deployment {
       }
     } catch (error) {
       await this.fail(error);
+    } finally {
+      await release?.();
     }
     this.result.durationMs = this.deps.clock.now() - this.started;
     return this.result;
+  }
+
+  /** Deploys that share a proxy must not overlap; without a proxy, those of one compose project. */
+  private lockKey(): string {
+    const containers = [...new Set(this.config.targets.map((t) => t.container))].sort();
+    return containers.length
+      ? `proxies:${containers.join(',')}`
+      : `project:${this.config.workingDirectory}:${this.config.projectName}`;
   }
 
   // 1. Find the live color from what the proxies point at, cross-checked with what runs.

@@ -1,13 +1,19 @@
 import { ConfigError, loadConfig, type Command, type RawInputs } from './config.js';
 import { execute, type Result } from './deploy.js';
 import { nodeFiles, nodeHttp, systemClock, type Logger } from './io.js';
+import { fileLocks } from './lock.js';
 import { createExecaRunner } from './runner.js';
+
+/** How long a deploy waits for another one to the same proxies before it gives up. */
+const LOCK_WAIT_MS = 15 * 60_000;
 
 /** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
 export async function run(raw: RawInputs, log: Logger): Promise<Result> {
   try {
     const config = await loadConfig(raw, nodeFiles);
-    return await execute(config, { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log });
+    const locks = fileLocks({ clock: systemClock, log }, { waitMs: LOCK_WAIT_MS });
+    const deps = { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks };
+    return await execute(config, deps);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const command = (['deploy', 'rollback', 'status'] as const).find((c) => c === raw.command) ?? ('deploy' as Command);

@@ -52278,6 +52278,7 @@ setErrorName(ExecaSyncError, ExecaSyncError.name);
 
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
 ;// CONCATENATED MODULE: ./node_modules/human-signals/build/src/realtime.js
 
 const getRealtimeSignals=()=>{
@@ -60644,7 +60645,10 @@ class Deployment {
         return this.deps.log;
     }
     async run() {
+        let release;
         try {
+            if (this.config.command !== 'status' && !this.config.dryRun)
+                release = await this.deps.locks.acquire(this.lockKey());
             const cli = await detectCompose(this.deps.runner, this.config.composeCommand);
             this.compose = new ComposeDriver(this.deps.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
             const situation = await this.phase('detect', () => this.detect());
@@ -60661,8 +60665,18 @@ class Deployment {
         catch (error) {
             await this.fail(error);
         }
+        finally {
+            await release?.();
+        }
         this.result.durationMs = this.deps.clock.now() - this.started;
         return this.result;
+    }
+    /** Deploys that share a proxy must not overlap; without a proxy, those of one compose project. */
+    lockKey() {
+        const containers = [...new Set(this.config.targets.map((t) => t.container))].sort();
+        return containers.length
+            ? `proxies:${containers.join(',')}`
+            : `project:${this.config.workingDirectory}:${this.config.projectName}`;
     }
     // 1. Find the live color from what the proxies point at, cross-checked with what runs.
     async detect() {
@@ -61094,16 +61108,89 @@ const silentLogger = {
     group: (_name, fn) => fn(),
 };
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/lock.ts
+
+
+
+
+const POLL_MS = 2_000;
+const REPORT_EVERY_MS = 30_000;
+/**
+ * Lock files in the system temp directory, shared by every runner and Jenkins agent of the host. A lock left by a
+ * process that no longer runs on this host is taken over.
+ */
+function fileLocks(deps, options) {
+    const dir = options.dir ?? external_node_os_default().tmpdir();
+    return {
+        async acquire(key) {
+            const file = external_node_path_default().join(dir, `bluegreen-${(0,external_node_crypto_.createHash)('sha256').update(key).digest('hex').slice(0, 16)}.lock`);
+            const me = { pid: process.pid, host: external_node_os_default().hostname(), since: new Date(deps.clock.now()).toISOString() };
+            const deadline = deps.clock.now() + options.waitMs;
+            let lastReport = 0;
+            for (;;) {
+                try {
+                    await external_node_fs_namespaceObject.promises.writeFile(file, JSON.stringify(me), { flag: 'wx' });
+                    return () => external_node_fs_namespaceObject.promises.rm(file, { force: true });
+                }
+                catch (error) {
+                    if (error.code !== 'EEXIST')
+                        throw error;
+                }
+                const holder = await readHolder(file);
+                if (holder && holder.host === external_node_os_default().hostname() && !alive(holder.pid)) {
+                    deps.log.warn(`Taking over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
+                    await external_node_fs_namespaceObject.promises.rm(file, { force: true });
+                    continue;
+                }
+                const who = holder ? `process ${holder.pid} on ${holder.host} since ${holder.since}` : 'another deploy';
+                if (deps.clock.now() >= deadline) {
+                    throw new Error(`another deploy to the same proxies is running (${who}; lock ${file}). ` +
+                        'Run again when it is done; remove the lock file only if no deploy runs.');
+                }
+                if (deps.clock.now() - lastReport >= REPORT_EVERY_MS) {
+                    deps.log.info(`Waiting for another deploy to the same proxies to finish (${who}).`);
+                    lastReport = deps.clock.now();
+                }
+                await deps.clock.sleep(POLL_MS);
+            }
+        },
+    };
+}
+async function readHolder(file) {
+    try {
+        return JSON.parse(await external_node_fs_namespaceObject.promises.readFile(file, 'utf8'));
+    }
+    catch {
+        return undefined;
+    }
+}
+function alive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/run.ts
 
 
 
 
+
+/** How long a deploy waits for another one to the same proxies before it gives up. */
+const LOCK_WAIT_MS = 15 * 60_000;
 /** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
 async function run(raw, log) {
     try {
         const config = await loadConfig(raw, nodeFiles);
-        return await execute(config, { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log });
+        const locks = fileLocks({ clock: systemClock, log }, { waitMs: LOCK_WAIT_MS });
+        const deps = { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks };
+        return await execute(config, deps);
     }
     catch (error) {
         if (!(error instanceof ConfigError))

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, type RawInputs } from '../../src/config.js';
 import { execute } from '../../src/deploy.js';
 import { renderInclude } from '../../src/nginx.js';
-import { FakeClock, FakeFiles, FakeHost, RecordingLogger } from './fake-host.js';
+import { FakeClock, FakeFiles, FakeHost, FakeLocks, RecordingLogger } from './fake-host.js';
 
 const WD = '/srv/app';
 const INCLUDE = `${WD}/nginx/service-url.inc`;
@@ -57,8 +57,9 @@ async function setup({ raw = {}, live, idleStopped }: Setup = {}) {
   files.writes = [];
   const clock = new FakeClock();
   const log = new RecordingLogger();
-  const run = () => execute(config, { runner: host, http: host, files, clock, log });
-  return { host, files, clock, log, run, config };
+  const locks = new FakeLocks();
+  const run = () => execute(config, { runner: host, http: host, files, clock, log, locks });
+  return { host, files, clock, log, locks, run, config };
 }
 
 describe('deploy', () => {
@@ -524,6 +525,37 @@ describe('rollback, status and dry-run', () => {
     expect(result.plan.join('\n')).toContain('server app-green:8001;');
     expect(host.changes).toEqual([]);
     expect(files.writes).toEqual([]);
+  });
+});
+
+describe('one deploy at a time', () => {
+  it('a deploy holds the lock of its proxies from before detection to the end, also when it fails', async () => {
+    const ok = await setup({ live: 'blue' });
+    await ok.run();
+    expect(ok.locks.events).toEqual(['acquire proxies:proxy', 'release proxies:proxy']);
+    const failing = await setup({ live: 'blue', raw: { 'health-timeout': '1' } });
+    failing.host.appStatus.set('app-green', 500);
+    expect((await failing.run()).status).toBe('rolled-back');
+    expect(failing.locks.events).toEqual(['acquire proxies:proxy', 'release proxies:proxy']);
+  });
+
+  it('status and dry-run change nothing and take no lock', async () => {
+    for (const raw of [{ command: 'status' }, { 'dry-run': 'true' }]) {
+      const s = await setup({ live: 'blue', raw });
+      await s.run();
+      expect(s.locks.events).toEqual([]);
+    }
+  });
+
+  it('a lock that cannot be had: nothing changed, exit 1', async () => {
+    const s = await setup({ live: 'blue' });
+    s.locks.acquire = async () => {
+      throw new Error('another deploy to the same proxies is running (process 42)');
+    };
+    const result = await s.run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1 });
+    expect(result.error).toMatch(/another deploy to the same proxies is running \(process 42\)\nNothing was changed\./);
+    expect(s.host.calls).toEqual([]);
   });
 });
 

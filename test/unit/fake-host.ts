@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Clock, Files, Http, HttpResponse, Logger } from '../../src/io.js';
+import type { Locks } from '../../src/lock.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
 import { packFile, unpackFirstFile } from '../../src/tar.js';
 
@@ -42,6 +43,17 @@ export class FakeClock implements Clock {
   async sleep(ms: number) {
     this.slept.push(ms);
     this.t += ms;
+  }
+}
+
+/** Records which lock keys were taken and released. */
+export class FakeLocks implements Locks {
+  events: string[] = [];
+  async acquire(key: string) {
+    this.events.push(`acquire ${key}`);
+    return async () => {
+      this.events.push(`release ${key}`);
+    };
   }
 }
 
