@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { INPUTS } from '../../src/config.js';
 import type { Result } from '../../src/deploy.js';
+import { deployed } from './results.js';
 import { outputsOf } from '../../src/report.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -52,22 +53,7 @@ describe('action.yml', () => {
   });
 
   it('outputsOf() sets exactly the declared outputs', () => {
-    const result: Result = {
-      command: 'deploy',
-      status: 'deployed',
-      exitCode: 0,
-      color: 'green',
-      port: 8001,
-      previousColor: 'blue',
-      previousPort: 8000,
-      targetColor: 'green',
-      rolledBack: false,
-      durationMs: 1234,
-      phases: [],
-      proxies: [],
-      running: {},
-      plan: [],
-    };
+    const result: Result = deployed;
     expect(Object.keys(outputsOf(result)).sort()).toEqual(Object.keys(action.outputs).sort());
     // Also with the optional fields absent (a first deploy, a failure before anything was known).
     const { color: _c, port: _p, previousColor: _pc, previousPort: _pp, ...bare } = result;

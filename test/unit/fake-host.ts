@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { ContainerState } from '../../src/compose.js';
 import type { Clock, Files, Http, HttpResponse, Logger } from '../../src/io.js';
 import type { Locks } from '../../src/lock.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
@@ -78,15 +79,7 @@ export class RecordingLogger implements Logger {
   }
 }
 
-interface FakeContainer {
-  id: string;
-  name: string;
-  service: string;
-  running: boolean;
-  status: string;
-  exitCode: number;
-  health?: string;
-}
+type FakeContainer = ContainerState;
 
 interface FakeProxy {
   running: boolean;
