@@ -66,8 +66,8 @@ export function summaryMarkdown(result: Result): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The closing lines of the human log. */
-export function summaryText(result: Result): string {
+/** The closing lines of the human log; the action leaves the error out, as its failure annotation shows it. */
+export function summaryText(result: Result, { withError = true } = {}): string {
   const o = outputsOf(result);
   const lines = [
     `Result: ${headline(result)}`,
@@ -77,7 +77,7 @@ export function summaryText(result: Result): string {
   if (result.phases.length) {
     lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
   }
-  if (result.error) lines.push('', result.error);
+  if (withError && result.error) lines.push('', result.error);
   return lines.join('\n');
 }
 

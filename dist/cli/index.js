@@ -9443,8 +9443,8 @@ function summaryMarkdown(result) {
     }
     return `${lines.join('\n')}\n`;
 }
-/** The closing lines of the human log. */
-function summaryText(result) {
+/** The closing lines of the human log; the action leaves the error out, as its failure annotation shows it. */
+function summaryText(result, { withError = true } = {}) {
     const o = outputsOf(result);
     const lines = [
         `Result: ${headline(result)}`,
@@ -9454,7 +9454,7 @@ function summaryText(result) {
     if (result.phases.length) {
         lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
     }
-    if (result.error)
+    if (withError && result.error)
         lines.push('', result.error);
     return lines.join('\n');
 }

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   }
   const result = await run(raw, log);
   for (const [name, value] of Object.entries(outputsOf(result))) core.setOutput(name, value);
-  core.info(summaryText(result));
+  core.info(summaryText(result, { withError: false }));
   try {
     await core.summary.addRaw(summaryMarkdown(result)).write();
   } catch (error) {

@@ -164,6 +164,12 @@ describe('summaryMarkdown', () => {
 });
 
 describe('summaryText', () => {
+  it('leaves the error out when asked (the action shows it as its failure annotation)', () => {
+    const failed = { ...deployed, status: 'failed' as const, exitCode: 1 as const, error: 'up failed: boom' };
+    expect(summaryText(failed)).toContain('up failed: boom');
+    expect(summaryText(failed, { withError: false })).not.toContain('boom');
+  });
+
   it('sums up a deploy with the exit code and the phases', () => {
     const text = summaryText(deployed);
     expect(text.split('\n')).toEqual([
