@@ -30,6 +30,10 @@ server {
 }
 `;
 
+/**
+ * APP_PORT in a color's env also sets the container port that BLUEGREEN_PORT publishes: compose interpolates
+ * ${APP_PORT} from the shell, not from the service's environment, so the value is written into the file.
+ */
 function colorFile(service: string, color: string, env: AppEnv): string {
   const lines = Object.entries({ COLOR: color, ...env }).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`);
   return `services:
@@ -37,7 +41,7 @@ function colorFile(service: string, color: string, env: AppEnv): string {
     build: ./app
     environment:
 ${lines.join('\n')}
-    ports: ["127.0.0.1:\${BLUEGREEN_PORT}:\${APP_PORT:-8000}"]
+    ports: ["127.0.0.1:\${BLUEGREEN_PORT}:\${APP_PORT:-${env.APP_PORT ?? '8000'}}"]
 `;
 }
 
