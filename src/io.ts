@@ -95,10 +95,3 @@ export interface Logger {
   /** Runs fn inside a foldable section of the log. */
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
-
-export const silentLogger: Logger = {
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  group: (_name, fn) => fn(),
-};
