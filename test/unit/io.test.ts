@@ -14,7 +14,10 @@ describe('nodeHttp', () => {
   beforeAll(async () => {
     server = http.createServer((req, res) => {
       if (req.url === '/hang') return;
-      if (req.url === '/big') return res.end('x'.repeat(200_000));
+      if (req.url === '/big') {
+        res.end('x'.repeat(200_000));
+        return;
+      }
       res.statusCode = req.url === '/teapot' ? 418 : 200;
       res.end(`host=${req.headers.host} x=${req.headers['x-probe'] ?? ''}`);
     });
