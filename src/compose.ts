@@ -142,11 +142,15 @@ export class ComposeDriver {
       await this.exec(color, this.args(color, ['ps', '-a', '-q', ...services]), QUERY_TIMEOUT_MS, false),
       `listing the ${color} containers`,
     );
-    const ids = ps.stdout.split(/\s+/).filter(Boolean);
+    return this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
+  }
+
+  /** The state of known containers: one `docker inspect`, much quicker than asking compose again. */
+  async inspect(ids: string[]): Promise<ContainerState[]> {
     if (!ids.length) return [];
     const inspect = ensureOk(
       await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS }),
-      `inspecting the ${color} containers`,
+      'inspecting containers',
     );
     return parseInspect(inspect.stdout);
   }

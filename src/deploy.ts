@@ -247,8 +247,10 @@ class Deployment {
     await this.phase('health', async () => {
       const h = this.config.health;
       const url = `http://${h.host}:${nextPort}${h.path}`;
+      // Compose is asked once which containers the color has; each probe then only inspects them.
+      const ids = (await this.compose.containers(next, nextServices)).map((c) => c.id);
       const outcome = await pollUntil(
-        (timeoutMs) => this.probeColor(next, nextServices, url, timeoutMs),
+        (timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs),
         { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
         this.deps,
       );
@@ -280,8 +282,8 @@ class Deployment {
     this.finish(status, 0, next);
   }
 
-  private async probeColor(color: string, services: string[], url: string, timeoutMs: number): Promise<ProbeResult> {
-    const containers = await this.compose.containers(color, services);
+  private async probeColor(services: string[], ids: string[], url: string, timeoutMs: number): Promise<ProbeResult> {
+    const containers = await this.compose.inspect(ids);
     const dead = containers.find((c) => !c.running || c.status === 'restarting');
     if (dead || containers.length < services.length) {
       return {

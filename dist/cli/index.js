@@ -28721,10 +28721,13 @@ class ComposeDriver {
         if (!services.length)
             return [];
         const ps = ensureOk(await this.exec(color, this.args(color, ['ps', '-a', '-q', ...services]), QUERY_TIMEOUT_MS, false), `listing the ${color} containers`);
-        const ids = ps.stdout.split(/\s+/).filter(Boolean);
+        return this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
+    }
+    /** The state of known containers: one `docker inspect`, much quicker than asking compose again. */
+    async inspect(ids) {
         if (!ids.length)
             return [];
-        const inspect = ensureOk(await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS }), `inspecting the ${color} containers`);
+        const inspect = ensureOk(await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS }), 'inspecting containers');
         return parseInspect(inspect.stdout);
     }
     async up(color, services, build) {
@@ -29270,7 +29273,9 @@ class Deployment {
         await this.phase('health', async () => {
             const h = this.config.health;
             const url = `http://${h.host}:${nextPort}${h.path}`;
-            const outcome = await pollUntil((timeoutMs) => this.probeColor(next, nextServices, url, timeoutMs), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
+            // Compose is asked once which containers the color has; each probe then only inspects them.
+            const ids = (await this.compose.containers(next, nextServices)).map((c) => c.id);
+            const outcome = await pollUntil((timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
             if (!outcome.ok) {
                 throw new StepFailure(`${next} did not become healthy within ${h.timeoutMs / 1000} s at ${url} ` +
                     `(${outcome.attempts} probes; last: ${outcome.detail}; expected ${formatStatuses(h.statuses)}` +
@@ -29300,8 +29305,8 @@ class Deployment {
         this.result.rolledBack = this.config.command === 'rollback';
         this.finish(status, 0, next);
     }
-    async probeColor(color, services, url, timeoutMs) {
-        const containers = await this.compose.containers(color, services);
+    async probeColor(services, ids, url, timeoutMs) {
+        const containers = await this.compose.inspect(ids);
         const dead = containers.find((c) => !c.running || c.status === 'restarting');
         if (dead || containers.length < services.length) {
             return {
@@ -29591,12 +29596,6 @@ const nodeFiles = {
             return 'missing';
         }
     },
-};
-const silentLogger = {
-    info: () => undefined,
-    warn: () => undefined,
-    error: () => undefined,
-    group: (_name, fn) => fn(),
 };
 
 ;// CONCATENATED MODULE: external "node:crypto"

@@ -218,6 +218,8 @@ describe('failures and the rollback that follows', () => {
     expect(result.status).toBe('deployed');
     const inspects = host.calls.filter((c) => c.startsWith('docker inspect --type container c'));
     expect(inspects.length).toBeGreaterThanOrEqual(3);
+    // Compose is slow to ask (0.3 s with v1): once at detection, once before probing, not at every probe.
+    expect(host.calls.filter((c) => c.endsWith(' ps -a -q app-green'))).toHaveLength(2);
   });
 
   it('nginx -t rejects the new include: old content restored, no reload, new color stopped', async () => {
