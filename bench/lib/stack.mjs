@@ -4,22 +4,18 @@
 // nginx/default.conf includes service-url.inc, which holds `upstream app { server ...; }` and is rewritten at
 // every switch.
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { run, runOk, sleep } from './proc.mjs';
 
-const PLACEHOLDER = 'upstream app {\n    server 127.0.0.1:9;\n}\n';
-const DEFAULT_CONF = `include /etc/nginx/conf.d/service-url.inc;
-server {
-    listen 80;
-    location / {
-        proxy_pass http://app;
-        proxy_set_header Host $host;
-    }
-}
-`;
+// The Nginx config a user copies from examples/, for both tools.
+const EXAMPLES = fileURLToPath(new URL('../../examples/nginx/', import.meta.url));
+const PLACEHOLDER = readFileSync(path.join(EXAMPLES, 'service-url.inc'), 'utf8');
+const DEFAULT_CONF = readFileSync(path.join(EXAMPLES, 'default.conf'), 'utf8');
 export const HEALTH_PATH = '/api/v1/test';
 
 function sharedFile(name, images, proxyPort) {

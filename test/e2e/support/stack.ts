@@ -1,7 +1,10 @@
 // Compose projects laid out as users lay them out: a shared file with the proxy (and a database stand-in),
 // one file per color, an Nginx include that the action rewrites.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ensureTestImages } from '../../../scripts/images.mjs';
 import { compose, docker, waitFor } from './docker.js';
+import { ROOT } from './action.js';
 import { get } from './http.js';
 import { createProject, freePorts, type TempProject } from './project.js';
 
@@ -19,16 +22,9 @@ export interface Stack extends TempProject {
   startShared(): Promise<void>;
 }
 
-const PLACEHOLDER = 'upstream app {\n    server 127.0.0.1:9;\n}\n';
-const DEFAULT_CONF = `include /etc/nginx/conf.d/service-url.inc;
-server {
-    listen 80;
-    location / {
-        proxy_pass http://app;
-        proxy_set_header Host $host;
-    }
-}
-`;
+// The Nginx config a user copies from examples/: the tests prove it works.
+const PLACEHOLDER = readFileSync(path.join(ROOT, 'examples/nginx/service-url.inc'), 'utf8');
+const DEFAULT_CONF = readFileSync(path.join(ROOT, 'examples/nginx/default.conf'), 'utf8');
 
 /**
  * APP_PORT in a color's env also sets the container port that BLUEGREEN_PORT publishes: compose interpolates
