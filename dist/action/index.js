@@ -60786,9 +60786,9 @@ class Deployment {
             const ids = (await this.compose.containers(next, nextServices)).map((c) => c.id);
             const outcome = await pollUntil((timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
             if (!outcome.ok) {
+                // The last probe's detail says what was expected of it (the status, or the body).
                 throw new StepFailure(`${next} did not become healthy within ${h.timeoutMs / 1000} s at ${url} ` +
-                    `(${outcome.attempts} probes; last: ${outcome.detail}; expected ${formatStatuses(h.statuses)}` +
-                    `${h.body ? ` with ${JSON.stringify(h.body)} in the body` : ''})`);
+                    `(${outcome.attempts} probes; last: ${outcome.detail})`);
             }
         });
         // 4. Point every proxy at the new color: write, nginx -t, then reload them all.
