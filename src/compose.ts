@@ -8,6 +8,8 @@ import { ensureOk, type Runner } from './runner.js';
 const UP_TIMEOUT_MS = 30 * 60_000;
 const CHANGE_TIMEOUT_MS = 5 * 60_000;
 const QUERY_TIMEOUT_MS = 60_000;
+/** What compose accepts as a service name; anything else could be read as an option on a command line. */
+const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** How compose is called: `docker compose` (v2, GitHub runners) or `docker-compose` (v1, Debian). */
 export interface ComposeCli {
@@ -98,7 +100,18 @@ export class ComposeDriver {
 
   /** Services that a color's own file defines: the only ones a deploy of that color touches. */
   async colorServices(color: string): Promise<string[]> {
-    return this.servicesOf(this.colorFile(color), 'color-file');
+    const services = await this.servicesOf(this.colorFile(color), 'color-file');
+    // Compose commands given no service act on every service of the project: the proxy and the database too.
+    if (!services.length) {
+      throw new ConfigError([
+        {
+          input: 'color-file',
+          value: this.colorFile(color),
+          message: `defines no service for ${color}: list the color's services under services: (include: is not followed)`,
+        },
+      ]);
+    }
+    return services;
   }
 
   /** Services of the shared files that neither color file defines (the proxy, the database, ...). */
@@ -225,7 +238,12 @@ export class ComposeDriver {
     if (text === null || (services !== undefined && (typeof services !== 'object' || services === null))) {
       throw new ConfigError([{ input, value: file, message: 'not a compose file with a services: map' }]);
     }
-    return Object.keys(services ?? {});
+    const names = Object.keys(services ?? {});
+    const bad = names.find((n) => !SERVICE.test(n));
+    if (bad !== undefined) {
+      throw new ConfigError([{ input, value: file, message: `"${bad}" is not a compose service name` }]);
+    }
+    return names;
   }
 }
 

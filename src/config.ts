@@ -110,7 +110,8 @@ const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
 const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
 const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
-const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+// Two characters at least: docker cp on Windows reads `p:/etc/...` as a drive letter.
+const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
 const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -147,8 +148,9 @@ function bool(name: InputName) {
 function seconds(name: InputName, { zero, max }: { zero: boolean; max: number }) {
   return text(name).transform((v, ctx) => {
     const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-    if (!(n <= max) || (!zero && n === 0)) return fail(ctx, `seconds, from ${zero ? '0' : 'more than 0'} to ${max}`);
-    return Math.round(n * 1000);
+    const ms = Math.round(n * 1000);
+    if (!(n <= max) || (!zero && ms === 0)) return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
+    return ms;
   });
 }
 
@@ -191,7 +193,9 @@ function parseHeaders(value: string, ctx: z.RefinementCtx): Record<string, strin
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
     if (!HEADER_NAME.test(name)) return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
-    headers[name] = line.slice(colon + 1).trim();
+    const value = line.slice(colon + 1).trim();
+    if (!/^[\t\x20-\x7e]*$/.test(value)) return fail(ctx, `the value of ${name} must be printable ASCII`);
+    headers[name] = value;
   }
   return headers;
 }
@@ -436,6 +440,14 @@ function buildTargets(
     const tmpl = entry.template?.replace(/\\n/g, '\n') ?? p['upstream-template'];
     const bad = entry.template !== undefined ? checkPlaceholders(tmpl, ['color', 'port', 'host']) : undefined;
     if (bad) problem(input, `${where}: template has an ${bad}`, tmpl);
+    if (!/(?<!\$)\{(color|port)\}/.test(tmpl)) {
+      problem(
+        entry.template !== undefined ? input : 'upstream-template',
+        `${where}: the template must contain {color} or {port}; without them both colors render the same ` +
+          'include and a switch would change nothing (then the live color would be stopped)',
+        tmpl,
+      );
+    }
     targets.push({
       container: entry.container,
       file: entry.file ? path.resolve(workingDirectory, entry.file) : undefined,

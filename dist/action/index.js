@@ -50478,7 +50478,8 @@ const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
 const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
 const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
-const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+// Two characters at least: docker cp on Windows reads `p:/etc/...` as a drive letter.
+const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
 const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -50508,9 +50509,10 @@ function bool(name) {
 function seconds(name, { zero, max }) {
     return config_text(name).transform((v, ctx) => {
         const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-        if (!(n <= max) || (!zero && n === 0))
-            return fail(ctx, `seconds, from ${zero ? '0' : 'more than 0'} to ${max}`);
-        return Math.round(n * 1000);
+        const ms = Math.round(n * 1000);
+        if (!(n <= max) || (!zero && ms === 0))
+            return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
+        return ms;
     });
 }
 /** Allows only the named placeholders, so a typo such as {prot} is caught before it reaches Nginx. */
@@ -50553,7 +50555,10 @@ function parseHeaders(value, ctx) {
         const name = colon > 0 ? line.slice(0, colon).trim() : '';
         if (!HEADER_NAME.test(name))
             return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
-        headers[name] = line.slice(colon + 1).trim();
+        const value = line.slice(colon + 1).trim();
+        if (!/^[\t\x20-\x7e]*$/.test(value))
+            return fail(ctx, `the value of ${name} must be printable ASCII`);
+        headers[name] = value;
     }
     return headers;
 }
@@ -50791,6 +50796,10 @@ function buildTargets(p, workingDirectory, problem) {
         const bad = entry.template !== undefined ? checkPlaceholders(tmpl, ['color', 'port', 'host']) : undefined;
         if (bad)
             problem(input, `${where}: template has an ${bad}`, tmpl);
+        if (!/(?<!\$)\{(color|port)\}/.test(tmpl)) {
+            problem(entry.template !== undefined ? input : 'upstream-template', `${where}: the template must contain {color} or {port}; without them both colors render the same ` +
+                'include and a switch would change nothing (then the live color would be stopped)', tmpl);
+        }
         targets.push({
             container: entry.container,
             file: entry.file ? external_node_path_default().resolve(workingDirectory, entry.file) : undefined,
@@ -60128,6 +60137,8 @@ function forwardLines(subprocess, onLine) {
 const UP_TIMEOUT_MS = 30 * 60_000;
 const CHANGE_TIMEOUT_MS = 5 * 60_000;
 const QUERY_TIMEOUT_MS = 60_000;
+/** What compose accepts as a service name; anything else could be read as an option on a command line. */
+const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const COMPOSE_V2 = { file: 'docker', prefix: ['compose'] };
 const COMPOSE_V1 = { file: 'docker-compose', prefix: [] };
 async function detectCompose(runner, setting) {
@@ -60190,7 +60201,18 @@ class ComposeDriver {
     }
     /** Services that a color's own file defines: the only ones a deploy of that color touches. */
     async colorServices(color) {
-        return this.servicesOf(this.colorFile(color), 'color-file');
+        const services = await this.servicesOf(this.colorFile(color), 'color-file');
+        // Compose commands given no service act on every service of the project: the proxy and the database too.
+        if (!services.length) {
+            throw new ConfigError([
+                {
+                    input: 'color-file',
+                    value: this.colorFile(color),
+                    message: `defines no service for ${color}: list the color's services under services: (include: is not followed)`,
+                },
+            ]);
+        }
+        return services;
     }
     /** Services of the shared files that neither color file defines (the proxy, the database, ...). */
     async sharedServices() {
@@ -60292,7 +60314,12 @@ class ComposeDriver {
         if (text === null || (services !== undefined && (typeof services !== 'object' || services === null))) {
             throw new ConfigError([{ input, value: file, message: 'not a compose file with a services: map' }]);
         }
-        return Object.keys(services ?? {});
+        const names = Object.keys(services ?? {});
+        const bad = names.find((n) => !SERVICE.test(n));
+        if (bad !== undefined) {
+            throw new ConfigError([{ input, value: file, message: `"${bad}" is not a compose service name` }]);
+        }
+        return names;
     }
 }
 function parseInspect(json) {

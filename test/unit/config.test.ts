@@ -216,7 +216,23 @@ const BAD: BadCase[] = [
     input: 'health-headers',
     message: /"Host example.com" is not a header line/,
   },
-  { what: 'health-timeout 0', raw: { 'health-timeout': '0' }, input: 'health-timeout', message: /more than 0/ },
+  { what: 'health-timeout 0', raw: { 'health-timeout': '0' }, input: 'health-timeout', message: /from 0\.001/ },
+  { what: 'health-interval that rounds to 0 ms', raw: { 'health-interval': '0.0001' }, input: 'health-interval', message: /from 0\.001/ },
+  {
+    what: 'a template that renders the same for both colors (the seed include pasted as is)',
+    raw: { 'nginx-container': 'proxy', 'upstream-path': '/etc/nginx/conf.d/app.inc', 'upstream-template': 'upstream app { server app-blue:8000; }' },
+    input: 'upstream-template',
+    message: /must contain \{color\} or \{port\}.*a switch would change nothing/,
+  },
+  {
+    what: 'a template whose only {color} is an Nginx variable ${color}',
+    raw: { 'nginx-targets': "- container: edge\n  path: /etc/nginx/x.inc\n  template: 'set $u http://${color}:8000;'" },
+    input: 'nginx-targets',
+    value: 'set $u http://${color}:8000;',
+    message: /must contain \{color\} or \{port\}/,
+  },
+  { what: 'a one-letter container name', raw: { 'nginx-container': 'p', 'upstream-path': '/etc/nginx/conf.d/app.inc' }, input: 'nginx-container', message: /not a container name/ },
+  { what: 'a header value that is not ASCII', raw: { 'health-headers': 'X-Token: café' }, input: 'health-headers', message: /printable ASCII/ },
   { what: 'health-timeout 1h+', raw: { 'health-timeout': '3601' }, input: 'health-timeout', message: /to 3600/ },
   {
     what: 'health-interval above health-timeout',
@@ -447,7 +463,7 @@ describe('loadConfig accepts good configurations', () => {
     const config = await loadConfig(
       {
         ...BASE,
-        'nginx-targets': '- container: a\n  path: /etc/nginx/a.inc\n- container: b\n  path: /etc/nginx/b.inc\n  host: app-b\n',
+        'nginx-targets': '- container: pa\n  path: /etc/nginx/a.inc\n- container: pb\n  path: /etc/nginx/b.inc\n  host: app-b\n',
         'upstream-host': 'app.internal',
         'upstream-template': 'server {host}:{port};',
       },

@@ -466,6 +466,24 @@ describe('finding the live color', () => {
     expect(host.changes).toEqual([]);
   });
 
+  it('refuses a color file without services (compose would act on every service): exit 2, nothing run', async () => {
+    const { host, files, run } = await setup({ live: 'blue' });
+    files.put(`${WD}/docker-compose.green.yml`, 'include:\n  - green/compose.yaml\n');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 2 });
+    expect(result.error).toMatch(/color-file = ".*docker-compose\.green\.yml": defines no service for green/);
+    expect(host.changes).toEqual([]);
+  });
+
+  it('refuses a service name that a command line would take for an option', async () => {
+    const { host, files, run } = await setup({ live: 'blue' });
+    files.put(`${WD}/docker-compose.green.yml`, 'services:\n  --remove-orphans:\n    image: x\n');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 2 });
+    expect(result.error).toMatch(/"--remove-orphans" is not a compose service name/);
+    expect(host.changes).toEqual([]);
+  });
+
   it('allows the same service names when each color is its own project, and passes -p per color', async () => {
     const { host, files, run } = await setup({ raw: { 'project-name': 'shop-{color}' } });
     files.put(`${WD}/docker-compose.blue.yml`, 'services:\n  app:\n    build: .\n');
