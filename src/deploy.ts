@@ -69,6 +69,8 @@ interface Situation {
 interface Undo {
   label: string;
   run: () => Promise<void>;
+  /** True when this step only puts back what the proxies still serve: done even without rollback-on-failure. */
+  keepsServing?: () => boolean;
 }
 
 /** A step failed for a reason already worded for the user. */
@@ -87,6 +89,10 @@ class Deployment {
   /** Set while the proxies send traffic to the new color: it must not be stopped then. */
   private trafficOnNew = false;
   private stoppedNew = false;
+  /** Shared services this run started (a first deploy): a failure leaves them running. */
+  private startedShared: string[] = [];
+  /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
+  private cleanupStarted = false;
 
   constructor(
     private readonly config: Config,
@@ -207,6 +213,7 @@ class Deployment {
       const sharedDown = s.shared.filter((svc) => !sharedContainers.some((c) => c.service === svc && c.running));
       if (sharedDown.length) {
         this.log.info(`Starting shared services that are not running: ${sharedDown.join(', ')}`);
+        this.startedShared = sharedDown;
         await this.compose.startShared(next, sharedDown);
       }
       await this.checkProxiesRunning();
@@ -277,7 +284,10 @@ class Deployment {
         await this.deps.clock.sleep(this.config.drainMs);
       });
     }
-    if (old && old !== next) await this.phase('cleanup', () => this.cleanup(old, s.services[old] ?? []));
+    if (old && old !== next) {
+      this.cleanupStarted = true;
+      await this.phase('cleanup', () => this.cleanup(old, s.services[old] ?? []));
+    }
     const status = this.config.command === 'rollback' ? 'rolled-back' : 'deployed';
     this.result.rolledBack = this.config.command === 'rollback';
     this.finish(status, 0, next);
@@ -308,6 +318,9 @@ class Deployment {
     let reloaded = false;
     this.undo.push({
       label: 'restore the proxy includes',
+      // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
+      // the next run take the wrong live color, and a proxy restart load an include that was never checked.
+      keepsServing: () => !reloaded,
       run: async () => {
         if (reloaded && s.live && !(await this.colorRunning(s, s.live))) {
           throw new Error(
@@ -449,26 +462,40 @@ class Deployment {
     }
     const attempted = this.result.targetColor;
     const live = this.result.previousColor;
+    if (this.cleanupStarted) {
+      this.result.error =
+        `${message}\nNot rolled back: traffic is on ${attempted}, which passed its checks, and ${live} may be ` +
+        `stopping, so the proxies stay on ${attempted}. Check ${live}'s containers by hand and stop them.`;
+      this.finish('failed', 3, attempted);
+      return;
+    }
     if (!this.undo.length) {
-      this.result.error = `${message}\nNothing was changed.`;
+      this.result.error = this.startedShared.length
+        ? `${message}\nOnly the shared services ${this.startedShared.join(', ')} were started; they are left running.`
+        : `${message}\nNothing was changed.`;
       this.finish('failed', 1, live);
       return;
     }
-    if (!this.config.rollbackOnFailure) {
-      this.result.error = `${message}\nNot rolled back (rollback-on-failure is false): ${attempted} is left as it is.`;
+    const steps = this.config.rollbackOnFailure ? this.undo : this.undo.filter((u) => u.keepsServing?.());
+    const problems: string[] = [];
+    if (steps.length) {
+      await this.phase('restore', async () => {
+        for (const step of [...steps].reverse()) {
+          try {
+            await step.run();
+          } catch (undoError) {
+            problems.push(`could not ${step.label}: ${(undoError as Error).message}`);
+          }
+        }
+      }).catch(() => undefined);
+    }
+    if (!this.config.rollbackOnFailure && !problems.length) {
+      this.result.error =
+        `${message}\nNot rolled back (rollback-on-failure is false): ${attempted} is left as it is` +
+        `${steps.length ? '; includes that had not been loaded were put back' : ''}.`;
       this.finish('failed', 1, this.trafficOnNew ? attempted : live);
       return;
     }
-    const problems: string[] = [];
-    await this.phase('restore', async () => {
-      for (const step of [...this.undo].reverse()) {
-        try {
-          await step.run();
-        } catch (undoError) {
-          problems.push(`could not ${step.label}: ${(undoError as Error).message}`);
-        }
-      }
-    }).catch(() => undefined);
     if (this.result.logTail) this.log.info(`Last ${LOG_LINES} log lines of ${attempted}:\n${this.result.logTail}`);
     if (problems.length) {
       this.result.error =

@@ -299,17 +299,20 @@ describe('failures and the rollback that follows', () => {
     expect((await run()).status).toBe('deployed');
   });
 
-  it('cleanup fails while the old color still runs: switched back to it, new color stopped', async () => {
+  it('cleanup fails while the old color still runs: the switch is not undone (it may be stopping), exit 3', async () => {
     const { host, run } = await setup({ live: 'blue' });
-    host.fail(/ stop app-blue$/);
+    host.fail(/ stop app-blue$/, { exitCode: 1, stderr: 'timeout stopping app-blue' });
     const result = await run();
-    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
-    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE, RELOAD, STOP_GREEN]);
-    expect(host.servedColor('proxy')).toBe('blue');
-    expect(host.containers.get('app-blue')?.running).toBe(true);
+    expect(result).toMatchObject({ status: 'failed', exitCode: 3, color: 'green', rolledBack: false });
+    expect(result.error).toMatch(/cleanup failed: stopping blue failed[\s\S]*timeout stopping app-blue/);
+    expect(result.error).toMatch(/Not rolled back: traffic is on green, which passed its checks, and blue may be stopping/);
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
+    expect(host.servedColor('proxy')).toBe('green');
+    expect(host.containers.get('app-green')?.running).toBe(true);
+    expect(result.phases.map((p) => p.name)).not.toContain('restore');
   });
 
-  it('cleanup fails after the old color went down: traffic stays on the new color, exit 3, loud', async () => {
+  it('cleanup fails after the old color went down: traffic stays on the new color, exit 3', async () => {
     const { host, run } = await setup({ live: 'blue' });
     host.injections.push((command) => {
       if (!command.endsWith(' stop app-blue')) return undefined;
@@ -319,6 +322,20 @@ describe('failures and the rollback that follows', () => {
     });
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 3, color: 'green', rolledBack: false });
+    expect(host.servedColor('proxy')).toBe('green');
+    expect(host.containers.get('app-green')?.running).toBe(true);
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
+  });
+
+  it('restoring after a verify failure is refused when the old color stopped meanwhile: exit 3, loud', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' } });
+    host.proxyAnswer = (color) => {
+      const blue = host.containers.get('app-blue');
+      if (color === 'green' && blue) Object.assign(blue, { running: false, status: 'exited' });
+      return color === 'green' ? 502 : 200;
+    };
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 3, color: 'green' });
     expect(result.error).toMatch(/ROLLBACK INCOMPLETE/);
     expect(result.error).toMatch(/blue is no longer running, so the proxies were left on green/);
     expect(result.error).toMatch(/green still serves traffic, so it was left running/);
@@ -340,6 +357,18 @@ describe('failures and the rollback that follows', () => {
     expect(result.error).toMatch(/Check the proxies and containers by hand/);
   });
 
+  it('rollback-on-failure false still puts back an include that was never loaded (nginx -t rejected it)', async () => {
+    const { host, files, run } = await setup({ live: 'blue', raw: { 'rollback-on-failure': 'false' } });
+    const before = files.data.get(INCLUDE);
+    host.nginxRejects = (content) => content.includes('app-green');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1, rolledBack: false, color: 'blue' });
+    expect(result.error).toMatch(/Not rolled back \(rollback-on-failure is false\): green is left as it is; includes that had not been loaded were put back/);
+    expect(files.data.get(INCLUDE)).toBe(before);
+    expect(host.containers.get('app-green')?.running).toBe(true);
+    expect(host.changes).toEqual([UP_GREEN]);
+  });
+
   it('rollback-on-failure false: the failure is reported and nothing is undone', async () => {
     const { host, run } = await setup({ live: 'blue', raw: { 'rollback-on-failure': 'false', 'health-timeout': '2' } });
     host.appStatus.set('app-green', 503);
@@ -358,6 +387,16 @@ describe('failures and the rollback that follows', () => {
     expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
     expect(result.error).toMatch(/the proxy container proxy is not running[\s\S]*Nothing was changed/);
     expect(host.changes).toEqual([]);
+  });
+
+  it('a first deploy whose proxy does not start says which shared services it started', async () => {
+    const { host, run } = await setup();
+    const proxy = host.proxies.get('proxy');
+    if (proxy) proxy.running = false;
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1 });
+    expect(result.error).toMatch(/the proxy container proxy is not running[\s\S]*Only the shared services proxy, db were started; they are left running\./);
+    expect(result.error).not.toMatch(/Nothing was changed/);
   });
 
   it('first deploy that fails after the switch goes back to the placeholder include', async () => {
