@@ -134,7 +134,7 @@ class Deployment {
     } catch (error) {
       await this.fail(error);
     } finally {
-      await release?.();
+      await release?.().catch((error: Error) => this.log.warn(`Could not remove the deploy lock: ${error.message}`));
     }
     this.result.durationMs = this.deps.clock.now() - this.started;
     return this.result;

@@ -42,7 +42,7 @@ export async function pollUntil(
       log.info(`${options.what}: ${result.detail} after ${attempts} probe(s), ${seconds(elapsedMs)}`);
       return { ok: true, attempts, elapsedMs, detail: result.detail };
     }
-    if (result.fatal || clock.now() + options.intervalMs > deadline) {
+    if (result.fatal || clock.now() >= deadline) {
       log.info(`${options.what}: gave up after ${attempts} probe(s), ${seconds(elapsedMs)}: ${result.detail}`);
       return { ok: false, attempts, elapsedMs, detail: result.detail };
     }
@@ -53,7 +53,8 @@ export async function pollUntil(
       log.info(`${options.what}: still waiting, ${attempts} probes in ${seconds(elapsedMs)} (${result.detail})`);
       lastProgress = clock.now();
     }
-    await clock.sleep(options.intervalMs);
+    // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
+    await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()));
   }
 }
 

@@ -33,17 +33,27 @@ export const nodeHttp: Http = {
   get(url, { headers, timeoutMs }) {
     return new Promise((resolve, reject) => {
       const client = url.startsWith('https:') ? https : http;
-      const request = client.get(url, { headers, agent: false, timeout: timeoutMs }, (response) => {
+      // A deadline for the whole exchange: a socket timeout alone restarts with every byte a slow server sends.
+      const timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      const settle = <T>(fn: (value: T) => void) => (value: T) => {
+        clearTimeout(timer);
+        fn(value);
+      };
+      const request = client.get(url, { headers, agent: false }, (response) => {
         let body = '';
+        const done = settle(resolve);
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {
-          if (body.length < MAX_BODY) body += chunk;
+          body += chunk;
+          if (body.length >= MAX_BODY) {
+            done({ status: response.statusCode ?? 0, body: body.slice(0, MAX_BODY) });
+            response.destroy();
+          }
         });
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        response.on('error', reject);
+        response.on('end', () => done({ status: response.statusCode ?? 0, body }));
+        response.on('error', settle(reject));
       });
-      request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      request.on('error', reject);
+      request.on('error', settle(reject));
     });
   },
 };

@@ -63,7 +63,8 @@ export class NginxSwitcher {
   async read(target: NginxTarget): Promise<string | null> {
     if (target.file) return this.files.read(target.file);
     const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
-    if (r.exitCode !== 0 && /could not find the file|no such file/i.test(r.stderr)) return null;
+    // Docker CLI 24+ says "Could not find the file", older ones "No such container:path".
+    if (r.exitCode !== 0 && /could not find the file|no such file|no such container:path/i.test(r.stderr)) return null;
     ensureOk(r, `reading ${this.describe(target)}`);
     return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
   }
@@ -85,7 +86,10 @@ export class NginxSwitcher {
    */
   async test(target: NginxTarget, expected: string): Promise<void> {
     const r = await this.docker(['exec', target.container, 'nginx', '-T']);
-    if (r.exitCode !== 0 || r.timedOut) {
+    if (r.timedOut || /^Error( response from daemon)?:|is not running/m.test(r.stderr)) {
+      throw new NginxError(`could not run nginx -t in ${target.container}:\n${tail(r.stderr || r.stdout, 8)}`);
+    }
+    if (r.exitCode !== 0) {
       throw new NginxError(`nginx -t in ${target.container} rejected the new include:\n${tail(r.stderr || r.stdout, 8)}`);
     }
     const sections = dumpSections(r.stdout);

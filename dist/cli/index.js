@@ -28851,7 +28851,7 @@ async function pollUntil(probe, options, deps) {
             log.info(`${options.what}: ${result.detail} after ${attempts} probe(s), ${health_seconds(elapsedMs)}`);
             return { ok: true, attempts, elapsedMs, detail: result.detail };
         }
-        if (result.fatal || clock.now() + options.intervalMs > deadline) {
+        if (result.fatal || clock.now() >= deadline) {
             log.info(`${options.what}: gave up after ${attempts} probe(s), ${health_seconds(elapsedMs)}: ${result.detail}`);
             return { ok: false, attempts, elapsedMs, detail: result.detail };
         }
@@ -28863,7 +28863,8 @@ async function pollUntil(probe, options, deps) {
             log.info(`${options.what}: still waiting, ${attempts} probes in ${health_seconds(elapsedMs)} (${result.detail})`);
             lastProgress = clock.now();
         }
-        await clock.sleep(options.intervalMs);
+        // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
+        await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()));
     }
 }
 /** One GET whose status and body must match what is expected. */
@@ -29002,7 +29003,8 @@ class NginxSwitcher {
         if (target.file)
             return this.files.read(target.file);
         const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
-        if (r.exitCode !== 0 && /could not find the file|no such file/i.test(r.stderr))
+        // Docker CLI 24+ says "Could not find the file", older ones "No such container:path".
+        if (r.exitCode !== 0 && /could not find the file|no such file|no such container:path/i.test(r.stderr))
             return null;
         ensureOk(r, `reading ${this.describe(target)}`);
         return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
@@ -29021,7 +29023,10 @@ class NginxSwitcher {
      */
     async test(target, expected) {
         const r = await this.docker(['exec', target.container, 'nginx', '-T']);
-        if (r.exitCode !== 0 || r.timedOut) {
+        if (r.timedOut || /^Error( response from daemon)?:|is not running/m.test(r.stderr)) {
+            throw new NginxError(`could not run nginx -t in ${target.container}:\n${tail(r.stderr || r.stdout, 8)}`);
+        }
+        if (r.exitCode !== 0) {
             throw new NginxError(`nginx -t in ${target.container} rejected the new include:\n${tail(r.stderr || r.stdout, 8)}`);
         }
         const sections = dumpSections(r.stdout);
@@ -29191,7 +29196,7 @@ class Deployment {
             await this.fail(error);
         }
         finally {
-            await release?.();
+            await release?.().catch((error) => this.log.warn(`Could not remove the deploy lock: ${error.message}`));
         }
         this.result.durationMs = this.deps.clock.now() - this.started;
         return this.result;
@@ -29598,18 +29603,27 @@ const nodeHttp = {
     get(url, { headers, timeoutMs }) {
         return new Promise((resolve, reject) => {
             const client = url.startsWith('https:') ? (external_node_https_default()) : (external_node_http_default());
-            const request = client.get(url, { headers, agent: false, timeout: timeoutMs }, (response) => {
+            // A deadline for the whole exchange: a socket timeout alone restarts with every byte a slow server sends.
+            const timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+            const settle = (fn) => (value) => {
+                clearTimeout(timer);
+                fn(value);
+            };
+            const request = client.get(url, { headers, agent: false }, (response) => {
                 let body = '';
+                const done = settle(resolve);
                 response.setEncoding('utf8');
                 response.on('data', (chunk) => {
-                    if (body.length < MAX_BODY)
-                        body += chunk;
+                    body += chunk;
+                    if (body.length >= MAX_BODY) {
+                        done({ status: response.statusCode ?? 0, body: body.slice(0, MAX_BODY) });
+                        response.destroy();
+                    }
                 });
-                response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-                response.on('error', reject);
+                response.on('end', () => done({ status: response.statusCode ?? 0, body }));
+                response.on('error', settle(reject));
             });
-            request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-            request.on('error', reject);
+            request.on('error', settle(reject));
         });
     },
 };

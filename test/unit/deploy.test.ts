@@ -235,6 +235,34 @@ describe('failures and the rollback that follows', () => {
     expect(host.servedColor('proxy')).toBe('blue');
   });
 
+  it('a proxy that stops during the deploy: "could not run nginx -t", not a rejected include; rolled back', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.injections.push((command) => {
+      const proxy = host.proxies.get('proxy');
+      if (command.endsWith('up -d --no-deps --build app-green') && proxy) proxy.running = false;
+      return undefined;
+    });
+    const result = await run();
+    expect(result.status).toBe('rolled-back');
+    expect(result.error).toMatch(/could not run nginx -t in proxy:\nError: container proxy is not running/);
+  });
+
+  it('an include path that does not exist yet in the container (older docker CLI wording) is created', async () => {
+    const s = await setup({
+      live: 'blue',
+      raw: { 'upstream-file': '', 'upstream-path': '/etc/nginx/conf.d/new.inc', 'cleanup': 'keep' },
+    });
+    s.host.fail(/^docker cp -L proxy:\/etc\/nginx\/conf\.d\/new\.inc -$/, {
+      exitCode: 1,
+      stderr: 'Error: No such container:path: proxy:/etc/nginx/conf.d/new.inc',
+    });
+    s.files.put(INCLUDE, 'upstream app { server somewhere-else:1; }');
+    const result = await s.run();
+    expect(result.error).toBeUndefined();
+    expect(result).toMatchObject({ status: 'deployed', color: 'green', previousColor: 'blue' });
+    expect(s.host.proxies.get('proxy')?.files.get('/etc/nginx/conf.d/new.inc')).toMatch(/server app-green:8001;/);
+  });
+
   it('the container does not see the written include (a file mounted alone): restored, rolled back', async () => {
     const { host, run } = await setup({ live: 'blue' });
     host.proxies.get('proxy')?.mounts.clear();

@@ -64,6 +64,17 @@ describe('pollUntil', () => {
     expect(log.lines).toEqual(['info: green: HTTP 200 after 1 probe(s), 0.0 s']);
   });
 
+  it('probes once more at the deadline, however long the interval', async () => {
+    const clock = fakeClock();
+    const log = recordingLogger();
+    const start = clock.now();
+    // Healthy from 5 s on; the interval equals the whole timeout.
+    const probe = async () => (clock.now() - start >= 5_000 ? good : { ok: false, detail: 'connection refused' });
+    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 10_000, intervalMs: 10_000 }, { clock, log });
+    expect(outcome).toMatchObject({ ok: true, attempts: 2, elapsedMs: 10_000 });
+    expect(clock.slept).toEqual([10_000]);
+  });
+
   it('retries at the interval until a probe is good', async () => {
     const clock = fakeClock();
     const log = recordingLogger();

@@ -14,6 +14,11 @@ describe('nodeHttp', () => {
   beforeAll(async () => {
     server = http.createServer((req, res) => {
       if (req.url === '/hang') return;
+      if (req.url === '/drip') {
+        const drip = setInterval(() => res.write('.'), 100);
+        res.on('close', () => clearInterval(drip));
+        return;
+      }
       if (req.url === '/big') {
         res.end('x'.repeat(200_000));
         return;
@@ -38,6 +43,10 @@ describe('nodeHttp', () => {
     expect((await nodeHttp.get(`${base}/teapot`, { headers: {}, timeoutMs: 2_000 })).status).toBe(418);
     expect((await nodeHttp.get(`${base}/big`, { headers: {}, timeoutMs: 2_000 })).body.length).toBeLessThan(200_000);
     await expect(nodeHttp.get(`${base}/hang`, { headers: {}, timeoutMs: 200 })).rejects.toThrow(/no answer within 200 ms/);
+    // A server that keeps sending a byte now and then still meets the deadline.
+    const started = Date.now();
+    await expect(nodeHttp.get(`${base}/drip`, { headers: {}, timeoutMs: 500 })).rejects.toThrow(/no answer within 500 ms/);
+    expect(Date.now() - started).toBeLessThan(2_000);
     await expect(nodeHttp.get('http://127.0.0.1:9/', { headers: {}, timeoutMs: 1_000 })).rejects.toMatchObject({
       code: 'ECONNREFUSED',
     });
