@@ -13,6 +13,8 @@ export interface Deps {
   clock: Clock;
   log: Logger;
   locks: Locks;
+  /** Aborted when the run is cancelled (SIGINT/SIGTERM): the step under way ends and the undo runs. */
+  signal?: AbortSignal;
 }
 
 export type Status = 'deployed' | 'rolled-back' | 'unchanged' | 'planned' | 'failed';
@@ -85,6 +87,9 @@ class Deployment {
   private readonly result: Result;
   private readonly nginx: NginxSwitcher;
   private compose!: ComposeDriver;
+  /** deps.runner, with the commands of forward steps ended by a cancel; those of the undo never are. */
+  private readonly runner: Runner;
+  private undoing = false;
   private readonly undo: Undo[] = [];
   /** Set while the proxies send traffic to the new color: it must not be stopped then. */
   private trafficOnNew = false;
@@ -99,7 +104,11 @@ class Deployment {
     private readonly deps: Deps,
   ) {
     this.started = deps.clock.now();
-    this.nginx = new NginxSwitcher(deps.runner, deps.files, deps.clock);
+    this.runner = {
+      run: (file, args, options) =>
+        deps.runner.run(file, args, this.undoing ? options : { ...options, signal: deps.signal }),
+    };
+    this.nginx = new NginxSwitcher(this.runner, deps.files, deps.clock);
     this.result = {
       command: config.command,
       status: 'failed',
@@ -121,8 +130,8 @@ class Deployment {
     let release: (() => Promise<void>) | undefined;
     try {
       if (this.config.command !== 'status' && !this.config.dryRun) release = await this.deps.locks.acquire(this.lockKey());
-      const cli = await detectCompose(this.deps.runner, this.config.composeCommand);
-      this.compose = new ComposeDriver(this.deps.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
+      const cli = await detectCompose(this.runner, this.config.composeCommand);
+      this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
       const situation = await this.phase('detect', () => this.detect());
       if (this.config.command === 'status') {
         this.finish('unchanged', 0, situation.live);
@@ -257,11 +266,12 @@ class Deployment {
       // Compose is asked once which containers the color has; each probe then only inspects them.
       const ids = (await this.compose.containers(next, nextServices)).map((c) => c.id);
       const outcome = await pollUntil(
-        (timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs),
+        this.cancellable((timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs)),
         { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
         this.deps,
       );
       if (!outcome.ok) {
+        this.checkCancelled('during health');
         // The last probe's detail says what was expected of it (the status, or the body).
         throw new StepFailure(
           `${next} did not become healthy within ${h.timeoutMs / 1000} s at ${url} ` +
@@ -281,7 +291,10 @@ class Deployment {
     if (old && old !== next && this.config.drainMs > 0 && this.config.cleanup !== 'keep') {
       await this.phase('drain', async () => {
         this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
-        await this.deps.clock.sleep(this.config.drainMs);
+        for (let left = this.config.drainMs; left > 0 && !this.deps.signal?.aborted; left -= 250) {
+          await this.deps.clock.sleep(Math.min(250, left));
+        }
+        this.checkCancelled('during drain');
       });
     }
     if (old && old !== next) {
@@ -361,11 +374,12 @@ class Deployment {
     const h = this.config.health;
     // A reload lets old workers finish their connections: give the proxy the health deadline to answer from the new color.
     const outcome = await pollUntil(
-      (timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs),
+      this.cancellable((timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs)),
       { what: `through the proxy at ${this.config.verifyUrl}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
       this.deps,
     );
     if (!outcome.ok) {
+      this.checkCancelled('during verify');
       throw new StepFailure(`the proxy did not answer as expected at ${this.config.verifyUrl}: ${outcome.detail}`);
     }
   }
@@ -453,6 +467,7 @@ class Deployment {
 
   // 6. On failure: undo what was done, in reverse order, and say what state things are in.
   private async fail(error: unknown): Promise<void> {
+    this.undoing = true;
     const message = error instanceof Error ? error.message : String(error);
     this.result.error = message;
     if (error instanceof ConfigError) {
@@ -487,7 +502,7 @@ class Deployment {
             problems.push(`could not ${step.label}: ${(undoError as Error).message}`);
           }
         }
-      }).catch(() => undefined);
+      }).catch((error: Error) => problems.push(`could not restore: ${error.message}`));
     }
     if (!this.config.rollbackOnFailure && !problems.length) {
       this.result.error =
@@ -516,8 +531,22 @@ class Deployment {
     return color === a ? b : a;
   }
 
+  /** A probe that gives up at once when the run is cancelled. */
+  private cancellable(probe: (timeoutMs: number) => Promise<ProbeResult>) {
+    return async (timeoutMs: number): Promise<ProbeResult> =>
+      this.deps.signal?.aborted ? { ok: false, fatal: true, detail: 'cancelled' } : probe(timeoutMs);
+  }
+
+  /** The undo itself is never cancelled. */
+  private checkCancelled(when: string): void {
+    if (this.deps.signal?.aborted && !this.undoing) {
+      throw new StepFailure(`cancelled (${(this.deps.signal.reason as Error)?.message ?? 'aborted'}) ${when}`);
+    }
+  }
+
   /** Runs one step in its own log group and records its time and outcome. */
   private async phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.checkCancelled(`before ${name}`);
     const start = this.deps.clock.now();
     try {
       const value = await this.log.group(name, fn);
@@ -526,6 +555,7 @@ class Deployment {
     } catch (error) {
       this.result.phases.push({ name, ms: this.deps.clock.now() - start, ok: false });
       if (error instanceof StepFailure || error instanceof ConfigError) throw error;
+      this.checkCancelled(`during ${name}`);
       throw new StepFailure(`${name} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }

@@ -4,15 +4,31 @@ import { nodeFiles, nodeHttp, systemClock, type Logger } from './io.js';
 import { fileLocks } from './lock.js';
 import { createExecaRunner } from './runner.js';
 
+/**
+ * A cancelled job (GitHub sends SIGINT, then SIGTERM 7.5 s later; Jenkins sends SIGTERM) ends the step under way
+ * and undoes what was done, instead of dying between writing an include and reloading the proxy.
+ */
+export function cancelOnSignals(log: Logger): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (controller.signal.aborted) return;
+      log.warn(`${signal} received: cancelling, undoing what was done.`);
+      controller.abort(new Error(signal));
+    });
+  }
+  return controller.signal;
+}
+
 /** How long a deploy waits for another one to the same proxies before it gives up. */
 const LOCK_WAIT_MS = 15 * 60_000;
 
 /** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
-export async function run(raw: RawInputs, log: Logger): Promise<Result> {
+export async function run(raw: RawInputs, log: Logger, signal?: AbortSignal): Promise<Result> {
   try {
     const config = await loadConfig(raw, nodeFiles);
     const locks = fileLocks({ clock: systemClock, log }, { waitMs: LOCK_WAIT_MS });
-    const deps = { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks };
+    const deps = { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, signal };
     return await execute(config, deps);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -10,6 +10,8 @@ export interface RunOptions {
   encoding?: 'utf8' | 'latin1';
   /** Called with each line the command prints, as it prints it (long builds stay visible). */
   onLine?: (line: string) => void;
+  /** Ends the command when aborted (the run was cancelled). */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -64,6 +66,7 @@ export function createExecaRunner(): Runner {
         reject: false,
         stripFinalNewline: false,
         windowsHide: true,
+        cancelSignal: options.signal,
       });
       if (options.onLine) forwardLines(subprocess, options.onLine);
       const r = await subprocess;

@@ -28591,6 +28591,7 @@ function createExecaRunner() {
                 reject: false,
                 stripFinalNewline: false,
                 windowsHide: true,
+                cancelSignal: options.signal,
             });
             if (options.onLine)
                 forwardLines(subprocess, options.onLine);
@@ -29146,6 +29147,9 @@ class Deployment {
     result;
     nginx;
     compose;
+    /** deps.runner, with the commands of forward steps ended by a cancel; those of the undo never are. */
+    runner;
+    undoing = false;
     undo = [];
     /** Set while the proxies send traffic to the new color: it must not be stopped then. */
     trafficOnNew = false;
@@ -29158,7 +29162,10 @@ class Deployment {
         this.config = config;
         this.deps = deps;
         this.started = deps.clock.now();
-        this.nginx = new NginxSwitcher(deps.runner, deps.files, deps.clock);
+        this.runner = {
+            run: (file, args, options) => deps.runner.run(file, args, this.undoing ? options : { ...options, signal: deps.signal }),
+        };
+        this.nginx = new NginxSwitcher(this.runner, deps.files, deps.clock);
         this.result = {
             command: config.command,
             status: 'failed',
@@ -29179,8 +29186,8 @@ class Deployment {
         try {
             if (this.config.command !== 'status' && !this.config.dryRun)
                 release = await this.deps.locks.acquire(this.lockKey());
-            const cli = await detectCompose(this.deps.runner, this.config.composeCommand);
-            this.compose = new ComposeDriver(this.deps.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
+            const cli = await detectCompose(this.runner, this.config.composeCommand);
+            this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
             const situation = await this.phase('detect', () => this.detect());
             if (this.config.command === 'status') {
                 this.finish('unchanged', 0, situation.live);
@@ -29312,8 +29319,9 @@ class Deployment {
             const url = `http://${h.host}:${nextPort}${h.path}`;
             // Compose is asked once which containers the color has; each probe then only inspects them.
             const ids = (await this.compose.containers(next, nextServices)).map((c) => c.id);
-            const outcome = await pollUntil((timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
+            const outcome = await pollUntil(this.cancellable((timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs)), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
             if (!outcome.ok) {
+                this.checkCancelled('during health');
                 // The last probe's detail says what was expected of it (the status, or the body).
                 throw new StepFailure(`${next} did not become healthy within ${h.timeoutMs / 1000} s at ${url} ` +
                     `(${outcome.attempts} probes; last: ${outcome.detail})`);
@@ -29333,7 +29341,10 @@ class Deployment {
         if (old && old !== next && this.config.drainMs > 0 && this.config.cleanup !== 'keep') {
             await this.phase('drain', async () => {
                 this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
-                await this.deps.clock.sleep(this.config.drainMs);
+                for (let left = this.config.drainMs; left > 0 && !this.deps.signal?.aborted; left -= 250) {
+                    await this.deps.clock.sleep(Math.min(250, left));
+                }
+                this.checkCancelled('during drain');
             });
         }
         if (old && old !== next) {
@@ -29413,8 +29424,9 @@ class Deployment {
     async verify() {
         const h = this.config.health;
         // A reload lets old workers finish their connections: give the proxy the health deadline to answer from the new color.
-        const outcome = await pollUntil((timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs), { what: `through the proxy at ${this.config.verifyUrl}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
+        const outcome = await pollUntil(this.cancellable((timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs)), { what: `through the proxy at ${this.config.verifyUrl}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
         if (!outcome.ok) {
+            this.checkCancelled('during verify');
             throw new StepFailure(`the proxy did not answer as expected at ${this.config.verifyUrl}: ${outcome.detail}`);
         }
     }
@@ -29497,6 +29509,7 @@ class Deployment {
     }
     // 6. On failure: undo what was done, in reverse order, and say what state things are in.
     async fail(error) {
+        this.undoing = true;
         const message = error instanceof Error ? error.message : String(error);
         this.result.error = message;
         if (error instanceof ConfigError) {
@@ -29532,7 +29545,7 @@ class Deployment {
                         problems.push(`could not ${step.label}: ${undoError.message}`);
                     }
                 }
-            }).catch(() => undefined);
+            }).catch((error) => problems.push(`could not restore: ${error.message}`));
         }
         if (!this.config.rollbackOnFailure && !problems.length) {
             this.result.error =
@@ -29560,8 +29573,19 @@ class Deployment {
         const [a, b] = this.config.colors;
         return color === a ? b : a;
     }
+    /** A probe that gives up at once when the run is cancelled. */
+    cancellable(probe) {
+        return async (timeoutMs) => this.deps.signal?.aborted ? { ok: false, fatal: true, detail: 'cancelled' } : probe(timeoutMs);
+    }
+    /** The undo itself is never cancelled. */
+    checkCancelled(when) {
+        if (this.deps.signal?.aborted && !this.undoing) {
+            throw new StepFailure(`cancelled (${this.deps.signal.reason?.message ?? 'aborted'}) ${when}`);
+        }
+    }
     /** Runs one step in its own log group and records its time and outcome. */
     async phase(name, fn) {
+        this.checkCancelled(`before ${name}`);
         const start = this.deps.clock.now();
         try {
             const value = await this.log.group(name, fn);
@@ -29572,6 +29596,7 @@ class Deployment {
             this.result.phases.push({ name, ms: this.deps.clock.now() - start, ok: false });
             if (error instanceof StepFailure || error instanceof ConfigError)
                 throw error;
+            this.checkCancelled(`during ${name}`);
             throw new StepFailure(`${name} failed: ${error instanceof Error ? error.message : String(error)}`);
         }
     }
@@ -29737,14 +29762,30 @@ function alive(pid) {
 
 
 
+/**
+ * A cancelled job (GitHub sends SIGINT, then SIGTERM 7.5 s later; Jenkins sends SIGTERM) ends the step under way
+ * and undoes what was done, instead of dying between writing an include and reloading the proxy.
+ */
+function cancelOnSignals(log) {
+    const controller = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM']) {
+        process.on(signal, () => {
+            if (controller.signal.aborted)
+                return;
+            log.warn(`${signal} received: cancelling, undoing what was done.`);
+            controller.abort(new Error(signal));
+        });
+    }
+    return controller.signal;
+}
 /** How long a deploy waits for another one to the same proxies before it gives up. */
 const LOCK_WAIT_MS = 15 * 60_000;
 /** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
-async function run(raw, log) {
+async function run(raw, log, signal) {
     try {
         const config = await loadConfig(raw, nodeFiles);
         const locks = fileLocks({ clock: systemClock, log }, { waitMs: LOCK_WAIT_MS });
-        const deps = { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks };
+        const deps = { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, signal };
         return await execute(config, deps);
     }
     catch (error) {
@@ -29873,7 +29914,7 @@ async function main(argv) {
         return 2;
     }
     const raw = parsed.inputs;
-    const result = await run(raw, log);
+    const result = await run(raw, log, cancelOnSignals(log));
     log.info(`\n${summaryText(result)}`);
     if (parsed.json)
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

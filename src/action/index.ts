@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { INPUTS, type RawInputs } from '../config.js';
 import type { Logger } from '../io.js';
 import { outputsOf, summaryMarkdown, summaryText } from '../report.js';
-import { run } from '../run.js';
+import { cancelOnSignals, run } from '../run.js';
 
 const log: Logger = {
   info: (m) => core.info(m),
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   for (const { name } of INPUTS) {
     if (process.env[`INPUT_${name.toUpperCase()}`] !== undefined) raw[name] = core.getInput(name);
   }
-  const result = await run(raw, log);
+  const result = await run(raw, log, cancelOnSignals(log));
   for (const [name, value] of Object.entries(outputsOf(result))) core.setOutput(name, value);
   core.info(summaryText(result, { withError: false }));
   try {
