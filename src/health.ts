@@ -16,6 +16,8 @@ export interface PollOutcome {
 }
 
 const MAX_PROBE_MS = 5_000;
+/** Even the probe at the deadline gets this long: a probe given a few ms tells nothing. */
+const MIN_PROBE_MS = 1_000;
 const PROGRESS_EVERY_MS = 10_000;
 
 /**
@@ -35,8 +37,8 @@ export async function pollUntil(
   let lastProgress = start;
   for (;;) {
     attempts++;
-    const remaining = Math.max(1, deadline - clock.now());
-    const result = await probe(Math.min(MAX_PROBE_MS, remaining));
+    const remaining = deadline - clock.now();
+    const result = await probe(Math.min(MAX_PROBE_MS, Math.max(MIN_PROBE_MS, remaining)));
     const elapsedMs = clock.now() - start;
     if (result.ok) {
       log.info(`${options.what}: ${result.detail} after ${attempts} probe(s), ${seconds(elapsedMs)}`);

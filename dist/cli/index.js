@@ -28831,6 +28831,8 @@ function parseInspect(json) {
 
 ;// CONCATENATED MODULE: ./src/health.ts
 const MAX_PROBE_MS = 5_000;
+/** Even the probe at the deadline gets this long: a probe given a few ms tells nothing. */
+const MIN_PROBE_MS = 1_000;
 const PROGRESS_EVERY_MS = 10_000;
 /**
  * Probes until one answer is good or the deadline passes. The first probe goes at once. The log gets a line
@@ -28845,8 +28847,8 @@ async function pollUntil(probe, options, deps) {
     let lastProgress = start;
     for (;;) {
         attempts++;
-        const remaining = Math.max(1, deadline - clock.now());
-        const result = await probe(Math.min(MAX_PROBE_MS, remaining));
+        const remaining = deadline - clock.now();
+        const result = await probe(Math.min(MAX_PROBE_MS, Math.max(MIN_PROBE_MS, remaining)));
         const elapsedMs = clock.now() - start;
         if (result.ok) {
             log.info(`${options.what}: ${result.detail} after ${attempts} probe(s), ${health_seconds(elapsedMs)}`);

@@ -75,6 +75,14 @@ describe('pollUntil', () => {
     expect(clock.slept).toEqual([10_000]);
   });
 
+  it('gives every probe, the one at the deadline too, a timeout of at least 1 s and at most 5 s', async () => {
+    const clock = fakeClock();
+    const { probe, timeouts } = scripted([refused], clock);
+    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 12_000, intervalMs: 4_000 }, { clock, log: recordingLogger() });
+    expect(outcome).toMatchObject({ ok: false, attempts: 4, detail: 'connection refused' });
+    expect(timeouts).toEqual([5_000, 5_000, 4_000, 1_000]);
+  });
+
   it('retries at the interval until a probe is good', async () => {
     const clock = fakeClock();
     const log = recordingLogger();
