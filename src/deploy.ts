@@ -336,9 +336,7 @@ class Deployment {
       keepsServing: () => !reloaded,
       run: async () => {
         if (reloaded && s.live && !(await this.colorRunning(s, s.live))) {
-          throw new Error(
-            `${s.live} is no longer running, so the proxies were left on ${next} rather than pointed at nothing`,
-          );
+          throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
         }
         for (const w of [...written].reverse()) {
           // An include that did not exist is emptied: Nginx cannot be made to forget a file it never had.
@@ -348,7 +346,9 @@ class Deployment {
         for (const c of containers) await this.nginx.testOnly(c);
         for (const c of containers) await this.nginx.reload(c);
         this.trafficOnNew = false;
-        this.log.info(`Proxies restored to ${s.live ?? 'their previous includes'} and reloaded.`);
+        const before = new Set(s.includes.map((i) => i.color));
+        const to = before.size === 1 && s.live && before.has(s.live) ? s.live : 'their previous includes';
+        this.log.info(`Proxies restored to ${to} and reloaded.`);
       },
     });
     for (const inc of s.includes) {

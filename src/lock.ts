@@ -40,8 +40,16 @@ export function fileLocks(deps: { clock: Clock; log: Logger }, options: { dir?: 
         }
         const holder = await readHolder(file);
         if (holder && holder.host === os.hostname() && !alive(holder.pid)) {
-          deps.log.warn(`Taking over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
-          await fs.rm(file, { force: true });
+          // Renamed away before it is deleted: of two waiters taking over, only one can rename it, so neither
+          // deletes a lock the other has just taken.
+          const stale = `${file}.stale-${process.pid}`;
+          try {
+            await fs.rename(file, stale);
+            await fs.rm(stale, { force: true });
+            deps.log.warn(`Took over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+          }
           continue;
         }
         const who = holder ? `process ${holder.pid} on ${holder.host} since ${holder.since}` : 'another deploy';

@@ -60897,7 +60897,7 @@ class Deployment {
             keepsServing: () => !reloaded,
             run: async () => {
                 if (reloaded && s.live && !(await this.colorRunning(s, s.live))) {
-                    throw new Error(`${s.live} is no longer running, so the proxies were left on ${next} rather than pointed at nothing`);
+                    throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
                 }
                 for (const w of [...written].reverse()) {
                     // An include that did not exist is emptied: Nginx cannot be made to forget a file it never had.
@@ -60910,7 +60910,9 @@ class Deployment {
                 for (const c of containers)
                     await this.nginx.reload(c);
                 this.trafficOnNew = false;
-                this.log.info(`Proxies restored to ${s.live ?? 'their previous includes'} and reloaded.`);
+                const before = new Set(s.includes.map((i) => i.color));
+                const to = before.size === 1 && s.live && before.has(s.live) ? s.live : 'their previous includes';
+                this.log.info(`Proxies restored to ${to} and reloaded.`);
             },
         });
         for (const inc of s.includes) {
@@ -61231,8 +61233,18 @@ function fileLocks(deps, options) {
                 }
                 const holder = await readHolder(file);
                 if (holder && holder.host === external_node_os_default().hostname() && !alive(holder.pid)) {
-                    deps.log.warn(`Taking over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
-                    await external_node_fs_namespaceObject.promises.rm(file, { force: true });
+                    // Renamed away before it is deleted: of two waiters taking over, only one can rename it, so neither
+                    // deletes a lock the other has just taken.
+                    const stale = `${file}.stale-${process.pid}`;
+                    try {
+                        await external_node_fs_namespaceObject.promises.rename(file, stale);
+                        await external_node_fs_namespaceObject.promises.rm(stale, { force: true });
+                        deps.log.warn(`Took over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
+                    }
+                    catch (error) {
+                        if (error.code !== 'ENOENT')
+                            throw error;
+                    }
                     continue;
                 }
                 const who = holder ? `process ${holder.pid} on ${holder.host} since ${holder.since}` : 'another deploy';

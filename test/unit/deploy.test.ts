@@ -273,11 +273,12 @@ describe('failures and the rollback that follows', () => {
   });
 
   it('reload fails: includes restored, proxies reloaded back, new color stopped', async () => {
-    const { host, files, run } = await setup({ live: 'blue' });
+    const { host, files, log, run } = await setup({ live: 'blue' });
     const before = files.data.get(INCLUDE);
     host.fail(/nginx -s reload/);
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(log.text).toContain('Proxies restored to blue and reloaded.');
     expect(files.data.get(INCLUDE)).toBe(before);
     expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
     expect(host.servedColor('proxy')).toBe('blue');
@@ -365,7 +366,7 @@ describe('failures and the rollback that follows', () => {
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 3, color: 'green' });
     expect(result.error).toMatch(/ROLLBACK INCOMPLETE/);
-    expect(result.error).toMatch(/blue is no longer running, so the proxies were left on green/);
+    expect(result.error).toMatch(/blue is not running, so the proxies were left on green/);
     expect(result.error).toMatch(/green still serves traffic, so it was left running/);
     expect(host.servedColor('proxy')).toBe('green');
     expect(host.containers.get('app-green')?.running).toBe(true);
@@ -428,10 +429,11 @@ describe('failures and the rollback that follows', () => {
   });
 
   it('first deploy that fails after the switch goes back to the placeholder include', async () => {
-    const { host, files, run } = await setup({ raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' } });
+    const { host, files, log, run } = await setup({ raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' } });
     host.proxyAnswer = () => 502;
     const result = await run();
     expect(result.status).toBe('rolled-back');
+    expect(log.text).toContain('Proxies restored to their previous includes and reloaded.');
     expect(files.data.get(INCLUDE)).toContain('127.0.0.1:9');
     expect(host.containers.get('app-blue')?.running).toBe(false);
   });

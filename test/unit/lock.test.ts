@@ -45,7 +45,8 @@ describe('fileLocks', () => {
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     writeFileSync(path.join(dir, file ?? ''), JSON.stringify({ pid: dead, host: os.hostname(), since: 'then' }));
     const release = await locks.acquire('k');
-    expect(log.text).toMatch(new RegExp(`Taking over the deploy lock .*process ${dead} that held it is gone`));
+    expect(log.text).toMatch(new RegExp(`Took over the deploy lock .*process ${dead} that held it is gone`));
+    expect(readdirSync(dir)).toHaveLength(1);
     await release();
     await first();
   });
