@@ -116,6 +116,16 @@ const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
+/** Node's URL parser must take it too: it refuses what the shapes above let through, like 256.0.0.1 or port 99999. */
+function parsesAsUrl(url: string): boolean {
+  try {
+    new URL(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Splits a list given with newlines or commas. */
 export function splitList(value: string): string[] {
   return value
@@ -248,7 +258,9 @@ const schema = z
       if (!/^\/[\x21-\x7e]*$/.test(v)) ctx.addIssue({ code: 'custom', message: 'a path starting with /, no spaces' });
     }),
     'health-host': text('health-host').superRefine((v, ctx) => {
-      if (!HOST.test(v)) ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
+      if (!HOST.test(v) || !parsesAsUrl(`http://${v}/`)) {
+        ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
+      }
     }),
     'health-headers': text('health-headers').transform((v, ctx) => parseHeaders(v, ctx)),
     'health-status': text('health-status').transform(
@@ -283,7 +295,7 @@ const schema = z
       return parsed.data;
     }),
     'verify-url': text('verify-url').superRefine((v, ctx) => {
-      if (v && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v)) {
+      if (v && !(/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v))) {
         ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
       }
     }),

@@ -33,13 +33,12 @@ export const nodeHttp: Http = {
   get(url, { headers, timeoutMs }) {
     return new Promise((resolve, reject) => {
       const client = url.startsWith('https:') ? https : http;
-      // A deadline for the whole exchange: a socket timeout alone restarts with every byte a slow server sends.
-      const timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      let timer: NodeJS.Timeout | undefined;
       const settle = <T>(fn: (value: T) => void) => (value: T) => {
         clearTimeout(timer);
         fn(value);
       };
-      const request = client.get(url, { headers, agent: false }, (response) => {
+      const onResponse = (response: http.IncomingMessage) => {
         let body = '';
         const done = settle(resolve);
         response.setEncoding('utf8');
@@ -52,8 +51,18 @@ export const nodeHttp: Http = {
         });
         response.on('end', () => done({ status: response.statusCode ?? 0, body }));
         response.on('error', settle(reject));
-      });
+      };
+      let request: http.ClientRequest;
+      try {
+        request = client.get(url, { headers, agent: false }, onResponse);
+      } catch (error) {
+        // A URL that Node refuses (a bad port or IP address) throws here instead of emitting 'error'.
+        reject(error);
+        return;
+      }
       request.on('error', settle(reject));
+      // A deadline for the whole exchange: a socket timeout alone restarts with every byte a slow server sends.
+      timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     });
   },
 };

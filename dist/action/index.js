@@ -50483,6 +50483,16 @@ const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
 const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** Node's URL parser must take it too: it refuses what the shapes above let through, like 256.0.0.1 or port 99999. */
+function parsesAsUrl(url) {
+    try {
+        new URL(url);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
 /** Splits a list given with newlines or commas. */
 function splitList(value) {
     return value
@@ -50613,8 +50623,9 @@ const schema = object({
             ctx.addIssue({ code: 'custom', message: 'a path starting with /, no spaces' });
     }),
     'health-host': config_text('health-host').superRefine((v, ctx) => {
-        if (!HOST.test(v))
+        if (!HOST.test(v) || !parsesAsUrl(`http://${v}/`)) {
             ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
+        }
     }),
     'health-headers': config_text('health-headers').transform((v, ctx) => parseHeaders(v, ctx)),
     'health-status': config_text('health-status').transform((v, ctx) => parseStatuses(v) ?? fail(ctx, 'status codes 100-599 as a list of codes and ranges, e.g. 200-299,301')),
@@ -50651,7 +50662,7 @@ const schema = object({
         return parsed.data;
     }),
     'verify-url': config_text('verify-url').superRefine((v, ctx) => {
-        if (v && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v)) {
+        if (v && !(/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v))) {
             ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
         }
     }),
@@ -61141,13 +61152,12 @@ const nodeHttp = {
     get(url, { headers, timeoutMs }) {
         return new Promise((resolve, reject) => {
             const client = url.startsWith('https:') ? (external_node_https_default()) : (external_node_http_default());
-            // A deadline for the whole exchange: a socket timeout alone restarts with every byte a slow server sends.
-            const timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+            let timer;
             const settle = (fn) => (value) => {
                 clearTimeout(timer);
                 fn(value);
             };
-            const request = client.get(url, { headers, agent: false }, (response) => {
+            const onResponse = (response) => {
                 let body = '';
                 const done = settle(resolve);
                 response.setEncoding('utf8');
@@ -61160,8 +61170,19 @@ const nodeHttp = {
                 });
                 response.on('end', () => done({ status: response.statusCode ?? 0, body }));
                 response.on('error', settle(reject));
-            });
+            };
+            let request;
+            try {
+                request = client.get(url, { headers, agent: false }, onResponse);
+            }
+            catch (error) {
+                // A URL that Node refuses (a bad port or IP address) throws here instead of emitting 'error'.
+                reject(error);
+                return;
+            }
             request.on('error', settle(reject));
+            // A deadline for the whole exchange: a socket timeout alone restarts with every byte a slow server sends.
+            timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
         });
     },
 };

@@ -77,6 +77,8 @@ const BAD: BadCase[] = [
   },
   { what: 'upstream-host with a space', raw: { 'upstream-host': 'local host' }, input: 'upstream-host', message: /host name/ },
   { what: 'health-host with a slash', raw: { 'health-host': 'a/b' }, input: 'health-host', message: /host name/ },
+  { what: 'health-host 256.0.0.1', raw: { 'health-host': '256.0.0.1' }, input: 'health-host', message: /host name/ },
+  { what: 'health-host app.1 (read as an IP address)', raw: { 'health-host': 'app.1' }, input: 'health-host', message: /host name/ },
   { what: 'health-status abc', raw: { 'health-status': 'abc' }, input: 'health-status', message: /status codes 100-599/ },
   { what: 'health-status 600', raw: { 'health-status': '600' }, input: 'health-status', message: /status codes 100-599/ },
   { what: 'health-status 300-200', raw: { 'health-status': '300-200' }, input: 'health-status', message: /status codes/ },
@@ -246,6 +248,8 @@ const BAD: BadCase[] = [
   { what: 'build yes', raw: { build: 'yes' }, input: 'build', message: /allowed: true or false/ },
   { what: 'dry-run 1', raw: { 'dry-run': '1' }, input: 'dry-run', message: /allowed: true or false/ },
   { what: 'verify-url ftp://x', raw: { 'verify-url': 'ftp://x' }, input: 'verify-url', message: /http:\/\/ or https:\/\// },
+  { what: 'verify-url port 99999', raw: { 'verify-url': 'http://proxy:99999/' }, input: 'verify-url', message: /http:\/\/ or https/ },
+  { what: 'verify-url with two ports', raw: { 'verify-url': 'http://a:80:80/' }, input: 'verify-url', message: /http:\/\/ or https/ },
   {
     what: 'compose-command podman',
     raw: { 'compose-command': 'podman' },

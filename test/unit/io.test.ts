@@ -51,6 +51,14 @@ describe('nodeHttp', () => {
       code: 'ECONNREFUSED',
     });
   });
+
+  it('rejects a URL that Node refuses, and nothing fires after its deadline (the timer is never left behind)', async () => {
+    for (const url of ['http://proxy:99999/', 'http://256.0.0.1/']) {
+      await expect(nodeHttp.get(url, { headers: {}, timeoutMs: 50 })).rejects.toThrow(/invalid/i);
+    }
+    // Before the fix, the timer fired here and threw in a callback: vitest fails the run on that uncaught error.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  });
 });
 
 describe('nodeFiles', () => {
