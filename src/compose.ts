@@ -114,13 +114,18 @@ export class ComposeDriver {
     return services;
   }
 
-  /** Services of the shared files that neither color file defines (the proxy, the database, ...). */
+  /**
+   * Services of the shared files that neither color file defines (the proxy, the database, ...). Services with
+   * `profiles` are left out: `up` starts them only when asked by name, and a deploy must not be what asks.
+   */
   async sharedServices(): Promise<string[]> {
     const colorOwned = new Set((await Promise.all(this.config.colors.map((c) => this.colorServices(c)))).flat());
     const shared = new Set<string>();
     for (const file of this.config.composeFiles) {
-      for (const s of await this.servicesOf(path.resolve(this.config.workingDirectory, file), 'compose-files')) {
-        if (!colorOwned.has(s)) shared.add(s);
+      const defs = await this.serviceDefs(path.resolve(this.config.workingDirectory, file), 'compose-files');
+      for (const [name, def] of defs) {
+        const profiles = (def as { profiles?: unknown } | null)?.profiles;
+        if (!colorOwned.has(name) && !(Array.isArray(profiles) && profiles.length)) shared.add(name);
       }
     }
     return [...shared];
@@ -227,6 +232,10 @@ export class ComposeDriver {
   }
 
   private async servicesOf(file: string, input: string): Promise<string[]> {
+    return (await this.serviceDefs(file, input)).map(([name]) => name);
+  }
+
+  private async serviceDefs(file: string, input: string): Promise<[string, unknown][]> {
     const text = await this.files.read(file);
     let doc: unknown;
     try {
@@ -238,12 +247,12 @@ export class ComposeDriver {
     if (text === null || (services !== undefined && (typeof services !== 'object' || services === null))) {
       throw new ConfigError([{ input, value: file, message: 'not a compose file with a services: map' }]);
     }
-    const names = Object.keys(services ?? {});
-    const bad = names.find((n) => !SERVICE.test(n));
+    const defs = Object.entries(services ?? {});
+    const bad = defs.find(([name]) => !SERVICE.test(name));
     if (bad !== undefined) {
-      throw new ConfigError([{ input, value: file, message: `"${bad}" is not a compose service name` }]);
+      throw new ConfigError([{ input, value: file, message: `"${bad[0]}" is not a compose service name` }]);
     }
-    return names;
+    return defs;
   }
 }
 

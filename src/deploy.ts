@@ -218,13 +218,9 @@ class Deployment {
     if (this.config.dryRun) return this.planOnly(s, next);
     // 2. Bring up the idle color, touching only its own services.
     await this.phase('up', async () => {
-      const sharedContainers = await this.compose.containers(next, s.shared);
-      const sharedDown = s.shared.filter((svc) => !sharedContainers.some((c) => c.service === svc && c.running));
-      if (sharedDown.length) {
-        this.log.info(`Starting shared services that are not running: ${sharedDown.join(', ')}`);
-        this.startedShared = sharedDown;
-        await this.compose.startShared(next, sharedDown);
-      }
+      // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
+      // purpose) is not the deploy's to start, and a stopped proxy is refused just below.
+      if (!s.live) await this.startShared(next, s.shared);
       await this.checkProxiesRunning();
       if (this.config.pull) await this.compose.pull(next, nextServices);
       this.pushStopNew(next, nextServices);
@@ -412,6 +408,15 @@ class Deployment {
         this.log.info(`Stopped ${color}.`);
       },
     });
+  }
+
+  private async startShared(color: string, shared: string[]): Promise<void> {
+    const containers = await this.compose.containers(color, shared);
+    const down = shared.filter((svc) => !containers.some((c) => c.service === svc && c.running));
+    if (!down.length) return;
+    this.log.info(`Starting shared services that are not running: ${down.join(', ')}`);
+    this.startedShared = down;
+    await this.compose.startShared(color, down);
   }
 
   private async checkProxiesRunning(): Promise<void> {

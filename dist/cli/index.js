@@ -28717,14 +28717,19 @@ class ComposeDriver {
         }
         return services;
     }
-    /** Services of the shared files that neither color file defines (the proxy, the database, ...). */
+    /**
+     * Services of the shared files that neither color file defines (the proxy, the database, ...). Services with
+     * `profiles` are left out: `up` starts them only when asked by name, and a deploy must not be what asks.
+     */
     async sharedServices() {
         const colorOwned = new Set((await Promise.all(this.config.colors.map((c) => this.colorServices(c)))).flat());
         const shared = new Set();
         for (const file of this.config.composeFiles) {
-            for (const s of await this.servicesOf(external_node_path_default().resolve(this.config.workingDirectory, file), 'compose-files')) {
-                if (!colorOwned.has(s))
-                    shared.add(s);
+            const defs = await this.serviceDefs(external_node_path_default().resolve(this.config.workingDirectory, file), 'compose-files');
+            for (const [name, def] of defs) {
+                const profiles = def?.profiles;
+                if (!colorOwned.has(name) && !(Array.isArray(profiles) && profiles.length))
+                    shared.add(name);
             }
         }
         return [...shared];
@@ -28805,6 +28810,9 @@ class ComposeDriver {
         });
     }
     async servicesOf(file, input) {
+        return (await this.serviceDefs(file, input)).map(([name]) => name);
+    }
+    async serviceDefs(file, input) {
         const text = await this.files.read(file);
         let doc;
         try {
@@ -28817,12 +28825,12 @@ class ComposeDriver {
         if (text === null || (services !== undefined && (typeof services !== 'object' || services === null))) {
             throw new ConfigError([{ input, value: file, message: 'not a compose file with a services: map' }]);
         }
-        const names = Object.keys(services ?? {});
-        const bad = names.find((n) => !SERVICE.test(n));
+        const defs = Object.entries(services ?? {});
+        const bad = defs.find(([name]) => !SERVICE.test(name));
         if (bad !== undefined) {
-            throw new ConfigError([{ input, value: file, message: `"${bad}" is not a compose service name` }]);
+            throw new ConfigError([{ input, value: file, message: `"${bad[0]}" is not a compose service name` }]);
         }
-        return names;
+        return defs;
     }
 }
 function parseInspect(json) {
@@ -29285,13 +29293,10 @@ class Deployment {
             return this.planOnly(s, next);
         // 2. Bring up the idle color, touching only its own services.
         await this.phase('up', async () => {
-            const sharedContainers = await this.compose.containers(next, s.shared);
-            const sharedDown = s.shared.filter((svc) => !sharedContainers.some((c) => c.service === svc && c.running));
-            if (sharedDown.length) {
-                this.log.info(`Starting shared services that are not running: ${sharedDown.join(', ')}`);
-                this.startedShared = sharedDown;
-                await this.compose.startShared(next, sharedDown);
-            }
+            // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
+            // purpose) is not the deploy's to start, and a stopped proxy is refused just below.
+            if (!s.live)
+                await this.startShared(next, s.shared);
             await this.checkProxiesRunning();
             if (this.config.pull)
                 await this.compose.pull(next, nextServices);
@@ -29475,6 +29480,15 @@ class Deployment {
                 this.log.info(`Stopped ${color}.`);
             },
         });
+    }
+    async startShared(color, shared) {
+        const containers = await this.compose.containers(color, shared);
+        const down = shared.filter((svc) => !containers.some((c) => c.service === svc && c.running));
+        if (!down.length)
+            return;
+        this.log.info(`Starting shared services that are not running: ${down.join(', ')}`);
+        this.startedShared = down;
+        await this.compose.startShared(color, down);
     }
     async checkProxiesRunning() {
         for (const container of new Set(this.config.targets.map((t) => t.container))) {

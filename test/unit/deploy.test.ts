@@ -146,6 +146,27 @@ describe('deploy', () => {
     await run();
     expect(host.changes.join('\n')).not.toContain('--no-recreate');
   });
+
+  it('starts a stopped shared service on a first deploy only (a one-off job stays as it is later)', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.addRunning('db', false);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
+  });
+
+  it('never starts a shared service that has profiles, not even on a first deploy', async () => {
+    const { host, files, run } = await setup();
+    files.put(
+      `${WD}/docker-compose.yml`,
+      'services:\n  proxy:\n    image: nginx\n  db:\n    image: postgres\n  adminer:\n    image: adminer\n    profiles: [debug]\n',
+    );
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(host.changes[0]).toBe(
+      `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml up -d --no-deps --no-recreate proxy db`,
+    );
+  });
 });
 
 describe('failures and the rollback that follows', () => {
