@@ -129,7 +129,7 @@ class Deployment {
   async run(): Promise<Result> {
     let release: (() => Promise<void>) | undefined;
     try {
-      if (this.config.command !== 'status' && !this.config.dryRun) release = await this.deps.locks.acquire(this.lockKey());
+      if (this.config.command !== 'status' && !this.config.dryRun) release = await this.deps.locks.acquire(this.lockKey(), this.deps.signal);
       const cli = await detectCompose(this.runner, this.config.composeCommand);
       this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
       const situation = await this.phase('detect', () => this.detect());

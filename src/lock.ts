@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,8 +6,8 @@ import type { Clock, Logger } from './io.js';
 
 /** One deploy at a time per set of proxies on a host, whichever CI started it. */
 export interface Locks {
-  /** Waits for the lock on key; resolves with its release. */
-  acquire(key: string): Promise<() => Promise<void>>;
+  /** Waits for the lock on key, until the signal aborts; resolves with its release. */
+  acquire(key: string, signal?: AbortSignal): Promise<() => Promise<void>>;
 }
 
 interface Holder {
@@ -26,32 +26,30 @@ const REPORT_EVERY_MS = 30_000;
 export function fileLocks(deps: { clock: Clock; log: Logger }, options: { dir?: string; waitMs: number }): Locks {
   const dir = options.dir ?? os.tmpdir();
   return {
-    async acquire(key) {
+    async acquire(key, signal) {
       const file = path.join(dir, `bluegreen-${createHash('sha256').update(key).digest('hex').slice(0, 16)}.lock`);
-      const me: Holder = { pid: process.pid, host: os.hostname(), since: new Date(deps.clock.now()).toISOString() };
+      const since = new Date(deps.clock.now()).toISOString();
+      // The token tells this lock from another of the same process and time (a release must only remove its own).
+      const me = JSON.stringify({ pid: process.pid, host: os.hostname(), since, token: randomUUID() });
       const deadline = deps.clock.now() + options.waitMs;
       let lastReport = 0;
       for (;;) {
         try {
-          await fs.writeFile(file, JSON.stringify(me), { flag: 'wx' });
-          return () => fs.rm(file, { force: true });
+          await fs.writeFile(file, me, { flag: 'wx' });
+          // Removed only while it is still this run's: never a lock that another deploy took over.
+          return async () => {
+            if ((await readText(file)) === me) await fs.rm(file, { force: true });
+          };
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         }
-        const holder = await readHolder(file);
+        const text = await readText(file);
+        const holder = parseHolder(text);
         if (holder && holder.host === os.hostname() && !alive(holder.pid)) {
-          // Renamed away before it is deleted: of two waiters taking over, only one can rename it, so neither
-          // deletes a lock the other has just taken.
-          const stale = `${file}.stale-${process.pid}`;
-          try {
-            await fs.rename(file, stale);
-            await fs.rm(stale, { force: true });
-            deps.log.warn(`Took over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-          }
+          await takeOver(file, text ?? '', holder, deps.log);
           continue;
         }
+        if (signal?.aborted) throw new Error('cancelled while waiting for another deploy to the same proxies');
         const who = holder ? `process ${holder.pid} on ${holder.host} since ${holder.since}` : 'another deploy';
         if (deps.clock.now() >= deadline) {
           throw new Error(
@@ -69,9 +67,37 @@ export function fileLocks(deps: { clock: Clock; log: Logger }, options: { dir?: 
   };
 }
 
-async function readHolder(file: string): Promise<Holder | undefined> {
+/**
+ * Moves a dead process's lock away. Another waiter may have taken it over and locked anew between the read and the
+ * rename: what was moved is then put back (link fails rather than replace a lock taken meanwhile).
+ */
+export async function takeOver(file: string, seen: string, holder: Holder, log: Logger): Promise<void> {
+  const moved = `${file}.stale-${process.pid}`;
   try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as Holder;
+    await fs.rename(file, moved);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if ((await readText(moved)) === seen) {
+    log.warn(`Took over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
+  } else {
+    await fs.link(moved, file).catch(() => undefined);
+  }
+  await fs.rm(moved, { force: true });
+}
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function parseHolder(text: string | undefined): Holder | undefined {
+  try {
+    return text === undefined ? undefined : (JSON.parse(text) as Holder);
   } catch {
     return undefined;
   }

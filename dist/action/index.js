@@ -60715,7 +60715,7 @@ class Deployment {
         let release;
         try {
             if (this.config.command !== 'status' && !this.config.dryRun)
-                release = await this.deps.locks.acquire(this.lockKey());
+                release = await this.deps.locks.acquire(this.lockKey(), this.deps.signal);
             const cli = await detectCompose(this.runner, this.config.composeCommand);
             this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
             const situation = await this.phase('detect', () => this.detect());
@@ -61252,36 +61252,34 @@ const REPORT_EVERY_MS = 30_000;
 function fileLocks(deps, options) {
     const dir = options.dir ?? external_node_os_default().tmpdir();
     return {
-        async acquire(key) {
+        async acquire(key, signal) {
             const file = external_node_path_default().join(dir, `bluegreen-${(0,external_node_crypto_.createHash)('sha256').update(key).digest('hex').slice(0, 16)}.lock`);
-            const me = { pid: process.pid, host: external_node_os_default().hostname(), since: new Date(deps.clock.now()).toISOString() };
+            const since = new Date(deps.clock.now()).toISOString();
+            // The token tells this lock from another of the same process and time (a release must only remove its own).
+            const me = JSON.stringify({ pid: process.pid, host: external_node_os_default().hostname(), since, token: (0,external_node_crypto_.randomUUID)() });
             const deadline = deps.clock.now() + options.waitMs;
             let lastReport = 0;
             for (;;) {
                 try {
-                    await external_node_fs_namespaceObject.promises.writeFile(file, JSON.stringify(me), { flag: 'wx' });
-                    return () => external_node_fs_namespaceObject.promises.rm(file, { force: true });
+                    await external_node_fs_namespaceObject.promises.writeFile(file, me, { flag: 'wx' });
+                    // Removed only while it is still this run's: never a lock that another deploy took over.
+                    return async () => {
+                        if ((await readText(file)) === me)
+                            await external_node_fs_namespaceObject.promises.rm(file, { force: true });
+                    };
                 }
                 catch (error) {
                     if (error.code !== 'EEXIST')
                         throw error;
                 }
-                const holder = await readHolder(file);
+                const text = await readText(file);
+                const holder = parseHolder(text);
                 if (holder && holder.host === external_node_os_default().hostname() && !alive(holder.pid)) {
-                    // Renamed away before it is deleted: of two waiters taking over, only one can rename it, so neither
-                    // deletes a lock the other has just taken.
-                    const stale = `${file}.stale-${process.pid}`;
-                    try {
-                        await external_node_fs_namespaceObject.promises.rename(file, stale);
-                        await external_node_fs_namespaceObject.promises.rm(stale, { force: true });
-                        deps.log.warn(`Took over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
-                    }
-                    catch (error) {
-                        if (error.code !== 'ENOENT')
-                            throw error;
-                    }
+                    await takeOver(file, text ?? '', holder, deps.log);
                     continue;
                 }
+                if (signal?.aborted)
+                    throw new Error('cancelled while waiting for another deploy to the same proxies');
                 const who = holder ? `process ${holder.pid} on ${holder.host} since ${holder.since}` : 'another deploy';
                 if (deps.clock.now() >= deadline) {
                     throw new Error(`another deploy to the same proxies is running (${who}; lock ${file}). ` +
@@ -61296,9 +61294,39 @@ function fileLocks(deps, options) {
         },
     };
 }
-async function readHolder(file) {
+/**
+ * Moves a dead process's lock away. Another waiter may have taken it over and locked anew between the read and the
+ * rename: what was moved is then put back (link fails rather than replace a lock taken meanwhile).
+ */
+async function takeOver(file, seen, holder, log) {
+    const moved = `${file}.stale-${process.pid}`;
     try {
-        return JSON.parse(await external_node_fs_namespaceObject.promises.readFile(file, 'utf8'));
+        await external_node_fs_namespaceObject.promises.rename(file, moved);
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return;
+        throw error;
+    }
+    if ((await readText(moved)) === seen) {
+        log.warn(`Took over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
+    }
+    else {
+        await external_node_fs_namespaceObject.promises.link(moved, file).catch(() => undefined);
+    }
+    await external_node_fs_namespaceObject.promises.rm(moved, { force: true });
+}
+async function readText(file) {
+    try {
+        return await external_node_fs_namespaceObject.promises.readFile(file, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+}
+function parseHolder(text) {
+    try {
+        return text === undefined ? undefined : JSON.parse(text);
     }
     catch {
         return undefined;

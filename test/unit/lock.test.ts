@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fileLocks } from '../../src/lock.js';
+import { fileLocks, takeOver } from '../../src/lock.js';
 import { FakeClock, RecordingLogger } from './fake-host.js';
 
 function locksIn(dir: string, waitMs = 60_000) {
@@ -49,5 +49,48 @@ describe('fileLocks', () => {
     expect(readdirSync(dir)).toHaveLength(1);
     await release();
     await first();
+  });
+});
+
+describe('fileLocks, races and cancels', () => {
+  it('a release never removes a lock that another deploy took over meanwhile', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bg-lock-'));
+    const { locks } = locksIn(dir);
+    const release = await locks.acquire('k');
+    const [file = ''] = readdirSync(dir);
+    const other = JSON.stringify({ pid: process.pid, host: os.hostname(), since: 'later', token: 'other' });
+    writeFileSync(path.join(dir, file), other);
+    await release();
+    expect(readFileSync(path.join(dir, file), 'utf8')).toBe(other);
+  });
+
+  it('a takeover that finds a fresh lock in place of the dead one puts it back', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bg-lock-'));
+    const file = path.join(dir, 'bluegreen-x.lock');
+    const dead = { pid: spawnSync(process.execPath, ['-e', '0']).pid ?? 0, host: os.hostname(), since: 'then' };
+    // This waiter read the dead holder; before it moved the file, another waiter took over and locked anew.
+    const fresh = JSON.stringify({ pid: process.pid, host: os.hostname(), since: 'now', token: 'b' });
+    writeFileSync(file, fresh);
+    const log = new RecordingLogger();
+    await takeOver(file, JSON.stringify(dead), dead, log);
+    expect(readFileSync(file, 'utf8')).toBe(fresh);
+    expect(readdirSync(dir)).toEqual(['bluegreen-x.lock']);
+    expect(log.text).not.toMatch(/Took over/);
+    // The dead holder's own file is moved away for good.
+    writeFileSync(file, JSON.stringify(dead));
+    await takeOver(file, JSON.stringify(dead), dead, log);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(log.text).toMatch(/Took over/);
+  });
+
+  it('stops waiting when the run is cancelled', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bg-lock-'));
+    const { locks, clock } = locksIn(dir, 15 * 60_000);
+    await locks.acquire('k');
+    const controller = new AbortController();
+    controller.abort(new Error('SIGTERM'));
+    const start = clock.now();
+    await expect(locks.acquire('k', controller.signal)).rejects.toThrow(/cancelled while waiting for another deploy/);
+    expect(clock.now() - start).toBeLessThan(60_000);
   });
 });
