@@ -174,14 +174,11 @@ function checkPlaceholders(template: string, allowed: readonly string[]): string
   return undefined;
 }
 
-function template(name: InputName, allowed: readonly string[]) {
-  // A CLI flag cannot hold a newline easily: a literal \n stands for one.
-  return text(name)
-    .transform((v) => v.replace(/\\n/g, '\n'))
-    .superRefine((v, ctx) => {
-      const problem = checkPlaceholders(v, allowed);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    });
+function withPlaceholders(name: InputName, allowed: readonly string[]) {
+  return text(name).superRefine((v, ctx) => {
+    const problem = checkPlaceholders(v, allowed);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 }
 
 export function parseStatuses(value: string): StatusRange[] | undefined {
@@ -228,8 +225,8 @@ const schema = z
       .string()
       .default(defaultOf('compose-files'))
       .transform((v) => splitList(v)),
-    'color-file': template('color-file', ['color']),
-    'project-name': template('project-name', ['color']).superRefine((v, ctx) => {
+    'color-file': withPlaceholders('color-file', ['color']),
+    'project-name': withPlaceholders('project-name', ['color']).superRefine((v, ctx) => {
       if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
         ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
       }
@@ -274,7 +271,10 @@ const schema = z
     'upstream-path': text('upstream-path').superRefine((v, ctx) => {
       if (v && !INCLUDE_PATH.test(v)) ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
     }),
-    'upstream-template': template('upstream-template', ['color', 'port', 'host']),
+    // A CLI flag cannot hold a newline easily: in a template (and only there), a literal \n stands for one.
+    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']).transform((v) =>
+      v.replace(/\\n/g, '\n'),
+    ),
     'upstream-host': text('upstream-host').superRefine((v, ctx) => {
       if (!HOST.test(v)) ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
     }),

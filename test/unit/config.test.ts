@@ -353,6 +353,22 @@ describe('loadConfig accepts good configurations', () => {
     expect(INPUTS.find((i) => i.name === 'upstream-template')?.default).toBe(DEFAULT_TEMPLATE);
   });
 
+  it('turns a literal \\n into a newline in templates only, never in a file name (a Windows path like deploy\\new)', async () => {
+    const colorFile = 'deploy\\new-{color}.yml';
+    const config = await loadConfig(
+      {
+        ...BASE,
+        'color-file': colorFile,
+        'nginx-container': 'proxy',
+        'upstream-file': 'nginx/upstream.inc',
+        'upstream-template': 'upstream app {\\n    server {host}:{port};\\n}\\n',
+      },
+      fakeFiles({ files: ['docker-compose.yml', 'deploy\\new-blue.yml', 'deploy\\new-green.yml'] }),
+    );
+    expect(config.colorFile).toBe(colorFile);
+    expect(config.targets[0]?.template).toBe(DEFAULT_TEMPLATE);
+  });
+
   it('types the other inputs', async () => {
     const config = await loadConfig(
       {
