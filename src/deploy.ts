@@ -355,6 +355,7 @@ class Deployment {
       try {
         await this.nginx.test(inc.target, content);
       } catch (error) {
+        this.checkCancelled('during switch');
         throw new StepFailure((error as Error).message);
       }
     }

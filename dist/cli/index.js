@@ -19115,11 +19115,8 @@ function checkPlaceholders(template, allowed) {
     }
     return undefined;
 }
-function template(name, allowed) {
-    // A CLI flag cannot hold a newline easily: a literal \n stands for one.
-    return config_text(name)
-        .transform((v) => v.replace(/\\n/g, '\n'))
-        .superRefine((v, ctx) => {
+function withPlaceholders(name, allowed) {
+    return config_text(name).superRefine((v, ctx) => {
         const problem = checkPlaceholders(v, allowed);
         if (problem)
             ctx.addIssue({ code: 'custom', message: problem });
@@ -19167,8 +19164,8 @@ const schema = object({
     'compose-files': schemas_string()
         .default(defaultOf('compose-files'))
         .transform((v) => splitList(v)),
-    'color-file': template('color-file', ['color']),
-    'project-name': template('project-name', ['color']).superRefine((v, ctx) => {
+    'color-file': withPlaceholders('color-file', ['color']),
+    'project-name': withPlaceholders('project-name', ['color']).superRefine((v, ctx) => {
         if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
             ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
         }
@@ -19219,7 +19216,8 @@ const schema = object({
         if (v && !INCLUDE_PATH.test(v))
             ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
     }),
-    'upstream-template': template('upstream-template', ['color', 'port', 'host']),
+    // A CLI flag cannot hold a newline easily: in a template (and only there), a literal \n stands for one.
+    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']).transform((v) => v.replace(/\\n/g, '\n')),
     'upstream-host': config_text('upstream-host').superRefine((v, ctx) => {
         if (!HOST.test(v))
             ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
@@ -29431,6 +29429,7 @@ class Deployment {
                 await this.nginx.test(inc.target, content);
             }
             catch (error) {
+                this.checkCancelled('during switch');
                 throw new StepFailure(error.message);
             }
         }

@@ -673,6 +673,24 @@ describe('cancelled (SIGINT/SIGTERM)', () => {
     expect(host.servedColor('proxy')).toBe('blue');
   });
 
+  it('during nginx -T: said to be cancelled, not a rejected include; the include restored', async () => {
+    const s = await setup({ live: 'blue' });
+    const controller = new AbortController();
+    // What the runner returns for a command ended by the cancel: a failure with no Nginx message.
+    s.host.fail(/nginx -T$/, { exitCode: 143, stderr: '' });
+    const original = s.host.run.bind(s.host);
+    s.host.run = async (file, args, options) => {
+      if (args.includes('-T')) controller.abort(new Error('SIGTERM'));
+      return original(file, args, options);
+    };
+    const result = await execute(s.config, { runner: s.host, http: s.host, files: s.files, clock: s.clock, log: s.log, locks: s.locks, signal: controller.signal });
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/cancelled \(SIGTERM\) during switch/);
+    expect(result.error).not.toMatch(/rejected/);
+    expect(s.files.data.get(INCLUDE)).toContain('server app-blue:8000;');
+    expect(s.host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+  });
+
   it('commands of the forward steps get the signal, those of the undo do not', async () => {
     const { seen, result } = await cancelledWhen(/nginx -s reload$/);
     expect(result.status).toBe('rolled-back');
