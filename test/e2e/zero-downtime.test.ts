@@ -81,7 +81,8 @@ describe('zero downtime under load', () => {
     expect(report.timeouts).toBe(0);
     expect(report.dropped).toBe(0);
     expect(report.responses).toBeGreaterThan(500);
-    expect(report.responsesPerSec).toBeGreaterThan(200);
+    // A few hundred a second at least (about 550 to 800 seen here, with provision.sh's tcp_tw_reuse).
+    expect(report.responsesPerSec).toBeGreaterThan(300);
     // Traffic moved from the old color to the new one.
     expect(report.byColor[from]?.count).toBeGreaterThan(0);
     expect(report.byColor[to]?.count).toBeGreaterThan(0);
