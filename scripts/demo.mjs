@@ -1,16 +1,18 @@
 // npm run demo: the example app behind Nginx on this machine's Docker engine, deployed twice (blue, then green)
 // with the bundled CLI. Works offline: the images are built from files on this machine.
-// npm run demo -- --down removes it again.
+// npm run demo -- --down removes it again. DEMO_PROJECT, DEMO_PORTS (the colors') and PROXY_PORT change the names
+// and ports, so that the end-to-end test can run it beside a demo of yours.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestImages } from './images.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const workdir = path.join(os.tmpdir(), 'bluegreen-demo');
-const project = 'bluegreen-demo';
+const project = process.env.DEMO_PROJECT ?? 'bluegreen-demo';
+const workdir = path.join(os.tmpdir(), project);
+const colorPorts = process.env.DEMO_PORTS ?? '18000,18001';
 const proxyPort = process.env.PROXY_PORT ?? '8080';
 const env = { ...process.env, PROXY_PORT: proxyPort, NGINX_IMAGE: 'bluegreen-test-nginx:local' };
 
@@ -26,7 +28,8 @@ if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status !== 0) {
 if (process.argv.includes('--down')) {
   if (existsSync(workdir)) {
     const files = ['docker-compose.yml', 'docker-compose.blue.yml', 'docker-compose.green.yml'].flatMap((f) => ['-f', f]);
-    sh('docker-compose', ['-p', project, ...files, 'down', '-t', '1']);
+    if (sh('docker-compose', ['-p', project, ...files, 'down', '-t', '1']) !== 0) process.exit(1);
+    rmSync(workdir, { recursive: true, force: true });
   }
   console.log('Demo removed.');
   process.exit(0);
@@ -41,7 +44,7 @@ console.log(`Example project copied to ${workdir} (examples/ of this repository)
 const cli = path.join(root, 'dist/cli/index.js');
 const flags = [
   '--project-name', project,
-  '--ports', '18000,18001',
+  '--ports', colorPorts,
   '--health-path', '/health',
   '--nginx-container', `${project}_proxy_1`,
   '--upstream-file', 'nginx/service-url.inc',
