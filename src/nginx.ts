@@ -119,9 +119,10 @@ export class NginxSwitcher {
    * the old configuration. This waits until every worker that accepts connections is a new one (old workers
    * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
    * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
+   * `workers` is acceptingWorkers() taken beforehand (off the path to the reload), or taken here.
    */
-  async reload(container: string): Promise<boolean> {
-    const before = await this.acceptingWorkers(container);
+  async reload(container: string, workers?: Promise<string[] | undefined>): Promise<boolean> {
+    const before = await (workers ?? this.acceptingWorkers(container));
     ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
     if (!before?.length) return false;
     const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
@@ -138,9 +139,10 @@ export class NginxSwitcher {
     }
   }
 
-  private async acceptingWorkers(container: string): Promise<string[] | undefined> {
-    const r = await this.docker(['top', container]);
-    return r.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
+  /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
+  async acceptingWorkers(container: string): Promise<string[] | undefined> {
+    const r = await this.docker(['top', container]).catch(() => undefined);
+    return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
   }
 
   async isRunning(container: string): Promise<boolean> {
