@@ -58,6 +58,8 @@ export interface Result {
 }
 
 const LOG_LINES = 50;
+/** How often Docker's own health status is read while the app already answers. */
+const DOCKER_HEALTH_WATCH_MS = 100;
 
 /** Where things stand before anything is changed. */
 interface Situation {
@@ -315,10 +317,28 @@ class Deployment {
       };
     }
     const http = await probeHttp(this.deps.http, url, this.config.health, timeoutMs);
-    if (!http.ok) return http;
-    const waiting = containers.find((c) => c.health !== undefined && c.health !== 'healthy');
-    if (waiting) return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
-    return http;
+    return http.ok ? this.dockerHealthy(ids, containers, http, timeoutMs) : http;
+  }
+
+  /**
+   * The app answers; where the container has a Docker HEALTHCHECK, Docker must say healthy too. Its status flips
+   * at the check's next run: that is watched closely (an inspect is cheap), not a whole health-interval later.
+   */
+  private async dockerHealthy(
+    ids: string[],
+    seen: ContainerState[],
+    http: ProbeResult,
+    timeoutMs: number,
+  ): Promise<ProbeResult> {
+    const until = this.deps.clock.now() + timeoutMs;
+    for (let containers = seen; ; containers = await this.compose.inspect(ids)) {
+      const waiting = containers.find((c) => c.health !== undefined && c.health !== 'healthy');
+      if (!waiting) return http;
+      if (waiting.health !== 'starting' || this.deps.clock.now() >= until || this.deps.signal?.aborted) {
+        return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
+      }
+      await this.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS);
+    }
   }
 
   private async switchProxies(s: Situation, next: string, port: number): Promise<void> {
@@ -347,6 +367,8 @@ class Deployment {
         this.log.info(`Proxies restored to ${to} and reloaded.`);
       },
     });
+    // Seen while the includes are written and tested, so that the reload does not wait for it.
+    const workers = new Map(containers.map((c) => [c, this.nginx.acceptingWorkers(c)]));
     for (const inc of s.includes) {
       const content = renderInclude(inc.target, next, port);
       this.log.info(`${this.nginx.describe(inc.target)} → ${next}`);
@@ -362,7 +384,7 @@ class Deployment {
     for (const c of containers) {
       this.trafficOnNew = true;
       reloaded = true;
-      const confirmed = await this.nginx.reload(c);
+      const confirmed = await this.nginx.reload(c, workers.get(c));
       this.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
     }
   }

@@ -29072,9 +29072,10 @@ class NginxSwitcher {
      * the old configuration. This waits until every worker that accepts connections is a new one (old workers
      * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
      * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
+     * `workers` is acceptingWorkers() taken beforehand (off the path to the reload), or taken here.
      */
-    async reload(container) {
-        const before = await this.acceptingWorkers(container);
+    async reload(container, workers) {
+        const before = await (workers ?? this.acceptingWorkers(container));
         ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
         if (!before?.length)
             return false;
@@ -29090,9 +29091,10 @@ class NginxSwitcher {
             await this.clock.sleep(50);
         }
     }
+    /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
     async acceptingWorkers(container) {
-        const r = await this.docker(['top', container]);
-        return r.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
+        const r = await this.docker(['top', container]).catch(() => undefined);
+        return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
     }
     async isRunning(container) {
         const r = await this.docker(['inspect', '--type', 'container', '--format', '{{.State.Running}}', container]);
@@ -29153,6 +29155,8 @@ function normalizeDump(content) {
 
 
 const LOG_LINES = 50;
+/** How often Docker's own health status is read while the app already answers. */
+const DOCKER_HEALTH_WATCH_MS = 100;
 /** A step failed for a reason already worded for the user. */
 class StepFailure extends Error {
 }
@@ -29384,12 +29388,23 @@ class Deployment {
             };
         }
         const http = await probeHttp(this.deps.http, url, this.config.health, timeoutMs);
-        if (!http.ok)
-            return http;
-        const waiting = containers.find((c) => c.health !== undefined && c.health !== 'healthy');
-        if (waiting)
-            return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
-        return http;
+        return http.ok ? this.dockerHealthy(ids, containers, http, timeoutMs) : http;
+    }
+    /**
+     * The app answers; where the container has a Docker HEALTHCHECK, Docker must say healthy too. Its status flips
+     * at the check's next run: that is watched closely (an inspect is cheap), not a whole health-interval later.
+     */
+    async dockerHealthy(ids, seen, http, timeoutMs) {
+        const until = this.deps.clock.now() + timeoutMs;
+        for (let containers = seen;; containers = await this.compose.inspect(ids)) {
+            const waiting = containers.find((c) => c.health !== undefined && c.health !== 'healthy');
+            if (!waiting)
+                return http;
+            if (waiting.health !== 'starting' || this.deps.clock.now() >= until || this.deps.signal?.aborted) {
+                return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
+            }
+            await this.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS);
+        }
     }
     async switchProxies(s, next, port) {
         const written = [];
@@ -29420,6 +29435,8 @@ class Deployment {
                 this.log.info(`Proxies restored to ${to} and reloaded.`);
             },
         });
+        // Seen while the includes are written and tested, so that the reload does not wait for it.
+        const workers = new Map(containers.map((c) => [c, this.nginx.acceptingWorkers(c)]));
         for (const inc of s.includes) {
             const content = renderInclude(inc.target, next, port);
             this.log.info(`${this.nginx.describe(inc.target)} → ${next}`);
@@ -29436,7 +29453,7 @@ class Deployment {
         for (const c of containers) {
             this.trafficOnNew = true;
             reloaded = true;
-            const confirmed = await this.nginx.reload(c);
+            const confirmed = await this.nginx.reload(c, workers.get(c));
             this.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
         }
     }

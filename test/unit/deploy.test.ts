@@ -243,6 +243,24 @@ describe('failures and the rollback that follows', () => {
     expect(host.calls.filter((c) => c.endsWith(' ps -a -q app-green'))).toHaveLength(2);
   });
 
+  it('once the app answers, watches for Docker to say healthy every 0.1 s, not at the next probe', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'health-interval': '1' } });
+    // Read by the listing before probing, by the first probe, then by two watches 0.1 s apart.
+    host.dockerHealth.set('app-green', ['starting', 'starting', 'starting', 'healthy']);
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(result.phases.find((p) => p.name === 'health')?.ms).toBe(200);
+    expect(host.calls.filter((c) => c.endsWith(' nginx -s reload'))).toHaveLength(1);
+  });
+
+  it('a HEALTHCHECK that says unhealthy while the app answers: not healthy, probed again later', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'health-timeout': '3', 'health-interval': '1' } });
+    host.dockerHealth.set('app-green', ['unhealthy']);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1 });
+    expect(result.error).toMatch(/HTTP 200, but Docker reports \S+ unhealthy/);
+  });
+
   it('nginx -t rejects the new include: old content restored, no reload, new color stopped', async () => {
     const { host, files, run } = await setup({ live: 'blue' });
     const before = files.data.get(INCLUDE);
