@@ -37,6 +37,10 @@ if (process.argv.includes('--down')) {
 
 console.log('Building the offline images (nginx and a tiny Node app) from files on this machine...');
 await ensureTestImages({ log: (m) => console.log(`  ${m}`) });
+// A folder left by a demo whose containers are gone (docker rm, a reboot without restart) would point the proxy at a
+// color that no longer runs: start again from examples/.
+const ps = spawnSync('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`], { encoding: 'utf8' });
+if (ps.status === 0 && !ps.stdout.trim()) rmSync(workdir, { recursive: true, force: true });
 mkdirSync(workdir, { recursive: true });
 cpSync(path.join(root, 'examples'), workdir, { recursive: true, force: false, errorOnExist: false });
 console.log(`Example project copied to ${workdir} (examples/ of this repository).`);
