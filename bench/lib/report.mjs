@@ -64,7 +64,7 @@ export function markdown(results) {
       `${config.startupDelayMs} ms${config.exitOnSigterm ? ' (the app exits at once on SIGTERM, cutting requests in flight)' : ' (the app finishes its requests in flight on SIGTERM)'}; load through the proxy during each swap: ${config.ratePerSec} req/s for each of 3 client kinds ` +
       `+ one /slow?ms=${config.slowMs} request every ${config.slowEveryMs} ms. Action: health-interval ${config.healthInterval} s, ` +
       `drain-seconds ${config.drainSeconds}, cleanup ${config.cleanup}. The app image's Docker HEALTHCHECK (every 1 s): ` +
-      `${config.dockerHealthcheck ? 'on' : 'disabled in the color files'}. Whole run (one command): ${(durationMs / 1000).toFixed(0)} s.`,
+      `${config.dockerHealthcheck ? 'on (the action waits for it, the baseline does not)' : 'disabled in the color files (both tools react to the app answering)'}. Whole run (one command): ${(durationMs / 1000).toFixed(0)} s.`,
     '',
     '| figure (median [min–max] over the swaps) | this project (bundled action) | baseline (seed pipeline) | ratio project / baseline |',
     '|---|---:|---:|---:|',
