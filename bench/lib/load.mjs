@@ -5,7 +5,7 @@
 //   fresh     a new TCP connection per request (node:http with agent: false)
 //   keepalive reused connections, no retry (an http.Agent with keepAlive, as Node's fetch does)
 //   retry     reused connections; an idempotent GET whose reused connection is reset or closed before any
-//             response is sent once more (what browsers and curl do)
+//             response is sent once more, on a new connection (what curl does; browsers retry too)
 //   slow      GET /slow?ms=N on fresh connections, fired every slowEveryMs: some are always in flight at the switch
 import http from 'node:http';
 import { now } from './proc.mjs';
@@ -79,7 +79,8 @@ export function startLoad(baseUrl, { ratePerSec, slowEveryMs, slowMs }) {
     let retried;
     if (kind === 'retry' && r.error && r.reused && RETRYABLE.has(r.error)) {
       retried = r.error;
-      r = await get(fastUrl, agents[kind], 10_000);
+      // On a new connection, as curl does: another pooled one may be closing too.
+      r = await get(fastUrl, false, 10_000);
     }
     inFlight[kind]--;
     records.push({ k: kind, s, e: now(), st: r.status, c: r.color, err: r.error, reused: r.reused, retried });
