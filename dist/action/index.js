@@ -60909,7 +60909,8 @@ class Deployment {
             const waiting = containers.find((c) => c.health !== undefined && c.health !== 'healthy');
             if (!waiting)
                 return http;
-            if (waiting.health !== 'starting' || this.deps.clock.now() >= until || this.deps.signal?.aborted) {
+            const over = this.deps.clock.now() >= until || this.deps.signal?.aborted || containers.some((c) => !c.running);
+            if (waiting.health !== 'starting' || over) {
                 return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
             }
             await this.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS);
