@@ -14,7 +14,8 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 # The images need a static busybox (Debian's default busybox package is dynamic).
-{ [ -x /bin/busybox ] && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic'; } || missing+=(busybox-static)
+# (ldd exits 1 on a static binary: under pipefail, only grep's answer may count.)
+{ [ -x /bin/busybox ] && { ldd /bin/busybox 2>&1 || true; } | grep -q 'not a dynamic'; } || missing+=(busybox-static)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "provision: root is needed to install: ${missing[*]}" >&2
