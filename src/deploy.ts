@@ -288,9 +288,7 @@ class Deployment {
     if (old && old !== next && this.config.drainMs > 0 && this.config.cleanup !== 'keep') {
       await this.phase('drain', async () => {
         this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
-        for (let left = this.config.drainMs; left > 0 && !this.deps.signal?.aborted; left -= 250) {
-          await this.deps.clock.sleep(Math.min(250, left));
-        }
+        await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
         this.checkCancelled('during drain');
       });
     }
@@ -315,7 +313,7 @@ class Deployment {
           : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
       };
     }
-    const http = await probeHttp(this.deps.http, url, this.config.health, timeoutMs);
+    const http = await probeHttp(this.deps.http, url, this.config.health, timeoutMs, this.deps.signal);
     return http.ok ? this.dockerHealthy(ids, containers, http, timeoutMs) : http;
   }
 
@@ -337,7 +335,7 @@ class Deployment {
       if (waiting.health !== 'starting' || over) {
         return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
       }
-      await this.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS);
+      await this.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS, this.deps.signal);
     }
   }
 
@@ -393,7 +391,7 @@ class Deployment {
     const h = this.config.health;
     // A reload lets old workers finish their connections: give the proxy the health deadline to answer from the new color.
     const outcome = await pollUntil(
-      this.cancellable((timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs)),
+      this.cancellable((timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs, this.deps.signal)),
       { what: `through the proxy at ${this.config.verifyUrl}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
       this.deps,
     );

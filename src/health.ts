@@ -27,7 +27,7 @@ const PROGRESS_EVERY_MS = 10_000;
 export async function pollUntil(
   probe: (timeoutMs: number) => Promise<ProbeResult>,
   options: { what: string; timeoutMs: number; intervalMs: number },
-  deps: { clock: Clock; log: Logger },
+  deps: { clock: Clock; log: Logger; signal?: AbortSignal },
 ): Promise<PollOutcome> {
   const { clock, log } = deps;
   const start = clock.now();
@@ -56,7 +56,7 @@ export async function pollUntil(
       lastProgress = clock.now();
     }
     // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
-    await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()));
+    await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()), deps.signal);
   }
 }
 
@@ -67,9 +67,15 @@ export interface HttpExpectation {
 }
 
 /** One GET whose status and body must match what is expected. */
-export async function probeHttp(http: Http, url: string, expect: HttpExpectation, timeoutMs: number): Promise<ProbeResult> {
+export async function probeHttp(
+  http: Http,
+  url: string,
+  expect: HttpExpectation,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ProbeResult> {
   try {
-    const response = await http.get(url, { headers: expect.headers, timeoutMs });
+    const response = await http.get(url, { headers: expect.headers, timeoutMs, signal });
     if (!expect.statuses.some((r) => response.status >= r.from && response.status <= r.to)) {
       return { ok: false, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
     }

@@ -5,12 +5,23 @@ import https from 'node:https';
 /** Time, injectable so that tests of a 60 s health deadline do not sleep. */
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after ms, or at once when the signal aborts (a cancel ends every wait). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener('abort', done, { once: true });
+    }),
 };
 
 export interface HttpResponse {
@@ -19,8 +30,11 @@ export interface HttpResponse {
 }
 
 export interface Http {
-  /** Rejects on a network error or when timeoutMs passes; any HTTP status resolves. */
-  get(url: string, options: { headers: Record<string, string>; timeoutMs: number }): Promise<HttpResponse>;
+  /** Rejects on a network error, when timeoutMs passes or when the signal aborts; any HTTP status resolves. */
+  get(
+    url: string,
+    options: { headers: Record<string, string>; timeoutMs: number; signal?: AbortSignal },
+  ): Promise<HttpResponse>;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -30,12 +44,15 @@ const MAX_BODY = 64 * 1024;
  * needs the Host the app accepts (Django's ALLOWED_HOSTS). A fresh connection per probe, no keep-alive.
  */
 export const nodeHttp: Http = {
-  get(url, { headers, timeoutMs }) {
+  get(url, { headers, timeoutMs, signal }) {
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(new Error('cancelled'));
       const client = url.startsWith('https:') ? https : http;
       let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
       const settle = <T>(fn: (value: T) => void) => (value: T) => {
         clearTimeout(timer);
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
         fn(value);
       };
       const onResponse = (response: http.IncomingMessage) => {
@@ -63,6 +80,8 @@ export const nodeHttp: Http = {
       request.on('error', settle(reject));
       // A deadline for the whole exchange: a socket timeout alone restarts with every byte a slow server sends.
       timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      onAbort = () => request.destroy(new Error('cancelled'));
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   },
 };

@@ -61,7 +61,7 @@ export function fileLocks(deps: { clock: Clock; log: Logger }, options: { dir?: 
           deps.log.info(`Waiting for another deploy to the same proxies to finish (${who}).`);
           lastReport = deps.clock.now();
         }
-        await deps.clock.sleep(POLL_MS);
+        await deps.clock.sleep(POLL_MS, signal);
       }
     },
   };

@@ -60393,13 +60393,13 @@ async function pollUntil(probe, options, deps) {
             lastProgress = clock.now();
         }
         // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
-        await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()));
+        await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()), deps.signal);
     }
 }
 /** One GET whose status and body must match what is expected. */
-async function probeHttp(http, url, expect, timeoutMs) {
+async function probeHttp(http, url, expect, timeoutMs, signal) {
     try {
-        const response = await http.get(url, { headers: expect.headers, timeoutMs });
+        const response = await http.get(url, { headers: expect.headers, timeoutMs, signal });
         if (!expect.statuses.some((r) => response.status >= r.from && response.status <= r.to)) {
             return { ok: false, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
         }
@@ -60870,9 +60870,7 @@ class Deployment {
         if (old && old !== next && this.config.drainMs > 0 && this.config.cleanup !== 'keep') {
             await this.phase('drain', async () => {
                 this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
-                for (let left = this.config.drainMs; left > 0 && !this.deps.signal?.aborted; left -= 250) {
-                    await this.deps.clock.sleep(Math.min(250, left));
-                }
+                await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
                 this.checkCancelled('during drain');
             });
         }
@@ -60896,7 +60894,7 @@ class Deployment {
                     : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
             };
         }
-        const http = await probeHttp(this.deps.http, url, this.config.health, timeoutMs);
+        const http = await probeHttp(this.deps.http, url, this.config.health, timeoutMs, this.deps.signal);
         return http.ok ? this.dockerHealthy(ids, containers, http, timeoutMs) : http;
     }
     /**
@@ -60913,7 +60911,7 @@ class Deployment {
             if (waiting.health !== 'starting' || over) {
                 return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
             }
-            await this.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS);
+            await this.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS, this.deps.signal);
         }
     }
     async switchProxies(s, next, port) {
@@ -60970,7 +60968,7 @@ class Deployment {
     async verify() {
         const h = this.config.health;
         // A reload lets old workers finish their connections: give the proxy the health deadline to answer from the new color.
-        const outcome = await pollUntil(this.cancellable((timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs)), { what: `through the proxy at ${this.config.verifyUrl}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
+        const outcome = await pollUntil(this.cancellable((timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs, this.deps.signal)), { what: `through the proxy at ${this.config.verifyUrl}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
         if (!outcome.ok) {
             this.checkCancelled('during verify');
             throw new StepFailure(`the proxy did not answer as expected at ${this.config.verifyUrl}: ${outcome.detail}`);
@@ -61172,7 +61170,17 @@ var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_no
 
 const systemClock = {
     now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+    sleep: (ms, signal) => new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const done = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, ms));
+        signal?.addEventListener('abort', done, { once: true });
+    }),
 };
 const MAX_BODY = 64 * 1024;
 /**
@@ -61180,12 +61188,17 @@ const MAX_BODY = 64 * 1024;
  * needs the Host the app accepts (Django's ALLOWED_HOSTS). A fresh connection per probe, no keep-alive.
  */
 const nodeHttp = {
-    get(url, { headers, timeoutMs }) {
+    get(url, { headers, timeoutMs, signal }) {
         return new Promise((resolve, reject) => {
+            if (signal?.aborted)
+                return reject(new Error('cancelled'));
             const client = url.startsWith('https:') ? (external_node_https_default()) : (external_node_http_default());
             let timer;
+            let onAbort;
             const settle = (fn) => (value) => {
                 clearTimeout(timer);
+                if (onAbort)
+                    signal?.removeEventListener('abort', onAbort);
                 fn(value);
             };
             const onResponse = (response) => {
@@ -61214,6 +61227,8 @@ const nodeHttp = {
             request.on('error', settle(reject));
             // A deadline for the whole exchange: a socket timeout alone restarts with every byte a slow server sends.
             timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+            onAbort = () => request.destroy(new Error('cancelled'));
+            signal?.addEventListener('abort', onAbort, { once: true });
         });
     },
 };
@@ -61306,7 +61321,7 @@ function fileLocks(deps, options) {
                     deps.log.info(`Waiting for another deploy to the same proxies to finish (${who}).`);
                     lastReport = deps.clock.now();
                 }
-                await deps.clock.sleep(POLL_MS);
+                await deps.clock.sleep(POLL_MS, signal);
             }
         },
     };

@@ -41,7 +41,8 @@ export class FakeClock implements Clock {
   now() {
     return this.t;
   }
-  async sleep(ms: number) {
+  async sleep(ms: number, signal?: AbortSignal) {
+    if (signal?.aborted) return;
     this.slept.push(ms);
     this.t += ms;
   }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeFiles, nodeHttp } from '../../src/io.js';
+import { nodeFiles, nodeHttp, systemClock } from '../../src/io.js';
 import { createExecaRunner, ensureOk } from '../../src/runner.js';
 
 describe('nodeHttp', () => {
@@ -32,6 +32,18 @@ describe('nodeHttp', () => {
   afterAll(() => {
     server.closeAllConnections();
     server.close();
+  });
+
+  it('a cancel ends a request under way at once, and one not yet sent never goes', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const hanging = nodeHttp.get(`${base}/hang`, { headers: {}, timeoutMs: 30_000, signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('SIGTERM')), 50);
+    await expect(hanging).rejects.toThrow(/cancelled/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(nodeHttp.get(`${base}/`, { headers: {}, timeoutMs: 2_000, signal: controller.signal })).rejects.toThrow(
+      /cancelled/,
+    );
   });
 
   it('sends a custom Host header as given (fetch would replace it)', async () => {
@@ -117,5 +129,17 @@ describe('createExecaRunner', () => {
       onLine: (l) => lines.push(l),
     });
     expect(lines.sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('systemClock', () => {
+  it('a cancel ends a sleep at once; an aborted signal does not sleep at all', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const sleeping = systemClock.sleep(30_000, controller.signal);
+    setTimeout(() => controller.abort(), 50);
+    await sleeping;
+    await systemClock.sleep(30_000, controller.signal);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
