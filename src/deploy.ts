@@ -133,6 +133,7 @@ class Deployment {
     try {
       if (this.config.command !== 'status' && !this.config.dryRun) release = await this.deps.locks.acquire(this.lockKey(), this.deps.signal);
       const cli = await detectCompose(this.runner, this.config.composeCommand);
+      this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
       this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
       const situation = await this.phase('detect', () => this.detect());
       if (this.config.command === 'status') {
