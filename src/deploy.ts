@@ -55,6 +55,17 @@ export interface Result {
   plan: string[];
   error?: string;
   logTail?: string;
+  /** status: the deploy locks held now on the engine, and by whom. */
+  locks?: LockView[];
+}
+
+export interface LockView {
+  key: string;
+  pid: number;
+  host: string;
+  user: string;
+  since: string;
+  command: string;
 }
 
 const LOG_LINES = 50;
@@ -131,12 +142,15 @@ class Deployment {
   async run(): Promise<Result> {
     let release: (() => Promise<void>) | undefined;
     try {
-      if (this.config.command !== 'status' && !this.config.dryRun) release = await this.deps.locks.acquire(this.lockKey(), this.deps.signal);
+      if (this.config.command !== 'status' && !this.config.dryRun) {
+        release = await this.deps.locks.acquire(this.lockKeys(), this.deps.signal);
+      }
       const cli = await detectCompose(this.runner, this.config.composeCommand);
       this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
       this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
       const situation = await this.phase('detect', () => this.detect());
       if (this.config.command === 'status') {
+        await this.showLocks();
         this.finish('unchanged', 0, situation.live);
       } else if (this.config.command === 'rollback') {
         await this.rollback(situation);
@@ -152,12 +166,32 @@ class Deployment {
     return this.result;
   }
 
-  /** Deploys that share a proxy must not overlap; without a proxy, those of one compose project. */
-  private lockKey(): string {
+  /** One key per proxy, so deploys that share any proxy exclude each other; without a proxy, the compose project. */
+  private lockKeys(): string[] {
     const containers = [...new Set(this.config.targets.map((t) => t.container))].sort();
     return containers.length
-      ? `proxies:${containers.join(',')}`
-      : `project:${this.config.workingDirectory}:${this.config.projectName}`;
+      ? containers.map((c) => `proxy:${c}`)
+      : [`project:${this.config.projectName || this.config.workingDirectory}`];
+  }
+
+  /** status takes no lock, but says who holds one: a deploy under way, or one that died and left it behind. */
+  private async showLocks(): Promise<void> {
+    let locks: LockView[];
+    try {
+      const held = await this.deps.locks.holders(this.lockKeys());
+      locks = held.map(({ key, holder: h }) => {
+        return { key, pid: h.pid, host: h.host, user: h.user, since: h.since, command: h.command };
+      });
+    } catch (error) {
+      this.log.warn(`Could not read the deploy locks: ${(error as Error).message}`);
+      return;
+    }
+    this.result.locks = locks;
+    for (const l of locks) {
+      const who = `process ${l.pid} of user ${l.user} on host ${l.host} since ${l.since}`;
+      this.log.info(`Deploy lock ${l.key} is held by a ${l.command} (${who}).`);
+    }
+    if (!locks.length) this.log.info('No deploy holds the lock of these proxies.');
   }
 
   // 1. Find the live color from what the proxies point at, cross-checked with what runs.

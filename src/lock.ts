@@ -1,109 +1,232 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { Clock, Logger } from './io.js';
+import { CommandError, type RunResult, type Runner } from './runner.js';
+import { packFile } from './tar.js';
 
-/** One deploy at a time per set of proxies on a host, whichever CI started it. */
-export interface Locks {
-  /** Waits for the lock on key, until the signal aborts; resolves with its release. */
-  acquire(key: string, signal?: AbortSignal): Promise<() => Promise<void>>;
-}
-
-interface Holder {
+/** Who holds a deploy lock, as its label says. */
+export interface LockHolder {
   pid: number;
   host: string;
+  user: string;
   since: string;
+  /** Tells this lock from another of the same process and time: a release only removes its own. */
+  token: string;
+  command: string;
 }
 
-const POLL_MS = 2_000;
+/**
+ * One deploy at a time per proxy (or compose project) on a Docker engine, whichever runner, OS user or machine
+ * drives that engine.
+ */
+export interface Locks {
+  /** Takes every key, waiting until the wait limit or until the signal aborts; resolves with their release. */
+  acquire(keys: string[], signal?: AbortSignal): Promise<() => Promise<void>>;
+  /** Who holds which of the keys now (status takes no lock, but shows them). */
+  holders(keys: string[]): Promise<{ key: string; holder: LockHolder }[]>;
+}
+
+/** An empty image, imported on the engine (never pulled): lock containers need one, and are never started. */
+export const LOCK_IMAGE = 'bluegreen-action/lock:1';
+export const LOCK_LABEL = 'bluegreen-action.lock';
+export const HOLDER_LABEL = 'bluegreen-action.holder';
+
+/** Tokens of the locks this process holds: a lock of this pid with another token is a dead process's. */
+const heldHere = new Set<string>();
+
+const POLL_MS = 1_000;
 const REPORT_EVERY_MS = 30_000;
+const DOCKER_TIMEOUT_MS = 60_000;
+
+/** A container name that people can read in `docker ps -a`; the hash keeps distinct keys apart. */
+export function lockName(key: string): string {
+  const readable = key
+    .replace(/[^a-zA-Z0-9_.-]+/g, '-')
+    .replace(/^[-.]+|-+$/g, '')
+    .slice(0, 40);
+  const hash = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  return `bluegreen-lock-${readable ? `${readable}-` : ''}${hash}`;
+}
+
+interface Held {
+  key: string;
+  name: string;
+  id: string;
+}
 
 /**
- * Lock files in the system temp directory, shared by every runner and Jenkins agent of the host. A lock left by a
- * process that no longer runs on this host is taken over.
+ * Locks that live on the Docker engine: a lock is a created, never started container whose name is derived from
+ * the key. Names are unique per engine, so creating one is atomic, and every client of the engine sees it.
  */
-export function fileLocks(deps: { clock: Clock; log: Logger }, options: { dir?: string; waitMs: number }): Locks {
-  const dir = options.dir ?? os.tmpdir();
-  return {
-    async acquire(key, signal) {
-      const file = path.join(dir, `bluegreen-${createHash('sha256').update(key).digest('hex').slice(0, 16)}.lock`);
-      const since = new Date(deps.clock.now()).toISOString();
-      // The token tells this lock from another of the same process and time (a release must only remove its own).
-      const me = JSON.stringify({ pid: process.pid, host: os.hostname(), since, token: randomUUID() });
-      const deadline = deps.clock.now() + options.waitMs;
-      let lastReport = 0;
-      for (;;) {
-        try {
-          await fs.writeFile(file, me, { flag: 'wx' });
-          // Removed only while it is still this run's: never a lock that another deploy took over.
-          return async () => {
-            if ((await readText(file)) === me) await fs.rm(file, { force: true });
-          };
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        }
-        const text = await readText(file);
-        const holder = parseHolder(text);
-        if (holder && holder.host === os.hostname() && !alive(holder.pid)) {
-          await takeOver(file, text ?? '', holder, deps.log);
-          continue;
-        }
-        if (signal?.aborted) throw new Error('cancelled while waiting for another deploy to the same proxies');
-        const who = holder ? `process ${holder.pid} on ${holder.host} since ${holder.since}` : 'another deploy';
-        if (deps.clock.now() >= deadline) {
-          throw new Error(
-            `another deploy to the same proxies is running (${who}; lock ${file}). ` +
-              'Run again when it is done; remove the lock file only if no deploy runs.',
-          );
-        }
-        if (deps.clock.now() - lastReport >= REPORT_EVERY_MS) {
-          deps.log.info(`Waiting for another deploy to the same proxies to finish (${who}).`);
-          lastReport = deps.clock.now();
-        }
-        await deps.clock.sleep(POLL_MS, signal);
+export function dockerLocks(
+  deps: { runner: Runner; clock: Clock; log: Logger },
+  options: { waitMs: number; command: string },
+): Locks {
+  /** Runs docker; a failure throws, unless its message matches `expected` (then the caller reads the result). */
+  async function docker(what: string, args: string[], expected?: RegExp, input?: Uint8Array): Promise<RunResult> {
+    const r = await deps.runner.run('docker', args, { timeoutMs: DOCKER_TIMEOUT_MS, input });
+    if (r.timedOut || (r.exitCode !== 0 && !expected?.test(r.stderr))) throw new CommandError(what, r);
+    return r;
+  }
+
+  /** The container with this name or id and its holder, or undefined when there is none. */
+  async function inspect(nameOrId: string): Promise<{ id: string; holder?: LockHolder } | undefined> {
+    // An unreachable daemon also prints [] and exits 1: only "No such container" means there is none.
+    const what = `reading the deploy lock ${nameOrId}`;
+    const r = await docker(what, ['container', 'inspect', nameOrId], /No such container/i);
+    if (r.exitCode !== 0) return undefined;
+    const [found] = JSON.parse(r.stdout) as { Id: string; Config?: { Labels?: Record<string, string> } }[];
+    return found && { id: found.Id, holder: parseHolder(found.Config?.Labels?.[HOLDER_LABEL]) };
+  }
+
+  async function ensureImage(): Promise<void> {
+    const what = `looking for the lock image ${LOCK_IMAGE}`;
+    const seen = await docker(what, ['image', 'inspect', LOCK_IMAGE], /No such image/i);
+    if (seen.exitCode === 0) return;
+    const archive = packFile('lock', 'bluegreen-action deploy lock: a container of this image is never started\n', 0);
+    await docker(`creating the lock image ${LOCK_IMAGE}`, ['import', '-', LOCK_IMAGE], undefined, archive);
+  }
+
+  /** Creates the lock container: its id, or undefined when another one holds the name. */
+  async function create(key: string, name: string, token: string): Promise<string | undefined> {
+    const holder: LockHolder = {
+      pid: process.pid,
+      host: os.hostname(),
+      user: userName(),
+      since: new Date(deps.clock.now()).toISOString(),
+      token,
+      command: options.command,
+    };
+    const labels = ['--label', `${LOCK_LABEL}=${key}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
+    const args = ['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'];
+    const r = await docker(`creating the deploy lock ${name}`, args, /Conflict|already in use/i);
+    return r.exitCode === 0 ? r.stdout.trim() : undefined;
+  }
+
+  /** Removes a container by id; one that is already gone is fine (another waiter or release was first). */
+  async function remove(id: string, name: string): Promise<void> {
+    await docker(`removing the deploy lock ${name}`, ['rm', id], /No such container/i);
+  }
+
+  async function acquireOne(key: string, token: string, deadline: number, signal?: AbortSignal): Promise<Held> {
+    const name = lockName(key);
+    let who = 'another deploy';
+    let lastReport = -Infinity;
+    let retriedAtOnce = false;
+    for (;;) {
+      if (signal?.aborted) {
+        const why = (signal.reason as Error | undefined)?.message ?? 'aborted';
+        throw new Error(`cancelled (${why}) while waiting for another deploy to the same proxies (${who}).`);
       }
+      const id = await create(key, name, token);
+      if (id) return { key, name, id };
+      const current = await inspect(name);
+      const holder = current?.holder;
+      if (current && holder && holder.host === os.hostname() && !alive(holder)) {
+        // By id, never by name: by now the name may be a fresh lock that another waiter took over.
+        await remove(current.id, name);
+        deps.log.warn(`Took over the deploy lock ${key}: ${describe(holder)}, which held it, is gone.`);
+        continue;
+      }
+      // Released between the create and the inspect: try again at once, but only once in a row.
+      if (!current && !retriedAtOnce) {
+        retriedAtOnce = true;
+        continue;
+      }
+      retriedAtOnce = false;
+      who = holder ? describe(holder) : 'another deploy';
+      if (deps.clock.now() >= deadline) {
+        const minutes = Math.round(options.waitMs / 60_000);
+        throw new Error(
+          `another deploy holds the lock ${key} (${who}); gave up after ${minutes} min, nothing was changed. ` +
+            'Run again when it is done. If that deploy is really gone (its process or machine was stopped), ' +
+            `remove the lock by hand on the same Docker engine: docker rm ${name}`,
+        );
+      }
+      if (deps.clock.now() - lastReport >= REPORT_EVERY_MS) {
+        deps.log.info(`Waiting for another deploy to the same proxies to finish (lock ${key}: ${who}).`);
+        lastReport = deps.clock.now();
+      }
+      await deps.clock.sleep(POLL_MS, signal);
+    }
+  }
+
+  async function releaseAll(held: Held[], token: string): Promise<void> {
+    const problems: string[] = [];
+    for (const h of [...held].reverse()) {
+      try {
+        const current = await inspect(h.id);
+        if (current?.holder?.token === token) await remove(h.id, h.name);
+        else deps.log.warn(`The deploy lock ${h.key} was removed by someone else while this run held it.`);
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+    if (problems.length) throw new Error(problems.join('\n'));
+  }
+
+  return {
+    async acquire(keys, signal) {
+      await ensureImage();
+      const token = randomUUID();
+      heldHere.add(token);
+      const deadline = deps.clock.now() + options.waitMs;
+      const held: Held[] = [];
+      try {
+        // Always in the same order: two deploys that share keys can never hold one each and wait for the other.
+        for (const key of [...new Set(keys)].sort()) held.push(await acquireOne(key, token, deadline, signal));
+      } catch (error) {
+        await releaseAll(held, token).catch((e: Error) =>
+          deps.log.warn(`Could not remove the deploy lock: ${e.message}`),
+        );
+        heldHere.delete(token);
+        throw error;
+      }
+      return () => releaseAll(held, token).finally(() => heldHere.delete(token));
+    },
+
+    async holders(keys) {
+      const found: { key: string; holder: LockHolder }[] = [];
+      for (const key of [...new Set(keys)].sort()) {
+        const current = await inspect(lockName(key));
+        if (current) found.push({ key, holder: current.holder ?? unknownHolder() });
+      }
+      return found;
     },
   };
 }
 
-/**
- * Moves a dead process's lock away. Another waiter may have taken it over and locked anew between the read and the
- * rename: what was moved is then put back (link fails rather than replace a lock taken meanwhile).
- */
-export async function takeOver(file: string, seen: string, holder: Holder, log: Logger): Promise<void> {
-  const moved = `${file}.stale-${process.pid}`;
-  try {
-    await fs.rename(file, moved);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  if ((await readText(moved)) === seen) {
-    log.warn(`Took over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
-  } else {
-    await fs.link(moved, file).catch(() => undefined);
-  }
-  await fs.rm(moved, { force: true });
+function describe(h: LockHolder): string {
+  return `process ${h.pid} of user ${h.user} on host ${h.host} since ${h.since}`;
 }
 
-async function readText(file: string): Promise<string | undefined> {
+function parseHolder(text: string | undefined): LockHolder | undefined {
   try {
-    return await fs.readFile(file, 'utf8');
+    const h = JSON.parse(text ?? '') as Partial<LockHolder>;
+    return { ...unknownHolder(), ...h };
   } catch {
     return undefined;
   }
 }
 
-function parseHolder(text: string | undefined): Holder | undefined {
+function unknownHolder(): LockHolder {
+  return { pid: 0, host: '?', user: '?', since: '?', token: '', command: '?' };
+}
+
+function userName(): string {
   try {
-    return text === undefined ? undefined : (JSON.parse(text) as Holder);
+    return os.userInfo().username;
   } catch {
-    return undefined;
+    // A uid with no passwd entry (a container running as an arbitrary uid) has no name.
+    return process.env.USER ?? process.env.USERNAME ?? 'unknown';
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether the holder's process on this host runs; one of another user counts (EPERM), so does an unreadable pid. */
+function alive({ pid, token }: LockHolder): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  // This very pid: a process before this one had it (a restarted container often starts at the same pid).
+  if (pid === process.pid) return heldHere.has(token);
   try {
     process.kill(pid, 0);
     return true;

@@ -58,6 +58,12 @@ export function summaryMarkdown(result: Result): string {
     lines.push('', '| proxy | include | pointed at (before) |', '|---|---|---|');
     for (const p of result.proxies) lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} |`);
   }
+  if (result.locks?.length) {
+    lines.push('', '| deploy lock | held by | user | host | since |', '|---|---|---|---|---|');
+    for (const l of result.locks) {
+      lines.push(`| \`${l.key}\` | ${l.command} (pid ${l.pid}) | ${l.user} | ${l.host} | ${l.since} |`);
+    }
+  }
   if (result.plan.length) lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
   if (result.error) lines.push('', '### What went wrong', '', fence(result.error));
   if (result.logTail) {

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, type Command, type RawInputs } from './config.js';
 import { execute, type Result } from './deploy.js';
 import { nodeFiles, nodeHttp, systemClock, type Logger } from './io.js';
-import { fileLocks } from './lock.js';
+import { dockerLocks } from './lock.js';
 import { createExecaRunner } from './runner.js';
 
 /**
@@ -27,8 +27,9 @@ const LOCK_WAIT_MS = 15 * 60_000;
 export async function run(raw: RawInputs, log: Logger, signal?: AbortSignal): Promise<Result> {
   try {
     const config = await loadConfig(raw, nodeFiles);
-    const locks = fileLocks({ clock: systemClock, log }, { waitMs: LOCK_WAIT_MS });
-    const deps = { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, signal };
+    const runner = createExecaRunner();
+    const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
+    const deps = { runner, http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, signal };
     return await execute(config, deps);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -3,7 +3,7 @@
 // color, docker-compose.blue.yml / docker-compose.green.yml, each defining one app container on that network.
 // nginx/default.conf includes service-url.inc, which holds `upstream app { server ...; }` and is rewritten at
 // every switch.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -129,9 +129,10 @@ async function cleanupStack(root, dir, name, proxyContainer) {
   await run('docker', ['network', 'rm', `${name}-net`], opts);
   await run('docker', ['image', 'rm', `${name}_app-blue`, `${name}_app-green`], opts);
   await fs.rm(root, { recursive: true, force: true }).catch(() => {});
-  // The action's host-wide lock for this proxy, in case a run was killed before releasing it.
-  const hash = createHash('sha256').update(`proxies:${proxyContainer}`).digest('hex').slice(0, 16);
-  await fs.rm(path.join(os.tmpdir(), `bluegreen-${hash}.lock`), { force: true }).catch(() => {});
+  // The action's lock for this proxy (a container on the engine), in case a run was killed before releasing it.
+  const lock = `label=bluegreen-action.lock=proxy:${proxyContainer}`;
+  const locks = (await run('docker', ['ps', '-aq', '--filter', lock], opts)).stdout.split(/\s+/).filter(Boolean);
+  if (locks.length) await run('docker', ['rm', '-f', ...locks], opts);
 }
 
 /** Distinct free TCP ports on 127.0.0.1 (all sockets stay open until every port is known). */

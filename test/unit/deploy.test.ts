@@ -721,11 +721,34 @@ describe('one deploy at a time', () => {
   it('a deploy holds the lock of its proxies from before detection to the end, also when it fails', async () => {
     const ok = await setup({ live: 'blue' });
     await ok.run();
-    expect(ok.locks.events).toEqual(['acquire proxies:proxy', 'release proxies:proxy']);
+    expect(ok.locks.events).toEqual(['acquire proxy:proxy', 'release proxy:proxy']);
     const failing = await setup({ live: 'blue', raw: { 'health-timeout': '1' } });
     failing.host.appStatus.set('app-green', 500);
     expect((await failing.run()).status).toBe('rolled-back');
-    expect(failing.locks.events).toEqual(['acquire proxies:proxy', 'release proxies:proxy']);
+    expect(failing.locks.events).toEqual(['acquire proxy:proxy', 'release proxy:proxy']);
+  });
+
+  it('takes one key per proxy, so deploys that share any proxy exclude each other', async () => {
+    const targets = '- container: proxy\n  file: nginx/service-url.inc\n- container: edge\n  path: /etc/nginx/x.inc';
+    const raw = { 'nginx-targets': targets, 'nginx-container': '', 'upstream-file': '' };
+    const s = await setup({ live: 'blue', raw });
+    s.host.addProxy('edge');
+    await s.run();
+    expect(s.locks.events[0]).toBe('acquire proxy:edge proxy:proxy');
+  });
+
+  it('status takes no lock but reports who holds one', async () => {
+    const s = await setup({ live: 'blue', raw: { command: 'status' } });
+    const view = { pid: 4242, host: 'ci-2', user: 'runner', since: '2025-01-01T00:00:00.000Z', command: 'deploy' };
+    s.locks.held = [
+      { key: 'proxy:proxy', holder: { ...view, token: 't' } },
+      { key: 'proxy:other', holder: { ...view, token: 'u' } },
+    ];
+    const result = await s.run();
+    expect(result).toMatchObject({ status: 'unchanged', exitCode: 0 });
+    expect(result.locks).toEqual([{ key: 'proxy:proxy', ...view }]);
+    expect(s.log.text).toMatch(/Deploy lock proxy:proxy is held by a deploy \(process 4242 of user runner on host ci-2 /);
+    expect(s.locks.events).toEqual([]);
   });
 
   it('status and dry-run change nothing and take no lock', async () => {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { ContainerState } from '../../src/compose.js';
 import type { Clock, Files, Http, HttpResponse, Logger } from '../../src/io.js';
-import type { Locks } from '../../src/lock.js';
+import type { LockHolder, Locks } from '../../src/lock.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
 import { packFile, unpackFirstFile } from '../../src/tar.js';
 
@@ -48,14 +48,18 @@ export class FakeClock implements Clock {
   }
 }
 
-/** Records which lock keys were taken and released. */
+/** Records which lock keys were taken and released; `held` is what holders() reports. */
 export class FakeLocks implements Locks {
   events: string[] = [];
-  async acquire(key: string) {
-    this.events.push(`acquire ${key}`);
+  held: { key: string; holder: LockHolder }[] = [];
+  async acquire(keys: string[]) {
+    this.events.push(`acquire ${keys.join(' ')}`);
     return async () => {
-      this.events.push(`release ${key}`);
+      this.events.push(`release ${keys.join(' ')}`);
     };
+  }
+  async holders(keys: string[]) {
+    return this.held.filter((h) => keys.includes(h.key));
   }
 }
 

@@ -160,6 +160,15 @@ describe('summaryMarkdown', () => {
   it('gives the live color of a status run', () => {
     const md = summaryMarkdown({ ...deployed, command: 'status', status: 'unchanged', phases: [] });
     expect(md).toMatch(/^## ℹ️ Blue-green: live color: green\n/);
+    expect(md).not.toContain('deploy lock');
+  });
+
+  it('shows who holds a deploy lock in a status run', () => {
+    const lock = { key: 'proxy:nginx', pid: 4242, host: 'ci-2', user: 'runner', since: '2025-01-01T00:00:00.000Z' };
+    const status = { ...deployed, command: 'status' as const, status: 'unchanged' as const };
+    const md = summaryMarkdown({ ...status, locks: [{ ...lock, command: 'deploy' }] });
+    expect(md).toContain('| deploy lock | held by | user | host | since |\n|---|---|---|---|---|\n');
+    expect(md).toContain('| `proxy:nginx` | deploy (pid 4242) | runner | ci-2 | 2025-01-01T00:00:00.000Z |');
   });
 });
 
