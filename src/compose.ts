@@ -11,6 +11,28 @@ const QUERY_TIMEOUT_MS = 60_000;
 /** What compose accepts as a service name; anything else could be read as an option on a command line. */
 const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+/**
+ * Compose's own environment that could make a call touch more than the services it names, pinned for every call
+ * (the process environment wins over the project's .env in Compose v2, so this covers both). Read from
+ * docker/compose's cmd/compose (v2.26) and decided one by one:
+ * - COMPOSE_REMOVE_ORPHANS: `up` of one color would remove the other color's containers (its services are not in
+ *   this color's file), the live one included. Pinned off.
+ * - COMPOSE_IGNORE_ORPHANS: only silences the warning about those same containers, which are expected here. On.
+ * - COMPOSE_MENU: the interactive menu of an attached `up`; never wanted from a tool. Off.
+ * - COMPOSE_ANSI: colour codes would clutter the step's log. Never.
+ * Left as the user set them: COMPOSE_FILE (every call passes -f, which overrides it), COMPOSE_PROFILES (every call
+ * names its services, and Compose enables a named service whatever its profile), COMPOSE_PROJECT_NAME (the same
+ * for every call, so the tool sees the project the user's own commands see), COMPOSE_ENV_FILES,
+ * COMPOSE_PARALLEL_LIMIT, COMPOSE_COMPATIBILITY (container names; the tool never derives a name it acts on),
+ * COMPOSE_CONVERT_WINDOWS_PATHS, COMPOSE_PATH_SEPARATOR, COMPOSE_STATUS_STDOUT and DOCKER_* (where the engine is).
+ */
+export const PINNED_COMPOSE_ENV: Readonly<Record<string, string>> = {
+  COMPOSE_REMOVE_ORPHANS: 'false',
+  COMPOSE_IGNORE_ORPHANS: 'true',
+  COMPOSE_MENU: 'false',
+  COMPOSE_ANSI: 'never',
+};
+
 /** How compose is called: `docker compose` (v2, GitHub runners) or `docker-compose` (v1, Debian). */
 export interface ComposeCli {
   file: string;
@@ -43,6 +65,14 @@ export interface ContainerState {
   exitCode: number;
   /** Docker HEALTHCHECK status when the image or service defines one. */
   health?: string;
+  /** Its IP addresses on its networks: what a proxy's $upstream_addr shows when it reaches the container. */
+  addresses: string[];
+}
+
+/** A service of the shared files (not of a color file), and the names its container may have. */
+export interface SharedService {
+  name: string;
+  containerNames: string[];
 }
 
 type ComposeConfig = Pick<
@@ -86,6 +116,21 @@ export class ComposeDriver {
     ];
   }
 
+  /**
+   * A call on the shared files alone. Starting shared services this way creates the networks they define: merged
+   * with a color file that declares the same network `external: true` (the seed's layout), Compose v2 would
+   * expect it to exist already and fail.
+   */
+  sharedArgs(subcommand: string[]): string[] {
+    const project = this.config.projectName;
+    return [
+      ...this.cli.prefix,
+      ...(project ? ['-p', project] : []),
+      ...this.config.composeFiles.flatMap((f) => ['-f', f]),
+      ...subcommand,
+    ];
+  }
+
   upArgs(color: string, services: string[], build: boolean): string[] {
     return this.args(color, ['up', '-d', '--no-deps', ...(build ? ['--build'] : []), ...services]);
   }
@@ -118,18 +163,37 @@ export class ComposeDriver {
    * Services of the shared files that neither color file defines (the proxy, the database, ...). Services with
    * `profiles` are left out: `up` starts them only when asked by name, and a deploy must not be what asks.
    */
-  async sharedServices(): Promise<string[]> {
+  async sharedServices(): Promise<SharedService[]> {
     const colorOwned = new Set((await Promise.all(this.config.colors.map((c) => this.colorServices(c)))).flat());
-    const shared = new Set<string>();
+    const shared = new Map<string, SharedService>();
     for (const file of this.config.composeFiles) {
       const defs = await this.serviceDefs(path.resolve(this.config.workingDirectory, file), 'compose-files');
       for (const [name, def] of defs) {
-        const profiles = (def as { profiles?: unknown } | null)?.profiles;
-        if (!colorOwned.has(name) && !(Array.isArray(profiles) && profiles.length)) shared.add(name);
+        const { profiles, container_name: containerName } = (def ?? {}) as { profiles?: unknown; container_name?: unknown };
+        if (colorOwned.has(name) || (Array.isArray(profiles) && profiles.length)) continue;
+        // A later file overrides an earlier one's container_name, as compose merges them.
+        const previous = shared.get(name)?.containerNames ?? [];
+        shared.set(name, {
+          name,
+          containerNames: typeof containerName === 'string' ? [containerName] : previous.length ? previous : this.defaultNames(name),
+        });
       }
     }
-    return [...shared];
+    return [...shared.values()];
   }
+
+  /**
+   * The names compose gives a service's first container when the file sets none: v2 `project-service-1`, v1
+   * `project_service_1` (v1 also drops - and _ from the project name). Used only to tell which shared service is a
+   * proxy before its container exists; an existing container is recognised by its compose labels instead.
+   */
+  private defaultNames(service: string): string[] {
+    const project = (this.config.projectName || process.env.COMPOSE_PROJECT_NAME || path.basename(this.config.workingDirectory))
+      .toLowerCase();
+    return [`${project.replace(/[^a-z0-9_-]/g, '')}-${service}-1`, `${project.replace(/[^a-z0-9]/g, '')}_${service}_1`];
+  }
+
+
 
   /**
    * Refuses two colors that define the same service in one project: `up` of one would replace the live
@@ -177,11 +241,16 @@ export class ComposeDriver {
     ensureOk(await this.exec(color, this.upArgs(color, services, build), UP_TIMEOUT_MS), `starting ${color}`);
   }
 
-  /** Starts the shared services that are not running, without recreating any (first deploy). */
+  /** Starts shared services that are not running, from the shared files alone, without recreating any. */
   async startShared(color: string, services: string[]): Promise<void> {
     ensureOk(
-      await this.run(color, ['up', '-d', '--no-deps', '--no-recreate', ...services], UP_TIMEOUT_MS),
-      'starting the shared services',
+      await this.runner.run(this.cli.file, this.sharedArgs(['up', '-d', '--no-deps', '--no-recreate', ...services]), {
+        cwd: this.config.workingDirectory,
+        env: this.env(color),
+        timeoutMs: UP_TIMEOUT_MS,
+        onLine: this.onLine,
+      }),
+      `starting the shared services ${services.join(', ')}`,
     );
   }
 
@@ -212,9 +281,9 @@ export class ComposeDriver {
     return (r.stdout + r.stderr).trimEnd();
   }
 
-  /** One compose file serves both colors when it interpolates these. */
+  /** One compose file serves both colors when it interpolates BLUEGREEN_*; see PINNED_COMPOSE_ENV for the rest. */
   env(color: string): Record<string, string> {
-    return { BLUEGREEN_COLOR: color, BLUEGREEN_PORT: String(this.port(color)) };
+    return { ...PINNED_COMPOSE_ENV, BLUEGREEN_COLOR: color, BLUEGREEN_PORT: String(this.port(color)) };
   }
 
   private run(color: string, subcommand: string[], timeoutMs: number) {
@@ -261,6 +330,7 @@ interface InspectEntry {
   Name?: string;
   State?: { Status?: string; Running?: boolean; ExitCode?: number; Health?: { Status?: string } };
   Config?: { Labels?: Record<string, string> };
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | null };
 }
 
 export function parseInspect(json: string): ContainerState[] {
@@ -275,5 +345,8 @@ export function parseInspect(json: string): ContainerState[] {
       status: e.State?.Status ?? 'unknown',
       exitCode: e.State?.ExitCode ?? 0,
       health: e.State?.Health?.Status,
+      addresses: Object.values(e.NetworkSettings?.Networks ?? {})
+        .flatMap((n) => [n.IPAddress ?? '', n.GlobalIPv6Address ?? ''])
+        .filter(Boolean),
     }));
 }

@@ -32,7 +32,14 @@ export const INPUTS = [
   },
   { name: 'upstream-host', default: 'localhost', help: 'what {host} becomes' },
   { name: 'nginx-targets', default: '', help: 'YAML list of proxies (container, file or path, template, host)' },
-  { name: 'verify-url', default: '', help: 'URL checked through the proxy after the switch; failure rolls back' },
+  {
+    name: 'verify-proxies',
+    default: 'auto',
+    help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
+  },
+  { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
+  { name: 'verify-timeout', default: '10', help: 'seconds each proxy has, after the switch, to answer from the new color' },
+  { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
   { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
   { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
   { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
@@ -45,6 +52,7 @@ export type RawInputs = Partial<Record<string, string>>;
 export type Command = 'deploy' | 'rollback' | 'status';
 export type Cleanup = 'stop' | 'down' | 'keep';
 export type ComposeSetting = 'auto' | 'docker compose' | 'docker-compose';
+export type VerifyProxies = 'auto' | 'required' | 'off';
 
 export interface StatusRange {
   from: number;
@@ -59,6 +67,8 @@ export interface NginxTarget {
   path?: string;
   template: string;
   host: string;
+  /** Where to check this proxy after the switch, when it publishes no port the runner can reach. */
+  verifyUrl?: string;
 }
 
 export interface Config {
@@ -82,7 +92,10 @@ export interface Config {
     intervalMs: number;
   };
   targets: NginxTarget[];
+  verifyProxies: VerifyProxies;
   verifyUrl: string;
+  verifyTimeoutMs: number;
+  colorHeader: string;
   drainMs: number;
   cleanup: Cleanup;
   rollbackOnFailure: boolean;
@@ -214,8 +227,14 @@ const targetEntry = z
     path: z.string().optional(),
     template: z.string().optional(),
     host: z.string().optional(),
+    'verify-url': z.string().optional(),
   })
   .strict();
+
+/** http(s) URLs that Node's parser takes too. */
+function isHttpUrl(v: string): boolean {
+  return /^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v);
+}
 
 const schema = z
   .object({
@@ -290,14 +309,17 @@ const schema = z
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-        return fail(ctx, `a YAML list of {container, file or path, template, host}${where}: ${issue?.message}`);
+        return fail(ctx, `a YAML list of {container, file or path, template, host, verify-url}${where}: ${issue?.message}`);
       }
       return parsed.data;
     }),
+    'verify-proxies': choice('verify-proxies', ['auto', 'required', 'off'] as const),
     'verify-url': text('verify-url').superRefine((v, ctx) => {
-      if (v && !(/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v))) {
-        ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
-      }
+      if (v && !isHttpUrl(v)) ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
+    }),
+    'verify-timeout': seconds('verify-timeout', { zero: false, max: 3600 }),
+    'color-header': text('color-header').superRefine((v, ctx) => {
+      if (v && !HEADER_NAME.test(v)) ctx.addIssue({ code: 'custom', message: 'a header name, e.g. X-Color' });
     }),
     'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
     cleanup: choice('cleanup', ['stop', 'down', 'keep'] as const),
@@ -395,7 +417,10 @@ export async function loadConfig(raw: RawInputs, files: Files): Promise<Config> 
       intervalMs: p['health-interval'],
     },
     targets,
+    verifyProxies: p['verify-proxies'],
     verifyUrl: p['verify-url'],
+    verifyTimeoutMs: p['verify-timeout'],
+    colorHeader: p['color-header'],
     drainMs: p['drain-seconds'],
     cleanup: p.cleanup,
     rollbackOnFailure: p['rollback-on-failure'],
@@ -426,6 +451,7 @@ function buildTargets(
         path: p['upstream-path'] || undefined,
         template: undefined,
         host: undefined,
+        'verify-url': undefined,
       }));
   if (!p['nginx-targets'].length && !p['nginx-container'].length && single) {
     problem('nginx-container', 'an include needs the proxy container that reads it');
@@ -446,6 +472,9 @@ function buildTargets(
       problem(input, `${where}: path must be an absolute file path inside the container`, entry.path);
     }
     const host = entry.host ?? p['upstream-host'];
+    if (entry['verify-url'] !== undefined && !isHttpUrl(entry['verify-url'])) {
+      problem(input, `${where}: verify-url must be an http:// or https:// URL`, entry['verify-url']);
+    }
     if (entry.host !== undefined && !HOST.test(host)) {
       problem(input, `${where}: host must be a host name or IP address ([...] for IPv6)`, host);
     }
@@ -466,6 +495,7 @@ function buildTargets(
       path: entry.path,
       template: tmpl,
       host,
+      verifyUrl: entry['verify-url'],
     });
   }
   return targets;

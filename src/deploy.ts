@@ -1,10 +1,12 @@
-import { ComposeDriver, detectCompose, type ContainerState } from './compose.js';
+import path from 'node:path';
+import { ComposeDriver, detectCompose, type ContainerState, type SharedService } from './compose.js';
 import { ConfigError, type Config, type NginxTarget } from './config.js';
 import { formatStatuses, pollUntil, probeHttp, type ProbeResult } from './health.js';
 import type { Clock, Files, Http, Logger } from './io.js';
 import type { Locks } from './lock.js';
-import { colorOfInclude, NginxSwitcher, renderInclude } from './nginx.js';
+import { NginxSwitcher, readInclude, renderInclude, type ProxyState } from './nginx.js';
 import { describeCommand, type Runner } from './runner.js';
+import { attribute, proxyUrl, type Attribution, type ColorAddresses } from './verify.js';
 
 export interface Deps {
   runner: Runner;
@@ -33,6 +35,8 @@ export interface ProxyView {
   include: string;
   /** The color the include points at, when it can be told. */
   color?: string;
+  /** How the proxy was checked after the switch, or why it could not be. */
+  verified?: string;
 }
 
 export interface Result {
@@ -53,6 +57,8 @@ export interface Result {
   proxies: ProxyView[];
   running: Record<string, boolean>;
   plan: string[];
+  /** How verify-url answered after the switch. */
+  verifyUrl?: string;
   error?: string;
   logTail?: string;
   /** status: the deploy locks held now on the engine, and by whom. */
@@ -69,17 +75,34 @@ export interface LockView {
 }
 
 const LOG_LINES = 50;
+/** How long a proxy started by a first deploy has to come up. */
+const PROXY_START_MS = 30_000;
+const VERIFY_INTERVAL_MS = 200;
+
+/** One check through a proxy after the switch. */
+interface VerifyCheck {
+  /** The proxy container, or verify-url. */
+  what: string;
+  url: string;
+}
 /** How often Docker's own health status is read while the app already answers. */
 const DOCKER_HEALTH_WATCH_MS = 100;
 
 /** Where things stand before anything is changed. */
 interface Situation {
   services: Record<string, string[]>;
-  shared: string[];
+  /** Each color's containers as they were found. */
+  states: Record<string, ContainerState[]>;
+  shared: SharedService[];
   includes: { target: NginxTarget; content: string | null; color?: string }[];
+  /** Each proxy container that exists, as docker inspect tells. */
+  proxies: Map<string, ProxyState>;
   running: Record<string, boolean>;
   live?: string;
 }
+
+/** How a proxy that does not run yet is brought up once its include is written (first deploys only). */
+type ProxyStart = { container: string; service?: string };
 
 interface Undo {
   label: string;
@@ -109,6 +132,8 @@ class Deployment {
   private stoppedNew = false;
   /** Shared services this run started (a first deploy): a failure leaves them running. */
   private startedShared: string[] = [];
+  /** The new color's containers, as found before the health check. */
+  private nextIds: string[] = [];
   /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
   private cleanupStarted = false;
 
@@ -201,13 +226,23 @@ class Deployment {
     const services: Record<string, string[]> = {};
     for (const color of colors) services[color] = await this.compose.colorServices(color);
     // Compose v1 takes about half a second to answer: both colors are asked at once.
-    const states = await Promise.all(colors.map((c) => this.compose.containers(c, services[c] ?? [])));
-    const running = Object.fromEntries(colors.map((c, i) => [c, allRunning(services[c] ?? [], states[i] ?? [])]));
+    const found = await Promise.all(colors.map((c) => this.compose.containers(c, services[c] ?? [])));
+    const states = Object.fromEntries(colors.map((c, i) => [c, found[i] ?? []]));
+    const running = Object.fromEntries(colors.map((c) => [c, allRunning(services[c] ?? [], states[c] ?? [])]));
     const shared = this.compose.separateProjects ? [] : await this.compose.sharedServices();
+    const containers = this.proxyContainers();
+    const proxies = containers.length ? await this.nginx.inspect(containers) : new Map<string, ProxyState>();
     const includes = [];
     for (const target of this.config.targets) {
       const content = await this.nginx.read(target);
-      includes.push({ target, content, color: colorOfInclude(content, target, colors, ports) });
+      const reading = readInclude(content, target, colors, ports);
+      if (reading.marker && reading.marker !== reading.color) {
+        this.log.warn(
+          `${this.nginx.describe(target)} says ${reading.marker} in its marker line but points at ` +
+            `${reading.color ?? 'no known color'} (edited by hand?): its content decides.`,
+        );
+      }
+      includes.push({ target, content, color: reading.color });
     }
     this.result.running = running;
     this.result.proxies = includes.map((i) => ({
@@ -215,28 +250,10 @@ class Deployment {
       include: this.nginx.describe(i.target),
       color: i.color,
     }));
-
-    const pointed = [...new Set(includes.map((i) => i.color).filter((c): c is string => c !== undefined))];
-    if (pointed.length > 1) {
-      throw new StepFailure(`the proxies disagree on the live color (${includes.map((i) => `${i.target.container} → ${i.color ?? '?'}`).join(', ')}). ` +
-          'Point every include at the color that should serve, reload, and run again.',
-      );
-    }
-    let live = pointed[0];
-    if (live === undefined) {
-      const up = colors.filter((c) => running[c]);
-      if (up.length > 1) {
-        throw new StepFailure(`both ${up.join(' and ')} are running and no proxy include says which one serves. ` +
-            'Stop the color that does not serve, or write its include, and run again.',
-        );
-      }
-      live = up[0];
-    } else if (!running[live]) {
-      this.log.warn(`The proxies point at ${live}, but ${live} is not running.`);
-    }
     for (const i of includes) {
       this.log.info(`${this.nginx.describe(i.target)} points at ${i.color ?? 'no known color'}`);
     }
+    const live = this.liveColor(includes, running);
     this.log.info(
       live
         ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
@@ -244,7 +261,35 @@ class Deployment {
     );
     this.result.previousColor = live;
     this.result.previousPort = live ? this.compose.port(live) : undefined;
-    return { services, shared, includes, running, live };
+    return { services, states, shared, includes, proxies, running, live };
+  }
+
+  /**
+   * The color that serves: the one the includes point at, if it runs. A color that does not run is not live,
+   * whatever an include says (a repository commits its include naming the first color): with nothing running,
+   * it is a first deploy.
+   */
+  private liveColor(includes: Situation['includes'], running: Record<string, boolean>): string | undefined {
+    const pointed = [...new Set(includes.map((i) => i.color).filter((c): c is string => c !== undefined))];
+    const serving = pointed.filter((c) => running[c]);
+    if (serving.length > 1) {
+      throw new StepFailure(
+        `the proxies disagree on the live color (${includes.map((i) => `${i.target.container} → ${i.color ?? '?'}`).join(', ')}). ` +
+          'Point every include at the color that should serve, reload, and run again.',
+      );
+    }
+    for (const idle of pointed.filter((c) => !running[c])) {
+      this.log.warn(`An include points at ${idle}, which is not running: ${idle} is not live.`);
+    }
+    if (serving.length) return serving[0];
+    const up = this.config.colors.filter((c) => running[c]);
+    if (up.length > 1) {
+      throw new StepFailure(
+        `both ${up.join(' and ')} are running and no proxy include says which one serves. ` +
+          'Stop the color that does not serve, or write its include, and run again.',
+      );
+    }
+    return up[0];
   }
 
   private async deploy(s: Situation): Promise<void> {
@@ -252,17 +297,59 @@ class Deployment {
     const nextServices = s.services[next] ?? [];
     this.result.targetColor = next;
     if (this.config.dryRun) return this.planOnly(s, next);
+    const starts = this.proxiesToStart(s);
     // 2. Bring up the idle color, touching only its own services.
     await this.phase('up', async () => {
       // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
-      // purpose) is not the deploy's to start, and a stopped proxy is refused just below.
-      if (!s.live) await this.startShared(next, s.shared);
-      await this.checkProxiesRunning();
+      // purpose) is not the deploy's to start. Proxies among them start once their include names a running color.
+      if (!s.live) {
+        const proxyServices = new Set(starts.map((p) => p.service));
+        await this.startShared(next, s.shared.filter((svc) => !proxyServices.has(svc.name)).map((svc) => svc.name));
+      }
       if (this.config.pull) await this.compose.pull(next, nextServices);
       this.pushStopNew(next, nextServices);
       await this.compose.up(next, nextServices, this.config.build);
     });
-    await this.swap(s, next);
+    await this.swap(s, next, starts);
+  }
+
+  /**
+   * Proxies that must be started after their include is written: on a first deploy, a proxy that is a shared
+   * service not yet running, or any proxy that is stopped or crash-looping (Nginx cannot start while its upstream
+   * names a container that does not exist yet). Any other proxy must be running: refused before anything changes.
+   */
+  private proxiesToStart(s: Situation): ProxyStart[] {
+    const starts: ProxyStart[] = [];
+    for (const container of this.proxyContainers()) {
+      const state = s.proxies.get(container);
+      if (state?.running) continue;
+      const service = this.sharedServiceOf(container, state, s.shared);
+      if (!s.live && (state || service)) {
+        starts.push({ container, service: state ? undefined : service });
+        continue;
+      }
+      throw new StepFailure(
+        state
+          ? `the proxy container ${container} is not running (${state.status}). Start it (its include must name a host that ` +
+              'resolves, e.g. a placeholder server 127.0.0.1:9) and run again.'
+          : `the proxy container ${container} does not exist and is not a service of ${this.config.composeFiles.join(', ') || 'the shared compose files'}. ` +
+              'Start its own stack first, then run again.',
+      );
+    }
+    return starts;
+  }
+
+  /** The shared service a proxy container belongs to: by its compose labels, or by the name compose will give it. */
+  private sharedServiceOf(container: string, state: ProxyState | undefined, shared: SharedService[]): string | undefined {
+    if (state) {
+      const ours = state.workingDir !== undefined && path.resolve(state.workingDir) === this.config.workingDirectory;
+      return ours ? shared.find((svc) => svc.name === state.service)?.name : undefined;
+    }
+    return shared.find((svc) => svc.containerNames.includes(container))?.name;
+  }
+
+  private proxyContainers(): string[] {
+    return [...new Set(this.config.targets.map((t) => t.container))];
   }
 
   private async rollback(s: Situation): Promise<void> {
@@ -280,15 +367,16 @@ class Deployment {
       );
     }
     if (this.config.dryRun) return this.planOnly(s, back);
+    const starts = this.proxiesToStart(s);
     await this.phase('start', async () => {
       if (!s.running[back]) this.pushStopNew(back, services);
       await this.compose.start(back, services);
     });
-    await this.swap(s, back);
+    await this.swap(s, back, starts);
   }
 
   /** Steps 3 to 6, the same for a deploy and a rollback. */
-  private async swap(s: Situation, next: string): Promise<void> {
+  private async swap(s: Situation, next: string, starts: ProxyStart[]): Promise<void> {
     const nextPort = this.compose.port(next);
     const nextServices = s.services[next] ?? [];
     // 3. Health-check the new color over HTTP (and Docker's own HEALTHCHECK, where defined).
@@ -297,6 +385,7 @@ class Deployment {
       const url = `http://${h.host}:${nextPort}${h.path}`;
       // Compose is asked once which containers the color has; each probe then only inspects them.
       const ids = (await this.compose.containers(next, nextServices)).map((c) => c.id);
+      this.nextIds = ids;
       const outcome = await pollUntil(
         this.cancellable((timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs)),
         { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
@@ -311,13 +400,15 @@ class Deployment {
         );
       }
     });
-    // 4. Point every proxy at the new color: write, nginx -t, then reload them all.
+    // 4. Point every proxy at the new color: write, nginx -t, then reload them all; check each through itself.
+    let checks: VerifyCheck[] = [];
     if (this.config.targets.length) {
-      await this.phase('switch', () => this.switchProxies(s, next, nextPort));
+      checks = await this.phase('switch', () => this.switchProxies(s, next, nextPort, starts));
     } else {
       this.log.warn('No proxy is configured: nothing was switched.');
     }
-    if (this.config.verifyUrl) await this.phase('verify', () => this.verify());
+    if (this.config.verifyUrl) checks.push({ what: 'verify-url', url: this.config.verifyUrl });
+    if (checks.length) await this.phase('verify', () => this.verify(s, next, checks));
     // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
     const old = s.live;
     if (old && old !== next && this.config.drainMs > 0 && this.config.cleanup !== 'keep') {
@@ -374,9 +465,15 @@ class Deployment {
     }
   }
 
-  private async switchProxies(s: Situation, next: string, port: number): Promise<void> {
+  /**
+   * Writes and tests every include before any proxy is reloaded, then reloads them all (or starts those that could
+   * not run before), and returns where each proxy is to be checked.
+   */
+  private async switchProxies(s: Situation, next: string, port: number, starts: ProxyStart[]): Promise<VerifyCheck[]> {
     const written: { target: NginxTarget; previous: string | null }[] = [];
-    const containers = [...new Set(this.config.targets.map((t) => t.container))];
+    const toStart = new Set(starts.map((p) => p.container));
+    const running = this.proxyContainers().filter((c) => !toStart.has(c));
+    const listen = new Map<string, number[]>();
     let reloaded = false;
     this.undo.push({
       label: 'restore the proxy includes',
@@ -392,48 +489,160 @@ class Deployment {
           await this.nginx.write(w.target, w.previous ?? '');
         }
         if (!reloaded) return;
-        for (const c of containers) await this.nginx.testOnly(c);
-        for (const c of containers) await this.nginx.reload(c);
+        if (!s.live) {
+          // Nothing served before this first deploy. A previous include that loads (a placeholder) is loaded again;
+          // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
+          this.trafficOnNew = false;
+          for (const c of running) {
+            if (await this.nginx.testOnly(c).then(() => true, () => false)) await this.nginx.reload(c);
+          }
+          this.log.info('No color served before this first deploy: the includes were put back as they were.');
+          return;
+        }
+        for (const c of running) await this.nginx.testOnly(c);
+        for (const c of running) await this.nginx.reload(c);
         this.trafficOnNew = false;
-        const before = new Set(s.includes.map((i) => i.color));
-        const to = before.size === 1 && s.live && before.has(s.live) ? s.live : 'their previous includes';
-        this.log.info(`Proxies restored to ${to} and reloaded.`);
+        this.log.info(`Proxies restored to ${s.live} and reloaded.`);
       },
     });
     // Seen while the includes are written and tested, so that the reload does not wait for it.
-    const workers = new Map(containers.map((c) => [c, this.nginx.acceptingWorkers(c)]));
+    const workers = new Map(running.map((c) => [c, this.nginx.acceptingWorkers(c)]));
+    const test = async (target: NginxTarget, content: string) => {
+      try {
+        listen.set(target.container, await this.nginx.test(target, content));
+      } catch (error) {
+        this.checkCancelled('during switch');
+        throw new StepFailure((error as Error).message);
+      }
+    };
     for (const inc of s.includes) {
       const content = renderInclude(inc.target, next, port);
       this.log.info(`${this.nginx.describe(inc.target)} → ${next}`);
       written.push({ target: inc.target, previous: inc.content });
       await this.nginx.write(inc.target, content);
-      try {
-        await this.nginx.test(inc.target, content);
-      } catch (error) {
-        this.checkCancelled('during switch');
-        throw new StepFailure((error as Error).message);
-      }
+      if (!toStart.has(inc.target.container)) await test(inc.target, content);
     }
-    for (const c of containers) {
+    // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing.
+    const checks = this.proxyChecks(running, listen, s.proxies);
+    for (const c of running) {
       this.trafficOnNew = true;
       reloaded = true;
       const confirmed = await this.nginx.reload(c, workers.get(c));
       this.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
     }
+    for (const start of starts) {
+      this.trafficOnNew = true;
+      reloaded = true;
+      if (start.service) {
+        this.log.info(`Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`);
+        await this.compose.startShared(next, [start.service]);
+        this.startedShared.push(start.service);
+      } else {
+        this.log.info(`Restarting the proxy ${start.container}, which could not run before its include named ${next}.`);
+        await this.nginx.restart(start.container);
+      }
+      try {
+        await this.nginx.waitStarted(start.container, PROXY_START_MS, this.deps.signal);
+      } catch (error) {
+        this.checkCancelled('during switch');
+        throw new StepFailure((error as Error).message);
+      }
+      for (const inc of s.includes.filter((i) => i.target.container === start.container)) {
+        await test(inc.target, renderInclude(inc.target, next, port));
+      }
+    }
+    if (starts.length) checks.push(...this.proxyChecks([...toStart], listen, await this.nginx.inspect([...toStart])));
+    return checks;
   }
 
-  private async verify(): Promise<void> {
-    const h = this.config.health;
-    // A reload lets old workers finish their connections: give the proxy the health deadline to answer from the new color.
-    const outcome = await pollUntil(
-      this.cancellable((timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs, this.deps.signal)),
-      { what: `through the proxy at ${this.config.verifyUrl}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
-      this.deps,
-    );
-    if (!outcome.ok) {
-      this.checkCancelled('during verify');
-      throw new StepFailure(`the proxy did not answer as expected at ${this.config.verifyUrl}: ${outcome.detail}`);
+  /** Where each proxy is checked: its verify-url, or the host port its Nginx listen port is published on. */
+  private proxyChecks(containers: string[], listen: Map<string, number[]>, states: Map<string, ProxyState>): VerifyCheck[] {
+    const mode = this.config.verifyProxies;
+    if (mode === 'off') {
+      if (!this.result.proxies.some((p) => p.verified)) {
+        this.log.warn(
+          'verify-proxies is off: no proxy is checked after the switch, so a proxy that serves errors from the new ' +
+            'color would not be noticed.',
+        );
+      }
+      for (const view of this.result.proxies) view.verified = 'not checked (verify-proxies: off)';
+      return [];
     }
+    const checks: VerifyCheck[] = [];
+    const h = this.config.health;
+    for (const container of containers) {
+      const given = this.config.targets.find((t) => t.container === container && t.verifyUrl)?.verifyUrl;
+      const ports = listen.get(container) ?? [];
+      const url = given ?? proxyUrl(states.get(container), ports, h.host, h.path);
+      if (url) {
+        checks.push({ what: container, url });
+        continue;
+      }
+      const why =
+        `${container} publishes none of the ports its Nginx listens on (${ports.join(', ') || 'none seen'}), ` +
+        'so the runner cannot check it: give it a verify-url in nginx-targets';
+      if (mode === 'required') throw new StepFailure(`${why} (verify-proxies: required).`);
+      this.log.warn(`NOT VERIFIED: ${why}.`);
+      this.setVerified(container, `NOT VERIFIED: publishes no port for ${ports.join(', ') || 'its listen ports'}`);
+    }
+    return checks;
+  }
+
+  /**
+   * 4b. Each proxy must answer the health expectations through itself, from the new color, before the old color
+   * is drained. The reload was confirmed, so a wrong answer is not a moment of transition: the deadline is short.
+   */
+  private async verify(s: Situation, next: string, checks: VerifyCheck[]): Promise<void> {
+    const h = this.config.health;
+    const colors = await this.colorAddresses(s, next);
+    for (const check of checks) {
+      let told: Attribution = {};
+      const probe = async (timeoutMs: number): Promise<ProbeResult> => {
+        const answer = await probeHttp(this.deps.http, check.url, h, timeoutMs, this.deps.signal);
+        if (!answer.ok || !answer.response) return answer;
+        told = attribute(answer.response, this.config.colorHeader, colors);
+        if (told.color === undefined && !this.config.colorHeader) return answer;
+        return told.color === next
+          ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
+          : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
+      };
+      const outcome = await pollUntil(
+        this.cancellable(probe),
+        { what: `${check.what} at ${check.url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS },
+        this.deps,
+      );
+      if (!outcome.ok) {
+        this.checkCancelled('during verify');
+        this.setVerified(check.what, `failed: ${outcome.detail}`);
+        throw new StepFailure(
+          `${check.what} did not answer as expected from ${next} at ${check.url} within ` +
+            `${this.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`,
+        );
+      }
+      const unsure = told.color === undefined;
+      if (unsure) {
+        this.log.info(
+          `${check.what}: which color answered cannot be told; set color-header, or have Nginx add ` +
+            'X-Bluegreen-Upstream (see the README), to make the check certain.',
+        );
+      }
+      this.setVerified(check.what, `${outcome.detail}${unsure ? ` (color not told${told.how ? `: ${told.how}` : ''})` : ''}`);
+    }
+  }
+
+  private setVerified(what: string, text: string): void {
+    for (const view of this.result.proxies.filter((p) => p.container === what)) view.verified = text;
+    if (what === 'verify-url') this.result.verifyUrl = text;
+  }
+
+  /** The addresses by which a proxy's upstream may show each color. */
+  private async colorAddresses(s: Situation, next: string): Promise<ColorAddresses[]> {
+    const nextStates = await this.compose.inspect(this.nextIds);
+    return this.config.colors.map((color) => ({
+      color,
+      port: this.compose.port(color),
+      addresses: (color === next ? nextStates : (s.states[color] ?? [])).flatMap((c) => c.addresses),
+    }));
   }
 
   private async cleanup(old: string, services: string[]): Promise<void> {
@@ -471,18 +680,8 @@ class Deployment {
     const down = shared.filter((svc) => !containers.some((c) => c.service === svc && c.running));
     if (!down.length) return;
     this.log.info(`Starting shared services that are not running: ${down.join(', ')}`);
-    this.startedShared = down;
+    this.startedShared.push(...down);
     await this.compose.startShared(color, down);
-  }
-
-  private async checkProxiesRunning(): Promise<void> {
-    for (const container of new Set(this.config.targets.map((t) => t.container))) {
-      if (!(await this.nginx.isRunning(container))) {
-        throw new StepFailure(`the proxy container ${container} is not running. Start it (its include must name a host that resolves, ` +
-            'e.g. a placeholder server 127.0.0.1:9) and run again.',
-        );
-      }
-    }
   }
 
   private async colorRunning(s: Situation, color: string): Promise<boolean> {
@@ -506,7 +705,11 @@ class Deployment {
       ...[...new Set(this.config.targets.map((t) => t.container))].map(
         (c) => `docker exec ${c} nginx -T, then docker exec ${c} nginx -s reload`,
       ),
-      ...(this.config.verifyUrl ? [`verify ${this.config.verifyUrl}`] : []),
+      this.config.verifyProxies === 'off'
+        ? 'no check through the proxies (verify-proxies: off)'
+        : `check each proxy through its published port: ${formatStatuses(h.statuses)} from ${next}` +
+          ` within ${this.config.verifyTimeoutMs / 1000} s`,
+      ...(this.config.verifyUrl ? [`check ${this.config.verifyUrl}`] : []),
     ];
     if (s.live) {
       const old = s.services[s.live] ?? [];
@@ -583,7 +786,10 @@ class Deployment {
     this.result.rolledBack = true;
     this.result.error =
       `${message}\nRolled back: traffic is on ${live ?? 'the previous includes'} as before` +
-      `${this.stoppedNew ? `, ${attempted} was stopped` : ''}. Fix the cause (see ${attempted}'s log) and run again.`;
+      `${this.stoppedNew ? `, ${attempted} was stopped` : ''}. Fix the cause (see ${attempted}'s log) and run again.` +
+      (this.startedShared.length
+        ? ` The shared services ${this.startedShared.join(', ')} were started by this run and are left running.`
+        : '');
     this.finish('rolled-back', 1, live);
   }
 

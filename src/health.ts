@@ -1,9 +1,11 @@
 import type { StatusRange } from './config.js';
-import type { Clock, Http, Logger } from './io.js';
+import type { Clock, Http, HttpResponse, Logger } from './io.js';
 
 export interface ProbeResult {
   ok: boolean;
   detail: string;
+  /** The answer, when there was one. */
+  response?: HttpResponse;
   /** No point in waiting longer (the container exited). */
   fatal?: boolean;
 }
@@ -77,12 +79,12 @@ export async function probeHttp(
   try {
     const response = await http.get(url, { headers: expect.headers, timeoutMs, signal });
     if (!expect.statuses.some((r) => response.status >= r.from && response.status <= r.to)) {
-      return { ok: false, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
+      return { ok: false, response, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
     }
     if (expect.body && !response.body.includes(expect.body)) {
-      return { ok: false, detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}` };
+      return { ok: false, response, detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}` };
     }
-    return { ok: true, detail: `HTTP ${response.status}` };
+    return { ok: true, response, detail: `HTTP ${response.status}` };
   } catch (error) {
     return { ok: false, detail: describeNetworkError(error) };
   }

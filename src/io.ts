@@ -27,6 +27,8 @@ export const systemClock: Clock = {
 export interface HttpResponse {
   status: number;
   body: string;
+  /** Response headers, names in lower case. */
+  headers: Record<string, string>;
 }
 
 export interface Http {
@@ -58,15 +60,18 @@ export const nodeHttp: Http = {
       const onResponse = (response: http.IncomingMessage) => {
         let body = '';
         const done = settle(resolve);
+        const headers = Object.fromEntries(
+          Object.entries(response.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : (value ?? '')]),
+        );
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {
           body += chunk;
           if (body.length >= MAX_BODY) {
-            done({ status: response.statusCode ?? 0, body: body.slice(0, MAX_BODY) });
+            done({ status: response.statusCode ?? 0, body: body.slice(0, MAX_BODY), headers });
             response.destroy();
           }
         });
-        response.on('end', () => done({ status: response.statusCode ?? 0, body }));
+        response.on('end', () => done({ status: response.statusCode ?? 0, body, headers }));
         response.on('error', settle(reject));
       };
       let request: http.ClientRequest;

@@ -7,6 +7,61 @@ import { packFile, unpackFirstFile } from './tar.js';
 const TIMEOUT_MS = 60_000;
 const MARKER = '# bluegreen-action: color=';
 const RELOAD_CONFIRM_MS = 10_000;
+const STARTED_STABLE_MS = 500;
+
+/** What a proxy container is, as `docker inspect` tells. */
+export interface ProxyState {
+  /** Running and not restarting (a crash-looping Nginx shows running between its restarts). */
+  running: boolean;
+  status: string;
+  /** The compose service and the project's directory, when compose created it. */
+  service?: string;
+  workingDir?: string;
+  /** Published TCP ports: container port → host address and port. */
+  published: Map<number, { hostIp: string; hostPort: number }>;
+}
+
+type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | null> | null | undefined;
+
+interface ProxyInspect {
+  Name?: string;
+  State?: { Status?: string; Running?: boolean; Restarting?: boolean };
+  Config?: { Labels?: Record<string, string> };
+  NetworkSettings?: { Ports?: PortBindings };
+}
+
+function publishedPorts(ports: PortBindings): ProxyState['published'] {
+  const published = new Map<number, { hostIp: string; hostPort: number }>();
+  for (const [key, bindings] of Object.entries(ports ?? {})) {
+    const m = /^(\d+)\/tcp$/.exec(key);
+    // An IPv4 binding first: the runner reaches 0.0.0.0 and 127.0.0.1 bindings through health-host.
+    const binding = (bindings ?? []).find((b) => !(b.HostIp ?? '').includes(':')) ?? bindings?.[0];
+    if (m && binding?.HostPort) published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
+  }
+  return published;
+}
+
+/**
+ * The ports Nginx listens on for plain HTTP, from an `nginx -T` dump: `listen 80;`, `listen 0.0.0.0:8080
+ * default_server;`, `listen [::]:80;`. TLS listeners (`ssl`) and Unix sockets are left out. A server without
+ * listen directives listens on 80.
+ */
+export function listenPorts(dump: string): number[] {
+  const ports = new Set<number>();
+  let servers = 0;
+  for (const line of dump.split('\n')) {
+    const code = line.replace(/(^|\s)#.*$/, '');
+    if (/(^|[\s;}])server\s*\{/.test(code)) servers++;
+    for (const m of code.matchAll(/(?:^|[\s;{])listen\s+([^;]+);/g)) {
+      const [address = '', ...flags] = (m[1] ?? '').trim().split(/\s+/);
+      if (flags.includes('ssl') || flags.includes('quic') || address.startsWith('unix:')) continue;
+      const port = /(?:^|:)(\d+)$/.exec(address)?.[1];
+      if (port) ports.add(Number(port));
+    }
+  }
+  if (!ports.size && servers) ports.add(80);
+  return [...ports];
+}
 
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 export function renderInclude(target: NginxTarget, color: string, port: number): string {
@@ -16,29 +71,47 @@ export function renderInclude(target: NginxTarget, color: string, port: number):
   return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
 }
 
+/** What an include says: the color its content points at, and the color its marker names. */
+export interface IncludeReading {
+  /** The content decides; the marker only when the content matches no color's rendering. */
+  color?: string;
+  /** The marker this tool wrote, which a hand edit of the content may have left behind. */
+  marker?: string;
+}
+
 /**
- * Which color an include points at: the marker this tool writes, or else the content a color would render to
- * (an include written by hand before the first deploy, like the seed's `server localhost:8000;`).
+ * Which color an include points at. The content decides: an include edited by hand in an emergency (pointed back
+ * at blue) keeps the marker of the last deploy. Content points at a color when it holds every word of that color's
+ * rendering and none of the words that only the other color's rendering has (comments and spacing aside), so an
+ * include written by hand before the first deploy (the seed's `server localhost:8000;`) is recognised too.
  */
-export function colorOfInclude(
+export function readInclude(
   content: string | null,
   target: NginxTarget,
   colors: readonly string[],
   ports: readonly number[],
-): string | undefined {
-  if (content === null) return undefined;
-  const marked = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
-  if (marked && colors.includes(marked)) return marked;
-  return colors.find((c, i) => normalize(renderInclude(target, c, ports[i] ?? 0)) === normalize(content));
+): IncludeReading {
+  if (content === null) return {};
+  const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
+  const marker = found && colors.includes(found) ? found : undefined;
+  const words = new Set(wordsOf(content));
+  const rendered = colors.map((c, i) => new Set(wordsOf(renderInclude(target, c, ports[i] ?? 0))));
+  const matching = colors.filter((_, i) => {
+    const own = rendered[i] ?? new Set<string>();
+    const others = rendered.filter((_, j) => j !== i).flatMap((r) => [...r].filter((w) => !own.has(w)));
+    return [...own].every((w) => words.has(w)) && !others.some((w) => words.has(w));
+  });
+  return { color: matching.length === 1 ? matching[0] : marker, marker };
 }
 
-function normalize(content: string): string {
+/** The words of an include, without comments: what Nginx reads of it. */
+function wordsOf(content: string): string[] {
   return content
     .split('\n')
-    .filter((l) => !l.startsWith(MARKER))
-    .map((l) => l.trim().replace(/\s+/g, ' '))
-    .filter(Boolean)
-    .join('\n');
+    .map((l) => l.replace(/(^|\s)#.*$/, ''))
+    .join(' ')
+    .split(/[\s;{}]+/)
+    .filter(Boolean);
 }
 
 export class NginxError extends Error {
@@ -63,8 +136,9 @@ export class NginxSwitcher {
   async read(target: NginxTarget): Promise<string | null> {
     if (target.file) return this.files.read(target.file);
     const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
-    // Docker CLI 24+ says "Could not find the file", older ones "No such container:path".
-    if (r.exitCode !== 0 && /could not find the file|no such file|no such container:path/i.test(r.stderr)) return null;
+    // Docker CLI 24+ says "Could not find the file", older ones "No such container:path"; a proxy that does not
+    // exist yet (started by a first deploy) has no include either.
+    if (r.exitCode !== 0 && /could not find the file|no such file|no such container/i.test(r.stderr)) return null;
     ensureOk(r, `reading ${this.describe(target)}`);
     return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
   }
@@ -84,7 +158,7 @@ export class NginxSwitcher {
    * `nginx -T` tests the whole configuration like `nginx -t` and also prints every file it read, which shows
    * whether the container really reads what was written (a bind mount of a replaced file would not).
    */
-  async test(target: NginxTarget, expected: string): Promise<void> {
+  async test(target: NginxTarget, expected: string): Promise<number[]> {
     const r = await this.docker(['exec', target.container, 'nginx', '-T']);
     if (r.timedOut || /^Error( response from daemon)?:|is not running/m.test(r.stderr)) {
       throw new NginxError(`could not run nginx -t in ${target.container}:\n${tail(r.stderr || r.stdout, 8)}`);
@@ -104,6 +178,7 @@ export class NginxSwitcher {
             : 'Check that the Nginx config includes this path.'),
       );
     }
+    return listenPorts(r.stdout);
   }
 
   /** Tests the configuration as it is on disk now, without checking any content (used after a restore). */
@@ -145,9 +220,63 @@ export class NginxSwitcher {
     return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
   }
 
-  async isRunning(container: string): Promise<boolean> {
-    const r = await this.docker(['inspect', '--type', 'container', '--format', '{{.State.Running}}', container]);
-    return r.exitCode === 0 && r.stdout.trim() === 'true';
+  /**
+   * The state of each proxy container, in one `docker inspect`: a container that does not exist is absent from
+   * the map (docker exits 1 for it but still prints the others).
+   */
+  async inspect(containers: string[]): Promise<Map<string, ProxyState>> {
+    const r = await this.docker(['inspect', '--type', 'container', ...containers]);
+    const states = new Map<string, ProxyState>();
+    let entries: ProxyInspect[] = [];
+    try {
+      entries = JSON.parse(r.stdout || '[]') as ProxyInspect[];
+    } catch {
+      ensureOk(r, `inspecting ${containers.join(', ')}`);
+    }
+    if (r.exitCode !== 0 && !/no such (container|object)/i.test(r.stderr)) ensureOk(r, `inspecting ${containers.join(', ')}`);
+    for (const e of entries) {
+      const name = (e.Name ?? '').replace(/^\//, '');
+      const labels = e.Config?.Labels ?? {};
+      states.set(name, {
+        running: Boolean(e.State?.Running) && !e.State?.Restarting,
+        status: e.State?.Restarting ? 'restarting' : (e.State?.Status ?? 'unknown'),
+        service: labels['com.docker.compose.service'],
+        workingDir: labels['com.docker.compose.project.working_dir'],
+        published: publishedPorts(e.NetworkSettings?.Ports),
+      });
+    }
+    return states;
+  }
+
+  /** Restarts a proxy that could not start before its include was written (an upstream that did not resolve). */
+  async restart(container: string): Promise<void> {
+    ensureOk(await this.docker(['restart', '--time', '10', container]), `restarting ${container}`);
+  }
+
+  /**
+   * Waits until a proxy that was just started runs and stays up (a bad configuration makes Nginx exit at once),
+   * then returns nothing; throws with the proxy's last log lines otherwise.
+   */
+  async waitStarted(container: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = this.clock.now() + timeoutMs;
+    let upSince: number | undefined;
+    for (;;) {
+      const state = (await this.inspect([container])).get(container);
+      if (state?.running) {
+        upSince ??= this.clock.now();
+        // Nginx exits within milliseconds on a bad configuration: half a second up means it loaded it.
+        if (this.clock.now() - upSince >= STARTED_STABLE_MS) return;
+      } else {
+        upSince = undefined;
+      }
+      if (this.clock.now() >= deadline || signal?.aborted) {
+        const logs = await this.docker(['logs', '--tail', '8', container]);
+        throw new NginxError(
+          `${container} did not start (${state?.status ?? 'no such container'}):\n${tail(logs.stderr || logs.stdout, 8)}`,
+        );
+      }
+      await this.clock.sleep(100, signal);
+    }
   }
 
   private docker(args: string[], encoding?: 'latin1') {

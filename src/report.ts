@@ -55,9 +55,12 @@ export function summaryMarkdown(result: Result): string {
     for (const p of result.phases) lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
   }
   if (result.proxies.length) {
-    lines.push('', '| proxy | include | pointed at (before) |', '|---|---|---|');
-    for (const p of result.proxies) lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} |`);
+    lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
+    for (const p of result.proxies) {
+      lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} | ${cell(p.verified ?? '—')} |`);
+    }
   }
+  if (result.verifyUrl) lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
   if (result.locks?.length) {
     lines.push('', '| deploy lock | held by | user | host | since |', '|---|---|---|---|---|');
     for (const l of result.locks) {
@@ -85,6 +88,11 @@ export function summaryText(result: Result, { withError = true } = {}): string {
   }
   if (withError && result.error) lines.push('', result.error);
   return lines.join('\n');
+}
+
+/** Text inside a table cell: a pipe would end the cell. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
 function fence(text: string): string {

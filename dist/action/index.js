@@ -50458,7 +50458,14 @@ const INPUTS = [
     },
     { name: 'upstream-host', default: 'localhost', help: 'what {host} becomes' },
     { name: 'nginx-targets', default: '', help: 'YAML list of proxies (container, file or path, template, host)' },
-    { name: 'verify-url', default: '', help: 'URL checked through the proxy after the switch; failure rolls back' },
+    {
+        name: 'verify-proxies',
+        default: 'auto',
+        help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
+    },
+    { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
+    { name: 'verify-timeout', default: '10', help: 'seconds each proxy has, after the switch, to answer from the new color' },
+    { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
     { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
     { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
     { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
@@ -50575,8 +50582,13 @@ const targetEntry = object({
     path: schemas_string().optional(),
     template: schemas_string().optional(),
     host: schemas_string().optional(),
+    'verify-url': schemas_string().optional(),
 })
     .strict();
+/** http(s) URLs that Node's parser takes too. */
+function isHttpUrl(v) {
+    return /^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v);
+}
 const schema = object({
     command: choice('command', ['deploy', 'rollback', 'status']),
     'working-directory': config_text('working-directory'),
@@ -50655,14 +50667,19 @@ const schema = object({
         if (!parsed.success) {
             const issue = parsed.error.issues[0];
             const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-            return fail(ctx, `a YAML list of {container, file or path, template, host}${where}: ${issue?.message}`);
+            return fail(ctx, `a YAML list of {container, file or path, template, host, verify-url}${where}: ${issue?.message}`);
         }
         return parsed.data;
     }),
+    'verify-proxies': choice('verify-proxies', ['auto', 'required', 'off']),
     'verify-url': config_text('verify-url').superRefine((v, ctx) => {
-        if (v && !(/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v))) {
+        if (v && !isHttpUrl(v))
             ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
-        }
+    }),
+    'verify-timeout': seconds('verify-timeout', { zero: false, max: 3600 }),
+    'color-header': config_text('color-header').superRefine((v, ctx) => {
+        if (v && !HEADER_NAME.test(v))
+            ctx.addIssue({ code: 'custom', message: 'a header name, e.g. X-Color' });
     }),
     'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
     cleanup: choice('cleanup', ['stop', 'down', 'keep']),
@@ -50753,7 +50770,10 @@ async function loadConfig(raw, files) {
             intervalMs: p['health-interval'],
         },
         targets,
+        verifyProxies: p['verify-proxies'],
         verifyUrl: p['verify-url'],
+        verifyTimeoutMs: p['verify-timeout'],
+        colorHeader: p['color-header'],
         drainMs: p['drain-seconds'],
         cleanup: p.cleanup,
         rollbackOnFailure: p['rollback-on-failure'],
@@ -50778,6 +50798,7 @@ function buildTargets(p, workingDirectory, problem) {
             path: p['upstream-path'] || undefined,
             template: undefined,
             host: undefined,
+            'verify-url': undefined,
         }));
     if (!p['nginx-targets'].length && !p['nginx-container'].length && single) {
         problem('nginx-container', 'an include needs the proxy container that reads it');
@@ -50798,6 +50819,9 @@ function buildTargets(p, workingDirectory, problem) {
             problem(input, `${where}: path must be an absolute file path inside the container`, entry.path);
         }
         const host = entry.host ?? p['upstream-host'];
+        if (entry['verify-url'] !== undefined && !isHttpUrl(entry['verify-url'])) {
+            problem(input, `${where}: verify-url must be an http:// or https:// URL`, entry['verify-url']);
+        }
         if (entry.host !== undefined && !HOST.test(host)) {
             problem(input, `${where}: host must be a host name or IP address ([...] for IPv6)`, host);
         }
@@ -50815,6 +50839,7 @@ function buildTargets(p, workingDirectory, problem) {
             path: entry.path,
             template: tmpl,
             host,
+            verifyUrl: entry['verify-url'],
         });
     }
     return targets;
@@ -50874,9 +50899,18 @@ function summaryMarkdown(result) {
             lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
     }
     if (result.proxies.length) {
-        lines.push('', '| proxy | include | pointed at (before) |', '|---|---|---|');
-        for (const p of result.proxies)
-            lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} |`);
+        lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
+        for (const p of result.proxies) {
+            lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} | ${cell(p.verified ?? '—')} |`);
+        }
+    }
+    if (result.verifyUrl)
+        lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
+    if (result.locks?.length) {
+        lines.push('', '| deploy lock | held by | user | host | since |', '|---|---|---|---|---|');
+        for (const l of result.locks) {
+            lines.push(`| \`${l.key}\` | ${l.command} (pid ${l.pid}) | ${l.user} | ${l.host} | ${l.since} |`);
+        }
     }
     if (result.plan.length)
         lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
@@ -50901,6 +50935,10 @@ function summaryText(result, { withError = true } = {}) {
     if (withError && result.error)
         lines.push('', result.error);
     return lines.join('\n');
+}
+/** Text inside a table cell: a pipe would end the cell. */
+function cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 function fence(text) {
     return `\`\`\`\n${text.replace(/```/g, "'''")}\n\`\`\``;
@@ -60149,6 +60187,27 @@ const CHANGE_TIMEOUT_MS = 5 * 60_000;
 const QUERY_TIMEOUT_MS = 60_000;
 /** What compose accepts as a service name; anything else could be read as an option on a command line. */
 const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/**
+ * Compose's own environment that could make a call touch more than the services it names, pinned for every call
+ * (the process environment wins over the project's .env in Compose v2, so this covers both). Read from
+ * docker/compose's cmd/compose (v2.26) and decided one by one:
+ * - COMPOSE_REMOVE_ORPHANS: `up` of one color would remove the other color's containers (its services are not in
+ *   this color's file), the live one included. Pinned off.
+ * - COMPOSE_IGNORE_ORPHANS: only silences the warning about those same containers, which are expected here. On.
+ * - COMPOSE_MENU: the interactive menu of an attached `up`; never wanted from a tool. Off.
+ * - COMPOSE_ANSI: colour codes would clutter the step's log. Never.
+ * Left as the user set them: COMPOSE_FILE (every call passes -f, which overrides it), COMPOSE_PROFILES (every call
+ * names its services, and Compose enables a named service whatever its profile), COMPOSE_PROJECT_NAME (the same
+ * for every call, so the tool sees the project the user's own commands see), COMPOSE_ENV_FILES,
+ * COMPOSE_PARALLEL_LIMIT, COMPOSE_COMPATIBILITY (container names; the tool never derives a name it acts on),
+ * COMPOSE_CONVERT_WINDOWS_PATHS, COMPOSE_PATH_SEPARATOR, COMPOSE_STATUS_STDOUT and DOCKER_* (where the engine is).
+ */
+const PINNED_COMPOSE_ENV = {
+    COMPOSE_REMOVE_ORPHANS: 'false',
+    COMPOSE_IGNORE_ORPHANS: 'true',
+    COMPOSE_MENU: 'false',
+    COMPOSE_ANSI: 'never',
+};
 const COMPOSE_V2 = { file: 'docker', prefix: ['compose'] };
 const COMPOSE_V1 = { file: 'docker-compose', prefix: [] };
 async function detectCompose(runner, setting) {
@@ -60200,6 +60259,20 @@ class ComposeDriver {
             ...subcommand,
         ];
     }
+    /**
+     * A call on the shared files alone. Starting shared services this way creates the networks they define: merged
+     * with a color file that declares the same network `external: true` (the seed's layout), Compose v2 would
+     * expect it to exist already and fail.
+     */
+    sharedArgs(subcommand) {
+        const project = this.config.projectName;
+        return [
+            ...this.cli.prefix,
+            ...(project ? ['-p', project] : []),
+            ...this.config.composeFiles.flatMap((f) => ['-f', f]),
+            ...subcommand,
+        ];
+    }
     upArgs(color, services, build) {
         return this.args(color, ['up', '-d', '--no-deps', ...(build ? ['--build'] : []), ...services]);
     }
@@ -60230,16 +60303,32 @@ class ComposeDriver {
      */
     async sharedServices() {
         const colorOwned = new Set((await Promise.all(this.config.colors.map((c) => this.colorServices(c)))).flat());
-        const shared = new Set();
+        const shared = new Map();
         for (const file of this.config.composeFiles) {
             const defs = await this.serviceDefs(external_node_path_default().resolve(this.config.workingDirectory, file), 'compose-files');
             for (const [name, def] of defs) {
-                const profiles = def?.profiles;
-                if (!colorOwned.has(name) && !(Array.isArray(profiles) && profiles.length))
-                    shared.add(name);
+                const { profiles, container_name: containerName } = (def ?? {});
+                if (colorOwned.has(name) || (Array.isArray(profiles) && profiles.length))
+                    continue;
+                // A later file overrides an earlier one's container_name, as compose merges them.
+                const previous = shared.get(name)?.containerNames ?? [];
+                shared.set(name, {
+                    name,
+                    containerNames: typeof containerName === 'string' ? [containerName] : previous.length ? previous : this.defaultNames(name),
+                });
             }
         }
-        return [...shared];
+        return [...shared.values()];
+    }
+    /**
+     * The names compose gives a service's first container when the file sets none: v2 `project-service-1`, v1
+     * `project_service_1` (v1 also drops - and _ from the project name). Used only to tell which shared service is a
+     * proxy before its container exists; an existing container is recognised by its compose labels instead.
+     */
+    defaultNames(service) {
+        const project = (this.config.projectName || process.env.COMPOSE_PROJECT_NAME || external_node_path_default().basename(this.config.workingDirectory))
+            .toLowerCase();
+        return [`${project.replace(/[^a-z0-9_-]/g, '')}-${service}-1`, `${project.replace(/[^a-z0-9]/g, '')}_${service}_1`];
     }
     /**
      * Refuses two colors that define the same service in one project: `up` of one would replace the live
@@ -60279,9 +60368,14 @@ class ComposeDriver {
     async up(color, services, build) {
         ensureOk(await this.exec(color, this.upArgs(color, services, build), UP_TIMEOUT_MS), `starting ${color}`);
     }
-    /** Starts the shared services that are not running, without recreating any (first deploy). */
+    /** Starts shared services that are not running, from the shared files alone, without recreating any. */
     async startShared(color, services) {
-        ensureOk(await this.run(color, ['up', '-d', '--no-deps', '--no-recreate', ...services], UP_TIMEOUT_MS), 'starting the shared services');
+        ensureOk(await this.runner.run(this.cli.file, this.sharedArgs(['up', '-d', '--no-deps', '--no-recreate', ...services]), {
+            cwd: this.config.workingDirectory,
+            env: this.env(color),
+            timeoutMs: UP_TIMEOUT_MS,
+            onLine: this.onLine,
+        }), `starting the shared services ${services.join(', ')}`);
     }
     async pull(color, services) {
         ensureOk(await this.run(color, ['pull', ...services], UP_TIMEOUT_MS), `pulling the ${color} images`);
@@ -60300,9 +60394,9 @@ class ComposeDriver {
         const r = await this.exec(color, this.args(color, ['logs', '--no-color', '--tail', String(lines), ...services]), QUERY_TIMEOUT_MS, false);
         return (r.stdout + r.stderr).trimEnd();
     }
-    /** One compose file serves both colors when it interpolates these. */
+    /** One compose file serves both colors when it interpolates BLUEGREEN_*; see PINNED_COMPOSE_ENV for the rest. */
     env(color) {
-        return { BLUEGREEN_COLOR: color, BLUEGREEN_PORT: String(this.port(color)) };
+        return { ...PINNED_COMPOSE_ENV, BLUEGREEN_COLOR: color, BLUEGREEN_PORT: String(this.port(color)) };
     }
     run(color, subcommand, timeoutMs) {
         return this.exec(color, this.args(color, subcommand), timeoutMs);
@@ -60352,6 +60446,9 @@ function parseInspect(json) {
         status: e.State?.Status ?? 'unknown',
         exitCode: e.State?.ExitCode ?? 0,
         health: e.State?.Health?.Status,
+        addresses: Object.values(e.NetworkSettings?.Networks ?? {})
+            .flatMap((n) => [n.IPAddress ?? '', n.GlobalIPv6Address ?? ''])
+            .filter(Boolean),
     }));
 }
 
@@ -60401,12 +60498,12 @@ async function probeHttp(http, url, expect, timeoutMs, signal) {
     try {
         const response = await http.get(url, { headers: expect.headers, timeoutMs, signal });
         if (!expect.statuses.some((r) => response.status >= r.from && response.status <= r.to)) {
-            return { ok: false, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
+            return { ok: false, response, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
         }
         if (expect.body && !response.body.includes(expect.body)) {
-            return { ok: false, detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}` };
+            return { ok: false, response, detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}` };
         }
-        return { ok: true, detail: `HTTP ${response.status}` };
+        return { ok: true, response, detail: `HTTP ${response.status}` };
     }
     catch (error) {
         return { ok: false, detail: describeNetworkError(error) };
@@ -60482,6 +60579,43 @@ function octal(value, width) {
 const TIMEOUT_MS = 60_000;
 const MARKER = '# bluegreen-action: color=';
 const RELOAD_CONFIRM_MS = 10_000;
+const STARTED_STABLE_MS = 500;
+function publishedPorts(ports) {
+    const published = new Map();
+    for (const [key, bindings] of Object.entries(ports ?? {})) {
+        const m = /^(\d+)\/tcp$/.exec(key);
+        // An IPv4 binding first: the runner reaches 0.0.0.0 and 127.0.0.1 bindings through health-host.
+        const binding = (bindings ?? []).find((b) => !(b.HostIp ?? '').includes(':')) ?? bindings?.[0];
+        if (m && binding?.HostPort)
+            published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
+    }
+    return published;
+}
+/**
+ * The ports Nginx listens on for plain HTTP, from an `nginx -T` dump: `listen 80;`, `listen 0.0.0.0:8080
+ * default_server;`, `listen [::]:80;`. TLS listeners (`ssl`) and Unix sockets are left out. A server without
+ * listen directives listens on 80.
+ */
+function listenPorts(dump) {
+    const ports = new Set();
+    let servers = 0;
+    for (const line of dump.split('\n')) {
+        const code = line.replace(/(^|\s)#.*$/, '');
+        if (/(^|[\s;}])server\s*\{/.test(code))
+            servers++;
+        for (const m of code.matchAll(/(?:^|[\s;{])listen\s+([^;]+);/g)) {
+            const [address = '', ...flags] = (m[1] ?? '').trim().split(/\s+/);
+            if (flags.includes('ssl') || flags.includes('quic') || address.startsWith('unix:'))
+                continue;
+            const port = /(?:^|:)(\d+)$/.exec(address)?.[1];
+            if (port)
+                ports.add(Number(port));
+        }
+    }
+    if (!ports.size && servers)
+        ports.add(80);
+    return [...ports];
+}
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 function renderInclude(target, color, port) {
     const values = { color, port: String(port), host: target.host };
@@ -60490,24 +60624,33 @@ function renderInclude(target, color, port) {
     return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
 }
 /**
- * Which color an include points at: the marker this tool writes, or else the content a color would render to
- * (an include written by hand before the first deploy, like the seed's `server localhost:8000;`).
+ * Which color an include points at. The content decides: an include edited by hand in an emergency (pointed back
+ * at blue) keeps the marker of the last deploy. Content points at a color when it holds every word of that color's
+ * rendering and none of the words that only the other color's rendering has (comments and spacing aside), so an
+ * include written by hand before the first deploy (the seed's `server localhost:8000;`) is recognised too.
  */
-function colorOfInclude(content, target, colors, ports) {
+function readInclude(content, target, colors, ports) {
     if (content === null)
-        return undefined;
-    const marked = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
-    if (marked && colors.includes(marked))
-        return marked;
-    return colors.find((c, i) => normalize(renderInclude(target, c, ports[i] ?? 0)) === normalize(content));
+        return {};
+    const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
+    const marker = found && colors.includes(found) ? found : undefined;
+    const words = new Set(wordsOf(content));
+    const rendered = colors.map((c, i) => new Set(wordsOf(renderInclude(target, c, ports[i] ?? 0))));
+    const matching = colors.filter((_, i) => {
+        const own = rendered[i] ?? new Set();
+        const others = rendered.filter((_, j) => j !== i).flatMap((r) => [...r].filter((w) => !own.has(w)));
+        return [...own].every((w) => words.has(w)) && !others.some((w) => words.has(w));
+    });
+    return { color: matching.length === 1 ? matching[0] : marker, marker };
 }
-function normalize(content) {
+/** The words of an include, without comments: what Nginx reads of it. */
+function wordsOf(content) {
     return content
         .split('\n')
-        .filter((l) => !l.startsWith(MARKER))
-        .map((l) => l.trim().replace(/\s+/g, ' '))
-        .filter(Boolean)
-        .join('\n');
+        .map((l) => l.replace(/(^|\s)#.*$/, ''))
+        .join(' ')
+        .split(/[\s;{}]+/)
+        .filter(Boolean);
 }
 class NginxError extends Error {
     constructor(message) {
@@ -60532,8 +60675,9 @@ class NginxSwitcher {
         if (target.file)
             return this.files.read(target.file);
         const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
-        // Docker CLI 24+ says "Could not find the file", older ones "No such container:path".
-        if (r.exitCode !== 0 && /could not find the file|no such file|no such container:path/i.test(r.stderr))
+        // Docker CLI 24+ says "Could not find the file", older ones "No such container:path"; a proxy that does not
+        // exist yet (started by a first deploy) has no include either.
+        if (r.exitCode !== 0 && /could not find the file|no such file|no such container/i.test(r.stderr))
             return null;
         ensureOk(r, `reading ${this.describe(target)}`);
         return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
@@ -60568,6 +60712,7 @@ class NginxSwitcher {
                     ? 'Mount its directory rather than the file alone, and check that the Nginx config includes it.'
                     : 'Check that the Nginx config includes this path.'));
         }
+        return listenPorts(r.stdout);
     }
     /** Tests the configuration as it is on disk now, without checking any content (used after a restore). */
     async testOnly(container) {
@@ -60605,9 +60750,63 @@ class NginxSwitcher {
         const r = await this.docker(['top', container]).catch(() => undefined);
         return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
     }
-    async isRunning(container) {
-        const r = await this.docker(['inspect', '--type', 'container', '--format', '{{.State.Running}}', container]);
-        return r.exitCode === 0 && r.stdout.trim() === 'true';
+    /**
+     * The state of each proxy container, in one `docker inspect`: a container that does not exist is absent from
+     * the map (docker exits 1 for it but still prints the others).
+     */
+    async inspect(containers) {
+        const r = await this.docker(['inspect', '--type', 'container', ...containers]);
+        const states = new Map();
+        let entries = [];
+        try {
+            entries = JSON.parse(r.stdout || '[]');
+        }
+        catch {
+            ensureOk(r, `inspecting ${containers.join(', ')}`);
+        }
+        if (r.exitCode !== 0 && !/no such (container|object)/i.test(r.stderr))
+            ensureOk(r, `inspecting ${containers.join(', ')}`);
+        for (const e of entries) {
+            const name = (e.Name ?? '').replace(/^\//, '');
+            const labels = e.Config?.Labels ?? {};
+            states.set(name, {
+                running: Boolean(e.State?.Running) && !e.State?.Restarting,
+                status: e.State?.Restarting ? 'restarting' : (e.State?.Status ?? 'unknown'),
+                service: labels['com.docker.compose.service'],
+                workingDir: labels['com.docker.compose.project.working_dir'],
+                published: publishedPorts(e.NetworkSettings?.Ports),
+            });
+        }
+        return states;
+    }
+    /** Restarts a proxy that could not start before its include was written (an upstream that did not resolve). */
+    async restart(container) {
+        ensureOk(await this.docker(['restart', '--time', '10', container]), `restarting ${container}`);
+    }
+    /**
+     * Waits until a proxy that was just started runs and stays up (a bad configuration makes Nginx exit at once),
+     * then returns nothing; throws with the proxy's last log lines otherwise.
+     */
+    async waitStarted(container, timeoutMs, signal) {
+        const deadline = this.clock.now() + timeoutMs;
+        let upSince;
+        for (;;) {
+            const state = (await this.inspect([container])).get(container);
+            if (state?.running) {
+                upSince ??= this.clock.now();
+                // Nginx exits within milliseconds on a bad configuration: half a second up means it loaded it.
+                if (this.clock.now() - upSince >= STARTED_STABLE_MS)
+                    return;
+            }
+            else {
+                upSince = undefined;
+            }
+            if (this.clock.now() >= deadline || signal?.aborted) {
+                const logs = await this.docker(['logs', '--tail', '8', container]);
+                throw new NginxError(`${container} did not start (${state?.status ?? 'no such container'}):\n${tail(logs.stderr || logs.stdout, 8)}`);
+            }
+            await this.clock.sleep(100, signal);
+        }
     }
     docker(args, encoding) {
         return this.runner.run('docker', args, { timeoutMs: TIMEOUT_MS, encoding });
@@ -60657,13 +60856,69 @@ function normalizeDump(content) {
         .trim();
 }
 
+;// CONCATENATED MODULE: ./src/verify.ts
+/**
+ * The header the README asks Nginx to add (`add_header X-Bluegreen-Upstream $upstream_addr always;`): the address
+ * Nginx sent the request to, which tells the color without the app's help.
+ */
+const UPSTREAM_HEADER = 'x-bluegreen-upstream';
+/** Where the runner reaches a proxy: the host port its Nginx listen port is published on. */
+function proxyUrl(state, listen, healthHost, healthPath) {
+    if (!state)
+        return undefined;
+    const port = listen.find((p) => state.published.has(p));
+    const binding = port === undefined ? undefined : state.published.get(port);
+    if (!binding)
+        return undefined;
+    // A wildcard binding is reached the way the colors are; a specific address is used as it is.
+    const host = ['', '0.0.0.0', '::'].includes(binding.hostIp) ? healthHost : hostForUrl(binding.hostIp);
+    return `http://${host}:${binding.hostPort}${healthPath}`;
+}
+function hostForUrl(ip) {
+    return ip.includes(':') ? `[${ip}]` : ip;
+}
+/**
+ * Tells which color answered a request through a proxy: from a header naming the color (color-header, e.g. an
+ * X-Color the app sends), else from X-Bluegreen-Upstream, the upstream address Nginx used, compared with each
+ * color's container addresses and published port.
+ */
+function attribute(response, colorHeader, colors) {
+    if (colorHeader) {
+        const value = response.headers[colorHeader.toLowerCase()];
+        if (value === undefined)
+            return { how: `no ${colorHeader} header in the answer` };
+        const named = colors.find((c) => c.color === value.trim().toLowerCase());
+        return named ? { color: named.color, how: colorHeader } : { how: `${colorHeader}: ${value.trim()} names no color` };
+    }
+    const upstream = response.headers[UPSTREAM_HEADER];
+    if (upstream === undefined)
+        return {};
+    // After retries Nginx lists every address it tried ("a, b : c"): the last one answered.
+    const last = upstream.split(/[,:]\s+/).pop()?.trim() ?? '';
+    const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(last);
+    if (!m)
+        return { how: `X-Bluegreen-Upstream: ${upstream} is not an address` };
+    const [ip = '', port = ''] = [m[1], m[2]];
+    // A container address is certain; a port only when no address matches (an upstream through the host's ports).
+    const byAddress = colors.filter((c) => c.addresses.includes(ip));
+    const matches = byAddress.length ? byAddress : colors.filter((c) => String(c.port) === port);
+    return matches.length === 1
+        ? { color: matches[0]?.color, how: `X-Bluegreen-Upstream ${last}` }
+        : { how: `X-Bluegreen-Upstream ${last} is not an address of ${matches.length ? 'one color' : 'either color'}` };
+}
+
 ;// CONCATENATED MODULE: ./src/deploy.ts
 
 
 
 
 
+
+
 const LOG_LINES = 50;
+/** How long a proxy started by a first deploy has to come up. */
+const PROXY_START_MS = 30_000;
+const VERIFY_INTERVAL_MS = 200;
 /** How often Docker's own health status is read while the app already answers. */
 const DOCKER_HEALTH_WATCH_MS = 100;
 /** A step failed for a reason already worded for the user. */
@@ -60688,6 +60943,8 @@ class Deployment {
     stoppedNew = false;
     /** Shared services this run started (a first deploy): a failure leaves them running. */
     startedShared = [];
+    /** The new color's containers, as found before the health check. */
+    nextIds = [];
     /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
     cleanupStarted = false;
     constructor(config, deps) {
@@ -60716,13 +60973,15 @@ class Deployment {
     async run() {
         let release;
         try {
-            if (this.config.command !== 'status' && !this.config.dryRun)
-                release = await this.deps.locks.acquire(this.lockKey(), this.deps.signal);
+            if (this.config.command !== 'status' && !this.config.dryRun) {
+                release = await this.deps.locks.acquire(this.lockKeys(), this.deps.signal);
+            }
             const cli = await detectCompose(this.runner, this.config.composeCommand);
             this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
             this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
             const situation = await this.phase('detect', () => this.detect());
             if (this.config.command === 'status') {
+                await this.showLocks();
                 this.finish('unchanged', 0, situation.live);
             }
             else if (this.config.command === 'rollback') {
@@ -60741,12 +61000,33 @@ class Deployment {
         this.result.durationMs = this.deps.clock.now() - this.started;
         return this.result;
     }
-    /** Deploys that share a proxy must not overlap; without a proxy, those of one compose project. */
-    lockKey() {
+    /** One key per proxy, so deploys that share any proxy exclude each other; without a proxy, the compose project. */
+    lockKeys() {
         const containers = [...new Set(this.config.targets.map((t) => t.container))].sort();
         return containers.length
-            ? `proxies:${containers.join(',')}`
-            : `project:${this.config.workingDirectory}:${this.config.projectName}`;
+            ? containers.map((c) => `proxy:${c}`)
+            : [`project:${this.config.projectName || this.config.workingDirectory}`];
+    }
+    /** status takes no lock, but says who holds one: a deploy under way, or one that died and left it behind. */
+    async showLocks() {
+        let locks;
+        try {
+            const held = await this.deps.locks.holders(this.lockKeys());
+            locks = held.map(({ key, holder: h }) => {
+                return { key, pid: h.pid, host: h.host, user: h.user, since: h.since, command: h.command };
+            });
+        }
+        catch (error) {
+            this.log.warn(`Could not read the deploy locks: ${error.message}`);
+            return;
+        }
+        this.result.locks = locks;
+        for (const l of locks) {
+            const who = `process ${l.pid} of user ${l.user} on host ${l.host} since ${l.since}`;
+            this.log.info(`Deploy lock ${l.key} is held by a ${l.command} (${who}).`);
+        }
+        if (!locks.length)
+            this.log.info('No deploy holds the lock of these proxies.');
     }
     // 1. Find the live color from what the proxies point at, cross-checked with what runs.
     async detect() {
@@ -60756,13 +61036,21 @@ class Deployment {
         for (const color of colors)
             services[color] = await this.compose.colorServices(color);
         // Compose v1 takes about half a second to answer: both colors are asked at once.
-        const states = await Promise.all(colors.map((c) => this.compose.containers(c, services[c] ?? [])));
-        const running = Object.fromEntries(colors.map((c, i) => [c, allRunning(services[c] ?? [], states[i] ?? [])]));
+        const found = await Promise.all(colors.map((c) => this.compose.containers(c, services[c] ?? [])));
+        const states = Object.fromEntries(colors.map((c, i) => [c, found[i] ?? []]));
+        const running = Object.fromEntries(colors.map((c) => [c, allRunning(services[c] ?? [], states[c] ?? [])]));
         const shared = this.compose.separateProjects ? [] : await this.compose.sharedServices();
+        const containers = this.proxyContainers();
+        const proxies = containers.length ? await this.nginx.inspect(containers) : new Map();
         const includes = [];
         for (const target of this.config.targets) {
             const content = await this.nginx.read(target);
-            includes.push({ target, content, color: colorOfInclude(content, target, colors, ports) });
+            const reading = readInclude(content, target, colors, ports);
+            if (reading.marker && reading.marker !== reading.color) {
+                this.log.warn(`${this.nginx.describe(target)} says ${reading.marker} in its marker line but points at ` +
+                    `${reading.color ?? 'no known color'} (edited by hand?): its content decides.`);
+            }
+            includes.push({ target, content, color: reading.color });
         }
         this.result.running = running;
         this.result.proxies = includes.map((i) => ({
@@ -60770,32 +61058,40 @@ class Deployment {
             include: this.nginx.describe(i.target),
             color: i.color,
         }));
-        const pointed = [...new Set(includes.map((i) => i.color).filter((c) => c !== undefined))];
-        if (pointed.length > 1) {
-            throw new StepFailure(`the proxies disagree on the live color (${includes.map((i) => `${i.target.container} → ${i.color ?? '?'}`).join(', ')}). ` +
-                'Point every include at the color that should serve, reload, and run again.');
-        }
-        let live = pointed[0];
-        if (live === undefined) {
-            const up = colors.filter((c) => running[c]);
-            if (up.length > 1) {
-                throw new StepFailure(`both ${up.join(' and ')} are running and no proxy include says which one serves. ` +
-                    'Stop the color that does not serve, or write its include, and run again.');
-            }
-            live = up[0];
-        }
-        else if (!running[live]) {
-            this.log.warn(`The proxies point at ${live}, but ${live} is not running.`);
-        }
         for (const i of includes) {
             this.log.info(`${this.nginx.describe(i.target)} points at ${i.color ?? 'no known color'}`);
         }
+        const live = this.liveColor(includes, running);
         this.log.info(live
             ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
             : 'No live color: this is a first deploy.');
         this.result.previousColor = live;
         this.result.previousPort = live ? this.compose.port(live) : undefined;
-        return { services, shared, includes, running, live };
+        return { services, states, shared, includes, proxies, running, live };
+    }
+    /**
+     * The color that serves: the one the includes point at, if it runs. A color that does not run is not live,
+     * whatever an include says (a repository commits its include naming the first color): with nothing running,
+     * it is a first deploy.
+     */
+    liveColor(includes, running) {
+        const pointed = [...new Set(includes.map((i) => i.color).filter((c) => c !== undefined))];
+        const serving = pointed.filter((c) => running[c]);
+        if (serving.length > 1) {
+            throw new StepFailure(`the proxies disagree on the live color (${includes.map((i) => `${i.target.container} → ${i.color ?? '?'}`).join(', ')}). ` +
+                'Point every include at the color that should serve, reload, and run again.');
+        }
+        for (const idle of pointed.filter((c) => !running[c])) {
+            this.log.warn(`An include points at ${idle}, which is not running: ${idle} is not live.`);
+        }
+        if (serving.length)
+            return serving[0];
+        const up = this.config.colors.filter((c) => running[c]);
+        if (up.length > 1) {
+            throw new StepFailure(`both ${up.join(' and ')} are running and no proxy include says which one serves. ` +
+                'Stop the color that does not serve, or write its include, and run again.');
+        }
+        return up[0];
     }
     async deploy(s) {
         const next = s.live ? this.other(s.live) : this.config.colors[0];
@@ -60803,19 +61099,56 @@ class Deployment {
         this.result.targetColor = next;
         if (this.config.dryRun)
             return this.planOnly(s, next);
+        const starts = this.proxiesToStart(s);
         // 2. Bring up the idle color, touching only its own services.
         await this.phase('up', async () => {
             // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
-            // purpose) is not the deploy's to start, and a stopped proxy is refused just below.
-            if (!s.live)
-                await this.startShared(next, s.shared);
-            await this.checkProxiesRunning();
+            // purpose) is not the deploy's to start. Proxies among them start once their include names a running color.
+            if (!s.live) {
+                const proxyServices = new Set(starts.map((p) => p.service));
+                await this.startShared(next, s.shared.filter((svc) => !proxyServices.has(svc.name)).map((svc) => svc.name));
+            }
             if (this.config.pull)
                 await this.compose.pull(next, nextServices);
             this.pushStopNew(next, nextServices);
             await this.compose.up(next, nextServices, this.config.build);
         });
-        await this.swap(s, next);
+        await this.swap(s, next, starts);
+    }
+    /**
+     * Proxies that must be started after their include is written: on a first deploy, a proxy that is a shared
+     * service not yet running, or any proxy that is stopped or crash-looping (Nginx cannot start while its upstream
+     * names a container that does not exist yet). Any other proxy must be running: refused before anything changes.
+     */
+    proxiesToStart(s) {
+        const starts = [];
+        for (const container of this.proxyContainers()) {
+            const state = s.proxies.get(container);
+            if (state?.running)
+                continue;
+            const service = this.sharedServiceOf(container, state, s.shared);
+            if (!s.live && (state || service)) {
+                starts.push({ container, service: state ? undefined : service });
+                continue;
+            }
+            throw new StepFailure(state
+                ? `the proxy container ${container} is not running (${state.status}). Start it (its include must name a host that ` +
+                    'resolves, e.g. a placeholder server 127.0.0.1:9) and run again.'
+                : `the proxy container ${container} does not exist and is not a service of ${this.config.composeFiles.join(', ') || 'the shared compose files'}. ` +
+                    'Start its own stack first, then run again.');
+        }
+        return starts;
+    }
+    /** The shared service a proxy container belongs to: by its compose labels, or by the name compose will give it. */
+    sharedServiceOf(container, state, shared) {
+        if (state) {
+            const ours = state.workingDir !== undefined && external_node_path_default().resolve(state.workingDir) === this.config.workingDirectory;
+            return ours ? shared.find((svc) => svc.name === state.service)?.name : undefined;
+        }
+        return shared.find((svc) => svc.containerNames.includes(container))?.name;
+    }
+    proxyContainers() {
+        return [...new Set(this.config.targets.map((t) => t.container))];
     }
     async rollback(s) {
         if (!s.live) {
@@ -60832,15 +61165,16 @@ class Deployment {
         }
         if (this.config.dryRun)
             return this.planOnly(s, back);
+        const starts = this.proxiesToStart(s);
         await this.phase('start', async () => {
             if (!s.running[back])
                 this.pushStopNew(back, services);
             await this.compose.start(back, services);
         });
-        await this.swap(s, back);
+        await this.swap(s, back, starts);
     }
     /** Steps 3 to 6, the same for a deploy and a rollback. */
-    async swap(s, next) {
+    async swap(s, next, starts) {
         const nextPort = this.compose.port(next);
         const nextServices = s.services[next] ?? [];
         // 3. Health-check the new color over HTTP (and Docker's own HEALTHCHECK, where defined).
@@ -60849,6 +61183,7 @@ class Deployment {
             const url = `http://${h.host}:${nextPort}${h.path}`;
             // Compose is asked once which containers the color has; each probe then only inspects them.
             const ids = (await this.compose.containers(next, nextServices)).map((c) => c.id);
+            this.nextIds = ids;
             const outcome = await pollUntil(this.cancellable((timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs)), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
             if (!outcome.ok) {
                 this.checkCancelled('during health');
@@ -60857,15 +61192,18 @@ class Deployment {
                     `(${outcome.attempts} probes; last: ${outcome.detail})`);
             }
         });
-        // 4. Point every proxy at the new color: write, nginx -t, then reload them all.
+        // 4. Point every proxy at the new color: write, nginx -t, then reload them all; check each through itself.
+        let checks = [];
         if (this.config.targets.length) {
-            await this.phase('switch', () => this.switchProxies(s, next, nextPort));
+            checks = await this.phase('switch', () => this.switchProxies(s, next, nextPort, starts));
         }
         else {
             this.log.warn('No proxy is configured: nothing was switched.');
         }
         if (this.config.verifyUrl)
-            await this.phase('verify', () => this.verify());
+            checks.push({ what: 'verify-url', url: this.config.verifyUrl });
+        if (checks.length)
+            await this.phase('verify', () => this.verify(s, next, checks));
         // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
         const old = s.live;
         if (old && old !== next && this.config.drainMs > 0 && this.config.cleanup !== 'keep') {
@@ -60915,9 +61253,15 @@ class Deployment {
             await this.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS, this.deps.signal);
         }
     }
-    async switchProxies(s, next, port) {
+    /**
+     * Writes and tests every include before any proxy is reloaded, then reloads them all (or starts those that could
+     * not run before), and returns where each proxy is to be checked.
+     */
+    async switchProxies(s, next, port, starts) {
         const written = [];
-        const containers = [...new Set(this.config.targets.map((t) => t.container))];
+        const toStart = new Set(starts.map((p) => p.container));
+        const running = this.proxyContainers().filter((c) => !toStart.has(c));
+        const listen = new Map();
         let reloaded = false;
         this.undo.push({
             label: 'restore the proxy includes',
@@ -60934,46 +61278,159 @@ class Deployment {
                 }
                 if (!reloaded)
                     return;
-                for (const c of containers)
+                if (!s.live) {
+                    // Nothing served before this first deploy. A previous include that loads (a placeholder) is loaded again;
+                    // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
+                    this.trafficOnNew = false;
+                    for (const c of running) {
+                        if (await this.nginx.testOnly(c).then(() => true, () => false))
+                            await this.nginx.reload(c);
+                    }
+                    this.log.info('No color served before this first deploy: the includes were put back as they were.');
+                    return;
+                }
+                for (const c of running)
                     await this.nginx.testOnly(c);
-                for (const c of containers)
+                for (const c of running)
                     await this.nginx.reload(c);
                 this.trafficOnNew = false;
-                const before = new Set(s.includes.map((i) => i.color));
-                const to = before.size === 1 && s.live && before.has(s.live) ? s.live : 'their previous includes';
-                this.log.info(`Proxies restored to ${to} and reloaded.`);
+                this.log.info(`Proxies restored to ${s.live} and reloaded.`);
             },
         });
         // Seen while the includes are written and tested, so that the reload does not wait for it.
-        const workers = new Map(containers.map((c) => [c, this.nginx.acceptingWorkers(c)]));
-        for (const inc of s.includes) {
-            const content = renderInclude(inc.target, next, port);
-            this.log.info(`${this.nginx.describe(inc.target)} → ${next}`);
-            written.push({ target: inc.target, previous: inc.content });
-            await this.nginx.write(inc.target, content);
+        const workers = new Map(running.map((c) => [c, this.nginx.acceptingWorkers(c)]));
+        const test = async (target, content) => {
             try {
-                await this.nginx.test(inc.target, content);
+                listen.set(target.container, await this.nginx.test(target, content));
             }
             catch (error) {
                 this.checkCancelled('during switch');
                 throw new StepFailure(error.message);
             }
+        };
+        for (const inc of s.includes) {
+            const content = renderInclude(inc.target, next, port);
+            this.log.info(`${this.nginx.describe(inc.target)} → ${next}`);
+            written.push({ target: inc.target, previous: inc.content });
+            await this.nginx.write(inc.target, content);
+            if (!toStart.has(inc.target.container))
+                await test(inc.target, content);
         }
-        for (const c of containers) {
+        // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing.
+        const checks = this.proxyChecks(running, listen, s.proxies);
+        for (const c of running) {
             this.trafficOnNew = true;
             reloaded = true;
             const confirmed = await this.nginx.reload(c, workers.get(c));
             this.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
         }
-    }
-    async verify() {
-        const h = this.config.health;
-        // A reload lets old workers finish their connections: give the proxy the health deadline to answer from the new color.
-        const outcome = await pollUntil(this.cancellable((timeoutMs) => probeHttp(this.deps.http, this.config.verifyUrl, h, timeoutMs, this.deps.signal)), { what: `through the proxy at ${this.config.verifyUrl}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
-        if (!outcome.ok) {
-            this.checkCancelled('during verify');
-            throw new StepFailure(`the proxy did not answer as expected at ${this.config.verifyUrl}: ${outcome.detail}`);
+        for (const start of starts) {
+            this.trafficOnNew = true;
+            reloaded = true;
+            if (start.service) {
+                this.log.info(`Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`);
+                await this.compose.startShared(next, [start.service]);
+                this.startedShared.push(start.service);
+            }
+            else {
+                this.log.info(`Restarting the proxy ${start.container}, which could not run before its include named ${next}.`);
+                await this.nginx.restart(start.container);
+            }
+            try {
+                await this.nginx.waitStarted(start.container, PROXY_START_MS, this.deps.signal);
+            }
+            catch (error) {
+                this.checkCancelled('during switch');
+                throw new StepFailure(error.message);
+            }
+            for (const inc of s.includes.filter((i) => i.target.container === start.container)) {
+                await test(inc.target, renderInclude(inc.target, next, port));
+            }
         }
+        if (starts.length)
+            checks.push(...this.proxyChecks([...toStart], listen, await this.nginx.inspect([...toStart])));
+        return checks;
+    }
+    /** Where each proxy is checked: its verify-url, or the host port its Nginx listen port is published on. */
+    proxyChecks(containers, listen, states) {
+        const mode = this.config.verifyProxies;
+        if (mode === 'off') {
+            if (!this.result.proxies.some((p) => p.verified)) {
+                this.log.warn('verify-proxies is off: no proxy is checked after the switch, so a proxy that serves errors from the new ' +
+                    'color would not be noticed.');
+            }
+            for (const view of this.result.proxies)
+                view.verified = 'not checked (verify-proxies: off)';
+            return [];
+        }
+        const checks = [];
+        const h = this.config.health;
+        for (const container of containers) {
+            const given = this.config.targets.find((t) => t.container === container && t.verifyUrl)?.verifyUrl;
+            const ports = listen.get(container) ?? [];
+            const url = given ?? proxyUrl(states.get(container), ports, h.host, h.path);
+            if (url) {
+                checks.push({ what: container, url });
+                continue;
+            }
+            const why = `${container} publishes none of the ports its Nginx listens on (${ports.join(', ') || 'none seen'}), ` +
+                'so the runner cannot check it: give it a verify-url in nginx-targets';
+            if (mode === 'required')
+                throw new StepFailure(`${why} (verify-proxies: required).`);
+            this.log.warn(`NOT VERIFIED: ${why}.`);
+            this.setVerified(container, `NOT VERIFIED: publishes no port for ${ports.join(', ') || 'its listen ports'}`);
+        }
+        return checks;
+    }
+    /**
+     * 4b. Each proxy must answer the health expectations through itself, from the new color, before the old color
+     * is drained. The reload was confirmed, so a wrong answer is not a moment of transition: the deadline is short.
+     */
+    async verify(s, next, checks) {
+        const h = this.config.health;
+        const colors = await this.colorAddresses(s, next);
+        for (const check of checks) {
+            let told = {};
+            const probe = async (timeoutMs) => {
+                const answer = await probeHttp(this.deps.http, check.url, h, timeoutMs, this.deps.signal);
+                if (!answer.ok || !answer.response)
+                    return answer;
+                told = attribute(answer.response, this.config.colorHeader, colors);
+                if (told.color === undefined && !this.config.colorHeader)
+                    return answer;
+                return told.color === next
+                    ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
+                    : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
+            };
+            const outcome = await pollUntil(this.cancellable(probe), { what: `${check.what} at ${check.url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS }, this.deps);
+            if (!outcome.ok) {
+                this.checkCancelled('during verify');
+                this.setVerified(check.what, `failed: ${outcome.detail}`);
+                throw new StepFailure(`${check.what} did not answer as expected from ${next} at ${check.url} within ` +
+                    `${this.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`);
+            }
+            const unsure = told.color === undefined;
+            if (unsure) {
+                this.log.info(`${check.what}: which color answered cannot be told; set color-header, or have Nginx add ` +
+                    'X-Bluegreen-Upstream (see the README), to make the check certain.');
+            }
+            this.setVerified(check.what, `${outcome.detail}${unsure ? ` (color not told${told.how ? `: ${told.how}` : ''})` : ''}`);
+        }
+    }
+    setVerified(what, text) {
+        for (const view of this.result.proxies.filter((p) => p.container === what))
+            view.verified = text;
+        if (what === 'verify-url')
+            this.result.verifyUrl = text;
+    }
+    /** The addresses by which a proxy's upstream may show each color. */
+    async colorAddresses(s, next) {
+        const nextStates = await this.compose.inspect(this.nextIds);
+        return this.config.colors.map((color) => ({
+            color,
+            port: this.compose.port(color),
+            addresses: (color === next ? nextStates : (s.states[color] ?? [])).flatMap((c) => c.addresses),
+        }));
     }
     async cleanup(old, services) {
         const cleanup = this.config.cleanup;
@@ -61012,16 +61469,8 @@ class Deployment {
         if (!down.length)
             return;
         this.log.info(`Starting shared services that are not running: ${down.join(', ')}`);
-        this.startedShared = down;
+        this.startedShared.push(...down);
         await this.compose.startShared(color, down);
-    }
-    async checkProxiesRunning() {
-        for (const container of new Set(this.config.targets.map((t) => t.container))) {
-            if (!(await this.nginx.isRunning(container))) {
-                throw new StepFailure(`the proxy container ${container} is not running. Start it (its include must name a host that resolves, ` +
-                    'e.g. a placeholder server 127.0.0.1:9) and run again.');
-            }
-        }
     }
     async colorRunning(s, color) {
         const services = s.services[color] ?? [];
@@ -61041,7 +61490,11 @@ class Deployment {
             `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
             ...s.includes.map((i) => `write ${this.nginx.describe(i.target)}:\n${renderInclude(i.target, next, port).trimEnd()}`),
             ...[...new Set(this.config.targets.map((t) => t.container))].map((c) => `docker exec ${c} nginx -T, then docker exec ${c} nginx -s reload`),
-            ...(this.config.verifyUrl ? [`verify ${this.config.verifyUrl}`] : []),
+            this.config.verifyProxies === 'off'
+                ? 'no check through the proxies (verify-proxies: off)'
+                : `check each proxy through its published port: ${formatStatuses(h.statuses)} from ${next}` +
+                    ` within ${this.config.verifyTimeoutMs / 1000} s`,
+            ...(this.config.verifyUrl ? [`check ${this.config.verifyUrl}`] : []),
         ];
         if (s.live) {
             const old = s.services[s.live] ?? [];
@@ -61120,7 +61573,10 @@ class Deployment {
         this.result.rolledBack = true;
         this.result.error =
             `${message}\nRolled back: traffic is on ${live ?? 'the previous includes'} as before` +
-                `${this.stoppedNew ? `, ${attempted} was stopped` : ''}. Fix the cause (see ${attempted}'s log) and run again.`;
+                `${this.stoppedNew ? `, ${attempted} was stopped` : ''}. Fix the cause (see ${attempted}'s log) and run again.` +
+                (this.startedShared.length
+                    ? ` The shared services ${this.startedShared.join(', ')} were started by this run and are left running.`
+                    : '');
         this.finish('rolled-back', 1, live);
     }
     other(color) {
@@ -61205,15 +61661,16 @@ const nodeHttp = {
             const onResponse = (response) => {
                 let body = '';
                 const done = settle(resolve);
+                const headers = Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : (value ?? '')]));
                 response.setEncoding('utf8');
                 response.on('data', (chunk) => {
                     body += chunk;
                     if (body.length >= MAX_BODY) {
-                        done({ status: response.statusCode ?? 0, body: body.slice(0, MAX_BODY) });
+                        done({ status: response.statusCode ?? 0, body: body.slice(0, MAX_BODY), headers });
                         response.destroy();
                     }
                 });
-                response.on('end', () => done({ status: response.statusCode ?? 0, body }));
+                response.on('end', () => done({ status: response.statusCode ?? 0, body, headers }));
                 response.on('error', settle(reject));
             };
             let request;
@@ -61276,96 +61733,192 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 
 
 
-const POLL_MS = 2_000;
+/** An empty image, imported on the engine (never pulled): lock containers need one, and are never started. */
+const LOCK_IMAGE = 'bluegreen-action/lock:1';
+const LOCK_LABEL = 'bluegreen-action.lock';
+const HOLDER_LABEL = 'bluegreen-action.holder';
+/** Tokens of the locks this process holds: a lock of this pid with another token is a dead process's. */
+const heldHere = new Set();
+const POLL_MS = 1_000;
 const REPORT_EVERY_MS = 30_000;
+const DOCKER_TIMEOUT_MS = 60_000;
+/** A container name that people can read in `docker ps -a`; the hash keeps distinct keys apart. */
+function lockName(key) {
+    const readable = key
+        .replace(/[^a-zA-Z0-9_.-]+/g, '-')
+        .replace(/^[-.]+|-+$/g, '')
+        .slice(0, 40);
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(key).digest('hex').slice(0, 8);
+    return `bluegreen-lock-${readable ? `${readable}-` : ''}${hash}`;
+}
 /**
- * Lock files in the system temp directory, shared by every runner and Jenkins agent of the host. A lock left by a
- * process that no longer runs on this host is taken over.
+ * Locks that live on the Docker engine: a lock is a created, never started container whose name is derived from
+ * the key. Names are unique per engine, so creating one is atomic, and every client of the engine sees it.
  */
-function fileLocks(deps, options) {
-    const dir = options.dir ?? external_node_os_default().tmpdir();
-    return {
-        async acquire(key, signal) {
-            const file = external_node_path_default().join(dir, `bluegreen-${(0,external_node_crypto_.createHash)('sha256').update(key).digest('hex').slice(0, 16)}.lock`);
-            const since = new Date(deps.clock.now()).toISOString();
-            // The token tells this lock from another of the same process and time (a release must only remove its own).
-            const me = JSON.stringify({ pid: process.pid, host: external_node_os_default().hostname(), since, token: (0,external_node_crypto_.randomUUID)() });
-            const deadline = deps.clock.now() + options.waitMs;
-            let lastReport = 0;
-            for (;;) {
-                try {
-                    await external_node_fs_namespaceObject.promises.writeFile(file, me, { flag: 'wx' });
-                    // Removed only while it is still this run's: never a lock that another deploy took over.
-                    return async () => {
-                        if ((await readText(file)) === me)
-                            await external_node_fs_namespaceObject.promises.rm(file, { force: true });
-                    };
-                }
-                catch (error) {
-                    if (error.code !== 'EEXIST')
-                        throw error;
-                }
-                const text = await readText(file);
-                const holder = parseHolder(text);
-                if (holder && holder.host === external_node_os_default().hostname() && !alive(holder.pid)) {
-                    await takeOver(file, text ?? '', holder, deps.log);
-                    continue;
-                }
-                if (signal?.aborted)
-                    throw new Error('cancelled while waiting for another deploy to the same proxies');
-                const who = holder ? `process ${holder.pid} on ${holder.host} since ${holder.since}` : 'another deploy';
-                if (deps.clock.now() >= deadline) {
-                    throw new Error(`another deploy to the same proxies is running (${who}; lock ${file}). ` +
-                        'Run again when it is done; remove the lock file only if no deploy runs.');
-                }
-                if (deps.clock.now() - lastReport >= REPORT_EVERY_MS) {
-                    deps.log.info(`Waiting for another deploy to the same proxies to finish (${who}).`);
-                    lastReport = deps.clock.now();
-                }
-                await deps.clock.sleep(POLL_MS, signal);
+function dockerLocks(deps, options) {
+    /** Runs docker; a failure throws, unless its message matches `expected` (then the caller reads the result). */
+    async function docker(what, args, expected, input) {
+        const r = await deps.runner.run('docker', args, { timeoutMs: DOCKER_TIMEOUT_MS, input });
+        if (r.timedOut || (r.exitCode !== 0 && !expected?.test(r.stderr)))
+            throw new CommandError(what, r);
+        return r;
+    }
+    /** The container with this name or id and its holder, or undefined when there is none. */
+    async function inspect(nameOrId) {
+        // An unreachable daemon also prints [] and exits 1: only "No such container" means there is none.
+        const what = `reading the deploy lock ${nameOrId}`;
+        const r = await docker(what, ['container', 'inspect', nameOrId], /No such container/i);
+        if (r.exitCode !== 0)
+            return undefined;
+        const [found] = JSON.parse(r.stdout);
+        return found && { id: found.Id, holder: parseHolder(found.Config?.Labels?.[HOLDER_LABEL]) };
+    }
+    async function ensureImage() {
+        const what = `looking for the lock image ${LOCK_IMAGE}`;
+        const seen = await docker(what, ['image', 'inspect', LOCK_IMAGE], /No such image/i);
+        if (seen.exitCode === 0)
+            return;
+        const archive = packFile('lock', 'bluegreen-action deploy lock: a container of this image is never started\n', 0);
+        await docker(`creating the lock image ${LOCK_IMAGE}`, ['import', '-', LOCK_IMAGE], undefined, archive);
+    }
+    /** Creates the lock container: its id, or undefined when another one holds the name. */
+    async function create(key, name, token) {
+        const holder = {
+            pid: process.pid,
+            host: external_node_os_default().hostname(),
+            user: userName(),
+            since: new Date(deps.clock.now()).toISOString(),
+            token,
+            command: options.command,
+        };
+        const labels = ['--label', `${LOCK_LABEL}=${key}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
+        const args = ['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'];
+        const r = await docker(`creating the deploy lock ${name}`, args, /Conflict|already in use/i);
+        return r.exitCode === 0 ? r.stdout.trim() : undefined;
+    }
+    /** Removes a container by id; one that is already gone is fine (another waiter or release was first). */
+    async function remove(id, name) {
+        await docker(`removing the deploy lock ${name}`, ['rm', id], /No such container/i);
+    }
+    async function acquireOne(key, token, deadline, signal) {
+        const name = lockName(key);
+        let who = 'another deploy';
+        let lastReport = -Infinity;
+        let retriedAtOnce = false;
+        for (;;) {
+            if (signal?.aborted) {
+                const why = signal.reason?.message ?? 'aborted';
+                throw new Error(`cancelled (${why}) while waiting for another deploy to the same proxies (${who}).`);
             }
+            const id = await create(key, name, token);
+            if (id)
+                return { key, name, id };
+            const current = await inspect(name);
+            const holder = current?.holder;
+            if (current && holder && holder.host === external_node_os_default().hostname() && !alive(holder)) {
+                // By id, never by name: by now the name may be a fresh lock that another waiter took over.
+                await remove(current.id, name);
+                deps.log.warn(`Took over the deploy lock ${key}: ${lock_describe(holder)}, which held it, is gone.`);
+                continue;
+            }
+            // Released between the create and the inspect: try again at once, but only once in a row.
+            if (!current && !retriedAtOnce) {
+                retriedAtOnce = true;
+                continue;
+            }
+            retriedAtOnce = false;
+            who = holder ? lock_describe(holder) : 'another deploy';
+            if (deps.clock.now() >= deadline) {
+                const minutes = Math.round(options.waitMs / 60_000);
+                throw new Error(`another deploy holds the lock ${key} (${who}); gave up after ${minutes} min, nothing was changed. ` +
+                    'Run again when it is done. If that deploy is really gone (its process or machine was stopped), ' +
+                    `remove the lock by hand on the same Docker engine: docker rm ${name}`);
+            }
+            if (deps.clock.now() - lastReport >= REPORT_EVERY_MS) {
+                deps.log.info(`Waiting for another deploy to the same proxies to finish (lock ${key}: ${who}).`);
+                lastReport = deps.clock.now();
+            }
+            await deps.clock.sleep(POLL_MS, signal);
+        }
+    }
+    async function releaseAll(held, token) {
+        const problems = [];
+        for (const h of [...held].reverse()) {
+            try {
+                const current = await inspect(h.id);
+                if (current?.holder?.token === token)
+                    await remove(h.id, h.name);
+                else
+                    deps.log.warn(`The deploy lock ${h.key} was removed by someone else while this run held it.`);
+            }
+            catch (error) {
+                problems.push(error.message);
+            }
+        }
+        if (problems.length)
+            throw new Error(problems.join('\n'));
+    }
+    return {
+        async acquire(keys, signal) {
+            await ensureImage();
+            const token = (0,external_node_crypto_.randomUUID)();
+            heldHere.add(token);
+            const deadline = deps.clock.now() + options.waitMs;
+            const held = [];
+            try {
+                // Always in the same order: two deploys that share keys can never hold one each and wait for the other.
+                for (const key of [...new Set(keys)].sort())
+                    held.push(await acquireOne(key, token, deadline, signal));
+            }
+            catch (error) {
+                await releaseAll(held, token).catch((e) => deps.log.warn(`Could not remove the deploy lock: ${e.message}`));
+                heldHere.delete(token);
+                throw error;
+            }
+            return () => releaseAll(held, token).finally(() => heldHere.delete(token));
+        },
+        async holders(keys) {
+            const found = [];
+            for (const key of [...new Set(keys)].sort()) {
+                const current = await inspect(lockName(key));
+                if (current)
+                    found.push({ key, holder: current.holder ?? unknownHolder() });
+            }
+            return found;
         },
     };
 }
-/**
- * Moves a dead process's lock away. Another waiter may have taken it over and locked anew between the read and the
- * rename: what was moved is then put back (link fails rather than replace a lock taken meanwhile).
- */
-async function takeOver(file, seen, holder, log) {
-    const moved = `${file}.stale-${process.pid}`;
-    try {
-        await external_node_fs_namespaceObject.promises.rename(file, moved);
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return;
-        throw error;
-    }
-    if ((await readText(moved)) === seen) {
-        log.warn(`Took over the deploy lock ${file}: process ${holder.pid} that held it is gone.`);
-    }
-    else {
-        await external_node_fs_namespaceObject.promises.link(moved, file).catch(() => undefined);
-    }
-    await external_node_fs_namespaceObject.promises.rm(moved, { force: true });
-}
-async function readText(file) {
-    try {
-        return await external_node_fs_namespaceObject.promises.readFile(file, 'utf8');
-    }
-    catch {
-        return undefined;
-    }
+function lock_describe(h) {
+    return `process ${h.pid} of user ${h.user} on host ${h.host} since ${h.since}`;
 }
 function parseHolder(text) {
     try {
-        return text === undefined ? undefined : JSON.parse(text);
+        const h = JSON.parse(text ?? '');
+        return { ...unknownHolder(), ...h };
     }
     catch {
         return undefined;
     }
 }
-function alive(pid) {
+function unknownHolder() {
+    return { pid: 0, host: '?', user: '?', since: '?', token: '', command: '?' };
+}
+function userName() {
+    try {
+        return external_node_os_default().userInfo().username;
+    }
+    catch {
+        // A uid with no passwd entry (a container running as an arbitrary uid) has no name.
+        return process.env.USER ?? process.env.USERNAME ?? 'unknown';
+    }
+}
+/** Whether the holder's process on this host runs; one of another user counts (EPERM), so does an unreadable pid. */
+function alive({ pid, token }) {
+    if (!Number.isInteger(pid) || pid <= 0)
+        return true;
+    // This very pid: a process before this one had it (a restarted container often starts at the same pid).
+    if (pid === process.pid)
+        return heldHere.has(token);
     try {
         process.kill(pid, 0);
         return true;
@@ -61403,8 +61956,9 @@ const LOCK_WAIT_MS = 15 * 60_000;
 async function run(raw, log, signal) {
     try {
         const config = await loadConfig(raw, nodeFiles);
-        const locks = fileLocks({ clock: systemClock, log }, { waitMs: LOCK_WAIT_MS });
-        const deps = { runner: createExecaRunner(), http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, signal };
+        const runner = createExecaRunner();
+        const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
+        const deps = { runner, http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, signal };
         return await execute(config, deps);
     }
     catch (error) {

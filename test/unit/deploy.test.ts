@@ -68,14 +68,12 @@ describe('deploy', () => {
     const result = await run();
     expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue', port: 8000, rolledBack: false });
     expect(result.previousColor).toBeUndefined();
-    expect(host.changes).toEqual([
-      `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml up -d --no-deps --no-recreate proxy db`,
-      UP_BLUE,
-      RELOAD,
-    ]);
+    // The shared services start from the shared files alone (a network they define is created there).
+    expect(host.changes).toEqual([`docker-compose -f docker-compose.yml up -d --no-deps --no-recreate proxy db`, UP_BLUE, RELOAD]);
     expect(files.data.get(INCLUDE)).toContain('server app-blue:8000;');
     expect(host.servedColor('proxy')).toBe('blue');
-    expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch']);
+    expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch', 'verify']);
+    expect(result.proxies).toMatchObject([{ container: 'proxy', verified: 'HTTP 200 (color not told)' }]);
   });
 
   it('blue to green: up, health, switch, drain, stop the old color; nothing else is touched', async () => {
@@ -95,7 +93,7 @@ describe('deploy', () => {
     expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(10_000);
     expect(host.containers.get('app-blue')?.running).toBe(false);
     expect(host.containers.get('db')?.running).toBe(true);
-    expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch', 'drain', 'cleanup']);
+    expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch', 'verify', 'drain', 'cleanup']);
   });
 
   it('green to blue, with cleanup down removing only the old color', async () => {
@@ -132,7 +130,7 @@ describe('deploy', () => {
       `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml pull app-green`,
       `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml up -d --no-deps app-green`,
     ]);
-    expect(seen).toContainEqual({ BLUEGREEN_COLOR: 'green', BLUEGREEN_PORT: '8001' });
+    expect(seen).toContainEqual(expect.objectContaining({ BLUEGREEN_COLOR: 'green', BLUEGREEN_PORT: '8001' }));
   });
 
   it('never passes --remove-orphans and never runs compose down', async () => {
@@ -163,9 +161,7 @@ describe('deploy', () => {
     );
     const result = await run();
     expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
-    expect(host.changes[0]).toBe(
-      `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml up -d --no-deps --no-recreate proxy db`,
-    );
+    expect(host.changes[0]).toBe(`docker-compose -f docker-compose.yml up -d --no-deps --no-recreate proxy db`);
   });
 });
 
@@ -341,13 +337,15 @@ describe('failures and the rollback that follows', () => {
   it('verify-url fails through the proxy: switched back to the old color and reloaded, new color stopped', async () => {
     const { host, files, run } = await setup({
       live: 'blue',
-      raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '5' },
+      raw: { 'verify-url': 'http://127.0.0.1:8080/', 'verify-proxies': 'off' },
     });
     const before = files.data.get(INCLUDE);
     host.proxyAnswer = (color) => (color === 'green' ? 502 : 200);
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue', rolledBack: true });
-    expect(result.error).toMatch(/the proxy did not answer as expected at http:\/\/127\.0\.0\.1:8080\/: HTTP 502/);
+    expect(result.error).toMatch(
+      /verify-url did not answer as expected from green at http:\/\/127\.0\.0\.1:8080\/ within 10 s: HTTP 502/,
+    );
     expect(files.data.get(INCLUDE)).toBe(before);
     expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
     expect(host.servedColor('proxy')).toBe('blue');
@@ -449,22 +447,24 @@ describe('failures and the rollback that follows', () => {
 
   it('a proxy that is not running stops the deploy before the new color starts', async () => {
     const { host, run } = await setup({ live: 'blue' });
-    const proxy = host.proxies.get('proxy');
-    if (proxy) proxy.running = false;
+    host.setProxyStatus('proxy', 'exited');
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
     expect(result.error).toMatch(/the proxy container proxy is not running[\s\S]*Nothing was changed/);
     expect(host.changes).toEqual([]);
   });
 
-  it('a first deploy whose proxy does not start says which shared services it started', async () => {
-    const { host, run } = await setup();
-    const proxy = host.proxies.get('proxy');
-    if (proxy) proxy.running = false;
+  it('a first deploy whose stopped proxy cannot start even with the new include: rolled back, says what it started', async () => {
+    const { host, files, run } = await setup();
+    host.setProxyStatus('proxy', 'exited');
+    host.nginxCannotStart = () => true;
     const result = await run();
-    expect(result).toMatchObject({ status: 'failed', exitCode: 1 });
-    expect(result.error).toMatch(/the proxy container proxy is not running[\s\S]*Only the shared services proxy, db were started; they are left running\./);
-    expect(result.error).not.toMatch(/Nothing was changed/);
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1 });
+    expect(result.error).toMatch(/proxy did not start \(restarting\):\nnginx: \[emerg\] host not found in upstream/);
+    expect(result.error).toMatch(/The shared services proxy, db were started by this run and are left running\./);
+    expect(host.changes).toContain('docker restart --time 10 proxy');
+    expect(files.data.get(INCLUDE)).toContain('127.0.0.1:9');
+    expect(host.containers.get('app-blue')?.running).toBe(false);
   });
 
   it('first deploy that fails after the switch goes back to the placeholder include', async () => {
@@ -472,8 +472,9 @@ describe('failures and the rollback that follows', () => {
     host.proxyAnswer = () => 502;
     const result = await run();
     expect(result.status).toBe('rolled-back');
-    expect(log.text).toContain('Proxies restored to their previous includes and reloaded.');
+    expect(log.text).toContain('No color served before this first deploy: the includes were put back as they were.');
     expect(files.data.get(INCLUDE)).toContain('127.0.0.1:9');
+    expect(host.proxies.get('proxy')?.served.get(MOUNTED)).toContain('127.0.0.1:9');
     expect(host.containers.get('app-blue')?.running).toBe(false);
   });
 });
@@ -530,6 +531,7 @@ describe('two proxies with different templates (the seed layout)', () => {
 
   it('proxies that disagree stop the run before anything changes', async () => {
     const { host, run } = await twoProxies('blue');
+    host.addRunning('app-green');
     host.proxies.get('edge')?.files.set('/etc/nginx/conf.d/test-backend/service-url.inc', 'set $service_url http://10.0.0.5:8001;\n');
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 1 });
@@ -685,7 +687,7 @@ describe('cancelled (SIGINT/SIGTERM)', () => {
   it('after the switch, during the drain: switched back to the old color, new color stopped', async () => {
     const { host, result } = await cancelledWhen(/nginx -s reload$/);
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
-    expect(result.error).toMatch(/cancelled \(SIGTERM\) before drain/);
+    expect(result.error).toMatch(/cancelled \(SIGTERM\) before verify/);
     expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch', 'restore']);
     expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
     expect(host.servedColor('proxy')).toBe('blue');
@@ -804,5 +806,188 @@ describe('compose v1 and v2', () => {
     const result = await run();
     expect(result.error).toMatch(/Neither "docker compose" nor "docker-compose" answered/);
     expect(host.changes).toEqual([]);
+  });
+});
+
+describe('traffic truth: every proxy checked through itself after the switch', () => {
+  it('a proxy that answers 502 from the new color (pointed at itself): rolled back, old color serves', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.proxyAnswer = (color) => (color === 'green' ? 502 : 200);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue', rolledBack: true });
+    expect(result.error).toMatch(
+      /proxy did not answer as expected from green at http:\/\/127\.0\.0\.1:8080\/health within 10 s: HTTP 502, expected 200-399/,
+    );
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(result.proxies[0]?.verified).toMatch(/^failed: HTTP 502/);
+  });
+
+  it('the check has its own short deadline (verify-timeout), not the health deadline', async () => {
+    const { host, clock, run } = await setup({ live: 'blue', raw: { 'health-timeout': '300', 'verify-timeout': '3' } });
+    host.proxyAnswer = (color) => (color === 'green' ? 502 : 200);
+    const before = clock.now();
+    await run();
+    // The new color is healthy at once: nearly all the time is the check's 3 s.
+    expect(clock.now() - before).toBeLessThan(5_000);
+  });
+
+  it('color-header: an answer from the new color passes and says so; one from the old color fails', async () => {
+    const good = await setup({ live: 'blue', raw: { 'color-header': 'X-Color' } });
+    good.host.proxyHeaders = (color) => ({ 'x-color': color ?? '' });
+    const deployed = await good.run();
+    expect(deployed.status).toBe('deployed');
+    expect(deployed.proxies[0]?.verified).toBe('HTTP 200 from green (X-Color)');
+
+    const stale = await setup({ live: 'blue', raw: { 'color-header': 'X-Color' } });
+    stale.host.proxyHeaders = () => ({ 'x-color': 'blue' });
+    const result = await stale.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/proxy did not answer as expected from green .*: HTTP 200, but from blue \(X-Color\)/);
+  });
+
+  it('X-Bluegreen-Upstream tells the color by the address Nginx used, without the app', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.proxyHeaders = (color) => ({ 'x-bluegreen-upstream': `${host.containers.get(`app-${color}`)?.addresses[0]}:8000` });
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(result.proxies[0]?.verified).toMatch(/^HTTP 200 from green \(X-Bluegreen-Upstream 172\.18\.0\.\d+:8000\)$/);
+  });
+
+  it('a proxy that publishes no port: NOT VERIFIED (auto), said in the log and the result', async () => {
+    const { host, log, run } = await setup({ live: 'blue' });
+    host.addProxy('proxy', { [MOUNTED]: INCLUDE }, {}, { published: {} });
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(result.proxies[0]?.verified).toMatch(/^NOT VERIFIED: publishes no port for 80/);
+    expect(log.text).toMatch(/NOT VERIFIED: proxy publishes none of the ports its Nginx listens on \(80\)/);
+  });
+
+  it('verify-proxies required: a proxy that cannot be checked stops the deploy before any reload', async () => {
+    const { host, files, run } = await setup({ live: 'blue', raw: { 'verify-proxies': 'required' } });
+    host.addProxy('proxy', { [MOUNTED]: INCLUDE }, {}, { published: {} });
+    const before = files.data.get(INCLUDE);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/give it a verify-url in nginx-targets \(verify-proxies: required\)/);
+    expect(host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+    expect(files.data.get(INCLUDE)).toBe(before);
+  });
+
+  it('a proxy that publishes nothing is checked at its own verify-url from nginx-targets', async () => {
+    const targets = `- container: proxy\n  file: nginx/service-url.inc\n  verify-url: http://10.1.2.3:8080/health`;
+    const { host, run } = await setup({
+      live: 'blue',
+      raw: { 'nginx-targets': targets, 'nginx-container': '', 'upstream-file': '', 'verify-proxies': 'required' },
+    });
+    host.addProxy('proxy', { [MOUNTED]: INCLUDE }, {}, { published: {} });
+    const seen: string[] = [];
+    const get = host.get.bind(host);
+    host.get = async (url) => {
+      seen.push(url);
+      return get(url);
+    };
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(seen).toContain('http://10.1.2.3:8080/health');
+  });
+
+  it('verify-proxies off: nothing is checked, and the log and result say so', async () => {
+    const { host, log, run } = await setup({ live: 'blue', raw: { 'verify-proxies': 'off' } });
+    host.proxyAnswer = () => 502;
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(result.phases.map((p) => p.name)).not.toContain('verify');
+    expect(result.proxies[0]?.verified).toBe('not checked (verify-proxies: off)');
+    expect(log.text).toMatch(/verify-proxies is off: no proxy is checked after the switch/);
+  });
+
+  it("pins Compose's environment on every compose call (no orphan removal, whatever the agent or .env says)", async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { cleanup: 'down' } });
+    const envs: { command: string; env?: Record<string, string> }[] = [];
+    const original = host.run.bind(host);
+    host.run = async (file, args, options) => {
+      if (file === 'docker-compose' && args[0] !== 'version') envs.push({ command: args.join(' '), env: options.env });
+      return original(file, args, options);
+    };
+    await run();
+    expect(envs.length).toBeGreaterThan(3);
+    for (const { command, env } of envs) {
+      expect(env, command).toMatchObject({ COMPOSE_REMOVE_ORPHANS: 'false', COMPOSE_IGNORE_ORPHANS: 'true' });
+    }
+  });
+});
+
+describe('first deploys on a repository as committed', () => {
+  const BLUE_BY_HAND = 'upstream app {\n    server app-blue:8000;\n}\n';
+
+  it('an include naming a color that does not run is not live: with nothing running, a first deploy', async () => {
+    const { host, files, log, run } = await setup();
+    files.put(INCLUDE, BLUE_BY_HAND);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
+    expect(result.previousColor).toBeUndefined();
+    expect(log.text).toMatch(/An include points at blue, which is not running: blue is not live\./);
+    expect(host.changes[0]).toBe('docker-compose -f docker-compose.yml up -d --no-deps --no-recreate proxy db');
+  });
+
+  it('an include naming a stopped color while the other runs: the running color is live', async () => {
+    const { host, files, run } = await setup({ live: 'green', idleStopped: true });
+    files.put(INCLUDE, BLUE_BY_HAND);
+    const result = await run();
+    expect(result).toMatchObject({ previousColor: 'green', color: 'blue', status: 'deployed' });
+    expect(host.servedColor('proxy')).toBe('blue');
+  });
+
+  it('a proxy that is a shared service starts only once its include names the new color, then is checked', async () => {
+    const { host, files, run } = await setup();
+    files.put(
+      `${WD}/docker-compose.yml`,
+      'services:\n  proxy:\n    image: nginx\n    container_name: proxy\n  db:\n    image: postgres\n',
+    );
+    files.put(INCLUDE, BLUE_BY_HAND);
+    host.proxies.delete('proxy');
+    host.composeProxies.set('proxy', { container: 'proxy', mounts: { [MOUNTED]: INCLUDE } });
+    host.nginxCannotStart = (c) => c.includes('app-blue:8000') && !host.containers.get('app-blue')?.running;
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
+    expect(host.changes).toEqual([
+      'docker-compose -f docker-compose.yml up -d --no-deps --no-recreate db',
+      UP_BLUE,
+      'docker-compose -f docker-compose.yml up -d --no-deps --no-recreate proxy',
+    ]);
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(result.proxies[0]?.verified).toBe('HTTP 200 (color not told)');
+  });
+
+  it('a proxy crash-looping on the committed include: the include is written, the proxy restarted and checked', async () => {
+    const { host, files, run } = await setup();
+    files.put(INCLUDE, BLUE_BY_HAND);
+    host.nginxCannotStart = (c) => c.includes('app-blue:8000') && !host.containers.get('app-blue')?.running;
+    host.setProxyStatus('proxy', 'restarting');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
+    expect(host.changes.slice(1)).toEqual([UP_BLUE, 'docker restart --time 10 proxy']);
+    expect(host.servedColor('proxy')).toBe('blue');
+  });
+
+  it('on a later deploy, a crash-looping proxy is refused before anything changes', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.setProxyStatus('proxy', 'restarting');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/the proxy container proxy is not running \(restarting\)/);
+    expect(host.changes).toEqual([]);
+  });
+
+  it('the include content decides over a marker left by an emergency hand edit', async () => {
+    const { host, files, log, run } = await setup({ live: 'green', idleStopped: true });
+    host.addRunning('app-blue');
+    host.addRunning('app-green', false);
+    files.put(INCLUDE, `# bluegreen-action: color=green port=8001\n${BLUE_BY_HAND}`);
+    const result = await run();
+    expect(result).toMatchObject({ previousColor: 'blue', color: 'green', status: 'deployed' });
+    expect(log.text).toMatch(/says green in its marker line but points at blue \(edited by hand\?\): its content decides\./);
+    expect(host.changes[0]).toBe(UP_GREEN);
   });
 });

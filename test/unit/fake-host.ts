@@ -88,6 +88,12 @@ type FakeContainer = ContainerState;
 
 interface FakeProxy {
   running: boolean;
+  /** running, exited, restarting (crash-looping), created. */
+  status: string;
+  /** Container port → host port, as published. */
+  published: Map<number, number>;
+  /** Compose labels, for a proxy that is a service of the project. */
+  labels: Record<string, string>;
   /** Files inside the container (written with docker cp). */
   files: Map<string, string>;
   /** Container path → runner path of a bind-mounted file. */
@@ -121,6 +127,12 @@ export class FakeHost implements Runner, Http {
   nginxRejects?: (content: string) => boolean;
   /** What the URL through the proxy answers, given the color the proxy serves. */
   proxyAnswer?: (color: string | undefined) => number;
+  /** Headers the proxy adds to its answers, given the color it serves. */
+  proxyHeaders?: (color: string | undefined) => Record<string, string>;
+  /** Shared services that are proxies: compose `up` of one creates its proxy container (name, bind mounts). */
+  readonly composeProxies = new Map<string, { container: string; mounts: Record<string, string> }>();
+  /** Nginx fails to start in a proxy while its include matches (an upstream host that does not resolve). */
+  nginxCannotStart?: (content: string) => boolean;
   /** A reload whose new workers never replace the old ones (the config did not take effect). */
   reloadNeverTakesEffect = false;
   private nextId = 1;
@@ -131,9 +143,18 @@ export class FakeHost implements Runner, Http {
     readonly portOf: Record<string, number>,
   ) {}
 
-  addProxy(name: string, mounts: Record<string, string> = {}, files: Record<string, string> = {}): void {
+  addProxy(
+    name: string,
+    mounts: Record<string, string> = {},
+    files: Record<string, string> = {},
+    options: { status?: string; published?: Record<number, number>; labels?: Record<string, string> } = {},
+  ): void {
+    const status = options.status ?? 'running';
     const proxy: FakeProxy = {
-      running: true,
+      running: status === 'running',
+      status,
+      published: new Map(Object.entries(options.published ?? { 80: 8080 }).map(([k, v]) => [Number(k), v])),
+      labels: options.labels ?? {},
       files: new Map(Object.entries(files)),
       mounts: new Map(Object.entries(mounts)),
       served: new Map(),
@@ -210,6 +231,11 @@ export class FakeHost implements Runner, Http {
           } else {
             this.containers.set(s, this.newContainer(s, !this.crashing.has(s)));
           }
+          const proxy = this.composeProxies.get(s);
+          if (proxy && !this.proxies.has(proxy.container)) {
+            this.addProxy(proxy.container, proxy.mounts, {}, { labels: { 'com.docker.compose.service': s } });
+            this.startProxy(this.proxies.get(proxy.container) as FakeProxy);
+          }
         }
         return ok();
       case 'start':
@@ -240,14 +266,24 @@ export class FakeHost implements Runner, Http {
     err: (s: string) => RunResult,
   ): RunResult {
     if (args[0] === 'inspect') {
-      const names = args.filter((a, i) => i > 0 && !a.startsWith('--') && !['container', '{{.State.Running}}'].includes(a));
-      if (args.includes('--format')) {
-        const proxy = this.proxies.get(names[0] ?? '');
-        return proxy ? ok(`${proxy.running}\n`) : err('Error: No such container');
-      }
-      const found = [...this.containers.values()].filter((c) => names.includes(c.id));
-      return ok(JSON.stringify(found.map((c) => this.inspect(c))));
+      const names = args.filter((a, i) => i > 0 && !a.startsWith('--') && a !== 'container');
+      // Real docker prints what it found and exits 1 naming what it did not.
+      const found: object[] = [...this.containers.values()].filter((c) => names.includes(c.id)).map((c) => this.inspect(c));
+      const proxies = names.filter((n) => this.proxies.has(n));
+      found.push(...proxies.map((n) => this.inspectProxy(n)));
+      const missing = names.filter((n) => !proxies.includes(n) && ![...this.containers.values()].some((c) => c.id === n));
+      const stdout = JSON.stringify(found);
+      return missing.length
+        ? { ...err(missing.map((m) => `Error: No such container: ${m}`).join('\n')), stdout }
+        : ok(stdout);
     }
+    if (args[0] === 'restart') {
+      const proxy = this.proxies.get(args[args.length - 1] ?? '');
+      if (!proxy) return err(`Error response from daemon: No such container: ${args[args.length - 1]}`);
+      this.startProxy(proxy);
+      return ok();
+    }
+    if (args[0] === 'logs') return ok('nginx: [emerg] host not found in upstream "app-blue:8000"\n');
     if (args[0] === 'top') {
       const proxy = this.proxies.get(args[1] ?? '');
       if (!proxy?.running) return err(`Error: container ${args[1]} is not running`);
@@ -289,7 +325,8 @@ export class FakeHost implements Runner, Http {
       if (nginxArgs === '-T' || nginxArgs === '-t') {
         if (rejected) return err('nginx: [emerg] unknown directive "serverr" in /etc/nginx/conf.d/service-url.inc:2');
         const dump = [...includes].map(([p, c]) => `# configuration file ${p}:\n${c}\n`).join('\n');
-        return ok(nginxArgs === '-T' ? `# configuration file /etc/nginx/nginx.conf:\nhttp {}\n\n${dump}` : '');
+        const conf = '# configuration file /etc/nginx/conf.d/default.conf:\nserver {\n    listen 80;\n}\n\n';
+        return ok(nginxArgs === '-T' ? `# configuration file /etc/nginx/nginx.conf:\nhttp {}\n\n${conf}${dump}` : '');
       }
       if (nginxArgs === '-s reload') {
         // A reload with a bad config keeps the old one, as Nginx does.
@@ -303,6 +340,37 @@ export class FakeHost implements Runner, Http {
       }
     }
     return err(`unexpected docker command ${args.join(' ')}`);
+  }
+
+  /** A proxy container that is exited, crash-looping (restarting) or running. */
+  setProxyStatus(name: string, status: 'running' | 'exited' | 'restarting'): void {
+    const proxy = this.proxies.get(name) as FakeProxy;
+    proxy.status = status;
+    proxy.running = status === 'running';
+  }
+
+  /** Nginx starts with the includes it finds, or fails to (and docker restarts it, crash-looping). */
+  startProxy(proxy: FakeProxy): void {
+    const includes = this.includesOf(proxy);
+    const fails = [...includes.values()].some((c) => this.nginxCannotStart?.(c));
+    proxy.running = !fails;
+    proxy.status = fails ? 'restarting' : 'running';
+    if (!fails) {
+      proxy.served = includes;
+      proxy.workers = [this.nextPid++];
+    }
+  }
+
+  private inspectProxy(name: string) {
+    const proxy = this.proxies.get(name) as FakeProxy;
+    const ports = Object.fromEntries([...proxy.published].map(([inside, outside]) => [`${inside}/tcp`, [{ HostIp: '127.0.0.1', HostPort: String(outside) }]]));
+    return {
+      Id: `${name}-id`,
+      Name: `/${name}`,
+      State: { Status: proxy.status === 'restarting' ? 'running' : proxy.status, Running: proxy.status !== 'exited', Restarting: proxy.status === 'restarting' },
+      Config: { Labels: proxy.labels },
+      NetworkSettings: { Ports: ports },
+    };
   }
 
   private includesOf(proxy: FakeProxy): Map<string, string> {
@@ -322,6 +390,7 @@ export class FakeHost implements Runner, Http {
       running,
       status: running ? 'running' : 'exited',
       exitCode: running ? 0 : 1,
+      addresses: [`172.18.0.${this.nextId}`],
     };
   }
 
@@ -333,6 +402,7 @@ export class FakeHost implements Runner, Http {
       Name: `/${c.name}`,
       State: { Status: c.status, Running: c.running, ExitCode: c.exitCode, ...(health ? { Health: { Status: health } } : {}) },
       Config: { Labels: { 'com.docker.compose.service': c.service, 'com.docker.compose.project': 'proj' } },
+      NetworkSettings: { Networks: { proj_default: { IPAddress: c.addresses[0] } } },
     };
   }
 
@@ -344,9 +414,22 @@ export class FakeHost implements Runner, Http {
       if (!this.containers.get(service)?.running) {
         throw Object.assign(new Error(`connect ECONNREFUSED ${u.host}`), { code: 'ECONNREFUSED' });
       }
-      return { status: this.appStatus.get(service) ?? 200, body: `{"service":"${service}"}` };
+      return { status: this.appStatus.get(service) ?? 200, body: `{"service":"${service}"}`, headers: {} };
     }
-    const color = this.servedColor([...this.proxies.keys()][0] ?? '');
-    return { status: this.proxyAnswer?.(color) ?? 200, body: `served by ${color}` };
+    // A proxy answers on the host port it publishes (the first proxy for any other URL, such as a verify-url).
+    const name =
+      [...this.proxies.keys()].find((n) => [...(this.proxies.get(n)?.published.values() ?? [])].map(String).includes(u.port)) ??
+      [...this.proxies.keys()][0] ??
+      '';
+    if (!this.proxies.get(name)?.running) {
+      throw Object.assign(new Error(`connect ECONNREFUSED ${u.host}`), { code: 'ECONNREFUSED' });
+    }
+    const color = this.servedColor(name);
+    // Nginx answers 502 when the upstream it points at (a color's port in the include) does not run.
+    const served = [...(this.proxies.get(name)?.served.values() ?? [])].join('\n');
+    const ports = [...served.matchAll(/:(\d+)\b/g)].map((m) => Number(m[1]));
+    const up = Object.entries(this.portOf).some(([svc, port]) => ports.includes(port) && this.containers.get(svc)?.running);
+    const status = this.proxyAnswer?.(color) ?? (up ? 200 : 502);
+    return { status, body: `served by ${color}`, headers: this.proxyHeaders?.(color) ?? {} };
   }
 }

@@ -171,36 +171,36 @@ const EXPECT = { headers: { Host: 'shop.example.com' }, statuses: [{ from: 200, 
 
 describe('probeHttp', () => {
   it('passes the URL, headers and timeout on', async () => {
-    const { http, calls } = fakeHttp(() => ({ status: 200, body: 'ok' }));
+    const { http, calls } = fakeHttp(() => ({ status: 200, body: 'ok', headers: {} }));
     await probeHttp(http, 'http://127.0.0.1:8001/api/v1/test', EXPECT, 1234);
     expect(calls).toEqual([{ url: 'http://127.0.0.1:8001/api/v1/test', headers: { Host: 'shop.example.com' }, timeoutMs: 1234 }]);
   });
 
   it.each([200, 204, 299, 301])('accepts status %i inside the ranges', async (status) => {
-    const { http } = fakeHttp(() => ({ status, body: '' }));
-    expect(await probeHttp(http, 'http://x/', EXPECT, 1000)).toEqual({ ok: true, detail: `HTTP ${status}` });
+    const { http } = fakeHttp(() => ({ status, body: '', headers: {} }));
+    expect(await probeHttp(http, 'http://x/', EXPECT, 1000)).toMatchObject({ ok: true, detail: `HTTP ${status}` });
   });
 
   it.each([199, 300, 302, 404, 500, 503])('rejects status %i outside the ranges', async (status) => {
-    const { http } = fakeHttp(() => ({ status, body: '' }));
+    const { http } = fakeHttp(() => ({ status, body: '', headers: {} }));
     const result = await probeHttp(http, 'http://x/', EXPECT, 1000);
-    expect(result).toEqual({ ok: false, detail: `HTTP ${status}, expected 200-299,301` });
+    expect(result).toMatchObject({ ok: false, detail: `HTTP ${status}, expected 200-299,301` });
     expect(result.fatal).toBeUndefined();
   });
 
   it('requires the body to contain the expected text', async () => {
     const expectBody = { ...EXPECT, body: '"status":"ok"' };
-    const ok = fakeHttp(() => ({ status: 200, body: '{"status":"ok","db":"up"}' }));
-    expect(await probeHttp(ok.http, 'http://x/', expectBody, 1000)).toEqual({ ok: true, detail: 'HTTP 200' });
-    const bad = fakeHttp(() => ({ status: 200, body: '{"status":"starting"}' }));
-    expect(await probeHttp(bad.http, 'http://x/', expectBody, 1000)).toEqual({
+    const ok = fakeHttp(() => ({ status: 200, body: '{"status":"ok","db":"up"}', headers: {} }));
+    expect(await probeHttp(ok.http, 'http://x/', expectBody, 1000)).toMatchObject({ ok: true, detail: 'HTTP 200' });
+    const bad = fakeHttp(() => ({ status: 200, body: '{"status":"starting"}', headers: {} }));
+    expect(await probeHttp(bad.http, 'http://x/', expectBody, 1000)).toMatchObject({
       ok: false,
       detail: 'HTTP 200 but the body lacks "\\"status\\":\\"ok\\""',
     });
   });
 
   it('checks the status before the body', async () => {
-    const { http } = fakeHttp(() => ({ status: 500, body: 'ok' }));
+    const { http } = fakeHttp(() => ({ status: 500, body: 'ok', headers: {} }));
     expect((await probeHttp(http, 'http://x/', { ...EXPECT, body: 'ok' }, 1000)).detail).toBe('HTTP 500, expected 200-299,301');
   });
 
@@ -212,7 +212,7 @@ describe('probeHttp', () => {
     ];
     for (const [error, detail] of cases) {
       const { http } = fakeHttp(() => error);
-      expect(await probeHttp(http, 'http://x/', EXPECT, 1000)).toEqual({ ok: false, detail });
+      expect(await probeHttp(http, 'http://x/', EXPECT, 1000)).toMatchObject({ ok: false, detail });
     }
   });
 });

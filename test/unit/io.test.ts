@@ -48,7 +48,8 @@ describe('nodeHttp', () => {
 
   it('sends a custom Host header as given (fetch would replace it)', async () => {
     const r = await nodeHttp.get(`${base}/`, { headers: { Host: 'api.example.com', 'X-Probe': '1' }, timeoutMs: 2_000 });
-    expect(r).toEqual({ status: 200, body: 'host=api.example.com x=1' });
+    expect(r).toMatchObject({ status: 200, body: 'host=api.example.com x=1' });
+    expect(r.headers['content-length']).toBe('24');
   });
 
   it('resolves any status, caps the body, and rejects on a timeout or a refused connection', async () => {
