@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAction, runCli } from './support/action.js';
+import { COMPOSE } from './support/compose.js';
 import { get } from './support/http.js';
 import { createStack, runningColors, servedColor, serviceContainerId, type Stack } from './support/stack.js';
 
@@ -31,6 +32,8 @@ describe('deploys on a real engine (action bundle and CLI)', () => {
     expect(await runningColors(stack)).toEqual(['blue']);
     expect(run.summary).toMatch(/Blue-green: deployed blue/);
     expect(run.stdout).toMatch(/::group::up/);
+    // The Compose of this run (E2E_COMPOSE), as the tool logs it: the run provably used that version.
+    expect(run.stdout).toContain(`Using compose: ${COMPOSE.command} (compose-command: ${COMPOSE.command})`);
     sharedIds = { proxy: await serviceContainerId(stack, 'proxy'), db: await serviceContainerId(stack, 'db') };
     expect(sharedIds.proxy).not.toBe('');
     expect(sharedIds.db).not.toBe('');

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { COMPOSE } from './compose.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const ACTION_BUNDLE = path.join(ROOT, 'dist/action/index.js');
@@ -22,10 +23,11 @@ export interface ActionRun {
 /**
  * The runner sets INPUT_<NAME> (upper case, dashes kept) for every input given in `with:` and for every input
  * that has a default, writes outputs to the file in GITHUB_OUTPUT and the summary to GITHUB_STEP_SUMMARY.
+ * compose-command is the Compose that E2E_COMPOSE selects (compose.ts) unless the test gives one.
  */
 export async function runAction(
   inputs: Record<string, string>,
-  options: { cwd: string; node?: string; timeoutMs?: number },
+  options: { cwd: string; node?: string; timeoutMs?: number; /** Extra environment of the action process. */ env?: Record<string, string> },
 ): Promise<ActionRun> {
   const action = parse(await fs.readFile(path.join(ROOT, 'action.yml'), 'utf8')) as {
     inputs: Record<string, { default?: unknown }>;
@@ -34,7 +36,9 @@ export async function runAction(
   for (const [name, spec] of Object.entries(action.inputs)) {
     if (spec.default !== undefined) env[`INPUT_${name.toUpperCase()}`] = String(spec.default);
   }
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
+  for (const [name, value] of Object.entries({ 'compose-command': COMPOSE.command, ...inputs })) {
+    env[`INPUT_${name.toUpperCase()}`] = value;
+  }
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bg-runner-'));
   const outputFile = path.join(tmp, 'output');
   const summaryFile = path.join(tmp, 'summary');
@@ -43,7 +47,7 @@ export async function runAction(
   try {
     const r = await execa(options.node ?? process.execPath, [ACTION_BUNDLE], {
       cwd: options.cwd,
-      env: { ...env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, GITHUB_WORKSPACE: options.cwd, RUNNER_TEMP: tmp },
+      env: { ...options.env, ...env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, GITHUB_WORKSPACE: options.cwd, RUNNER_TEMP: tmp },
       reject: false,
       timeout: options.timeoutMs ?? 240_000,
     });
@@ -79,9 +83,10 @@ export interface CliRun {
   stderr: string;
 }
 
-/** `node dist/cli/index.js <args>` in cwd. */
+/** `node dist/cli/index.js <args>` in cwd, with `--compose-command` of E2E_COMPOSE (compose.ts) unless args give one. */
 export async function runCli(args: string[], options: { cwd: string; timeoutMs?: number }): Promise<CliRun> {
-  const r = await execa(process.execPath, [CLI_BUNDLE, ...args], {
+  const given = args.some((a) => a === '--compose-command' || a.startsWith('--compose-command='));
+  const r = await execa(process.execPath, [CLI_BUNDLE, ...args, ...(given ? [] : ['--compose-command', COMPOSE.command])], {
     cwd: options.cwd,
     reject: false,
     timeout: options.timeoutMs ?? 240_000,

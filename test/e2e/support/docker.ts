@@ -1,6 +1,7 @@
-// Thin wrappers around the docker / docker-compose (v1) CLIs for e2e tests.
+// Thin wrappers around the docker and compose CLIs for e2e tests (compose: the one E2E_COMPOSE selects).
 // Always argument arrays (no shell) and always a timeout.
 import { execa } from 'execa';
+import { COMPOSE } from './compose.js';
 
 export interface ExecOptions {
   /** Kill the command after this long (default 60 s; compose: 180 s). */
@@ -45,11 +46,11 @@ export function docker(args: readonly string[], opts: ExecOptions = {}): Promise
   return run('docker', args, opts, 60_000);
 }
 
-/** Runs `docker-compose [-p name] [-f file]... <args>` in projectDir. */
+/** Runs `docker compose` or `docker-compose` (see compose.ts) `[-p name] [-f file]... <args>` in projectDir. */
 export function compose(projectDir: string, args: readonly string[], opts: ComposeOptions = {}): Promise<ExecResult> {
   const { projectName, files = [], ...execOpts } = opts;
   const globalArgs = [...(projectName ? ['-p', projectName] : []), ...files.flatMap((f) => ['-f', f])];
-  return run('docker-compose', [...globalArgs, ...args], { ...execOpts, cwd: projectDir }, 180_000);
+  return run(COMPOSE.file, [...COMPOSE.prefix, ...globalArgs, ...args], { ...execOpts, cwd: projectDir }, 180_000);
 }
 
 /** Full id of the container with this name or id, or undefined if there is none. */

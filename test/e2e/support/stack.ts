@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureTestImages } from '../../../scripts/images.mjs';
+import { COMPOSE } from './compose.js';
 import { compose, docker, waitFor } from './docker.js';
 import { ROOT } from './action.js';
 import { get } from './http.js';
@@ -14,7 +15,10 @@ export interface Stack extends TempProject {
   proxyUrl: string;
   proxyContainer: string;
   ports: { blue: number; green: number };
-  /** The action inputs that deploy this stack; a test adds or overrides some. */
+  /**
+   * The action inputs that deploy this stack; a test adds or overrides some. compose-command is the Compose of
+   * E2E_COMPOSE, so that a CLI started without runCli uses it too.
+   */
   inputs: Record<string, string>;
   /** Sets the environment a color's app gets at its next deploy (the "new version"). */
   setAppEnv(color: 'blue' | 'green', env: AppEnv): Promise<void>;
@@ -72,6 +76,7 @@ export async function createStack(options: { env?: Partial<Record<'blue' | 'gree
     proxyContainer: `${project.name}-proxy`,
     inputs: {
       'project-name': project.name,
+      'compose-command': COMPOSE.command,
       ports: `${bluePort},${greenPort}`,
       'health-path': '/health',
       'nginx-container': `${project.name}-proxy`,
@@ -171,6 +176,7 @@ server {
     proxyContainer: `${project.name}-proxy`,
     inputs: {
       'project-name': project.name,
+      'compose-command': COMPOSE.command,
       'color-file': 'docker-compose-{color}.yml',
       ports: `${bluePort},${greenPort}`,
       'health-path': '/api/v1/test',
