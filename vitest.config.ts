@@ -2,8 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    // In CI: every test by name, and a JSON report that .ci/run reads to prove the e2e tests ran.
-    reporters: process.env.CI ? ['verbose', ['json', { outputFile: 'test-results.json' }]] : ['default'],
+    // In CI: every test by name, and a JSON report that .ci/run reads to prove the e2e tests ran (TEST_RESULTS names
+    // it: one per run, as CI runs the e2e suite once per Compose and engine).
+    reporters: process.env.CI
+      ? ['verbose', ['json', { outputFile: process.env.TEST_RESULTS || 'test-results.json' }]]
+      : ['default'],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
