@@ -267,18 +267,35 @@ export class ComposeDriver {
     ensureOk(await this.exec(color, this.stopArgs(color, services), CHANGE_TIMEOUT_MS), `stopping ${color}`);
   }
 
+  /**
+   * Stops known containers with Docker directly, as compose would: compose put the service's stop_grace_period and
+   * stop_signal into each container's configuration, which `docker stop` uses. It spares compose v1's half-second
+   * start in the undo, where a cancelled job has seconds before it is killed.
+   */
+  async stopContainers(containers: ContainerState[]): Promise<void> {
+    ensureOk(
+      await this.runner.run('docker', ['stop', ...containers.map((c) => c.id)], { timeoutMs: CHANGE_TIMEOUT_MS }),
+      `stopping ${containers.map((c) => c.name).join(', ')}`,
+    );
+  }
+
   async remove(color: string, services: string[]): Promise<void> {
     ensureOk(await this.exec(color, this.removeArgs(color, services), CHANGE_TIMEOUT_MS), `removing ${color}`);
   }
 
-  async logs(color: string, services: string[], lines: number): Promise<string> {
-    const r = await this.exec(
-      color,
-      this.args(color, ['logs', '--no-color', '--tail', String(lines), ...services]),
-      QUERY_TIMEOUT_MS,
-      false,
+  /**
+   * The last lines each container printed, read from Docker directly: compose v1 takes half a second a call, and
+   * this runs in the undo, where a cancelled job has seconds before it is killed.
+   */
+  async logTail(containers: ContainerState[], lines: number): Promise<string> {
+    const tails = await Promise.all(
+      containers.map(async (c) => {
+        const r = await this.runner.run('docker', ['logs', '--tail', String(lines), c.id], { timeoutMs: QUERY_TIMEOUT_MS });
+        const text = `${r.stdout}${r.stderr}`.trimEnd();
+        return text ? text.split('\n').map((l) => `${c.name} | ${l}`) : [];
+      }),
     );
-    return (r.stdout + r.stderr).trimEnd();
+    return tails.flat().join('\n');
   }
 
   /** One compose file serves both colors when it interpolates BLUEGREEN_*; see PINNED_COMPOSE_ENV for the rest. */

@@ -662,13 +662,19 @@ class Deployment {
     this.undo.push({
       label: `stop ${color}`,
       run: async () => {
-        // `up` may have failed before creating anything: then there is nothing to stop or read logs of.
-        if (!(await this.compose.containers(color, services)).length) return;
-        this.result.logTail = await this.compose.logs(color, services, LOG_LINES);
+        // The containers seen before the health check, else asked of compose: `up` may have failed before
+        // creating anything, and then there is nothing to stop or read logs of.
+        const containers = this.nextIds.length
+          ? await this.compose.inspect(this.nextIds)
+          : await this.compose.containers(color, services);
+        if (!containers.length) return;
+        const logs = this.compose.logTail(containers, LOG_LINES);
         if (this.trafficOnNew) {
+          this.result.logTail = await logs;
           throw new Error(`${color} still serves traffic, so it was left running`);
         }
-        await this.compose.stop(color, services);
+        // A cancelled job is killed seconds after its signal: the logs are read while the color stops.
+        [this.result.logTail] = await Promise.all([logs, this.compose.stopContainers(containers)]);
         this.stoppedNew = true;
         this.log.info(`Stopped ${color}.`);
       },

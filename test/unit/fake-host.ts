@@ -1,9 +1,15 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ContainerState } from '../../src/compose.js';
 import type { Clock, Files, Http, HttpResponse, Logger } from '../../src/io.js';
 import type { LockHolder, Locks } from '../../src/lock.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
 import { packFile, unpackFirstFile } from '../../src/tar.js';
+
+/** The id of a service's nth container (12 hex digits, as the tool keeps them), the same in every test. */
+export function fakeId(service: string, nth = 1): string {
+  return createHash('sha256').update(`${service}#${nth}`).digest('hex').slice(0, 12);
+}
 
 /** In-memory files; directories exist wherever a file does. */
 export class FakeFiles implements Files {
@@ -135,7 +141,8 @@ export class FakeHost implements Runner, Http {
   nginxCannotStart?: (content: string) => boolean;
   /** A reload whose new workers never replace the old ones (the config did not take effect). */
   reloadNeverTakesEffect = false;
-  private nextId = 1;
+  private nextId = 2;
+  private readonly generations = new Map<string, number>();
   private nextPid = 100;
 
   constructor(
@@ -253,7 +260,7 @@ export class FakeHost implements Runner, Http {
       case 'pull':
         return ok();
       case 'logs':
-        return ok(services.map((s) => `${s}  | log line of ${s}`).join('\n'));
+        return err('the tool reads logs with docker logs, not compose logs');
       default:
         return err(`unexpected compose subcommand ${sub}`);
     }
@@ -277,13 +284,29 @@ export class FakeHost implements Runner, Http {
         ? { ...err(missing.map((m) => `Error: No such container: ${m}`).join('\n')), stdout }
         : ok(stdout);
     }
+    if (args[0] === 'stop') {
+      const ids = args.slice(1).filter((a) => !a.startsWith('-'));
+      for (const id of ids) {
+        const c = [...this.containers.values()].find((x) => x.id === id);
+        if (!c) return err(`Error response from daemon: No such container: ${id}`);
+        c.running = false;
+        c.status = 'exited';
+      }
+      return ok(`${ids.join('\n')}\n`);
+    }
     if (args[0] === 'restart') {
       const proxy = this.proxies.get(args[args.length - 1] ?? '');
       if (!proxy) return err(`Error response from daemon: No such container: ${args[args.length - 1]}`);
       this.startProxy(proxy);
       return ok();
     }
-    if (args[0] === 'logs') return ok('nginx: [emerg] host not found in upstream "app-blue:8000"\n');
+    if (args[0] === 'logs') {
+      const id = args[args.length - 1] ?? '';
+      const app = [...this.containers.values()].find((c) => c.id === id);
+      if (app) return ok(`log line of ${app.service}\n`);
+      if (this.proxies.has(id)) return { ...ok(), stderr: 'nginx: [emerg] host not found in upstream "app-blue:8000"\n' };
+      return err(`Error: No such container: ${id}`);
+    }
     if (args[0] === 'top') {
       const proxy = this.proxies.get(args[1] ?? '');
       if (!proxy?.running) return err(`Error: container ${args[1]} is not running`);
@@ -384,13 +407,13 @@ export class FakeHost implements Runner, Http {
 
   private newContainer(service: string, running: boolean): FakeContainer {
     return {
-      id: `c${String(this.nextId++).padStart(11, '0')}`,
+      id: fakeId(service, (this.generations.set(service, (this.generations.get(service) ?? 0) + 1), this.generations.get(service))),
       name: `proj-${service}-1`,
       service,
       running,
       status: running ? 'running' : 'exited',
       exitCode: running ? 0 : 1,
-      addresses: [`172.18.0.${this.nextId}`],
+      addresses: [`172.18.0.${this.nextId++}`],
     };
   }
 
