@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// TEST_PROJECT=unit or e2e: only that project (CI runs `npm test` for the unit tests, then the e2e suite once per
+// Compose and engine). Unset: both.
+const only = process.env.TEST_PROJECT;
+
 export default defineConfig({
   test: {
     // In CI: every test by name, and a JSON report that .ci/run reads to prove the e2e tests ran (TEST_RESULTS names
@@ -19,6 +23,6 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
-    ],
+    ].filter((project) => !only || project.test.name === only),
   },
 });
