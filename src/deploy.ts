@@ -37,6 +37,8 @@ export interface ProxyView {
   color?: string;
   /** How the proxy was checked after the switch, or why it could not be. */
   verified?: string;
+  /** The URL it was checked at. */
+  checkedAt?: string;
 }
 
 export interface Result {
@@ -78,6 +80,8 @@ const LOG_LINES = 50;
 /** How long a proxy started by a first deploy has to come up. */
 const PROXY_START_MS = 30_000;
 const VERIFY_INTERVAL_MS = 200;
+/** A proxy restarted by Docker this recently may be crash-looping, whatever its state says this instant. */
+const CRASH_LOOP_WINDOW_MS = 10_000;
 
 /** One check through a proxy after the switch. */
 interface VerifyCheck {
@@ -322,7 +326,7 @@ class Deployment {
     const starts: ProxyStart[] = [];
     for (const container of this.proxyContainers()) {
       const state = s.proxies.get(container);
-      if (state?.running) continue;
+      if (state?.running && !(!s.live && this.crashLooping(state))) continue;
       const service = this.sharedServiceOf(container, state, s.shared);
       if (!s.live && (state || service)) {
         starts.push({ container, service: state ? undefined : service });
@@ -337,6 +341,15 @@ class Deployment {
       );
     }
     return starts;
+  }
+
+  /**
+   * Between two of its restarts, a crash-looping Nginx shows as running for a few hundred milliseconds (while it
+   * looks up the upstream that does not resolve): one that the restart policy started again moments ago is taken
+   * for crash-looping. Only a first deploy asks, where restarting a proxy serves nobody less.
+   */
+  private crashLooping(state: ProxyState): boolean {
+    return state.restartCount > 0 && this.deps.clock.now() - state.startedAt < CRASH_LOOP_WINDOW_MS;
   }
 
   /** The shared service a proxy container belongs to: by its compose labels, or by the name compose will give it. */
@@ -576,6 +589,7 @@ class Deployment {
       const url = given ?? proxyUrl(states.get(container), ports, h.host, h.path);
       if (url) {
         checks.push({ what: container, url });
+        for (const view of this.result.proxies.filter((p) => p.container === container)) view.checkedAt = url;
         continue;
       }
       const why =

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { NginxTarget } from './config.js';
 import type { Clock, Files } from './io.js';
 import { ensureOk, tail, type Runner } from './runner.js';
+import { dumpSections, listenPorts } from './nginx-config.js';
 import { packFile, unpackFirstFile } from './tar.js';
 
 const TIMEOUT_MS = 60_000;
@@ -14,6 +15,9 @@ export interface ProxyState {
   /** Running and not restarting (a crash-looping Nginx shows running between its restarts). */
   running: boolean;
   status: string;
+  /** Times Docker's restart policy restarted it, and when it last started (ms since the epoch). */
+  restartCount: number;
+  startedAt: number;
   /** The compose service and the project's directory, when compose created it. */
   service?: string;
   workingDir?: string;
@@ -25,7 +29,8 @@ type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | nu
 
 interface ProxyInspect {
   Name?: string;
-  State?: { Status?: string; Running?: boolean; Restarting?: boolean };
+  State?: { Status?: string; Running?: boolean; Restarting?: boolean; StartedAt?: string };
+  RestartCount?: number;
   Config?: { Labels?: Record<string, string> };
   NetworkSettings?: { Ports?: PortBindings };
 }
@@ -39,28 +44,6 @@ function publishedPorts(ports: PortBindings): ProxyState['published'] {
     if (m && binding?.HostPort) published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
   }
   return published;
-}
-
-/**
- * The ports Nginx listens on for plain HTTP, from an `nginx -T` dump: `listen 80;`, `listen 0.0.0.0:8080
- * default_server;`, `listen [::]:80;`. TLS listeners (`ssl`) and Unix sockets are left out. A server without
- * listen directives listens on 80.
- */
-export function listenPorts(dump: string): number[] {
-  const ports = new Set<number>();
-  let servers = 0;
-  for (const line of dump.split('\n')) {
-    const code = line.replace(/(^|\s)#.*$/, '');
-    if (/(^|[\s;}])server\s*\{/.test(code)) servers++;
-    for (const m of code.matchAll(/(?:^|[\s;{])listen\s+([^;]+);/g)) {
-      const [address = '', ...flags] = (m[1] ?? '').trim().split(/\s+/);
-      if (flags.includes('ssl') || flags.includes('quic') || address.startsWith('unix:')) continue;
-      const port = /(?:^|:)(\d+)$/.exec(address)?.[1];
-      if (port) ports.add(Number(port));
-    }
-  }
-  if (!ports.size && servers) ports.add(80);
-  return [...ports];
 }
 
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
@@ -168,8 +151,8 @@ export class NginxSwitcher {
     }
     const sections = dumpSections(r.stdout);
     const seen = target.path
-      ? sections.get(target.path) !== undefined && normalizeDump(sections.get(target.path) ?? '') === normalizeDump(expected)
-      : [...sections.values()].some((s) => normalizeDump(s) === normalizeDump(expected));
+      ? normalizeDump(sections.get(target.path) ?? '\0') === normalizeDump(expected) && target.path
+      : [...sections].find(([, s]) => normalizeDump(s) === normalizeDump(expected))?.[0];
     if (!seen) {
       throw new NginxError(
         `${target.container} does not read the include that was written to ${this.describe(target)}. ` +
@@ -178,7 +161,7 @@ export class NginxSwitcher {
             : 'Check that the Nginx config includes this path.'),
       );
     }
-    return listenPorts(r.stdout);
+    return listenPorts(r.stdout, seen, expected);
   }
 
   /** Tests the configuration as it is on disk now, without checking any content (used after a restore). */
@@ -240,6 +223,8 @@ export class NginxSwitcher {
       states.set(name, {
         running: Boolean(e.State?.Running) && !e.State?.Restarting,
         status: e.State?.Restarting ? 'restarting' : (e.State?.Status ?? 'unknown'),
+        restartCount: e.RestartCount ?? 0,
+        startedAt: Date.parse(e.State?.StartedAt ?? '') || 0,
         service: labels['com.docker.compose.service'],
         workingDir: labels['com.docker.compose.project.working_dir'],
         published: publishedPorts(e.NetworkSettings?.Ports),
@@ -295,28 +280,6 @@ export function acceptingWorkerPids(top: string): string[] {
     .map((row) => row.trim().split(/\s+/))
     .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
     .map((fields) => fields[pid] ?? '');
-}
-
-/** Splits `nginx -T` output into file path → content. */
-export function dumpSections(dump: string): Map<string, string> {
-  const sections = new Map<string, string>();
-  let current: string | undefined;
-  let lines: string[] = [];
-  const flush = () => {
-    if (current !== undefined) sections.set(current, lines.join('\n'));
-  };
-  for (const line of dump.split('\n')) {
-    const header = /^# configuration file (.+):$/.exec(line);
-    if (header) {
-      flush();
-      current = header[1];
-      lines = [];
-    } else {
-      lines.push(line);
-    }
-  }
-  flush();
-  return sections;
 }
 
 function normalizeDump(content: string): string {

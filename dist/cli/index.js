@@ -29031,6 +29031,121 @@ function health_seconds(ms) {
     return `${(ms / 1000).toFixed(1)} s`;
 }
 
+;// CONCATENATED MODULE: ./src/nginx-config.ts
+/**
+ * Just enough of an `nginx -T` dump to tell where a proxy serves what an include feeds: its `server` blocks, the
+ * ports they listen on for plain HTTP, the files they include and the upstreams they pass requests to.
+ */
+/** Splits `nginx -T` output into file path → content. */
+function dumpSections(dump) {
+    const sections = new Map();
+    let current;
+    let lines = [];
+    const flush = () => {
+        if (current !== undefined)
+            sections.set(current, lines.join('\n'));
+    };
+    for (const line of dump.split('\n')) {
+        const header = /^# configuration file (.+):$/.exec(line);
+        if (header) {
+            flush();
+            current = header[1];
+            lines = [];
+        }
+        else {
+            lines.push(line);
+        }
+    }
+    flush();
+    return sections;
+}
+/** The words of each statement of a text (comments aside): what Nginx reads of it. */
+function statements(code) {
+    const out = [];
+    let words = [];
+    for (const token of code.match(/"[^"]*"|'[^']*'|[{};]|[^\s{};]+/g) ?? []) {
+        if (token === ';' || token === '{' || token === '}') {
+            if (token === ';' && words.length)
+                out.push(words);
+            words = [];
+        }
+        else {
+            words.push(token.replace(/^["']|["']$/g, ''));
+        }
+    }
+    return out;
+}
+function serverBlocks(dump) {
+    const servers = [];
+    for (const text of dumpSections(dump).values()) {
+        for (const block of serverTexts(text)) {
+            const server = { listens: [], includes: [], passes: [] };
+            for (const [name = '', first = '', ...rest] of statements(block)) {
+                if (name === 'listen') {
+                    const port = /(?:^|:)(\d+)$/.exec(first)?.[1];
+                    const tls = rest.includes('ssl') || rest.includes('quic') || first.startsWith('unix:');
+                    if (port && !tls)
+                        server.listens.push(Number(port));
+                }
+                else if (name === 'include') {
+                    server.includes.push(first);
+                }
+                else if (/_pass$/.test(name)) {
+                    server.passes.push(first);
+                }
+            }
+            servers.push(server);
+        }
+    }
+    return servers;
+}
+/**
+ * The ports Nginx listens on for plain HTTP in the server blocks that serve what an include feeds: those that
+ * include the file, else those that pass requests to an upstream the include defines, else every server block.
+ * `listen 80;`, `listen 0.0.0.0:8080 default_server;`, `listen [::]:80;` count; TLS listeners and Unix sockets do
+ * not. A server block without listen directives listens on 80.
+ */
+function listenPorts(dump, includePath, includeContent = '') {
+    const servers = serverBlocks(dump);
+    const upstreams = [...includeContent.matchAll(/(?:^|[\s;}])upstream\s+([^\s{]+)\s*\{/g)].map((m) => m[1]);
+    const including = servers.filter((s) => includePath && s.includes.some((p) => includeMatches(p, includePath)));
+    const passing = servers.filter((s) => s.passes.some((p) => upstreams.includes(upstreamName(p))));
+    const chosen = including.length ? including : passing.length ? passing : servers;
+    return [...new Set(chosen.flatMap((s) => (s.listens.length ? s.listens : [80])))];
+}
+/** The text of each `server { ... }` block of a file, comments left out (braces counted). */
+function serverTexts(text) {
+    const code = text
+        .split('\n')
+        .map((l) => l.replace(/(^|\s)#.*$/, ''))
+        .join('\n');
+    const found = [];
+    const re = /(^|[\s;{}])server\s*\{/g;
+    for (let m = re.exec(code); m; m = re.exec(code)) {
+        let depth = 0;
+        let end = m.index + m[0].length - 1;
+        for (; end < code.length; end++) {
+            if (code[end] === '{')
+                depth++;
+            else if (code[end] === '}' && --depth === 0)
+                break;
+        }
+        found.push(code.slice(m.index + m[1].length, end + 1));
+        re.lastIndex = end + 1;
+    }
+    return found;
+}
+/** `http://app/x` → app: the upstream a pass directive names (a variable names none). */
+function upstreamName(target) {
+    return /^(?:[a-z]+:\/\/)?([^/$:]+)/.exec(target)?.[1] ?? '';
+}
+/** An include directive's pattern (globs, relative to /etc/nginx when not absolute) against a file's path. */
+function includeMatches(pattern, file) {
+    const full = pattern.startsWith('/') ? pattern : `/etc/nginx/${pattern}`;
+    const re = new RegExp(`^${full.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    return re.test(file);
+}
+
 ;// CONCATENATED MODULE: ./src/tar.ts
 /**
  * A single-file tar, as `docker cp` reads from and writes to a pipe: it moves an include file into and out of a
@@ -29083,6 +29198,7 @@ function octal(value, width) {
 
 
 
+
 const TIMEOUT_MS = 60_000;
 const MARKER = '# bluegreen-action: color=';
 const RELOAD_CONFIRM_MS = 10_000;
@@ -29097,31 +29213,6 @@ function publishedPorts(ports) {
             published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
     }
     return published;
-}
-/**
- * The ports Nginx listens on for plain HTTP, from an `nginx -T` dump: `listen 80;`, `listen 0.0.0.0:8080
- * default_server;`, `listen [::]:80;`. TLS listeners (`ssl`) and Unix sockets are left out. A server without
- * listen directives listens on 80.
- */
-function listenPorts(dump) {
-    const ports = new Set();
-    let servers = 0;
-    for (const line of dump.split('\n')) {
-        const code = line.replace(/(^|\s)#.*$/, '');
-        if (/(^|[\s;}])server\s*\{/.test(code))
-            servers++;
-        for (const m of code.matchAll(/(?:^|[\s;{])listen\s+([^;]+);/g)) {
-            const [address = '', ...flags] = (m[1] ?? '').trim().split(/\s+/);
-            if (flags.includes('ssl') || flags.includes('quic') || address.startsWith('unix:'))
-                continue;
-            const port = /(?:^|:)(\d+)$/.exec(address)?.[1];
-            if (port)
-                ports.add(Number(port));
-        }
-    }
-    if (!ports.size && servers)
-        ports.add(80);
-    return [...ports];
 }
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 function renderInclude(target, color, port) {
@@ -29211,15 +29302,15 @@ class NginxSwitcher {
         }
         const sections = dumpSections(r.stdout);
         const seen = target.path
-            ? sections.get(target.path) !== undefined && normalizeDump(sections.get(target.path) ?? '') === normalizeDump(expected)
-            : [...sections.values()].some((s) => normalizeDump(s) === normalizeDump(expected));
+            ? normalizeDump(sections.get(target.path) ?? '\0') === normalizeDump(expected) && target.path
+            : [...sections].find(([, s]) => normalizeDump(s) === normalizeDump(expected))?.[0];
         if (!seen) {
             throw new NginxError(`${target.container} does not read the include that was written to ${this.describe(target)}. ` +
                 (target.file
                     ? 'Mount its directory rather than the file alone, and check that the Nginx config includes it.'
                     : 'Check that the Nginx config includes this path.'));
         }
-        return listenPorts(r.stdout);
+        return listenPorts(r.stdout, seen, expected);
     }
     /** Tests the configuration as it is on disk now, without checking any content (used after a restore). */
     async testOnly(container) {
@@ -29279,6 +29370,8 @@ class NginxSwitcher {
             states.set(name, {
                 running: Boolean(e.State?.Running) && !e.State?.Restarting,
                 status: e.State?.Restarting ? 'restarting' : (e.State?.Status ?? 'unknown'),
+                restartCount: e.RestartCount ?? 0,
+                startedAt: Date.parse(e.State?.StartedAt ?? '') || 0,
                 service: labels['com.docker.compose.service'],
                 workingDir: labels['com.docker.compose.project.working_dir'],
                 published: publishedPorts(e.NetworkSettings?.Ports),
@@ -29331,29 +29424,6 @@ function acceptingWorkerPids(top) {
         .map((row) => row.trim().split(/\s+/))
         .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
         .map((fields) => fields[pid] ?? '');
-}
-/** Splits `nginx -T` output into file path → content. */
-function dumpSections(dump) {
-    const sections = new Map();
-    let current;
-    let lines = [];
-    const flush = () => {
-        if (current !== undefined)
-            sections.set(current, lines.join('\n'));
-    };
-    for (const line of dump.split('\n')) {
-        const header = /^# configuration file (.+):$/.exec(line);
-        if (header) {
-            flush();
-            current = header[1];
-            lines = [];
-        }
-        else {
-            lines.push(line);
-        }
-    }
-    flush();
-    return sections;
 }
 function normalizeDump(content) {
     return content
@@ -29426,6 +29496,8 @@ const LOG_LINES = 50;
 /** How long a proxy started by a first deploy has to come up. */
 const PROXY_START_MS = 30_000;
 const VERIFY_INTERVAL_MS = 200;
+/** A proxy restarted by Docker this recently may be crash-looping, whatever its state says this instant. */
+const CRASH_LOOP_WINDOW_MS = 10_000;
 /** How often Docker's own health status is read while the app already answers. */
 const DOCKER_HEALTH_WATCH_MS = 100;
 /** A step failed for a reason already worded for the user. */
@@ -29631,7 +29703,7 @@ class Deployment {
         const starts = [];
         for (const container of this.proxyContainers()) {
             const state = s.proxies.get(container);
-            if (state?.running)
+            if (state?.running && !(!s.live && this.crashLooping(state)))
                 continue;
             const service = this.sharedServiceOf(container, state, s.shared);
             if (!s.live && (state || service)) {
@@ -29645,6 +29717,14 @@ class Deployment {
                     'Start its own stack first, then run again.');
         }
         return starts;
+    }
+    /**
+     * Between two of its restarts, a crash-looping Nginx shows as running for a few hundred milliseconds (while it
+     * looks up the upstream that does not resolve): one that the restart policy started again moments ago is taken
+     * for crash-looping. Only a first deploy asks, where restarting a proxy serves nobody less.
+     */
+    crashLooping(state) {
+        return state.restartCount > 0 && this.deps.clock.now() - state.startedAt < CRASH_LOOP_WINDOW_MS;
     }
     /** The shared service a proxy container belongs to: by its compose labels, or by the name compose will give it. */
     sharedServiceOf(container, state, shared) {
@@ -29878,6 +29958,8 @@ class Deployment {
             const url = given ?? proxyUrl(states.get(container), ports, h.host, h.path);
             if (url) {
                 checks.push({ what: container, url });
+                for (const view of this.result.proxies.filter((p) => p.container === container))
+                    view.checkedAt = url;
                 continue;
             }
             const why = `${container} publishes none of the ports its Nginx listens on (${ports.join(', ') || 'none seen'}), ` +

@@ -32,9 +32,8 @@ describe('two deploys sharing one edge proxy', () => {
         "  template: 'upstream app {\\n    server app-{color}:8000;\\n}\\n'",
         `- container: ${edge!.container}`,
         `  file: ${edge!.dir}/${inc.file}`,
+        // The edge listens on one port per app: the action checks the server block that passes to this upstream.
         `  template: 'upstream ${inc.upstream} {\\n    server ${app.name}-app-{color}:8000;\\n}\\n'`,
-        // The edge listens on one port per app: its own server block is the one to check.
-        `  verify-url: ${edge!.urls[i]}/health`,
       ].join('\n'),
     };
   }
@@ -59,7 +58,11 @@ describe('two deploys sharing one edge proxy', () => {
     const done = await Promise.all(runs.map((r) => r.done));
     done.forEach((r, i) => {
       expect(r.exitCode, `deploy ${i}:\n${r.stderr}`).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ status: 'deployed', color: 'green', previousColor: 'blue' });
+      const result = JSON.parse(r.stdout);
+      expect(result).toMatchObject({ status: 'deployed', color: 'green', previousColor: 'blue' });
+      // Each deploy checked the edge on the port of its own server block, found from the edge's Nginx config.
+      const checked = result.proxies.find((p: { container: string }) => p.container === edge!.container);
+      expect(checked).toMatchObject({ checkedAt: `${edge!.urls[i]}/health`, verified: 'HTTP 200 from green (X-Color)' });
     });
     const waited = runs.map((r) => r.lines.some((l) => /Waiting for another deploy/.test(l.text)));
     console.log(`waited: ${waited.join(', ')}`);

@@ -972,6 +972,25 @@ describe('first deploys on a repository as committed', () => {
     expect(host.servedColor('proxy')).toBe('blue');
   });
 
+  it('a crash-looping proxy caught running between two restarts is still restarted after its include is written', async () => {
+    const { host, files, clock, run } = await setup();
+    files.put(INCLUDE, BLUE_BY_HAND);
+    host.nginxCannotStart = (c) => c.includes('app-blue:8000') && !host.containers.get('app-blue')?.running;
+    host.crashLoopCaughtRunning('proxy', clock.now() - 200);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
+    expect(host.changes).toContain('docker restart --time 10 proxy');
+  });
+
+  it('a proxy that Docker restarted long ago is running, not crash-looping', async () => {
+    const { host, clock, run } = await setup();
+    host.crashLoopCaughtRunning('proxy', clock.now() - 3_600_000);
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(host.changes).toContain(RELOAD);
+    expect(host.changes.join('\n')).not.toContain('docker restart');
+  });
+
   it('on a later deploy, a crash-looping proxy is refused before anything changes', async () => {
     const { host, run } = await setup({ live: 'blue' });
     host.setProxyStatus('proxy', 'restarting');

@@ -100,6 +100,8 @@ interface FakeProxy {
   published: Map<number, number>;
   /** Compose labels, for a proxy that is a service of the project. */
   labels: Record<string, string>;
+  restartCount: number;
+  startedAt: number;
   /** Files inside the container (written with docker cp). */
   files: Map<string, string>;
   /** Container path → runner path of a bind-mounted file. */
@@ -162,6 +164,8 @@ export class FakeHost implements Runner, Http {
       status,
       published: new Map(Object.entries(options.published ?? { 80: 8080 }).map(([k, v]) => [Number(k), v])),
       labels: options.labels ?? {},
+      restartCount: 0,
+      startedAt: 0,
       files: new Map(Object.entries(files)),
       mounts: new Map(Object.entries(mounts)),
       served: new Map(),
@@ -372,6 +376,14 @@ export class FakeHost implements Runner, Http {
     proxy.running = status === 'running';
   }
 
+  /** Caught between two restarts of a crash loop: Docker says running, the restart policy started it just now. */
+  crashLoopCaughtRunning(name: string, startedAt: number): void {
+    const proxy = this.proxies.get(name) as FakeProxy;
+    this.setProxyStatus(name, 'running');
+    proxy.restartCount = 3;
+    proxy.startedAt = startedAt;
+  }
+
   /** Nginx starts with the includes it finds, or fails to (and docker restarts it, crash-looping). */
   startProxy(proxy: FakeProxy): void {
     const includes = this.includesOf(proxy);
@@ -390,7 +402,13 @@ export class FakeHost implements Runner, Http {
     return {
       Id: `${name}-id`,
       Name: `/${name}`,
-      State: { Status: proxy.status === 'restarting' ? 'running' : proxy.status, Running: proxy.status !== 'exited', Restarting: proxy.status === 'restarting' },
+      State: {
+        Status: proxy.status === 'restarting' ? 'running' : proxy.status,
+        Running: proxy.status !== 'exited',
+        Restarting: proxy.status === 'restarting',
+        StartedAt: new Date(proxy.startedAt).toISOString(),
+      },
+      RestartCount: proxy.restartCount,
       Config: { Labels: proxy.labels },
       NetworkSettings: { Ports: ports },
     };

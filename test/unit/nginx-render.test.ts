@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NginxTarget } from '../../src/config.js';
-import { dumpSections, listenPorts, readInclude, renderInclude } from '../../src/nginx.js';
+import { dumpSections } from '../../src/nginx-config.js';
+import { readInclude, renderInclude } from '../../src/nginx.js';
 
 const colorOfInclude = (...args: Parameters<typeof readInclude>) => readInclude(...args).color;
 
@@ -40,28 +41,6 @@ describe('renderInclude', () => {
   it('leaves ${name} Nginx variables alone, even when named like a placeholder', () => {
     const text = renderInclude(target('proxy_set_header Host ${host}; server {host}:{port}; # ${color}', 'app'), 'blue', 8000);
     expect(text).toContain('proxy_set_header Host ${host}; server app:8000; # ${color}');
-  });
-});
-
-describe('listenPorts', () => {
-  it('takes the plain-HTTP ports of every server block, with or without an address', () => {
-    const dump = [
-      '# configuration file /etc/nginx/conf.d/default.conf:',
-      'server {',
-      '    listen 80 default_server;',
-      '    listen [::]:80;',
-      '    listen 127.0.0.1:8080;',
-      '    listen 443 ssl;',
-      '    listen unix:/run/nginx.sock;',
-      '    # listen 9999;',
-      '}',
-    ].join('\n');
-    expect(listenPorts(dump)).toEqual([80, 8080]);
-  });
-
-  it('a server without a listen directive listens on 80; no server, no port', () => {
-    expect(listenPorts('http {\n  server {\n    server_name x;\n  }\n}')).toEqual([80]);
-    expect(listenPorts('http {}')).toEqual([]);
   });
 });
 

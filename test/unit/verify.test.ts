@@ -6,6 +6,8 @@ function proxy(published: Record<number, [string, number]>): ProxyState {
   return {
     running: true,
     status: 'running',
+    restartCount: 0,
+    startedAt: 0,
     published: new Map(Object.entries(published).map(([k, [hostIp, hostPort]]) => [Number(k), { hostIp, hostPort }])),
   };
 }
