@@ -184,13 +184,15 @@ export class ComposeDriver {
 
   /**
    * The names compose gives a service's first container when the file sets none: v2 `project-service-1`, v1
-   * `project_service_1` (v1 also drops - and _ from the project name). Used only to tell which shared service is a
-   * proxy before its container exists; an existing container is recognised by its compose labels instead.
+   * `project_service_1`; both keep only lower-case letters, digits, - and _ of the project name. Used only to tell
+   * which shared service is a proxy before its container exists; an existing container is recognised by its
+   * compose labels instead.
    */
   private defaultNames(service: string): string[] {
     const project = (this.config.projectName || process.env.COMPOSE_PROJECT_NAME || path.basename(this.config.workingDirectory))
-      .toLowerCase();
-    return [`${project.replace(/[^a-z0-9_-]/g, '')}-${service}-1`, `${project.replace(/[^a-z0-9]/g, '')}_${service}_1`];
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, '');
+    return [`${project}-${service}-1`, `${project}_${service}_1`];
   }
 
 

@@ -38,7 +38,7 @@ export const INPUTS = [
     help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
   },
   { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
-  { name: 'verify-timeout', default: '10', help: 'seconds each proxy has, after the switch, to answer from the new color' },
+  { name: 'verify-timeout', default: '5', help: 'seconds each proxy has, after the switch, to answer from the new color' },
   { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
   { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
   { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },

@@ -19058,7 +19058,7 @@ const INPUTS = [
         help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
     },
     { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
-    { name: 'verify-timeout', default: '10', help: 'seconds each proxy has, after the switch, to answer from the new color' },
+    { name: 'verify-timeout', default: '5', help: 'seconds each proxy has, after the switch, to answer from the new color' },
     { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
     { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
     { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
@@ -28813,13 +28813,15 @@ class ComposeDriver {
     }
     /**
      * The names compose gives a service's first container when the file sets none: v2 `project-service-1`, v1
-     * `project_service_1` (v1 also drops - and _ from the project name). Used only to tell which shared service is a
-     * proxy before its container exists; an existing container is recognised by its compose labels instead.
+     * `project_service_1`; both keep only lower-case letters, digits, - and _ of the project name. Used only to tell
+     * which shared service is a proxy before its container exists; an existing container is recognised by its
+     * compose labels instead.
      */
     defaultNames(service) {
         const project = (this.config.projectName || process.env.COMPOSE_PROJECT_NAME || external_node_path_default().basename(this.config.workingDirectory))
-            .toLowerCase();
-        return [`${project.replace(/[^a-z0-9_-]/g, '')}-${service}-1`, `${project.replace(/[^a-z0-9]/g, '')}_${service}_1`];
+            .toLowerCase()
+            .replace(/[^a-z0-9_-]/g, '');
+        return [`${project}-${service}-1`, `${project}_${service}_1`];
     }
     /**
      * Refuses two colors that define the same service in one project: `up` of one would replace the live

@@ -336,7 +336,7 @@ describe('loadConfig accepts good configurations', () => {
       targets: [],
       verifyProxies: 'auto',
       verifyUrl: '',
-      verifyTimeoutMs: 10_000,
+      verifyTimeoutMs: 5_000,
       colorHeader: '',
       drainMs: 10_000,
       cleanup: 'stop',

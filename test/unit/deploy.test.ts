@@ -345,7 +345,7 @@ describe('failures and the rollback that follows', () => {
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue', rolledBack: true });
     expect(result.error).toMatch(
-      /verify-url did not answer as expected from green at http:\/\/127\.0\.0\.1:8080\/ within 10 s: HTTP 502/,
+      /verify-url did not answer as expected from green at http:\/\/127\.0\.0\.1:8080\/ within 5 s: HTTP 502/,
     );
     expect(files.data.get(INCLUDE)).toBe(before);
     expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
@@ -817,7 +817,7 @@ describe('traffic truth: every proxy checked through itself after the switch', (
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue', rolledBack: true });
     expect(result.error).toMatch(
-      /proxy did not answer as expected from green at http:\/\/127\.0\.0\.1:8080\/health within 10 s: HTTP 502, expected 200-399/,
+      /proxy did not answer as expected from green at http:\/\/127\.0\.0\.1:8080\/health within 5 s: HTTP 502, expected 200-399/,
     );
     expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
     expect(host.servedColor('proxy')).toBe('blue');
@@ -970,6 +970,19 @@ describe('first deploys on a repository as committed', () => {
     expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
     expect(host.changes.slice(1)).toEqual([UP_BLUE, 'docker restart --time 10 proxy']);
     expect(host.servedColor('proxy')).toBe('blue');
+  });
+
+  it.each([
+    ['v1', 'shop-prod_x_proxy_1'],
+    ['v2', 'shop-prod_x-proxy-1'],
+  ])('a shared-service proxy without container_name is known by the name compose %s gives it', async (_, name) => {
+    const { host, files, run } = await setup({ raw: { 'project-name': 'shop-prod_x', 'nginx-container': name } });
+    files.put(INCLUDE, BLUE_BY_HAND);
+    host.proxies.delete('proxy');
+    host.composeProxies.set('proxy', { container: name, mounts: { [MOUNTED]: INCLUDE } });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
+    expect(host.changes.at(-1)).toBe('docker-compose -p shop-prod_x -f docker-compose.yml up -d --no-deps --no-recreate proxy');
   });
 
   it('a crash-looping proxy caught running between two restarts is still restarted after its include is written', async () => {
