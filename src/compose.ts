@@ -67,6 +67,37 @@ export interface ContainerState {
   health?: string;
   /** Its IP addresses on its networks: what a proxy's $upstream_addr shows when it reaches the container. */
   addresses: string[];
+  /** The TCP ports it exposes or publishes, on its side. */
+  ports: number[];
+}
+
+/**
+ * The compose project of the shared files, as compose picks it: -p (project-name), else COMPOSE_PROJECT_NAME from
+ * the environment or the project's .env, else a top-level `name:` (the last file that sets one), else the
+ * directory's name; lower-case letters, digits, - and _, starting with a letter or digit (v1 and v2 alike).
+ */
+export async function projectNameOf(
+  config: Pick<Config, 'projectName' | 'workingDirectory' | 'composeFiles'>,
+  files: Files,
+): Promise<string> {
+  const dotEnv = (await files.read(path.join(config.workingDirectory, '.env'))) ?? '';
+  const fromDotEnv = /^\s*COMPOSE_PROJECT_NAME\s*=\s*["']?([^"'\s#]*)/m.exec(dotEnv)?.[1];
+  let fromFiles: string | undefined;
+  for (const file of config.composeFiles) {
+    const text = await files.read(path.resolve(config.workingDirectory, file));
+    const name = /^name:\s*["']?([^"'\s#]+)/m.exec(text ?? '')?.[1];
+    if (name && !name.includes('$')) fromFiles = name;
+  }
+  const name =
+    config.projectName ||
+    process.env.COMPOSE_PROJECT_NAME ||
+    fromDotEnv ||
+    fromFiles ||
+    path.basename(config.workingDirectory);
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '')
+    .replace(/^[-_]+/, '');
 }
 
 /** A service of the shared files (not of a color file), and the names its container may have. */
@@ -175,7 +206,8 @@ export class ComposeDriver {
         const previous = shared.get(name)?.containerNames ?? [];
         shared.set(name, {
           name,
-          containerNames: typeof containerName === 'string' ? [containerName] : previous.length ? previous : this.defaultNames(name),
+          containerNames:
+            typeof containerName === 'string' ? [containerName] : previous.length ? previous : await this.defaultNames(name),
         });
       }
     }
@@ -184,18 +216,13 @@ export class ComposeDriver {
 
   /**
    * The names compose gives a service's first container when the file sets none: v2 `project-service-1`, v1
-   * `project_service_1`; both keep only lower-case letters, digits, - and _ of the project name. Used only to tell
-   * which shared service is a proxy before its container exists; an existing container is recognised by its
-   * compose labels instead.
+   * `project_service_1`. Used only to tell which shared service is a proxy before its container exists; an
+   * existing container is recognised by its compose labels instead.
    */
-  private defaultNames(service: string): string[] {
-    const project = (this.config.projectName || process.env.COMPOSE_PROJECT_NAME || path.basename(this.config.workingDirectory))
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]/g, '');
+  private async defaultNames(service: string): Promise<string[]> {
+    const project = await projectNameOf(this.config, this.files);
     return [`${project}-${service}-1`, `${project}_${service}_1`];
   }
-
-
 
   /**
    * Refuses two colors that define the same service in one project: `up` of one would replace the live
@@ -348,8 +375,11 @@ interface InspectEntry {
   Id?: string;
   Name?: string;
   State?: { Status?: string; Running?: boolean; ExitCode?: number; Health?: { Status?: string } };
-  Config?: { Labels?: Record<string, string> };
-  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | null };
+  Config?: { Labels?: Record<string, string>; ExposedPorts?: Record<string, unknown> | null };
+  NetworkSettings?: {
+    Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | null;
+    Ports?: Record<string, unknown> | null;
+  };
 }
 
 export function parseInspect(json: string): ContainerState[] {
@@ -367,5 +397,13 @@ export function parseInspect(json: string): ContainerState[] {
       addresses: Object.values(e.NetworkSettings?.Networks ?? {})
         .flatMap((n) => [n.IPAddress ?? '', n.GlobalIPv6Address ?? ''])
         .filter(Boolean),
+      ports: [
+        ...new Set(
+          [...Object.keys(e.Config?.ExposedPorts ?? {}), ...Object.keys(e.NetworkSettings?.Ports ?? {})]
+            .map((k) => /^(\d+)\/tcp$/.exec(k)?.[1])
+            .filter((p): p is string => p !== undefined)
+            .map(Number),
+        ),
+      ],
     }));
 }

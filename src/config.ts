@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Files } from './io.js';
+import { renderInclude, wordsOf } from './nginx.js';
 
 /** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
 export const INPUTS = [
@@ -481,11 +482,14 @@ function buildTargets(
     const tmpl = entry.template?.replace(/\\n/g, '\n') ?? p['upstream-template'];
     const bad = entry.template !== undefined ? checkPlaceholders(tmpl, ['color', 'port', 'host']) : undefined;
     if (bad) problem(input, `${where}: template has an ${bad}`, tmpl);
-    if (!/(?<!\$)\{(color|port)\}/.test(tmpl)) {
+    // Compared as Nginx reads them: a {color} inside a comment changes nothing Nginx does.
+    const rendered = p.colors.map((c, i) => wordsOf(renderInclude({ container: '', template: tmpl, host }, c, p.ports[i] ?? 0)));
+    if (!bad && rendered[0]?.join(' ') === rendered[1]?.join(' ')) {
       problem(
         entry.template !== undefined ? input : 'upstream-template',
-        `${where}: the template must contain {color} or {port}; without them both colors render the same ` +
-          'include and a switch would change nothing (then the live color would be stopped)',
+        `${where}: the template must contain {color} or {port} where Nginx reads it (not only in a comment); ` +
+          'otherwise both colors render the same include and a switch would change nothing (then the live color ' +
+          'would be stopped)',
         tmpl,
       );
     }

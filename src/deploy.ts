@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ComposeDriver, detectCompose, type ContainerState, type SharedService } from './compose.js';
+import { ComposeDriver, detectCompose, projectNameOf, type ContainerState, type SharedService } from './compose.js';
 import { ConfigError, type Config, type NginxTarget } from './config.js';
 import { formatStatuses, pollUntil, probeHttp, type ProbeResult } from './health.js';
 import type { Clock, Files, Http, Logger } from './io.js';
@@ -80,6 +80,8 @@ const LOG_LINES = 50;
 /** How long a proxy started by a first deploy has to come up. */
 const PROXY_START_MS = 30_000;
 const VERIFY_INTERVAL_MS = 200;
+/** How long an answer that does not tell its color must hold through a proxy whose reload was not confirmed. */
+const UNCONFIRMED_HOLD_MS = 1_000;
 /** A proxy restarted by Docker this recently may be crash-looping, whatever its state says this instant. */
 const CRASH_LOOP_WINDOW_MS = 10_000;
 
@@ -136,6 +138,8 @@ class Deployment {
   private stoppedNew = false;
   /** Shared services this run started (a first deploy): a failure leaves them running. */
   private startedShared: string[] = [];
+  /** Proxies whose reload could not be confirmed (their workers cannot be seen). */
+  private readonly unconfirmed = new Set<string>();
   /** The new color's containers, as found before the health check. */
   private nextIds: string[] = [];
   /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
@@ -172,7 +176,7 @@ class Deployment {
     let release: (() => Promise<void>) | undefined;
     try {
       if (this.config.command !== 'status' && !this.config.dryRun) {
-        release = await this.deps.locks.acquire(this.lockKeys(), this.deps.signal);
+        release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
       }
       const cli = await detectCompose(this.runner, this.config.composeCommand);
       this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
@@ -196,18 +200,19 @@ class Deployment {
   }
 
   /** One key per proxy, so deploys that share any proxy exclude each other; without a proxy, the compose project. */
-  private lockKeys(): string[] {
+  private async lockKeys(): Promise<string[]> {
     const containers = [...new Set(this.config.targets.map((t) => t.container))].sort();
+    // The project as compose names it: runners whose checkouts differ in path still share the one on the engine.
     return containers.length
       ? containers.map((c) => `proxy:${c}`)
-      : [`project:${this.config.projectName || this.config.workingDirectory}`];
+      : [`project:${await projectNameOf(this.config, this.deps.files)}`];
   }
 
   /** status takes no lock, but says who holds one: a deploy under way, or one that died and left it behind. */
   private async showLocks(): Promise<void> {
     let locks: LockView[];
     try {
-      const held = await this.deps.locks.holders(this.lockKeys());
+      const held = await this.deps.locks.holders(await this.lockKeys());
       locks = held.map(({ key, holder: h }) => {
         return { key, pid: h.pid, host: h.host, user: h.user, since: h.since, command: h.command };
       });
@@ -257,7 +262,9 @@ class Deployment {
     for (const i of includes) {
       this.log.info(`${this.nginx.describe(i.target)} points at ${i.color ?? 'no known color'}`);
     }
-    const live = this.liveColor(includes, running);
+    // A color with one service down still serves through the others: for the live color, any running container counts.
+    const someRunning = Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
+    const live = this.liveColor(includes, someRunning);
     this.log.info(
       live
         ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
@@ -269,9 +276,9 @@ class Deployment {
   }
 
   /**
-   * The color that serves: the one the includes point at, if it runs. A color that does not run is not live,
-   * whatever an include says (a repository commits its include naming the first color): with nothing running,
-   * it is a first deploy.
+   * The color that serves: the one the includes point at, if any of its containers runs. A color none of whose
+   * containers runs is not live, whatever an include says (a repository commits its include naming the first
+   * color): with nothing running, it is a first deploy.
    */
   private liveColor(includes: Situation['includes'], running: Record<string, boolean>): string | undefined {
     const pointed = [...new Set(includes.map((i) => i.color).filter((c): c is string => c !== undefined))];
@@ -429,6 +436,7 @@ class Deployment {
         this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
         await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
         this.checkCancelled('during drain');
+        await this.recheck(s, next, checks);
       });
     }
     if (old && old !== next) {
@@ -522,7 +530,8 @@ class Deployment {
     const workers = new Map(running.map((c) => [c, this.nginx.acceptingWorkers(c)]));
     const test = async (target: NginxTarget, content: string) => {
       try {
-        listen.set(target.container, await this.nginx.test(target, content));
+        const ports = await this.nginx.test(target, content);
+        listen.set(target.container, [...new Set([...(listen.get(target.container) ?? []), ...ports])]);
       } catch (error) {
         this.checkCancelled('during switch');
         throw new StepFailure((error as Error).message);
@@ -540,7 +549,8 @@ class Deployment {
     for (const c of running) {
       this.trafficOnNew = true;
       reloaded = true;
-      const confirmed = await this.nginx.reload(c, workers.get(c));
+      const confirmed = await this.nginx.reload(c, workers.get(c), this.deps.signal);
+      if (!confirmed) this.unconfirmed.add(c);
       this.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
     }
     for (const start of starts) {
@@ -607,32 +617,9 @@ class Deployment {
    * is drained. The reload was confirmed, so a wrong answer is not a moment of transition: the deadline is short.
    */
   private async verify(s: Situation, next: string, checks: VerifyCheck[]): Promise<void> {
-    const h = this.config.health;
     const colors = await this.colorAddresses(s, next);
     for (const check of checks) {
-      let told: Attribution = {};
-      const probe = async (timeoutMs: number): Promise<ProbeResult> => {
-        const answer = await probeHttp(this.deps.http, check.url, h, timeoutMs, this.deps.signal);
-        if (!answer.ok || !answer.response) return answer;
-        told = attribute(answer.response, this.config.colorHeader, colors);
-        if (told.color === undefined && !this.config.colorHeader) return answer;
-        return told.color === next
-          ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
-          : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
-      };
-      const outcome = await pollUntil(
-        this.cancellable(probe),
-        { what: `${check.what} at ${check.url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS },
-        this.deps,
-      );
-      if (!outcome.ok) {
-        this.checkCancelled('during verify');
-        this.setVerified(check.what, `failed: ${outcome.detail}`);
-        throw new StepFailure(
-          `${check.what} did not answer as expected from ${next} at ${check.url} within ` +
-            `${this.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`,
-        );
-      }
+      const { detail, told } = await this.checkThrough(check, next, colors);
       const unsure = told.color === undefined;
       if (unsure) {
         this.log.info(
@@ -640,8 +627,69 @@ class Deployment {
             'X-Bluegreen-Upstream (see the README), to make the check certain.',
         );
       }
-      this.setVerified(check.what, `${outcome.detail}${unsure ? ` (color not told${told.how ? `: ${told.how}` : ''})` : ''}`);
+      this.setVerified(check.what, `${detail}${unsure ? ' (color not told)' : ''}`);
     }
+  }
+
+  /**
+   * After the drain, just before the old color is stopped: the new color must still run and still answer through
+   * every proxy. Real traffic may have brought it down meanwhile, and now is the last moment the old color can
+   * take traffic back.
+   */
+  private async recheck(s: Situation, next: string, checks: VerifyCheck[]): Promise<void> {
+    const colors = await this.colorAddresses(s, next);
+    const down = (await this.compose.inspect(this.nextIds)).find((c) => !c.running || c.status === 'restarting');
+    if (down) {
+      throw new StepFailure(`${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`);
+    }
+    for (const check of checks) await this.checkThrough(check, next, colors, 'after the drain');
+  }
+
+  /** Asks through one proxy until it answers as expected from the new color, or the check's deadline passes. */
+  private async checkThrough(
+    check: VerifyCheck,
+    next: string,
+    colors: ColorAddresses[],
+    when = '',
+  ): Promise<{ detail: string; told: Attribution }> {
+    const h = this.config.health;
+    let told: Attribution = {};
+    let goodSince: number | undefined;
+    const probe = async (timeoutMs: number): Promise<ProbeResult> => {
+      const answer = await probeHttp(this.deps.http, check.url, h, timeoutMs, this.deps.signal);
+      if (!answer.ok || !answer.response) {
+        goodSince = undefined;
+        return answer;
+      }
+      told = attribute(answer.response, this.config.colorHeader, colors);
+      // Nothing in the answer tells the color: it passes on the answer alone, once the reload is confirmed; else
+      // the old workers may still be answering, so the answer must hold for a while. An answer that tells of
+      // neither color (another server block, another app's container) fails.
+      if (told.color === undefined && told.how === undefined) {
+        if (!this.unconfirmed.has(check.what)) return answer;
+        goodSince ??= this.deps.clock.now();
+        return this.deps.clock.now() - goodSince >= UNCONFIRMED_HOLD_MS
+          ? answer
+          : { ok: false, detail: `${answer.detail}, to hold ${UNCONFIRMED_HOLD_MS / 1000} s (reload not confirmed)` };
+      }
+      return told.color === next
+        ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
+        : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
+    };
+    const outcome = await pollUntil(
+      this.cancellable(probe),
+      { what: `${check.what} at ${check.url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS },
+      this.deps,
+    );
+    if (!outcome.ok) {
+      this.checkCancelled(`during verify${when ? ` ${when}` : ''}`);
+      this.setVerified(check.what, `failed${when ? ` ${when}` : ''}: ${outcome.detail}`);
+      throw new StepFailure(
+        `${check.what} did not answer as expected from ${next} at ${check.url}${when ? ` ${when}` : ''} within ` +
+          `${this.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`,
+      );
+    }
+    return { detail: outcome.detail, told };
   }
 
   private setVerified(what: string, text: string): void {
@@ -652,11 +700,15 @@ class Deployment {
   /** The addresses by which a proxy's upstream may show each color. */
   private async colorAddresses(s: Situation, next: string): Promise<ColorAddresses[]> {
     const nextStates = await this.compose.inspect(this.nextIds);
-    return this.config.colors.map((color) => ({
-      color,
-      port: this.compose.port(color),
-      addresses: (color === next ? nextStates : (s.states[color] ?? [])).flatMap((c) => c.addresses),
-    }));
+    return this.config.colors.map((color) => {
+      const states = color === next ? nextStates : (s.states[color] ?? []);
+      return {
+        color,
+        port: this.compose.port(color),
+        addresses: states.flatMap((c) => c.addresses),
+        containerPorts: states.flatMap((c) => c.ports),
+      };
+    });
   }
 
   private async cleanup(old: string, services: string[]): Promise<void> {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import type { Clock, Logger } from './io.js';
 import { CommandError, type RunResult, type Runner } from './runner.js';
@@ -13,6 +14,14 @@ export interface LockHolder {
   /** Tells this lock from another of the same process and time: a release only removes its own. */
   token: string;
   command: string;
+  /**
+   * Linux only: the kernel's boot id, the process's pid namespace and its start time. Together with the host name
+   * they tell whether the pid still names the same process: runner containers on one host share the host name
+   * (network host) but not their pids, and a pid is reused after its process ends.
+   */
+  boot?: string;
+  pidns?: string;
+  started?: string;
 }
 
 /**
@@ -96,6 +105,7 @@ export function dockerLocks(
       since: new Date(deps.clock.now()).toISOString(),
       token,
       command: options.command,
+      ...processIdentity(process.pid),
     };
     const labels = ['--label', `${LOCK_LABEL}=${key}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
     const args = ['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'];
@@ -222,15 +232,42 @@ function userName(): string {
   }
 }
 
-/** Whether the holder's process on this host runs; one of another user counts (EPERM), so does an unreadable pid. */
-function alive({ pid, token }: LockHolder): boolean {
+/** Where /proc tells: the boot, pid namespace and start time of a process (Linux), else nothing. */
+export function processIdentity(pid: number): Pick<LockHolder, 'boot' | 'pidns' | 'started'> {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return {
+      boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+      pidns: readlinkSync('/proc/self/ns/pid'),
+      // Field 22, counted after the command name (which may hold spaces) ends with ')'.
+      started: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
+    };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Whether the holder's process on this host may still run. One of another user counts (EPERM), so does an
+ * unreadable pid, and so does one in another pid namespace of this boot (a runner container beside this one): its
+ * pid means nothing here. A holder from an earlier boot is gone.
+ */
+function alive(holder: LockHolder): boolean {
+  const { pid, token } = holder;
   if (!Number.isInteger(pid) || pid <= 0) return true;
+  const here = processIdentity(process.pid);
+  if (holder.boot && here.boot) {
+    if (holder.boot !== here.boot) return false;
+    if (holder.pidns !== here.pidns) return true;
+  }
   // This very pid: a process before this one had it (a restarted container often starts at the same pid).
   if (pid === process.pid) return heldHere.has(token);
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  // The pid runs, but is it the holder, or a later process that was given its number?
+  const now = processIdentity(pid).started;
+  return !(holder.started && now && now !== holder.started);
 }

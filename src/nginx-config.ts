@@ -4,7 +4,10 @@
  */
 
 interface ServerBlock {
+  /** Plain-HTTP ports. */
   listens: number[];
+  /** Whether it has any listen directive at all (one without listens on 80; one with TLS only has no HTTP port). */
+  listensAtAll: boolean;
   includes: string[];
   passes: string[];
 }
@@ -31,48 +34,69 @@ export function dumpSections(dump: string): Map<string, string> {
   return sections;
 }
 
-/** The words of each statement of a text (comments aside): what Nginx reads of it. */
-function statements(code: string): string[][] {
-  const out: string[][] = [];
-  let words: string[] = [];
-  for (const token of code.match(/"[^"]*"|'[^']*'|[{};]|[^\s{};]+/g) ?? []) {
-    if (token === ';' || token === '{' || token === '}') {
-      if (token === ';' && words.length) out.push(words);
-      words = [];
-    } else {
-      words.push(token.replace(/^["']|["']$/g, ''));
-    }
+/**
+ * Nginx's tokens of a text: quoted strings (quotes taken off), words, and the punctuation ; { }. A `#` where a token
+ * would start begins a comment to the end of the line (`server a:1;#server b:2;` is one server), as Nginx reads it.
+ */
+export function nginxTokens(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|#[^\n]*|[{};]|[^\s{};"'#][^\s{};]*/g)) {
+    if (m[0].startsWith('#')) continue;
+    out.push(m[1] ?? m[2] ?? m[0]);
   }
   return out;
 }
 
+/** The server blocks of every file of a dump (those of `stream` and `mail` aside: they serve no HTTP). */
 function serverBlocks(dump: string): ServerBlock[] {
   const servers: ServerBlock[] = [];
   for (const text of dumpSections(dump).values()) {
-    for (const block of serverTexts(text)) {
-      const server: ServerBlock = { listens: [], includes: [], passes: [] };
-      for (const [name = '', first = '', ...rest] of statements(block)) {
-        if (name === 'listen') {
-          const port = /(?:^|:)(\d+)$/.exec(first)?.[1];
-          const tls = rest.includes('ssl') || rest.includes('quic') || first.startsWith('unix:');
-          if (port && !tls) server.listens.push(Number(port));
-        } else if (name === 'include') {
-          server.includes.push(first);
-        } else if (/_pass$/.test(name)) {
-          server.passes.push(first);
+    const blocks: string[] = [];
+    let words: string[] = [];
+    let server: ServerBlock | undefined;
+    let depth = 0;
+    for (const token of nginxTokens(text)) {
+      if (token === '{') {
+        if (!server && words[0] === 'server' && !blocks.some((b) => b === 'stream' || b === 'mail')) {
+          server = { listens: [], listensAtAll: false, includes: [], passes: [] };
+          servers.push(server);
+          depth = blocks.length + 1;
         }
+        blocks.push(words[0] ?? '');
+        words = [];
+      } else if (token === '}') {
+        if (server && blocks.length === depth) server = undefined;
+        blocks.pop();
+        words = [];
+      } else if (token === ';') {
+        if (server) record(server, words);
+        words = [];
+      } else {
+        words.push(token);
       }
-      servers.push(server);
     }
   }
   return servers;
+}
+
+function record(server: ServerBlock, [name = '', first = '', ...rest]: string[]): void {
+  if (name === 'listen') {
+    server.listensAtAll = true;
+    const port = /(?:^|:)(\d+)$/.exec(first)?.[1];
+    const tls = rest.includes('ssl') || rest.includes('quic') || first.startsWith('unix:');
+    if (port && !tls) server.listens.push(Number(port));
+  } else if (name === 'include') {
+    server.includes.push(first);
+  } else if (/_pass$/.test(name)) {
+    server.passes.push(first);
+  }
 }
 
 /**
  * The ports Nginx listens on for plain HTTP in the server blocks that serve what an include feeds: those that
  * include the file, else those that pass requests to an upstream the include defines, else every server block.
  * `listen 80;`, `listen 0.0.0.0:8080 default_server;`, `listen [::]:80;` count; TLS listeners and Unix sockets do
- * not. A server block without listen directives listens on 80.
+ * not (a block that listens on TLS only has no port here). A server block without listen directives listens on 80.
  */
 export function listenPorts(dump: string, includePath?: string, includeContent = ''): number[] {
   const servers = serverBlocks(dump);
@@ -80,28 +104,7 @@ export function listenPorts(dump: string, includePath?: string, includeContent =
   const including = servers.filter((s) => includePath && s.includes.some((p) => includeMatches(p, includePath)));
   const passing = servers.filter((s) => s.passes.some((p) => upstreams.includes(upstreamName(p))));
   const chosen = including.length ? including : passing.length ? passing : servers;
-  return [...new Set(chosen.flatMap((s) => (s.listens.length ? s.listens : [80])))];
-}
-
-/** The text of each `server { ... }` block of a file, comments left out (braces counted). */
-function serverTexts(text: string): string[] {
-  const code = text
-    .split('\n')
-    .map((l) => l.replace(/(^|\s)#.*$/, ''))
-    .join('\n');
-  const found: string[] = [];
-  const re = /(^|[\s;{}])server\s*\{/g;
-  for (let m = re.exec(code); m; m = re.exec(code)) {
-    let depth = 0;
-    let end = m.index + m[0].length - 1;
-    for (; end < code.length; end++) {
-      if (code[end] === '{') depth++;
-      else if (code[end] === '}' && --depth === 0) break;
-    }
-    found.push(code.slice(m.index + m[1].length, end + 1));
-    re.lastIndex = end + 1;
-  }
-  return found;
+  return [...new Set(chosen.flatMap((s) => (s.listensAtAll ? s.listens : [80])))];
 }
 
 /** `http://app/x` → app: the upstream a pass directive names (a variable names none). */

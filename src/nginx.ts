@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { NginxTarget } from './config.js';
 import type { Clock, Files } from './io.js';
 import { ensureOk, tail, type Runner } from './runner.js';
-import { dumpSections, listenPorts } from './nginx-config.js';
+import { dumpSections, listenPorts, nginxTokens } from './nginx-config.js';
 import { packFile, unpackFirstFile } from './tar.js';
 
 const TIMEOUT_MS = 60_000;
@@ -54,19 +54,21 @@ export function renderInclude(target: NginxTarget, color: string, port: number):
   return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
 }
 
-/** What an include says: the color its content points at, and the color its marker names. */
+/** What an include says: the color its content points at, and the color its marker line names. */
 export interface IncludeReading {
-  /** The content decides; the marker only when the content matches no color's rendering. */
+  /** Decided by the content alone; undefined when the content points at no color, or at both. */
   color?: string;
-  /** The marker this tool wrote, which a hand edit of the content may have left behind. */
+  /** The marker this tool wrote, which a hand edit of the content may have left behind: shown, never trusted. */
   marker?: string;
 }
 
 /**
- * Which color an include points at. The content decides: an include edited by hand in an emergency (pointed back
- * at blue) keeps the marker of the last deploy. Content points at a color when it holds every word of that color's
- * rendering and none of the words that only the other color's rendering has (comments and spacing aside), so an
- * include written by hand before the first deploy (the seed's `server localhost:8000;`) is recognised too.
+ * Which color an include points at, from its content as Nginx reads it: an include edited by hand in an emergency
+ * (pointed back at blue) keeps the marker of the last deploy. Content points at a color when it holds every word of
+ * that color's rendering and none of the words only the other color's rendering has (comments and spacing aside),
+ * so an include written by hand before the first deploy (the seed's `server localhost:8000;`) is recognised too.
+ * Failing that (another spelling of the host, a template changed since), when it names exactly one color's
+ * distinguishing values: its `:port` or its color name as a word part.
  */
 export function readInclude(
   content: string | null,
@@ -84,17 +86,22 @@ export function readInclude(
     const others = rendered.filter((_, j) => j !== i).flatMap((r) => [...r].filter((w) => !own.has(w)));
     return [...own].every((w) => words.has(w)) && !others.some((w) => words.has(w));
   });
-  return { color: matching.length === 1 ? matching[0] : marker, marker };
+  if (matching.length === 1) return { color: matching[0], marker };
+  const naming = colors.filter((color, i) => namesColor([...words], target.template, color, ports[i] ?? 0));
+  return { color: naming.length === 1 ? naming[0] : undefined, marker };
 }
 
-/** The words of an include, without comments: what Nginx reads of it. */
-function wordsOf(content: string): string[] {
-  return content
-    .split('\n')
-    .map((l) => l.replace(/(^|\s)#.*$/, ''))
-    .join(' ')
-    .split(/[\s;{}]+/)
-    .filter(Boolean);
+/** Whether words name a color by what its template puts in: `:8001` (a host's port), or `green` as a word part. */
+function namesColor(words: string[], template: string, color: string, port: number): boolean {
+  const byPort = /(?<!\$)\{port\}/.test(template) && words.some((w) => new RegExp(`:${port}(/.*)?$`).test(w));
+  const byName =
+    /(?<!\$)\{color\}/.test(template) && words.some((w) => new RegExp(`(^|[^a-z0-9])${color}([^a-z0-9]|$)`).test(w));
+  return byPort || byName;
+}
+
+/** The words of an include, as Nginx reads them (comments and punctuation aside). */
+export function wordsOf(content: string): string[] {
+  return nginxTokens(content).filter((t) => t !== ';' && t !== '{' && t !== '}');
 }
 
 export class NginxError extends Error {
@@ -179,7 +186,7 @@ export class NginxSwitcher {
    * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
    * `workers` is acceptingWorkers() taken beforehand (off the path to the reload), or taken here.
    */
-  async reload(container: string, workers?: Promise<string[] | undefined>): Promise<boolean> {
+  async reload(container: string, workers?: Promise<string[] | undefined>, signal?: AbortSignal): Promise<boolean> {
     const before = await (workers ?? this.acceptingWorkers(container));
     ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
     if (!before?.length) return false;
@@ -187,13 +194,15 @@ export class NginxSwitcher {
     for (;;) {
       const now = (await this.acceptingWorkers(container)) ?? [];
       if (now.length && now.every((pid) => !before.includes(pid))) return true;
+      // A cancel ends the wait (docker top is ended by it too): the undo reloads again anyway.
+      if (signal?.aborted) throw new NginxError(`cancelled while confirming the reload of ${container}`);
       if (this.clock.now() >= deadline) {
         throw new NginxError(
           `${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after nginx -s reload: ` +
             'the new configuration did not take effect (see the proxy log).',
         );
       }
-      await this.clock.sleep(50);
+      await this.clock.sleep(50, signal);
     }
   }
 

@@ -27,11 +27,12 @@ function hostForUrl(ip: string): string {
   return ip.includes(':') ? `[${ip}]` : ip;
 }
 
-/** What is known of a color: the addresses of its containers and its published port. */
+/** What is known of a color: its published port, and its containers' addresses and own ports. */
 export interface ColorAddresses {
   color: string;
   port: number;
   addresses: string[];
+  containerPorts: number[];
 }
 
 /** Which color answered, and how that was told; color undefined when nothing in the answer tells. */
@@ -63,9 +64,11 @@ export function attribute(
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(last);
   if (!m) return { how: `X-Bluegreen-Upstream: ${upstream} is not an address` };
   const [ip = '', port = ''] = [m[1], m[2]];
-  // A container address is certain; a port only when no address matches (an upstream through the host's ports).
+  // A container address is certain. A published port tells only for an upstream reached through the host's ports,
+  // and only when no container of either color listens on that port itself (then it is some other container).
   const byAddress = colors.filter((c) => c.addresses.includes(ip));
-  const matches = byAddress.length ? byAddress : colors.filter((c) => String(c.port) === port);
+  const containerPort = colors.some((c) => c.containerPorts.includes(Number(port)));
+  const matches = byAddress.length || containerPort ? byAddress : colors.filter((c) => String(c.port) === port);
   return matches.length === 1
     ? { color: matches[0]?.color, how: `X-Bluegreen-Upstream ${last}` }
     : { how: `X-Bluegreen-Upstream ${last} is not an address of ${matches.length ? 'one color' : 'either color'}` };

@@ -50425,529 +50425,6 @@ function preprocess(fn, schema) {
     });
 }
 
-;// CONCATENATED MODULE: ./src/config.ts
-
-
-
-/** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
-const INPUTS = [
-    { name: 'command', default: 'deploy', help: 'deploy, rollback (switch back to the previous color) or status (report only)' },
-    { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
-    { name: 'compose-files', default: 'docker-compose.yml', help: 'shared compose file(s), passed before the color file; may be empty' },
-    { name: 'color-file', default: 'docker-compose.{color}.yml', help: 'per-color compose file, a template with {color}' },
-    { name: 'project-name', default: '', help: 'compose project (-p); may contain {color} to run each color as its own project' },
-    { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
-    { name: 'colors', default: 'blue,green', help: 'the two color names' },
-    { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
-    { name: 'build', default: 'true', help: 'pass --build to up' },
-    { name: 'pull', default: 'false', help: 'pull images before up' },
-    { name: 'health-path', default: '/', help: 'path probed on the new color' },
-    { name: 'health-host', default: '127.0.0.1', help: "host the runner uses to reach a color's published port" },
-    { name: 'health-headers', default: '', help: 'extra request headers, "Name: value" per line' },
-    { name: 'health-status', default: '200-399', help: 'accepted status codes (ranges and lists)' },
-    { name: 'health-body', default: '', help: 'text that the response body must contain' },
-    { name: 'health-timeout', default: '60', help: 'seconds in all before the new color counts as failed' },
-    { name: 'health-interval', default: '1', help: 'seconds between probes (the first probe goes at once)' },
-    { name: 'nginx-container', default: '', help: 'proxy container name(s) to switch' },
-    { name: 'upstream-file', default: '', help: "include file on the runner's disk, mounted into the proxy" },
-    { name: 'upstream-path', default: '', help: 'include path inside the proxy container, written with docker cp' },
-    {
-        name: 'upstream-template',
-        default: 'upstream app {\n    server {host}:{port};\n}\n',
-        help: 'include content; placeholders {color}, {port}, {host}',
-    },
-    { name: 'upstream-host', default: 'localhost', help: 'what {host} becomes' },
-    { name: 'nginx-targets', default: '', help: 'YAML list of proxies (container, file or path, template, host)' },
-    {
-        name: 'verify-proxies',
-        default: 'auto',
-        help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
-    },
-    { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
-    { name: 'verify-timeout', default: '5', help: 'seconds each proxy has, after the switch, to answer from the new color' },
-    { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
-    { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
-    { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
-    { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
-    { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
-];
-class ConfigError extends Error {
-    issues;
-    constructor(issues) {
-        super('Invalid configuration; nothing was changed. Fix these inputs and run again:\n' +
-            issues.map((i) => `  - ${i.input} = ${JSON.stringify(i.value)}: ${i.message}`).join('\n'));
-        this.issues = issues;
-        this.name = 'ConfigError';
-    }
-}
-// Anything that reaches an Nginx config is held to these shapes, so a value cannot close a block or add a directive.
-const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
-const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
-const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
-// Two characters at least: docker cp on Windows reads `p:/etc/...` as a drive letter.
-const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
-const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-/** Node's URL parser must take it too: it refuses what the shapes above let through, like 256.0.0.1 or port 99999. */
-function parsesAsUrl(url) {
-    try {
-        new URL(url);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-/** Splits a list given with newlines or commas. */
-function splitList(value) {
-    return value
-        .split(/[\n,]/)
-        .map((s) => s.trim())
-        .filter(Boolean);
-}
-function fail(ctx, message) {
-    ctx.addIssue({ code: 'custom', message });
-    return NEVER;
-}
-const config_text = (name) => schemas_string().default(defaultOf(name));
-function choice(name, options) {
-    return config_text(name).transform((v, ctx) => options.includes(v) ? v : fail(ctx, `allowed: ${options.join(', ')}`));
-}
-function bool(name) {
-    return config_text(name).transform((v, ctx) => {
-        const lower = v.toLowerCase();
-        if (lower === 'true' || lower === 'false')
-            return lower === 'true';
-        return fail(ctx, 'allowed: true or false');
-    });
-}
-function seconds(name, { zero, max }) {
-    return config_text(name).transform((v, ctx) => {
-        const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-        const ms = Math.round(n * 1000);
-        if (!(n <= max) || (!zero && ms === 0))
-            return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
-        return ms;
-    });
-}
-/** Allows only the named placeholders, so a typo such as {prot} is caught before it reaches Nginx. */
-function checkPlaceholders(template, allowed) {
-    for (const match of template.matchAll(PLACEHOLDER)) {
-        if (!allowed.includes(match[1] ?? '')) {
-            return `unknown placeholder {${match[1]}}; allowed: ${allowed.map((a) => `{${a}}`).join(', ')}`;
-        }
-    }
-    return undefined;
-}
-function withPlaceholders(name, allowed) {
-    return config_text(name).superRefine((v, ctx) => {
-        const problem = checkPlaceholders(v, allowed);
-        if (problem)
-            ctx.addIssue({ code: 'custom', message: problem });
-    });
-}
-function parseStatuses(value) {
-    const ranges = [];
-    for (const part of splitList(value)) {
-        const m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(part);
-        if (!m)
-            return undefined;
-        const from = Number(m[1]);
-        const to = Number(m[2] ?? m[1]);
-        if (from < 100 || to > 599 || from > to)
-            return undefined;
-        ranges.push({ from, to });
-    }
-    return ranges.length ? ranges : undefined;
-}
-function parseHeaders(value, ctx) {
-    const headers = {};
-    for (const line of value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
-        const colon = line.indexOf(':');
-        const name = colon > 0 ? line.slice(0, colon).trim() : '';
-        if (!HEADER_NAME.test(name))
-            return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
-        const value = line.slice(colon + 1).trim();
-        if (!/^[\t\x20-\x7e]*$/.test(value))
-            return fail(ctx, `the value of ${name} must be printable ASCII`);
-        headers[name] = value;
-    }
-    return headers;
-}
-const targetEntry = object({
-    container: schemas_string(),
-    file: schemas_string().optional(),
-    path: schemas_string().optional(),
-    template: schemas_string().optional(),
-    host: schemas_string().optional(),
-    'verify-url': schemas_string().optional(),
-})
-    .strict();
-/** http(s) URLs that Node's parser takes too. */
-function isHttpUrl(v) {
-    return /^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v);
-}
-const schema = object({
-    command: choice('command', ['deploy', 'rollback', 'status']),
-    'working-directory': config_text('working-directory'),
-    'compose-files': schemas_string()
-        .default(defaultOf('compose-files'))
-        .transform((v) => splitList(v)),
-    'color-file': withPlaceholders('color-file', ['color']),
-    'project-name': withPlaceholders('project-name', ['color']).superRefine((v, ctx) => {
-        if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
-            ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
-        }
-    }),
-    'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose']),
-    colors: config_text('colors').transform((v, ctx) => {
-        const colors = splitList(v);
-        if (colors.length !== 2)
-            return fail(ctx, `exactly two names, e.g. blue,green (got ${colors.length})`);
-        const bad = colors.find((c) => !COLOR.test(c));
-        if (bad)
-            return fail(ctx, `"${bad}" is not allowed: lower-case letters, digits, - and _, at most 32`);
-        if (colors[0] === colors[1])
-            return fail(ctx, 'the two colors must differ');
-        return colors;
-    }),
-    ports: config_text('ports').transform((v, ctx) => {
-        const parts = splitList(v);
-        if (parts.length !== 2)
-            return fail(ctx, `exactly two ports, one per color (got ${parts.length})`);
-        const ports = parts.map((p) => (/^\d{1,5}$/.test(p) ? Number(p) : NaN));
-        const bad = parts.find((_, i) => !((ports[i] ?? NaN) >= 1 && (ports[i] ?? NaN) <= 65535));
-        if (bad !== undefined)
-            return fail(ctx, `"${bad}" is not a port: a whole number from 1 to 65535`);
-        if (ports[0] === ports[1])
-            return fail(ctx, 'the two colors need different ports');
-        return ports;
-    }),
-    build: bool('build'),
-    pull: bool('pull'),
-    'health-path': config_text('health-path').superRefine((v, ctx) => {
-        if (!/^\/[\x21-\x7e]*$/.test(v))
-            ctx.addIssue({ code: 'custom', message: 'a path starting with /, no spaces' });
-    }),
-    'health-host': config_text('health-host').superRefine((v, ctx) => {
-        if (!HOST.test(v) || !parsesAsUrl(`http://${v}/`)) {
-            ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
-        }
-    }),
-    'health-headers': config_text('health-headers').transform((v, ctx) => parseHeaders(v, ctx)),
-    'health-status': config_text('health-status').transform((v, ctx) => parseStatuses(v) ?? fail(ctx, 'status codes 100-599 as a list of codes and ranges, e.g. 200-299,301')),
-    'health-body': config_text('health-body'),
-    'health-timeout': seconds('health-timeout', { zero: false, max: 3600 }),
-    'health-interval': seconds('health-interval', { zero: false, max: 300 }),
-    'nginx-container': config_text('nginx-container').transform((v) => splitList(v)),
-    'upstream-file': config_text('upstream-file'),
-    'upstream-path': config_text('upstream-path').superRefine((v, ctx) => {
-        if (v && !INCLUDE_PATH.test(v))
-            ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
-    }),
-    // A CLI flag cannot hold a newline easily: in a template (and only there), a literal \n stands for one.
-    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']).transform((v) => v.replace(/\\n/g, '\n')),
-    'upstream-host': config_text('upstream-host').superRefine((v, ctx) => {
-        if (!HOST.test(v))
-            ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
-    }),
-    'nginx-targets': config_text('nginx-targets').transform((v, ctx) => {
-        if (!v.trim())
-            return [];
-        let doc;
-        try {
-            doc = (0,dist/* parse */.qg)(v);
-        }
-        catch (error) {
-            return fail(ctx, `not valid YAML: ${error.message.split('\n')[0]?.replace(/:\s*$/, '')}`);
-        }
-        const parsed = array(targetEntry).min(1).safeParse(doc);
-        if (!parsed.success) {
-            const issue = parsed.error.issues[0];
-            const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-            return fail(ctx, `a YAML list of {container, file or path, template, host, verify-url}${where}: ${issue?.message}`);
-        }
-        return parsed.data;
-    }),
-    'verify-proxies': choice('verify-proxies', ['auto', 'required', 'off']),
-    'verify-url': config_text('verify-url').superRefine((v, ctx) => {
-        if (v && !isHttpUrl(v))
-            ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
-    }),
-    'verify-timeout': seconds('verify-timeout', { zero: false, max: 3600 }),
-    'color-header': config_text('color-header').superRefine((v, ctx) => {
-        if (v && !HEADER_NAME.test(v))
-            ctx.addIssue({ code: 'custom', message: 'a header name, e.g. X-Color' });
-    }),
-    'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
-    cleanup: choice('cleanup', ['stop', 'down', 'keep']),
-    'rollback-on-failure': bool('rollback-on-failure'),
-    'dry-run': bool('dry-run'),
-})
-    .strict();
-function defaultOf(name) {
-    return INPUTS.find((i) => i.name === name)?.default ?? '';
-}
-/**
- * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value
- * and what is allowed.
- */
-async function loadConfig(raw, files) {
-    // An empty input means "use the default", except compose-files, where empty means "no shared file".
-    const given = {};
-    for (const [key, value] of Object.entries(raw)) {
-        if (value !== undefined && (value !== '' || key === 'compose-files'))
-            given[key] = value;
-    }
-    const valueOf = (name) => given[name] ?? defaultOf(name);
-    const result = schema.safeParse(given);
-    if (!result.success) {
-        throw new ConfigError(result.error.issues.map((issue) => {
-            const input = String(issue.path[0] ?? '(inputs)');
-            if (issue.code === 'unrecognized_keys') {
-                return {
-                    input: issue.keys.join(', '),
-                    value: issue.keys.map((k) => given[k] ?? '').join(', '),
-                    message: 'unknown input(s); see the list of inputs',
-                };
-            }
-            return { input, value: valueOf(input), message: issue.message };
-        }));
-    }
-    const p = result.data;
-    const issues = [];
-    const problem = (input, message, value = valueOf(input)) => issues.push({ input, value, message });
-    const workingDirectory = external_node_path_default().resolve(p['working-directory']);
-    const targets = buildTargets(p, workingDirectory, problem);
-    if (p['health-interval'] > p['health-timeout']) {
-        problem('health-interval', `must not exceed health-timeout (${p['health-timeout'] / 1000} s)`);
-    }
-    if (p['project-name'] && !p['project-name'].includes('{color}') && !p['color-file'].includes('{color}')) {
-        problem('color-file', 'without {color} both colors would share one file; add {color} here or to project-name');
-    }
-    if ((await files.kind(workingDirectory)) !== 'directory') {
-        problem('working-directory', `no such directory: ${workingDirectory}`);
-    }
-    else {
-        for (const file of p['compose-files']) {
-            if ((await files.kind(external_node_path_default().resolve(workingDirectory, file))) !== 'file') {
-                problem('compose-files', `no such file: ${external_node_path_default().resolve(workingDirectory, file)}`);
-            }
-        }
-        for (const color of p.colors) {
-            const file = external_node_path_default().resolve(workingDirectory, p['color-file'].replace(/\{color\}/g, color));
-            if ((await files.kind(file)) !== 'file')
-                problem('color-file', `no such file for color ${color}: ${file}`);
-        }
-        for (const target of targets) {
-            if (target.file && (await files.kind(external_node_path_default().dirname(target.file))) !== 'directory') {
-                problem(targetInput(p), `no such directory for the include: ${external_node_path_default().dirname(target.file)}`, target.file);
-            }
-        }
-    }
-    if (issues.length)
-        throw new ConfigError(issues);
-    return {
-        command: p.command,
-        workingDirectory,
-        composeFiles: p['compose-files'],
-        colorFile: p['color-file'],
-        projectName: p['project-name'],
-        composeCommand: p['compose-command'],
-        colors: p.colors,
-        ports: p.ports,
-        build: p.build,
-        pull: p.pull,
-        health: {
-            path: p['health-path'],
-            host: p['health-host'],
-            headers: p['health-headers'],
-            statuses: p['health-status'],
-            body: p['health-body'],
-            timeoutMs: p['health-timeout'],
-            intervalMs: p['health-interval'],
-        },
-        targets,
-        verifyProxies: p['verify-proxies'],
-        verifyUrl: p['verify-url'],
-        verifyTimeoutMs: p['verify-timeout'],
-        colorHeader: p['color-header'],
-        drainMs: p['drain-seconds'],
-        cleanup: p.cleanup,
-        rollbackOnFailure: p['rollback-on-failure'],
-        dryRun: p['dry-run'],
-    };
-}
-function targetInput(p) {
-    return p['nginx-targets'].length ? 'nginx-targets' : p['upstream-file'] ? 'upstream-file' : 'upstream-path';
-}
-/** One proxy target per container, from nginx-targets or from the four single-proxy inputs. */
-function buildTargets(p, workingDirectory, problem) {
-    const single = p['nginx-container'].length > 0 || p['upstream-file'] !== '' || p['upstream-path'] !== '';
-    if (p['nginx-targets'].length && single) {
-        problem('nginx-targets', 'set either nginx-targets or nginx-container with upstream-file/upstream-path, not both');
-        return [];
-    }
-    const entries = p['nginx-targets'].length
-        ? p['nginx-targets']
-        : p['nginx-container'].map((container) => ({
-            container,
-            file: p['upstream-file'] || undefined,
-            path: p['upstream-path'] || undefined,
-            template: undefined,
-            host: undefined,
-            'verify-url': undefined,
-        }));
-    if (!p['nginx-targets'].length && !p['nginx-container'].length && single) {
-        problem('nginx-container', 'an include needs the proxy container that reads it');
-    }
-    const input = p['nginx-targets'].length ? 'nginx-targets' : 'nginx-container';
-    const targets = [];
-    for (const entry of entries) {
-        const where = `proxy ${entry.container}`;
-        if (!CONTAINER.test(entry.container)) {
-            problem(input, `"${entry.container}" is not a container name`, entry.container);
-        }
-        if (Boolean(entry.file) === Boolean(entry.path)) {
-            const which = p['nginx-targets'].length ? 'nginx-targets' : entry.file ? 'upstream-path' : 'upstream-file';
-            problem(which, `${where}: give exactly one of upstream-file (on the runner) or upstream-path (in the container)`);
-        }
-        // The single-proxy inputs were checked by the schema; entries of nginx-targets are checked here.
-        if (entry.path !== undefined && !INCLUDE_PATH.test(entry.path)) {
-            problem(input, `${where}: path must be an absolute file path inside the container`, entry.path);
-        }
-        const host = entry.host ?? p['upstream-host'];
-        if (entry['verify-url'] !== undefined && !isHttpUrl(entry['verify-url'])) {
-            problem(input, `${where}: verify-url must be an http:// or https:// URL`, entry['verify-url']);
-        }
-        if (entry.host !== undefined && !HOST.test(host)) {
-            problem(input, `${where}: host must be a host name or IP address ([...] for IPv6)`, host);
-        }
-        const tmpl = entry.template?.replace(/\\n/g, '\n') ?? p['upstream-template'];
-        const bad = entry.template !== undefined ? checkPlaceholders(tmpl, ['color', 'port', 'host']) : undefined;
-        if (bad)
-            problem(input, `${where}: template has an ${bad}`, tmpl);
-        if (!/(?<!\$)\{(color|port)\}/.test(tmpl)) {
-            problem(entry.template !== undefined ? input : 'upstream-template', `${where}: the template must contain {color} or {port}; without them both colors render the same ` +
-                'include and a switch would change nothing (then the live color would be stopped)', tmpl);
-        }
-        targets.push({
-            container: entry.container,
-            file: entry.file ? external_node_path_default().resolve(workingDirectory, entry.file) : undefined,
-            path: entry.path,
-            template: tmpl,
-            host,
-            verifyUrl: entry['verify-url'],
-        });
-    }
-    return targets;
-}
-
-;// CONCATENATED MODULE: ./src/report.ts
-/** The outputs of the action, as strings, with the names action.yml declares. */
-function outputsOf(result) {
-    return {
-        color: result.color ?? '',
-        port: result.port === undefined ? '' : String(result.port),
-        'previous-color': result.previousColor ?? '',
-        'previous-port': result.previousPort === undefined ? '' : String(result.previousPort),
-        status: result.status,
-        'rolled-back': String(result.rolledBack),
-        duration: (result.durationMs / 1000).toFixed(1),
-    };
-}
-const ICON = {
-    deployed: '✅',
-    'rolled-back': '↩️',
-    unchanged: 'ℹ️',
-    planned: '📝',
-    failed: '❌',
-};
-function headline(result) {
-    const target = result.targetColor ? ` ${result.targetColor}` : '';
-    switch (result.status) {
-        case 'deployed':
-            return `deployed${target} (port ${result.port})`;
-        case 'rolled-back':
-            return result.exitCode === 0 ? `rolled back to${target}` : `${result.command} of${target} failed and was rolled back`;
-        case 'unchanged':
-            return `live color: ${result.color ?? 'none'}`;
-        case 'planned':
-            return `dry run of ${result.command}${target}: nothing changed`;
-        case 'failed':
-            return result.exitCode === 3 ? `${result.command} failed and could NOT be restored` : `${result.command} failed`;
-    }
-}
-/** The job summary: result, colors, phases with timings, and on failure the reason and the log tail. */
-function summaryMarkdown(result) {
-    const o = outputsOf(result);
-    const lines = [
-        `## ${ICON[result.status]} Blue-green: ${headline(result)}`,
-        '',
-        '| | |',
-        '|---|---|',
-        `| status | \`${o.status}\` (exit code ${result.exitCode}) |`,
-        `| live color now | ${o.color || '—'}${o.port ? ` (port ${o.port})` : ''} |`,
-        `| live color before | ${o['previous-color'] || '—'}${o['previous-port'] ? ` (port ${o['previous-port']})` : ''} |`,
-        `| duration | ${o.duration} s |`,
-    ];
-    if (result.phases.length) {
-        lines.push('', '| phase | time | result |', '|---|---:|---|');
-        for (const p of result.phases)
-            lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
-    }
-    if (result.proxies.length) {
-        lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
-        for (const p of result.proxies) {
-            lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} | ${cell(p.verified ?? '—')} |`);
-        }
-    }
-    if (result.verifyUrl)
-        lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
-    if (result.locks?.length) {
-        lines.push('', '| deploy lock | held by | user | host | since |', '|---|---|---|---|---|');
-        for (const l of result.locks) {
-            lines.push(`| \`${l.key}\` | ${l.command} (pid ${l.pid}) | ${l.user} | ${l.host} | ${l.since} |`);
-        }
-    }
-    if (result.plan.length)
-        lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
-    if (result.error)
-        lines.push('', '### What went wrong', '', fence(result.error));
-    if (result.logTail) {
-        lines.push('', `<details><summary>Last log lines of ${result.targetColor ?? 'the new color'}</summary>`, '', fence(result.logTail), '', '</details>');
-    }
-    return `${lines.join('\n')}\n`;
-}
-/** The closing lines of the human log; the action leaves the error out, as its failure annotation shows it. */
-function summaryText(result, { withError = true } = {}) {
-    const o = outputsOf(result);
-    const lines = [
-        `Result: ${headline(result)}`,
-        `  status=${o.status} color=${o.color || '-'} port=${o.port || '-'} previous=${o['previous-color'] || '-'} ` +
-            `rolled-back=${o['rolled-back']} duration=${o.duration}s exit=${result.exitCode}`,
-    ];
-    if (result.phases.length) {
-        lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
-    }
-    if (withError && result.error)
-        lines.push('', result.error);
-    return lines.join('\n');
-}
-/** Text inside a table cell: a pipe would end the cell. */
-function cell(text) {
-    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-function fence(text) {
-    return `\`\`\`\n${text.replace(/```/g, "'''")}\n\`\`\``;
-}
-function codeIfMultiline(text) {
-    const [first, ...rest] = text.split('\n');
-    return rest.length ? `${first}\n\n   ${fence(rest.join('\n')).split('\n').join('\n   ')}` : `\`${text}\``;
-}
-
 ;// CONCATENATED MODULE: ./node_modules/is-plain-obj/index.js
 function is_plain_obj_isPlainObject(value) {
 	if (typeof value !== 'object' || value === null) {
@@ -60176,6 +59653,946 @@ function forwardLines(subprocess, onLine) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/nginx-config.ts
+/**
+ * Just enough of an `nginx -T` dump to tell where a proxy serves what an include feeds: its `server` blocks, the
+ * ports they listen on for plain HTTP, the files they include and the upstreams they pass requests to.
+ */
+/** Splits `nginx -T` output into file path → content. */
+function dumpSections(dump) {
+    const sections = new Map();
+    let current;
+    let lines = [];
+    const flush = () => {
+        if (current !== undefined)
+            sections.set(current, lines.join('\n'));
+    };
+    for (const line of dump.split('\n')) {
+        const header = /^# configuration file (.+):$/.exec(line);
+        if (header) {
+            flush();
+            current = header[1];
+            lines = [];
+        }
+        else {
+            lines.push(line);
+        }
+    }
+    flush();
+    return sections;
+}
+/**
+ * Nginx's tokens of a text: quoted strings (quotes taken off), words, and the punctuation ; { }. A `#` where a token
+ * would start begins a comment to the end of the line (`server a:1;#server b:2;` is one server), as Nginx reads it.
+ */
+function nginxTokens(text) {
+    const out = [];
+    for (const m of text.matchAll(/"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|#[^\n]*|[{};]|[^\s{};"'#][^\s{};]*/g)) {
+        if (m[0].startsWith('#'))
+            continue;
+        out.push(m[1] ?? m[2] ?? m[0]);
+    }
+    return out;
+}
+/** The server blocks of every file of a dump (those of `stream` and `mail` aside: they serve no HTTP). */
+function serverBlocks(dump) {
+    const servers = [];
+    for (const text of dumpSections(dump).values()) {
+        const blocks = [];
+        let words = [];
+        let server;
+        let depth = 0;
+        for (const token of nginxTokens(text)) {
+            if (token === '{') {
+                if (!server && words[0] === 'server' && !blocks.some((b) => b === 'stream' || b === 'mail')) {
+                    server = { listens: [], listensAtAll: false, includes: [], passes: [] };
+                    servers.push(server);
+                    depth = blocks.length + 1;
+                }
+                blocks.push(words[0] ?? '');
+                words = [];
+            }
+            else if (token === '}') {
+                if (server && blocks.length === depth)
+                    server = undefined;
+                blocks.pop();
+                words = [];
+            }
+            else if (token === ';') {
+                if (server)
+                    nginx_config_record(server, words);
+                words = [];
+            }
+            else {
+                words.push(token);
+            }
+        }
+    }
+    return servers;
+}
+function nginx_config_record(server, [name = '', first = '', ...rest]) {
+    if (name === 'listen') {
+        server.listensAtAll = true;
+        const port = /(?:^|:)(\d+)$/.exec(first)?.[1];
+        const tls = rest.includes('ssl') || rest.includes('quic') || first.startsWith('unix:');
+        if (port && !tls)
+            server.listens.push(Number(port));
+    }
+    else if (name === 'include') {
+        server.includes.push(first);
+    }
+    else if (/_pass$/.test(name)) {
+        server.passes.push(first);
+    }
+}
+/**
+ * The ports Nginx listens on for plain HTTP in the server blocks that serve what an include feeds: those that
+ * include the file, else those that pass requests to an upstream the include defines, else every server block.
+ * `listen 80;`, `listen 0.0.0.0:8080 default_server;`, `listen [::]:80;` count; TLS listeners and Unix sockets do
+ * not (a block that listens on TLS only has no port here). A server block without listen directives listens on 80.
+ */
+function listenPorts(dump, includePath, includeContent = '') {
+    const servers = serverBlocks(dump);
+    const upstreams = [...includeContent.matchAll(/(?:^|[\s;}])upstream\s+([^\s{]+)\s*\{/g)].map((m) => m[1]);
+    const including = servers.filter((s) => includePath && s.includes.some((p) => includeMatches(p, includePath)));
+    const passing = servers.filter((s) => s.passes.some((p) => upstreams.includes(upstreamName(p))));
+    const chosen = including.length ? including : passing.length ? passing : servers;
+    return [...new Set(chosen.flatMap((s) => (s.listensAtAll ? s.listens : [80])))];
+}
+/** `http://app/x` → app: the upstream a pass directive names (a variable names none). */
+function upstreamName(target) {
+    return /^(?:[a-z]+:\/\/)?([^/$:]+)/.exec(target)?.[1] ?? '';
+}
+/** An include directive's pattern (globs, relative to /etc/nginx when not absolute) against a file's path. */
+function includeMatches(pattern, file) {
+    const full = pattern.startsWith('/') ? pattern : `/etc/nginx/${pattern}`;
+    const re = new RegExp(`^${full.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    return re.test(file);
+}
+
+;// CONCATENATED MODULE: ./src/tar.ts
+/**
+ * A single-file tar, as `docker cp` reads from and writes to a pipe: it moves an include file into and out of a
+ * proxy container without a temporary file on the runner and without needing `cat` or a shell in the image.
+ */
+const BLOCK = 512;
+function packFile(name, content, mtimeSeconds) {
+    const data = Buffer.from(content, 'utf8');
+    const header = Buffer.alloc(BLOCK);
+    if (Buffer.byteLength(name) > 100)
+        throw new Error(`file name too long for tar: ${name}`);
+    header.write(name, 0, 100, 'utf8');
+    header.write('0000644\0', 100, 8, 'ascii');
+    header.write('0000000\0', 108, 8, 'ascii');
+    header.write('0000000\0', 116, 8, 'ascii');
+    header.write(octal(data.length, 12), 124, 12, 'ascii');
+    header.write(octal(Math.floor(mtimeSeconds), 12), 136, 12, 'ascii');
+    header.write('        ', 148, 8, 'ascii');
+    header.write('0', 156, 1, 'ascii');
+    header.write('ustar\0', 257, 6, 'ascii');
+    header.write('00', 263, 2, 'ascii');
+    let sum = 0;
+    for (const byte of header)
+        sum += byte;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+    const padding = Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK);
+    return Buffer.concat([header, data, padding, Buffer.alloc(BLOCK * 2)]);
+}
+/** The content of the first regular file in a tar stream (pax and GNU long-name records are skipped). */
+function unpackFirstFile(archive) {
+    const bytes = Buffer.from(archive);
+    for (let offset = 0; offset + BLOCK <= bytes.length;) {
+        const header = bytes.subarray(offset, offset + BLOCK);
+        if (header.every((b) => b === 0))
+            break;
+        const size = parseInt(header.subarray(124, 136).toString('ascii').replace(/\0.*$/s, '').trim() || '0', 8);
+        const type = String.fromCharCode(header[156] ?? 0);
+        const start = offset + BLOCK;
+        if (type === '0' || type === '\0')
+            return bytes.subarray(start, start + size).toString('utf8');
+        offset = start + Math.ceil(size / BLOCK) * BLOCK;
+    }
+    throw new Error('the tar stream holds no regular file');
+}
+function octal(value, width) {
+    return `${value.toString(8).padStart(width - 1, '0')}\0`;
+}
+
+;// CONCATENATED MODULE: ./src/nginx.ts
+
+
+
+
+const TIMEOUT_MS = 60_000;
+const MARKER = '# bluegreen-action: color=';
+const RELOAD_CONFIRM_MS = 10_000;
+const STARTED_STABLE_MS = 500;
+function publishedPorts(ports) {
+    const published = new Map();
+    for (const [key, bindings] of Object.entries(ports ?? {})) {
+        const m = /^(\d+)\/tcp$/.exec(key);
+        // An IPv4 binding first: the runner reaches 0.0.0.0 and 127.0.0.1 bindings through health-host.
+        const binding = (bindings ?? []).find((b) => !(b.HostIp ?? '').includes(':')) ?? bindings?.[0];
+        if (m && binding?.HostPort)
+            published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
+    }
+    return published;
+}
+/** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
+function renderInclude(target, color, port) {
+    const values = { color, port: String(port), host: target.host };
+    // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
+    const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name) => values[name] ?? '');
+    return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
+}
+/**
+ * Which color an include points at, from its content as Nginx reads it: an include edited by hand in an emergency
+ * (pointed back at blue) keeps the marker of the last deploy. Content points at a color when it holds every word of
+ * that color's rendering and none of the words only the other color's rendering has (comments and spacing aside),
+ * so an include written by hand before the first deploy (the seed's `server localhost:8000;`) is recognised too.
+ * Failing that (another spelling of the host, a template changed since), when it names exactly one color's
+ * distinguishing values: its `:port` or its color name as a word part.
+ */
+function readInclude(content, target, colors, ports) {
+    if (content === null)
+        return {};
+    const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
+    const marker = found && colors.includes(found) ? found : undefined;
+    const words = new Set(wordsOf(content));
+    const rendered = colors.map((c, i) => new Set(wordsOf(renderInclude(target, c, ports[i] ?? 0))));
+    const matching = colors.filter((_, i) => {
+        const own = rendered[i] ?? new Set();
+        const others = rendered.filter((_, j) => j !== i).flatMap((r) => [...r].filter((w) => !own.has(w)));
+        return [...own].every((w) => words.has(w)) && !others.some((w) => words.has(w));
+    });
+    if (matching.length === 1)
+        return { color: matching[0], marker };
+    const naming = colors.filter((color, i) => namesColor([...words], target.template, color, ports[i] ?? 0));
+    return { color: naming.length === 1 ? naming[0] : undefined, marker };
+}
+/** Whether words name a color by what its template puts in: `:8001` (a host's port), or `green` as a word part. */
+function namesColor(words, template, color, port) {
+    const byPort = /(?<!\$)\{port\}/.test(template) && words.some((w) => new RegExp(`:${port}(/.*)?$`).test(w));
+    const byName = /(?<!\$)\{color\}/.test(template) && words.some((w) => new RegExp(`(^|[^a-z0-9])${color}([^a-z0-9]|$)`).test(w));
+    return byPort || byName;
+}
+/** The words of an include, as Nginx reads them (comments and punctuation aside). */
+function wordsOf(content) {
+    return nginxTokens(content).filter((t) => t !== ';' && t !== '{' && t !== '}');
+}
+class NginxError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'NginxError';
+    }
+}
+/** Reads, writes, tests and reloads the upstream include of one proxy container. */
+class NginxSwitcher {
+    runner;
+    files;
+    clock;
+    constructor(runner, files, clock) {
+        this.runner = runner;
+        this.files = files;
+        this.clock = clock;
+    }
+    describe(target) {
+        return target.file ? `${target.file} (mounted in ${target.container})` : `${target.container}:${target.path}`;
+    }
+    async read(target) {
+        if (target.file)
+            return this.files.read(target.file);
+        const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
+        // Docker CLI 24+ says "Could not find the file", older ones "No such container:path"; a proxy that does not
+        // exist yet (started by a first deploy) has no include either.
+        if (r.exitCode !== 0 && /could not find the file|no such file|no such container/i.test(r.stderr))
+            return null;
+        ensureOk(r, `reading ${this.describe(target)}`);
+        return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
+    }
+    async write(target, content) {
+        if (target.file)
+            return this.files.write(target.file, content);
+        const containerPath = target.path ?? '';
+        const archive = packFile(external_node_path_default().posix.basename(containerPath), content, this.clock.now() / 1000);
+        const dir = external_node_path_default().posix.dirname(containerPath);
+        ensureOk(await this.runner.run('docker', ['cp', '-', `${target.container}:${dir}`], { input: archive, timeoutMs: TIMEOUT_MS }), `copying the include into ${target.container}`);
+    }
+    /**
+     * `nginx -T` tests the whole configuration like `nginx -t` and also prints every file it read, which shows
+     * whether the container really reads what was written (a bind mount of a replaced file would not).
+     */
+    async test(target, expected) {
+        const r = await this.docker(['exec', target.container, 'nginx', '-T']);
+        if (r.timedOut || /^Error( response from daemon)?:|is not running/m.test(r.stderr)) {
+            throw new NginxError(`could not run nginx -t in ${target.container}:\n${tail(r.stderr || r.stdout, 8)}`);
+        }
+        if (r.exitCode !== 0) {
+            throw new NginxError(`nginx -t in ${target.container} rejected the new include:\n${tail(r.stderr || r.stdout, 8)}`);
+        }
+        const sections = dumpSections(r.stdout);
+        const seen = target.path
+            ? normalizeDump(sections.get(target.path) ?? '\0') === normalizeDump(expected) && target.path
+            : [...sections].find(([, s]) => normalizeDump(s) === normalizeDump(expected))?.[0];
+        if (!seen) {
+            throw new NginxError(`${target.container} does not read the include that was written to ${this.describe(target)}. ` +
+                (target.file
+                    ? 'Mount its directory rather than the file alone, and check that the Nginx config includes it.'
+                    : 'Check that the Nginx config includes this path.'));
+        }
+        return listenPorts(r.stdout, seen, expected);
+    }
+    /** Tests the configuration as it is on disk now, without checking any content (used after a restore). */
+    async testOnly(container) {
+        const r = await this.docker(['exec', container, 'nginx', '-t']);
+        if (r.exitCode !== 0 || r.timedOut) {
+            throw new NginxError(`nginx -t in ${container} failed:\n${tail(r.stderr || r.stdout, 8)}`);
+        }
+    }
+    /**
+     * `nginx -s reload` only signals the master: for a moment the old workers still accept new connections with
+     * the old configuration. This waits until every worker that accepts connections is a new one (old workers
+     * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
+     * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
+     * `workers` is acceptingWorkers() taken beforehand (off the path to the reload), or taken here.
+     */
+    async reload(container, workers, signal) {
+        const before = await (workers ?? this.acceptingWorkers(container));
+        ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+        if (!before?.length)
+            return false;
+        const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
+        for (;;) {
+            const now = (await this.acceptingWorkers(container)) ?? [];
+            if (now.length && now.every((pid) => !before.includes(pid)))
+                return true;
+            // A cancel ends the wait (docker top is ended by it too): the undo reloads again anyway.
+            if (signal?.aborted)
+                throw new NginxError(`cancelled while confirming the reload of ${container}`);
+            if (this.clock.now() >= deadline) {
+                throw new NginxError(`${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after nginx -s reload: ` +
+                    'the new configuration did not take effect (see the proxy log).');
+            }
+            await this.clock.sleep(50, signal);
+        }
+    }
+    /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
+    async acceptingWorkers(container) {
+        const r = await this.docker(['top', container]).catch(() => undefined);
+        return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
+    }
+    /**
+     * The state of each proxy container, in one `docker inspect`: a container that does not exist is absent from
+     * the map (docker exits 1 for it but still prints the others).
+     */
+    async inspect(containers) {
+        const r = await this.docker(['inspect', '--type', 'container', ...containers]);
+        const states = new Map();
+        let entries = [];
+        try {
+            entries = JSON.parse(r.stdout || '[]');
+        }
+        catch {
+            ensureOk(r, `inspecting ${containers.join(', ')}`);
+        }
+        if (r.exitCode !== 0 && !/no such (container|object)/i.test(r.stderr))
+            ensureOk(r, `inspecting ${containers.join(', ')}`);
+        for (const e of entries) {
+            const name = (e.Name ?? '').replace(/^\//, '');
+            const labels = e.Config?.Labels ?? {};
+            states.set(name, {
+                running: Boolean(e.State?.Running) && !e.State?.Restarting,
+                status: e.State?.Restarting ? 'restarting' : (e.State?.Status ?? 'unknown'),
+                restartCount: e.RestartCount ?? 0,
+                startedAt: Date.parse(e.State?.StartedAt ?? '') || 0,
+                service: labels['com.docker.compose.service'],
+                workingDir: labels['com.docker.compose.project.working_dir'],
+                published: publishedPorts(e.NetworkSettings?.Ports),
+            });
+        }
+        return states;
+    }
+    /** Restarts a proxy that could not start before its include was written (an upstream that did not resolve). */
+    async restart(container) {
+        ensureOk(await this.docker(['restart', '--time', '10', container]), `restarting ${container}`);
+    }
+    /**
+     * Waits until a proxy that was just started runs and stays up (a bad configuration makes Nginx exit at once),
+     * then returns nothing; throws with the proxy's last log lines otherwise.
+     */
+    async waitStarted(container, timeoutMs, signal) {
+        const deadline = this.clock.now() + timeoutMs;
+        let upSince;
+        for (;;) {
+            const state = (await this.inspect([container])).get(container);
+            if (state?.running) {
+                upSince ??= this.clock.now();
+                // Nginx exits within milliseconds on a bad configuration: half a second up means it loaded it.
+                if (this.clock.now() - upSince >= STARTED_STABLE_MS)
+                    return;
+            }
+            else {
+                upSince = undefined;
+            }
+            if (this.clock.now() >= deadline || signal?.aborted) {
+                const logs = await this.docker(['logs', '--tail', '8', container]);
+                throw new NginxError(`${container} did not start (${state?.status ?? 'no such container'}):\n${tail(logs.stderr || logs.stdout, 8)}`);
+            }
+            await this.clock.sleep(100, signal);
+        }
+    }
+    docker(args, encoding) {
+        return this.runner.run('docker', args, { timeoutMs: TIMEOUT_MS, encoding });
+    }
+}
+/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
+function acceptingWorkerPids(top) {
+    const [header = '', ...rows] = top.split('\n').filter((l) => l.trim());
+    const columns = header.trim().split(/\s+/);
+    const pid = columns.indexOf('PID');
+    const cmd = columns.findIndex((c) => c === 'CMD' || c === 'COMMAND');
+    if (pid < 0 || cmd < 0)
+        return [];
+    return rows
+        .map((row) => row.trim().split(/\s+/))
+        .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
+        .map((fields) => fields[pid] ?? '');
+}
+function normalizeDump(content) {
+    return content
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .join('\n')
+        .trim();
+}
+
+;// CONCATENATED MODULE: ./src/config.ts
+
+
+
+
+/** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
+const INPUTS = [
+    { name: 'command', default: 'deploy', help: 'deploy, rollback (switch back to the previous color) or status (report only)' },
+    { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
+    { name: 'compose-files', default: 'docker-compose.yml', help: 'shared compose file(s), passed before the color file; may be empty' },
+    { name: 'color-file', default: 'docker-compose.{color}.yml', help: 'per-color compose file, a template with {color}' },
+    { name: 'project-name', default: '', help: 'compose project (-p); may contain {color} to run each color as its own project' },
+    { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
+    { name: 'colors', default: 'blue,green', help: 'the two color names' },
+    { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
+    { name: 'build', default: 'true', help: 'pass --build to up' },
+    { name: 'pull', default: 'false', help: 'pull images before up' },
+    { name: 'health-path', default: '/', help: 'path probed on the new color' },
+    { name: 'health-host', default: '127.0.0.1', help: "host the runner uses to reach a color's published port" },
+    { name: 'health-headers', default: '', help: 'extra request headers, "Name: value" per line' },
+    { name: 'health-status', default: '200-399', help: 'accepted status codes (ranges and lists)' },
+    { name: 'health-body', default: '', help: 'text that the response body must contain' },
+    { name: 'health-timeout', default: '60', help: 'seconds in all before the new color counts as failed' },
+    { name: 'health-interval', default: '1', help: 'seconds between probes (the first probe goes at once)' },
+    { name: 'nginx-container', default: '', help: 'proxy container name(s) to switch' },
+    { name: 'upstream-file', default: '', help: "include file on the runner's disk, mounted into the proxy" },
+    { name: 'upstream-path', default: '', help: 'include path inside the proxy container, written with docker cp' },
+    {
+        name: 'upstream-template',
+        default: 'upstream app {\n    server {host}:{port};\n}\n',
+        help: 'include content; placeholders {color}, {port}, {host}',
+    },
+    { name: 'upstream-host', default: 'localhost', help: 'what {host} becomes' },
+    { name: 'nginx-targets', default: '', help: 'YAML list of proxies (container, file or path, template, host)' },
+    {
+        name: 'verify-proxies',
+        default: 'auto',
+        help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
+    },
+    { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
+    { name: 'verify-timeout', default: '5', help: 'seconds each proxy has, after the switch, to answer from the new color' },
+    { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
+    { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
+    { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
+    { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
+    { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
+];
+class ConfigError extends Error {
+    issues;
+    constructor(issues) {
+        super('Invalid configuration; nothing was changed. Fix these inputs and run again:\n' +
+            issues.map((i) => `  - ${i.input} = ${JSON.stringify(i.value)}: ${i.message}`).join('\n'));
+        this.issues = issues;
+        this.name = 'ConfigError';
+    }
+}
+// Anything that reaches an Nginx config is held to these shapes, so a value cannot close a block or add a directive.
+const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
+const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
+const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
+// Two characters at least: docker cp on Windows reads `p:/etc/...` as a drive letter.
+const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
+const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** Node's URL parser must take it too: it refuses what the shapes above let through, like 256.0.0.1 or port 99999. */
+function parsesAsUrl(url) {
+    try {
+        new URL(url);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** Splits a list given with newlines or commas. */
+function splitList(value) {
+    return value
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean);
+}
+function fail(ctx, message) {
+    ctx.addIssue({ code: 'custom', message });
+    return NEVER;
+}
+const config_text = (name) => schemas_string().default(defaultOf(name));
+function choice(name, options) {
+    return config_text(name).transform((v, ctx) => options.includes(v) ? v : fail(ctx, `allowed: ${options.join(', ')}`));
+}
+function bool(name) {
+    return config_text(name).transform((v, ctx) => {
+        const lower = v.toLowerCase();
+        if (lower === 'true' || lower === 'false')
+            return lower === 'true';
+        return fail(ctx, 'allowed: true or false');
+    });
+}
+function seconds(name, { zero, max }) {
+    return config_text(name).transform((v, ctx) => {
+        const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+        const ms = Math.round(n * 1000);
+        if (!(n <= max) || (!zero && ms === 0))
+            return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
+        return ms;
+    });
+}
+/** Allows only the named placeholders, so a typo such as {prot} is caught before it reaches Nginx. */
+function checkPlaceholders(template, allowed) {
+    for (const match of template.matchAll(PLACEHOLDER)) {
+        if (!allowed.includes(match[1] ?? '')) {
+            return `unknown placeholder {${match[1]}}; allowed: ${allowed.map((a) => `{${a}}`).join(', ')}`;
+        }
+    }
+    return undefined;
+}
+function withPlaceholders(name, allowed) {
+    return config_text(name).superRefine((v, ctx) => {
+        const problem = checkPlaceholders(v, allowed);
+        if (problem)
+            ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
+function parseStatuses(value) {
+    const ranges = [];
+    for (const part of splitList(value)) {
+        const m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(part);
+        if (!m)
+            return undefined;
+        const from = Number(m[1]);
+        const to = Number(m[2] ?? m[1]);
+        if (from < 100 || to > 599 || from > to)
+            return undefined;
+        ranges.push({ from, to });
+    }
+    return ranges.length ? ranges : undefined;
+}
+function parseHeaders(value, ctx) {
+    const headers = {};
+    for (const line of value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
+        const colon = line.indexOf(':');
+        const name = colon > 0 ? line.slice(0, colon).trim() : '';
+        if (!HEADER_NAME.test(name))
+            return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
+        const value = line.slice(colon + 1).trim();
+        if (!/^[\t\x20-\x7e]*$/.test(value))
+            return fail(ctx, `the value of ${name} must be printable ASCII`);
+        headers[name] = value;
+    }
+    return headers;
+}
+const targetEntry = object({
+    container: schemas_string(),
+    file: schemas_string().optional(),
+    path: schemas_string().optional(),
+    template: schemas_string().optional(),
+    host: schemas_string().optional(),
+    'verify-url': schemas_string().optional(),
+})
+    .strict();
+/** http(s) URLs that Node's parser takes too. */
+function isHttpUrl(v) {
+    return /^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v);
+}
+const schema = object({
+    command: choice('command', ['deploy', 'rollback', 'status']),
+    'working-directory': config_text('working-directory'),
+    'compose-files': schemas_string()
+        .default(defaultOf('compose-files'))
+        .transform((v) => splitList(v)),
+    'color-file': withPlaceholders('color-file', ['color']),
+    'project-name': withPlaceholders('project-name', ['color']).superRefine((v, ctx) => {
+        if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
+            ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
+        }
+    }),
+    'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose']),
+    colors: config_text('colors').transform((v, ctx) => {
+        const colors = splitList(v);
+        if (colors.length !== 2)
+            return fail(ctx, `exactly two names, e.g. blue,green (got ${colors.length})`);
+        const bad = colors.find((c) => !COLOR.test(c));
+        if (bad)
+            return fail(ctx, `"${bad}" is not allowed: lower-case letters, digits, - and _, at most 32`);
+        if (colors[0] === colors[1])
+            return fail(ctx, 'the two colors must differ');
+        return colors;
+    }),
+    ports: config_text('ports').transform((v, ctx) => {
+        const parts = splitList(v);
+        if (parts.length !== 2)
+            return fail(ctx, `exactly two ports, one per color (got ${parts.length})`);
+        const ports = parts.map((p) => (/^\d{1,5}$/.test(p) ? Number(p) : NaN));
+        const bad = parts.find((_, i) => !((ports[i] ?? NaN) >= 1 && (ports[i] ?? NaN) <= 65535));
+        if (bad !== undefined)
+            return fail(ctx, `"${bad}" is not a port: a whole number from 1 to 65535`);
+        if (ports[0] === ports[1])
+            return fail(ctx, 'the two colors need different ports');
+        return ports;
+    }),
+    build: bool('build'),
+    pull: bool('pull'),
+    'health-path': config_text('health-path').superRefine((v, ctx) => {
+        if (!/^\/[\x21-\x7e]*$/.test(v))
+            ctx.addIssue({ code: 'custom', message: 'a path starting with /, no spaces' });
+    }),
+    'health-host': config_text('health-host').superRefine((v, ctx) => {
+        if (!HOST.test(v) || !parsesAsUrl(`http://${v}/`)) {
+            ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
+        }
+    }),
+    'health-headers': config_text('health-headers').transform((v, ctx) => parseHeaders(v, ctx)),
+    'health-status': config_text('health-status').transform((v, ctx) => parseStatuses(v) ?? fail(ctx, 'status codes 100-599 as a list of codes and ranges, e.g. 200-299,301')),
+    'health-body': config_text('health-body'),
+    'health-timeout': seconds('health-timeout', { zero: false, max: 3600 }),
+    'health-interval': seconds('health-interval', { zero: false, max: 300 }),
+    'nginx-container': config_text('nginx-container').transform((v) => splitList(v)),
+    'upstream-file': config_text('upstream-file'),
+    'upstream-path': config_text('upstream-path').superRefine((v, ctx) => {
+        if (v && !INCLUDE_PATH.test(v))
+            ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
+    }),
+    // A CLI flag cannot hold a newline easily: in a template (and only there), a literal \n stands for one.
+    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']).transform((v) => v.replace(/\\n/g, '\n')),
+    'upstream-host': config_text('upstream-host').superRefine((v, ctx) => {
+        if (!HOST.test(v))
+            ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
+    }),
+    'nginx-targets': config_text('nginx-targets').transform((v, ctx) => {
+        if (!v.trim())
+            return [];
+        let doc;
+        try {
+            doc = (0,dist/* parse */.qg)(v);
+        }
+        catch (error) {
+            return fail(ctx, `not valid YAML: ${error.message.split('\n')[0]?.replace(/:\s*$/, '')}`);
+        }
+        const parsed = array(targetEntry).min(1).safeParse(doc);
+        if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+            return fail(ctx, `a YAML list of {container, file or path, template, host, verify-url}${where}: ${issue?.message}`);
+        }
+        return parsed.data;
+    }),
+    'verify-proxies': choice('verify-proxies', ['auto', 'required', 'off']),
+    'verify-url': config_text('verify-url').superRefine((v, ctx) => {
+        if (v && !isHttpUrl(v))
+            ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
+    }),
+    'verify-timeout': seconds('verify-timeout', { zero: false, max: 3600 }),
+    'color-header': config_text('color-header').superRefine((v, ctx) => {
+        if (v && !HEADER_NAME.test(v))
+            ctx.addIssue({ code: 'custom', message: 'a header name, e.g. X-Color' });
+    }),
+    'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
+    cleanup: choice('cleanup', ['stop', 'down', 'keep']),
+    'rollback-on-failure': bool('rollback-on-failure'),
+    'dry-run': bool('dry-run'),
+})
+    .strict();
+function defaultOf(name) {
+    return INPUTS.find((i) => i.name === name)?.default ?? '';
+}
+/**
+ * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value
+ * and what is allowed.
+ */
+async function loadConfig(raw, files) {
+    // An empty input means "use the default", except compose-files, where empty means "no shared file".
+    const given = {};
+    for (const [key, value] of Object.entries(raw)) {
+        if (value !== undefined && (value !== '' || key === 'compose-files'))
+            given[key] = value;
+    }
+    const valueOf = (name) => given[name] ?? defaultOf(name);
+    const result = schema.safeParse(given);
+    if (!result.success) {
+        throw new ConfigError(result.error.issues.map((issue) => {
+            const input = String(issue.path[0] ?? '(inputs)');
+            if (issue.code === 'unrecognized_keys') {
+                return {
+                    input: issue.keys.join(', '),
+                    value: issue.keys.map((k) => given[k] ?? '').join(', '),
+                    message: 'unknown input(s); see the list of inputs',
+                };
+            }
+            return { input, value: valueOf(input), message: issue.message };
+        }));
+    }
+    const p = result.data;
+    const issues = [];
+    const problem = (input, message, value = valueOf(input)) => issues.push({ input, value, message });
+    const workingDirectory = external_node_path_default().resolve(p['working-directory']);
+    const targets = buildTargets(p, workingDirectory, problem);
+    if (p['health-interval'] > p['health-timeout']) {
+        problem('health-interval', `must not exceed health-timeout (${p['health-timeout'] / 1000} s)`);
+    }
+    if (p['project-name'] && !p['project-name'].includes('{color}') && !p['color-file'].includes('{color}')) {
+        problem('color-file', 'without {color} both colors would share one file; add {color} here or to project-name');
+    }
+    if ((await files.kind(workingDirectory)) !== 'directory') {
+        problem('working-directory', `no such directory: ${workingDirectory}`);
+    }
+    else {
+        for (const file of p['compose-files']) {
+            if ((await files.kind(external_node_path_default().resolve(workingDirectory, file))) !== 'file') {
+                problem('compose-files', `no such file: ${external_node_path_default().resolve(workingDirectory, file)}`);
+            }
+        }
+        for (const color of p.colors) {
+            const file = external_node_path_default().resolve(workingDirectory, p['color-file'].replace(/\{color\}/g, color));
+            if ((await files.kind(file)) !== 'file')
+                problem('color-file', `no such file for color ${color}: ${file}`);
+        }
+        for (const target of targets) {
+            if (target.file && (await files.kind(external_node_path_default().dirname(target.file))) !== 'directory') {
+                problem(targetInput(p), `no such directory for the include: ${external_node_path_default().dirname(target.file)}`, target.file);
+            }
+        }
+    }
+    if (issues.length)
+        throw new ConfigError(issues);
+    return {
+        command: p.command,
+        workingDirectory,
+        composeFiles: p['compose-files'],
+        colorFile: p['color-file'],
+        projectName: p['project-name'],
+        composeCommand: p['compose-command'],
+        colors: p.colors,
+        ports: p.ports,
+        build: p.build,
+        pull: p.pull,
+        health: {
+            path: p['health-path'],
+            host: p['health-host'],
+            headers: p['health-headers'],
+            statuses: p['health-status'],
+            body: p['health-body'],
+            timeoutMs: p['health-timeout'],
+            intervalMs: p['health-interval'],
+        },
+        targets,
+        verifyProxies: p['verify-proxies'],
+        verifyUrl: p['verify-url'],
+        verifyTimeoutMs: p['verify-timeout'],
+        colorHeader: p['color-header'],
+        drainMs: p['drain-seconds'],
+        cleanup: p.cleanup,
+        rollbackOnFailure: p['rollback-on-failure'],
+        dryRun: p['dry-run'],
+    };
+}
+function targetInput(p) {
+    return p['nginx-targets'].length ? 'nginx-targets' : p['upstream-file'] ? 'upstream-file' : 'upstream-path';
+}
+/** One proxy target per container, from nginx-targets or from the four single-proxy inputs. */
+function buildTargets(p, workingDirectory, problem) {
+    const single = p['nginx-container'].length > 0 || p['upstream-file'] !== '' || p['upstream-path'] !== '';
+    if (p['nginx-targets'].length && single) {
+        problem('nginx-targets', 'set either nginx-targets or nginx-container with upstream-file/upstream-path, not both');
+        return [];
+    }
+    const entries = p['nginx-targets'].length
+        ? p['nginx-targets']
+        : p['nginx-container'].map((container) => ({
+            container,
+            file: p['upstream-file'] || undefined,
+            path: p['upstream-path'] || undefined,
+            template: undefined,
+            host: undefined,
+            'verify-url': undefined,
+        }));
+    if (!p['nginx-targets'].length && !p['nginx-container'].length && single) {
+        problem('nginx-container', 'an include needs the proxy container that reads it');
+    }
+    const input = p['nginx-targets'].length ? 'nginx-targets' : 'nginx-container';
+    const targets = [];
+    for (const entry of entries) {
+        const where = `proxy ${entry.container}`;
+        if (!CONTAINER.test(entry.container)) {
+            problem(input, `"${entry.container}" is not a container name`, entry.container);
+        }
+        if (Boolean(entry.file) === Boolean(entry.path)) {
+            const which = p['nginx-targets'].length ? 'nginx-targets' : entry.file ? 'upstream-path' : 'upstream-file';
+            problem(which, `${where}: give exactly one of upstream-file (on the runner) or upstream-path (in the container)`);
+        }
+        // The single-proxy inputs were checked by the schema; entries of nginx-targets are checked here.
+        if (entry.path !== undefined && !INCLUDE_PATH.test(entry.path)) {
+            problem(input, `${where}: path must be an absolute file path inside the container`, entry.path);
+        }
+        const host = entry.host ?? p['upstream-host'];
+        if (entry['verify-url'] !== undefined && !isHttpUrl(entry['verify-url'])) {
+            problem(input, `${where}: verify-url must be an http:// or https:// URL`, entry['verify-url']);
+        }
+        if (entry.host !== undefined && !HOST.test(host)) {
+            problem(input, `${where}: host must be a host name or IP address ([...] for IPv6)`, host);
+        }
+        const tmpl = entry.template?.replace(/\\n/g, '\n') ?? p['upstream-template'];
+        const bad = entry.template !== undefined ? checkPlaceholders(tmpl, ['color', 'port', 'host']) : undefined;
+        if (bad)
+            problem(input, `${where}: template has an ${bad}`, tmpl);
+        // Compared as Nginx reads them: a {color} inside a comment changes nothing Nginx does.
+        const rendered = p.colors.map((c, i) => wordsOf(renderInclude({ container: '', template: tmpl, host }, c, p.ports[i] ?? 0)));
+        if (!bad && rendered[0]?.join(' ') === rendered[1]?.join(' ')) {
+            problem(entry.template !== undefined ? input : 'upstream-template', `${where}: the template must contain {color} or {port} where Nginx reads it (not only in a comment); ` +
+                'otherwise both colors render the same include and a switch would change nothing (then the live color ' +
+                'would be stopped)', tmpl);
+        }
+        targets.push({
+            container: entry.container,
+            file: entry.file ? external_node_path_default().resolve(workingDirectory, entry.file) : undefined,
+            path: entry.path,
+            template: tmpl,
+            host,
+            verifyUrl: entry['verify-url'],
+        });
+    }
+    return targets;
+}
+
+;// CONCATENATED MODULE: ./src/report.ts
+/** The outputs of the action, as strings, with the names action.yml declares. */
+function outputsOf(result) {
+    return {
+        color: result.color ?? '',
+        port: result.port === undefined ? '' : String(result.port),
+        'previous-color': result.previousColor ?? '',
+        'previous-port': result.previousPort === undefined ? '' : String(result.previousPort),
+        status: result.status,
+        'rolled-back': String(result.rolledBack),
+        duration: (result.durationMs / 1000).toFixed(1),
+    };
+}
+const ICON = {
+    deployed: '✅',
+    'rolled-back': '↩️',
+    unchanged: 'ℹ️',
+    planned: '📝',
+    failed: '❌',
+};
+function headline(result) {
+    const target = result.targetColor ? ` ${result.targetColor}` : '';
+    switch (result.status) {
+        case 'deployed':
+            return `deployed${target} (port ${result.port})`;
+        case 'rolled-back':
+            return result.exitCode === 0 ? `rolled back to${target}` : `${result.command} of${target} failed and was rolled back`;
+        case 'unchanged':
+            return `live color: ${result.color ?? 'none'}`;
+        case 'planned':
+            return `dry run of ${result.command}${target}: nothing changed`;
+        case 'failed':
+            return result.exitCode === 3 ? `${result.command} failed and could NOT be restored` : `${result.command} failed`;
+    }
+}
+/** The job summary: result, colors, phases with timings, and on failure the reason and the log tail. */
+function summaryMarkdown(result) {
+    const o = outputsOf(result);
+    const lines = [
+        `## ${ICON[result.status]} Blue-green: ${headline(result)}`,
+        '',
+        '| | |',
+        '|---|---|',
+        `| status | \`${o.status}\` (exit code ${result.exitCode}) |`,
+        `| live color now | ${o.color || '—'}${o.port ? ` (port ${o.port})` : ''} |`,
+        `| live color before | ${o['previous-color'] || '—'}${o['previous-port'] ? ` (port ${o['previous-port']})` : ''} |`,
+        `| duration | ${o.duration} s |`,
+    ];
+    if (result.phases.length) {
+        lines.push('', '| phase | time | result |', '|---|---:|---|');
+        for (const p of result.phases)
+            lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
+    }
+    if (result.proxies.length) {
+        lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
+        for (const p of result.proxies) {
+            lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} | ${cell(p.verified ?? '—')} |`);
+        }
+    }
+    if (result.verifyUrl)
+        lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
+    if (result.locks?.length) {
+        lines.push('', '| deploy lock | held by | user | host | since |', '|---|---|---|---|---|');
+        for (const l of result.locks) {
+            lines.push(`| \`${l.key}\` | ${l.command} (pid ${l.pid}) | ${l.user} | ${l.host} | ${l.since} |`);
+        }
+    }
+    if (result.plan.length)
+        lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
+    if (result.error)
+        lines.push('', '### What went wrong', '', fence(result.error));
+    if (result.logTail) {
+        lines.push('', `<details><summary>Last log lines of ${result.targetColor ?? 'the new color'}</summary>`, '', fence(result.logTail), '', '</details>');
+    }
+    return `${lines.join('\n')}\n`;
+}
+/** The closing lines of the human log; the action leaves the error out, as its failure annotation shows it. */
+function summaryText(result, { withError = true } = {}) {
+    const o = outputsOf(result);
+    const lines = [
+        `Result: ${headline(result)}`,
+        `  status=${o.status} color=${o.color || '-'} port=${o.port || '-'} previous=${o['previous-color'] || '-'} ` +
+            `rolled-back=${o['rolled-back']} duration=${o.duration}s exit=${result.exitCode}`,
+    ];
+    if (result.phases.length) {
+        lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
+    }
+    if (withError && result.error)
+        lines.push('', result.error);
+    return lines.join('\n');
+}
+/** Text inside a table cell: a pipe would end the cell. */
+function cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+function fence(text) {
+    return `\`\`\`\n${text.replace(/```/g, "'''")}\n\`\`\``;
+}
+function codeIfMultiline(text) {
+    const [first, ...rest] = text.split('\n');
+    return rest.length ? `${first}\n\n   ${fence(rest.join('\n')).split('\n').join('\n   ')}` : `\`${text}\``;
+}
+
 ;// CONCATENATED MODULE: ./src/compose.ts
 
 
@@ -60222,6 +60639,31 @@ async function detectCompose(runner, setting) {
     }
     throw new Error('Neither "docker compose" nor "docker-compose" answered to "version". Install Docker Compose on this machine ' +
         '(v2 plugin or v1), or name the one you have with compose-command. Nothing was changed.');
+}
+/**
+ * The compose project of the shared files, as compose picks it: -p (project-name), else COMPOSE_PROJECT_NAME from
+ * the environment or the project's .env, else a top-level `name:` (the last file that sets one), else the
+ * directory's name; lower-case letters, digits, - and _, starting with a letter or digit (v1 and v2 alike).
+ */
+async function projectNameOf(config, files) {
+    const dotEnv = (await files.read(external_node_path_default().join(config.workingDirectory, '.env'))) ?? '';
+    const fromDotEnv = /^\s*COMPOSE_PROJECT_NAME\s*=\s*["']?([^"'\s#]*)/m.exec(dotEnv)?.[1];
+    let fromFiles;
+    for (const file of config.composeFiles) {
+        const text = await files.read(external_node_path_default().resolve(config.workingDirectory, file));
+        const name = /^name:\s*["']?([^"'\s#]+)/m.exec(text ?? '')?.[1];
+        if (name && !name.includes('$'))
+            fromFiles = name;
+    }
+    const name = config.projectName ||
+        process.env.COMPOSE_PROJECT_NAME ||
+        fromDotEnv ||
+        fromFiles ||
+        external_node_path_default().basename(config.workingDirectory);
+    return name
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]/g, '')
+        .replace(/^[-_]+/, '');
 }
 /** Runs compose for one color at a time, touching only the services it is given. */
 class ComposeDriver {
@@ -60314,7 +60756,7 @@ class ComposeDriver {
                 const previous = shared.get(name)?.containerNames ?? [];
                 shared.set(name, {
                     name,
-                    containerNames: typeof containerName === 'string' ? [containerName] : previous.length ? previous : this.defaultNames(name),
+                    containerNames: typeof containerName === 'string' ? [containerName] : previous.length ? previous : await this.defaultNames(name),
                 });
             }
         }
@@ -60322,14 +60764,11 @@ class ComposeDriver {
     }
     /**
      * The names compose gives a service's first container when the file sets none: v2 `project-service-1`, v1
-     * `project_service_1`; both keep only lower-case letters, digits, - and _ of the project name. Used only to tell
-     * which shared service is a proxy before its container exists; an existing container is recognised by its
-     * compose labels instead.
+     * `project_service_1`. Used only to tell which shared service is a proxy before its container exists; an
+     * existing container is recognised by its compose labels instead.
      */
-    defaultNames(service) {
-        const project = (this.config.projectName || process.env.COMPOSE_PROJECT_NAME || external_node_path_default().basename(this.config.workingDirectory))
-            .toLowerCase()
-            .replace(/[^a-z0-9_-]/g, '');
+    async defaultNames(service) {
+        const project = await projectNameOf(this.config, this.files);
         return [`${project}-${service}-1`, `${project}_${service}_1`];
     }
     /**
@@ -60467,6 +60906,12 @@ function parseInspect(json) {
         addresses: Object.values(e.NetworkSettings?.Networks ?? {})
             .flatMap((n) => [n.IPAddress ?? '', n.GlobalIPv6Address ?? ''])
             .filter(Boolean),
+        ports: [
+            ...new Set([...Object.keys(e.Config?.ExposedPorts ?? {}), ...Object.keys(e.NetworkSettings?.Ports ?? {})]
+                .map((k) => /^(\d+)\/tcp$/.exec(k)?.[1])
+                .filter((p) => p !== undefined)
+                .map(Number)),
+        ],
     }));
 }
 
@@ -60542,408 +60987,6 @@ function health_seconds(ms) {
     return `${(ms / 1000).toFixed(1)} s`;
 }
 
-;// CONCATENATED MODULE: ./src/nginx-config.ts
-/**
- * Just enough of an `nginx -T` dump to tell where a proxy serves what an include feeds: its `server` blocks, the
- * ports they listen on for plain HTTP, the files they include and the upstreams they pass requests to.
- */
-/** Splits `nginx -T` output into file path → content. */
-function dumpSections(dump) {
-    const sections = new Map();
-    let current;
-    let lines = [];
-    const flush = () => {
-        if (current !== undefined)
-            sections.set(current, lines.join('\n'));
-    };
-    for (const line of dump.split('\n')) {
-        const header = /^# configuration file (.+):$/.exec(line);
-        if (header) {
-            flush();
-            current = header[1];
-            lines = [];
-        }
-        else {
-            lines.push(line);
-        }
-    }
-    flush();
-    return sections;
-}
-/** The words of each statement of a text (comments aside): what Nginx reads of it. */
-function statements(code) {
-    const out = [];
-    let words = [];
-    for (const token of code.match(/"[^"]*"|'[^']*'|[{};]|[^\s{};]+/g) ?? []) {
-        if (token === ';' || token === '{' || token === '}') {
-            if (token === ';' && words.length)
-                out.push(words);
-            words = [];
-        }
-        else {
-            words.push(token.replace(/^["']|["']$/g, ''));
-        }
-    }
-    return out;
-}
-function serverBlocks(dump) {
-    const servers = [];
-    for (const text of dumpSections(dump).values()) {
-        for (const block of serverTexts(text)) {
-            const server = { listens: [], includes: [], passes: [] };
-            for (const [name = '', first = '', ...rest] of statements(block)) {
-                if (name === 'listen') {
-                    const port = /(?:^|:)(\d+)$/.exec(first)?.[1];
-                    const tls = rest.includes('ssl') || rest.includes('quic') || first.startsWith('unix:');
-                    if (port && !tls)
-                        server.listens.push(Number(port));
-                }
-                else if (name === 'include') {
-                    server.includes.push(first);
-                }
-                else if (/_pass$/.test(name)) {
-                    server.passes.push(first);
-                }
-            }
-            servers.push(server);
-        }
-    }
-    return servers;
-}
-/**
- * The ports Nginx listens on for plain HTTP in the server blocks that serve what an include feeds: those that
- * include the file, else those that pass requests to an upstream the include defines, else every server block.
- * `listen 80;`, `listen 0.0.0.0:8080 default_server;`, `listen [::]:80;` count; TLS listeners and Unix sockets do
- * not. A server block without listen directives listens on 80.
- */
-function listenPorts(dump, includePath, includeContent = '') {
-    const servers = serverBlocks(dump);
-    const upstreams = [...includeContent.matchAll(/(?:^|[\s;}])upstream\s+([^\s{]+)\s*\{/g)].map((m) => m[1]);
-    const including = servers.filter((s) => includePath && s.includes.some((p) => includeMatches(p, includePath)));
-    const passing = servers.filter((s) => s.passes.some((p) => upstreams.includes(upstreamName(p))));
-    const chosen = including.length ? including : passing.length ? passing : servers;
-    return [...new Set(chosen.flatMap((s) => (s.listens.length ? s.listens : [80])))];
-}
-/** The text of each `server { ... }` block of a file, comments left out (braces counted). */
-function serverTexts(text) {
-    const code = text
-        .split('\n')
-        .map((l) => l.replace(/(^|\s)#.*$/, ''))
-        .join('\n');
-    const found = [];
-    const re = /(^|[\s;{}])server\s*\{/g;
-    for (let m = re.exec(code); m; m = re.exec(code)) {
-        let depth = 0;
-        let end = m.index + m[0].length - 1;
-        for (; end < code.length; end++) {
-            if (code[end] === '{')
-                depth++;
-            else if (code[end] === '}' && --depth === 0)
-                break;
-        }
-        found.push(code.slice(m.index + m[1].length, end + 1));
-        re.lastIndex = end + 1;
-    }
-    return found;
-}
-/** `http://app/x` → app: the upstream a pass directive names (a variable names none). */
-function upstreamName(target) {
-    return /^(?:[a-z]+:\/\/)?([^/$:]+)/.exec(target)?.[1] ?? '';
-}
-/** An include directive's pattern (globs, relative to /etc/nginx when not absolute) against a file's path. */
-function includeMatches(pattern, file) {
-    const full = pattern.startsWith('/') ? pattern : `/etc/nginx/${pattern}`;
-    const re = new RegExp(`^${full.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
-    return re.test(file);
-}
-
-;// CONCATENATED MODULE: ./src/tar.ts
-/**
- * A single-file tar, as `docker cp` reads from and writes to a pipe: it moves an include file into and out of a
- * proxy container without a temporary file on the runner and without needing `cat` or a shell in the image.
- */
-const BLOCK = 512;
-function packFile(name, content, mtimeSeconds) {
-    const data = Buffer.from(content, 'utf8');
-    const header = Buffer.alloc(BLOCK);
-    if (Buffer.byteLength(name) > 100)
-        throw new Error(`file name too long for tar: ${name}`);
-    header.write(name, 0, 100, 'utf8');
-    header.write('0000644\0', 100, 8, 'ascii');
-    header.write('0000000\0', 108, 8, 'ascii');
-    header.write('0000000\0', 116, 8, 'ascii');
-    header.write(octal(data.length, 12), 124, 12, 'ascii');
-    header.write(octal(Math.floor(mtimeSeconds), 12), 136, 12, 'ascii');
-    header.write('        ', 148, 8, 'ascii');
-    header.write('0', 156, 1, 'ascii');
-    header.write('ustar\0', 257, 6, 'ascii');
-    header.write('00', 263, 2, 'ascii');
-    let sum = 0;
-    for (const byte of header)
-        sum += byte;
-    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
-    const padding = Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK);
-    return Buffer.concat([header, data, padding, Buffer.alloc(BLOCK * 2)]);
-}
-/** The content of the first regular file in a tar stream (pax and GNU long-name records are skipped). */
-function unpackFirstFile(archive) {
-    const bytes = Buffer.from(archive);
-    for (let offset = 0; offset + BLOCK <= bytes.length;) {
-        const header = bytes.subarray(offset, offset + BLOCK);
-        if (header.every((b) => b === 0))
-            break;
-        const size = parseInt(header.subarray(124, 136).toString('ascii').replace(/\0.*$/s, '').trim() || '0', 8);
-        const type = String.fromCharCode(header[156] ?? 0);
-        const start = offset + BLOCK;
-        if (type === '0' || type === '\0')
-            return bytes.subarray(start, start + size).toString('utf8');
-        offset = start + Math.ceil(size / BLOCK) * BLOCK;
-    }
-    throw new Error('the tar stream holds no regular file');
-}
-function octal(value, width) {
-    return `${value.toString(8).padStart(width - 1, '0')}\0`;
-}
-
-;// CONCATENATED MODULE: ./src/nginx.ts
-
-
-
-
-const TIMEOUT_MS = 60_000;
-const MARKER = '# bluegreen-action: color=';
-const RELOAD_CONFIRM_MS = 10_000;
-const STARTED_STABLE_MS = 500;
-function publishedPorts(ports) {
-    const published = new Map();
-    for (const [key, bindings] of Object.entries(ports ?? {})) {
-        const m = /^(\d+)\/tcp$/.exec(key);
-        // An IPv4 binding first: the runner reaches 0.0.0.0 and 127.0.0.1 bindings through health-host.
-        const binding = (bindings ?? []).find((b) => !(b.HostIp ?? '').includes(':')) ?? bindings?.[0];
-        if (m && binding?.HostPort)
-            published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
-    }
-    return published;
-}
-/** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
-function renderInclude(target, color, port) {
-    const values = { color, port: String(port), host: target.host };
-    // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
-    const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name) => values[name] ?? '');
-    return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
-}
-/**
- * Which color an include points at. The content decides: an include edited by hand in an emergency (pointed back
- * at blue) keeps the marker of the last deploy. Content points at a color when it holds every word of that color's
- * rendering and none of the words that only the other color's rendering has (comments and spacing aside), so an
- * include written by hand before the first deploy (the seed's `server localhost:8000;`) is recognised too.
- */
-function readInclude(content, target, colors, ports) {
-    if (content === null)
-        return {};
-    const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
-    const marker = found && colors.includes(found) ? found : undefined;
-    const words = new Set(wordsOf(content));
-    const rendered = colors.map((c, i) => new Set(wordsOf(renderInclude(target, c, ports[i] ?? 0))));
-    const matching = colors.filter((_, i) => {
-        const own = rendered[i] ?? new Set();
-        const others = rendered.filter((_, j) => j !== i).flatMap((r) => [...r].filter((w) => !own.has(w)));
-        return [...own].every((w) => words.has(w)) && !others.some((w) => words.has(w));
-    });
-    return { color: matching.length === 1 ? matching[0] : marker, marker };
-}
-/** The words of an include, without comments: what Nginx reads of it. */
-function wordsOf(content) {
-    return content
-        .split('\n')
-        .map((l) => l.replace(/(^|\s)#.*$/, ''))
-        .join(' ')
-        .split(/[\s;{}]+/)
-        .filter(Boolean);
-}
-class NginxError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'NginxError';
-    }
-}
-/** Reads, writes, tests and reloads the upstream include of one proxy container. */
-class NginxSwitcher {
-    runner;
-    files;
-    clock;
-    constructor(runner, files, clock) {
-        this.runner = runner;
-        this.files = files;
-        this.clock = clock;
-    }
-    describe(target) {
-        return target.file ? `${target.file} (mounted in ${target.container})` : `${target.container}:${target.path}`;
-    }
-    async read(target) {
-        if (target.file)
-            return this.files.read(target.file);
-        const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
-        // Docker CLI 24+ says "Could not find the file", older ones "No such container:path"; a proxy that does not
-        // exist yet (started by a first deploy) has no include either.
-        if (r.exitCode !== 0 && /could not find the file|no such file|no such container/i.test(r.stderr))
-            return null;
-        ensureOk(r, `reading ${this.describe(target)}`);
-        return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
-    }
-    async write(target, content) {
-        if (target.file)
-            return this.files.write(target.file, content);
-        const containerPath = target.path ?? '';
-        const archive = packFile(external_node_path_default().posix.basename(containerPath), content, this.clock.now() / 1000);
-        const dir = external_node_path_default().posix.dirname(containerPath);
-        ensureOk(await this.runner.run('docker', ['cp', '-', `${target.container}:${dir}`], { input: archive, timeoutMs: TIMEOUT_MS }), `copying the include into ${target.container}`);
-    }
-    /**
-     * `nginx -T` tests the whole configuration like `nginx -t` and also prints every file it read, which shows
-     * whether the container really reads what was written (a bind mount of a replaced file would not).
-     */
-    async test(target, expected) {
-        const r = await this.docker(['exec', target.container, 'nginx', '-T']);
-        if (r.timedOut || /^Error( response from daemon)?:|is not running/m.test(r.stderr)) {
-            throw new NginxError(`could not run nginx -t in ${target.container}:\n${tail(r.stderr || r.stdout, 8)}`);
-        }
-        if (r.exitCode !== 0) {
-            throw new NginxError(`nginx -t in ${target.container} rejected the new include:\n${tail(r.stderr || r.stdout, 8)}`);
-        }
-        const sections = dumpSections(r.stdout);
-        const seen = target.path
-            ? normalizeDump(sections.get(target.path) ?? '\0') === normalizeDump(expected) && target.path
-            : [...sections].find(([, s]) => normalizeDump(s) === normalizeDump(expected))?.[0];
-        if (!seen) {
-            throw new NginxError(`${target.container} does not read the include that was written to ${this.describe(target)}. ` +
-                (target.file
-                    ? 'Mount its directory rather than the file alone, and check that the Nginx config includes it.'
-                    : 'Check that the Nginx config includes this path.'));
-        }
-        return listenPorts(r.stdout, seen, expected);
-    }
-    /** Tests the configuration as it is on disk now, without checking any content (used after a restore). */
-    async testOnly(container) {
-        const r = await this.docker(['exec', container, 'nginx', '-t']);
-        if (r.exitCode !== 0 || r.timedOut) {
-            throw new NginxError(`nginx -t in ${container} failed:\n${tail(r.stderr || r.stdout, 8)}`);
-        }
-    }
-    /**
-     * `nginx -s reload` only signals the master: for a moment the old workers still accept new connections with
-     * the old configuration. This waits until every worker that accepts connections is a new one (old workers
-     * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
-     * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
-     * `workers` is acceptingWorkers() taken beforehand (off the path to the reload), or taken here.
-     */
-    async reload(container, workers) {
-        const before = await (workers ?? this.acceptingWorkers(container));
-        ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
-        if (!before?.length)
-            return false;
-        const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
-        for (;;) {
-            const now = (await this.acceptingWorkers(container)) ?? [];
-            if (now.length && now.every((pid) => !before.includes(pid)))
-                return true;
-            if (this.clock.now() >= deadline) {
-                throw new NginxError(`${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after nginx -s reload: ` +
-                    'the new configuration did not take effect (see the proxy log).');
-            }
-            await this.clock.sleep(50);
-        }
-    }
-    /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
-    async acceptingWorkers(container) {
-        const r = await this.docker(['top', container]).catch(() => undefined);
-        return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
-    }
-    /**
-     * The state of each proxy container, in one `docker inspect`: a container that does not exist is absent from
-     * the map (docker exits 1 for it but still prints the others).
-     */
-    async inspect(containers) {
-        const r = await this.docker(['inspect', '--type', 'container', ...containers]);
-        const states = new Map();
-        let entries = [];
-        try {
-            entries = JSON.parse(r.stdout || '[]');
-        }
-        catch {
-            ensureOk(r, `inspecting ${containers.join(', ')}`);
-        }
-        if (r.exitCode !== 0 && !/no such (container|object)/i.test(r.stderr))
-            ensureOk(r, `inspecting ${containers.join(', ')}`);
-        for (const e of entries) {
-            const name = (e.Name ?? '').replace(/^\//, '');
-            const labels = e.Config?.Labels ?? {};
-            states.set(name, {
-                running: Boolean(e.State?.Running) && !e.State?.Restarting,
-                status: e.State?.Restarting ? 'restarting' : (e.State?.Status ?? 'unknown'),
-                restartCount: e.RestartCount ?? 0,
-                startedAt: Date.parse(e.State?.StartedAt ?? '') || 0,
-                service: labels['com.docker.compose.service'],
-                workingDir: labels['com.docker.compose.project.working_dir'],
-                published: publishedPorts(e.NetworkSettings?.Ports),
-            });
-        }
-        return states;
-    }
-    /** Restarts a proxy that could not start before its include was written (an upstream that did not resolve). */
-    async restart(container) {
-        ensureOk(await this.docker(['restart', '--time', '10', container]), `restarting ${container}`);
-    }
-    /**
-     * Waits until a proxy that was just started runs and stays up (a bad configuration makes Nginx exit at once),
-     * then returns nothing; throws with the proxy's last log lines otherwise.
-     */
-    async waitStarted(container, timeoutMs, signal) {
-        const deadline = this.clock.now() + timeoutMs;
-        let upSince;
-        for (;;) {
-            const state = (await this.inspect([container])).get(container);
-            if (state?.running) {
-                upSince ??= this.clock.now();
-                // Nginx exits within milliseconds on a bad configuration: half a second up means it loaded it.
-                if (this.clock.now() - upSince >= STARTED_STABLE_MS)
-                    return;
-            }
-            else {
-                upSince = undefined;
-            }
-            if (this.clock.now() >= deadline || signal?.aborted) {
-                const logs = await this.docker(['logs', '--tail', '8', container]);
-                throw new NginxError(`${container} did not start (${state?.status ?? 'no such container'}):\n${tail(logs.stderr || logs.stdout, 8)}`);
-            }
-            await this.clock.sleep(100, signal);
-        }
-    }
-    docker(args, encoding) {
-        return this.runner.run('docker', args, { timeoutMs: TIMEOUT_MS, encoding });
-    }
-}
-/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
-function acceptingWorkerPids(top) {
-    const [header = '', ...rows] = top.split('\n').filter((l) => l.trim());
-    const columns = header.trim().split(/\s+/);
-    const pid = columns.indexOf('PID');
-    const cmd = columns.findIndex((c) => c === 'CMD' || c === 'COMMAND');
-    if (pid < 0 || cmd < 0)
-        return [];
-    return rows
-        .map((row) => row.trim().split(/\s+/))
-        .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
-        .map((fields) => fields[pid] ?? '');
-}
-function normalizeDump(content) {
-    return content
-        .split('\n')
-        .map((l) => l.trimEnd())
-        .join('\n')
-        .trim();
-}
-
 ;// CONCATENATED MODULE: ./src/verify.ts
 /**
  * The header the README asks Nginx to add (`add_header X-Bluegreen-Upstream $upstream_addr always;`): the address
@@ -60987,9 +61030,11 @@ function attribute(response, colorHeader, colors) {
     if (!m)
         return { how: `X-Bluegreen-Upstream: ${upstream} is not an address` };
     const [ip = '', port = ''] = [m[1], m[2]];
-    // A container address is certain; a port only when no address matches (an upstream through the host's ports).
+    // A container address is certain. A published port tells only for an upstream reached through the host's ports,
+    // and only when no container of either color listens on that port itself (then it is some other container).
     const byAddress = colors.filter((c) => c.addresses.includes(ip));
-    const matches = byAddress.length ? byAddress : colors.filter((c) => String(c.port) === port);
+    const containerPort = colors.some((c) => c.containerPorts.includes(Number(port)));
+    const matches = byAddress.length || containerPort ? byAddress : colors.filter((c) => String(c.port) === port);
     return matches.length === 1
         ? { color: matches[0]?.color, how: `X-Bluegreen-Upstream ${last}` }
         : { how: `X-Bluegreen-Upstream ${last} is not an address of ${matches.length ? 'one color' : 'either color'}` };
@@ -61007,6 +61052,8 @@ const LOG_LINES = 50;
 /** How long a proxy started by a first deploy has to come up. */
 const PROXY_START_MS = 30_000;
 const VERIFY_INTERVAL_MS = 200;
+/** How long an answer that does not tell its color must hold through a proxy whose reload was not confirmed. */
+const UNCONFIRMED_HOLD_MS = 1_000;
 /** A proxy restarted by Docker this recently may be crash-looping, whatever its state says this instant. */
 const CRASH_LOOP_WINDOW_MS = 10_000;
 /** How often Docker's own health status is read while the app already answers. */
@@ -61033,6 +61080,8 @@ class Deployment {
     stoppedNew = false;
     /** Shared services this run started (a first deploy): a failure leaves them running. */
     startedShared = [];
+    /** Proxies whose reload could not be confirmed (their workers cannot be seen). */
+    unconfirmed = new Set();
     /** The new color's containers, as found before the health check. */
     nextIds = [];
     /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
@@ -61064,7 +61113,7 @@ class Deployment {
         let release;
         try {
             if (this.config.command !== 'status' && !this.config.dryRun) {
-                release = await this.deps.locks.acquire(this.lockKeys(), this.deps.signal);
+                release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
             }
             const cli = await detectCompose(this.runner, this.config.composeCommand);
             this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
@@ -61091,17 +61140,18 @@ class Deployment {
         return this.result;
     }
     /** One key per proxy, so deploys that share any proxy exclude each other; without a proxy, the compose project. */
-    lockKeys() {
+    async lockKeys() {
         const containers = [...new Set(this.config.targets.map((t) => t.container))].sort();
+        // The project as compose names it: runners whose checkouts differ in path still share the one on the engine.
         return containers.length
             ? containers.map((c) => `proxy:${c}`)
-            : [`project:${this.config.projectName || this.config.workingDirectory}`];
+            : [`project:${await projectNameOf(this.config, this.deps.files)}`];
     }
     /** status takes no lock, but says who holds one: a deploy under way, or one that died and left it behind. */
     async showLocks() {
         let locks;
         try {
-            const held = await this.deps.locks.holders(this.lockKeys());
+            const held = await this.deps.locks.holders(await this.lockKeys());
             locks = held.map(({ key, holder: h }) => {
                 return { key, pid: h.pid, host: h.host, user: h.user, since: h.since, command: h.command };
             });
@@ -61151,7 +61201,9 @@ class Deployment {
         for (const i of includes) {
             this.log.info(`${this.nginx.describe(i.target)} points at ${i.color ?? 'no known color'}`);
         }
-        const live = this.liveColor(includes, running);
+        // A color with one service down still serves through the others: for the live color, any running container counts.
+        const someRunning = Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
+        const live = this.liveColor(includes, someRunning);
         this.log.info(live
             ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
             : 'No live color: this is a first deploy.');
@@ -61160,9 +61212,9 @@ class Deployment {
         return { services, states, shared, includes, proxies, running, live };
     }
     /**
-     * The color that serves: the one the includes point at, if it runs. A color that does not run is not live,
-     * whatever an include says (a repository commits its include naming the first color): with nothing running,
-     * it is a first deploy.
+     * The color that serves: the one the includes point at, if any of its containers runs. A color none of whose
+     * containers runs is not live, whatever an include says (a repository commits its include naming the first
+     * color): with nothing running, it is a first deploy.
      */
     liveColor(includes, running) {
         const pointed = [...new Set(includes.map((i) => i.color).filter((c) => c !== undefined))];
@@ -61309,6 +61361,7 @@ class Deployment {
                 this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
                 await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
                 this.checkCancelled('during drain');
+                await this.recheck(s, next, checks);
             });
         }
         if (old && old !== next) {
@@ -61399,7 +61452,8 @@ class Deployment {
         const workers = new Map(running.map((c) => [c, this.nginx.acceptingWorkers(c)]));
         const test = async (target, content) => {
             try {
-                listen.set(target.container, await this.nginx.test(target, content));
+                const ports = await this.nginx.test(target, content);
+                listen.set(target.container, [...new Set([...(listen.get(target.container) ?? []), ...ports])]);
             }
             catch (error) {
                 this.checkCancelled('during switch');
@@ -61419,7 +61473,9 @@ class Deployment {
         for (const c of running) {
             this.trafficOnNew = true;
             reloaded = true;
-            const confirmed = await this.nginx.reload(c, workers.get(c));
+            const confirmed = await this.nginx.reload(c, workers.get(c), this.deps.signal);
+            if (!confirmed)
+                this.unconfirmed.add(c);
             this.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
         }
         for (const start of starts) {
@@ -61487,35 +61543,66 @@ class Deployment {
      * is drained. The reload was confirmed, so a wrong answer is not a moment of transition: the deadline is short.
      */
     async verify(s, next, checks) {
-        const h = this.config.health;
         const colors = await this.colorAddresses(s, next);
         for (const check of checks) {
-            let told = {};
-            const probe = async (timeoutMs) => {
-                const answer = await probeHttp(this.deps.http, check.url, h, timeoutMs, this.deps.signal);
-                if (!answer.ok || !answer.response)
-                    return answer;
-                told = attribute(answer.response, this.config.colorHeader, colors);
-                if (told.color === undefined && !this.config.colorHeader)
-                    return answer;
-                return told.color === next
-                    ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
-                    : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
-            };
-            const outcome = await pollUntil(this.cancellable(probe), { what: `${check.what} at ${check.url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS }, this.deps);
-            if (!outcome.ok) {
-                this.checkCancelled('during verify');
-                this.setVerified(check.what, `failed: ${outcome.detail}`);
-                throw new StepFailure(`${check.what} did not answer as expected from ${next} at ${check.url} within ` +
-                    `${this.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`);
-            }
+            const { detail, told } = await this.checkThrough(check, next, colors);
             const unsure = told.color === undefined;
             if (unsure) {
                 this.log.info(`${check.what}: which color answered cannot be told; set color-header, or have Nginx add ` +
                     'X-Bluegreen-Upstream (see the README), to make the check certain.');
             }
-            this.setVerified(check.what, `${outcome.detail}${unsure ? ` (color not told${told.how ? `: ${told.how}` : ''})` : ''}`);
+            this.setVerified(check.what, `${detail}${unsure ? ' (color not told)' : ''}`);
         }
+    }
+    /**
+     * After the drain, just before the old color is stopped: the new color must still run and still answer through
+     * every proxy. Real traffic may have brought it down meanwhile, and now is the last moment the old color can
+     * take traffic back.
+     */
+    async recheck(s, next, checks) {
+        const colors = await this.colorAddresses(s, next);
+        const down = (await this.compose.inspect(this.nextIds)).find((c) => !c.running || c.status === 'restarting');
+        if (down) {
+            throw new StepFailure(`${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`);
+        }
+        for (const check of checks)
+            await this.checkThrough(check, next, colors, 'after the drain');
+    }
+    /** Asks through one proxy until it answers as expected from the new color, or the check's deadline passes. */
+    async checkThrough(check, next, colors, when = '') {
+        const h = this.config.health;
+        let told = {};
+        let goodSince;
+        const probe = async (timeoutMs) => {
+            const answer = await probeHttp(this.deps.http, check.url, h, timeoutMs, this.deps.signal);
+            if (!answer.ok || !answer.response) {
+                goodSince = undefined;
+                return answer;
+            }
+            told = attribute(answer.response, this.config.colorHeader, colors);
+            // Nothing in the answer tells the color: it passes on the answer alone, once the reload is confirmed; else
+            // the old workers may still be answering, so the answer must hold for a while. An answer that tells of
+            // neither color (another server block, another app's container) fails.
+            if (told.color === undefined && told.how === undefined) {
+                if (!this.unconfirmed.has(check.what))
+                    return answer;
+                goodSince ??= this.deps.clock.now();
+                return this.deps.clock.now() - goodSince >= UNCONFIRMED_HOLD_MS
+                    ? answer
+                    : { ok: false, detail: `${answer.detail}, to hold ${UNCONFIRMED_HOLD_MS / 1000} s (reload not confirmed)` };
+            }
+            return told.color === next
+                ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
+                : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
+        };
+        const outcome = await pollUntil(this.cancellable(probe), { what: `${check.what} at ${check.url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS }, this.deps);
+        if (!outcome.ok) {
+            this.checkCancelled(`during verify${when ? ` ${when}` : ''}`);
+            this.setVerified(check.what, `failed${when ? ` ${when}` : ''}: ${outcome.detail}`);
+            throw new StepFailure(`${check.what} did not answer as expected from ${next} at ${check.url}${when ? ` ${when}` : ''} within ` +
+                `${this.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`);
+        }
+        return { detail: outcome.detail, told };
     }
     setVerified(what, text) {
         for (const view of this.result.proxies.filter((p) => p.container === what))
@@ -61526,11 +61613,15 @@ class Deployment {
     /** The addresses by which a proxy's upstream may show each color. */
     async colorAddresses(s, next) {
         const nextStates = await this.compose.inspect(this.nextIds);
-        return this.config.colors.map((color) => ({
-            color,
-            port: this.compose.port(color),
-            addresses: (color === next ? nextStates : (s.states[color] ?? [])).flatMap((c) => c.addresses),
-        }));
+        return this.config.colors.map((color) => {
+            const states = color === next ? nextStates : (s.states[color] ?? []);
+            return {
+                color,
+                port: this.compose.port(color),
+                addresses: states.flatMap((c) => c.addresses),
+                containerPorts: states.flatMap((c) => c.ports),
+            };
+        });
     }
     async cleanup(old, services) {
         const cleanup = this.config.cleanup;
@@ -61839,6 +61930,7 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 
 
 
+
 /** An empty image, imported on the engine (never pulled): lock containers need one, and are never started. */
 const LOCK_IMAGE = 'bluegreen-action/lock:1';
 const LOCK_LABEL = 'bluegreen-action.lock';
@@ -61896,6 +61988,7 @@ function dockerLocks(deps, options) {
             since: new Date(deps.clock.now()).toISOString(),
             token,
             command: options.command,
+            ...processIdentity(process.pid),
         };
         const labels = ['--label', `${LOCK_LABEL}=${key}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
         const args = ['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'];
@@ -62018,20 +62111,49 @@ function userName() {
         return process.env.USER ?? process.env.USERNAME ?? 'unknown';
     }
 }
-/** Whether the holder's process on this host runs; one of another user counts (EPERM), so does an unreadable pid. */
-function alive({ pid, token }) {
+/** Where /proc tells: the boot, pid namespace and start time of a process (Linux), else nothing. */
+function processIdentity(pid) {
+    try {
+        const stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${pid}/stat`, 'utf8');
+        return {
+            boot: (0,external_node_fs_namespaceObject.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+            pidns: (0,external_node_fs_namespaceObject.readlinkSync)('/proc/self/ns/pid'),
+            // Field 22, counted after the command name (which may hold spaces) ends with ')'.
+            started: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
+        };
+    }
+    catch {
+        return {};
+    }
+}
+/**
+ * Whether the holder's process on this host may still run. One of another user counts (EPERM), so does an
+ * unreadable pid, and so does one in another pid namespace of this boot (a runner container beside this one): its
+ * pid means nothing here. A holder from an earlier boot is gone.
+ */
+function alive(holder) {
+    const { pid, token } = holder;
     if (!Number.isInteger(pid) || pid <= 0)
         return true;
+    const here = processIdentity(process.pid);
+    if (holder.boot && here.boot) {
+        if (holder.boot !== here.boot)
+            return false;
+        if (holder.pidns !== here.pidns)
+            return true;
+    }
     // This very pid: a process before this one had it (a restarted container often starts at the same pid).
     if (pid === process.pid)
         return heldHere.has(token);
     try {
         process.kill(pid, 0);
-        return true;
     }
     catch (error) {
         return error.code === 'EPERM';
     }
+    // The pid runs, but is it the holder, or a later process that was given its number?
+    const now = processIdentity(pid).started;
+    return !(holder.started && now && now !== holder.started);
 }
 
 ;// CONCATENATED MODULE: ./src/run.ts

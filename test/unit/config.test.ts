@@ -227,6 +227,16 @@ const BAD: BadCase[] = [
     message: /must contain \{color\} or \{port\}.*a switch would change nothing/,
   },
   {
+    what: 'a template whose only {color} is in a comment (Nginx reads the same for both colors)',
+    raw: {
+      'nginx-container': 'proxy',
+      'upstream-path': '/etc/nginx/conf.d/app.inc',
+      'upstream-template': '# app {color}\nupstream app { server app:8000; }',
+    },
+    input: 'upstream-template',
+    message: /where Nginx reads it \(not only in a comment\).*a switch would change nothing/,
+  },
+  {
     what: 'a template whose only {color} is an Nginx variable ${color}',
     raw: { 'nginx-targets': "- container: edge\n  path: /etc/nginx/x.inc\n  template: 'set $u http://${color}:8000;'" },
     input: 'nginx-targets',

@@ -685,10 +685,11 @@ describe('cancelled (SIGINT/SIGTERM)', () => {
     expect(host.changes).toEqual([UP_GREEN, STOP_GREEN]);
   });
 
-  it('after the switch, during the drain: switched back to the old color, new color stopped', async () => {
-    const { host, result } = await cancelledWhen(/nginx -s reload$/);
+  it('right after the reload, while it is confirmed: the wait ends at once, switched back, new color stopped', async () => {
+    const { host, result, clock } = await cancelledWhen(/nginx -s reload$/);
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
-    expect(result.error).toMatch(/cancelled \(SIGTERM\) before verify/);
+    expect(result.error).toMatch(/cancelled \(SIGTERM\) during switch/);
+    expect(clock.slept.reduce((a, b) => a + b, 0)).toBeLessThan(1_000);
     expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch', 'restore']);
     expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
     expect(host.servedColor('proxy')).toBe('blue');
@@ -855,6 +856,55 @@ describe('traffic truth: every proxy checked through itself after the switch', (
     expect(result.proxies[0]?.verified).toMatch(/^HTTP 200 from green \(X-Bluegreen-Upstream 172\.18\.0\.\d+:8000\)$/);
   });
 
+  it('an answer whose upstream is neither color (another server block or app) fails the check', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'verify-timeout': '2' } });
+    host.proxyHeaders = () => ({ 'x-bluegreen-upstream': '172.30.9.9:8000' });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/HTTP 200, but the color is unknown \(X-Bluegreen-Upstream 172\.30\.9\.9:8000 is not an address of either color\)/);
+  });
+
+  it('a reload that cannot be confirmed and an answer that does not tell its color: it must hold for 1 s', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.fail(/^docker top /, { exitCode: 1, stderr: 'Error: top is not supported' }, 99);
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(result.phases.find((p) => p.name === 'verify')?.ms).toBeGreaterThanOrEqual(1_000);
+    const confirmed = await setup({ live: 'blue' });
+    const quick = await confirmed.run();
+    expect(quick.phases.find((p) => p.name === 'verify')?.ms).toBe(0);
+  });
+
+  it('the new color goes down during the drain: the old color, not yet stopped, takes the traffic back', async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    const sleep = clock.sleep.bind(clock);
+    clock.sleep = async (ms, signal) => {
+      const green = host.containers.get('app-green');
+      if (ms === 10_000 && green) Object.assign(green, { running: false, status: 'exited', exitCode: 137 });
+      return sleep(ms, signal);
+    };
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/green stopped during the drain: container proj-app-green-1 is exited \(exit code 137\)/);
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(host.containers.get('app-blue')?.running).toBe(true);
+    expect(host.changes).not.toContain(STOP_BLUE);
+  });
+
+  it('a proxy that stops answering from the new color during the drain: switched back before the old color stops', async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    const sleep = clock.sleep.bind(clock);
+    clock.sleep = async (ms, signal) => {
+      if (ms === 10_000) host.proxyAnswer = (color) => (color === 'green' ? 500 : 200);
+      return sleep(ms, signal);
+    };
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/proxy did not answer as expected from green at \S+ after the drain within 5 s: HTTP 500/);
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
+  });
+
   it('a proxy that publishes no port: NOT VERIFIED (auto), said in the log and the result', async () => {
     const { host, log, run } = await setup({ live: 'blue' });
     host.addProxy('proxy', { [MOUNTED]: INCLUDE }, {}, { published: {} });
@@ -930,6 +980,15 @@ describe('first deploys on a repository as committed', () => {
     expect(result.previousColor).toBeUndefined();
     expect(log.text).toMatch(/An include points at blue, which is not running: blue is not live\./);
     expect(host.changes[0]).toBe('docker-compose -f docker-compose.yml up -d --no-deps --no-recreate proxy db');
+  });
+
+  it('a live color with one of its services down is still live (never taken for a first deploy)', async () => {
+    const { host, files, run } = await setup({ live: 'blue' });
+    files.put(`${WD}/docker-compose.blue.yml`, 'services:\n  app-blue:\n    build: .\n  worker-blue:\n    build: .\n');
+    host.addRunning('worker-blue', false);
+    const result = await run();
+    expect(result).toMatchObject({ previousColor: 'blue', color: 'green', status: 'deployed' });
+    expect(host.changes[0]).toBe(UP_GREEN);
   });
 
   it('an include naming a stopped color while the other runs: the running color is live', async () => {

@@ -432,6 +432,7 @@ export class FakeHost implements Runner, Http {
       status: running ? 'running' : 'exited',
       exitCode: running ? 0 : 1,
       addresses: [`172.18.0.${this.nextId++}`],
+      ports: [8000],
     };
   }
 
@@ -442,7 +443,10 @@ export class FakeHost implements Runner, Http {
       Id: `${c.id}0000`,
       Name: `/${c.name}`,
       State: { Status: c.status, Running: c.running, ExitCode: c.exitCode, ...(health ? { Health: { Status: health } } : {}) },
-      Config: { Labels: { 'com.docker.compose.service': c.service, 'com.docker.compose.project': 'proj' } },
+      Config: {
+        Labels: { 'com.docker.compose.service': c.service, 'com.docker.compose.project': 'proj' },
+        ExposedPorts: Object.fromEntries(c.ports.map((p) => [`${p}/tcp`, {}])),
+      },
       NetworkSettings: { Networks: { proj_default: { IPAddress: c.addresses[0] } } },
     };
   }

@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { dockerLocks, HOLDER_LABEL, LOCK_IMAGE, LOCK_LABEL, lockName, type LockHolder } from '../../src/lock.js';
+import {
+  dockerLocks,
+  HOLDER_LABEL,
+  LOCK_IMAGE,
+  LOCK_LABEL,
+  lockName,
+  processIdentity,
+  type LockHolder,
+} from '../../src/lock.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
 import { unpackFirstFile } from '../../src/tar.js';
 import { FakeClock, RecordingLogger } from './fake-host.js';
@@ -170,7 +178,9 @@ describe('dockerLocks', () => {
       since: new Date(clock.now()).toISOString(),
       token: expect.stringMatching(/^[0-9a-f-]{36}$/),
       command: 'rollback',
+      ...processIdentity(process.pid),
     });
+    if (process.platform === 'linux') expect(holder.started).toMatch(/^\d+$/);
     const id = engine.byName(name)?.id ?? '';
     engine.argv.length = 0;
     await release();
@@ -289,6 +299,43 @@ describe('dockerLocks', () => {
     expect(log.text).toMatch(new RegExp(`warning: Took over the deploy lock proxy:a: process ${dead} of user ci on `));
     expect(engine.byName(name)?.labels[HOLDER_LABEL]).toContain(`"pid":${process.pid}`);
     await release();
+  });
+
+  describe.runIf(process.platform === 'linux')('which process a pid names (Linux)', () => {
+    const here = processIdentity(process.pid);
+
+    it('a holder from an earlier boot of this host is gone, even if its pid runs now', async () => {
+      const engine = new FakeEngine();
+      engine.images.add(LOCK_IMAGE);
+      const stale = engine.add(lockName('proxy:a'), 'proxy:a', {
+        ...ELSEWHERE,
+        ...here,
+        host: os.hostname(),
+        pid: 1,
+        boot: 'an-earlier-boot',
+      });
+      const release = await locksOn(engine).locks.acquire(['proxy:a']);
+      expect(engine.argv).toContainEqual(['rm', stale.id]);
+      await release();
+    });
+
+    it('a running pid given to a later process (another start time) is not the holder', async () => {
+      const engine = new FakeEngine();
+      engine.images.add(LOCK_IMAGE);
+      const stale = engine.add(lockName('proxy:a'), 'proxy:a', { ...ELSEWHERE, ...here, host: os.hostname(), pid: 1, started: '0' });
+      const release = await locksOn(engine).locks.acquire(['proxy:a']);
+      expect(engine.argv).toContainEqual(['rm', stale.id]);
+      await release();
+    });
+
+    it('a holder in another pid namespace of this boot (a runner container beside this one) is never taken over', async () => {
+      const engine = new FakeEngine();
+      engine.images.add(LOCK_IMAGE);
+      engine.add(lockName('proxy:a'), 'proxy:a', { ...ELSEWHERE, ...here, host: os.hostname(), pid: deadPid(), pidns: 'pid:[1]' });
+      const { locks } = locksOn(engine, { waitMs: 5_000 });
+      await expect(locks.acquire(['proxy:a'])).rejects.toThrow(/another deploy holds the lock proxy:a/);
+      expect(engine.argv.filter((a) => a[0] === 'rm')).toEqual([]);
+    });
   });
 
   it('takes over a lock of its own pid that it does not hold (a restarted container reuses pids)', async () => {

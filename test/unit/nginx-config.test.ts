@@ -61,6 +61,23 @@ describe('listenPorts', () => {
     expect(listenPorts(d, '/etc/nginx/conf.d/b/service-url.inc', 'set $service_url http://b-green:8000;')).toEqual([8002]);
   });
 
+  it('a block that serves the include over TLS only has no port to check (its redirect on 80 is not it)', () => {
+    const d = dump({
+      '/etc/nginx/conf.d/default.conf': [
+        'include /etc/nginx/conf.d/service-url.inc;',
+        'server { listen 80; return 301 https://$host$request_uri; }',
+        'server { listen 443 ssl; location / { proxy_pass http://app; } }',
+      ].join('\n'),
+      '/etc/nginx/conf.d/service-url.inc': UPSTREAM,
+    });
+    expect(listenPorts(d, '/etc/nginx/conf.d/service-url.inc', UPSTREAM)).toEqual([]);
+  });
+
+  it('a # inside a quoted string is not a comment', () => {
+    const d = dump({ '/etc/nginx/conf.d/a.conf': 'server {\n    return 200 "ok #1"; listen 8080;\n}\n' });
+    expect(listenPorts(d)).toEqual([8080]);
+  });
+
   it('when nothing says which block serves the include: every block', () => {
     const d = dump({
       '/etc/nginx/conf.d/a.conf': 'server { listen 81; }\nserver { listen 82; }\n',

@@ -52,9 +52,33 @@ describe('colorOfInclude', () => {
     expect(colorOfInclude(renderInclude(t, 'blue', 8000), t, COLORS, PORTS)).toBe('blue');
   });
 
-  it('trusts the marker over the body (the template may have changed since)', () => {
+  it('never takes the color from the marker alone: content that names no color points at none', () => {
     const content = '# bluegreen-action: color=green port=8001\nupstream app { server somewhere:1; }\n';
-    expect(colorOfInclude(content, t, COLORS, PORTS)).toBe('green');
+    expect(readInclude(content, t, COLORS, PORTS)).toEqual({ color: undefined, marker: 'green' });
+  });
+
+  it('lets the content win over a marker that a hand edit left behind', () => {
+    const content = '# bluegreen-action: color=green port=8001\nupstream app {\n    server localhost:8000;\n}\n';
+    expect(readInclude(content, t, COLORS, PORTS)).toEqual({ color: 'blue', marker: 'green' });
+  });
+
+  it('recognises a hand edit that adds comments and parameters, or spells the host otherwise', () => {
+    const edited = '# back to blue, 03:12\nupstream app {\n    server localhost:8000 max_fails=3; # was 8001\n}\n';
+    expect(colorOfInclude(edited, t, COLORS, PORTS)).toBe('blue');
+    // The template renders localhost:{port}; the hand edit wrote 127.0.0.1: its port names green.
+    const respelled = '# bluegreen-action: color=blue port=8000\nupstream app { server 127.0.0.1:8001; }\n';
+    expect(readInclude(respelled, t, COLORS, PORTS)).toEqual({ color: 'green', marker: 'blue' });
+    const named = target('upstream app { server app-{color}:8000; }');
+    expect(colorOfInclude('upstream app { server app-green.internal:8000; }', named, COLORS, PORTS)).toBe('green');
+  });
+
+  it('reads comments as Nginx does: a # where a token starts ends the line, also right after a ;', () => {
+    expect(colorOfInclude('upstream app { server localhost:8001;#server localhost:8000;\n}', t, COLORS, PORTS)).toBe('green');
+  });
+
+  it('an include that names both colors points at neither', () => {
+    const both = 'upstream app {\n    server localhost:8000;\n    server localhost:8001 backup;\n}\n';
+    expect(colorOfInclude(both, t, COLORS, PORTS)).toBeUndefined();
   });
 
   it('ignores a marker naming a color that is not configured', () => {
@@ -76,10 +100,10 @@ describe('colorOfInclude', () => {
 
   it('returns undefined for unrelated content', () => {
     expect(colorOfInclude('upstream app {\n    server localhost:9000;\n}\n', t, COLORS, PORTS)).toBeUndefined();
-    expect(colorOfInclude('upstream other {\n    server localhost:8000;\n}\n', t, COLORS, PORTS)).toBeUndefined();
+    expect(colorOfInclude('upstream app {\n    server 127.0.0.1:9;\n}\n', t, COLORS, PORTS)).toBeUndefined();
     expect(colorOfInclude('', t, COLORS, PORTS)).toBeUndefined();
-    // A different host is a different upstream.
-    expect(colorOfInclude('upstream app {\n    server 127.0.0.1:8000;\n}\n', t, COLORS, PORTS)).toBeUndefined();
+    // A number that is not a port is not a port.
+    expect(colorOfInclude('upstream app { server x:1; keepalive 8000; }', t, COLORS, PORTS)).toBeUndefined();
   });
 
   it('returns undefined for a missing include', () => {

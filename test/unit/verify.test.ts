@@ -33,8 +33,8 @@ describe('proxyUrl', () => {
 
 describe('attribute', () => {
   const colors: ColorAddresses[] = [
-    { color: 'blue', port: 8000, addresses: ['172.18.0.5'] },
-    { color: 'green', port: 8001, addresses: ['172.18.0.9', 'fd00::9'] },
+    { color: 'blue', port: 8000, addresses: ['172.18.0.5'], containerPorts: [8000] },
+    { color: 'green', port: 8001, addresses: ['172.18.0.9', 'fd00::9'], containerPorts: [8000] },
   ];
   const answer = (headers: Record<string, string>) => ({ status: 200, body: '', headers });
 
@@ -57,6 +57,11 @@ describe('attribute', () => {
   it('after retries, the last upstream Nginx tried is the one that answered', () => {
     const tried = '172.18.0.5:8000, 172.18.0.9:8000 : 172.18.0.9:8000';
     expect(attribute(answer({ 'x-bluegreen-upstream': tried }), '', colors).color).toBe('green');
+  });
+
+  it('an unknown container on the port the colors listen on is neither color, whatever port blue publishes', () => {
+    const told = attribute(answer({ 'x-bluegreen-upstream': '172.30.0.9:8000' }), '', colors);
+    expect(told).toEqual({ how: 'X-Bluegreen-Upstream 172.30.0.9:8000 is not an address of either color' });
   });
 
   it('says nothing when the answer does not tell', () => {

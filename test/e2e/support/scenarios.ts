@@ -126,10 +126,16 @@ export async function expectServes(url: string, color: string, times = 3): Promi
   }
 }
 
+/**
+ * Waits until several fresh requests in a row come from `color`: right after a reload by hand, Nginx's old workers
+ * still accept connections with the old configuration for a moment.
+ */
 export async function waitServes(url: string, color: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(async () => (await get(`${url}/`).catch(() => undefined))?.color === color, timeoutMs, {
-    description: `${url} to serve ${color}`,
-  });
+  const inARow = async () => {
+    for (let i = 0; i < 5; i++) if ((await get(`${url}/`).catch(() => undefined))?.color !== color) return false;
+    return true;
+  };
+  await waitFor(inARow, timeoutMs, { description: `${url} to serve ${color} five times in a row` });
 }
 
 export async function containerState(name: string): Promise<{ id: string; running: boolean; restarting: boolean; restarts: number } | undefined> {
