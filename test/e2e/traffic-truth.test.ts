@@ -19,15 +19,21 @@ async function deploy(stack: Stack, inputs: Record<string, string>, color: 'blue
   return run;
 }
 
+/** A fresh stack with blue deployed and serving, and blue's container id. */
+async function blueDeployed(): Promise<{ stack: Stack; blueId: string }> {
+  const stack = await createStack();
+  await deploy(stack, stack.inputs, 'blue', '');
+  const blueId = await serviceContainerId(stack, 'app-blue');
+  expect(blueId).not.toBe('');
+  return { stack, blueId };
+}
+
 describe('the default template in a bridge network: the proxy points at itself', () => {
   let stack: Stack;
   let blueId: string;
 
   beforeAll(async () => {
-    stack = await createStack();
-    await deploy(stack, stack.inputs, 'blue', '');
-    blueId = await serviceContainerId(stack, 'app-blue');
-    expect(blueId).not.toBe('');
+    ({ stack, blueId } = await blueDeployed());
   });
   afterAll(async () => stack?.cleanup());
 
@@ -75,10 +81,7 @@ describe.each([
   let blueId: string;
 
   beforeAll(async () => {
-    stack = await createStack();
-    await deploy(stack, stack.inputs, 'blue', '');
-    blueId = await serviceContainerId(stack, 'app-blue');
-    expect(blueId).not.toBe('');
+    ({ stack, blueId } = await blueDeployed());
   });
   afterAll(async () => stack?.cleanup());
 
