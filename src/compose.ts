@@ -136,15 +136,7 @@ export class ComposeDriver {
 
   /** The full argument list of one compose call for one color. */
   args(color: string, subcommand: string[]): string[] {
-    const project = this.config.projectName.replace(/\{color\}/g, color);
-    return [
-      ...this.cli.prefix,
-      ...(project ? ['-p', project] : []),
-      ...this.config.composeFiles.flatMap((f) => ['-f', f]),
-      '-f',
-      this.colorFile(color),
-      ...subcommand,
-    ];
+    return this.projectArgs(this.config.projectName.replace(/\{color\}/g, color), ['-f', this.colorFile(color), ...subcommand]);
   }
 
   /**
@@ -153,12 +145,15 @@ export class ComposeDriver {
    * expect it to exist already and fail.
    */
   sharedArgs(subcommand: string[]): string[] {
-    const project = this.config.projectName;
+    return this.projectArgs(this.config.projectName, subcommand);
+  }
+
+  private projectArgs(project: string, rest: string[]): string[] {
     return [
       ...this.cli.prefix,
       ...(project ? ['-p', project] : []),
       ...this.config.composeFiles.flatMap((f) => ['-f', f]),
-      ...subcommand,
+      ...rest,
     ];
   }
 
@@ -273,12 +268,7 @@ export class ComposeDriver {
   /** Starts shared services that are not running, from the shared files alone, without recreating any. */
   async startShared(color: string, services: string[]): Promise<void> {
     ensureOk(
-      await this.runner.run(this.cli.file, this.sharedArgs(['up', '-d', '--no-deps', '--no-recreate', ...services]), {
-        cwd: this.config.workingDirectory,
-        env: this.env(color),
-        timeoutMs: UP_TIMEOUT_MS,
-        onLine: this.onLine,
-      }),
+      await this.exec(color, this.sharedArgs(['up', '-d', '--no-deps', '--no-recreate', ...services]), UP_TIMEOUT_MS),
       `starting the shared services ${services.join(', ')}`,
     );
   }

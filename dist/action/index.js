@@ -60691,15 +60691,7 @@ class ComposeDriver {
     }
     /** The full argument list of one compose call for one color. */
     args(color, subcommand) {
-        const project = this.config.projectName.replace(/\{color\}/g, color);
-        return [
-            ...this.cli.prefix,
-            ...(project ? ['-p', project] : []),
-            ...this.config.composeFiles.flatMap((f) => ['-f', f]),
-            '-f',
-            this.colorFile(color),
-            ...subcommand,
-        ];
+        return this.projectArgs(this.config.projectName.replace(/\{color\}/g, color), ['-f', this.colorFile(color), ...subcommand]);
     }
     /**
      * A call on the shared files alone. Starting shared services this way creates the networks they define: merged
@@ -60707,12 +60699,14 @@ class ComposeDriver {
      * expect it to exist already and fail.
      */
     sharedArgs(subcommand) {
-        const project = this.config.projectName;
+        return this.projectArgs(this.config.projectName, subcommand);
+    }
+    projectArgs(project, rest) {
         return [
             ...this.cli.prefix,
             ...(project ? ['-p', project] : []),
             ...this.config.composeFiles.flatMap((f) => ['-f', f]),
-            ...subcommand,
+            ...rest,
         ];
     }
     upArgs(color, services, build) {
@@ -60811,12 +60805,7 @@ class ComposeDriver {
     }
     /** Starts shared services that are not running, from the shared files alone, without recreating any. */
     async startShared(color, services) {
-        ensureOk(await this.runner.run(this.cli.file, this.sharedArgs(['up', '-d', '--no-deps', '--no-recreate', ...services]), {
-            cwd: this.config.workingDirectory,
-            env: this.env(color),
-            timeoutMs: UP_TIMEOUT_MS,
-            onLine: this.onLine,
-        }), `starting the shared services ${services.join(', ')}`);
+        ensureOk(await this.exec(color, this.sharedArgs(['up', '-d', '--no-deps', '--no-recreate', ...services]), UP_TIMEOUT_MS), `starting the shared services ${services.join(', ')}`);
     }
     async pull(color, services) {
         ensureOk(await this.run(color, ['pull', ...services], UP_TIMEOUT_MS), `pulling the ${color} images`);
