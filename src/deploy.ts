@@ -1,10 +1,15 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { ComposeDriver, detectCompose, projectNameOf, type ContainerState, type SharedService } from './compose.js';
 import { ConfigError, type Config, type NginxTarget } from './config.js';
 import { formatStatuses, pollUntil, probeHttp, type ProbeResult } from './health.js';
 import type { Clock, Files, Http, Logger } from './io.js';
-import type { Locks } from './lock.js';
+import type { Journal, JournalEntry, JournalPhase } from './journal.js';
+import { describeHolder, holderAlive, processIdentity, thisProcess, type Locks } from './lock.js';
 import { NginxSwitcher, readInclude, renderInclude, type ProxyState } from './nginx.js';
+import { RUN_ENV, type Processes } from './processes.js';
+import { decideRecovery, needsHealth, type Recovery } from './recovery.js';
 import { describeCommand, type Runner } from './runner.js';
 import { attribute, proxyUrl, type Attribution, type ColorAddresses } from './verify.js';
 
@@ -15,6 +20,10 @@ export interface Deps {
   clock: Clock;
   log: Logger;
   locks: Locks;
+  /** Where a deploy records each step before it begins, for the next run to finish or undo it if this one dies. */
+  journal: Journal;
+  /** Finds and ends the child processes that a dead run left behind. */
+  processes: Processes;
   /** Aborted when the run is cancelled (SIGINT/SIGTERM): the step under way ends and the undo runs. */
   signal?: AbortSignal;
 }
@@ -65,6 +74,29 @@ export interface Result {
   logTail?: string;
   /** status: the deploy locks held now on the engine, and by whom. */
   locks?: LockView[];
+  /** A deploy that did not finish (its process died, or it could not restore), as found when this run began. */
+  interrupted?: InterruptedView;
+}
+
+export interface InterruptedView {
+  command: string;
+  pid: number;
+  host: string;
+  user: string;
+  since: string;
+  /** The step it was in (see JournalPhase), recorded at `at`. */
+  phase: JournalPhase;
+  at: string;
+  from?: string;
+  to: string;
+  /** status, dry-run: the run may still be under way (its process runs, or runs on another host). */
+  underWay?: boolean;
+  /** What this run did about it, or (status, dry-run) what the next deploy or rollback will do. */
+  action: string;
+  /** The color that serves once it was dealt with, when known. */
+  serving?: string;
+  /** Child processes of that run that were still running, and that this run ended. */
+  orphans: number[];
 }
 
 export interface LockView {
@@ -117,8 +149,14 @@ interface Undo {
   keepsServing?: () => boolean;
 }
 
+/** How long the child processes of a dead run get to end on SIGTERM before SIGKILL. */
+const ORPHAN_GRACE_MS = 10_000;
+
 /** A step failed for a reason already worded for the user. */
 class StepFailure extends Error {}
+
+/** Recovering an unfinished deploy failed: the journal is kept for the next run. */
+class RecoveryFailure extends StepFailure {}
 
 export async function execute(config: Config, deps: Deps): Promise<Result> {
   return new Deployment(config, deps).run();
@@ -144,6 +182,14 @@ class Deployment {
   private nextIds: string[] = [];
   /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
   private cleanupStarted = false;
+  /** In the environment of every child process, and in the journal: the next run finds them by it. */
+  private readonly runId = randomUUID();
+  /** What this run last recorded in the journal, and the writes in order. */
+  private entry?: JournalEntry;
+  private journalWrites: Promise<void> = Promise.resolve();
+  /** An unfinished deploy was found and dealt with: its journal is this run's to clear. */
+  private recovered = false;
+  private journalKeyOnce?: Promise<string>;
 
   constructor(
     private readonly config: Config,
@@ -151,8 +197,10 @@ class Deployment {
   ) {
     this.started = deps.clock.now();
     this.runner = {
-      run: (file, args, options) =>
-        deps.runner.run(file, args, this.undoing ? options : { ...options, signal: deps.signal }),
+      run: (file, args, options) => {
+        const env = { ...options.env, [RUN_ENV]: this.runId };
+        return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal: deps.signal });
+      },
     };
     this.nginx = new NginxSwitcher(this.runner, deps.files, deps.clock);
     this.result = {
@@ -174,17 +222,19 @@ class Deployment {
 
   async run(): Promise<Result> {
     let release: (() => Promise<void>) | undefined;
+    const readOnly = this.config.command === 'status' || this.config.dryRun;
     try {
-      if (this.config.command !== 'status' && !this.config.dryRun) {
-        release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
-      }
+      if (!readOnly) release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
       const cli = await detectCompose(this.runner, this.config.composeCommand);
       this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
       this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
+      const unfinished = await this.deps.journal.read(await this.journalKey());
+      if (unfinished && readOnly) this.reportUnfinished(unfinished);
+      else if (unfinished) await this.phase('recover', () => this.recover(unfinished));
       const situation = await this.phase('detect', () => this.detect());
       if (this.config.command === 'status') {
         await this.showLocks();
-        this.finish('unchanged', 0, situation.live);
+        this.finish('unchanged', 0, this.result.interrupted?.serving ?? situation.live);
       } else if (this.config.command === 'rollback') {
         await this.rollback(situation);
       } else {
@@ -193,6 +243,7 @@ class Deployment {
     } catch (error) {
       await this.fail(error);
     } finally {
+      await this.closeJournal();
       await release?.().catch((error: Error) => this.log.warn(`Could not remove the deploy lock: ${error.message}`));
     }
     this.result.durationMs = this.deps.clock.now() - this.started;
@@ -228,8 +279,262 @@ class Deployment {
     if (!locks.length) this.log.info('No deploy holds the lock of these proxies.');
   }
 
+  /** The journal of the compose project: the same for every runner that deploys it, whatever its checkout path. */
+  private journalKey(): Promise<string> {
+    this.journalKeyOnce ??= projectNameOf(this.config, this.deps.files).then((name) => `project:${name}`);
+    return this.journalKeyOnce;
+  }
+
+  /** Tells of an unfinished deploy: what it was doing, by whom, and since when. */
+  private describeUnfinished(entry: JournalEntry): InterruptedView {
+    const { run, from, to } = entry;
+    const view: InterruptedView = {
+      command: entry.command,
+      pid: run.pid,
+      host: run.host,
+      user: run.user,
+      since: run.since,
+      phase: entry.phase,
+      at: entry.at,
+      from,
+      to,
+      action: '',
+      orphans: [],
+    };
+    const doing: Record<JournalPhase, string> = {
+      up: `was bringing up ${to}`,
+      switch:
+        `was switching the proxies from ${from ?? 'nothing'} to ${to} ` +
+        (entry.reloading.length ? `(reload begun in ${entry.reloading.join(', ')})` : '(no proxy reloaded yet)'),
+      switched: `had switched the proxies to ${to} and was checking it`,
+      cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,
+      undo: `was putting the proxies back on ${from ?? 'the includes they had before'}`,
+    };
+    this.log.warn(
+      `An unfinished ${entry.command} of ${to} was found: ${describeHolder(run)} ${doing[entry.phase]} ` +
+        `(recorded ${entry.at}) and did not finish.`,
+    );
+    this.result.interrupted = view;
+    return view;
+  }
+
+  /**
+   * status and dry runs change nothing: they say what was left, what the proxies load, and that the next deploy or
+   * rollback repairs it first. A run whose process may still run is under way, not interrupted.
+   */
+  private reportUnfinished(entry: JournalEntry): void {
+    const view = this.describeUnfinished(entry);
+    view.underWay = holderAlive(entry.run);
+    if (entry.phase === 'up' || (entry.phase === 'switch' && !entry.reloading.length)) view.serving = entry.from;
+    if (entry.phase === 'switched' || entry.phase === 'cleanup') view.serving = entry.to;
+    view.action = view.underWay
+      ? `it may still be under way${entry.run.host === os.hostname() ? '' : ` on ${entry.run.host} (its process cannot be seen from here)`}`
+      : 'none yet: the next deploy or rollback finishes or undoes it first';
+    this.log.info(
+      `${view.serving ? `The proxies load ${view.serving}` : 'What each proxy loads cannot be told from here'}; ${view.action}.`,
+    );
+  }
+
+  /**
+   * An unfinished deploy is dealt with before anything else: its child processes are ended, then the proxies are
+   * put on one color that runs (see decideRecovery). Its journal is kept if that fails, for the next run to try.
+   */
+  private async recover(entry: JournalEntry): Promise<void> {
+    const view = this.describeUnfinished(entry);
+    if (entry.run.host === os.hostname() && holderAlive(entry.run)) {
+      throw new StepFailure(
+        `the ${entry.command} that left this journal (process ${entry.run.pid}) still runs, yet this run holds the lock ` +
+          '(was it removed by hand?). Nothing was changed: wait for that process to end, then run again.',
+      );
+    }
+    try {
+      await this.endOrphans(entry, view);
+      const seen = await this.observe();
+      const someUp = someRunning(this.config.colors, seen.states);
+      const healthy = needsHealth(entry, { allRunning: seen.running }) && (await this.answersHealth(seen, entry.to));
+      const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
+      this.log.info(`Recovery: ${decision.why}.`);
+      view.serving = await this.carryOut(entry, seen, decision);
+      view.action = actionText(decision, view.serving);
+      this.log.info(`Recovered: ${view.action}.`);
+      await this.deps.journal.clear(await this.journalKey());
+    } catch (error) {
+      view.action = 'recovery failed; its journal is kept for the next run';
+      throw new RecoveryFailure(`recovering the unfinished ${entry.command} failed: ${(error as Error).message}`);
+    }
+    this.recovered = true;
+  }
+
+  /** Acts on the decision; resolves with the color that serves afterwards, when known. */
+  private async carryOut(entry: JournalEntry, seen: Omit<Situation, 'live'>, d: Recovery): Promise<string | undefined> {
+    if (d.kind === 'none') return d.serving;
+    if (d.kind === 'complete') {
+      try {
+        await this.pointProxies(seen, entry, d.color, d.reloadAll ? this.runningProxies(seen) : []);
+      } catch (error) {
+        const back = entry.from;
+        if (!back || !someRunning(this.config.colors, seen.states)[back]) throw error;
+        this.log.warn(`${d.color} did not pass: ${(error as Error).message}. Putting the proxies back on ${back}.`);
+        await this.pointProxies(seen, entry, back, this.runningProxies(seen));
+        return back;
+      }
+      if (d.drain && this.config.drainMs > 0) {
+        this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${d.drain} to finish`);
+        await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
+      }
+      return d.color;
+    }
+    await this.pointProxies(seen, entry, d.color, d.reload.filter((c) => this.runningProxies(seen).includes(c)));
+    return d.color;
+  }
+
+  private runningProxies(seen: Pick<Situation, 'proxies'>): string[] {
+    return this.proxyContainers().filter((c) => seen.proxies.get(c)?.running);
+  }
+
+  /**
+   * Writes each include for `color` (the one the run found, for the color it served before; rendered for the new
+   * one), tests it in every running proxy, reloads `reload`, and checks `color` through each proxy that was
+   * reloaded. Without a color (a first deploy undone), the includes found are put back and reloaded where they load.
+   */
+  private async pointProxies(
+    seen: Omit<Situation, 'live'>,
+    entry: JournalEntry,
+    color: string | undefined,
+    reload: string[],
+  ): Promise<void> {
+    const running = this.runningProxies(seen);
+    const listen = new Map<string, number[]>();
+    for (const inc of seen.includes) {
+      const { container, file, path: inPath } = inc.target;
+      const found = entry.includes.find((i) => i.container === container && i.file === file && i.path === inPath);
+      const content =
+        color !== undefined && (color === entry.to || !found)
+          ? renderInclude(inc.target, color, this.compose.port(color))
+          : (found?.previous ?? '');
+      if (inc.content !== content) {
+        this.log.info(`${this.nginx.describe(inc.target)} → ${color ?? 'as it was before'}`);
+        await this.nginx.write(inc.target, content);
+      }
+      if (color !== undefined && running.includes(container)) {
+        const ports = await this.nginx.test(inc.target, content);
+        listen.set(container, [...new Set([...(listen.get(container) ?? []), ...ports])]);
+      }
+    }
+    for (const c of reload) {
+      if (color === undefined && !(await this.nginx.testOnly(c).then(() => true, () => false))) continue;
+      const confirmed = await this.nginx.reload(c, undefined, this.deps.signal);
+      if (!confirmed) this.unconfirmed.add(c);
+      this.log.info(`Reloaded ${c}.`);
+    }
+    if (color === undefined) return;
+    this.nextIds = (seen.states[color] ?? []).map((c) => c.id);
+    const checks = this.proxyChecks(color === entry.to ? running : reload, listen, seen.proxies);
+    if (checks.length) await this.verify({ ...seen, live: undefined }, color, checks);
+  }
+
+  /** Whether a color the unfinished run brought up answers its health check now (it had passed it then). */
+  private async answersHealth(seen: Omit<Situation, 'live'>, color: string): Promise<boolean> {
+    const h = this.config.health;
+    const url = `http://${h.host}:${this.compose.port(color)}${h.path}`;
+    const ids = (seen.states[color] ?? []).map((c) => c.id);
+    const outcome = await pollUntil(
+      this.cancellable((timeoutMs) => this.probeColor(seen.services[color] ?? [], ids, url, timeoutMs)),
+      { what: `${color} at ${url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: h.intervalMs },
+      this.deps,
+    );
+    if (!outcome.ok) this.log.info(`${color} does not answer its health check: ${outcome.detail}`);
+    return outcome.ok;
+  }
+
+  /**
+   * Child processes of the dead run (a `compose up`, a build) would go on changing containers under this run: they
+   * are found by the run's token in their environment, and ended. Those of a run on another host cannot be seen.
+   */
+  private async endOrphans(entry: JournalEntry, view: InterruptedView): Promise<void> {
+    if (entry.run.host !== os.hostname()) {
+      this.log.warn(`The unfinished run was on ${entry.run.host}: child processes it left there cannot be seen from here.`);
+      return;
+    }
+    const boot = processIdentity(process.pid).boot;
+    if (entry.run.boot && boot && entry.run.boot !== boot) return;
+    const found = await this.deps.processes.find(entry.run.token);
+    if (!found.length) return;
+    this.log.warn(
+      `Ending ${found.length} process(es) that the unfinished run started and that still run:\n` +
+        found.map((p) => `  ${p.pid} ${p.command}`).join('\n'),
+    );
+    view.orphans = found.map((p) => p.pid);
+    const left = await this.deps.processes.end(view.orphans, ORPHAN_GRACE_MS);
+    if (left.length) throw new Error(`could not end process(es) ${left.join(', ')}; end them by hand and run again`);
+  }
+
+  /**
+   * Records the step about to begin, and resolves once it is stored: only then may the step begin. `wait: false`
+   * records a step already done (the next record still comes after it).
+   */
+  private async record(phase: JournalPhase, patch: Partial<JournalEntry> = {}, wait = true): Promise<void> {
+    const now = this.deps.clock.now();
+    const command = this.config.command === 'rollback' ? 'rollback' : 'deploy';
+    this.entry = {
+      ...(this.entry ?? {
+        version: 1,
+        run: thisProcess(this.runId, command, now),
+        command,
+        from: this.result.previousColor,
+        to: this.result.targetColor ?? '',
+        includes: [],
+        reloading: [],
+      }),
+      ...patch,
+      phase,
+      at: new Date(now).toISOString(),
+    };
+    const entry = this.entry;
+    const key = await this.journalKey();
+    this.journalWrites = this.journalWrites.then(() => this.deps.journal.write(key, entry));
+    if (wait) return this.journalWrites;
+    // Its failure surfaces at the next record that waits.
+    this.journalWrites.catch(() => undefined);
+  }
+
+  /**
+   * The journal goes once the run ends in a state it reported exactly; one that could not restore (exit 3) keeps
+   * it, so that the next run finishes or undoes what it left.
+   */
+  private async closeJournal(): Promise<void> {
+    if (!this.entry && !this.recovered) return;
+    await this.journalWrites.catch(() => undefined);
+    if (this.result.exitCode === 3) {
+      this.log.warn('The journal of this run is kept: the next deploy or rollback repairs what it left first.');
+      return;
+    }
+    try {
+      await this.deps.journal.clear(await this.journalKey());
+    } catch (error) {
+      this.log.warn(`Could not remove the deploy journal: ${(error as Error).message}`);
+    }
+  }
+
   // 1. Find the live color from what the proxies point at, cross-checked with what runs.
   private async detect(): Promise<Situation> {
+    const { colors } = this.config;
+    const seen = await this.observe();
+    const { states, includes, running } = seen;
+    // A color with one service down still serves through the others: for the live color, any running container counts.
+    const live = this.liveColor(includes, someRunning(colors, states));
+    this.log.info(
+      live
+        ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
+        : 'No live color: this is a first deploy.',
+    );
+    this.result.previousColor = live;
+    this.result.previousPort = live ? this.compose.port(live) : undefined;
+    return { ...seen, live };
+  }
+
+  /** What runs and what each include points at, with no conclusion drawn yet. */
+  private async observe(): Promise<Omit<Situation, 'live'>> {
     const { colors, ports } = this.config;
     await this.compose.checkColorsApart();
     const services: Record<string, string[]> = {};
@@ -262,17 +567,7 @@ class Deployment {
     for (const i of includes) {
       this.log.info(`${this.nginx.describe(i.target)} points at ${i.color ?? 'no known color'}`);
     }
-    // A color with one service down still serves through the others: for the live color, any running container counts.
-    const someRunning = Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
-    const live = this.liveColor(includes, someRunning);
-    this.log.info(
-      live
-        ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
-        : 'No live color: this is a first deploy.',
-    );
-    this.result.previousColor = live;
-    this.result.previousPort = live ? this.compose.port(live) : undefined;
-    return { services, states, shared, includes, proxies, running, live };
+    return { services, states, shared, includes, proxies, running };
   }
 
   /**
@@ -311,6 +606,7 @@ class Deployment {
     const starts = this.proxiesToStart(s);
     // 2. Bring up the idle color, touching only its own services.
     await this.phase('up', async () => {
+      await this.record('up');
       // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
       // purpose) is not the deploy's to start. Proxies among them start once their include names a running color.
       if (!s.live) {
@@ -389,6 +685,7 @@ class Deployment {
     if (this.config.dryRun) return this.planOnly(s, back);
     const starts = this.proxiesToStart(s);
     await this.phase('start', async () => {
+      await this.record('up');
       if (!s.running[back]) this.pushStopNew(back, services);
       await this.compose.start(back, services);
     });
@@ -440,6 +737,7 @@ class Deployment {
       });
     }
     if (old && old !== next) {
+      await this.record('cleanup');
       this.cleanupStarted = true;
       await this.phase('cleanup', () => this.cleanup(old, s.services[old] ?? []));
     }
@@ -537,6 +835,10 @@ class Deployment {
         throw new StepFailure((error as Error).message);
       }
     };
+    const includes = s.includes.map(({ target: t, content }) => {
+      return { container: t.container, file: t.file, path: t.path, previous: content };
+    });
+    await this.record('switch', { includes });
     for (const inc of s.includes) {
       const content = renderInclude(inc.target, next, port);
       this.log.info(`${this.nginx.describe(inc.target)} → ${next}`);
@@ -546,6 +848,7 @@ class Deployment {
     }
     // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing.
     const checks = this.proxyChecks(running, listen, s.proxies);
+    await this.record('switch', { reloading: [...running, ...toStart] });
     for (const c of running) {
       this.trafficOnNew = true;
       reloaded = true;
@@ -575,6 +878,7 @@ class Deployment {
       }
     }
     if (starts.length) checks.push(...this.proxyChecks([...toStart], listen, await this.nginx.inspect([...toStart])));
+    void this.record('switched', {}, false);
     return checks;
   }
 
@@ -811,6 +1115,13 @@ class Deployment {
       this.result.status = 'failed';
       return;
     }
+    if (error instanceof RecoveryFailure) {
+      this.result.error =
+        `${message}\nWhat each proxy serves is as that run left it, or as far as this recovery got (see the log). ` +
+        'Its journal is kept: fix the cause and run again, and the recovery is tried again first.';
+      this.finish('failed', 3, undefined);
+      return;
+    }
     const attempted = this.result.targetColor;
     const live = this.result.previousColor;
     if (this.cleanupStarted) {
@@ -829,6 +1140,11 @@ class Deployment {
     }
     const steps = this.config.rollbackOnFailure ? this.undo : this.undo.filter((u) => u.keepsServing?.());
     const problems: string[] = [];
+    if (steps.length && (this.entry?.phase === 'switch' || this.entry?.phase === 'switched')) {
+      // Should this run die while undoing, the next one puts the proxies back rather than finish the switch.
+      this.journalWrites = this.journalWrites.catch(() => undefined);
+      await this.record('undo').catch((e: Error) => this.log.warn(`Could not record the undo in the journal: ${e.message}`));
+    }
     if (steps.length) {
       await this.phase('restore', async () => {
         for (const step of [...steps].reverse()) {
@@ -898,6 +1214,18 @@ class Deployment {
       throw new StepFailure(`${name} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+function actionText(d: Recovery, serving: string | undefined): string {
+  if (d.kind === 'none') return `nothing to repair (${d.why})`;
+  if (serving !== d.color) return `the proxies were put back on ${serving}`;
+  return d.kind === 'complete'
+    ? `the switch to ${d.color} was completed and checked through the proxies`
+    : `the proxies were put back on ${d.color ?? 'the includes they had before'}`;
+}
+
+function someRunning(colors: readonly string[], states: Record<string, ContainerState[]>): Record<string, boolean> {
+  return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
 }
 
 function allRunning(services: string[], containers: ContainerState[]): boolean {

@@ -48,13 +48,17 @@ const REPORT_EVERY_MS = 30_000;
 const DOCKER_TIMEOUT_MS = 60_000;
 
 /** A container name that people can read in `docker ps -a`; the hash keeps distinct keys apart. */
-export function lockName(key: string): string {
+export function readableName(prefix: string, key: string): string {
   const readable = key
     .replace(/[^a-zA-Z0-9_.-]+/g, '-')
     .replace(/^[-.]+|-+$/g, '')
     .slice(0, 40);
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 8);
-  return `bluegreen-lock-${readable ? `${readable}-` : ''}${hash}`;
+  return `${prefix}-${readable ? `${readable}-` : ''}${hash}`;
+}
+
+export function lockName(key: string): string {
+  return readableName('bluegreen-lock', key);
 }
 
 interface Held {
@@ -98,15 +102,7 @@ export function dockerLocks(
 
   /** Creates the lock container: its id, or undefined when another one holds the name. */
   async function create(key: string, name: string, token: string): Promise<string | undefined> {
-    const holder: LockHolder = {
-      pid: process.pid,
-      host: os.hostname(),
-      user: userName(),
-      since: new Date(deps.clock.now()).toISOString(),
-      token,
-      command: options.command,
-      ...processIdentity(process.pid),
-    };
+    const holder = thisProcess(token, options.command, deps.clock.now());
     const labels = ['--label', `${LOCK_LABEL}=${key}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
     const args = ['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'];
     const r = await docker(`creating the deploy lock ${name}`, args, /Conflict|already in use/i);
@@ -132,10 +128,10 @@ export function dockerLocks(
       if (id) return { key, name, id };
       const current = await inspect(name);
       const holder = current?.holder;
-      if (current && holder && holder.host === os.hostname() && !alive(holder)) {
+      if (current && holder && !holderAlive(holder)) {
         // By id, never by name: by now the name may be a fresh lock that another waiter took over.
         await remove(current.id, name);
-        deps.log.warn(`Took over the deploy lock ${key}: ${describe(holder)}, which held it, is gone.`);
+        deps.log.warn(`Took over the deploy lock ${key}: ${describeHolder(holder)}, which held it, is gone.`);
         continue;
       }
       // Released between the create and the inspect: try again at once, but only once in a row.
@@ -144,7 +140,7 @@ export function dockerLocks(
         continue;
       }
       retriedAtOnce = false;
-      who = holder ? describe(holder) : 'another deploy';
+      who = holder ? describeHolder(holder) : 'another deploy';
       if (deps.clock.now() >= deadline) {
         const minutes = Math.round(options.waitMs / 60_000);
         throw new Error(
@@ -206,7 +202,20 @@ export function dockerLocks(
   };
 }
 
-function describe(h: LockHolder): string {
+/** This process as a lock or journal names it. */
+export function thisProcess(token: string, command: string, now: number): LockHolder {
+  return {
+    pid: process.pid,
+    host: os.hostname(),
+    user: userName(),
+    since: new Date(now).toISOString(),
+    token,
+    command,
+    ...processIdentity(process.pid),
+  };
+}
+
+export function describeHolder(h: LockHolder): string {
   return `process ${h.pid} of user ${h.user} on host ${h.host} since ${h.since}`;
 }
 
@@ -248,12 +257,13 @@ export function processIdentity(pid: number): Pick<LockHolder, 'boot' | 'pidns' 
 }
 
 /**
- * Whether the holder's process on this host may still run. One of another user counts (EPERM), so does an
- * unreadable pid, and so does one in another pid namespace of this boot (a runner container beside this one): its
- * pid means nothing here. A holder from an earlier boot is gone.
+ * Whether the holder's process may still run. One on another host may (nothing here can tell), so does one of
+ * another user (EPERM), an unreadable pid, and one in another pid namespace of this boot (a runner container beside
+ * this one): its pid means nothing here. A holder from an earlier boot is gone.
  */
-function alive(holder: LockHolder): boolean {
+export function holderAlive(holder: LockHolder): boolean {
   const { pid, token } = holder;
+  if (holder.host !== os.hostname()) return true;
   if (!Number.isInteger(pid) || pid <= 0) return true;
   const here = processIdentity(process.pid);
   if (holder.boot && here.boot) {

@@ -67,6 +67,21 @@ export function summaryMarkdown(result: Result): string {
       lines.push(`| \`${l.key}\` | ${l.command} (pid ${l.pid}) | ${l.user} | ${l.host} | ${l.since} |`);
     }
   }
+  const u = result.interrupted;
+  if (u) {
+    lines.push(
+      '',
+      `### ⚠️ An unfinished ${u.command} was found`,
+      '',
+      '| | |',
+      '|---|---|',
+      `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`,
+      `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`,
+      `| serving once dealt with | ${u.serving ?? 'not known'} |`,
+      `| child processes ended | ${u.orphans.join(', ') || 'none'} |`,
+      `| done about it | ${cell(u.action)} |`,
+    );
+  }
   if (result.plan.length) lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
   if (result.error) lines.push('', '### What went wrong', '', fence(result.error));
   if (result.logTail) {
@@ -86,6 +101,8 @@ export function summaryText(result: Result, { withError = true } = {}): string {
   if (result.phases.length) {
     lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
   }
+  const u = result.interrupted;
+  if (u) lines.push(`  unfinished ${u.command} of ${u.to} (pid ${u.pid} on ${u.host}, at ${u.phase}): ${u.action}`);
   if (withError && result.error) lines.push('', result.error);
   return lines.join('\n');
 }

@@ -1,7 +1,9 @@
 import { ConfigError, loadConfig, type Command, type RawInputs } from './config.js';
 import { execute, type Result } from './deploy.js';
 import { nodeFiles, nodeHttp, systemClock, type Logger } from './io.js';
+import { dockerJournal } from './journal.js';
 import { dockerLocks } from './lock.js';
+import { procProcesses } from './processes.js';
 import { createExecaRunner } from './runner.js';
 
 /**
@@ -29,7 +31,9 @@ export async function run(raw: RawInputs, log: Logger, signal?: AbortSignal): Pr
     const config = await loadConfig(raw, nodeFiles);
     const runner = createExecaRunner();
     const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
-    const deps = { runner, http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, signal };
+    const journal = dockerJournal(runner);
+    const processes = procProcesses(systemClock);
+    const deps = { runner, http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, journal, processes, signal };
     return await execute(config, deps);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -60557,6 +60557,10 @@ function summaryMarkdown(result) {
             lines.push(`| \`${l.key}\` | ${l.command} (pid ${l.pid}) | ${l.user} | ${l.host} | ${l.since} |`);
         }
     }
+    const u = result.interrupted;
+    if (u) {
+        lines.push('', `### ⚠️ An unfinished ${u.command} was found`, '', '| | |', '|---|---|', `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`, `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`, `| serving once dealt with | ${u.serving ?? 'not known'} |`, `| child processes ended | ${u.orphans.join(', ') || 'none'} |`, `| done about it | ${cell(u.action)} |`);
+    }
     if (result.plan.length)
         lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
     if (result.error)
@@ -60577,6 +60581,9 @@ function summaryText(result, { withError = true } = {}) {
     if (result.phases.length) {
         lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
     }
+    const u = result.interrupted;
+    if (u)
+        lines.push(`  unfinished ${u.command} of ${u.to} (pid ${u.pid} on ${u.host}, at ${u.phase}): ${u.action}`);
     if (withError && result.error)
         lines.push('', result.error);
     return lines.join('\n');
@@ -60593,6 +60600,8 @@ function codeIfMultiline(text) {
     return rest.length ? `${first}\n\n   ${fence(rest.join('\n')).split('\n').join('\n   ')}` : `\`${text}\``;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/compose.ts
 
 
@@ -60976,6 +60985,379 @@ function health_seconds(ms) {
     return `${(ms / 1000).toFixed(1)} s`;
 }
 
+;// CONCATENATED MODULE: ./src/lock.ts
+
+
+
+
+
+/** An empty image, imported on the engine (never pulled): lock containers need one, and are never started. */
+const LOCK_IMAGE = 'bluegreen-action/lock:1';
+const LOCK_LABEL = 'bluegreen-action.lock';
+const HOLDER_LABEL = 'bluegreen-action.holder';
+/** Tokens of the locks this process holds: a lock of this pid with another token is a dead process's. */
+const heldHere = new Set();
+const POLL_MS = 1_000;
+const REPORT_EVERY_MS = 30_000;
+const DOCKER_TIMEOUT_MS = 60_000;
+/** A container name that people can read in `docker ps -a`; the hash keeps distinct keys apart. */
+function readableName(prefix, key) {
+    const readable = key
+        .replace(/[^a-zA-Z0-9_.-]+/g, '-')
+        .replace(/^[-.]+|-+$/g, '')
+        .slice(0, 40);
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(key).digest('hex').slice(0, 8);
+    return `${prefix}-${readable ? `${readable}-` : ''}${hash}`;
+}
+function lockName(key) {
+    return readableName('bluegreen-lock', key);
+}
+/**
+ * Locks that live on the Docker engine: a lock is a created, never started container whose name is derived from
+ * the key. Names are unique per engine, so creating one is atomic, and every client of the engine sees it.
+ */
+function dockerLocks(deps, options) {
+    /** Runs docker; a failure throws, unless its message matches `expected` (then the caller reads the result). */
+    async function docker(what, args, expected, input) {
+        const r = await deps.runner.run('docker', args, { timeoutMs: DOCKER_TIMEOUT_MS, input });
+        if (r.timedOut || (r.exitCode !== 0 && !expected?.test(r.stderr)))
+            throw new CommandError(what, r);
+        return r;
+    }
+    /** The container with this name or id and its holder, or undefined when there is none. */
+    async function inspect(nameOrId) {
+        // An unreachable daemon also prints [] and exits 1: only "No such container" means there is none.
+        const what = `reading the deploy lock ${nameOrId}`;
+        const r = await docker(what, ['container', 'inspect', nameOrId], /No such container/i);
+        if (r.exitCode !== 0)
+            return undefined;
+        const [found] = JSON.parse(r.stdout);
+        return found && { id: found.Id, holder: parseHolder(found.Config?.Labels?.[HOLDER_LABEL]) };
+    }
+    async function ensureImage() {
+        const what = `looking for the lock image ${LOCK_IMAGE}`;
+        const seen = await docker(what, ['image', 'inspect', LOCK_IMAGE], /No such image/i);
+        if (seen.exitCode === 0)
+            return;
+        const archive = packFile('lock', 'bluegreen-action deploy lock: a container of this image is never started\n', 0);
+        await docker(`creating the lock image ${LOCK_IMAGE}`, ['import', '-', LOCK_IMAGE], undefined, archive);
+    }
+    /** Creates the lock container: its id, or undefined when another one holds the name. */
+    async function create(key, name, token) {
+        const holder = thisProcess(token, options.command, deps.clock.now());
+        const labels = ['--label', `${LOCK_LABEL}=${key}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
+        const args = ['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'];
+        const r = await docker(`creating the deploy lock ${name}`, args, /Conflict|already in use/i);
+        return r.exitCode === 0 ? r.stdout.trim() : undefined;
+    }
+    /** Removes a container by id; one that is already gone is fine (another waiter or release was first). */
+    async function remove(id, name) {
+        await docker(`removing the deploy lock ${name}`, ['rm', id], /No such container/i);
+    }
+    async function acquireOne(key, token, deadline, signal) {
+        const name = lockName(key);
+        let who = 'another deploy';
+        let lastReport = -Infinity;
+        let retriedAtOnce = false;
+        for (;;) {
+            if (signal?.aborted) {
+                const why = signal.reason?.message ?? 'aborted';
+                throw new Error(`cancelled (${why}) while waiting for another deploy to the same proxies (${who}).`);
+            }
+            const id = await create(key, name, token);
+            if (id)
+                return { key, name, id };
+            const current = await inspect(name);
+            const holder = current?.holder;
+            if (current && holder && !holderAlive(holder)) {
+                // By id, never by name: by now the name may be a fresh lock that another waiter took over.
+                await remove(current.id, name);
+                deps.log.warn(`Took over the deploy lock ${key}: ${describeHolder(holder)}, which held it, is gone.`);
+                continue;
+            }
+            // Released between the create and the inspect: try again at once, but only once in a row.
+            if (!current && !retriedAtOnce) {
+                retriedAtOnce = true;
+                continue;
+            }
+            retriedAtOnce = false;
+            who = holder ? describeHolder(holder) : 'another deploy';
+            if (deps.clock.now() >= deadline) {
+                const minutes = Math.round(options.waitMs / 60_000);
+                throw new Error(`another deploy holds the lock ${key} (${who}); gave up after ${minutes} min, nothing was changed. ` +
+                    'Run again when it is done. If that deploy is really gone (its process or machine was stopped), ' +
+                    `remove the lock by hand on the same Docker engine: docker rm ${name}`);
+            }
+            if (deps.clock.now() - lastReport >= REPORT_EVERY_MS) {
+                deps.log.info(`Waiting for another deploy to the same proxies to finish (lock ${key}: ${who}).`);
+                lastReport = deps.clock.now();
+            }
+            await deps.clock.sleep(POLL_MS, signal);
+        }
+    }
+    async function releaseAll(held, token) {
+        const problems = [];
+        for (const h of [...held].reverse()) {
+            try {
+                const current = await inspect(h.id);
+                if (current?.holder?.token === token)
+                    await remove(h.id, h.name);
+                else
+                    deps.log.warn(`The deploy lock ${h.key} was removed by someone else while this run held it.`);
+            }
+            catch (error) {
+                problems.push(error.message);
+            }
+        }
+        if (problems.length)
+            throw new Error(problems.join('\n'));
+    }
+    return {
+        async acquire(keys, signal) {
+            await ensureImage();
+            const token = (0,external_node_crypto_.randomUUID)();
+            heldHere.add(token);
+            const deadline = deps.clock.now() + options.waitMs;
+            const held = [];
+            try {
+                // Always in the same order: two deploys that share keys can never hold one each and wait for the other.
+                for (const key of [...new Set(keys)].sort())
+                    held.push(await acquireOne(key, token, deadline, signal));
+            }
+            catch (error) {
+                await releaseAll(held, token).catch((e) => deps.log.warn(`Could not remove the deploy lock: ${e.message}`));
+                heldHere.delete(token);
+                throw error;
+            }
+            return () => releaseAll(held, token).finally(() => heldHere.delete(token));
+        },
+        async holders(keys) {
+            const found = [];
+            for (const key of [...new Set(keys)].sort()) {
+                const current = await inspect(lockName(key));
+                if (current)
+                    found.push({ key, holder: current.holder ?? unknownHolder() });
+            }
+            return found;
+        },
+    };
+}
+/** This process as a lock or journal names it. */
+function thisProcess(token, command, now) {
+    return {
+        pid: process.pid,
+        host: external_node_os_default().hostname(),
+        user: userName(),
+        since: new Date(now).toISOString(),
+        token,
+        command,
+        ...processIdentity(process.pid),
+    };
+}
+function describeHolder(h) {
+    return `process ${h.pid} of user ${h.user} on host ${h.host} since ${h.since}`;
+}
+function parseHolder(text) {
+    try {
+        const h = JSON.parse(text ?? '');
+        return { ...unknownHolder(), ...h };
+    }
+    catch {
+        return undefined;
+    }
+}
+function unknownHolder() {
+    return { pid: 0, host: '?', user: '?', since: '?', token: '', command: '?' };
+}
+function userName() {
+    try {
+        return external_node_os_default().userInfo().username;
+    }
+    catch {
+        // A uid with no passwd entry (a container running as an arbitrary uid) has no name.
+        return process.env.USER ?? process.env.USERNAME ?? 'unknown';
+    }
+}
+/** Where /proc tells: the boot, pid namespace and start time of a process (Linux), else nothing. */
+function processIdentity(pid) {
+    try {
+        const stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${pid}/stat`, 'utf8');
+        return {
+            boot: (0,external_node_fs_namespaceObject.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+            pidns: (0,external_node_fs_namespaceObject.readlinkSync)('/proc/self/ns/pid'),
+            // Field 22, counted after the command name (which may hold spaces) ends with ')'.
+            started: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
+        };
+    }
+    catch {
+        return {};
+    }
+}
+/**
+ * Whether the holder's process may still run. One on another host may (nothing here can tell), so does one of
+ * another user (EPERM), an unreadable pid, and one in another pid namespace of this boot (a runner container beside
+ * this one): its pid means nothing here. A holder from an earlier boot is gone.
+ */
+function holderAlive(holder) {
+    const { pid, token } = holder;
+    if (holder.host !== external_node_os_default().hostname())
+        return true;
+    if (!Number.isInteger(pid) || pid <= 0)
+        return true;
+    const here = processIdentity(process.pid);
+    if (holder.boot && here.boot) {
+        if (holder.boot !== here.boot)
+            return false;
+        if (holder.pidns !== here.pidns)
+            return true;
+    }
+    // This very pid: a process before this one had it (a restarted container often starts at the same pid).
+    if (pid === process.pid)
+        return heldHere.has(token);
+    try {
+        process.kill(pid, 0);
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+    // The pid runs, but is it the holder, or a later process that was given its number?
+    const now = processIdentity(pid).started;
+    return !(holder.started && now && now !== holder.started);
+}
+
+;// CONCATENATED MODULE: external "node:fs/promises"
+const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/processes.ts
+
+/**
+ * Every child process of a run gets this variable, set to the run's token: a tool killed with SIGKILL cannot end
+ * its children, and they (a `compose up`, a build) go on changing containers. The next run finds them by it, with
+ * no pid to record in a race with the spawn, and their own children (the compose plugin of `docker compose`)
+ * inherit it too.
+ */
+const RUN_ENV = 'BLUEGREEN_RUN';
+const processes_POLL_MS = 100;
+/** After SIGKILL, how long the kernel is given to take a process away. */
+const KILL_WAIT_MS = 2_000;
+/** Reads /proc (Linux). Processes of other users cannot be read, and a run's children are its user's. */
+function procProcesses(clock, proc = '/proc') {
+    async function running(pid) {
+        try {
+            const stat = await (0,external_node_fs_promises_namespaceObject.readFile)(`${proc}/${pid}/stat`, 'utf8');
+            // The state follows the command name, which may hold spaces and ends with ')'. A zombie has ended.
+            return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+        }
+        catch {
+            return false;
+        }
+    }
+    async function waitGone(pids, ms) {
+        const until = clock.now() + ms;
+        for (;;) {
+            const left = (await Promise.all(pids.map(async (p) => ((await running(p)) ? p : 0)))).filter((p) => p);
+            if (!left.length || clock.now() >= until)
+                return left;
+            await clock.sleep(processes_POLL_MS);
+        }
+    }
+    function signal(pids, name) {
+        for (const pid of pids) {
+            try {
+                process.kill(pid, name);
+            }
+            catch {
+                // Gone already, or not ours to end: what still runs is reported.
+            }
+        }
+    }
+    return {
+        async find(token) {
+            if (process.platform !== 'linux')
+                return [];
+            const wanted = `${RUN_ENV}=${token}`;
+            const entries = await (0,external_node_fs_promises_namespaceObject.readdir)(proc).catch(() => []);
+            const found = [];
+            for (const entry of entries) {
+                const pid = Number(entry);
+                if (!Number.isInteger(pid) || pid === process.pid)
+                    continue;
+                try {
+                    const environ = (await (0,external_node_fs_promises_namespaceObject.readFile)(`${proc}/${pid}/environ`, 'utf8')).split('\0');
+                    if (!environ.includes(wanted))
+                        continue;
+                    const command = (await (0,external_node_fs_promises_namespaceObject.readFile)(`${proc}/${pid}/cmdline`, 'utf8')).split('\0').join(' ').trim();
+                    found.push({ pid, command });
+                }
+                catch {
+                    // Ended meanwhile, or another user's.
+                }
+            }
+            return found;
+        },
+        async end(pids, graceMs) {
+            signal(pids, 'SIGTERM');
+            const left = await waitGone(pids, graceMs);
+            if (!left.length)
+                return [];
+            signal(left, 'SIGKILL');
+            return waitGone(left, KILL_WAIT_MS);
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/recovery.ts
+/** Whether the decision depends on the new color's health: only then is it asked. */
+function needsHealth(entry, observed) {
+    return (entry.phase === 'switch' || entry.phase === 'switched') && Boolean(observed.allRunning[entry.to]);
+}
+/**
+ * The serving color is never the one changed: a color whose containers the unfinished run left running and that
+ * the proxies may serve stays as it is, and the proxies end on a color that runs (and, when it is the new one,
+ * answers its health check and then each proxy's check).
+ */
+function decideRecovery(entry, observed) {
+    const { from, to, phase } = entry;
+    const fromServes = from !== undefined && Boolean(observed.someRunning[from]);
+    if (phase === 'up') {
+        return {
+            kind: 'none',
+            serving: fromServes ? from : undefined,
+            why: `${to} was being brought up and never took traffic; the proxies still serve ${from ?? 'nothing (a first deploy)'}`,
+        };
+    }
+    if (phase === 'cleanup') {
+        return {
+            kind: 'none',
+            serving: to,
+            why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped`,
+        };
+    }
+    const verb = phase === 'undo' ? 'was being undone' : 'was being switched';
+    if (phase !== 'undo' && observed.allRunning[to] && observed.healthy) {
+        return {
+            kind: 'complete',
+            color: to,
+            reloadAll: phase === 'switch',
+            drain: fromServes ? from : undefined,
+            why: `the switch to ${to} ${phase === 'switch' ? 'had begun' : 'was done but not yet checked'}, and ${to} runs and answers its health check`,
+        };
+    }
+    if (fromServes || from === undefined) {
+        const why = phase === 'undo' ? 'the run had failed or was cancelled' : `${to} ${observed.allRunning[to] ? 'does not answer its health check' : 'is not running'}`;
+        return {
+            kind: 'restore',
+            color: from,
+            reload: entry.reloading,
+            why: `the switch to ${to} ${verb}, and ${why}: the proxies go back to ${from ?? 'the includes they had before this first deploy'}`,
+        };
+    }
+    return {
+        kind: 'none',
+        why: `the switch to ${to} ${verb}, but neither ${from} runs nor ${to} answers its health check: the includes are ` +
+            'left as they are',
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/verify.ts
 /**
  * The header the README asks Nginx to add (`add_header X-Bluegreen-Upstream $upstream_addr always;`): the address
@@ -61037,6 +61419,11 @@ function attribute(response, colorHeader, colors) {
 
 
 
+
+
+
+
+
 const LOG_LINES = 50;
 /** How long a proxy started by a first deploy has to come up. */
 const PROXY_START_MS = 30_000;
@@ -61047,8 +61434,13 @@ const UNCONFIRMED_HOLD_MS = 1_000;
 const CRASH_LOOP_WINDOW_MS = 10_000;
 /** How often Docker's own health status is read while the app already answers. */
 const DOCKER_HEALTH_WATCH_MS = 100;
+/** How long the child processes of a dead run get to end on SIGTERM before SIGKILL. */
+const ORPHAN_GRACE_MS = 10_000;
 /** A step failed for a reason already worded for the user. */
 class StepFailure extends Error {
+}
+/** Recovering an unfinished deploy failed: the journal is kept for the next run. */
+class RecoveryFailure extends StepFailure {
 }
 async function execute(config, deps) {
     return new Deployment(config, deps).run();
@@ -61075,12 +61467,23 @@ class Deployment {
     nextIds = [];
     /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
     cleanupStarted = false;
+    /** In the environment of every child process, and in the journal: the next run finds them by it. */
+    runId = (0,external_node_crypto_.randomUUID)();
+    /** What this run last recorded in the journal, and the writes in order. */
+    entry;
+    journalWrites = Promise.resolve();
+    /** An unfinished deploy was found and dealt with: its journal is this run's to clear. */
+    recovered = false;
+    journalKeyOnce;
     constructor(config, deps) {
         this.config = config;
         this.deps = deps;
         this.started = deps.clock.now();
         this.runner = {
-            run: (file, args, options) => deps.runner.run(file, args, this.undoing ? options : { ...options, signal: deps.signal }),
+            run: (file, args, options) => {
+                const env = { ...options.env, [RUN_ENV]: this.runId };
+                return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal: deps.signal });
+            },
         };
         this.nginx = new NginxSwitcher(this.runner, deps.files, deps.clock);
         this.result = {
@@ -61100,17 +61503,22 @@ class Deployment {
     }
     async run() {
         let release;
+        const readOnly = this.config.command === 'status' || this.config.dryRun;
         try {
-            if (this.config.command !== 'status' && !this.config.dryRun) {
+            if (!readOnly)
                 release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
-            }
             const cli = await detectCompose(this.runner, this.config.composeCommand);
             this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
             this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
+            const unfinished = await this.deps.journal.read(await this.journalKey());
+            if (unfinished && readOnly)
+                this.reportUnfinished(unfinished);
+            else if (unfinished)
+                await this.phase('recover', () => this.recover(unfinished));
             const situation = await this.phase('detect', () => this.detect());
             if (this.config.command === 'status') {
                 await this.showLocks();
-                this.finish('unchanged', 0, situation.live);
+                this.finish('unchanged', 0, this.result.interrupted?.serving ?? situation.live);
             }
             else if (this.config.command === 'rollback') {
                 await this.rollback(situation);
@@ -61123,6 +61531,7 @@ class Deployment {
             await this.fail(error);
         }
         finally {
+            await this.closeJournal();
             await release?.().catch((error) => this.log.warn(`Could not remove the deploy lock: ${error.message}`));
         }
         this.result.durationMs = this.deps.clock.now() - this.started;
@@ -61157,8 +61566,246 @@ class Deployment {
         if (!locks.length)
             this.log.info('No deploy holds the lock of these proxies.');
     }
+    /** The journal of the compose project: the same for every runner that deploys it, whatever its checkout path. */
+    journalKey() {
+        this.journalKeyOnce ??= projectNameOf(this.config, this.deps.files).then((name) => `project:${name}`);
+        return this.journalKeyOnce;
+    }
+    /** Tells of an unfinished deploy: what it was doing, by whom, and since when. */
+    describeUnfinished(entry) {
+        const { run, from, to } = entry;
+        const view = {
+            command: entry.command,
+            pid: run.pid,
+            host: run.host,
+            user: run.user,
+            since: run.since,
+            phase: entry.phase,
+            at: entry.at,
+            from,
+            to,
+            action: '',
+            orphans: [],
+        };
+        const doing = {
+            up: `was bringing up ${to}`,
+            switch: `was switching the proxies from ${from ?? 'nothing'} to ${to} ` +
+                (entry.reloading.length ? `(reload begun in ${entry.reloading.join(', ')})` : '(no proxy reloaded yet)'),
+            switched: `had switched the proxies to ${to} and was checking it`,
+            cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,
+            undo: `was putting the proxies back on ${from ?? 'the includes they had before'}`,
+        };
+        this.log.warn(`An unfinished ${entry.command} of ${to} was found: ${describeHolder(run)} ${doing[entry.phase]} ` +
+            `(recorded ${entry.at}) and did not finish.`);
+        this.result.interrupted = view;
+        return view;
+    }
+    /**
+     * status and dry runs change nothing: they say what was left, what the proxies load, and that the next deploy or
+     * rollback repairs it first. A run whose process may still run is under way, not interrupted.
+     */
+    reportUnfinished(entry) {
+        const view = this.describeUnfinished(entry);
+        view.underWay = holderAlive(entry.run);
+        if (entry.phase === 'up' || (entry.phase === 'switch' && !entry.reloading.length))
+            view.serving = entry.from;
+        if (entry.phase === 'switched' || entry.phase === 'cleanup')
+            view.serving = entry.to;
+        view.action = view.underWay
+            ? `it may still be under way${entry.run.host === external_node_os_default().hostname() ? '' : ` on ${entry.run.host} (its process cannot be seen from here)`}`
+            : 'none yet: the next deploy or rollback finishes or undoes it first';
+        this.log.info(`${view.serving ? `The proxies load ${view.serving}` : 'What each proxy loads cannot be told from here'}; ${view.action}.`);
+    }
+    /**
+     * An unfinished deploy is dealt with before anything else: its child processes are ended, then the proxies are
+     * put on one color that runs (see decideRecovery). Its journal is kept if that fails, for the next run to try.
+     */
+    async recover(entry) {
+        const view = this.describeUnfinished(entry);
+        if (entry.run.host === external_node_os_default().hostname() && holderAlive(entry.run)) {
+            throw new StepFailure(`the ${entry.command} that left this journal (process ${entry.run.pid}) still runs, yet this run holds the lock ` +
+                '(was it removed by hand?). Nothing was changed: wait for that process to end, then run again.');
+        }
+        try {
+            await this.endOrphans(entry, view);
+            const seen = await this.observe();
+            const someUp = someRunning(this.config.colors, seen.states);
+            const healthy = needsHealth(entry, { allRunning: seen.running }) && (await this.answersHealth(seen, entry.to));
+            const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
+            this.log.info(`Recovery: ${decision.why}.`);
+            view.serving = await this.carryOut(entry, seen, decision);
+            view.action = actionText(decision, view.serving);
+            this.log.info(`Recovered: ${view.action}.`);
+            await this.deps.journal.clear(await this.journalKey());
+        }
+        catch (error) {
+            view.action = 'recovery failed; its journal is kept for the next run';
+            throw new RecoveryFailure(`recovering the unfinished ${entry.command} failed: ${error.message}`);
+        }
+        this.recovered = true;
+    }
+    /** Acts on the decision; resolves with the color that serves afterwards, when known. */
+    async carryOut(entry, seen, d) {
+        if (d.kind === 'none')
+            return d.serving;
+        if (d.kind === 'complete') {
+            try {
+                await this.pointProxies(seen, entry, d.color, d.reloadAll ? this.runningProxies(seen) : []);
+            }
+            catch (error) {
+                const back = entry.from;
+                if (!back || !someRunning(this.config.colors, seen.states)[back])
+                    throw error;
+                this.log.warn(`${d.color} did not pass: ${error.message}. Putting the proxies back on ${back}.`);
+                await this.pointProxies(seen, entry, back, this.runningProxies(seen));
+                return back;
+            }
+            if (d.drain && this.config.drainMs > 0) {
+                this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${d.drain} to finish`);
+                await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
+            }
+            return d.color;
+        }
+        await this.pointProxies(seen, entry, d.color, d.reload.filter((c) => this.runningProxies(seen).includes(c)));
+        return d.color;
+    }
+    runningProxies(seen) {
+        return this.proxyContainers().filter((c) => seen.proxies.get(c)?.running);
+    }
+    /**
+     * Writes each include for `color` (the one the run found, for the color it served before; rendered for the new
+     * one), tests it in every running proxy, reloads `reload`, and checks `color` through each proxy that was
+     * reloaded. Without a color (a first deploy undone), the includes found are put back and reloaded where they load.
+     */
+    async pointProxies(seen, entry, color, reload) {
+        const running = this.runningProxies(seen);
+        const listen = new Map();
+        for (const inc of seen.includes) {
+            const { container, file, path: inPath } = inc.target;
+            const found = entry.includes.find((i) => i.container === container && i.file === file && i.path === inPath);
+            const content = color !== undefined && (color === entry.to || !found)
+                ? renderInclude(inc.target, color, this.compose.port(color))
+                : (found?.previous ?? '');
+            if (inc.content !== content) {
+                this.log.info(`${this.nginx.describe(inc.target)} → ${color ?? 'as it was before'}`);
+                await this.nginx.write(inc.target, content);
+            }
+            if (color !== undefined && running.includes(container)) {
+                const ports = await this.nginx.test(inc.target, content);
+                listen.set(container, [...new Set([...(listen.get(container) ?? []), ...ports])]);
+            }
+        }
+        for (const c of reload) {
+            if (color === undefined && !(await this.nginx.testOnly(c).then(() => true, () => false)))
+                continue;
+            const confirmed = await this.nginx.reload(c, undefined, this.deps.signal);
+            if (!confirmed)
+                this.unconfirmed.add(c);
+            this.log.info(`Reloaded ${c}.`);
+        }
+        if (color === undefined)
+            return;
+        this.nextIds = (seen.states[color] ?? []).map((c) => c.id);
+        const checks = this.proxyChecks(color === entry.to ? running : reload, listen, seen.proxies);
+        if (checks.length)
+            await this.verify({ ...seen, live: undefined }, color, checks);
+    }
+    /** Whether a color the unfinished run brought up answers its health check now (it had passed it then). */
+    async answersHealth(seen, color) {
+        const h = this.config.health;
+        const url = `http://${h.host}:${this.compose.port(color)}${h.path}`;
+        const ids = (seen.states[color] ?? []).map((c) => c.id);
+        const outcome = await pollUntil(this.cancellable((timeoutMs) => this.probeColor(seen.services[color] ?? [], ids, url, timeoutMs)), { what: `${color} at ${url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: h.intervalMs }, this.deps);
+        if (!outcome.ok)
+            this.log.info(`${color} does not answer its health check: ${outcome.detail}`);
+        return outcome.ok;
+    }
+    /**
+     * Child processes of the dead run (a `compose up`, a build) would go on changing containers under this run: they
+     * are found by the run's token in their environment, and ended. Those of a run on another host cannot be seen.
+     */
+    async endOrphans(entry, view) {
+        if (entry.run.host !== external_node_os_default().hostname()) {
+            this.log.warn(`The unfinished run was on ${entry.run.host}: child processes it left there cannot be seen from here.`);
+            return;
+        }
+        const boot = processIdentity(process.pid).boot;
+        if (entry.run.boot && boot && entry.run.boot !== boot)
+            return;
+        const found = await this.deps.processes.find(entry.run.token);
+        if (!found.length)
+            return;
+        this.log.warn(`Ending ${found.length} process(es) that the unfinished run started and that still run:\n` +
+            found.map((p) => `  ${p.pid} ${p.command}`).join('\n'));
+        view.orphans = found.map((p) => p.pid);
+        const left = await this.deps.processes.end(view.orphans, ORPHAN_GRACE_MS);
+        if (left.length)
+            throw new Error(`could not end process(es) ${left.join(', ')}; end them by hand and run again`);
+    }
+    /**
+     * Records the step about to begin, and resolves once it is stored: only then may the step begin. `wait: false`
+     * records a step already done (the next record still comes after it).
+     */
+    async record(phase, patch = {}, wait = true) {
+        const now = this.deps.clock.now();
+        const command = this.config.command === 'rollback' ? 'rollback' : 'deploy';
+        this.entry = {
+            ...(this.entry ?? {
+                version: 1,
+                run: thisProcess(this.runId, command, now),
+                command,
+                from: this.result.previousColor,
+                to: this.result.targetColor ?? '',
+                includes: [],
+                reloading: [],
+            }),
+            ...patch,
+            phase,
+            at: new Date(now).toISOString(),
+        };
+        const entry = this.entry;
+        const key = await this.journalKey();
+        this.journalWrites = this.journalWrites.then(() => this.deps.journal.write(key, entry));
+        if (wait)
+            return this.journalWrites;
+        // Its failure surfaces at the next record that waits.
+        this.journalWrites.catch(() => undefined);
+    }
+    /**
+     * The journal goes once the run ends in a state it reported exactly; one that could not restore (exit 3) keeps
+     * it, so that the next run finishes or undoes what it left.
+     */
+    async closeJournal() {
+        if (!this.entry && !this.recovered)
+            return;
+        await this.journalWrites.catch(() => undefined);
+        if (this.result.exitCode === 3) {
+            this.log.warn('The journal of this run is kept: the next deploy or rollback repairs what it left first.');
+            return;
+        }
+        try {
+            await this.deps.journal.clear(await this.journalKey());
+        }
+        catch (error) {
+            this.log.warn(`Could not remove the deploy journal: ${error.message}`);
+        }
+    }
     // 1. Find the live color from what the proxies point at, cross-checked with what runs.
     async detect() {
+        const { colors } = this.config;
+        const seen = await this.observe();
+        const { states, includes, running } = seen;
+        // A color with one service down still serves through the others: for the live color, any running container counts.
+        const live = this.liveColor(includes, someRunning(colors, states));
+        this.log.info(live
+            ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
+            : 'No live color: this is a first deploy.');
+        this.result.previousColor = live;
+        this.result.previousPort = live ? this.compose.port(live) : undefined;
+        return { ...seen, live };
+    }
+    /** What runs and what each include points at, with no conclusion drawn yet. */
+    async observe() {
         const { colors, ports } = this.config;
         await this.compose.checkColorsApart();
         const services = {};
@@ -61190,15 +61837,7 @@ class Deployment {
         for (const i of includes) {
             this.log.info(`${this.nginx.describe(i.target)} points at ${i.color ?? 'no known color'}`);
         }
-        // A color with one service down still serves through the others: for the live color, any running container counts.
-        const someRunning = Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
-        const live = this.liveColor(includes, someRunning);
-        this.log.info(live
-            ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
-            : 'No live color: this is a first deploy.');
-        this.result.previousColor = live;
-        this.result.previousPort = live ? this.compose.port(live) : undefined;
-        return { services, states, shared, includes, proxies, running, live };
+        return { services, states, shared, includes, proxies, running };
     }
     /**
      * The color that serves: the one the includes point at, if any of its containers runs. A color none of whose
@@ -61233,6 +61872,7 @@ class Deployment {
         const starts = this.proxiesToStart(s);
         // 2. Bring up the idle color, touching only its own services.
         await this.phase('up', async () => {
+            await this.record('up');
             // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
             // purpose) is not the deploy's to start. Proxies among them start once their include names a running color.
             if (!s.live) {
@@ -61306,6 +61946,7 @@ class Deployment {
             return this.planOnly(s, back);
         const starts = this.proxiesToStart(s);
         await this.phase('start', async () => {
+            await this.record('up');
             if (!s.running[back])
                 this.pushStopNew(back, services);
             await this.compose.start(back, services);
@@ -61354,6 +61995,7 @@ class Deployment {
             });
         }
         if (old && old !== next) {
+            await this.record('cleanup');
             this.cleanupStarted = true;
             await this.phase('cleanup', () => this.cleanup(old, s.services[old] ?? []));
         }
@@ -61449,6 +62091,10 @@ class Deployment {
                 throw new StepFailure(error.message);
             }
         };
+        const includes = s.includes.map(({ target: t, content }) => {
+            return { container: t.container, file: t.file, path: t.path, previous: content };
+        });
+        await this.record('switch', { includes });
         for (const inc of s.includes) {
             const content = renderInclude(inc.target, next, port);
             this.log.info(`${this.nginx.describe(inc.target)} → ${next}`);
@@ -61459,6 +62105,7 @@ class Deployment {
         }
         // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing.
         const checks = this.proxyChecks(running, listen, s.proxies);
+        await this.record('switch', { reloading: [...running, ...toStart] });
         for (const c of running) {
             this.trafficOnNew = true;
             reloaded = true;
@@ -61492,6 +62139,7 @@ class Deployment {
         }
         if (starts.length)
             checks.push(...this.proxyChecks([...toStart], listen, await this.nginx.inspect([...toStart])));
+        void this.record('switched', {}, false);
         return checks;
     }
     /** Where each proxy is checked: its verify-url, or the host port its Nginx listen port is published on. */
@@ -61710,6 +62358,13 @@ class Deployment {
             this.result.status = 'failed';
             return;
         }
+        if (error instanceof RecoveryFailure) {
+            this.result.error =
+                `${message}\nWhat each proxy serves is as that run left it, or as far as this recovery got (see the log). ` +
+                    'Its journal is kept: fix the cause and run again, and the recovery is tried again first.';
+            this.finish('failed', 3, undefined);
+            return;
+        }
         const attempted = this.result.targetColor;
         const live = this.result.previousColor;
         if (this.cleanupStarted) {
@@ -61728,6 +62383,11 @@ class Deployment {
         }
         const steps = this.config.rollbackOnFailure ? this.undo : this.undo.filter((u) => u.keepsServing?.());
         const problems = [];
+        if (steps.length && (this.entry?.phase === 'switch' || this.entry?.phase === 'switched')) {
+            // Should this run die while undoing, the next one puts the proxies back rather than finish the switch.
+            this.journalWrites = this.journalWrites.catch(() => undefined);
+            await this.record('undo').catch((e) => this.log.warn(`Could not record the undo in the journal: ${e.message}`));
+        }
         if (steps.length) {
             await this.phase('restore', async () => {
                 for (const step of [...steps].reverse()) {
@@ -61796,6 +62456,18 @@ class Deployment {
             throw new StepFailure(`${name} failed: ${error instanceof Error ? error.message : String(error)}`);
         }
     }
+}
+function actionText(d, serving) {
+    if (d.kind === 'none')
+        return `nothing to repair (${d.why})`;
+    if (serving !== d.color)
+        return `the proxies were put back on ${serving}`;
+    return d.kind === 'complete'
+        ? `the switch to ${d.color} was completed and checked through the proxies`
+        : `the proxies were put back on ${d.color ?? 'the includes they had before'}`;
+}
+function someRunning(colors, states) {
+    return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
 }
 function allRunning(services, containers) {
     return services.length > 0 && services.every((svc) => containers.some((c) => c.service === svc && c.running));
@@ -61912,240 +62584,69 @@ const nodeFiles = {
     },
 };
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/lock.ts
+;// CONCATENATED MODULE: ./src/journal.ts
 
 
 
-
-
-/** An empty image, imported on the engine (never pulled): lock containers need one, and are never started. */
-const LOCK_IMAGE = 'bluegreen-action/lock:1';
-const LOCK_LABEL = 'bluegreen-action.lock';
-const HOLDER_LABEL = 'bluegreen-action.holder';
-/** Tokens of the locks this process holds: a lock of this pid with another token is a dead process's. */
-const heldHere = new Set();
-const POLL_MS = 1_000;
-const REPORT_EVERY_MS = 30_000;
-const DOCKER_TIMEOUT_MS = 60_000;
-/** A container name that people can read in `docker ps -a`; the hash keeps distinct keys apart. */
-function lockName(key) {
-    const readable = key
-        .replace(/[^a-zA-Z0-9_.-]+/g, '-')
-        .replace(/^[-.]+|-+$/g, '')
-        .slice(0, 40);
-    const hash = (0,external_node_crypto_.createHash)('sha256').update(key).digest('hex').slice(0, 8);
-    return `bluegreen-lock-${readable ? `${readable}-` : ''}${hash}`;
+const JOURNAL_LABEL = 'bluegreen-action.journal';
+const FILE = 'journal.json';
+const journal_TIMEOUT_MS = 60_000;
+function journalName(key) {
+    return readableName('bluegreen-journal', key);
 }
 /**
- * Locks that live on the Docker engine: a lock is a created, never started container whose name is derived from
- * the key. Names are unique per engine, so creating one is atomic, and every client of the engine sees it.
+ * The journal as a file in a created, never started container (of the lock's empty image, which the lock made
+ * before any entry is written): `docker cp` writes and reads it, and every client of the engine sees it.
  */
-function dockerLocks(deps, options) {
-    /** Runs docker; a failure throws, unless its message matches `expected` (then the caller reads the result). */
+function dockerJournal(runner) {
     async function docker(what, args, expected, input) {
-        const r = await deps.runner.run('docker', args, { timeoutMs: DOCKER_TIMEOUT_MS, input });
+        const r = await runner.run('docker', args, { timeoutMs: journal_TIMEOUT_MS, input, encoding: 'latin1' });
         if (r.timedOut || (r.exitCode !== 0 && !expected?.test(r.stderr)))
             throw new CommandError(what, r);
         return r;
     }
-    /** The container with this name or id and its holder, or undefined when there is none. */
-    async function inspect(nameOrId) {
-        // An unreachable daemon also prints [] and exits 1: only "No such container" means there is none.
-        const what = `reading the deploy lock ${nameOrId}`;
-        const r = await docker(what, ['container', 'inspect', nameOrId], /No such container/i);
-        if (r.exitCode !== 0)
-            return undefined;
-        const [found] = JSON.parse(r.stdout);
-        return found && { id: found.Id, holder: parseHolder(found.Config?.Labels?.[HOLDER_LABEL]) };
-    }
-    async function ensureImage() {
-        const what = `looking for the lock image ${LOCK_IMAGE}`;
-        const seen = await docker(what, ['image', 'inspect', LOCK_IMAGE], /No such image/i);
-        if (seen.exitCode === 0)
-            return;
-        const archive = packFile('lock', 'bluegreen-action deploy lock: a container of this image is never started\n', 0);
-        await docker(`creating the lock image ${LOCK_IMAGE}`, ['import', '-', LOCK_IMAGE], undefined, archive);
-    }
-    /** Creates the lock container: its id, or undefined when another one holds the name. */
-    async function create(key, name, token) {
-        const holder = {
-            pid: process.pid,
-            host: external_node_os_default().hostname(),
-            user: userName(),
-            since: new Date(deps.clock.now()).toISOString(),
-            token,
-            command: options.command,
-            ...processIdentity(process.pid),
-        };
-        const labels = ['--label', `${LOCK_LABEL}=${key}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
-        const args = ['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'];
-        const r = await docker(`creating the deploy lock ${name}`, args, /Conflict|already in use/i);
-        return r.exitCode === 0 ? r.stdout.trim() : undefined;
-    }
-    /** Removes a container by id; one that is already gone is fine (another waiter or release was first). */
-    async function remove(id, name) {
-        await docker(`removing the deploy lock ${name}`, ['rm', id], /No such container/i);
-    }
-    async function acquireOne(key, token, deadline, signal) {
-        const name = lockName(key);
-        let who = 'another deploy';
-        let lastReport = -Infinity;
-        let retriedAtOnce = false;
-        for (;;) {
-            if (signal?.aborted) {
-                const why = signal.reason?.message ?? 'aborted';
-                throw new Error(`cancelled (${why}) while waiting for another deploy to the same proxies (${who}).`);
-            }
-            const id = await create(key, name, token);
-            if (id)
-                return { key, name, id };
-            const current = await inspect(name);
-            const holder = current?.holder;
-            if (current && holder && holder.host === external_node_os_default().hostname() && !alive(holder)) {
-                // By id, never by name: by now the name may be a fresh lock that another waiter took over.
-                await remove(current.id, name);
-                deps.log.warn(`Took over the deploy lock ${key}: ${lock_describe(holder)}, which held it, is gone.`);
-                continue;
-            }
-            // Released between the create and the inspect: try again at once, but only once in a row.
-            if (!current && !retriedAtOnce) {
-                retriedAtOnce = true;
-                continue;
-            }
-            retriedAtOnce = false;
-            who = holder ? lock_describe(holder) : 'another deploy';
-            if (deps.clock.now() >= deadline) {
-                const minutes = Math.round(options.waitMs / 60_000);
-                throw new Error(`another deploy holds the lock ${key} (${who}); gave up after ${minutes} min, nothing was changed. ` +
-                    'Run again when it is done. If that deploy is really gone (its process or machine was stopped), ' +
-                    `remove the lock by hand on the same Docker engine: docker rm ${name}`);
-            }
-            if (deps.clock.now() - lastReport >= REPORT_EVERY_MS) {
-                deps.log.info(`Waiting for another deploy to the same proxies to finish (lock ${key}: ${who}).`);
-                lastReport = deps.clock.now();
-            }
-            await deps.clock.sleep(POLL_MS, signal);
-        }
-    }
-    async function releaseAll(held, token) {
-        const problems = [];
-        for (const h of [...held].reverse()) {
-            try {
-                const current = await inspect(h.id);
-                if (current?.holder?.token === token)
-                    await remove(h.id, h.name);
-                else
-                    deps.log.warn(`The deploy lock ${h.key} was removed by someone else while this run held it.`);
-            }
-            catch (error) {
-                problems.push(error.message);
-            }
-        }
-        if (problems.length)
-            throw new Error(problems.join('\n'));
-    }
+    /** Names whose container exists: created once per run, not before each entry. */
+    const created = new Set();
     return {
-        async acquire(keys, signal) {
-            await ensureImage();
-            const token = (0,external_node_crypto_.randomUUID)();
-            heldHere.add(token);
-            const deadline = deps.clock.now() + options.waitMs;
-            const held = [];
+        async read(key) {
+            const name = journalName(key);
+            const r = await docker(`reading the deploy journal ${name}`, ['cp', `${name}:/${FILE}`, '-'], NOT_THERE);
+            if (r.exitCode !== 0)
+                return undefined;
+            const text = unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
             try {
-                // Always in the same order: two deploys that share keys can never hold one each and wait for the other.
-                for (const key of [...new Set(keys)].sort())
-                    held.push(await acquireOne(key, token, deadline, signal));
+                const entry = JSON.parse(text);
+                return entry.version === 1 ? entry : undefined;
             }
-            catch (error) {
-                await releaseAll(held, token).catch((e) => deps.log.warn(`Could not remove the deploy lock: ${e.message}`));
-                heldHere.delete(token);
-                throw error;
+            catch {
+                throw new Error(`the deploy journal ${name} cannot be read (${text.slice(0, 80)}). Remove it: docker rm ${name}`);
             }
-            return () => releaseAll(held, token).finally(() => heldHere.delete(token));
         },
-        async holders(keys) {
-            const found = [];
-            for (const key of [...new Set(keys)].sort()) {
-                const current = await inspect(lockName(key));
-                if (current)
-                    found.push({ key, holder: current.holder ?? unknownHolder() });
+        async write(key, entry) {
+            const name = journalName(key);
+            if (!created.has(name)) {
+                const labels = ['--label', `${JOURNAL_LABEL}=${key}`];
+                await docker(`creating the deploy journal ${name}`, ['create', '--name', name, ...labels, LOCK_IMAGE, 'journal'], IN_USE);
+                created.add(name);
             }
-            return found;
+            const archive = packFile(FILE, `${JSON.stringify(entry)}\n`, Date.parse(entry.at) / 1000 || 0);
+            await docker(`writing the deploy journal ${name}`, ['cp', '-', `${name}:/`], undefined, archive);
+        },
+        async clear(key) {
+            const name = journalName(key);
+            await docker(`removing the deploy journal ${name}`, ['rm', name], /No such container/i);
+            created.delete(name);
         },
     };
 }
-function lock_describe(h) {
-    return `process ${h.pid} of user ${h.user} on host ${h.host} since ${h.since}`;
-}
-function parseHolder(text) {
-    try {
-        const h = JSON.parse(text ?? '');
-        return { ...unknownHolder(), ...h };
-    }
-    catch {
-        return undefined;
-    }
-}
-function unknownHolder() {
-    return { pid: 0, host: '?', user: '?', since: '?', token: '', command: '?' };
-}
-function userName() {
-    try {
-        return external_node_os_default().userInfo().username;
-    }
-    catch {
-        // A uid with no passwd entry (a container running as an arbitrary uid) has no name.
-        return process.env.USER ?? process.env.USERNAME ?? 'unknown';
-    }
-}
-/** Where /proc tells: the boot, pid namespace and start time of a process (Linux), else nothing. */
-function processIdentity(pid) {
-    try {
-        const stat = (0,external_node_fs_namespaceObject.readFileSync)(`/proc/${pid}/stat`, 'utf8');
-        return {
-            boot: (0,external_node_fs_namespaceObject.readFileSync)('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
-            pidns: (0,external_node_fs_namespaceObject.readlinkSync)('/proc/self/ns/pid'),
-            // Field 22, counted after the command name (which may hold spaces) ends with ')'.
-            started: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
-        };
-    }
-    catch {
-        return {};
-    }
-}
-/**
- * Whether the holder's process on this host may still run. One of another user counts (EPERM), so does an
- * unreadable pid, and so does one in another pid namespace of this boot (a runner container beside this one): its
- * pid means nothing here. A holder from an earlier boot is gone.
- */
-function alive(holder) {
-    const { pid, token } = holder;
-    if (!Number.isInteger(pid) || pid <= 0)
-        return true;
-    const here = processIdentity(process.pid);
-    if (holder.boot && here.boot) {
-        if (holder.boot !== here.boot)
-            return false;
-        if (holder.pidns !== here.pidns)
-            return true;
-    }
-    // This very pid: a process before this one had it (a restarted container often starts at the same pid).
-    if (pid === process.pid)
-        return heldHere.has(token);
-    try {
-        process.kill(pid, 0);
-    }
-    catch (error) {
-        return error.code === 'EPERM';
-    }
-    // The pid runs, but is it the holder, or a later process that was given its number?
-    const now = processIdentity(pid).started;
-    return !(holder.started && now && now !== holder.started);
-}
+/** Docker CLI 24+ says "Could not find the file", older ones "No such container:path" or "No such container". */
+const NOT_THERE = /could not find the file|no such file|no such container/i;
+/** The container is there already: a journal left by an earlier run, which this one replaces. */
+const IN_USE = /Conflict|already in use/i;
 
 ;// CONCATENATED MODULE: ./src/run.ts
+
+
 
 
 
@@ -62175,7 +62676,9 @@ async function run(raw, log, signal) {
         const config = await loadConfig(raw, nodeFiles);
         const runner = createExecaRunner();
         const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
-        const deps = { runner, http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, signal };
+        const journal = dockerJournal(runner);
+        const processes = procProcesses(systemClock);
+        const deps = { runner, http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, journal, processes, signal };
         return await execute(config, deps);
     }
     catch (error) {

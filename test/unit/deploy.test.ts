@@ -1,67 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type RawInputs } from '../../src/config.js';
 import { execute } from '../../src/deploy.js';
-import { renderInclude } from '../../src/nginx.js';
-import { FakeClock, FakeFiles, FakeHost, FakeLocks, fakeId, RecordingLogger } from './fake-host.js';
-
-const WD = '/srv/app';
-const INCLUDE = `${WD}/nginx/service-url.inc`;
-const MOUNTED = '/etc/nginx/conf.d/service-url.inc';
-const TEMPLATE = 'upstream app {\n    server app-{color}:{port};\n}\n';
-const COMPOSE = {
-  [`${WD}/docker-compose.yml`]: 'services:\n  proxy:\n    image: nginx\n  db:\n    image: postgres\n',
-  [`${WD}/docker-compose.blue.yml`]: 'services:\n  app-blue:\n    build: .\n',
-  [`${WD}/docker-compose.green.yml`]: 'services:\n  app-green:\n    build: .\n',
-};
-const UP_GREEN = `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml up -d --no-deps --build app-green`;
-const UP_BLUE = `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml up -d --no-deps --build app-blue`;
-const STOP_BLUE = `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml stop app-blue`;
-/** The undo stops the new color's containers with docker directly (compose v1 takes half a second to start). */
-const STOP_GREEN = `docker stop ${fakeId('app-green')}`;
-const RELOAD = 'docker exec proxy nginx -s reload';
-
-interface Setup {
-  raw?: RawInputs;
-  /** The color that serves before the run; undefined is an empty host. */
-  live?: 'blue' | 'green';
-  /** Leave the idle color's stopped container in place (as cleanup: stop does). */
-  idleStopped?: boolean;
-}
-
-async function setup({ raw = {}, live, idleStopped }: Setup = {}) {
-  const files = new FakeFiles(COMPOSE);
-  files.dirs.add(`${WD}/nginx`);
-  const host = new FakeHost(files, { 'app-blue': 8000, 'app-green': 8001 });
-  const config = await loadConfig(
-    {
-      'working-directory': WD,
-      'nginx-container': 'proxy',
-      'upstream-file': 'nginx/service-url.inc',
-      'upstream-template': TEMPLATE,
-      'health-path': '/health',
-      ...raw,
-    },
-    files,
-  );
-  if (live) {
-    const target = config.targets[0];
-    if (target) files.put(INCLUDE, renderInclude(target, live, live === 'blue' ? 8000 : 8001));
-    host.addRunning('proxy');
-    host.addRunning('db');
-    host.addRunning(`app-${live}`);
-    if (idleStopped) host.addRunning(`app-${live === 'blue' ? 'green' : 'blue'}`, false);
-  } else {
-    // Before the first deploy, the include points at a placeholder so that Nginx can start.
-    files.put(INCLUDE, 'upstream app {\n    server 127.0.0.1:9;\n}\n');
-  }
-  host.addProxy('proxy', { [MOUNTED]: INCLUDE });
-  files.writes = [];
-  const clock = new FakeClock();
-  const log = new RecordingLogger();
-  const locks = new FakeLocks();
-  const run = () => execute(config, { runner: host, http: host, files, clock, log, locks });
-  return { host, files, clock, log, locks, run, config };
-}
+import type { RawInputs } from '../../src/config.js';
+import { INCLUDE, MOUNTED, RELOAD, STOP_BLUE, STOP_GREEN, UP_BLUE, UP_GREEN, WD, setup } from './deploy-setup.js';
 
 describe('deploy', () => {
   it('first deploy on an empty host: starts the shared services, deploys the first color, no drain or cleanup', async () => {
@@ -672,7 +612,7 @@ describe('cancelled (SIGINT/SIGTERM)', () => {
       if (pattern.test(result.command) && --nth === 0) controller.abort(new Error('SIGTERM'));
       return result;
     };
-    const result = await execute(s.config, { runner: s.host, http: s.host, files: s.files, clock: s.clock, log: s.log, locks: s.locks, signal: controller.signal });
+    const result = await execute(s.config, { ...s.deps, signal: controller.signal });
     return { ...s, result, seen };
   }
 
@@ -705,7 +645,7 @@ describe('cancelled (SIGINT/SIGTERM)', () => {
       if (args.includes('-T')) controller.abort(new Error('SIGTERM'));
       return original(file, args, options);
     };
-    const result = await execute(s.config, { runner: s.host, http: s.host, files: s.files, clock: s.clock, log: s.log, locks: s.locks, signal: controller.signal });
+    const result = await execute(s.config, { ...s.deps, signal: controller.signal });
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
     expect(result.error).toMatch(/cancelled \(SIGTERM\) during switch/);
     expect(result.error).not.toMatch(/rejected/);

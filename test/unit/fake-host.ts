@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ContainerState } from '../../src/compose.js';
 import type { Clock, Files, Http, HttpResponse, Logger } from '../../src/io.js';
+import type { Journal, JournalEntry } from '../../src/journal.js';
 import type { LockHolder, Locks } from '../../src/lock.js';
+import type { ProcessInfo, Processes } from '../../src/processes.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
 import { packFile, unpackFirstFile } from '../../src/tar.js';
 
@@ -66,6 +68,43 @@ export class FakeLocks implements Locks {
   }
   async holders(keys: string[]) {
     return this.held.filter((h) => keys.includes(h.key));
+  }
+}
+
+/** The journal in memory: every entry written, in order, and what a read finds now. */
+export class FakeJournal implements Journal {
+  readonly entries = new Map<string, JournalEntry>();
+  readonly written: JournalEntry[] = [];
+  cleared = 0;
+  async read(key: string) {
+    return this.entries.get(key);
+  }
+  async write(key: string, entry: JournalEntry) {
+    this.written.push(structuredClone(entry));
+    this.entries.set(key, structuredClone(entry));
+  }
+  async clear(key: string) {
+    this.cleared++;
+    this.entries.delete(key);
+  }
+}
+
+/** Processes left running by a dead run, found by their run token; `ended` are those this run ended. */
+export class FakeProcesses implements Processes {
+  running: (ProcessInfo & { token: string; ignoresTerm?: boolean })[] = [];
+  ended: number[] = [];
+  /** What the host had been asked to do when the processes were ended (nothing may change before). */
+  changesBeforeEnd?: number;
+  constructor(private readonly host?: { changes: string[] }) {}
+  async find(token: string) {
+    return this.running.filter((p) => p.token === token).map(({ pid, command }) => ({ pid, command }));
+  }
+  async end(pids: number[]) {
+    this.changesBeforeEnd = this.host?.changes.length;
+    const left = this.running.filter((p) => pids.includes(p.pid) && p.ignoresTerm).map((p) => p.pid);
+    this.ended.push(...pids.filter((p) => !left.includes(p)));
+    this.running = this.running.filter((p) => !pids.includes(p.pid) || left.includes(p.pid));
+    return left;
   }
 }
 

@@ -170,7 +170,33 @@ describe('summaryMarkdown', () => {
     expect(md).toContain('| deploy lock | held by | user | host | since |\n|---|---|---|---|---|\n');
     expect(md).toContain('| `proxy:nginx` | deploy (pid 4242) | runner | ci-2 | 2025-01-01T00:00:00.000Z |');
   });
+  it('tells of an unfinished deploy that this run found, and what it did about it', () => {
+    const interrupted: Result['interrupted'] = {
+      command: 'deploy',
+      pid: 4242,
+      host: 'runner-1',
+      user: 'ci',
+      since: '2026-11-29T10:00:00.000Z',
+      phase: 'switch',
+      at: '2026-11-29T10:00:09.000Z',
+      from: 'blue',
+      to: 'green',
+      action: 'the switch to green was completed and checked through the proxies',
+      serving: 'green',
+      orphans: [4250, 4251],
+    };
+    const md = summaryMarkdown({ ...deployed, interrupted });
+    expect(md).toContain('### ⚠️ An unfinished deploy was found');
+    expect(md).toContain('| by | process 4242 of user ci on host runner-1, started 2026-11-29T10:00:00.000Z |');
+    expect(md).toContain('| it was at | `switch` (blue → green), recorded 2026-11-29T10:00:09.000Z |');
+    expect(md).toContain('| serving once dealt with | green |');
+    expect(md).toContain('| child processes ended | 4250, 4251 |');
+    expect(summaryText({ ...deployed, interrupted })).toContain(
+      '  unfinished deploy of green (pid 4242 on runner-1, at switch): the switch to green was completed and checked through the proxies',
+    );
+  });
 });
+
 
 describe('summaryText', () => {
   it('leaves the error out when asked (the action shows it as its failure annotation)', () => {

@@ -1,0 +1,353 @@
+import { describe, expect, it } from 'vitest';
+import { execute, type Deps, type Result } from '../../src/deploy.js';
+import type { JournalEntry } from '../../src/journal.js';
+import { processIdentity, thisProcess } from '../../src/lock.js';
+import { renderInclude } from '../../src/nginx.js';
+import { decideRecovery, needsHealth, type Observed } from '../../src/recovery.js';
+import { INCLUDE, RELOAD, setup, UP_BLUE, UP_GREEN } from './deploy-setup.js';
+import { FakeHost, RecordingLogger } from './fake-host.js';
+
+const TEMPLATE_TARGET = { container: 'proxy', host: 'localhost', template: 'upstream app {\n    server app-{color}:{port};\n}\n' };
+const KEY = 'project:app';
+
+function entry(phase: JournalEntry['phase'], patch: Partial<JournalEntry> = {}): JournalEntry {
+  return {
+    version: 1,
+    // A process that is gone: the pid of a run that died (no process has pid 2^22 - 1 here).
+    run: { ...thisProcess('dead-run', 'deploy', 0), pid: 4_194_303 },
+    command: 'deploy',
+    from: 'blue',
+    to: 'green',
+    phase,
+    at: new Date(0).toISOString(),
+    includes: [{ container: 'proxy', file: INCLUDE, previous: renderInclude({ ...TEMPLATE_TARGET, file: INCLUDE }, 'blue', 8000) }],
+    reloading: [],
+    ...patch,
+  };
+}
+
+function observed(o: { all?: string[]; some?: string[]; healthy?: boolean }): Observed {
+  const all = o.all ?? [];
+  const some = [...all, ...(o.some ?? [])];
+  return {
+    allRunning: Object.fromEntries(['blue', 'green'].map((c) => [c, all.includes(c)])),
+    someRunning: Object.fromEntries(['blue', 'green'].map((c) => [c, some.includes(c)])),
+    healthy: o.healthy ?? false,
+  };
+}
+
+describe('the recovery decision, for each half-state a dead run can leave', () => {
+  it('a pending include (written, no reload begun) whose color runs and answers: the switch is completed', () => {
+    const e = entry('switch');
+    const seen = observed({ all: ['blue', 'green'], healthy: true });
+    expect(needsHealth(e, seen)).toBe(true);
+    expect(decideRecovery(e, seen)).toMatchObject({ kind: 'complete', color: 'green', reloadAll: true, drain: 'blue' });
+  });
+
+  it('a pending include whose color is not running: the include goes back to what the proxies loaded', () => {
+    const e = entry('switch');
+    const seen = observed({ all: ['blue'] });
+    expect(needsHealth(e, seen)).toBe(false);
+    expect(decideRecovery(e, seen)).toMatchObject({ kind: 'restore', color: 'blue', reload: [] });
+  });
+
+  it('a pending include whose color runs but does not answer: restored, and only proxies whose reload began reload', () => {
+    const e = entry('switch', { reloading: ['proxy'] });
+    expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: false }))).toMatchObject({
+      kind: 'restore',
+      color: 'blue',
+      reload: ['proxy'],
+    });
+  });
+
+  it('both colors running after every proxy was reloaded: green is kept (no reload), checked, and blue drains', () => {
+    const e = entry('switched', { reloading: ['proxy'] });
+    expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: true }))).toMatchObject({
+      kind: 'complete',
+      color: 'green',
+      reloadAll: false,
+      drain: 'blue',
+    });
+  });
+
+  it('the new color up, never switched: nothing to repair, blue serves', () => {
+    const e = entry('up');
+    expect(needsHealth(e, observed({ all: ['blue', 'green'] }))).toBe(false);
+    expect(decideRecovery(e, observed({ all: ['blue', 'green'] }))).toMatchObject({ kind: 'none', serving: 'blue' });
+  });
+
+  it('a run that was undoing is undone, even when its new color answers', () => {
+    const e = entry('undo', { reloading: ['proxy'] });
+    expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: true }))).toMatchObject({
+      kind: 'restore',
+      color: 'blue',
+    });
+  });
+
+  it('killed while stopping the old color: green serves, nothing to repair', () => {
+    expect(decideRecovery(entry('cleanup'), observed({ all: ['green'], some: ['blue'] }))).toMatchObject({
+      kind: 'none',
+      serving: 'green',
+    });
+  });
+
+  it('a first deploy whose color does not answer: the includes found before it are put back', () => {
+    const e = entry('switch', { from: undefined, reloading: ['proxy'] });
+    expect(decideRecovery(e, observed({ all: ['green'], healthy: false }))).toMatchObject({
+      kind: 'restore',
+      color: undefined,
+      reload: ['proxy'],
+    });
+  });
+
+  it('neither color can serve: the includes are left as they are', () => {
+    expect(decideRecovery(entry('switch'), observed({ some: ['green'] }))).toMatchObject({ kind: 'none' });
+  });
+});
+
+type Setup = Awaited<ReturnType<typeof setup>>;
+
+/**
+ * Deps whose every side effect (a command, a file or journal write, a sleep, an HTTP request) counts as an instant;
+ * at instant `at` the run dies, before or after it: that call and every later one never return, as after SIGKILL.
+ */
+function killable(s: Setup, at: number, when: 'before' | 'after') {
+  let count = 0;
+  let dead = false;
+  let died: () => void = () => undefined;
+  const death = new Promise<void>((resolve) => (died = resolve));
+  const never = new Promise<never>(() => undefined);
+  const step = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (dead) return never;
+    count++;
+    if (count === at && when === 'before') {
+      dead = true;
+      died();
+      return never;
+    }
+    const value = await fn();
+    if (dead) return never;
+    if (count === at) {
+      dead = true;
+      died();
+      return never;
+    }
+    return value;
+  };
+  const d: Deps = s.deps;
+  const deps: Deps = {
+    ...d,
+    runner: { run: (file, args, options) => step(() => d.runner.run(file, args, options)) },
+    http: { get: (url, options) => step(() => d.http.get(url, options)) },
+    files: { ...d.files, read: (p) => d.files.read(p), kind: (p) => d.files.kind(p), write: (p, c) => step(() => d.files.write(p, c)) },
+    clock: { now: () => d.clock.now(), sleep: (ms, signal) => step(() => d.clock.sleep(ms, signal)) },
+    journal: {
+      read: (key) => step(() => d.journal.read(key)),
+      write: (key, e) => step(() => d.journal.write(key, e)),
+      clear: (key) => step(() => d.journal.clear(key)),
+    },
+  };
+  const result = execute(s.config, deps);
+  return { death, result, count: () => count };
+}
+
+/** The color the proxy serves, and the container that answers for it (a request through the proxy reaches it). */
+function proxyServes(host: FakeHost): { color?: string; id?: string; up: boolean } {
+  const color = host.servedColor('proxy');
+  const container = host.containers.get(`app-${color}`);
+  return { color, id: container?.id, up: Boolean(container?.running) };
+}
+
+/**
+ * The next deploy, checking around every command it runs that a request through the proxy would be answered: the
+ * color it serves runs, and was not recreated under it (requests in flight on the old container would fail).
+ */
+async function nextDeploy(s: Setup): Promise<{ result: Result; outages: string[] }> {
+  const outages: string[] = [];
+  const runner = {
+    run: async (...args: Parameters<FakeHost['run']>) => {
+      const before = proxyServes(s.host);
+      const r = await s.host.run(...args);
+      const now = proxyServes(s.host);
+      if (!now.up) outages.push(`after ${r.command}: the proxy serves ${now.color ?? 'nothing'}, which is not running`);
+      if (now.color === before.color && now.id !== before.id) outages.push(`${r.command} recreated ${now.color} while it served`);
+      return r;
+    },
+  };
+  const result = await execute(s.config, { ...s.deps, runner, log: new RecordingLogger() });
+  return { result, outages };
+}
+
+describe('a deploy killed at any instant: the next deploy repairs it, with no outage', async () => {
+  // The instants of a whole deploy from blue to green, counted on a run that is never killed.
+  const reference = await setup({ live: 'blue' });
+  const whole = killable(reference, Number.MAX_SAFE_INTEGER, 'before');
+  await whole.result;
+  const instants = Array.from({ length: whole.count() }, (_, i) => i + 1);
+
+  it.each(instants.flatMap((n) => [[n, 'before'] as const, [n, 'after'] as const]))(
+    'killed at instant %i (%s it)',
+    async (n, when) => {
+      const s = await setup({ live: 'blue' });
+      const killed = killable(s, n, when);
+      await Promise.race([killed.death, killed.result]);
+      const afterKill = proxyServes(s.host);
+      expect(afterKill.up, 'the killed run itself left the proxy on a running color').toBe(true);
+      const ids = { blue: s.host.containers.get('app-blue')?.id, green: s.host.containers.get('app-green')?.id };
+
+      const { result, outages } = await nextDeploy(s);
+      expect(result.error).toBeUndefined();
+      expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+      expect(outages).toEqual([]);
+      expect(s.host.servedColor('proxy')).toBe(result.color);
+      // The color that served when the deploy proper began was neither recreated nor removed.
+      const served = result.previousColor as 'blue' | 'green';
+      expect(s.host.containers.get(`app-${served}`)?.id).toBe(ids[served]);
+      expect(s.journal.entries.size, 'the journal is cleared once repaired').toBe(0);
+      if (s.journal.written.length && result.interrupted) {
+        expect(result.interrupted).toMatchObject({ command: 'deploy', from: 'blue', to: 'green' });
+      }
+    },
+  );
+});
+
+describe('recovery on a real sequence', () => {
+  /** Blue serves; a deploy of green died with the state of `e` recorded; the host is set up to match. */
+  async function unfinished(e: JournalEntry, options: { greenRunning?: boolean; includeOn?: string } = {}) {
+    const s = await setup({ live: 'blue' });
+    if (options.greenRunning ?? true) s.host.addRunning('app-green');
+    if (options.includeOn) s.files.put(INCLUDE, renderInclude(s.config.targets[0]!, options.includeOn, options.includeOn === 'blue' ? 8000 : 8001));
+    s.journal.entries.set(KEY, e);
+    s.files.writes = [];
+    return s;
+  }
+
+  it('the issue: include written to green, never loaded; green healthy: the switch is completed, then blue is deployed', async () => {
+    const s = await unfinished(entry('switch'), { includeOn: 'green' });
+    const blueId = s.host.containers.get('app-blue')?.id;
+    const { result, outages } = await nextDeploy(s);
+    expect(outages).toEqual([]);
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, previousColor: 'green', color: 'blue' });
+    expect(result.interrupted).toMatchObject({ phase: 'switch', from: 'blue', to: 'green', serving: 'green', orphans: [] });
+    expect(result.interrupted?.action).toMatch(/switch to green was completed and checked through the proxies/);
+    expect(result.phases.map((p) => p.name)).toEqual(['recover', 'detect', 'up', 'health', 'switch', 'verify', 'drain', 'cleanup']);
+    // Recovery reloads onto green and lets blue drain before the deploy rebuilds blue.
+    expect(s.host.changes.slice(0, 2)).toEqual([RELOAD, UP_BLUE]);
+    expect(s.clock.slept).toContain(10_000);
+    expect(s.host.containers.get('app-blue')?.id).not.toBe(blueId);
+  });
+
+  it('include written to green, never loaded; green stopped: the include goes back to blue with no reload', async () => {
+    const s = await unfinished(entry('switch'), { includeOn: 'green', greenRunning: false });
+    const blueId = s.host.containers.get('app-blue')?.id;
+    const { result, outages } = await nextDeploy(s);
+    expect(outages).toEqual([]);
+    expect(result).toMatchObject({ status: 'deployed', previousColor: 'blue', color: 'green' });
+    expect(result.interrupted).toMatchObject({ serving: 'blue' });
+    expect(result.interrupted?.action).toMatch(/put back on blue/);
+    expect(s.host.changes[0]).toBe(UP_GREEN);
+    expect(s.host.containers.get('app-blue')?.id).toBe(blueId);
+  });
+
+  it('green answers 500 at the recovery: restored to blue; the deploy that follows rebuilds green', async () => {
+    const s = await unfinished(entry('switch', { reloading: ['proxy'] }), { includeOn: 'green' });
+    s.host.appStatus.set('app-green', 500);
+    const run = nextDeploy(s);
+    // Green is fixed by the deploy's own rebuild (a new version).
+    const original = s.host.run.bind(s.host);
+    s.host.run = async (file, args, options) => {
+      if (args.includes('up')) s.host.appStatus.delete('app-green');
+      return original(file, args, options);
+    };
+    const { result, outages } = await run;
+    expect(outages).toEqual([]);
+    expect(result.interrupted).toMatchObject({ serving: 'blue' });
+    expect(result).toMatchObject({ status: 'deployed', previousColor: 'blue', color: 'green' });
+  });
+
+  it('killed during the drain (both colors run, all proxies on green): kept on green with no reload, blue drains', async () => {
+    const s = await unfinished(entry('switched', { reloading: ['proxy'] }), { includeOn: 'green' });
+    s.host.run('docker', ['exec', 'proxy', 'nginx', '-s', 'reload'], { timeoutMs: 1 });
+    s.host.calls.length = 0;
+    const { result, outages } = await nextDeploy(s);
+    expect(outages).toEqual([]);
+    expect(result.interrupted).toMatchObject({ phase: 'switched', serving: 'green' });
+    expect(s.host.changes[0]).toBe(UP_BLUE);
+  });
+
+  it('a dead lock holder with a live child: the child is ended before anything changes', async () => {
+    const s = await unfinished(entry('up'));
+    s.processes.running.push({ pid: 4242, command: 'docker compose up -d app-green', token: 'dead-run' });
+    s.processes.running.push({ pid: 4343, command: 'sleep 1000', token: 'another-run' });
+    const { result } = await nextDeploy(s);
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(result.interrupted).toMatchObject({ phase: 'up', orphans: [4242], serving: 'blue' });
+    expect(s.processes.ended).toEqual([4242]);
+    expect(s.processes.changesBeforeEnd).toBe(0);
+  });
+
+  it('a child that cannot be ended: nothing changes, exit 3, the journal is kept for the next run', async () => {
+    const s = await unfinished(entry('up'));
+    s.processes.running.push({ pid: 4242, command: 'docker compose up', token: 'dead-run', ignoresTerm: true });
+    const { result } = await nextDeploy(s);
+    expect(result).toMatchObject({ status: 'failed', exitCode: 3 });
+    expect(result.error).toMatch(/could not end process\(es\) 4242.*journal is kept/s);
+    expect(s.host.changes).toEqual([]);
+    expect(s.journal.entries.has(KEY)).toBe(true);
+  });
+
+  it('the journal of a process that still runs on this host: refused, nothing changed', async () => {
+    // The test runner's parent process stands for a deploy still under way.
+    const alive = { ...thisProcess('live-run', 'deploy', 0), pid: process.ppid, ...processIdentity(process.ppid) };
+    const s = await unfinished(entry('switch', { run: alive }), { includeOn: 'green' });
+    const { result } = await nextDeploy(s);
+    expect(result.exitCode).toBe(1);
+    expect(result.error).toMatch(/still runs, yet this run holds the lock .*Nothing was changed/s);
+    expect(s.host.changes).toEqual([]);
+  });
+
+  it('status tells of the unfinished run and what the proxies load, and changes nothing', async () => {
+    const s = await unfinished(entry('switch'), { includeOn: 'green' });
+    s.config.command = 'status';
+    const log = new RecordingLogger();
+    const result = await execute(s.config, { ...s.deps, log });
+    expect(result).toMatchObject({ status: 'unchanged', exitCode: 0, color: 'blue' });
+    expect(result.interrupted).toMatchObject({ phase: 'switch', underWay: false, serving: 'blue' });
+    expect(log.text).toMatch(/An unfinished deploy of green was found: process 4194303 .* was switching the proxies from blue to green \(no proxy reloaded yet\)/);
+    expect(log.text).toMatch(/The proxies load blue; none yet: the next deploy or rollback finishes or undoes it first\./);
+    expect(s.host.changes).toEqual([]);
+    expect(s.journal.entries.has(KEY)).toBe(true);
+  });
+
+  it('a deploy records each step before it begins, and clears the journal once done', async () => {
+    const s = await setup({ live: 'blue' });
+    const result = await s.run();
+    expect(result.status).toBe('deployed');
+    expect(s.journal.written.map((e) => e.phase)).toEqual(['up', 'switch', 'switch', 'switched', 'cleanup']);
+    expect(s.journal.written[1]).toMatchObject({ from: 'blue', to: 'green', reloading: [], includes: [{ container: 'proxy', file: INCLUDE }] });
+    expect(s.journal.written[1]?.includes[0]?.previous).toContain('server app-blue:8000;');
+    expect(s.journal.written[2]?.reloading).toEqual(['proxy']);
+    expect(s.journal.entries.size).toBe(0);
+  });
+
+  it('a failed switch records the undo; a rollback that ends restored clears the journal', async () => {
+    const s = await setup({ live: 'blue' });
+    s.host.proxyAnswer = (color) => (color === 'green' ? 502 : 200);
+    const result = await s.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1 });
+    expect(s.journal.written.map((e) => e.phase)).toEqual(['up', 'switch', 'switch', 'switched', 'undo']);
+    expect(s.journal.entries.size).toBe(0);
+  });
+
+  it('every child process carries the run token, the same in the journal', async () => {
+    const s = await setup({ live: 'blue' });
+    const tokens = new Set<string>();
+    const original = s.host.run.bind(s.host);
+    s.host.run = async (file, args, options) => {
+      tokens.add(options.env?.BLUEGREEN_RUN ?? '(none)');
+      return original(file, args, options);
+    };
+    await s.run();
+    expect([...tokens]).toEqual([s.journal.written[0]?.run.token]);
+  });
+});
