@@ -5,7 +5,7 @@ import { ComposeDriver, detectCompose, projectNameOf, type ContainerState, type 
 import { ConfigError, type Config, type NginxTarget } from './config.js';
 import { formatStatuses, pollUntil, probeHttp, type ProbeResult } from './health.js';
 import type { Clock, Files, Http, Logger } from './io.js';
-import type { Journal, JournalEntry, JournalPhase } from './journal.js';
+import { journalName, type Journal, type JournalEntry, type JournalPhase } from './journal.js';
 import { describeHolder, holderAlive, processIdentity, thisProcess, type Locks } from './lock.js';
 import { NginxSwitcher, readInclude, renderInclude, type ProxyState } from './nginx.js';
 import { RUN_ENV, type Processes } from './processes.js';
@@ -232,7 +232,11 @@ class Deployment {
       if (unfinished && readOnly) this.reportUnfinished(unfinished);
       else if (unfinished) await this.phase('recover', () => this.recover(unfinished));
       const situation = await this.phase('detect', () => this.detect());
-      if (this.config.command === 'status') {
+      if (this.config.command === 'rollback' && unfinished && this.undidDeploy(unfinished)) {
+        // The unfinished deploy never took over: going to the other color would bring up its unchecked build.
+        this.log.info(`The unfinished deploy of ${unfinished.to} was undone and ${unfinished.from} serves as before: nothing to roll back.`);
+        this.finish('unchanged', 0, unfinished.from);
+      } else if (this.config.command === 'status') {
         await this.showLocks();
         this.finish('unchanged', 0, this.result.interrupted?.serving ?? situation.live);
       } else if (this.config.command === 'rollback') {
@@ -279,6 +283,12 @@ class Deployment {
     if (!locks.length) this.log.info('No deploy holds the lock of these proxies.');
   }
 
+  /** Whether a recovery left the color that served before an unfinished deploy serving (status and dry runs never). */
+  private undidDeploy(entry: JournalEntry): boolean {
+    const serving = this.result.interrupted?.serving;
+    return !this.config.dryRun && entry.command === 'deploy' && entry.from !== undefined && serving === entry.from;
+  }
+
   /** The journal of the compose project: the same for every runner that deploys it, whatever its checkout path. */
   private journalKey(): Promise<string> {
     this.journalKeyOnce ??= projectNameOf(this.config, this.deps.files).then((name) => `project:${name}`);
@@ -286,7 +296,7 @@ class Deployment {
   }
 
   /** Tells of an unfinished deploy: what it was doing, by whom, and since when. */
-  private describeUnfinished(entry: JournalEntry): InterruptedView {
+  private describeUnfinished(entry: JournalEntry, underWay = false): InterruptedView {
     const { run, from, to } = entry;
     const view: InterruptedView = {
       command: entry.command,
@@ -310,24 +320,23 @@ class Deployment {
       cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,
       undo: `was putting the proxies back on ${from ?? 'the includes they had before'}`,
     };
-    this.log.warn(
-      `An unfinished ${entry.command} of ${to} was found: ${describeHolder(run)} ${doing[entry.phase]} ` +
-        `(recorded ${entry.at}) and did not finish.`,
-    );
+    const found = underWay ? 'is under way, or ended without finishing' : 'was found unfinished';
+    this.log.warn(`A ${entry.command} of ${to} ${found}: ${describeHolder(run)} ${doing[entry.phase]} (recorded ${entry.at}).`);
     this.result.interrupted = view;
     return view;
   }
 
   /**
    * status and dry runs change nothing: they say what was left, what the proxies load, and that the next deploy or
-   * rollback repairs it first. A run whose process may still run is under way, not interrupted.
+   * rollback repairs it first. A run whose process may still run (or ran on another host) may be under way.
    */
   private reportUnfinished(entry: JournalEntry): void {
-    const view = this.describeUnfinished(entry);
-    view.underWay = holderAlive(entry.run);
+    const underWay = holderAlive(entry.run);
+    const view = this.describeUnfinished(entry, underWay);
+    view.underWay = underWay;
     if (entry.phase === 'up' || (entry.phase === 'switch' && !entry.reloading.length)) view.serving = entry.from;
     if (entry.phase === 'switched' || entry.phase === 'cleanup') view.serving = entry.to;
-    view.action = view.underWay
+    view.action = underWay
       ? `it may still be under way${entry.run.host === os.hostname() ? '' : ` on ${entry.run.host} (its process cannot be seen from here)`}`
       : 'none yet: the next deploy or rollback finishes or undoes it first';
     this.log.info(
@@ -354,8 +363,15 @@ class Deployment {
       const healthy = needsHealth(entry, { allRunning: seen.running }) && (await this.answersHealth(seen, entry.to));
       const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
       this.log.info(`Recovery: ${decision.why}.`);
-      view.serving = await this.carryOut(entry, seen, decision);
-      view.action = actionText(decision, view.serving);
+      if (decision.kind === 'stuck') {
+        throw new Error(
+          `${decision.why}. Start the color that served (its containers are kept by cleanup: stop), then run again; ` +
+            `or, to deploy over it anyway, remove the journal: docker rm ${journalName(await this.journalKey())}`,
+        );
+      }
+      const outcome = await this.carryOut(entry, seen, decision);
+      view.serving = outcome.serving;
+      view.action = outcome.action;
       this.log.info(`Recovered: ${view.action}.`);
       await this.deps.journal.clear(await this.journalKey());
     } catch (error) {
@@ -365,44 +381,70 @@ class Deployment {
     this.recovered = true;
   }
 
-  /** Acts on the decision; resolves with the color that serves afterwards, when known. */
-  private async carryOut(entry: JournalEntry, seen: Omit<Situation, 'live'>, d: Recovery): Promise<string | undefined> {
-    if (d.kind === 'none') return d.serving;
-    if (d.kind === 'complete') {
-      try {
-        await this.pointProxies(seen, entry, d.color, d.reloadAll ? this.runningProxies(seen) : []);
-      } catch (error) {
-        const back = entry.from;
-        if (!back || !someRunning(this.config.colors, seen.states)[back]) throw error;
-        this.log.warn(`${d.color} did not pass: ${(error as Error).message}. Putting the proxies back on ${back}.`);
-        await this.pointProxies(seen, entry, back, this.runningProxies(seen));
-        return back;
-      }
-      if (d.drain && this.config.drainMs > 0) {
-        this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${d.drain} to finish`);
-        await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
-      }
-      return d.color;
+  /** Acts on the decision; says what was done and which color serves afterwards, when known. */
+  private async carryOut(
+    entry: JournalEntry,
+    seen: Omit<Situation, 'live'>,
+    d: Exclude<Recovery, { kind: 'stuck' }>,
+  ): Promise<{ serving?: string; action: string }> {
+    if (d.kind === 'none') {
+      if (d.stop) await this.stopColor(seen, d.stop);
+      return {
+        serving: d.serving,
+        action: d.stop ? `${d.stop}, which never served, was stopped (${d.why})` : `nothing to repair (${d.why})`,
+      };
     }
-    await this.pointProxies(seen, entry, d.color, d.reload.filter((c) => this.runningProxies(seen).includes(c)));
-    return d.color;
+    if (d.kind === 'restore') {
+      const checked = await this.pointProxies(seen, entry, d.color, d.reload);
+      if (d.stop) await this.stopColor(seen, d.stop);
+      const where = d.color ?? 'the includes they had before';
+      return { serving: d.color, action: `the proxies were put back on ${where}${checked ? ', checked through them' : ''}` };
+    }
+    let checked: boolean;
+    try {
+      checked = await this.pointProxies(seen, entry, d.color, d.reloadAll ? this.runningProxies(seen) : []);
+    } catch (error) {
+      const back = entry.from;
+      if (!back || !seen.running[back]) throw error;
+      this.log.warn(`${d.color} did not pass: ${(error as Error).message}. Putting the proxies back on ${back}.`);
+      const backChecked = await this.pointProxies(seen, entry, back, this.runningProxies(seen));
+      return { serving: back, action: `${d.color} failed its check; the proxies were put back on ${back}${backChecked ? ', checked through them' : ''}` };
+    }
+    if (d.drain && this.config.drainMs > 0) {
+      this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${d.drain} to finish`);
+      await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
+    }
+    return {
+      serving: d.color,
+      action: `the switch to ${d.color} was completed${checked ? ' and checked through the proxies' : ' (not checked through the proxies)'}`,
+    };
   }
 
   private runningProxies(seen: Pick<Situation, 'proxies'>): string[] {
     return this.proxyContainers().filter((c) => seen.proxies.get(c)?.running);
   }
 
+  /** Stops a color that never served: left running, the next detection would take it for the live one. */
+  private async stopColor(seen: Omit<Situation, 'live'>, color: string): Promise<void> {
+    const running = (seen.states[color] ?? []).filter((c) => c.running);
+    if (!running.length) return;
+    this.log.info(`Stopping ${color}, which never served.`);
+    await this.compose.stopContainers(running);
+  }
+
   /**
-   * Writes each include for `color` (the one the run found, for the color it served before; rendered for the new
-   * one), tests it in every running proxy, reloads `reload`, and checks `color` through each proxy that was
-   * reloaded. Without a color (a first deploy undone), the includes found are put back and reloaded where they load.
+   * Writes each include for `color` (for the color served before, what the run found; for the new one, rendered),
+   * tests it in every running proxy, reloads `reload` (recorded first: should this run die too, the next one knows
+   * they may serve it) and checks `color` through them (every running proxy, for the new color). Without a color (a
+   * first deploy undone), the includes found are put back and reloaded where they load. Resolves with whether
+   * anything was checked through a proxy.
    */
   private async pointProxies(
     seen: Omit<Situation, 'live'>,
     entry: JournalEntry,
     color: string | undefined,
     reload: string[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const running = this.runningProxies(seen);
     const listen = new Map<string, number[]>();
     for (const inc of seen.includes) {
@@ -415,11 +457,20 @@ class Deployment {
       if (inc.content !== content) {
         this.log.info(`${this.nginx.describe(inc.target)} → ${color ?? 'as it was before'}`);
         await this.nginx.write(inc.target, content);
+        inc.content = content;
       }
       if (color !== undefined && running.includes(container)) {
         const ports = await this.nginx.test(inc.target, content);
         listen.set(container, [...new Set([...(listen.get(container) ?? []), ...ports])]);
       }
+    }
+    const checks =
+      color === undefined ? [] : this.proxyChecks(color === entry.to ? running : reload, listen, seen.proxies);
+    if (color === entry.to && this.config.verifyUrl) checks.push({ what: 'verify-url', url: this.config.verifyUrl });
+    const more = reload.filter((c) => !entry.reloading.includes(c));
+    if (more.length) {
+      entry.reloading = [...entry.reloading, ...more];
+      await this.deps.journal.write(await this.journalKey(), entry);
     }
     for (const c of reload) {
       if (color === undefined && !(await this.nginx.testOnly(c).then(() => true, () => false))) continue;
@@ -427,10 +478,10 @@ class Deployment {
       if (!confirmed) this.unconfirmed.add(c);
       this.log.info(`Reloaded ${c}.`);
     }
-    if (color === undefined) return;
+    if (color === undefined || !checks.length) return false;
     this.nextIds = (seen.states[color] ?? []).map((c) => c.id);
-    const checks = this.proxyChecks(color === entry.to ? running : reload, listen, seen.proxies);
-    if (checks.length) await this.verify({ ...seen, live: undefined }, color, checks);
+    await this.verify({ ...seen, live: undefined }, color, checks);
+    return true;
   }
 
   /** Whether a color the unfinished run brought up answers its health check now (it had passed it then). */
@@ -473,7 +524,7 @@ class Deployment {
    * Records the step about to begin, and resolves once it is stored: only then may the step begin. `wait: false`
    * records a step already done (the next record still comes after it).
    */
-  private async record(phase: JournalPhase, patch: Partial<JournalEntry> = {}, wait = true): Promise<void> {
+  private record(phase: JournalPhase, patch: Partial<JournalEntry> = {}, wait = true): Promise<void> {
     const now = this.deps.clock.now();
     const command = this.config.command === 'rollback' ? 'rollback' : 'deploy';
     this.entry = {
@@ -491,11 +542,12 @@ class Deployment {
       at: new Date(now).toISOString(),
     };
     const entry = this.entry;
-    const key = await this.journalKey();
-    this.journalWrites = this.journalWrites.then(() => this.deps.journal.write(key, entry));
+    // Chained at once, so that the writes are stored in the order of the steps.
+    this.journalWrites = this.journalWrites.then(async () => this.deps.journal.write(await this.journalKey(), entry));
     if (wait) return this.journalWrites;
     // Its failure surfaces at the next record that waits.
     this.journalWrites.catch(() => undefined);
+    return Promise.resolve();
   }
 
   /**
@@ -1070,7 +1122,9 @@ class Deployment {
     const services = s.services[next] ?? [];
     const h = this.config.health;
     const cmd = (args: string[]) => describeCommand(this.compose.cli.file, args);
+    const u = this.result.interrupted;
     const plan = [
+      ...(u ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`] : []),
       `${s.live ? `live color ${s.live} (port ${this.compose.port(s.live)})` : 'no live color'}; ` +
         `${this.config.command} ${next} (port ${port}), services ${services.join(', ')}`,
       this.config.command === 'rollback'
@@ -1140,7 +1194,7 @@ class Deployment {
     }
     const steps = this.config.rollbackOnFailure ? this.undo : this.undo.filter((u) => u.keepsServing?.());
     const problems: string[] = [];
-    if (steps.length && (this.entry?.phase === 'switch' || this.entry?.phase === 'switched')) {
+    if (steps.length && this.entry && this.entry.phase !== 'up') {
       // Should this run die while undoing, the next one puts the proxies back rather than finish the switch.
       this.journalWrites = this.journalWrites.catch(() => undefined);
       await this.record('undo').catch((e: Error) => this.log.warn(`Could not record the undo in the journal: ${e.message}`));
@@ -1214,14 +1268,6 @@ class Deployment {
       throw new StepFailure(`${name} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-}
-
-function actionText(d: Recovery, serving: string | undefined): string {
-  if (d.kind === 'none') return `nothing to repair (${d.why})`;
-  if (serving !== d.color) return `the proxies were put back on ${serving}`;
-  return d.kind === 'complete'
-    ? `the switch to ${d.color} was completed and checked through the proxies`
-    : `the proxies were put back on ${d.color ?? 'the includes they had before'}`;
 }
 
 function someRunning(colors: readonly string[], states: Record<string, ContainerState[]>): Record<string, boolean> {

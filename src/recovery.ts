@@ -12,66 +12,85 @@ export interface Observed {
 
 /**
  * What to do about an unfinished deploy, before anything else:
- * - none: the proxies serve what their includes say; nothing to repair;
+ * - none: the proxies serve what their includes say; nothing to repair but, for a first deploy that died bringing
+ *   its color up, that color (`stop`), which never served: left running, it would be taken for the live one;
  * - complete: point every proxy at `color` (the one the run brought up), reloading them unless all were reloaded
  *   already, check it through each proxy, then let `drain` (the old color) finish its requests;
- * - restore: put back the includes the proxies loaded before the run, and reload those whose reload began.
+ * - restore: put back the includes the proxies loaded before the run, reload those whose reload may have begun,
+ *   then stop `stop` (a first deploy's color, which must not be taken for live);
+ * - stuck: no color can take the traffic: nothing is changed, and the run stops saying so.
  */
 export type Recovery =
-  | { kind: 'none'; serving?: string; why: string }
+  | { kind: 'none'; serving?: string; stop?: string; why: string }
   | { kind: 'complete'; color: string; reloadAll: boolean; drain?: string; why: string }
-  | { kind: 'restore'; color?: string; reload: string[]; why: string };
+  | { kind: 'restore'; color?: string; reload: string[]; stop?: string; why: string }
+  | { kind: 'stuck'; why: string };
 
 /** Whether the decision depends on the new color's health: only then is it asked. */
 export function needsHealth(entry: JournalEntry, observed: Pick<Observed, 'allRunning'>): boolean {
-  return (entry.phase === 'switch' || entry.phase === 'switched') && Boolean(observed.allRunning[entry.to]);
+  const { from, to, phase } = entry;
+  if (phase === 'up' || phase === 'cleanup' || !observed.allRunning[to]) return false;
+  if (phase === 'undo') return from !== undefined && !observed.allRunning[from];
+  return from !== undefined || phase === 'switched';
 }
 
 /**
- * The serving color is never the one changed: a color whose containers the unfinished run left running and that
- * the proxies may serve stays as it is, and the proxies end on a color that runs (and, when it is the new one,
- * answers its health check and then each proxy's check).
+ * The proxies end on one color that runs: the new one when it runs and answers its health check (then each
+ * proxy's check), else the old one when all its services run. A color that may serve is never stopped or changed.
+ * A first deploy is finished only once every proxy was switched (then its color served); otherwise it is undone
+ * and its color stopped, so that the deploy that follows starts it over.
  */
 export function decideRecovery(entry: JournalEntry, observed: Observed): Recovery {
   const { from, to, phase } = entry;
-  const fromServes = from !== undefined && Boolean(observed.someRunning[from]);
+  const toAnswers = Boolean(observed.allRunning[to]) && observed.healthy;
+  const stopTo = observed.someRunning[to] ? to : undefined;
   if (phase === 'up') {
-    return {
-      kind: 'none',
-      serving: fromServes ? from : undefined,
-      why: `${to} was being brought up and never took traffic; the proxies still serve ${from ?? 'nothing (a first deploy)'}`,
-    };
+    return from === undefined
+      ? { kind: 'none', stop: stopTo, why: `the first deploy of ${to} died while bringing it up; ${to} never served` }
+      : { kind: 'none', serving: from, why: `${to} was being brought up and never took traffic; the proxies still serve ${from}` };
   }
   if (phase === 'cleanup') {
-    return {
-      kind: 'none',
-      serving: to,
-      why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped`,
-    };
+    return { kind: 'none', serving: to, why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped` };
   }
-  const verb = phase === 'undo' ? 'was being undone' : 'was being switched';
-  if (phase !== 'undo' && observed.allRunning[to] && observed.healthy) {
-    return {
-      kind: 'complete',
-      color: to,
-      reloadAll: phase === 'switch',
-      drain: fromServes ? from : undefined,
-      why: `the switch to ${to} ${phase === 'switch' ? 'had begun' : 'was done but not yet checked'}, and ${to} runs and answers its health check`,
-    };
-  }
-  if (fromServes || from === undefined) {
-    const why = phase === 'undo' ? 'the run had failed or was cancelled' : `${to} ${observed.allRunning[to] ? 'does not answer its health check' : 'is not running'}`;
+  const state = phase === 'switch' ? 'had begun' : phase === 'switched' ? 'was done but not yet checked' : 'was being undone';
+  const toState = !observed.allRunning[to] ? 'is not running' : observed.healthy ? 'answers its health check' : 'does not answer its health check';
+  if (from === undefined) {
+    if (phase === 'switched' && toAnswers) {
+      return { kind: 'complete', color: to, reloadAll: false, why: `the first deploy's switch to ${to} was done, and ${to} ${toState}` };
+    }
     return {
       kind: 'restore',
-      color: from,
       reload: entry.reloading,
-      why: `the switch to ${to} ${verb}, and ${why}: the proxies go back to ${from ?? 'the includes they had before this first deploy'}`,
+      stop: stopTo,
+      why: `the first deploy's switch to ${to} ${state}, and ${to} ${toState}: the includes found before it are put back`,
     };
   }
+  const fromRuns = Boolean(observed.allRunning[from]);
+  const complete: Recovery = {
+    kind: 'complete',
+    color: to,
+    reloadAll: phase !== 'switched',
+    drain: observed.someRunning[from] ? from : undefined,
+    why: `the switch to ${to} ${state}, and ${to} ${toState}`,
+  };
+  const restore: Recovery = {
+    kind: 'restore',
+    color: from,
+    reload: entry.reloading,
+    why: `the switch to ${to} ${state}, and ${to} ${toState}: the proxies go back to ${from}, which runs`,
+  };
+  if (phase === 'undo') {
+    // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
+    if (fromRuns) return restore;
+    if (toAnswers) return { ...complete, why: `${complete.why}, while ${from} does not fully run: ${to} keeps the traffic` };
+  } else {
+    if (toAnswers) return complete;
+    if (fromRuns) return restore;
+  }
   return {
-    kind: 'none',
+    kind: 'stuck',
     why:
-      `the switch to ${to} ${verb}, but neither ${from} runs nor ${to} answers its health check: the includes are ` +
-      'left as they are',
+      `the switch to ${to} ${state}, but ${to} ${toState} and not every service of ${from} runs: no color can take ` +
+      'the traffic, so the includes are left as they are',
   };
 }

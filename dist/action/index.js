@@ -61225,6 +61225,66 @@ function holderAlive(holder) {
     return !(holder.started && now && now !== holder.started);
 }
 
+;// CONCATENATED MODULE: ./src/journal.ts
+
+
+
+const JOURNAL_LABEL = 'bluegreen-action.journal';
+const FILE = 'journal.json';
+const journal_TIMEOUT_MS = 60_000;
+function journalName(key) {
+    return readableName('bluegreen-journal', key);
+}
+/**
+ * The journal as a file in a created, never started container (of the lock's empty image, which the lock made
+ * before any entry is written): `docker cp` writes and reads it, and every client of the engine sees it.
+ */
+function dockerJournal(runner) {
+    async function docker(what, args, expected, input) {
+        const r = await runner.run('docker', args, { timeoutMs: journal_TIMEOUT_MS, input, encoding: 'latin1' });
+        if (r.timedOut || (r.exitCode !== 0 && !expected?.test(r.stderr)))
+            throw new CommandError(what, r);
+        return r;
+    }
+    /** Names whose container exists: created once per run, not before each entry. */
+    const created = new Set();
+    return {
+        async read(key) {
+            const name = journalName(key);
+            const r = await docker(`reading the deploy journal ${name}`, ['cp', `${name}:/${FILE}`, '-'], NOT_THERE);
+            if (r.exitCode !== 0)
+                return undefined;
+            const text = unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
+            try {
+                const entry = JSON.parse(text);
+                return entry.version === 1 ? entry : undefined;
+            }
+            catch {
+                throw new Error(`the deploy journal ${name} cannot be read (${text.slice(0, 80)}). Remove it: docker rm ${name}`);
+            }
+        },
+        async write(key, entry) {
+            const name = journalName(key);
+            if (!created.has(name)) {
+                const labels = ['--label', `${JOURNAL_LABEL}=${key}`];
+                await docker(`creating the deploy journal ${name}`, ['create', '--name', name, ...labels, LOCK_IMAGE, 'journal'], IN_USE);
+                created.add(name);
+            }
+            const archive = packFile(FILE, `${JSON.stringify(entry)}\n`, Date.parse(entry.at) / 1000 || 0);
+            await docker(`writing the deploy journal ${name}`, ['cp', '-', `${name}:/`], undefined, archive);
+        },
+        async clear(key) {
+            const name = journalName(key);
+            await docker(`removing the deploy journal ${name}`, ['rm', name], /No such container/i);
+            created.delete(name);
+        },
+    };
+}
+/** Docker CLI 24+ says "Could not find the file", older ones "No such container:path" or "No such container". */
+const NOT_THERE = /could not find the file|no such file|no such container/i;
+/** The container is there already: a journal left by an earlier run, which this one replaces. */
+const IN_USE = /Conflict|already in use/i;
+
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/processes.ts
@@ -61308,53 +61368,75 @@ function procProcesses(clock, proc = '/proc') {
 ;// CONCATENATED MODULE: ./src/recovery.ts
 /** Whether the decision depends on the new color's health: only then is it asked. */
 function needsHealth(entry, observed) {
-    return (entry.phase === 'switch' || entry.phase === 'switched') && Boolean(observed.allRunning[entry.to]);
+    const { from, to, phase } = entry;
+    if (phase === 'up' || phase === 'cleanup' || !observed.allRunning[to])
+        return false;
+    if (phase === 'undo')
+        return from !== undefined && !observed.allRunning[from];
+    return from !== undefined || phase === 'switched';
 }
 /**
- * The serving color is never the one changed: a color whose containers the unfinished run left running and that
- * the proxies may serve stays as it is, and the proxies end on a color that runs (and, when it is the new one,
- * answers its health check and then each proxy's check).
+ * The proxies end on one color that runs: the new one when it runs and answers its health check (then each
+ * proxy's check), else the old one when all its services run. A color that may serve is never stopped or changed.
+ * A first deploy is finished only once every proxy was switched (then its color served); otherwise it is undone
+ * and its color stopped, so that the deploy that follows starts it over.
  */
 function decideRecovery(entry, observed) {
     const { from, to, phase } = entry;
-    const fromServes = from !== undefined && Boolean(observed.someRunning[from]);
+    const toAnswers = Boolean(observed.allRunning[to]) && observed.healthy;
+    const stopTo = observed.someRunning[to] ? to : undefined;
     if (phase === 'up') {
-        return {
-            kind: 'none',
-            serving: fromServes ? from : undefined,
-            why: `${to} was being brought up and never took traffic; the proxies still serve ${from ?? 'nothing (a first deploy)'}`,
-        };
+        return from === undefined
+            ? { kind: 'none', stop: stopTo, why: `the first deploy of ${to} died while bringing it up; ${to} never served` }
+            : { kind: 'none', serving: from, why: `${to} was being brought up and never took traffic; the proxies still serve ${from}` };
     }
     if (phase === 'cleanup') {
-        return {
-            kind: 'none',
-            serving: to,
-            why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped`,
-        };
+        return { kind: 'none', serving: to, why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped` };
     }
-    const verb = phase === 'undo' ? 'was being undone' : 'was being switched';
-    if (phase !== 'undo' && observed.allRunning[to] && observed.healthy) {
-        return {
-            kind: 'complete',
-            color: to,
-            reloadAll: phase === 'switch',
-            drain: fromServes ? from : undefined,
-            why: `the switch to ${to} ${phase === 'switch' ? 'had begun' : 'was done but not yet checked'}, and ${to} runs and answers its health check`,
-        };
-    }
-    if (fromServes || from === undefined) {
-        const why = phase === 'undo' ? 'the run had failed or was cancelled' : `${to} ${observed.allRunning[to] ? 'does not answer its health check' : 'is not running'}`;
+    const state = phase === 'switch' ? 'had begun' : phase === 'switched' ? 'was done but not yet checked' : 'was being undone';
+    const toState = !observed.allRunning[to] ? 'is not running' : observed.healthy ? 'answers its health check' : 'does not answer its health check';
+    if (from === undefined) {
+        if (phase === 'switched' && toAnswers) {
+            return { kind: 'complete', color: to, reloadAll: false, why: `the first deploy's switch to ${to} was done, and ${to} ${toState}` };
+        }
         return {
             kind: 'restore',
-            color: from,
             reload: entry.reloading,
-            why: `the switch to ${to} ${verb}, and ${why}: the proxies go back to ${from ?? 'the includes they had before this first deploy'}`,
+            stop: stopTo,
+            why: `the first deploy's switch to ${to} ${state}, and ${to} ${toState}: the includes found before it are put back`,
         };
     }
+    const fromRuns = Boolean(observed.allRunning[from]);
+    const complete = {
+        kind: 'complete',
+        color: to,
+        reloadAll: phase !== 'switched',
+        drain: observed.someRunning[from] ? from : undefined,
+        why: `the switch to ${to} ${state}, and ${to} ${toState}`,
+    };
+    const restore = {
+        kind: 'restore',
+        color: from,
+        reload: entry.reloading,
+        why: `the switch to ${to} ${state}, and ${to} ${toState}: the proxies go back to ${from}, which runs`,
+    };
+    if (phase === 'undo') {
+        // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
+        if (fromRuns)
+            return restore;
+        if (toAnswers)
+            return { ...complete, why: `${complete.why}, while ${from} does not fully run: ${to} keeps the traffic` };
+    }
+    else {
+        if (toAnswers)
+            return complete;
+        if (fromRuns)
+            return restore;
+    }
     return {
-        kind: 'none',
-        why: `the switch to ${to} ${verb}, but neither ${from} runs nor ${to} answers its health check: the includes are ` +
-            'left as they are',
+        kind: 'stuck',
+        why: `the switch to ${to} ${state}, but ${to} ${toState} and not every service of ${from} runs: no color can take ` +
+            'the traffic, so the includes are left as they are',
     };
 }
 
@@ -61412,6 +61494,7 @@ function attribute(response, colorHeader, colors) {
 }
 
 ;// CONCATENATED MODULE: ./src/deploy.ts
+
 
 
 
@@ -61516,7 +61599,12 @@ class Deployment {
             else if (unfinished)
                 await this.phase('recover', () => this.recover(unfinished));
             const situation = await this.phase('detect', () => this.detect());
-            if (this.config.command === 'status') {
+            if (this.config.command === 'rollback' && unfinished && this.undidDeploy(unfinished)) {
+                // The unfinished deploy never took over: going to the other color would bring up its unchecked build.
+                this.log.info(`The unfinished deploy of ${unfinished.to} was undone and ${unfinished.from} serves as before: nothing to roll back.`);
+                this.finish('unchanged', 0, unfinished.from);
+            }
+            else if (this.config.command === 'status') {
                 await this.showLocks();
                 this.finish('unchanged', 0, this.result.interrupted?.serving ?? situation.live);
             }
@@ -61566,13 +61654,18 @@ class Deployment {
         if (!locks.length)
             this.log.info('No deploy holds the lock of these proxies.');
     }
+    /** Whether a recovery left the color that served before an unfinished deploy serving (status and dry runs never). */
+    undidDeploy(entry) {
+        const serving = this.result.interrupted?.serving;
+        return !this.config.dryRun && entry.command === 'deploy' && entry.from !== undefined && serving === entry.from;
+    }
     /** The journal of the compose project: the same for every runner that deploys it, whatever its checkout path. */
     journalKey() {
         this.journalKeyOnce ??= projectNameOf(this.config, this.deps.files).then((name) => `project:${name}`);
         return this.journalKeyOnce;
     }
     /** Tells of an unfinished deploy: what it was doing, by whom, and since when. */
-    describeUnfinished(entry) {
+    describeUnfinished(entry, underWay = false) {
         const { run, from, to } = entry;
         const view = {
             command: entry.command,
@@ -61595,23 +61688,24 @@ class Deployment {
             cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,
             undo: `was putting the proxies back on ${from ?? 'the includes they had before'}`,
         };
-        this.log.warn(`An unfinished ${entry.command} of ${to} was found: ${describeHolder(run)} ${doing[entry.phase]} ` +
-            `(recorded ${entry.at}) and did not finish.`);
+        const found = underWay ? 'is under way, or ended without finishing' : 'was found unfinished';
+        this.log.warn(`A ${entry.command} of ${to} ${found}: ${describeHolder(run)} ${doing[entry.phase]} (recorded ${entry.at}).`);
         this.result.interrupted = view;
         return view;
     }
     /**
      * status and dry runs change nothing: they say what was left, what the proxies load, and that the next deploy or
-     * rollback repairs it first. A run whose process may still run is under way, not interrupted.
+     * rollback repairs it first. A run whose process may still run (or ran on another host) may be under way.
      */
     reportUnfinished(entry) {
-        const view = this.describeUnfinished(entry);
-        view.underWay = holderAlive(entry.run);
+        const underWay = holderAlive(entry.run);
+        const view = this.describeUnfinished(entry, underWay);
+        view.underWay = underWay;
         if (entry.phase === 'up' || (entry.phase === 'switch' && !entry.reloading.length))
             view.serving = entry.from;
         if (entry.phase === 'switched' || entry.phase === 'cleanup')
             view.serving = entry.to;
-        view.action = view.underWay
+        view.action = underWay
             ? `it may still be under way${entry.run.host === external_node_os_default().hostname() ? '' : ` on ${entry.run.host} (its process cannot be seen from here)`}`
             : 'none yet: the next deploy or rollback finishes or undoes it first';
         this.log.info(`${view.serving ? `The proxies load ${view.serving}` : 'What each proxy loads cannot be told from here'}; ${view.action}.`);
@@ -61633,8 +61727,13 @@ class Deployment {
             const healthy = needsHealth(entry, { allRunning: seen.running }) && (await this.answersHealth(seen, entry.to));
             const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
             this.log.info(`Recovery: ${decision.why}.`);
-            view.serving = await this.carryOut(entry, seen, decision);
-            view.action = actionText(decision, view.serving);
+            if (decision.kind === 'stuck') {
+                throw new Error(`${decision.why}. Start the color that served (its containers are kept by cleanup: stop), then run again; ` +
+                    `or, to deploy over it anyway, remove the journal: docker rm ${journalName(await this.journalKey())}`);
+            }
+            const outcome = await this.carryOut(entry, seen, decision);
+            view.serving = outcome.serving;
+            view.action = outcome.action;
             this.log.info(`Recovered: ${view.action}.`);
             await this.deps.journal.clear(await this.journalKey());
         }
@@ -61644,38 +61743,61 @@ class Deployment {
         }
         this.recovered = true;
     }
-    /** Acts on the decision; resolves with the color that serves afterwards, when known. */
+    /** Acts on the decision; says what was done and which color serves afterwards, when known. */
     async carryOut(entry, seen, d) {
-        if (d.kind === 'none')
-            return d.serving;
-        if (d.kind === 'complete') {
-            try {
-                await this.pointProxies(seen, entry, d.color, d.reloadAll ? this.runningProxies(seen) : []);
-            }
-            catch (error) {
-                const back = entry.from;
-                if (!back || !someRunning(this.config.colors, seen.states)[back])
-                    throw error;
-                this.log.warn(`${d.color} did not pass: ${error.message}. Putting the proxies back on ${back}.`);
-                await this.pointProxies(seen, entry, back, this.runningProxies(seen));
-                return back;
-            }
-            if (d.drain && this.config.drainMs > 0) {
-                this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${d.drain} to finish`);
-                await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
-            }
-            return d.color;
+        if (d.kind === 'none') {
+            if (d.stop)
+                await this.stopColor(seen, d.stop);
+            return {
+                serving: d.serving,
+                action: d.stop ? `${d.stop}, which never served, was stopped (${d.why})` : `nothing to repair (${d.why})`,
+            };
         }
-        await this.pointProxies(seen, entry, d.color, d.reload.filter((c) => this.runningProxies(seen).includes(c)));
-        return d.color;
+        if (d.kind === 'restore') {
+            const checked = await this.pointProxies(seen, entry, d.color, d.reload);
+            if (d.stop)
+                await this.stopColor(seen, d.stop);
+            const where = d.color ?? 'the includes they had before';
+            return { serving: d.color, action: `the proxies were put back on ${where}${checked ? ', checked through them' : ''}` };
+        }
+        let checked;
+        try {
+            checked = await this.pointProxies(seen, entry, d.color, d.reloadAll ? this.runningProxies(seen) : []);
+        }
+        catch (error) {
+            const back = entry.from;
+            if (!back || !seen.running[back])
+                throw error;
+            this.log.warn(`${d.color} did not pass: ${error.message}. Putting the proxies back on ${back}.`);
+            const backChecked = await this.pointProxies(seen, entry, back, this.runningProxies(seen));
+            return { serving: back, action: `${d.color} failed its check; the proxies were put back on ${back}${backChecked ? ', checked through them' : ''}` };
+        }
+        if (d.drain && this.config.drainMs > 0) {
+            this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${d.drain} to finish`);
+            await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
+        }
+        return {
+            serving: d.color,
+            action: `the switch to ${d.color} was completed${checked ? ' and checked through the proxies' : ' (not checked through the proxies)'}`,
+        };
     }
     runningProxies(seen) {
         return this.proxyContainers().filter((c) => seen.proxies.get(c)?.running);
     }
+    /** Stops a color that never served: left running, the next detection would take it for the live one. */
+    async stopColor(seen, color) {
+        const running = (seen.states[color] ?? []).filter((c) => c.running);
+        if (!running.length)
+            return;
+        this.log.info(`Stopping ${color}, which never served.`);
+        await this.compose.stopContainers(running);
+    }
     /**
-     * Writes each include for `color` (the one the run found, for the color it served before; rendered for the new
-     * one), tests it in every running proxy, reloads `reload`, and checks `color` through each proxy that was
-     * reloaded. Without a color (a first deploy undone), the includes found are put back and reloaded where they load.
+     * Writes each include for `color` (for the color served before, what the run found; for the new one, rendered),
+     * tests it in every running proxy, reloads `reload` (recorded first: should this run die too, the next one knows
+     * they may serve it) and checks `color` through them (every running proxy, for the new color). Without a color (a
+     * first deploy undone), the includes found are put back and reloaded where they load. Resolves with whether
+     * anything was checked through a proxy.
      */
     async pointProxies(seen, entry, color, reload) {
         const running = this.runningProxies(seen);
@@ -61689,11 +61811,20 @@ class Deployment {
             if (inc.content !== content) {
                 this.log.info(`${this.nginx.describe(inc.target)} → ${color ?? 'as it was before'}`);
                 await this.nginx.write(inc.target, content);
+                inc.content = content;
             }
             if (color !== undefined && running.includes(container)) {
                 const ports = await this.nginx.test(inc.target, content);
                 listen.set(container, [...new Set([...(listen.get(container) ?? []), ...ports])]);
             }
+        }
+        const checks = color === undefined ? [] : this.proxyChecks(color === entry.to ? running : reload, listen, seen.proxies);
+        if (color === entry.to && this.config.verifyUrl)
+            checks.push({ what: 'verify-url', url: this.config.verifyUrl });
+        const more = reload.filter((c) => !entry.reloading.includes(c));
+        if (more.length) {
+            entry.reloading = [...entry.reloading, ...more];
+            await this.deps.journal.write(await this.journalKey(), entry);
         }
         for (const c of reload) {
             if (color === undefined && !(await this.nginx.testOnly(c).then(() => true, () => false)))
@@ -61703,12 +61834,11 @@ class Deployment {
                 this.unconfirmed.add(c);
             this.log.info(`Reloaded ${c}.`);
         }
-        if (color === undefined)
-            return;
+        if (color === undefined || !checks.length)
+            return false;
         this.nextIds = (seen.states[color] ?? []).map((c) => c.id);
-        const checks = this.proxyChecks(color === entry.to ? running : reload, listen, seen.proxies);
-        if (checks.length)
-            await this.verify({ ...seen, live: undefined }, color, checks);
+        await this.verify({ ...seen, live: undefined }, color, checks);
+        return true;
     }
     /** Whether a color the unfinished run brought up answers its health check now (it had passed it then). */
     async answersHealth(seen, color) {
@@ -61746,7 +61876,7 @@ class Deployment {
      * Records the step about to begin, and resolves once it is stored: only then may the step begin. `wait: false`
      * records a step already done (the next record still comes after it).
      */
-    async record(phase, patch = {}, wait = true) {
+    record(phase, patch = {}, wait = true) {
         const now = this.deps.clock.now();
         const command = this.config.command === 'rollback' ? 'rollback' : 'deploy';
         this.entry = {
@@ -61764,12 +61894,13 @@ class Deployment {
             at: new Date(now).toISOString(),
         };
         const entry = this.entry;
-        const key = await this.journalKey();
-        this.journalWrites = this.journalWrites.then(() => this.deps.journal.write(key, entry));
+        // Chained at once, so that the writes are stored in the order of the steps.
+        this.journalWrites = this.journalWrites.then(async () => this.deps.journal.write(await this.journalKey(), entry));
         if (wait)
             return this.journalWrites;
         // Its failure surfaces at the next record that waits.
         this.journalWrites.catch(() => undefined);
+        return Promise.resolve();
     }
     /**
      * The journal goes once the run ends in a state it reported exactly; one that could not restore (exit 3) keeps
@@ -62315,7 +62446,9 @@ class Deployment {
         const services = s.services[next] ?? [];
         const h = this.config.health;
         const cmd = (args) => describeCommand(this.compose.cli.file, args);
+        const u = this.result.interrupted;
         const plan = [
+            ...(u ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`] : []),
             `${s.live ? `live color ${s.live} (port ${this.compose.port(s.live)})` : 'no live color'}; ` +
                 `${this.config.command} ${next} (port ${port}), services ${services.join(', ')}`,
             this.config.command === 'rollback'
@@ -62383,7 +62516,7 @@ class Deployment {
         }
         const steps = this.config.rollbackOnFailure ? this.undo : this.undo.filter((u) => u.keepsServing?.());
         const problems = [];
-        if (steps.length && (this.entry?.phase === 'switch' || this.entry?.phase === 'switched')) {
+        if (steps.length && this.entry && this.entry.phase !== 'up') {
             // Should this run die while undoing, the next one puts the proxies back rather than finish the switch.
             this.journalWrites = this.journalWrites.catch(() => undefined);
             await this.record('undo').catch((e) => this.log.warn(`Could not record the undo in the journal: ${e.message}`));
@@ -62456,15 +62589,6 @@ class Deployment {
             throw new StepFailure(`${name} failed: ${error instanceof Error ? error.message : String(error)}`);
         }
     }
-}
-function actionText(d, serving) {
-    if (d.kind === 'none')
-        return `nothing to repair (${d.why})`;
-    if (serving !== d.color)
-        return `the proxies were put back on ${serving}`;
-    return d.kind === 'complete'
-        ? `the switch to ${d.color} was completed and checked through the proxies`
-        : `the proxies were put back on ${d.color ?? 'the includes they had before'}`;
 }
 function someRunning(colors, states) {
     return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
@@ -62583,66 +62707,6 @@ const nodeFiles = {
         }
     },
 };
-
-;// CONCATENATED MODULE: ./src/journal.ts
-
-
-
-const JOURNAL_LABEL = 'bluegreen-action.journal';
-const FILE = 'journal.json';
-const journal_TIMEOUT_MS = 60_000;
-function journalName(key) {
-    return readableName('bluegreen-journal', key);
-}
-/**
- * The journal as a file in a created, never started container (of the lock's empty image, which the lock made
- * before any entry is written): `docker cp` writes and reads it, and every client of the engine sees it.
- */
-function dockerJournal(runner) {
-    async function docker(what, args, expected, input) {
-        const r = await runner.run('docker', args, { timeoutMs: journal_TIMEOUT_MS, input, encoding: 'latin1' });
-        if (r.timedOut || (r.exitCode !== 0 && !expected?.test(r.stderr)))
-            throw new CommandError(what, r);
-        return r;
-    }
-    /** Names whose container exists: created once per run, not before each entry. */
-    const created = new Set();
-    return {
-        async read(key) {
-            const name = journalName(key);
-            const r = await docker(`reading the deploy journal ${name}`, ['cp', `${name}:/${FILE}`, '-'], NOT_THERE);
-            if (r.exitCode !== 0)
-                return undefined;
-            const text = unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
-            try {
-                const entry = JSON.parse(text);
-                return entry.version === 1 ? entry : undefined;
-            }
-            catch {
-                throw new Error(`the deploy journal ${name} cannot be read (${text.slice(0, 80)}). Remove it: docker rm ${name}`);
-            }
-        },
-        async write(key, entry) {
-            const name = journalName(key);
-            if (!created.has(name)) {
-                const labels = ['--label', `${JOURNAL_LABEL}=${key}`];
-                await docker(`creating the deploy journal ${name}`, ['create', '--name', name, ...labels, LOCK_IMAGE, 'journal'], IN_USE);
-                created.add(name);
-            }
-            const archive = packFile(FILE, `${JSON.stringify(entry)}\n`, Date.parse(entry.at) / 1000 || 0);
-            await docker(`writing the deploy journal ${name}`, ['cp', '-', `${name}:/`], undefined, archive);
-        },
-        async clear(key) {
-            const name = journalName(key);
-            await docker(`removing the deploy journal ${name}`, ['rm', name], /No such container/i);
-            created.delete(name);
-        },
-    };
-}
-/** Docker CLI 24+ says "Could not find the file", older ones "No such container:path" or "No such container". */
-const NOT_THERE = /could not find the file|no such file|no such container/i;
-/** The container is there already: a journal left by an earlier run, which this one replaces. */
-const IN_USE = /Conflict|already in use/i;
 
 ;// CONCATENATED MODULE: ./src/run.ts
 

@@ -166,6 +166,8 @@ export class FakeHost implements Runner, Http {
   readonly crashing = new Set<string>();
   /** HTTP status each app service answers on its port (default 200). */
   readonly appStatus = new Map<string, number>();
+  /** Services whose appStatus goes once `up` recreates them (a new version that fixes them). */
+  readonly fixedByUp = new Set<string>();
   /** Docker HEALTHCHECK statuses a service's container reports, one per inspect, the last one sticking. */
   readonly dockerHealth = new Map<string, string[]>();
   readonly injections: Injection[] = [];
@@ -280,6 +282,7 @@ export class FakeHost implements Runner, Http {
             existing.status = 'running';
           } else {
             this.containers.set(s, this.newContainer(s, !this.crashing.has(s)));
+            if (this.fixedByUp.delete(s)) this.appStatus.delete(s);
           }
           const proxy = this.composeProxies.get(s);
           if (proxy && !this.proxies.has(proxy.container)) {

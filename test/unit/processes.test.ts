@@ -53,7 +53,7 @@ describe.skipIf(process.platform !== 'linux')('child processes of a dead run (Li
 });
 
 describe('child processes, read from a /proc laid out as Linux does', () => {
-  it('skips processes that cannot be read and those of other runs; a zombie counts as ended', async () => {
+  it('finds the processes of one run token only, skipping those that cannot be read', async () => {
     const proc = await mkdtemp(path.join(os.tmpdir(), 'bg-proc-'));
     const add = async (pid: number, environ: string[], stat: string) => {
       await mkdir(path.join(proc, String(pid)));

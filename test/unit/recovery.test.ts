@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config.js';
 import { execute, type Deps, type Result } from '../../src/deploy.js';
 import type { JournalEntry } from '../../src/journal.js';
 import { processIdentity, thisProcess } from '../../src/lock.js';
 import { renderInclude } from '../../src/nginx.js';
+import { describeCommand } from '../../src/runner.js';
 import { decideRecovery, needsHealth, type Observed } from '../../src/recovery.js';
 import { INCLUDE, RELOAD, setup, UP_BLUE, UP_GREEN } from './deploy-setup.js';
 import { FakeHost, RecordingLogger } from './fake-host.js';
@@ -91,17 +93,43 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
     });
   });
 
-  it('a first deploy whose color does not answer: the includes found before it are put back', () => {
+  it('a first deploy whose color does not answer: the includes found before it are put back, its color stopped', () => {
     const e = entry('switch', { from: undefined, reloading: ['proxy'] });
-    expect(decideRecovery(e, observed({ all: ['green'], healthy: false }))).toMatchObject({
-      kind: 'restore',
-      color: undefined,
-      reload: ['proxy'],
+    expect(needsHealth(e, observed({ all: ['green'] }))).toBe(false);
+    const d = decideRecovery(e, observed({ all: ['green'], healthy: true }));
+    expect(d).toMatchObject({ kind: 'restore', reload: ['proxy'], stop: 'green' });
+    expect(d).not.toHaveProperty('color');
+  });
+
+  it('a first deploy switched everywhere, its color answering: finished, no reload', () => {
+    const e = entry('switched', { from: undefined, reloading: ['proxy'] });
+    expect(needsHealth(e, observed({ all: ['green'] }))).toBe(true);
+    expect(decideRecovery(e, observed({ all: ['green'], healthy: true }))).toMatchObject({
+      kind: 'complete',
+      color: 'green',
+      reloadAll: false,
     });
   });
 
-  it('neither color can serve: the includes are left as they are', () => {
-    expect(decideRecovery(entry('switch'), observed({ some: ['green'] }))).toMatchObject({ kind: 'none' });
+  it('a first deploy that died bringing its color up: that color, which never served, is stopped', () => {
+    expect(decideRecovery(entry('up', { from: undefined }), observed({ some: ['green'] }))).toMatchObject({
+      kind: 'none',
+      stop: 'green',
+    });
+  });
+
+  it('restores only to a color whose every service runs; an undo keeps the new color when the old cannot serve', () => {
+    const partly = observed({ all: ['green'], some: ['blue'], healthy: true });
+    expect(decideRecovery(entry('undo', { reloading: ['proxy'] }), partly)).toMatchObject({ kind: 'complete', color: 'green' });
+    expect(needsHealth(entry('undo'), partly)).toBe(true);
+    expect(needsHealth(entry('undo'), observed({ all: ['blue', 'green'] }))).toBe(false);
+  });
+
+  it('neither color can serve: stuck, nothing is changed', () => {
+    expect(decideRecovery(entry('switch'), observed({ some: ['green', 'blue'] }))).toMatchObject({ kind: 'stuck' });
+    expect(decideRecovery(entry('switch'), observed({ all: ['green'], some: ['blue'], healthy: false }))).toMatchObject({
+      kind: 'stuck',
+    });
   });
 });
 
@@ -110,24 +138,26 @@ type Setup = Awaited<ReturnType<typeof setup>>;
 /**
  * Deps whose every side effect (a command, a file or journal write, a sleep, an HTTP request) counts as an instant;
  * at instant `at` the run dies, before or after it: that call and every later one never return, as after SIGKILL.
+ * `labels` names each instant, as far as the run got.
  */
-function killable(s: Setup, at: number, when: 'before' | 'after') {
-  let count = 0;
+function killable(s: Setup, at: number, when: 'before' | 'after', config: Config = s.config) {
+  const labels: string[] = [];
   let dead = false;
   let died: () => void = () => undefined;
   const death = new Promise<void>((resolve) => (died = resolve));
   const never = new Promise<never>(() => undefined);
-  const step = async <T>(fn: () => Promise<T>): Promise<T> => {
+  const step = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
     if (dead) return never;
-    count++;
-    if (count === at && when === 'before') {
+    labels.push(label);
+    const n = labels.length;
+    if (n === at && when === 'before') {
       dead = true;
       died();
       return never;
     }
     const value = await fn();
     if (dead) return never;
-    if (count === at) {
+    if (n === at) {
       dead = true;
       died();
       return never;
@@ -137,18 +167,26 @@ function killable(s: Setup, at: number, when: 'before' | 'after') {
   const d: Deps = s.deps;
   const deps: Deps = {
     ...d,
-    runner: { run: (file, args, options) => step(() => d.runner.run(file, args, options)) },
-    http: { get: (url, options) => step(() => d.http.get(url, options)) },
-    files: { ...d.files, read: (p) => d.files.read(p), kind: (p) => d.files.kind(p), write: (p, c) => step(() => d.files.write(p, c)) },
-    clock: { now: () => d.clock.now(), sleep: (ms, signal) => step(() => d.clock.sleep(ms, signal)) },
+    runner: { run: (file, args, options) => step(describeCommand(file, args), () => d.runner.run(file, args, options)) },
+    http: { get: (url, options) => step(`GET ${url}`, () => d.http.get(url, options)) },
+    files: { ...d.files, read: (p) => d.files.read(p), kind: (p) => d.files.kind(p), write: (p, c) => step(`write ${p}`, () => d.files.write(p, c)) },
+    clock: { now: () => d.clock.now(), sleep: (ms, signal) => step(`sleep ${ms}`, () => d.clock.sleep(ms, signal)) },
     journal: {
-      read: (key) => step(() => d.journal.read(key)),
-      write: (key, e) => step(() => d.journal.write(key, e)),
-      clear: (key) => step(() => d.journal.clear(key)),
+      read: (key) => step('journal read', () => d.journal.read(key)),
+      write: (key, e) => step(`journal ${e.phase}`, () => d.journal.write(key, e)),
+      clear: (key) => step('journal clear', () => d.journal.clear(key)),
     },
+    log: new RecordingLogger(),
   };
-  const result = execute(s.config, deps);
-  return { death, result, count: () => count };
+  const result = execute(config, deps);
+  return { death, result, labels };
+}
+
+/** Runs until it dies at the instant (or ends before it); resolves with the instants it went through. */
+async function killedAt(s: Setup, at: number, when: 'before' | 'after', config?: Config): Promise<string[]> {
+  const run = killable(s, at, when, config);
+  await Promise.race([run.death, run.result]);
+  return run.labels;
 }
 
 /** The color the proxy serves, and the container that answers for it (a request through the proxy reaches it). */
@@ -159,8 +197,9 @@ function proxyServes(host: FakeHost): { color?: string; id?: string; up: boolean
 }
 
 /**
- * The next deploy, checking around every command it runs that a request through the proxy would be answered: the
- * color it serves runs, and was not recreated under it (requests in flight on the old container would fail).
+ * The next deploy, checking around every command it runs that a request through the proxy would be answered: a
+ * color it serves runs, and was not recreated under it (requests in flight on the old container would fail). The
+ * placeholder of a first deploy serves no color.
  */
 async function nextDeploy(s: Setup): Promise<{ result: Result; outages: string[] }> {
   const outages: string[] = [];
@@ -169,8 +208,10 @@ async function nextDeploy(s: Setup): Promise<{ result: Result; outages: string[]
       const before = proxyServes(s.host);
       const r = await s.host.run(...args);
       const now = proxyServes(s.host);
-      if (!now.up) outages.push(`after ${r.command}: the proxy serves ${now.color ?? 'nothing'}, which is not running`);
-      if (now.color === before.color && now.id !== before.id) outages.push(`${r.command} recreated ${now.color} while it served`);
+      if (now.color && !now.up) outages.push(`after ${r.command}: the proxy serves ${now.color}, which is not running`);
+      if (now.color && now.color === before.color && now.id !== before.id) {
+        outages.push(`${r.command} recreated ${now.color} while it served`);
+      }
       return r;
     },
   };
@@ -178,37 +219,104 @@ async function nextDeploy(s: Setup): Promise<{ result: Result; outages: string[]
   return { result, outages };
 }
 
-describe('a deploy killed at any instant: the next deploy repairs it, with no outage', async () => {
-  // The instants of a whole deploy from blue to green, counted on a run that is never killed.
-  const reference = await setup({ live: 'blue' });
-  const whole = killable(reference, Number.MAX_SAFE_INTEGER, 'before');
-  await whole.result;
-  const instants = Array.from({ length: whole.count() }, (_, i) => i + 1);
+/** After a kill: the proxy serves a color that runs (or the placeholder of a first deploy), and the ids to keep. */
+function afterKill(s: Setup) {
+  const served = proxyServes(s.host);
+  expect(!served.color || served.up, `the killed run left the proxy on ${served.color}, which is not running`).toBe(true);
+  return {
+    served,
+    ids: { blue: s.host.containers.get('app-blue')?.id, green: s.host.containers.get('app-green')?.id },
+    journaled: s.journal.entries.size > 0,
+  };
+}
 
-  it.each(instants.flatMap((n) => [[n, 'before'] as const, [n, 'after'] as const]))(
-    'killed at instant %i (%s it)',
+/** The next deploy repairs what the kill left, with no outage, and leaves no journal. */
+async function expectRepaired(s: Setup, after: ReturnType<typeof afterKill>, killed: { command: string; to: string }) {
+  const { result, outages } = await nextDeploy(s);
+  expect(result.error).toBeUndefined();
+  expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+  expect(outages).toEqual([]);
+  expect(s.host.servedColor('proxy')).toBe(result.color);
+  // The color that served when the deploy proper began was neither recreated nor removed.
+  if (result.previousColor) {
+    const kept = result.previousColor as 'blue' | 'green';
+    expect(s.host.containers.get(`app-${kept}`)?.id).toBe(after.ids[kept]);
+  }
+  expect(s.journal.entries.size, 'the journal is cleared once repaired').toBe(0);
+  if (after.journaled) expect(result.interrupted).toMatchObject({ command: killed.command, to: killed.to });
+  return result;
+}
+
+/** Every instant of a whole run, before and after it, counted on a run that is never killed. */
+async function instantsOf(live: 'blue' | undefined, command: 'deploy' | 'rollback' = 'deploy', proxyStopped = false) {
+  const s = await setup({ live, idleStopped: command === 'rollback' });
+  if (proxyStopped) s.host.setProxyStatus('proxy', 'exited');
+  const labels = await killedAt(s, Number.MAX_SAFE_INTEGER, 'before', { ...s.config, command });
+  return labels.flatMap((label, i) => [[i + 1, 'before', label] as const, [i + 1, 'after', label] as const]);
+}
+
+describe('a run killed at any instant: the next deploy repairs it, with no outage', async () => {
+  it.each(await instantsOf('blue'))('deploy from blue killed at instant %i (%s %s)', async (n, when) => {
+    const s = await setup({ live: 'blue' });
+    await killedAt(s, n, when);
+    await expectRepaired(s, afterKill(s), { command: 'deploy', to: 'green' });
+  });
+
+  it.each(await instantsOf(undefined))('first deploy killed at instant %i (%s %s)', async (n, when) => {
+    const s = await setup();
+    await killedAt(s, n, when);
+    await expectRepaired(s, afterKill(s), { command: 'deploy', to: 'blue' });
+  });
+
+  it.each(await instantsOf(undefined, 'deploy', true))(
+    'first deploy that starts the proxy, killed at instant %i (%s %s)',
     async (n, when) => {
-      const s = await setup({ live: 'blue' });
-      const killed = killable(s, n, when);
-      await Promise.race([killed.death, killed.result]);
-      const afterKill = proxyServes(s.host);
-      expect(afterKill.up, 'the killed run itself left the proxy on a running color').toBe(true);
-      const ids = { blue: s.host.containers.get('app-blue')?.id, green: s.host.containers.get('app-green')?.id };
-
-      const { result, outages } = await nextDeploy(s);
-      expect(result.error).toBeUndefined();
-      expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
-      expect(outages).toEqual([]);
-      expect(s.host.servedColor('proxy')).toBe(result.color);
-      // The color that served when the deploy proper began was neither recreated nor removed.
-      const served = result.previousColor as 'blue' | 'green';
-      expect(s.host.containers.get(`app-${served}`)?.id).toBe(ids[served]);
-      expect(s.journal.entries.size, 'the journal is cleared once repaired').toBe(0);
-      if (s.journal.written.length && result.interrupted) {
-        expect(result.interrupted).toMatchObject({ command: 'deploy', from: 'blue', to: 'green' });
-      }
+      const s = await setup();
+      s.host.setProxyStatus('proxy', 'exited');
+      await killedAt(s, n, when);
+      await expectRepaired(s, afterKill(s), { command: 'deploy', to: 'blue' });
     },
   );
+
+  it.each(await instantsOf('blue', 'rollback'))('rollback to green killed at instant %i (%s %s)', async (n, when) => {
+    const s = await setup({ live: 'blue', idleStopped: true });
+    await killedAt(s, n, when, { ...s.config, command: 'rollback' });
+    await expectRepaired(s, afterKill(s), { command: 'rollback', to: 'green' });
+  });
+});
+
+describe('a recovery killed at any instant: the run after it still repairs, with no outage', async () => {
+  // Killed with the include written and not loaded, and again just before the first reload.
+  const deploy = await instantsOf('blue');
+  const pending = [
+    deploy.find(([, when, label]) => when === 'before' && / nginx -T$/.test(label)),
+    [...deploy].reverse().find(([, when, label]) => when === 'after' && label === 'journal switch'),
+  ];
+  const first = pending.filter((p): p is NonNullable<typeof p> => p !== undefined);
+  expect(first).toHaveLength(2);
+  for (const [n, when, label] of first) {
+    const s = await setup({ live: 'blue' });
+    await killedAt(s, n, when);
+    const recovery = await killedAt(s, Number.MAX_SAFE_INTEGER, 'before');
+    const instants = recovery.flatMap((l, i) => [[i + 1, 'before', l] as const, [i + 1, 'after', l] as const]);
+    it.each(instants)(`killed ${when} ${label}, then the recovery killed at instant %i (%s %s)`, async (m, again) => {
+      const t = await setup({ live: 'blue' });
+      await killedAt(t, n, when);
+      await killedAt(t, m, again);
+      const left = [...t.journal.entries.values()][0];
+      await expectRepaired(t, afterKill(t), { command: 'deploy', to: left?.to ?? 'green' });
+    });
+    // Green answers 500 by the time of the third run, until its next build: the proxies must leave it.
+    it.each(instants)(`killed ${when} ${label}, the recovery killed at instant %i (%s %s), then green fails`, async (m, again) => {
+      const t = await setup({ live: 'blue' });
+      await killedAt(t, n, when);
+      await killedAt(t, m, again);
+      t.host.appStatus.set('app-green', 500);
+      t.host.fixedByUp.add('app-green');
+      const left = [...t.journal.entries.values()][0];
+      await expectRepaired(t, afterKill(t), { command: 'deploy', to: left?.to ?? 'green' });
+    });
+  }
 });
 
 describe('recovery on a real sequence', () => {
@@ -313,7 +421,7 @@ describe('recovery on a real sequence', () => {
     const result = await execute(s.config, { ...s.deps, log });
     expect(result).toMatchObject({ status: 'unchanged', exitCode: 0, color: 'blue' });
     expect(result.interrupted).toMatchObject({ phase: 'switch', underWay: false, serving: 'blue' });
-    expect(log.text).toMatch(/An unfinished deploy of green was found: process 4194303 .* was switching the proxies from blue to green \(no proxy reloaded yet\)/);
+    expect(log.text).toMatch(/A deploy of green was found unfinished: process 4194303 .* was switching the proxies from blue to green \(no proxy reloaded yet\)/);
     expect(log.text).toMatch(/The proxies load blue; none yet: the next deploy or rollback finishes or undoes it first\./);
     expect(s.host.changes).toEqual([]);
     expect(s.journal.entries.has(KEY)).toBe(true);
