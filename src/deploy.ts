@@ -364,11 +364,11 @@ class Deployment {
       const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
       this.log.info(`Recovery: ${decision.why}.`);
       if (decision.kind === 'stuck') {
-        throw new Error(
-          `${decision.why}. Start the color that served (its containers are kept by cleanup: stop), then run again; ` +
-            `or, to deploy over it anyway, remove the journal: docker rm ${journalName(await this.journalKey())}`,
-        );
+        throw new Error(`${decision.why}. Start the color that served (its containers are kept by cleanup: stop)`);
       }
+      // From here this run acts for the dead one: should it die too, the next run finds its children by its token.
+      entry.run = thisProcess(this.runId, entry.command, this.deps.clock.now());
+      await this.deps.journal.write(await this.journalKey(), entry);
       const outcome = await this.carryOut(entry, seen, decision);
       view.serving = outcome.serving;
       view.action = outcome.action;
@@ -395,7 +395,7 @@ class Deployment {
       };
     }
     if (d.kind === 'restore') {
-      const checked = await this.pointProxies(seen, entry, d.color, d.reload);
+      const checked = await this.pointProxies(seen, entry, d.color, d.reload.filter((c) => this.runningProxies(seen).includes(c)));
       if (d.stop) await this.stopColor(seen, d.stop);
       const where = d.color ?? 'the includes they had before';
       return { serving: d.color, action: `the proxies were put back on ${where}${checked ? ', checked through them' : ''}` };
@@ -405,7 +405,14 @@ class Deployment {
       checked = await this.pointProxies(seen, entry, d.color, d.reloadAll ? this.runningProxies(seen) : []);
     } catch (error) {
       const back = entry.from;
-      if (!back || !seen.running[back]) throw error;
+      if (back === undefined) {
+        // A first deploy: nothing served before it, so its includes go back and its color stops, to start over.
+        this.log.warn(`${d.color} did not pass: ${(error as Error).message}. Undoing the first deploy.`);
+        await this.pointProxies(seen, entry, undefined, this.runningProxies(seen));
+        await this.stopColor(seen, d.color);
+        return { action: `${d.color} failed its check; the first deploy was undone and ${d.color} stopped` };
+      }
+      if (!seen.running[back]) throw error;
       this.log.warn(`${d.color} did not pass: ${(error as Error).message}. Putting the proxies back on ${back}.`);
       const backChecked = await this.pointProxies(seen, entry, back, this.runningProxies(seen));
       return { serving: back, action: `${d.color} failed its check; the proxies were put back on ${back}${backChecked ? ', checked through them' : ''}` };
@@ -1170,9 +1177,11 @@ class Deployment {
       return;
     }
     if (error instanceof RecoveryFailure) {
+      const name = journalName(await this.journalKey());
       this.result.error =
         `${message}\nWhat each proxy serves is as that run left it, or as far as this recovery got (see the log). ` +
-        'Its journal is kept: fix the cause and run again, and the recovery is tried again first.';
+        'Its journal is kept: fix the cause and run again, and the recovery is tried again first. To deploy over ' +
+        `that state without a recovery (after checking the proxies by hand), remove the journal: docker rm ${name}`;
       this.finish('failed', 3, undefined);
       return;
     }

@@ -36,7 +36,8 @@ export function needsHealth(entry: JournalEntry, observed: Pick<Observed, 'allRu
 
 /**
  * The proxies end on one color that runs: the new one when it runs and answers its health check (then each
- * proxy's check), else the old one when all its services run. A color that may serve is never stopped or changed.
+ * proxy's check), else the old one when all its services run, or when no proxy may have loaded another include.
+ * A color that may serve is never stopped or changed.
  * A first deploy is finished only once every proxy was switched (then its color served); otherwise it is undone
  * and its color stopped, so that the deploy that follows starts it over.
  */
@@ -77,15 +78,17 @@ export function decideRecovery(entry: JournalEntry, observed: Observed): Recover
     kind: 'restore',
     color: from,
     reload: entry.reloading,
-    why: `the switch to ${to} ${state}, and ${to} ${toState}: the proxies go back to ${from}, which runs`,
+    why: `the switch to ${to} ${state}, and ${to} ${toState}: the proxies go back to ${from}`,
   };
+  // With no reload begun, Nginx still serves what it loaded: putting the files back changes no traffic.
+  const nothingLoaded = entry.reloading.length === 0;
   if (phase === 'undo') {
     // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
-    if (fromRuns) return restore;
+    if (fromRuns || nothingLoaded) return restore;
     if (toAnswers) return { ...complete, why: `${complete.why}, while ${from} does not fully run: ${to} keeps the traffic` };
   } else {
     if (toAnswers) return complete;
-    if (fromRuns) return restore;
+    if (fromRuns || nothingLoaded) return restore;
   }
   return {
     kind: 'stuck',

@@ -61377,7 +61377,8 @@ function needsHealth(entry, observed) {
 }
 /**
  * The proxies end on one color that runs: the new one when it runs and answers its health check (then each
- * proxy's check), else the old one when all its services run. A color that may serve is never stopped or changed.
+ * proxy's check), else the old one when all its services run, or when no proxy may have loaded another include.
+ * A color that may serve is never stopped or changed.
  * A first deploy is finished only once every proxy was switched (then its color served); otherwise it is undone
  * and its color stopped, so that the deploy that follows starts it over.
  */
@@ -61418,11 +61419,13 @@ function decideRecovery(entry, observed) {
         kind: 'restore',
         color: from,
         reload: entry.reloading,
-        why: `the switch to ${to} ${state}, and ${to} ${toState}: the proxies go back to ${from}, which runs`,
+        why: `the switch to ${to} ${state}, and ${to} ${toState}: the proxies go back to ${from}`,
     };
+    // With no reload begun, Nginx still serves what it loaded: putting the files back changes no traffic.
+    const nothingLoaded = entry.reloading.length === 0;
     if (phase === 'undo') {
         // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
-        if (fromRuns)
+        if (fromRuns || nothingLoaded)
             return restore;
         if (toAnswers)
             return { ...complete, why: `${complete.why}, while ${from} does not fully run: ${to} keeps the traffic` };
@@ -61430,7 +61433,7 @@ function decideRecovery(entry, observed) {
     else {
         if (toAnswers)
             return complete;
-        if (fromRuns)
+        if (fromRuns || nothingLoaded)
             return restore;
     }
     return {
@@ -61728,9 +61731,11 @@ class Deployment {
             const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
             this.log.info(`Recovery: ${decision.why}.`);
             if (decision.kind === 'stuck') {
-                throw new Error(`${decision.why}. Start the color that served (its containers are kept by cleanup: stop), then run again; ` +
-                    `or, to deploy over it anyway, remove the journal: docker rm ${journalName(await this.journalKey())}`);
+                throw new Error(`${decision.why}. Start the color that served (its containers are kept by cleanup: stop)`);
             }
+            // From here this run acts for the dead one: should it die too, the next run finds its children by its token.
+            entry.run = thisProcess(this.runId, entry.command, this.deps.clock.now());
+            await this.deps.journal.write(await this.journalKey(), entry);
             const outcome = await this.carryOut(entry, seen, decision);
             view.serving = outcome.serving;
             view.action = outcome.action;
@@ -61754,7 +61759,7 @@ class Deployment {
             };
         }
         if (d.kind === 'restore') {
-            const checked = await this.pointProxies(seen, entry, d.color, d.reload);
+            const checked = await this.pointProxies(seen, entry, d.color, d.reload.filter((c) => this.runningProxies(seen).includes(c)));
             if (d.stop)
                 await this.stopColor(seen, d.stop);
             const where = d.color ?? 'the includes they had before';
@@ -61766,7 +61771,14 @@ class Deployment {
         }
         catch (error) {
             const back = entry.from;
-            if (!back || !seen.running[back])
+            if (back === undefined) {
+                // A first deploy: nothing served before it, so its includes go back and its color stops, to start over.
+                this.log.warn(`${d.color} did not pass: ${error.message}. Undoing the first deploy.`);
+                await this.pointProxies(seen, entry, undefined, this.runningProxies(seen));
+                await this.stopColor(seen, d.color);
+                return { action: `${d.color} failed its check; the first deploy was undone and ${d.color} stopped` };
+            }
+            if (!seen.running[back])
                 throw error;
             this.log.warn(`${d.color} did not pass: ${error.message}. Putting the proxies back on ${back}.`);
             const backChecked = await this.pointProxies(seen, entry, back, this.runningProxies(seen));
@@ -62492,9 +62504,11 @@ class Deployment {
             return;
         }
         if (error instanceof RecoveryFailure) {
+            const name = journalName(await this.journalKey());
             this.result.error =
                 `${message}\nWhat each proxy serves is as that run left it, or as far as this recovery got (see the log). ` +
-                    'Its journal is kept: fix the cause and run again, and the recovery is tried again first.';
+                    'Its journal is kept: fix the cause and run again, and the recovery is tried again first. To deploy over ' +
+                    `that state without a recovery (after checking the proxies by hand), remove the journal: docker rm ${name}`;
             this.finish('failed', 3, undefined);
             return;
         }

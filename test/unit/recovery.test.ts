@@ -125,10 +125,17 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
     expect(needsHealth(entry('undo'), observed({ all: ['blue', 'green'] }))).toBe(false);
   });
 
-  it('neither color can serve: stuck, nothing is changed', () => {
-    expect(decideRecovery(entry('switch'), observed({ some: ['green', 'blue'] }))).toMatchObject({ kind: 'stuck' });
-    expect(decideRecovery(entry('switch'), observed({ all: ['green'], some: ['blue'], healthy: false }))).toMatchObject({
-      kind: 'stuck',
+  it('neither color can serve once a reload began: stuck, nothing is changed', () => {
+    const e = entry('switch', { reloading: ['proxy'] });
+    expect(decideRecovery(e, observed({ some: ['green', 'blue'] }))).toMatchObject({ kind: 'stuck' });
+    expect(decideRecovery(e, observed({ all: ['green'], some: ['blue'], healthy: false }))).toMatchObject({ kind: 'stuck' });
+  });
+
+  it('neither color can serve but no reload began: the files go back to what Nginx still serves', () => {
+    expect(decideRecovery(entry('switch'), observed({ some: ['green', 'blue'] }))).toMatchObject({
+      kind: 'restore',
+      color: 'blue',
+      reload: [],
     });
   });
 });
@@ -381,6 +388,32 @@ describe('recovery on a real sequence', () => {
     expect(outages).toEqual([]);
     expect(result.interrupted).toMatchObject({ phase: 'switched', serving: 'green' });
     expect(s.host.changes[0]).toBe(UP_BLUE);
+  });
+
+  it('a proxy whose reload began but that is stopped now is not reloaded by the restore', async () => {
+    const s = await unfinished(entry('switch', { reloading: ['proxy'] }), { includeOn: 'green', greenRunning: false });
+    s.host.setProxyStatus('proxy', 'exited');
+    const { result } = await nextDeploy(s);
+    expect(result.interrupted).toMatchObject({ serving: 'blue' });
+    expect(result.interrupted?.action).toMatch(/put back on blue/);
+    expect(s.files.data.get(INCLUDE)).toContain('server app-blue:8000;');
+    expect(s.host.calls.filter((c) => c.endsWith('nginx -s reload'))).toEqual([]);
+    // The deploy itself then refuses the stopped proxy, with nothing changed.
+    expect(result.error).toMatch(/proxy container proxy is not running/);
+  });
+
+  it('a first deploy switched everywhere whose check through the proxy fails: undone, its color stopped', async () => {
+    const s = await setup();
+    s.host.addRunning('app-blue');
+    s.files.put(INCLUDE, renderInclude(s.config.targets[0]!, 'blue', 8000));
+    await s.host.run('docker', ['exec', 'proxy', 'nginx', '-s', 'reload'], { timeoutMs: 1 });
+    s.journal.entries.set(KEY, entry('switched', { from: undefined, to: 'blue', reloading: ['proxy'], includes: [{ container: 'proxy', file: INCLUDE, previous: 'upstream app {\n    server 127.0.0.1:9;\n}\n' }] }));
+    s.host.proxyAnswer = (color) => (color === 'blue' && s.host.fixedByUp.has('app-blue') ? 502 : 200);
+    s.host.fixedByUp.add('app-blue');
+    const { result } = await nextDeploy(s);
+    expect(result.interrupted?.action).toMatch(/blue failed its check; the first deploy was undone and blue stopped/);
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
+    expect(result.previousColor).toBeUndefined();
   });
 
   it('a dead lock holder with a live child: the child is ended before anything changes', async () => {
