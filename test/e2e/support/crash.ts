@@ -53,22 +53,6 @@ export interface CrashRun {
   dir: string;
 }
 
-/** What the CLI's --json result says about a run that died, once a later run has recovered from it. */
-export interface Interrupted {
-  command: string;
-  pid: number;
-  host: string;
-  user: string;
-  since: string;
-  phase: 'up' | 'switch' | 'switched' | 'cleanup' | 'undo';
-  from?: string;
-  to: string;
-  underWay?: boolean;
-  action: string;
-  serving?: string;
-  orphans: number[];
-}
-
 /** How long the 'during' shim outlives the real command: a build that runs on after the tool died. */
 const ORPHAN_MS = 30_000;
 const DURING_MS = 300;
