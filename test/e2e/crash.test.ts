@@ -169,7 +169,7 @@ describe(`deploys killed with SIGKILL (Compose ${COMPOSE.version})`, () => {
         const told = JSON.parse(seen.stdout) as DeployResult;
         expect.soft(told.color, 'status: the color the proxy serves, not the one its include names').toBe(served);
         expect.soft(told.interrupted).toMatchObject({ phase: 'switch', from, to, underWay: false, serving: served });
-        expect.soft(seen.stderr).toMatch(/An unfinished deploy of \w+ was found: process \d+ .* was switching the proxies/);
+        expect.soft(seen.stderr).toMatch(/A deploy of \w+ was found unfinished: process \d+ .* was switching the proxies/);
       }
       const started = Date.now();
       const next = await runCli(deploy(), { cwd: stack.dir });
