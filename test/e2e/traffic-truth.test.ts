@@ -8,7 +8,7 @@ import { runAction } from './support/action.js';
 import { docker, isRunning } from './support/docker.js';
 import { get } from './support/http.js';
 import { startLoad } from './support/load.js';
-import { containerState, describeLoad, expectServes, waitServes } from './support/scenarios.js';
+import { containerState, describeLoad, expectServes, reloadByHand } from './support/scenarios.js';
 import { createStack, runningColors, servedColor, serviceContainerId, type Stack } from './support/stack.js';
 
 async function deploy(stack: Stack, inputs: Record<string, string>, color: 'blue' | 'green', previous: string) {
@@ -138,8 +138,7 @@ describe('an include edited by hand that disagrees with its marker line', () => 
     const marker = written.split('\n')[0] ?? '';
     expect(marker).toBe(`# bluegreen-action: color=green port=${stack.ports.green}`);
     await fs.writeFile(file, `${marker}\nupstream app {\n    server app-blue:8000;\n}\n`);
-    await docker(['exec', stack.proxyContainer, 'nginx', '-s', 'reload']);
-    await waitServes(stack.proxyUrl, 'blue');
+    await reloadByHand(stack.proxyContainer);
     await expectServes(stack.proxyUrl, 'blue');
 
     const run = await runAction(stack.inputs, { cwd: stack.dir });

@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ensureTestImages } from '../../../scripts/images.mjs';
+import { acceptingWorkerPids } from '../../../src/nginx.js';
 import { CLI_BUNDLE } from './action.js';
 import { COMPOSE } from './compose.js';
 import { compose, docker, waitFor } from './docker.js';
@@ -127,15 +128,18 @@ export async function expectServes(url: string, color: string, times = 3): Promi
 }
 
 /**
- * Waits until several fresh requests in a row come from `color`: right after a reload by hand, Nginx's old workers
- * still accept connections with the old configuration for a moment.
+ * `nginx -s reload` by hand, as an operator does, then waits (as the tool does, from `docker top`) until none of
+ * the workers from before still accepts connections: until then they answer with the old configuration.
  */
-export async function waitServes(url: string, color: string, timeoutMs = 15_000): Promise<void> {
-  const inARow = async () => {
-    for (let i = 0; i < 5; i++) if ((await get(`${url}/`).catch(() => undefined))?.color !== color) return false;
-    return true;
+export async function reloadByHand(container: string): Promise<void> {
+  const accepting = async () => acceptingWorkerPids((await docker(['top', container])).stdout);
+  const before = await accepting();
+  await docker(['exec', container, 'nginx', '-s', 'reload']);
+  const replaced = async () => {
+    const now = await accepting();
+    return now.length > 0 && now.every((pid) => !before.includes(pid));
   };
-  await waitFor(inARow, timeoutMs, { description: `${url} to serve ${color} five times in a row` });
+  await waitFor(replaced, 15_000, { description: `the workers of ${container} to be replaced after its reload` });
 }
 
 export async function containerState(name: string): Promise<{ id: string; running: boolean; restarting: boolean; restarts: number } | undefined> {
