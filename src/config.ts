@@ -2,55 +2,10 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Files } from './io.js';
-import { renderInclude, wordsOf } from './nginx.js';
+import { renderInclude, wordsOf } from './proxy/include.js';
 
-/** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
-export const INPUTS = [
-  { name: 'command', default: 'deploy', help: 'deploy, rollback (switch back to the previous color) or status (report only)' },
-  { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
-  { name: 'compose-files', default: 'docker-compose.yml', help: 'shared compose file(s), passed before the color file; may be empty' },
-  { name: 'color-file', default: 'docker-compose.{color}.yml', help: 'per-color compose file, a template with {color}' },
-  { name: 'project-name', default: '', help: 'compose project (-p); may contain {color} to run each color as its own project' },
-  { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
-  { name: 'colors', default: 'blue,green', help: 'the two color names' },
-  { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
-  { name: 'build', default: 'true', help: 'pass --build to up' },
-  { name: 'pull', default: 'false', help: 'pull images before up' },
-  { name: 'health-path', default: '/', help: 'path probed on the new color' },
-  { name: 'health-host', default: '127.0.0.1', help: "host the runner uses to reach a color's published port" },
-  { name: 'health-headers', default: '', help: 'extra request headers, "Name: value" per line' },
-  { name: 'health-status', default: '200-399', help: 'accepted status codes (ranges and lists)' },
-  { name: 'health-body', default: '', help: 'text that the response body must contain' },
-  { name: 'health-timeout', default: '60', help: 'seconds in all before the new color counts as failed' },
-  { name: 'health-interval', default: '1', help: 'seconds between probes (the first probe goes at once)' },
-  { name: 'nginx-container', default: '', help: 'proxy container name(s) to switch' },
-  { name: 'upstream-file', default: '', help: "include file on the runner's disk, mounted into the proxy" },
-  { name: 'upstream-path', default: '', help: 'include path inside the proxy container, written with docker cp' },
-  {
-    name: 'upstream-template',
-    default: 'upstream app {\n    server {host}:{port};\n}\n',
-    help: 'include content; placeholders {color}, {port}, {host}',
-  },
-  { name: 'upstream-host', default: 'localhost', help: 'what {host} becomes' },
-  { name: 'nginx-targets', default: '', help: 'YAML list of proxies (container, file or path, template, host)' },
-  {
-    name: 'verify-proxies',
-    default: 'auto',
-    help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
-  },
-  { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
-  { name: 'verify-timeout', default: '5', help: 'seconds each proxy has, after the switch, to answer from the new color' },
-  { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
-  { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
-  { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
-  { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
-  { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
-] as const;
+import { COMMAND_NAMES, defaultOf, type Command, type InputName, type RawInputs } from './inputs.js';
 
-export type InputName = (typeof INPUTS)[number]['name'];
-export type RawInputs = Partial<Record<string, string>>;
-
-export type Command = 'deploy' | 'rollback' | 'status';
 export type Cleanup = 'stop' | 'down' | 'keep';
 export type ComposeSetting = 'auto' | 'docker compose' | 'docker-compose';
 export type VerifyProxies = 'auto' | 'required' | 'off';
@@ -60,7 +15,7 @@ export interface StatusRange {
   to: number;
 }
 
-export interface NginxTarget {
+export interface ProxyTarget {
   container: string;
   /** Absolute path of an include on the runner's disk, bind-mounted into the container. */
   file?: string;
@@ -92,7 +47,7 @@ export interface Config {
     timeoutMs: number;
     intervalMs: number;
   };
-  targets: NginxTarget[];
+  targets: ProxyTarget[];
   verifyProxies: VerifyProxies;
   verifyUrl: string;
   verifyTimeoutMs: number;
@@ -239,7 +194,7 @@ function isHttpUrl(v: string): boolean {
 
 const schema = z
   .object({
-    command: choice('command', ['deploy', 'rollback', 'status'] as const),
+    command: choice('command', COMMAND_NAMES),
     'working-directory': text('working-directory'),
     'compose-files': z
       .string()
@@ -330,10 +285,6 @@ const schema = z
   .strict();
 
 type Parsed = z.output<typeof schema>;
-
-export function defaultOf(name: InputName): string {
-  return INPUTS.find((i) => i.name === name)?.default ?? '';
-}
 
 /**
  * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value
@@ -438,7 +389,7 @@ function buildTargets(
   p: Parsed,
   workingDirectory: string,
   problem: (input: InputName, message: string, value?: string) => void,
-): NginxTarget[] {
+): ProxyTarget[] {
   const single = p['nginx-container'].length > 0 || p['upstream-file'] !== '' || p['upstream-path'] !== '';
   if (p['nginx-targets'].length && single) {
     problem('nginx-targets', 'set either nginx-targets or nginx-container with upstream-file/upstream-path, not both');
@@ -458,7 +409,7 @@ function buildTargets(
     problem('nginx-container', 'an include needs the proxy container that reads it');
   }
   const input: InputName = p['nginx-targets'].length ? 'nginx-targets' : 'nginx-container';
-  const targets: NginxTarget[] = [];
+  const targets: ProxyTarget[] = [];
   for (const entry of entries) {
     const where = `proxy ${entry.container}`;
     if (!CONTAINER.test(entry.container)) {

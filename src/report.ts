@@ -1,4 +1,4 @@
-import type { Result } from './deploy.js';
+import type { Result } from './engine/result.js';
 
 /** The outputs of the action, as strings, with the names action.yml declares. */
 export function outputsOf(result: Result): Record<string, string> {
@@ -69,15 +69,17 @@ export function summaryMarkdown(result: Result): string {
   }
   const u = result.interrupted;
   if (u) {
+    // status and dry runs leave an unfinished run as it is: they tell what the proxies load now.
+    const readOnly = result.command === 'status' || result.status === 'planned';
     lines.push(
       '',
-      `### ⚠️ An unfinished ${u.command} was found`,
+      u.underWay ? `### ⏳ A ${u.command} is under way, or ended without finishing` : `### ⚠️ An unfinished ${u.command} was found`,
       '',
       '| | |',
       '|---|---|',
       `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`,
       `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`,
-      `| serving once dealt with | ${u.serving ?? 'not known'} |`,
+      readOnly ? `| the proxies load now | ${u.serving ?? 'not known'} |` : `| serving once dealt with | ${u.serving ?? 'not known'} |`,
       `| child processes ended | ${u.orphans.join(', ') || 'none'} |`,
       `| done about it | ${cell(u.action)} |`,
     );

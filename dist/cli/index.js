@@ -9445,7 +9445,9 @@ function summaryMarkdown(result) {
     }
     const u = result.interrupted;
     if (u) {
-        lines.push('', `### ⚠️ An unfinished ${u.command} was found`, '', '| | |', '|---|---|', `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`, `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`, `| serving once dealt with | ${u.serving ?? 'not known'} |`, `| child processes ended | ${u.orphans.join(', ') || 'none'} |`, `| done about it | ${cell(u.action)} |`);
+        // status and dry runs leave an unfinished run as it is: they tell what the proxies load now.
+        const readOnly = result.command === 'status' || result.status === 'planned';
+        lines.push('', u.underWay ? `### ⏳ A ${u.command} is under way, or ended without finishing` : `### ⚠️ An unfinished ${u.command} was found`, '', '| | |', '|---|---|', `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`, `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`, readOnly ? `| the proxies load now | ${u.serving ?? 'not known'} |` : `| serving once dealt with | ${u.serving ?? 'not known'} |`, `| child processes ended | ${u.orphans.join(', ') || 'none'} |`, `| done about it | ${cell(u.action)} |`);
     }
     if (result.plan.length)
         lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
@@ -19026,6 +19028,650 @@ function preprocess(fn, schema) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/proxy/nginx-config.ts
+/**
+ * Just enough of an `nginx -T` dump to tell where a proxy serves what an include feeds: its `server` blocks, the
+ * ports they listen on for plain HTTP, the files they include and the upstreams they pass requests to.
+ */
+/** Splits `nginx -T` output into file path → content. */
+function dumpSections(dump) {
+    const sections = new Map();
+    let current;
+    let lines = [];
+    const flush = () => {
+        if (current !== undefined)
+            sections.set(current, lines.join('\n'));
+    };
+    for (const line of dump.split('\n')) {
+        const header = /^# configuration file (.+):$/.exec(line);
+        if (header) {
+            flush();
+            current = header[1];
+            lines = [];
+        }
+        else {
+            lines.push(line);
+        }
+    }
+    flush();
+    return sections;
+}
+/**
+ * Nginx's tokens of a text: quoted strings (quotes taken off), words, and the punctuation ; { }. A `#` where a token
+ * would start begins a comment to the end of the line (`server a:1;#server b:2;` is one server), as Nginx reads it.
+ */
+function nginxTokens(text) {
+    const out = [];
+    for (const m of text.matchAll(/"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|#[^\n]*|[{};]|[^\s{};"'#][^\s{};]*/g)) {
+        if (m[0].startsWith('#'))
+            continue;
+        out.push(m[1] ?? m[2] ?? m[0]);
+    }
+    return out;
+}
+/** The server blocks of every file of a dump (those of `stream` and `mail` aside: they serve no HTTP). */
+function serverBlocks(dump) {
+    const servers = [];
+    for (const text of dumpSections(dump).values()) {
+        const blocks = [];
+        let words = [];
+        let server;
+        let depth = 0;
+        for (const token of nginxTokens(text)) {
+            if (token === '{') {
+                if (!server && words[0] === 'server' && !blocks.some((b) => b === 'stream' || b === 'mail')) {
+                    server = { listens: [], listensAtAll: false, includes: [], passes: [] };
+                    servers.push(server);
+                    depth = blocks.length + 1;
+                }
+                blocks.push(words[0] ?? '');
+                words = [];
+            }
+            else if (token === '}') {
+                if (server && blocks.length === depth)
+                    server = undefined;
+                blocks.pop();
+                words = [];
+            }
+            else if (token === ';') {
+                if (server)
+                    nginx_config_record(server, words);
+                words = [];
+            }
+            else {
+                words.push(token);
+            }
+        }
+    }
+    return servers;
+}
+function nginx_config_record(server, [name = '', first = '', ...rest]) {
+    if (name === 'listen') {
+        server.listensAtAll = true;
+        const port = /(?:^|:)(\d+)$/.exec(first)?.[1];
+        const tls = rest.includes('ssl') || rest.includes('quic') || first.startsWith('unix:');
+        if (port && !tls)
+            server.listens.push(Number(port));
+    }
+    else if (name === 'include') {
+        server.includes.push(first);
+    }
+    else if (/_pass$/.test(name)) {
+        server.passes.push(first);
+    }
+}
+/**
+ * The ports Nginx listens on for plain HTTP in the server blocks that serve what an include feeds: those that
+ * include the file, else those that pass requests to an upstream the include defines, else every server block.
+ * `listen 80;`, `listen 0.0.0.0:8080 default_server;`, `listen [::]:80;` count; TLS listeners and Unix sockets do
+ * not (a block that listens on TLS only has no port here). A server block without listen directives listens on 80.
+ */
+function listenPorts(dump, includePath, includeContent = '') {
+    const servers = serverBlocks(dump);
+    const upstreams = [...includeContent.matchAll(/(?:^|[\s;}])upstream\s+([^\s{]+)\s*\{/g)].map((m) => m[1]);
+    const including = servers.filter((s) => includePath && s.includes.some((p) => includeMatches(p, includePath)));
+    const passing = servers.filter((s) => s.passes.some((p) => upstreams.includes(upstreamName(p))));
+    const chosen = including.length ? including : passing.length ? passing : servers;
+    return [...new Set(chosen.flatMap((s) => (s.listensAtAll ? s.listens : [80])))];
+}
+/** `http://app/x` → app: the upstream a pass directive names (a variable names none). */
+function upstreamName(target) {
+    return /^(?:[a-z]+:\/\/)?([^/$:]+)/.exec(target)?.[1] ?? '';
+}
+/** An include directive's pattern (globs, relative to /etc/nginx when not absolute) against a file's path. */
+function includeMatches(pattern, file) {
+    const full = pattern.startsWith('/') ? pattern : `/etc/nginx/${pattern}`;
+    const re = new RegExp(`^${full.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    return re.test(file);
+}
+
+;// CONCATENATED MODULE: ./src/proxy/include.ts
+
+const MARKER = '# bluegreen-action: color=';
+/** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
+function renderInclude(target, color, port) {
+    const values = { color, port: String(port), host: target.host };
+    // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
+    const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name) => values[name] ?? '');
+    return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
+}
+/**
+ * Which color an include points at, from its content as Nginx reads it: an include edited by hand in an emergency
+ * (pointed back at blue) keeps the marker of the last deploy. Content points at a color when it holds every word of
+ * that color's rendering and none of the words only the other color's rendering has (comments and spacing aside),
+ * so an include written by hand before the first deploy (the seed's `server localhost:8000;`) is recognised too.
+ * Failing that (another spelling of the host, a template changed since), when it names exactly one color's
+ * distinguishing values: its `:port` or its color name as a word part.
+ */
+function readInclude(content, target, colors, ports) {
+    if (content === null)
+        return {};
+    const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
+    const marker = found && colors.includes(found) ? found : undefined;
+    const words = new Set(wordsOf(content));
+    const rendered = colors.map((c, i) => new Set(wordsOf(renderInclude(target, c, ports[i] ?? 0))));
+    const matching = colors.filter((_, i) => {
+        const own = rendered[i] ?? new Set();
+        const others = rendered.filter((_, j) => j !== i).flatMap((r) => [...r].filter((w) => !own.has(w)));
+        return [...own].every((w) => words.has(w)) && !others.some((w) => words.has(w));
+    });
+    if (matching.length === 1)
+        return { color: matching[0], marker };
+    const naming = colors.filter((color, i) => namesColor([...words], target.template, color, ports[i] ?? 0));
+    return { color: naming.length === 1 ? naming[0] : undefined, marker };
+}
+/** Whether words name a color by what its template puts in: `:8001` (a host's port), or `green` as a word part. */
+function namesColor(words, template, color, port) {
+    const byPort = /(?<!\$)\{port\}/.test(template) && words.some((w) => new RegExp(`:${port}(/.*)?$`).test(w));
+    const byName = /(?<!\$)\{color\}/.test(template) && words.some((w) => new RegExp(`(^|[^a-z0-9])${color}([^a-z0-9]|$)`).test(w));
+    return byPort || byName;
+}
+/** The words of an include, as Nginx reads them (comments and punctuation aside). */
+function wordsOf(content) {
+    return nginxTokens(content).filter((t) => t !== ';' && t !== '{' && t !== '}');
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+/**
+ * The one list of commands: the CLI, the config schema, the result and the engine's dispatch all read it. A new
+ * command is added here, then the compiler points at the engine's dispatch (engine/commands.ts) until it has one.
+ */
+const COMMANDS = [
+    {
+        name: 'deploy',
+        help: 'bring up the idle color and switch to it',
+        usage: 'bring up the idle color, health-check it, switch the proxies, drain, stop the old color',
+    },
+    {
+        name: 'rollback',
+        help: 'switch back to the previous color',
+        usage: 'switch back to the previous color while its containers still exist',
+    },
+    { name: 'status', help: 'report only', usage: 'print the live color, its port and what each proxy points at' },
+];
+const COMMAND_NAMES = COMMANDS.map((c) => c.name);
+/** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
+const INPUTS = [
+    { name: 'command', default: 'deploy', help: COMMANDS.map((c) => `${c.name} (${c.help})`).join(', ') },
+    { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
+    { name: 'compose-files', default: 'docker-compose.yml', help: 'shared compose file(s), passed before the color file; may be empty' },
+    { name: 'color-file', default: 'docker-compose.{color}.yml', help: 'per-color compose file, a template with {color}' },
+    { name: 'project-name', default: '', help: 'compose project (-p); may contain {color} to run each color as its own project' },
+    { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
+    { name: 'colors', default: 'blue,green', help: 'the two color names' },
+    { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
+    { name: 'build', default: 'true', help: 'pass --build to up' },
+    { name: 'pull', default: 'false', help: 'pull images before up' },
+    { name: 'health-path', default: '/', help: 'path probed on the new color' },
+    { name: 'health-host', default: '127.0.0.1', help: "host the runner uses to reach a color's published port" },
+    { name: 'health-headers', default: '', help: 'extra request headers, "Name: value" per line' },
+    { name: 'health-status', default: '200-399', help: 'accepted status codes (ranges and lists)' },
+    { name: 'health-body', default: '', help: 'text that the response body must contain' },
+    { name: 'health-timeout', default: '60', help: 'seconds in all before the new color counts as failed' },
+    { name: 'health-interval', default: '1', help: 'seconds between probes (the first probe goes at once)' },
+    { name: 'nginx-container', default: '', help: 'proxy container name(s) to switch' },
+    { name: 'upstream-file', default: '', help: "include file on the runner's disk, mounted into the proxy" },
+    { name: 'upstream-path', default: '', help: 'include path inside the proxy container, written with docker cp' },
+    {
+        name: 'upstream-template',
+        default: 'upstream app {\n    server {host}:{port};\n}\n',
+        help: 'include content; placeholders {color}, {port}, {host}',
+    },
+    { name: 'upstream-host', default: 'localhost', help: 'what {host} becomes' },
+    { name: 'nginx-targets', default: '', help: 'YAML list of proxies (container, file or path, template, host)' },
+    {
+        name: 'verify-proxies',
+        default: 'auto',
+        help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
+    },
+    { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
+    { name: 'verify-timeout', default: '5', help: 'seconds each proxy has, after the switch, to answer from the new color' },
+    { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
+    { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
+    { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
+    { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
+    { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
+];
+function defaultOf(name) {
+    return INPUTS.find((i) => i.name === name)?.default ?? '';
+}
+
+;// CONCATENATED MODULE: ./src/config.ts
+
+
+
+
+
+class ConfigError extends Error {
+    issues;
+    constructor(issues) {
+        super('Invalid configuration; nothing was changed. Fix these inputs and run again:\n' +
+            issues.map((i) => `  - ${i.input} = ${JSON.stringify(i.value)}: ${i.message}`).join('\n'));
+        this.issues = issues;
+        this.name = 'ConfigError';
+    }
+}
+// Anything that reaches an Nginx config is held to these shapes, so a value cannot close a block or add a directive.
+const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
+const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
+const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
+// Two characters at least: docker cp on Windows reads `p:/etc/...` as a drive letter.
+const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
+const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** Node's URL parser must take it too: it refuses what the shapes above let through, like 256.0.0.1 or port 99999. */
+function parsesAsUrl(url) {
+    try {
+        new URL(url);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/** Splits a list given with newlines or commas. */
+function splitList(value) {
+    return value
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean);
+}
+function fail(ctx, message) {
+    ctx.addIssue({ code: 'custom', message });
+    return NEVER;
+}
+const config_text = (name) => schemas_string().default(defaultOf(name));
+function choice(name, options) {
+    return config_text(name).transform((v, ctx) => options.includes(v) ? v : fail(ctx, `allowed: ${options.join(', ')}`));
+}
+function bool(name) {
+    return config_text(name).transform((v, ctx) => {
+        const lower = v.toLowerCase();
+        if (lower === 'true' || lower === 'false')
+            return lower === 'true';
+        return fail(ctx, 'allowed: true or false');
+    });
+}
+function seconds(name, { zero, max }) {
+    return config_text(name).transform((v, ctx) => {
+        const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+        const ms = Math.round(n * 1000);
+        if (!(n <= max) || (!zero && ms === 0))
+            return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
+        return ms;
+    });
+}
+/** Allows only the named placeholders, so a typo such as {prot} is caught before it reaches Nginx. */
+function checkPlaceholders(template, allowed) {
+    for (const match of template.matchAll(PLACEHOLDER)) {
+        if (!allowed.includes(match[1] ?? '')) {
+            return `unknown placeholder {${match[1]}}; allowed: ${allowed.map((a) => `{${a}}`).join(', ')}`;
+        }
+    }
+    return undefined;
+}
+function withPlaceholders(name, allowed) {
+    return config_text(name).superRefine((v, ctx) => {
+        const problem = checkPlaceholders(v, allowed);
+        if (problem)
+            ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
+function parseStatuses(value) {
+    const ranges = [];
+    for (const part of splitList(value)) {
+        const m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(part);
+        if (!m)
+            return undefined;
+        const from = Number(m[1]);
+        const to = Number(m[2] ?? m[1]);
+        if (from < 100 || to > 599 || from > to)
+            return undefined;
+        ranges.push({ from, to });
+    }
+    return ranges.length ? ranges : undefined;
+}
+function parseHeaders(value, ctx) {
+    const headers = {};
+    for (const line of value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
+        const colon = line.indexOf(':');
+        const name = colon > 0 ? line.slice(0, colon).trim() : '';
+        if (!HEADER_NAME.test(name))
+            return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
+        const value = line.slice(colon + 1).trim();
+        if (!/^[\t\x20-\x7e]*$/.test(value))
+            return fail(ctx, `the value of ${name} must be printable ASCII`);
+        headers[name] = value;
+    }
+    return headers;
+}
+const targetEntry = object({
+    container: schemas_string(),
+    file: schemas_string().optional(),
+    path: schemas_string().optional(),
+    template: schemas_string().optional(),
+    host: schemas_string().optional(),
+    'verify-url': schemas_string().optional(),
+})
+    .strict();
+/** http(s) URLs that Node's parser takes too. */
+function isHttpUrl(v) {
+    return /^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v);
+}
+const schema = object({
+    command: choice('command', COMMAND_NAMES),
+    'working-directory': config_text('working-directory'),
+    'compose-files': schemas_string()
+        .default(defaultOf('compose-files'))
+        .transform((v) => splitList(v)),
+    'color-file': withPlaceholders('color-file', ['color']),
+    'project-name': withPlaceholders('project-name', ['color']).superRefine((v, ctx) => {
+        if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
+            ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
+        }
+    }),
+    'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose']),
+    colors: config_text('colors').transform((v, ctx) => {
+        const colors = splitList(v);
+        if (colors.length !== 2)
+            return fail(ctx, `exactly two names, e.g. blue,green (got ${colors.length})`);
+        const bad = colors.find((c) => !COLOR.test(c));
+        if (bad)
+            return fail(ctx, `"${bad}" is not allowed: lower-case letters, digits, - and _, at most 32`);
+        if (colors[0] === colors[1])
+            return fail(ctx, 'the two colors must differ');
+        return colors;
+    }),
+    ports: config_text('ports').transform((v, ctx) => {
+        const parts = splitList(v);
+        if (parts.length !== 2)
+            return fail(ctx, `exactly two ports, one per color (got ${parts.length})`);
+        const ports = parts.map((p) => (/^\d{1,5}$/.test(p) ? Number(p) : NaN));
+        const bad = parts.find((_, i) => !((ports[i] ?? NaN) >= 1 && (ports[i] ?? NaN) <= 65535));
+        if (bad !== undefined)
+            return fail(ctx, `"${bad}" is not a port: a whole number from 1 to 65535`);
+        if (ports[0] === ports[1])
+            return fail(ctx, 'the two colors need different ports');
+        return ports;
+    }),
+    build: bool('build'),
+    pull: bool('pull'),
+    'health-path': config_text('health-path').superRefine((v, ctx) => {
+        if (!/^\/[\x21-\x7e]*$/.test(v))
+            ctx.addIssue({ code: 'custom', message: 'a path starting with /, no spaces' });
+    }),
+    'health-host': config_text('health-host').superRefine((v, ctx) => {
+        if (!HOST.test(v) || !parsesAsUrl(`http://${v}/`)) {
+            ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
+        }
+    }),
+    'health-headers': config_text('health-headers').transform((v, ctx) => parseHeaders(v, ctx)),
+    'health-status': config_text('health-status').transform((v, ctx) => parseStatuses(v) ?? fail(ctx, 'status codes 100-599 as a list of codes and ranges, e.g. 200-299,301')),
+    'health-body': config_text('health-body'),
+    'health-timeout': seconds('health-timeout', { zero: false, max: 3600 }),
+    'health-interval': seconds('health-interval', { zero: false, max: 300 }),
+    'nginx-container': config_text('nginx-container').transform((v) => splitList(v)),
+    'upstream-file': config_text('upstream-file'),
+    'upstream-path': config_text('upstream-path').superRefine((v, ctx) => {
+        if (v && !INCLUDE_PATH.test(v))
+            ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
+    }),
+    // A CLI flag cannot hold a newline easily: in a template (and only there), a literal \n stands for one.
+    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']).transform((v) => v.replace(/\\n/g, '\n')),
+    'upstream-host': config_text('upstream-host').superRefine((v, ctx) => {
+        if (!HOST.test(v))
+            ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
+    }),
+    'nginx-targets': config_text('nginx-targets').transform((v, ctx) => {
+        if (!v.trim())
+            return [];
+        let doc;
+        try {
+            doc = (0,dist/* parse */.qg)(v);
+        }
+        catch (error) {
+            return fail(ctx, `not valid YAML: ${error.message.split('\n')[0]?.replace(/:\s*$/, '')}`);
+        }
+        const parsed = array(targetEntry).min(1).safeParse(doc);
+        if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+            return fail(ctx, `a YAML list of {container, file or path, template, host, verify-url}${where}: ${issue?.message}`);
+        }
+        return parsed.data;
+    }),
+    'verify-proxies': choice('verify-proxies', ['auto', 'required', 'off']),
+    'verify-url': config_text('verify-url').superRefine((v, ctx) => {
+        if (v && !isHttpUrl(v))
+            ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
+    }),
+    'verify-timeout': seconds('verify-timeout', { zero: false, max: 3600 }),
+    'color-header': config_text('color-header').superRefine((v, ctx) => {
+        if (v && !HEADER_NAME.test(v))
+            ctx.addIssue({ code: 'custom', message: 'a header name, e.g. X-Color' });
+    }),
+    'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
+    cleanup: choice('cleanup', ['stop', 'down', 'keep']),
+    'rollback-on-failure': bool('rollback-on-failure'),
+    'dry-run': bool('dry-run'),
+})
+    .strict();
+/**
+ * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value
+ * and what is allowed.
+ */
+async function loadConfig(raw, files) {
+    // An empty input means "use the default", except compose-files, where empty means "no shared file".
+    const given = {};
+    for (const [key, value] of Object.entries(raw)) {
+        if (value !== undefined && (value !== '' || key === 'compose-files'))
+            given[key] = value;
+    }
+    const valueOf = (name) => given[name] ?? defaultOf(name);
+    const result = schema.safeParse(given);
+    if (!result.success) {
+        throw new ConfigError(result.error.issues.map((issue) => {
+            const input = String(issue.path[0] ?? '(inputs)');
+            if (issue.code === 'unrecognized_keys') {
+                return {
+                    input: issue.keys.join(', '),
+                    value: issue.keys.map((k) => given[k] ?? '').join(', '),
+                    message: 'unknown input(s); see the list of inputs',
+                };
+            }
+            return { input, value: valueOf(input), message: issue.message };
+        }));
+    }
+    const p = result.data;
+    const issues = [];
+    const problem = (input, message, value = valueOf(input)) => issues.push({ input, value, message });
+    const workingDirectory = external_node_path_default().resolve(p['working-directory']);
+    const targets = buildTargets(p, workingDirectory, problem);
+    if (p['health-interval'] > p['health-timeout']) {
+        problem('health-interval', `must not exceed health-timeout (${p['health-timeout'] / 1000} s)`);
+    }
+    if (p['project-name'] && !p['project-name'].includes('{color}') && !p['color-file'].includes('{color}')) {
+        problem('color-file', 'without {color} both colors would share one file; add {color} here or to project-name');
+    }
+    if ((await files.kind(workingDirectory)) !== 'directory') {
+        problem('working-directory', `no such directory: ${workingDirectory}`);
+    }
+    else {
+        for (const file of p['compose-files']) {
+            if ((await files.kind(external_node_path_default().resolve(workingDirectory, file))) !== 'file') {
+                problem('compose-files', `no such file: ${external_node_path_default().resolve(workingDirectory, file)}`);
+            }
+        }
+        for (const color of p.colors) {
+            const file = external_node_path_default().resolve(workingDirectory, p['color-file'].replace(/\{color\}/g, color));
+            if ((await files.kind(file)) !== 'file')
+                problem('color-file', `no such file for color ${color}: ${file}`);
+        }
+        for (const target of targets) {
+            if (target.file && (await files.kind(external_node_path_default().dirname(target.file))) !== 'directory') {
+                problem(targetInput(p), `no such directory for the include: ${external_node_path_default().dirname(target.file)}`, target.file);
+            }
+        }
+    }
+    if (issues.length)
+        throw new ConfigError(issues);
+    return {
+        command: p.command,
+        workingDirectory,
+        composeFiles: p['compose-files'],
+        colorFile: p['color-file'],
+        projectName: p['project-name'],
+        composeCommand: p['compose-command'],
+        colors: p.colors,
+        ports: p.ports,
+        build: p.build,
+        pull: p.pull,
+        health: {
+            path: p['health-path'],
+            host: p['health-host'],
+            headers: p['health-headers'],
+            statuses: p['health-status'],
+            body: p['health-body'],
+            timeoutMs: p['health-timeout'],
+            intervalMs: p['health-interval'],
+        },
+        targets,
+        verifyProxies: p['verify-proxies'],
+        verifyUrl: p['verify-url'],
+        verifyTimeoutMs: p['verify-timeout'],
+        colorHeader: p['color-header'],
+        drainMs: p['drain-seconds'],
+        cleanup: p.cleanup,
+        rollbackOnFailure: p['rollback-on-failure'],
+        dryRun: p['dry-run'],
+    };
+}
+function targetInput(p) {
+    return p['nginx-targets'].length ? 'nginx-targets' : p['upstream-file'] ? 'upstream-file' : 'upstream-path';
+}
+/** One proxy target per container, from nginx-targets or from the four single-proxy inputs. */
+function buildTargets(p, workingDirectory, problem) {
+    const single = p['nginx-container'].length > 0 || p['upstream-file'] !== '' || p['upstream-path'] !== '';
+    if (p['nginx-targets'].length && single) {
+        problem('nginx-targets', 'set either nginx-targets or nginx-container with upstream-file/upstream-path, not both');
+        return [];
+    }
+    const entries = p['nginx-targets'].length
+        ? p['nginx-targets']
+        : p['nginx-container'].map((container) => ({
+            container,
+            file: p['upstream-file'] || undefined,
+            path: p['upstream-path'] || undefined,
+            template: undefined,
+            host: undefined,
+            'verify-url': undefined,
+        }));
+    if (!p['nginx-targets'].length && !p['nginx-container'].length && single) {
+        problem('nginx-container', 'an include needs the proxy container that reads it');
+    }
+    const input = p['nginx-targets'].length ? 'nginx-targets' : 'nginx-container';
+    const targets = [];
+    for (const entry of entries) {
+        const where = `proxy ${entry.container}`;
+        if (!CONTAINER.test(entry.container)) {
+            problem(input, `"${entry.container}" is not a container name`, entry.container);
+        }
+        if (Boolean(entry.file) === Boolean(entry.path)) {
+            const which = p['nginx-targets'].length ? 'nginx-targets' : entry.file ? 'upstream-path' : 'upstream-file';
+            problem(which, `${where}: give exactly one of upstream-file (on the runner) or upstream-path (in the container)`);
+        }
+        // The single-proxy inputs were checked by the schema; entries of nginx-targets are checked here.
+        if (entry.path !== undefined && !INCLUDE_PATH.test(entry.path)) {
+            problem(input, `${where}: path must be an absolute file path inside the container`, entry.path);
+        }
+        const host = entry.host ?? p['upstream-host'];
+        if (entry['verify-url'] !== undefined && !isHttpUrl(entry['verify-url'])) {
+            problem(input, `${where}: verify-url must be an http:// or https:// URL`, entry['verify-url']);
+        }
+        if (entry.host !== undefined && !HOST.test(host)) {
+            problem(input, `${where}: host must be a host name or IP address ([...] for IPv6)`, host);
+        }
+        const tmpl = entry.template?.replace(/\\n/g, '\n') ?? p['upstream-template'];
+        const bad = entry.template !== undefined ? checkPlaceholders(tmpl, ['color', 'port', 'host']) : undefined;
+        if (bad)
+            problem(input, `${where}: template has an ${bad}`, tmpl);
+        // Compared as Nginx reads them: a {color} inside a comment changes nothing Nginx does.
+        const rendered = p.colors.map((c, i) => wordsOf(renderInclude({ container: '', template: tmpl, host }, c, p.ports[i] ?? 0)));
+        if (!bad && rendered[0]?.join(' ') === rendered[1]?.join(' ')) {
+            problem(entry.template !== undefined ? input : 'upstream-template', `${where}: the template must contain {color} or {port} where Nginx reads it (not only in a comment); ` +
+                'otherwise both colors render the same include and a switch would change nothing (then the live color ' +
+                'would be stopped)', tmpl);
+        }
+        targets.push({
+            container: entry.container,
+            file: entry.file ? external_node_path_default().resolve(workingDirectory, entry.file) : undefined,
+            path: entry.path,
+            template: tmpl,
+            host,
+            verifyUrl: entry['verify-url'],
+        });
+    }
+    return targets;
+}
+
+;// CONCATENATED MODULE: ./src/docker/docker.ts
+/** The docker and compose executables, whose children are pinned to the endpoint. */
+const DOCKER_FILES = new Set(['docker', 'docker-compose']);
+function endpointOf(env) {
+    const host = env.DOCKER_HOST?.trim() || undefined;
+    const context = env.DOCKER_CONTEXT?.trim() || undefined;
+    return host ? { host } : context ? { context } : {};
+}
+function describeEndpoint(endpoint) {
+    if (endpoint.host)
+        return `DOCKER_HOST=${endpoint.host}`;
+    if (endpoint.context)
+        return `docker context ${endpoint.context}`;
+    return "the docker CLI's current context (neither DOCKER_HOST nor DOCKER_CONTEXT is set)";
+}
+/** A runner whose docker and compose commands all go to `endpoint`; other commands are left as they are. */
+function onEndpoint(runner, endpoint) {
+    const pinned = endpoint.host
+        ? { DOCKER_HOST: endpoint.host }
+        : endpoint.context
+            ? { DOCKER_CONTEXT: endpoint.context }
+            : {};
+    if (!Object.keys(pinned).length)
+        return runner;
+    return {
+        run: (file, args, options) => DOCKER_FILES.has(file) ? runner.run(file, args, { ...options, env: { ...options.env, ...pinned } }) : runner.run(file, args, options),
+    };
+}
+
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
 ;// CONCATENATED MODULE: ./node_modules/is-plain-obj/index.js
 function is_plain_obj_isPlainObject(value) {
 	if (typeof value !== 'object' || value === null) {
@@ -20410,9 +21056,6 @@ setErrorName(ExecaError, ExecaError.name);
 class ExecaSyncError extends Error {}
 setErrorName(ExecaSyncError, ExecaSyncError.name);
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
 ;// CONCATENATED MODULE: ./node_modules/human-signals/build/src/realtime.js
 
 const getRealtimeSignals=()=>{
@@ -22019,8 +22662,6 @@ const ENCODING_ALIASES = {
 
 const serializeEncoding = encoding => typeof encoding === 'string' ? `"${encoding}"` : String(encoding);
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./node_modules/execa/lib/arguments/cwd.js
 
 
@@ -28254,124 +28895,7 @@ function forwardLines(subprocess, onLine) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/nginx-config.ts
-/**
- * Just enough of an `nginx -T` dump to tell where a proxy serves what an include feeds: its `server` blocks, the
- * ports they listen on for plain HTTP, the files they include and the upstreams they pass requests to.
- */
-/** Splits `nginx -T` output into file path → content. */
-function dumpSections(dump) {
-    const sections = new Map();
-    let current;
-    let lines = [];
-    const flush = () => {
-        if (current !== undefined)
-            sections.set(current, lines.join('\n'));
-    };
-    for (const line of dump.split('\n')) {
-        const header = /^# configuration file (.+):$/.exec(line);
-        if (header) {
-            flush();
-            current = header[1];
-            lines = [];
-        }
-        else {
-            lines.push(line);
-        }
-    }
-    flush();
-    return sections;
-}
-/**
- * Nginx's tokens of a text: quoted strings (quotes taken off), words, and the punctuation ; { }. A `#` where a token
- * would start begins a comment to the end of the line (`server a:1;#server b:2;` is one server), as Nginx reads it.
- */
-function nginxTokens(text) {
-    const out = [];
-    for (const m of text.matchAll(/"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|#[^\n]*|[{};]|[^\s{};"'#][^\s{};]*/g)) {
-        if (m[0].startsWith('#'))
-            continue;
-        out.push(m[1] ?? m[2] ?? m[0]);
-    }
-    return out;
-}
-/** The server blocks of every file of a dump (those of `stream` and `mail` aside: they serve no HTTP). */
-function serverBlocks(dump) {
-    const servers = [];
-    for (const text of dumpSections(dump).values()) {
-        const blocks = [];
-        let words = [];
-        let server;
-        let depth = 0;
-        for (const token of nginxTokens(text)) {
-            if (token === '{') {
-                if (!server && words[0] === 'server' && !blocks.some((b) => b === 'stream' || b === 'mail')) {
-                    server = { listens: [], listensAtAll: false, includes: [], passes: [] };
-                    servers.push(server);
-                    depth = blocks.length + 1;
-                }
-                blocks.push(words[0] ?? '');
-                words = [];
-            }
-            else if (token === '}') {
-                if (server && blocks.length === depth)
-                    server = undefined;
-                blocks.pop();
-                words = [];
-            }
-            else if (token === ';') {
-                if (server)
-                    nginx_config_record(server, words);
-                words = [];
-            }
-            else {
-                words.push(token);
-            }
-        }
-    }
-    return servers;
-}
-function nginx_config_record(server, [name = '', first = '', ...rest]) {
-    if (name === 'listen') {
-        server.listensAtAll = true;
-        const port = /(?:^|:)(\d+)$/.exec(first)?.[1];
-        const tls = rest.includes('ssl') || rest.includes('quic') || first.startsWith('unix:');
-        if (port && !tls)
-            server.listens.push(Number(port));
-    }
-    else if (name === 'include') {
-        server.includes.push(first);
-    }
-    else if (/_pass$/.test(name)) {
-        server.passes.push(first);
-    }
-}
-/**
- * The ports Nginx listens on for plain HTTP in the server blocks that serve what an include feeds: those that
- * include the file, else those that pass requests to an upstream the include defines, else every server block.
- * `listen 80;`, `listen 0.0.0.0:8080 default_server;`, `listen [::]:80;` count; TLS listeners and Unix sockets do
- * not (a block that listens on TLS only has no port here). A server block without listen directives listens on 80.
- */
-function listenPorts(dump, includePath, includeContent = '') {
-    const servers = serverBlocks(dump);
-    const upstreams = [...includeContent.matchAll(/(?:^|[\s;}])upstream\s+([^\s{]+)\s*\{/g)].map((m) => m[1]);
-    const including = servers.filter((s) => includePath && s.includes.some((p) => includeMatches(p, includePath)));
-    const passing = servers.filter((s) => s.passes.some((p) => upstreams.includes(upstreamName(p))));
-    const chosen = including.length ? including : passing.length ? passing : servers;
-    return [...new Set(chosen.flatMap((s) => (s.listensAtAll ? s.listens : [80])))];
-}
-/** `http://app/x` → app: the upstream a pass directive names (a variable names none). */
-function upstreamName(target) {
-    return /^(?:[a-z]+:\/\/)?([^/$:]+)/.exec(target)?.[1] ?? '';
-}
-/** An include directive's pattern (globs, relative to /etc/nginx when not absolute) against a file's path. */
-function includeMatches(pattern, file) {
-    const full = pattern.startsWith('/') ? pattern : `/etc/nginx/${pattern}`;
-    const re = new RegExp(`^${full.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
-    return re.test(file);
-}
-
-;// CONCATENATED MODULE: ./src/tar.ts
+;// CONCATENATED MODULE: ./src/docker/tar.ts
 /**
  * A single-file tar, as `docker cp` reads from and writes to a pipe: it moves an include file into and out of a
  * proxy container without a temporary file on the runner and without needing `cat` or a shell in the image.
@@ -28419,1064 +28943,7 @@ function octal(value, width) {
     return `${value.toString(8).padStart(width - 1, '0')}\0`;
 }
 
-;// CONCATENATED MODULE: ./src/nginx.ts
-
-
-
-
-const TIMEOUT_MS = 60_000;
-const MARKER = '# bluegreen-action: color=';
-const RELOAD_CONFIRM_MS = 10_000;
-const STARTED_STABLE_MS = 500;
-function publishedPorts(ports) {
-    const published = new Map();
-    for (const [key, bindings] of Object.entries(ports ?? {})) {
-        const m = /^(\d+)\/tcp$/.exec(key);
-        // An IPv4 binding first: the runner reaches 0.0.0.0 and 127.0.0.1 bindings through health-host.
-        const binding = (bindings ?? []).find((b) => !(b.HostIp ?? '').includes(':')) ?? bindings?.[0];
-        if (m && binding?.HostPort)
-            published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
-    }
-    return published;
-}
-/** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
-function renderInclude(target, color, port) {
-    const values = { color, port: String(port), host: target.host };
-    // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
-    const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name) => values[name] ?? '');
-    return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
-}
-/**
- * Which color an include points at, from its content as Nginx reads it: an include edited by hand in an emergency
- * (pointed back at blue) keeps the marker of the last deploy. Content points at a color when it holds every word of
- * that color's rendering and none of the words only the other color's rendering has (comments and spacing aside),
- * so an include written by hand before the first deploy (the seed's `server localhost:8000;`) is recognised too.
- * Failing that (another spelling of the host, a template changed since), when it names exactly one color's
- * distinguishing values: its `:port` or its color name as a word part.
- */
-function readInclude(content, target, colors, ports) {
-    if (content === null)
-        return {};
-    const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
-    const marker = found && colors.includes(found) ? found : undefined;
-    const words = new Set(wordsOf(content));
-    const rendered = colors.map((c, i) => new Set(wordsOf(renderInclude(target, c, ports[i] ?? 0))));
-    const matching = colors.filter((_, i) => {
-        const own = rendered[i] ?? new Set();
-        const others = rendered.filter((_, j) => j !== i).flatMap((r) => [...r].filter((w) => !own.has(w)));
-        return [...own].every((w) => words.has(w)) && !others.some((w) => words.has(w));
-    });
-    if (matching.length === 1)
-        return { color: matching[0], marker };
-    const naming = colors.filter((color, i) => namesColor([...words], target.template, color, ports[i] ?? 0));
-    return { color: naming.length === 1 ? naming[0] : undefined, marker };
-}
-/** Whether words name a color by what its template puts in: `:8001` (a host's port), or `green` as a word part. */
-function namesColor(words, template, color, port) {
-    const byPort = /(?<!\$)\{port\}/.test(template) && words.some((w) => new RegExp(`:${port}(/.*)?$`).test(w));
-    const byName = /(?<!\$)\{color\}/.test(template) && words.some((w) => new RegExp(`(^|[^a-z0-9])${color}([^a-z0-9]|$)`).test(w));
-    return byPort || byName;
-}
-/** The words of an include, as Nginx reads them (comments and punctuation aside). */
-function wordsOf(content) {
-    return nginxTokens(content).filter((t) => t !== ';' && t !== '{' && t !== '}');
-}
-class NginxError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'NginxError';
-    }
-}
-/** Reads, writes, tests and reloads the upstream include of one proxy container. */
-class NginxSwitcher {
-    runner;
-    files;
-    clock;
-    constructor(runner, files, clock) {
-        this.runner = runner;
-        this.files = files;
-        this.clock = clock;
-    }
-    describe(target) {
-        return target.file ? `${target.file} (mounted in ${target.container})` : `${target.container}:${target.path}`;
-    }
-    async read(target) {
-        if (target.file)
-            return this.files.read(target.file);
-        const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
-        // Docker CLI 24+ says "Could not find the file", older ones "No such container:path"; a proxy that does not
-        // exist yet (started by a first deploy) has no include either.
-        if (r.exitCode !== 0 && /could not find the file|no such file|no such container/i.test(r.stderr))
-            return null;
-        ensureOk(r, `reading ${this.describe(target)}`);
-        return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
-    }
-    async write(target, content) {
-        if (target.file)
-            return this.files.write(target.file, content);
-        const containerPath = target.path ?? '';
-        const archive = packFile(external_node_path_default().posix.basename(containerPath), content, this.clock.now() / 1000);
-        const dir = external_node_path_default().posix.dirname(containerPath);
-        ensureOk(await this.runner.run('docker', ['cp', '-', `${target.container}:${dir}`], { input: archive, timeoutMs: TIMEOUT_MS }), `copying the include into ${target.container}`);
-    }
-    /**
-     * `nginx -T` tests the whole configuration like `nginx -t` and also prints every file it read, which shows
-     * whether the container really reads what was written (a bind mount of a replaced file would not).
-     */
-    async test(target, expected) {
-        const r = await this.docker(['exec', target.container, 'nginx', '-T']);
-        if (r.timedOut || /^Error( response from daemon)?:|is not running/m.test(r.stderr)) {
-            throw new NginxError(`could not run nginx -t in ${target.container}:\n${tail(r.stderr || r.stdout, 8)}`);
-        }
-        if (r.exitCode !== 0) {
-            throw new NginxError(`nginx -t in ${target.container} rejected the new include:\n${tail(r.stderr || r.stdout, 8)}`);
-        }
-        const sections = dumpSections(r.stdout);
-        const seen = target.path
-            ? normalizeDump(sections.get(target.path) ?? '\0') === normalizeDump(expected) && target.path
-            : [...sections].find(([, s]) => normalizeDump(s) === normalizeDump(expected))?.[0];
-        if (!seen) {
-            throw new NginxError(`${target.container} does not read the include that was written to ${this.describe(target)}. ` +
-                (target.file
-                    ? 'Mount its directory rather than the file alone, and check that the Nginx config includes it.'
-                    : 'Check that the Nginx config includes this path.'));
-        }
-        return listenPorts(r.stdout, seen, expected);
-    }
-    /** Tests the configuration as it is on disk now, without checking any content (used after a restore). */
-    async testOnly(container) {
-        const r = await this.docker(['exec', container, 'nginx', '-t']);
-        if (r.exitCode !== 0 || r.timedOut) {
-            throw new NginxError(`nginx -t in ${container} failed:\n${tail(r.stderr || r.stdout, 8)}`);
-        }
-    }
-    /**
-     * `nginx -s reload` only signals the master: for a moment the old workers still accept new connections with
-     * the old configuration. This waits until every worker that accepts connections is a new one (old workers
-     * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
-     * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
-     * `workers` is acceptingWorkers() taken beforehand (off the path to the reload), or taken here.
-     */
-    async reload(container, workers, signal) {
-        const before = await (workers ?? this.acceptingWorkers(container));
-        ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
-        if (!before?.length)
-            return false;
-        const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
-        for (;;) {
-            const now = (await this.acceptingWorkers(container)) ?? [];
-            if (now.length && now.every((pid) => !before.includes(pid)))
-                return true;
-            // A cancel ends the wait (docker top is ended by it too): the undo reloads again anyway.
-            if (signal?.aborted)
-                throw new NginxError(`cancelled while confirming the reload of ${container}`);
-            if (this.clock.now() >= deadline) {
-                throw new NginxError(`${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after nginx -s reload: ` +
-                    'the new configuration did not take effect (see the proxy log).');
-            }
-            await this.clock.sleep(50, signal);
-        }
-    }
-    /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
-    async acceptingWorkers(container) {
-        const r = await this.docker(['top', container]).catch(() => undefined);
-        return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
-    }
-    /**
-     * The state of each proxy container, in one `docker inspect`: a container that does not exist is absent from
-     * the map (docker exits 1 for it but still prints the others).
-     */
-    async inspect(containers) {
-        const r = await this.docker(['inspect', '--type', 'container', ...containers]);
-        const states = new Map();
-        let entries = [];
-        try {
-            entries = JSON.parse(r.stdout || '[]');
-        }
-        catch {
-            ensureOk(r, `inspecting ${containers.join(', ')}`);
-        }
-        if (r.exitCode !== 0 && !/no such (container|object)/i.test(r.stderr))
-            ensureOk(r, `inspecting ${containers.join(', ')}`);
-        for (const e of entries) {
-            const name = (e.Name ?? '').replace(/^\//, '');
-            const labels = e.Config?.Labels ?? {};
-            states.set(name, {
-                running: Boolean(e.State?.Running) && !e.State?.Restarting,
-                status: e.State?.Restarting ? 'restarting' : (e.State?.Status ?? 'unknown'),
-                restartCount: e.RestartCount ?? 0,
-                startedAt: Date.parse(e.State?.StartedAt ?? '') || 0,
-                service: labels['com.docker.compose.service'],
-                workingDir: labels['com.docker.compose.project.working_dir'],
-                published: publishedPorts(e.NetworkSettings?.Ports),
-            });
-        }
-        return states;
-    }
-    /** Restarts a proxy that could not start before its include was written (an upstream that did not resolve). */
-    async restart(container) {
-        ensureOk(await this.docker(['restart', '--time', '10', container]), `restarting ${container}`);
-    }
-    /**
-     * Waits until a proxy that was just started runs and stays up (a bad configuration makes Nginx exit at once),
-     * then returns nothing; throws with the proxy's last log lines otherwise.
-     */
-    async waitStarted(container, timeoutMs, signal) {
-        const deadline = this.clock.now() + timeoutMs;
-        let upSince;
-        for (;;) {
-            const state = (await this.inspect([container])).get(container);
-            if (state?.running) {
-                upSince ??= this.clock.now();
-                // Nginx exits within milliseconds on a bad configuration: half a second up means it loaded it.
-                if (this.clock.now() - upSince >= STARTED_STABLE_MS)
-                    return;
-            }
-            else {
-                upSince = undefined;
-            }
-            if (this.clock.now() >= deadline || signal?.aborted) {
-                const logs = await this.docker(['logs', '--tail', '8', container]);
-                throw new NginxError(`${container} did not start (${state?.status ?? 'no such container'}):\n${tail(logs.stderr || logs.stdout, 8)}`);
-            }
-            await this.clock.sleep(100, signal);
-        }
-    }
-    docker(args, encoding) {
-        return this.runner.run('docker', args, { timeoutMs: TIMEOUT_MS, encoding });
-    }
-}
-/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
-function acceptingWorkerPids(top) {
-    const [header = '', ...rows] = top.split('\n').filter((l) => l.trim());
-    const columns = header.trim().split(/\s+/);
-    const pid = columns.indexOf('PID');
-    const cmd = columns.findIndex((c) => c === 'CMD' || c === 'COMMAND');
-    if (pid < 0 || cmd < 0)
-        return [];
-    return rows
-        .map((row) => row.trim().split(/\s+/))
-        .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
-        .map((fields) => fields[pid] ?? '');
-}
-function normalizeDump(content) {
-    return content
-        .split('\n')
-        .map((l) => l.trimEnd())
-        .join('\n')
-        .trim();
-}
-
-;// CONCATENATED MODULE: ./src/config.ts
-
-
-
-
-/** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
-const INPUTS = [
-    { name: 'command', default: 'deploy', help: 'deploy, rollback (switch back to the previous color) or status (report only)' },
-    { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
-    { name: 'compose-files', default: 'docker-compose.yml', help: 'shared compose file(s), passed before the color file; may be empty' },
-    { name: 'color-file', default: 'docker-compose.{color}.yml', help: 'per-color compose file, a template with {color}' },
-    { name: 'project-name', default: '', help: 'compose project (-p); may contain {color} to run each color as its own project' },
-    { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
-    { name: 'colors', default: 'blue,green', help: 'the two color names' },
-    { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
-    { name: 'build', default: 'true', help: 'pass --build to up' },
-    { name: 'pull', default: 'false', help: 'pull images before up' },
-    { name: 'health-path', default: '/', help: 'path probed on the new color' },
-    { name: 'health-host', default: '127.0.0.1', help: "host the runner uses to reach a color's published port" },
-    { name: 'health-headers', default: '', help: 'extra request headers, "Name: value" per line' },
-    { name: 'health-status', default: '200-399', help: 'accepted status codes (ranges and lists)' },
-    { name: 'health-body', default: '', help: 'text that the response body must contain' },
-    { name: 'health-timeout', default: '60', help: 'seconds in all before the new color counts as failed' },
-    { name: 'health-interval', default: '1', help: 'seconds between probes (the first probe goes at once)' },
-    { name: 'nginx-container', default: '', help: 'proxy container name(s) to switch' },
-    { name: 'upstream-file', default: '', help: "include file on the runner's disk, mounted into the proxy" },
-    { name: 'upstream-path', default: '', help: 'include path inside the proxy container, written with docker cp' },
-    {
-        name: 'upstream-template',
-        default: 'upstream app {\n    server {host}:{port};\n}\n',
-        help: 'include content; placeholders {color}, {port}, {host}',
-    },
-    { name: 'upstream-host', default: 'localhost', help: 'what {host} becomes' },
-    { name: 'nginx-targets', default: '', help: 'YAML list of proxies (container, file or path, template, host)' },
-    {
-        name: 'verify-proxies',
-        default: 'auto',
-        help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
-    },
-    { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
-    { name: 'verify-timeout', default: '5', help: 'seconds each proxy has, after the switch, to answer from the new color' },
-    { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
-    { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
-    { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
-    { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
-    { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
-];
-class ConfigError extends Error {
-    issues;
-    constructor(issues) {
-        super('Invalid configuration; nothing was changed. Fix these inputs and run again:\n' +
-            issues.map((i) => `  - ${i.input} = ${JSON.stringify(i.value)}: ${i.message}`).join('\n'));
-        this.issues = issues;
-        this.name = 'ConfigError';
-    }
-}
-// Anything that reaches an Nginx config is held to these shapes, so a value cannot close a block or add a directive.
-const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
-const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
-const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
-const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
-// Two characters at least: docker cp on Windows reads `p:/etc/...` as a drive letter.
-const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
-const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-/** Node's URL parser must take it too: it refuses what the shapes above let through, like 256.0.0.1 or port 99999. */
-function parsesAsUrl(url) {
-    try {
-        new URL(url);
-        return true;
-    }
-    catch {
-        return false;
-    }
-}
-/** Splits a list given with newlines or commas. */
-function splitList(value) {
-    return value
-        .split(/[\n,]/)
-        .map((s) => s.trim())
-        .filter(Boolean);
-}
-function fail(ctx, message) {
-    ctx.addIssue({ code: 'custom', message });
-    return NEVER;
-}
-const config_text = (name) => schemas_string().default(defaultOf(name));
-function choice(name, options) {
-    return config_text(name).transform((v, ctx) => options.includes(v) ? v : fail(ctx, `allowed: ${options.join(', ')}`));
-}
-function bool(name) {
-    return config_text(name).transform((v, ctx) => {
-        const lower = v.toLowerCase();
-        if (lower === 'true' || lower === 'false')
-            return lower === 'true';
-        return fail(ctx, 'allowed: true or false');
-    });
-}
-function seconds(name, { zero, max }) {
-    return config_text(name).transform((v, ctx) => {
-        const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-        const ms = Math.round(n * 1000);
-        if (!(n <= max) || (!zero && ms === 0))
-            return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
-        return ms;
-    });
-}
-/** Allows only the named placeholders, so a typo such as {prot} is caught before it reaches Nginx. */
-function checkPlaceholders(template, allowed) {
-    for (const match of template.matchAll(PLACEHOLDER)) {
-        if (!allowed.includes(match[1] ?? '')) {
-            return `unknown placeholder {${match[1]}}; allowed: ${allowed.map((a) => `{${a}}`).join(', ')}`;
-        }
-    }
-    return undefined;
-}
-function withPlaceholders(name, allowed) {
-    return config_text(name).superRefine((v, ctx) => {
-        const problem = checkPlaceholders(v, allowed);
-        if (problem)
-            ctx.addIssue({ code: 'custom', message: problem });
-    });
-}
-function parseStatuses(value) {
-    const ranges = [];
-    for (const part of splitList(value)) {
-        const m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(part);
-        if (!m)
-            return undefined;
-        const from = Number(m[1]);
-        const to = Number(m[2] ?? m[1]);
-        if (from < 100 || to > 599 || from > to)
-            return undefined;
-        ranges.push({ from, to });
-    }
-    return ranges.length ? ranges : undefined;
-}
-function parseHeaders(value, ctx) {
-    const headers = {};
-    for (const line of value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
-        const colon = line.indexOf(':');
-        const name = colon > 0 ? line.slice(0, colon).trim() : '';
-        if (!HEADER_NAME.test(name))
-            return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
-        const value = line.slice(colon + 1).trim();
-        if (!/^[\t\x20-\x7e]*$/.test(value))
-            return fail(ctx, `the value of ${name} must be printable ASCII`);
-        headers[name] = value;
-    }
-    return headers;
-}
-const targetEntry = object({
-    container: schemas_string(),
-    file: schemas_string().optional(),
-    path: schemas_string().optional(),
-    template: schemas_string().optional(),
-    host: schemas_string().optional(),
-    'verify-url': schemas_string().optional(),
-})
-    .strict();
-/** http(s) URLs that Node's parser takes too. */
-function isHttpUrl(v) {
-    return /^https?:\/\/[^\s/]+(\/\S*)?$/.test(v) && parsesAsUrl(v);
-}
-const schema = object({
-    command: choice('command', ['deploy', 'rollback', 'status']),
-    'working-directory': config_text('working-directory'),
-    'compose-files': schemas_string()
-        .default(defaultOf('compose-files'))
-        .transform((v) => splitList(v)),
-    'color-file': withPlaceholders('color-file', ['color']),
-    'project-name': withPlaceholders('project-name', ['color']).superRefine((v, ctx) => {
-        if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
-            ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
-        }
-    }),
-    'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose']),
-    colors: config_text('colors').transform((v, ctx) => {
-        const colors = splitList(v);
-        if (colors.length !== 2)
-            return fail(ctx, `exactly two names, e.g. blue,green (got ${colors.length})`);
-        const bad = colors.find((c) => !COLOR.test(c));
-        if (bad)
-            return fail(ctx, `"${bad}" is not allowed: lower-case letters, digits, - and _, at most 32`);
-        if (colors[0] === colors[1])
-            return fail(ctx, 'the two colors must differ');
-        return colors;
-    }),
-    ports: config_text('ports').transform((v, ctx) => {
-        const parts = splitList(v);
-        if (parts.length !== 2)
-            return fail(ctx, `exactly two ports, one per color (got ${parts.length})`);
-        const ports = parts.map((p) => (/^\d{1,5}$/.test(p) ? Number(p) : NaN));
-        const bad = parts.find((_, i) => !((ports[i] ?? NaN) >= 1 && (ports[i] ?? NaN) <= 65535));
-        if (bad !== undefined)
-            return fail(ctx, `"${bad}" is not a port: a whole number from 1 to 65535`);
-        if (ports[0] === ports[1])
-            return fail(ctx, 'the two colors need different ports');
-        return ports;
-    }),
-    build: bool('build'),
-    pull: bool('pull'),
-    'health-path': config_text('health-path').superRefine((v, ctx) => {
-        if (!/^\/[\x21-\x7e]*$/.test(v))
-            ctx.addIssue({ code: 'custom', message: 'a path starting with /, no spaces' });
-    }),
-    'health-host': config_text('health-host').superRefine((v, ctx) => {
-        if (!HOST.test(v) || !parsesAsUrl(`http://${v}/`)) {
-            ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
-        }
-    }),
-    'health-headers': config_text('health-headers').transform((v, ctx) => parseHeaders(v, ctx)),
-    'health-status': config_text('health-status').transform((v, ctx) => parseStatuses(v) ?? fail(ctx, 'status codes 100-599 as a list of codes and ranges, e.g. 200-299,301')),
-    'health-body': config_text('health-body'),
-    'health-timeout': seconds('health-timeout', { zero: false, max: 3600 }),
-    'health-interval': seconds('health-interval', { zero: false, max: 300 }),
-    'nginx-container': config_text('nginx-container').transform((v) => splitList(v)),
-    'upstream-file': config_text('upstream-file'),
-    'upstream-path': config_text('upstream-path').superRefine((v, ctx) => {
-        if (v && !INCLUDE_PATH.test(v))
-            ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
-    }),
-    // A CLI flag cannot hold a newline easily: in a template (and only there), a literal \n stands for one.
-    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']).transform((v) => v.replace(/\\n/g, '\n')),
-    'upstream-host': config_text('upstream-host').superRefine((v, ctx) => {
-        if (!HOST.test(v))
-            ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
-    }),
-    'nginx-targets': config_text('nginx-targets').transform((v, ctx) => {
-        if (!v.trim())
-            return [];
-        let doc;
-        try {
-            doc = (0,dist/* parse */.qg)(v);
-        }
-        catch (error) {
-            return fail(ctx, `not valid YAML: ${error.message.split('\n')[0]?.replace(/:\s*$/, '')}`);
-        }
-        const parsed = array(targetEntry).min(1).safeParse(doc);
-        if (!parsed.success) {
-            const issue = parsed.error.issues[0];
-            const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-            return fail(ctx, `a YAML list of {container, file or path, template, host, verify-url}${where}: ${issue?.message}`);
-        }
-        return parsed.data;
-    }),
-    'verify-proxies': choice('verify-proxies', ['auto', 'required', 'off']),
-    'verify-url': config_text('verify-url').superRefine((v, ctx) => {
-        if (v && !isHttpUrl(v))
-            ctx.addIssue({ code: 'custom', message: 'an http:// or https:// URL' });
-    }),
-    'verify-timeout': seconds('verify-timeout', { zero: false, max: 3600 }),
-    'color-header': config_text('color-header').superRefine((v, ctx) => {
-        if (v && !HEADER_NAME.test(v))
-            ctx.addIssue({ code: 'custom', message: 'a header name, e.g. X-Color' });
-    }),
-    'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
-    cleanup: choice('cleanup', ['stop', 'down', 'keep']),
-    'rollback-on-failure': bool('rollback-on-failure'),
-    'dry-run': bool('dry-run'),
-})
-    .strict();
-function defaultOf(name) {
-    return INPUTS.find((i) => i.name === name)?.default ?? '';
-}
-/**
- * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value
- * and what is allowed.
- */
-async function loadConfig(raw, files) {
-    // An empty input means "use the default", except compose-files, where empty means "no shared file".
-    const given = {};
-    for (const [key, value] of Object.entries(raw)) {
-        if (value !== undefined && (value !== '' || key === 'compose-files'))
-            given[key] = value;
-    }
-    const valueOf = (name) => given[name] ?? defaultOf(name);
-    const result = schema.safeParse(given);
-    if (!result.success) {
-        throw new ConfigError(result.error.issues.map((issue) => {
-            const input = String(issue.path[0] ?? '(inputs)');
-            if (issue.code === 'unrecognized_keys') {
-                return {
-                    input: issue.keys.join(', '),
-                    value: issue.keys.map((k) => given[k] ?? '').join(', '),
-                    message: 'unknown input(s); see the list of inputs',
-                };
-            }
-            return { input, value: valueOf(input), message: issue.message };
-        }));
-    }
-    const p = result.data;
-    const issues = [];
-    const problem = (input, message, value = valueOf(input)) => issues.push({ input, value, message });
-    const workingDirectory = external_node_path_default().resolve(p['working-directory']);
-    const targets = buildTargets(p, workingDirectory, problem);
-    if (p['health-interval'] > p['health-timeout']) {
-        problem('health-interval', `must not exceed health-timeout (${p['health-timeout'] / 1000} s)`);
-    }
-    if (p['project-name'] && !p['project-name'].includes('{color}') && !p['color-file'].includes('{color}')) {
-        problem('color-file', 'without {color} both colors would share one file; add {color} here or to project-name');
-    }
-    if ((await files.kind(workingDirectory)) !== 'directory') {
-        problem('working-directory', `no such directory: ${workingDirectory}`);
-    }
-    else {
-        for (const file of p['compose-files']) {
-            if ((await files.kind(external_node_path_default().resolve(workingDirectory, file))) !== 'file') {
-                problem('compose-files', `no such file: ${external_node_path_default().resolve(workingDirectory, file)}`);
-            }
-        }
-        for (const color of p.colors) {
-            const file = external_node_path_default().resolve(workingDirectory, p['color-file'].replace(/\{color\}/g, color));
-            if ((await files.kind(file)) !== 'file')
-                problem('color-file', `no such file for color ${color}: ${file}`);
-        }
-        for (const target of targets) {
-            if (target.file && (await files.kind(external_node_path_default().dirname(target.file))) !== 'directory') {
-                problem(targetInput(p), `no such directory for the include: ${external_node_path_default().dirname(target.file)}`, target.file);
-            }
-        }
-    }
-    if (issues.length)
-        throw new ConfigError(issues);
-    return {
-        command: p.command,
-        workingDirectory,
-        composeFiles: p['compose-files'],
-        colorFile: p['color-file'],
-        projectName: p['project-name'],
-        composeCommand: p['compose-command'],
-        colors: p.colors,
-        ports: p.ports,
-        build: p.build,
-        pull: p.pull,
-        health: {
-            path: p['health-path'],
-            host: p['health-host'],
-            headers: p['health-headers'],
-            statuses: p['health-status'],
-            body: p['health-body'],
-            timeoutMs: p['health-timeout'],
-            intervalMs: p['health-interval'],
-        },
-        targets,
-        verifyProxies: p['verify-proxies'],
-        verifyUrl: p['verify-url'],
-        verifyTimeoutMs: p['verify-timeout'],
-        colorHeader: p['color-header'],
-        drainMs: p['drain-seconds'],
-        cleanup: p.cleanup,
-        rollbackOnFailure: p['rollback-on-failure'],
-        dryRun: p['dry-run'],
-    };
-}
-function targetInput(p) {
-    return p['nginx-targets'].length ? 'nginx-targets' : p['upstream-file'] ? 'upstream-file' : 'upstream-path';
-}
-/** One proxy target per container, from nginx-targets or from the four single-proxy inputs. */
-function buildTargets(p, workingDirectory, problem) {
-    const single = p['nginx-container'].length > 0 || p['upstream-file'] !== '' || p['upstream-path'] !== '';
-    if (p['nginx-targets'].length && single) {
-        problem('nginx-targets', 'set either nginx-targets or nginx-container with upstream-file/upstream-path, not both');
-        return [];
-    }
-    const entries = p['nginx-targets'].length
-        ? p['nginx-targets']
-        : p['nginx-container'].map((container) => ({
-            container,
-            file: p['upstream-file'] || undefined,
-            path: p['upstream-path'] || undefined,
-            template: undefined,
-            host: undefined,
-            'verify-url': undefined,
-        }));
-    if (!p['nginx-targets'].length && !p['nginx-container'].length && single) {
-        problem('nginx-container', 'an include needs the proxy container that reads it');
-    }
-    const input = p['nginx-targets'].length ? 'nginx-targets' : 'nginx-container';
-    const targets = [];
-    for (const entry of entries) {
-        const where = `proxy ${entry.container}`;
-        if (!CONTAINER.test(entry.container)) {
-            problem(input, `"${entry.container}" is not a container name`, entry.container);
-        }
-        if (Boolean(entry.file) === Boolean(entry.path)) {
-            const which = p['nginx-targets'].length ? 'nginx-targets' : entry.file ? 'upstream-path' : 'upstream-file';
-            problem(which, `${where}: give exactly one of upstream-file (on the runner) or upstream-path (in the container)`);
-        }
-        // The single-proxy inputs were checked by the schema; entries of nginx-targets are checked here.
-        if (entry.path !== undefined && !INCLUDE_PATH.test(entry.path)) {
-            problem(input, `${where}: path must be an absolute file path inside the container`, entry.path);
-        }
-        const host = entry.host ?? p['upstream-host'];
-        if (entry['verify-url'] !== undefined && !isHttpUrl(entry['verify-url'])) {
-            problem(input, `${where}: verify-url must be an http:// or https:// URL`, entry['verify-url']);
-        }
-        if (entry.host !== undefined && !HOST.test(host)) {
-            problem(input, `${where}: host must be a host name or IP address ([...] for IPv6)`, host);
-        }
-        const tmpl = entry.template?.replace(/\\n/g, '\n') ?? p['upstream-template'];
-        const bad = entry.template !== undefined ? checkPlaceholders(tmpl, ['color', 'port', 'host']) : undefined;
-        if (bad)
-            problem(input, `${where}: template has an ${bad}`, tmpl);
-        // Compared as Nginx reads them: a {color} inside a comment changes nothing Nginx does.
-        const rendered = p.colors.map((c, i) => wordsOf(renderInclude({ container: '', template: tmpl, host }, c, p.ports[i] ?? 0)));
-        if (!bad && rendered[0]?.join(' ') === rendered[1]?.join(' ')) {
-            problem(entry.template !== undefined ? input : 'upstream-template', `${where}: the template must contain {color} or {port} where Nginx reads it (not only in a comment); ` +
-                'otherwise both colors render the same include and a switch would change nothing (then the live color ' +
-                'would be stopped)', tmpl);
-        }
-        targets.push({
-            container: entry.container,
-            file: entry.file ? external_node_path_default().resolve(workingDirectory, entry.file) : undefined,
-            path: entry.path,
-            template: tmpl,
-            host,
-            verifyUrl: entry['verify-url'],
-        });
-    }
-    return targets;
-}
-
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-;// CONCATENATED MODULE: ./src/compose.ts
-
-
-
-
-/** Building an image can take long; a hung one must still end. */
-const UP_TIMEOUT_MS = 30 * 60_000;
-const CHANGE_TIMEOUT_MS = 5 * 60_000;
-const QUERY_TIMEOUT_MS = 60_000;
-/** What compose accepts as a service name; anything else could be read as an option on a command line. */
-const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-/**
- * Compose's own environment that could make a call touch more than the services it names, pinned for every call
- * (the process environment wins over the project's .env in Compose v2, so this covers both). Read from
- * docker/compose's cmd/compose (v2.26) and decided one by one:
- * - COMPOSE_REMOVE_ORPHANS: `up` of one color would remove the other color's containers (its services are not in
- *   this color's file), the live one included. Pinned off.
- * - COMPOSE_IGNORE_ORPHANS: only silences the warning about those same containers, which are expected here. On.
- * - COMPOSE_MENU: the interactive menu of an attached `up`; never wanted from a tool. Off.
- * - COMPOSE_ANSI: colour codes would clutter the step's log. Never.
- * Left as the user set them: COMPOSE_FILE (every call passes -f, which overrides it), COMPOSE_PROFILES (every call
- * names its services, and Compose enables a named service whatever its profile), COMPOSE_PROJECT_NAME (the same
- * for every call, so the tool sees the project the user's own commands see), COMPOSE_ENV_FILES,
- * COMPOSE_PARALLEL_LIMIT, COMPOSE_COMPATIBILITY (container names; the tool never derives a name it acts on),
- * COMPOSE_CONVERT_WINDOWS_PATHS, COMPOSE_PATH_SEPARATOR, COMPOSE_STATUS_STDOUT and DOCKER_* (where the engine is).
- */
-const PINNED_COMPOSE_ENV = {
-    COMPOSE_REMOVE_ORPHANS: 'false',
-    COMPOSE_IGNORE_ORPHANS: 'true',
-    COMPOSE_MENU: 'false',
-    COMPOSE_ANSI: 'never',
-};
-const COMPOSE_V2 = { file: 'docker', prefix: ['compose'] };
-const COMPOSE_V1 = { file: 'docker-compose', prefix: [] };
-async function detectCompose(runner, setting) {
-    if (setting === 'docker compose')
-        return COMPOSE_V2;
-    if (setting === 'docker-compose')
-        return COMPOSE_V1;
-    for (const cli of [COMPOSE_V2, COMPOSE_V1]) {
-        const r = await runner.run(cli.file, [...cli.prefix, 'version'], { timeoutMs: QUERY_TIMEOUT_MS });
-        if (r.exitCode === 0)
-            return cli;
-    }
-    throw new Error('Neither "docker compose" nor "docker-compose" answered to "version". Install Docker Compose on this machine ' +
-        '(v2 plugin or v1), or name the one you have with compose-command. Nothing was changed.');
-}
-/**
- * The compose project of the shared files, as compose picks it: -p (project-name), else COMPOSE_PROJECT_NAME from
- * the environment or the project's .env, else a top-level `name:` (the last file that sets one), else the
- * directory's name; lower-case letters, digits, - and _, starting with a letter or digit (v1 and v2 alike).
- */
-async function projectNameOf(config, files) {
-    const dotEnv = (await files.read(external_node_path_default().join(config.workingDirectory, '.env'))) ?? '';
-    const fromDotEnv = /^\s*COMPOSE_PROJECT_NAME\s*=\s*["']?([^"'\s#]*)/m.exec(dotEnv)?.[1];
-    let fromFiles;
-    for (const file of config.composeFiles) {
-        const text = await files.read(external_node_path_default().resolve(config.workingDirectory, file));
-        const name = /^name:\s*["']?([^"'\s#]+)/m.exec(text ?? '')?.[1];
-        if (name && !name.includes('$'))
-            fromFiles = name;
-    }
-    const name = config.projectName ||
-        process.env.COMPOSE_PROJECT_NAME ||
-        fromDotEnv ||
-        fromFiles ||
-        external_node_path_default().basename(config.workingDirectory);
-    return name
-        .toLowerCase()
-        .replace(/[^a-z0-9_-]/g, '')
-        .replace(/^[-_]+/, '');
-}
-/** Runs compose for one color at a time, touching only the services it is given. */
-class ComposeDriver {
-    runner;
-    cli;
-    config;
-    files;
-    onLine;
-    constructor(runner, cli, config, files, onLine) {
-        this.runner = runner;
-        this.cli = cli;
-        this.config = config;
-        this.files = files;
-        this.onLine = onLine;
-    }
-    /** With {color} in project-name each color is its own project and shares no services with the other. */
-    get separateProjects() {
-        return this.config.projectName.includes('{color}');
-    }
-    colorFile(color) {
-        return external_node_path_default().resolve(this.config.workingDirectory, this.config.colorFile.replace(/\{color\}/g, color));
-    }
-    port(color) {
-        return this.config.ports[this.config.colors.indexOf(color)] ?? NaN;
-    }
-    /** The full argument list of one compose call for one color. */
-    args(color, subcommand) {
-        return this.projectArgs(this.config.projectName.replace(/\{color\}/g, color), ['-f', this.colorFile(color), ...subcommand]);
-    }
-    /**
-     * A call on the shared files alone. Starting shared services this way creates the networks they define: merged
-     * with a color file that declares the same network `external: true` (the seed's layout), Compose v2 would
-     * expect it to exist already and fail.
-     */
-    sharedArgs(subcommand) {
-        return this.projectArgs(this.config.projectName, subcommand);
-    }
-    projectArgs(project, rest) {
-        return [
-            ...this.cli.prefix,
-            ...(project ? ['-p', project] : []),
-            ...this.config.composeFiles.flatMap((f) => ['-f', f]),
-            ...rest,
-        ];
-    }
-    upArgs(color, services, build) {
-        return this.args(color, ['up', '-d', '--no-deps', ...(build ? ['--build'] : []), ...services]);
-    }
-    stopArgs(color, services) {
-        return this.args(color, ['stop', ...services]);
-    }
-    removeArgs(color, services) {
-        return this.args(color, ['rm', '--stop', '--force', ...services]);
-    }
-    /** Services that a color's own file defines: the only ones a deploy of that color touches. */
-    async colorServices(color) {
-        const services = await this.servicesOf(this.colorFile(color), 'color-file');
-        // Compose commands given no service act on every service of the project: the proxy and the database too.
-        if (!services.length) {
-            throw new ConfigError([
-                {
-                    input: 'color-file',
-                    value: this.colorFile(color),
-                    message: `defines no service for ${color}: list the color's services under services: (include: is not followed)`,
-                },
-            ]);
-        }
-        return services;
-    }
-    /**
-     * Services of the shared files that neither color file defines (the proxy, the database, ...). Services with
-     * `profiles` are left out: `up` starts them only when asked by name, and a deploy must not be what asks.
-     */
-    async sharedServices() {
-        const colorOwned = new Set((await Promise.all(this.config.colors.map((c) => this.colorServices(c)))).flat());
-        const shared = new Map();
-        for (const file of this.config.composeFiles) {
-            const defs = await this.serviceDefs(external_node_path_default().resolve(this.config.workingDirectory, file), 'compose-files');
-            for (const [name, def] of defs) {
-                const { profiles, container_name: containerName } = (def ?? {});
-                if (colorOwned.has(name) || (Array.isArray(profiles) && profiles.length))
-                    continue;
-                // A later file overrides an earlier one's container_name, as compose merges them.
-                const previous = shared.get(name)?.containerNames ?? [];
-                shared.set(name, {
-                    name,
-                    containerNames: typeof containerName === 'string' ? [containerName] : previous.length ? previous : await this.defaultNames(name),
-                });
-            }
-        }
-        return [...shared.values()];
-    }
-    /**
-     * The names compose gives a service's first container when the file sets none: v2 `project-service-1`, v1
-     * `project_service_1`. Used only to tell which shared service is a proxy before its container exists; an
-     * existing container is recognised by its compose labels instead.
-     */
-    async defaultNames(service) {
-        const project = await projectNameOf(this.config, this.files);
-        return [`${project}-${service}-1`, `${project}_${service}_1`];
-    }
-    /**
-     * Refuses two colors that define the same service in one project: `up` of one would replace the live
-     * container of the other.
-     */
-    async checkColorsApart() {
-        if (this.separateProjects)
-            return;
-        const [a, b] = this.config.colors;
-        const inB = new Set(await this.colorServices(b));
-        const both = (await this.colorServices(a)).filter((s) => inB.has(s));
-        if (both.length) {
-            throw new ConfigError([
-                {
-                    input: 'color-file',
-                    value: this.config.colorFile,
-                    message: `both color files define the service(s) ${both.join(', ')} in one compose project, so bringing up ` +
-                        `${b} would replace the live ${a} container. Name the services per color (app-${a}, app-${b}) ` +
-                        'or put {color} in project-name',
-                },
-            ]);
-        }
-    }
-    async containers(color, services) {
-        if (!services.length)
-            return [];
-        const ps = ensureOk(await this.exec(color, this.args(color, ['ps', '-a', '-q', ...services]), QUERY_TIMEOUT_MS, false), `listing the ${color} containers`);
-        return this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
-    }
-    /** The state of known containers: one `docker inspect`, much quicker than asking compose again. */
-    async inspect(ids) {
-        if (!ids.length)
-            return [];
-        const inspect = ensureOk(await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS }), 'inspecting containers');
-        return parseInspect(inspect.stdout);
-    }
-    async up(color, services, build) {
-        ensureOk(await this.exec(color, this.upArgs(color, services, build), UP_TIMEOUT_MS), `starting ${color}`);
-    }
-    /** Starts shared services that are not running, from the shared files alone, without recreating any. */
-    async startShared(color, services) {
-        ensureOk(await this.exec(color, this.sharedArgs(['up', '-d', '--no-deps', '--no-recreate', ...services]), UP_TIMEOUT_MS), `starting the shared services ${services.join(', ')}`);
-    }
-    async pull(color, services) {
-        ensureOk(await this.run(color, ['pull', ...services], UP_TIMEOUT_MS), `pulling the ${color} images`);
-    }
-    /** Starts existing containers as they are (rollback to what ran before). */
-    async start(color, services) {
-        ensureOk(await this.run(color, ['start', ...services], CHANGE_TIMEOUT_MS), `starting ${color}`);
-    }
-    async stop(color, services) {
-        ensureOk(await this.exec(color, this.stopArgs(color, services), CHANGE_TIMEOUT_MS), `stopping ${color}`);
-    }
-    /**
-     * Stops known containers with Docker directly, as compose would: compose put the service's stop_grace_period and
-     * stop_signal into each container's configuration, which `docker stop` uses. It spares compose v1's half-second
-     * start in the undo, where a cancelled job has seconds before it is killed.
-     */
-    async stopContainers(containers) {
-        ensureOk(await this.runner.run('docker', ['stop', ...containers.map((c) => c.id)], { timeoutMs: CHANGE_TIMEOUT_MS }), `stopping ${containers.map((c) => c.name).join(', ')}`);
-    }
-    async remove(color, services) {
-        ensureOk(await this.exec(color, this.removeArgs(color, services), CHANGE_TIMEOUT_MS), `removing ${color}`);
-    }
-    /**
-     * The last lines each container printed, read from Docker directly: compose v1 takes half a second a call, and
-     * this runs in the undo, where a cancelled job has seconds before it is killed.
-     */
-    async logTail(containers, lines) {
-        const tails = await Promise.all(containers.map(async (c) => {
-            const r = await this.runner.run('docker', ['logs', '--tail', String(lines), c.id], { timeoutMs: QUERY_TIMEOUT_MS });
-            const text = `${r.stdout}${r.stderr}`.trimEnd();
-            return text ? text.split('\n').map((l) => `${c.name} | ${l}`) : [];
-        }));
-        return tails.flat().join('\n');
-    }
-    /** One compose file serves both colors when it interpolates BLUEGREEN_*; see PINNED_COMPOSE_ENV for the rest. */
-    env(color) {
-        return { ...PINNED_COMPOSE_ENV, BLUEGREEN_COLOR: color, BLUEGREEN_PORT: String(this.port(color)) };
-    }
-    run(color, subcommand, timeoutMs) {
-        return this.exec(color, this.args(color, subcommand), timeoutMs);
-    }
-    /** Commands that change something show their output as it comes; queries keep theirs to be parsed. */
-    exec(color, args, timeoutMs, stream = true) {
-        return this.runner.run(this.cli.file, args, {
-            cwd: this.config.workingDirectory,
-            env: this.env(color),
-            timeoutMs,
-            onLine: stream ? this.onLine : undefined,
-        });
-    }
-    async servicesOf(file, input) {
-        return (await this.serviceDefs(file, input)).map(([name]) => name);
-    }
-    async serviceDefs(file, input) {
-        const text = await this.files.read(file);
-        let doc;
-        try {
-            doc = text === null ? null : (0,dist/* parse */.qg)(text, { merge: true });
-        }
-        catch (error) {
-            throw new ConfigError([{ input, value: file, message: `not valid YAML: ${error.message}` }]);
-        }
-        const services = doc?.services;
-        if (text === null || (services !== undefined && (typeof services !== 'object' || services === null))) {
-            throw new ConfigError([{ input, value: file, message: 'not a compose file with a services: map' }]);
-        }
-        const defs = Object.entries(services ?? {});
-        const bad = defs.find(([name]) => !SERVICE.test(name));
-        if (bad !== undefined) {
-            throw new ConfigError([{ input, value: file, message: `"${bad[0]}" is not a compose service name` }]);
-        }
-        return defs;
-    }
-}
-function parseInspect(json) {
-    const entries = JSON.parse(json);
-    return entries
-        .filter((e) => e.Config?.Labels?.['com.docker.compose.oneoff'] !== 'True')
-        .map((e) => ({
-        id: (e.Id ?? '').slice(0, 12),
-        name: (e.Name ?? '').replace(/^\//, ''),
-        service: e.Config?.Labels?.['com.docker.compose.service'] ?? '',
-        running: Boolean(e.State?.Running),
-        status: e.State?.Status ?? 'unknown',
-        exitCode: e.State?.ExitCode ?? 0,
-        health: e.State?.Health?.Status,
-        addresses: Object.values(e.NetworkSettings?.Networks ?? {})
-            .flatMap((n) => [n.IPAddress ?? '', n.GlobalIPv6Address ?? ''])
-            .filter(Boolean),
-        ports: [
-            ...new Set([...Object.keys(e.Config?.ExposedPorts ?? {}), ...Object.keys(e.NetworkSettings?.Ports ?? {})]
-                .map((k) => /^(\d+)\/tcp$/.exec(k)?.[1])
-                .filter((p) => p !== undefined)
-                .map(Number)),
-        ],
-    }));
-}
-
-;// CONCATENATED MODULE: ./src/health.ts
-const MAX_PROBE_MS = 5_000;
-/** Even the probe at the deadline gets this long: a probe given a few ms tells nothing. */
-const MIN_PROBE_MS = 1_000;
-const PROGRESS_EVERY_MS = 10_000;
-/**
- * Probes until one answer is good or the deadline passes. The first probe goes at once. The log gets a line
- * when the answer changes and a progress line every 10 s, not a line per probe.
- */
-async function pollUntil(probe, options, deps) {
-    const { clock, log } = deps;
-    const start = clock.now();
-    const deadline = start + options.timeoutMs;
-    let attempts = 0;
-    let lastDetail = '';
-    let lastProgress = start;
-    for (;;) {
-        attempts++;
-        const remaining = deadline - clock.now();
-        const result = await probe(Math.min(MAX_PROBE_MS, Math.max(MIN_PROBE_MS, remaining)));
-        const elapsedMs = clock.now() - start;
-        if (result.ok) {
-            log.info(`${options.what}: ${result.detail} after ${attempts} probe(s), ${health_seconds(elapsedMs)}`);
-            return { ok: true, attempts, elapsedMs, detail: result.detail };
-        }
-        if (result.fatal || clock.now() >= deadline) {
-            log.info(`${options.what}: gave up after ${attempts} probe(s), ${health_seconds(elapsedMs)}: ${result.detail}`);
-            return { ok: false, attempts, elapsedMs, detail: result.detail };
-        }
-        if (result.detail !== lastDetail) {
-            log.info(`${options.what}: not yet (${result.detail})`);
-            lastDetail = result.detail;
-        }
-        else if (clock.now() - lastProgress >= PROGRESS_EVERY_MS) {
-            log.info(`${options.what}: still waiting, ${attempts} probes in ${health_seconds(elapsedMs)} (${result.detail})`);
-            lastProgress = clock.now();
-        }
-        // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
-        await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()), deps.signal);
-    }
-}
-/** One GET whose status and body must match what is expected. */
-async function probeHttp(http, url, expect, timeoutMs, signal) {
-    try {
-        const response = await http.get(url, { headers: expect.headers, timeoutMs, signal });
-        if (!expect.statuses.some((r) => response.status >= r.from && response.status <= r.to)) {
-            return { ok: false, response, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
-        }
-        if (expect.body && !response.body.includes(expect.body)) {
-            return { ok: false, response, detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}` };
-        }
-        return { ok: true, response, detail: `HTTP ${response.status}` };
-    }
-    catch (error) {
-        return { ok: false, detail: describeNetworkError(error) };
-    }
-}
-function formatStatuses(statuses) {
-    return statuses.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`)).join(',');
-}
-function describeNetworkError(error) {
-    const e = error;
-    if (e.code === 'ECONNREFUSED')
-        return 'connection refused';
-    if (e.code === 'ECONNRESET')
-        return 'connection reset';
-    return e.message || String(error);
-}
-function health_seconds(ms) {
-    return `${(ms / 1000).toFixed(1)} s`;
-}
-
-;// CONCATENATED MODULE: ./src/lock.ts
+;// CONCATENATED MODULE: ./src/docker/lock.ts
 
 
 
@@ -29716,13 +29183,13 @@ function holderAlive(holder) {
     return !(holder.started && now && now !== holder.started);
 }
 
-;// CONCATENATED MODULE: ./src/journal.ts
+;// CONCATENATED MODULE: ./src/docker/journal.ts
 
 
 
 const JOURNAL_LABEL = 'bluegreen-action.journal';
 const FILE = 'journal.json';
-const journal_TIMEOUT_MS = 60_000;
+const TIMEOUT_MS = 60_000;
 function journalName(key) {
     return readableName('bluegreen-journal', key);
 }
@@ -29732,7 +29199,7 @@ function journalName(key) {
  */
 function dockerJournal(runner) {
     async function docker(what, args, expected, input) {
-        const r = await runner.run('docker', args, { timeoutMs: journal_TIMEOUT_MS, input, encoding: 'latin1' });
+        const r = await runner.run('docker', args, { timeoutMs: TIMEOUT_MS, input, encoding: 'latin1' });
         if (r.timedOut || (r.exitCode !== 0 && !expected?.test(r.stderr)))
             throw new CommandError(what, r);
         return r;
@@ -29775,6 +29242,336 @@ function dockerJournal(runner) {
 const NOT_THERE = /could not find the file|no such file|no such container/i;
 /** The container is there already: a journal left by an earlier run, which this one replaces. */
 const IN_USE = /Conflict|already in use/i;
+
+;// CONCATENATED MODULE: ./src/docker/compose.ts
+
+
+
+
+/** Building an image can take long; a hung one must still end. */
+const UP_TIMEOUT_MS = 30 * 60_000;
+const CHANGE_TIMEOUT_MS = 5 * 60_000;
+const QUERY_TIMEOUT_MS = 60_000;
+/** What compose accepts as a service name; anything else could be read as an option on a command line. */
+const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/**
+ * Compose's own environment that could make a call touch more than the services it names, pinned for every call
+ * (the process environment wins over the project's .env in Compose v2, so this covers both). Read from
+ * docker/compose's cmd/compose (v2.26) and decided one by one:
+ * - COMPOSE_REMOVE_ORPHANS: `up` of one color would remove the other color's containers (its services are not in
+ *   this color's file), the live one included. Pinned off.
+ * - COMPOSE_IGNORE_ORPHANS: only silences the warning about those same containers, which are expected here. On.
+ * - COMPOSE_MENU: the interactive menu of an attached `up`; never wanted from a tool. Off.
+ * - COMPOSE_ANSI: colour codes would clutter the step's log. Never.
+ * Left as the user set them: COMPOSE_FILE (every call passes -f, which overrides it), COMPOSE_PROFILES (every call
+ * names its services, and Compose enables a named service whatever its profile), COMPOSE_PROJECT_NAME (the same
+ * for every call, so the tool sees the project the user's own commands see), COMPOSE_ENV_FILES,
+ * COMPOSE_PARALLEL_LIMIT, COMPOSE_COMPATIBILITY (container names; the tool never derives a name it acts on),
+ * COMPOSE_CONVERT_WINDOWS_PATHS, COMPOSE_PATH_SEPARATOR, COMPOSE_STATUS_STDOUT and DOCKER_* (where the engine is).
+ */
+const PINNED_COMPOSE_ENV = {
+    COMPOSE_REMOVE_ORPHANS: 'false',
+    COMPOSE_IGNORE_ORPHANS: 'true',
+    COMPOSE_MENU: 'false',
+    COMPOSE_ANSI: 'never',
+};
+const COMPOSE_V2 = { file: 'docker', prefix: ['compose'] };
+const COMPOSE_V1 = { file: 'docker-compose', prefix: [] };
+async function detectCompose(runner, setting) {
+    if (setting === 'docker compose')
+        return COMPOSE_V2;
+    if (setting === 'docker-compose')
+        return COMPOSE_V1;
+    for (const cli of [COMPOSE_V2, COMPOSE_V1]) {
+        const r = await runner.run(cli.file, [...cli.prefix, 'version'], { timeoutMs: QUERY_TIMEOUT_MS });
+        if (r.exitCode === 0)
+            return cli;
+    }
+    throw new Error('Neither "docker compose" nor "docker-compose" answered to "version". Install Docker Compose on this machine ' +
+        '(v2 plugin or v1), or name the one you have with compose-command. Nothing was changed.');
+}
+/**
+ * The compose project of the shared files, as compose picks it: -p (project-name), else COMPOSE_PROJECT_NAME from
+ * the environment or the project's .env, else a top-level `name:` (the last file that sets one), else the
+ * directory's name; lower-case letters, digits, - and _, starting with a letter or digit (v1 and v2 alike).
+ */
+async function projectNameOf(config, files) {
+    return (await givenProjectName(config, files))
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]/g, '')
+        .replace(/^[-_]+/, '');
+}
+/**
+ * The project directory, as Compose takes it without --project-directory: that of the first -f file (the first
+ * shared file, else the color file). Its .env is read, the project is named after it, and its containers' working_dir
+ * label names it.
+ */
+function projectDirOf(config) {
+    const first = config.composeFiles[0] ?? config.colorFile;
+    return external_node_path_default().dirname(external_node_path_default().resolve(config.workingDirectory, first));
+}
+/** The project's name before Compose normalises it (v1 and v2 differ there). */
+async function givenProjectName(config, files) {
+    const dotEnv = (await files.read(external_node_path_default().join(projectDirOf(config), '.env'))) ?? '';
+    const fromDotEnv = /^\s*COMPOSE_PROJECT_NAME\s*=\s*["']?([^"'\s#]*)/m.exec(dotEnv)?.[1];
+    let fromFiles;
+    for (const file of config.composeFiles) {
+        const text = await files.read(external_node_path_default().resolve(config.workingDirectory, file));
+        const name = /^name:\s*["']?([^"'\s#]+)/m.exec(text ?? '')?.[1];
+        if (name && !name.includes('$'))
+            fromFiles = name;
+    }
+    return (config.projectName || process.env.COMPOSE_PROJECT_NAME || fromDotEnv || fromFiles || external_node_path_default().basename(projectDirOf(config)));
+}
+/** Runs compose for one color at a time, touching only the services it is given. */
+class ComposeDriver {
+    runner;
+    cli;
+    config;
+    files;
+    onLine;
+    constructor(runner, cli, config, files, onLine) {
+        this.runner = runner;
+        this.cli = cli;
+        this.config = config;
+        this.files = files;
+        this.onLine = onLine;
+    }
+    /** With {color} in project-name each color is its own project and shares no services with the other. */
+    get separateProjects() {
+        return this.config.projectName.includes('{color}');
+    }
+    colorFile(color) {
+        return external_node_path_default().resolve(this.config.workingDirectory, this.config.colorFile.replace(/\{color\}/g, color));
+    }
+    port(color) {
+        return this.config.ports[this.config.colors.indexOf(color)] ?? NaN;
+    }
+    /** The full argument list of one compose call for one color. */
+    args(color, subcommand) {
+        return this.projectArgs(this.config.projectName.replace(/\{color\}/g, color), ['-f', this.colorFile(color), ...subcommand]);
+    }
+    /**
+     * A call on the shared files alone. Starting shared services this way creates the networks they define: merged
+     * with a color file that declares the same network `external: true` (the seed's layout), Compose v2 would
+     * expect it to exist already and fail.
+     */
+    sharedArgs(subcommand) {
+        return this.projectArgs(this.config.projectName, subcommand);
+    }
+    projectArgs(project, rest) {
+        return [
+            ...this.cli.prefix,
+            ...(project ? ['-p', project] : []),
+            ...this.config.composeFiles.flatMap((f) => ['-f', f]),
+            ...rest,
+        ];
+    }
+    /** A compose command line, for the dry run's plan. */
+    describe(args) {
+        return describeCommand(this.cli.file, args);
+    }
+    upArgs(color, services, build) {
+        return this.args(color, ['up', '-d', '--no-deps', ...(build ? ['--build'] : []), ...services]);
+    }
+    stopArgs(color, services) {
+        return this.args(color, ['stop', ...services]);
+    }
+    removeArgs(color, services) {
+        return this.args(color, ['rm', '--stop', '--force', ...services]);
+    }
+    /** Services that a color's own file defines: the only ones a deploy of that color touches. */
+    async colorServices(color) {
+        const services = await this.servicesOf(this.colorFile(color), 'color-file');
+        // Compose commands given no service act on every service of the project: the proxy and the database too.
+        if (!services.length) {
+            throw new ConfigError([
+                {
+                    input: 'color-file',
+                    value: this.colorFile(color),
+                    message: `defines no service for ${color}: list the color's services under services: (include: is not followed)`,
+                },
+            ]);
+        }
+        return services;
+    }
+    /**
+     * Services of the shared files that neither color file defines (the proxy, the database, ...). Services with
+     * `profiles` are left out: `up` starts them only when asked by name, and a deploy must not be what asks.
+     */
+    async sharedServices() {
+        const colorOwned = new Set((await Promise.all(this.config.colors.map((c) => this.colorServices(c)))).flat());
+        const shared = new Map();
+        for (const file of this.config.composeFiles) {
+            const defs = await this.serviceDefs(external_node_path_default().resolve(this.config.workingDirectory, file), 'compose-files');
+            for (const [name, def] of defs) {
+                const { profiles, container_name: containerName } = (def ?? {});
+                if (colorOwned.has(name) || (Array.isArray(profiles) && profiles.length))
+                    continue;
+                // A later file overrides an earlier one's container_name, as compose merges them.
+                const previous = shared.get(name)?.containerNames ?? [];
+                shared.set(name, {
+                    name,
+                    containerNames: typeof containerName === 'string' ? [containerName] : previous.length ? previous : await this.defaultNames(name),
+                });
+            }
+        }
+        return [...shared.values()];
+    }
+    /**
+     * The names compose gives a service's first container when the file sets none: v2 `project-service-1`, v1
+     * `project_service_1`. Used only to tell which shared service is a proxy before its container exists; an
+     * existing container is recognised by its compose labels instead.
+     */
+    async defaultNames(service) {
+        const v2 = await projectNameOf(this.config, this.files);
+        // Compose v1 keeps a leading - or _ that v2 trims.
+        const v1 = (await givenProjectName(this.config, this.files)).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+        return [`${v2}-${service}-1`, `${v1}_${service}_1`];
+    }
+    /**
+     * Refuses two colors that define the same service in one project: `up` of one would replace the live
+     * container of the other.
+     */
+    async checkColorsApart() {
+        if (this.separateProjects)
+            return;
+        const [a, b] = this.config.colors;
+        const inB = new Set(await this.colorServices(b));
+        const both = (await this.colorServices(a)).filter((s) => inB.has(s));
+        if (both.length) {
+            throw new ConfigError([
+                {
+                    input: 'color-file',
+                    value: this.config.colorFile,
+                    message: `both color files define the service(s) ${both.join(', ')} in one compose project, so bringing up ` +
+                        `${b} would replace the live ${a} container. Name the services per color (app-${a}, app-${b}) ` +
+                        'or put {color} in project-name',
+                },
+            ]);
+        }
+    }
+    async containers(color, services) {
+        if (!services.length)
+            return [];
+        const ps = ensureOk(await this.exec(color, this.args(color, ['ps', '-a', '-q', ...services]), QUERY_TIMEOUT_MS, false), `listing the ${color} containers`);
+        return this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
+    }
+    /** The state of known containers: one `docker inspect`, much quicker than asking compose again. */
+    async inspect(ids) {
+        if (!ids.length)
+            return [];
+        const r = await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS });
+        // A container removed meanwhile: docker exits 1 for it, and still prints the others.
+        const gone = r.exitCode === 1 && /no such (container|object)/i.test(r.stderr) && r.stdout.trimStart().startsWith('[');
+        if (!gone)
+            ensureOk(r, 'inspecting containers');
+        return parseInspect(r.stdout);
+    }
+    async up(color, services, build) {
+        ensureOk(await this.exec(color, this.upArgs(color, services, build), UP_TIMEOUT_MS), `starting ${color}`);
+    }
+    /** Starts shared services that are not running, from the shared files alone, without recreating any. */
+    async startShared(color, services) {
+        ensureOk(await this.exec(color, this.sharedArgs(['up', '-d', '--no-deps', '--no-recreate', ...services]), UP_TIMEOUT_MS), `starting the shared services ${services.join(', ')}`);
+    }
+    async pull(color, services) {
+        ensureOk(await this.run(color, ['pull', ...services], UP_TIMEOUT_MS), `pulling the ${color} images`);
+    }
+    /** Starts existing containers as they are (rollback to what ran before). */
+    async start(color, services) {
+        ensureOk(await this.run(color, ['start', ...services], CHANGE_TIMEOUT_MS), `starting ${color}`);
+    }
+    async stop(color, services) {
+        ensureOk(await this.exec(color, this.stopArgs(color, services), CHANGE_TIMEOUT_MS), `stopping ${color}`);
+    }
+    /**
+     * Stops known containers with Docker directly, as compose would: compose put the service's stop_grace_period and
+     * stop_signal into each container's configuration, which `docker stop` uses. It spares compose v1's half-second
+     * start in the undo, where a cancelled job has seconds before it is killed.
+     */
+    async stopContainers(containers) {
+        ensureOk(await this.runner.run('docker', ['stop', ...containers.map((c) => c.id)], { timeoutMs: CHANGE_TIMEOUT_MS }), `stopping ${containers.map((c) => c.name).join(', ')}`);
+    }
+    async remove(color, services) {
+        ensureOk(await this.exec(color, this.removeArgs(color, services), CHANGE_TIMEOUT_MS), `removing ${color}`);
+    }
+    /**
+     * The last lines each container printed, read from Docker directly: compose v1 takes half a second a call, and
+     * this runs in the undo, where a cancelled job has seconds before it is killed.
+     */
+    async logTail(containers, lines) {
+        const tails = await Promise.all(containers.map(async (c) => {
+            const r = await this.runner.run('docker', ['logs', '--tail', String(lines), c.id], { timeoutMs: QUERY_TIMEOUT_MS });
+            const text = `${r.stdout}${r.stderr}`.trimEnd();
+            return text ? text.split('\n').map((l) => `${c.name} | ${l}`) : [];
+        }));
+        return tails.flat().join('\n');
+    }
+    /** One compose file serves both colors when it interpolates BLUEGREEN_*; see PINNED_COMPOSE_ENV for the rest. */
+    env(color) {
+        return { ...PINNED_COMPOSE_ENV, BLUEGREEN_COLOR: color, BLUEGREEN_PORT: String(this.port(color)) };
+    }
+    run(color, subcommand, timeoutMs) {
+        return this.exec(color, this.args(color, subcommand), timeoutMs);
+    }
+    /** Commands that change something show their output as it comes; queries keep theirs to be parsed. */
+    exec(color, args, timeoutMs, stream = true) {
+        return this.runner.run(this.cli.file, args, {
+            cwd: this.config.workingDirectory,
+            env: this.env(color),
+            timeoutMs,
+            onLine: stream ? this.onLine : undefined,
+        });
+    }
+    async servicesOf(file, input) {
+        return (await this.serviceDefs(file, input)).map(([name]) => name);
+    }
+    async serviceDefs(file, input) {
+        const text = await this.files.read(file);
+        let doc;
+        try {
+            doc = text === null ? null : (0,dist/* parse */.qg)(text, { merge: true });
+        }
+        catch (error) {
+            throw new ConfigError([{ input, value: file, message: `not valid YAML: ${error.message}` }]);
+        }
+        const services = doc?.services;
+        const map = typeof services === 'object' && services !== null && !Array.isArray(services);
+        if (text === null || (services !== undefined && !map)) {
+            throw new ConfigError([{ input, value: file, message: 'not a compose file with a services: map' }]);
+        }
+        const defs = Object.entries(services ?? {});
+        const bad = defs.find(([name]) => !SERVICE.test(name));
+        if (bad !== undefined) {
+            throw new ConfigError([{ input, value: file, message: `"${bad[0]}" is not a compose service name` }]);
+        }
+        return defs;
+    }
+}
+function parseInspect(json) {
+    const entries = JSON.parse(json);
+    return entries
+        .filter((e) => e.Config?.Labels?.['com.docker.compose.oneoff'] !== 'True')
+        .map((e) => ({
+        id: (e.Id ?? '').slice(0, 12),
+        name: (e.Name ?? '').replace(/^\//, ''),
+        service: e.Config?.Labels?.['com.docker.compose.service'] ?? '',
+        running: Boolean(e.State?.Running),
+        status: e.State?.Status ?? 'unknown',
+        exitCode: e.State?.ExitCode ?? 0,
+        health: e.State?.Health?.Status,
+        addresses: Object.values(e.NetworkSettings?.Networks ?? {})
+            .flatMap((n) => [n.IPAddress ?? '', n.GlobalIPv6Address ?? ''])
+            .filter(Boolean),
+        ports: [
+            ...new Set([...Object.keys(e.Config?.ExposedPorts ?? {}), ...Object.keys(e.NetworkSettings?.Ports ?? {})]
+                .map((k) => /^(\d+)\/tcp$/.exec(k)?.[1])
+                .filter((p) => p !== undefined)
+                .map(Number)),
+        ],
+    }));
+}
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
@@ -29856,7 +29653,423 @@ function procProcesses(clock, proc = '/proc') {
     };
 }
 
-;// CONCATENATED MODULE: ./src/recovery.ts
+;// CONCATENATED MODULE: ./src/proxy/nginx.ts
+
+
+
+
+
+const nginx_TIMEOUT_MS = 60_000;
+const RELOAD_CONFIRM_MS = 10_000;
+const STARTED_STABLE_MS = 500;
+function publishedPorts(ports) {
+    const published = new Map();
+    for (const [key, bindings] of Object.entries(ports ?? {})) {
+        const m = /^(\d+)\/tcp$/.exec(key);
+        // An IPv4 binding first: the runner reaches 0.0.0.0 and 127.0.0.1 bindings through health-host.
+        const binding = (bindings ?? []).find((b) => !(b.HostIp ?? '').includes(':')) ?? bindings?.[0];
+        if (m && binding?.HostPort)
+            published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
+    }
+    return published;
+}
+class NginxError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'NginxError';
+    }
+}
+/** Nginx in a container: reads, writes, tests (nginx -T) and reloads the upstream include, and confirms the reload. */
+class Nginx {
+    runner;
+    files;
+    clock;
+    constructor(runner, files, clock) {
+        this.runner = runner;
+        this.files = files;
+        this.clock = clock;
+    }
+    render(target, color, port) {
+        return renderInclude(target, color, port);
+    }
+    reading(content, target, colors, ports) {
+        return readInclude(content, target, colors, ports);
+    }
+    planSwitch(container) {
+        return `docker exec ${container} nginx -T, then docker exec ${container} nginx -s reload`;
+    }
+    beforeReload(container) {
+        return this.acceptingWorkers(container);
+    }
+    describe(target) {
+        return target.file ? `${target.file} (mounted in ${target.container})` : `${target.container}:${target.path}`;
+    }
+    async read(target) {
+        if (target.file)
+            return this.files.read(target.file);
+        const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
+        // Docker CLI 24+ says "Could not find the file", older ones "No such container:path"; a proxy that does not
+        // exist yet (started by a first deploy) has no include either.
+        if (r.exitCode !== 0 && /could not find the file|no such file|no such container/i.test(r.stderr))
+            return null;
+        ensureOk(r, `reading ${this.describe(target)}`);
+        return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
+    }
+    async write(target, content) {
+        if (target.file)
+            return this.files.write(target.file, content);
+        const containerPath = target.path ?? '';
+        const archive = packFile(external_node_path_default().posix.basename(containerPath), content, this.clock.now() / 1000);
+        const dir = external_node_path_default().posix.dirname(containerPath);
+        ensureOk(await this.runner.run('docker', ['cp', '-', `${target.container}:${dir}`], { input: archive, timeoutMs: nginx_TIMEOUT_MS }), `copying the include into ${target.container}`);
+    }
+    /**
+     * `nginx -T` tests the whole configuration like `nginx -t` and also prints every file it read, which shows
+     * whether the container really reads what was written (a bind mount of a replaced file would not).
+     */
+    async test(target, expected) {
+        const r = await this.docker(['exec', target.container, 'nginx', '-T']);
+        if (r.timedOut || /^Error( response from daemon)?:|is not running/m.test(r.stderr)) {
+            throw new NginxError(`could not run nginx -t in ${target.container}:\n${tail(r.stderr || r.stdout, 8)}`);
+        }
+        if (r.exitCode !== 0) {
+            throw new NginxError(`nginx -t in ${target.container} rejected the new include:\n${tail(r.stderr || r.stdout, 8)}`);
+        }
+        const sections = dumpSections(r.stdout);
+        const seen = target.path
+            ? normalizeDump(sections.get(target.path) ?? '\0') === normalizeDump(expected) && target.path
+            : [...sections].find(([, s]) => normalizeDump(s) === normalizeDump(expected))?.[0];
+        if (!seen) {
+            throw new NginxError(`${target.container} does not read the include that was written to ${this.describe(target)}. ` +
+                (target.file
+                    ? 'Mount its directory rather than the file alone, and check that the Nginx config includes it.'
+                    : 'Check that the Nginx config includes this path.'));
+        }
+        return listenPorts(r.stdout, seen, expected);
+    }
+    /** Tests the configuration as it is on disk now, without checking any content (used after a restore). */
+    async testOnly(container) {
+        const r = await this.docker(['exec', container, 'nginx', '-t']);
+        if (r.exitCode !== 0 || r.timedOut) {
+            throw new NginxError(`nginx -t in ${container} failed:\n${tail(r.stderr || r.stdout, 8)}`);
+        }
+    }
+    /**
+     * `nginx -s reload` only signals the master: for a moment the old workers still accept new connections with
+     * the old configuration. This waits until every worker that accepts connections is a new one (old workers
+     * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
+     * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
+     * `workers` is beforeReload() taken beforehand (off the path to the reload), or taken here.
+     */
+    async reload(container, workers, signal) {
+        const before = (await (workers ?? this.acceptingWorkers(container)));
+        ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+        if (!before?.length)
+            return false;
+        const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
+        for (;;) {
+            const now = (await this.acceptingWorkers(container)) ?? [];
+            if (now.length && now.every((pid) => !before.includes(pid)))
+                return true;
+            // A cancel ends the wait (docker top is ended by it too): the undo reloads again anyway.
+            if (signal?.aborted)
+                throw new NginxError(`cancelled while confirming the reload of ${container}`);
+            if (this.clock.now() >= deadline) {
+                throw new NginxError(`${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after nginx -s reload: ` +
+                    'the new configuration did not take effect (see the proxy log).');
+            }
+            await this.clock.sleep(50, signal);
+        }
+    }
+    /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
+    async acceptingWorkers(container) {
+        const r = await this.docker(['top', container]).catch(() => undefined);
+        return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
+    }
+    /**
+     * The state of each proxy container, in one `docker inspect`: a container that does not exist is absent from
+     * the map (docker exits 1 for it but still prints the others).
+     */
+    async inspect(containers) {
+        const r = await this.docker(['inspect', '--type', 'container', ...containers]);
+        const states = new Map();
+        let entries = [];
+        try {
+            entries = JSON.parse(r.stdout || '[]');
+        }
+        catch {
+            ensureOk(r, `inspecting ${containers.join(', ')}`);
+        }
+        if (r.exitCode !== 0 && !/no such (container|object)/i.test(r.stderr))
+            ensureOk(r, `inspecting ${containers.join(', ')}`);
+        for (const e of entries) {
+            const name = (e.Name ?? '').replace(/^\//, '');
+            const labels = e.Config?.Labels ?? {};
+            states.set(name, {
+                running: Boolean(e.State?.Running) && !e.State?.Restarting,
+                status: e.State?.Restarting ? 'restarting' : (e.State?.Status ?? 'unknown'),
+                restartCount: e.RestartCount ?? 0,
+                startedAt: Date.parse(e.State?.StartedAt ?? '') || 0,
+                service: labels['com.docker.compose.service'],
+                workingDir: labels['com.docker.compose.project.working_dir'],
+                published: publishedPorts(e.NetworkSettings?.Ports),
+            });
+        }
+        return states;
+    }
+    /** Restarts a proxy that could not start before its include was written (an upstream that did not resolve). */
+    async restart(container) {
+        ensureOk(await this.docker(['restart', '--time', '10', container]), `restarting ${container}`);
+    }
+    /**
+     * Waits until a proxy that was just started runs and stays up (a bad configuration makes Nginx exit at once),
+     * then returns nothing; throws with the proxy's last log lines otherwise.
+     */
+    async waitStarted(container, timeoutMs, signal) {
+        const deadline = this.clock.now() + timeoutMs;
+        let upSince;
+        for (;;) {
+            const state = (await this.inspect([container])).get(container);
+            if (state?.running) {
+                upSince ??= this.clock.now();
+                // Nginx exits within milliseconds on a bad configuration: half a second up means it loaded it.
+                if (this.clock.now() - upSince >= STARTED_STABLE_MS)
+                    return;
+            }
+            else {
+                upSince = undefined;
+            }
+            if (this.clock.now() >= deadline || signal?.aborted) {
+                const logs = await this.docker(['logs', '--tail', '8', container]);
+                throw new NginxError(`${container} did not start (${state?.status ?? 'no such container'}):\n${tail(logs.stderr || logs.stdout, 8)}`);
+            }
+            await this.clock.sleep(100, signal);
+        }
+    }
+    docker(args, encoding) {
+        return this.runner.run('docker', args, { timeoutMs: nginx_TIMEOUT_MS, encoding });
+    }
+}
+/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
+function acceptingWorkerPids(top) {
+    const [header = '', ...rows] = top.split('\n').filter((l) => l.trim());
+    const columns = header.trim().split(/\s+/);
+    const pid = columns.indexOf('PID');
+    const cmd = columns.findIndex((c) => c === 'CMD' || c === 'COMMAND');
+    if (pid < 0 || cmd < 0)
+        return [];
+    return rows
+        .map((row) => row.trim().split(/\s+/))
+        .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
+        .map((fields) => fields[pid] ?? '');
+}
+function normalizeDump(content) {
+    return content
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .join('\n')
+        .trim();
+}
+
+;// CONCATENATED MODULE: ./src/proxy/proxy.ts
+
+/** The one place that chooses the kind of proxy: Nginx is the only one so far. */
+function createProxy(deps) {
+    return new Nginx(deps.runner, deps.files, deps.clock);
+}
+
+;// CONCATENATED MODULE: ./src/health.ts
+const MAX_PROBE_MS = 5_000;
+/** Even the probe at the deadline gets this long: a probe given a few ms tells nothing. */
+const MIN_PROBE_MS = 1_000;
+const PROGRESS_EVERY_MS = 10_000;
+/**
+ * Probes until one answer is good or the deadline passes. The first probe goes at once. The log gets a line
+ * when the answer changes and a progress line every 10 s, not a line per probe.
+ */
+async function pollUntil(probe, options, deps) {
+    const { clock, log } = deps;
+    const start = clock.now();
+    const deadline = start + options.timeoutMs;
+    let attempts = 0;
+    let lastDetail = '';
+    let lastProgress = start;
+    for (;;) {
+        attempts++;
+        const remaining = deadline - clock.now();
+        const result = await probe(Math.min(MAX_PROBE_MS, Math.max(MIN_PROBE_MS, remaining)));
+        const elapsedMs = clock.now() - start;
+        if (result.ok) {
+            log.info(`${options.what}: ${result.detail} after ${attempts} probe(s), ${health_seconds(elapsedMs)}`);
+            return { ok: true, attempts, elapsedMs, detail: result.detail };
+        }
+        if (result.fatal || clock.now() >= deadline) {
+            log.info(`${options.what}: gave up after ${attempts} probe(s), ${health_seconds(elapsedMs)}: ${result.detail}`);
+            return { ok: false, attempts, elapsedMs, detail: result.detail };
+        }
+        if (result.detail !== lastDetail) {
+            log.info(`${options.what}: not yet (${result.detail})`);
+            lastDetail = result.detail;
+        }
+        else if (clock.now() - lastProgress >= PROGRESS_EVERY_MS) {
+            log.info(`${options.what}: still waiting, ${attempts} probes in ${health_seconds(elapsedMs)} (${result.detail})`);
+            lastProgress = clock.now();
+        }
+        // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
+        await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()), deps.signal);
+    }
+}
+/** One GET whose status and body must match what is expected. */
+async function probeHttp(http, url, expect, timeoutMs, signal) {
+    try {
+        const response = await http.get(url, { headers: expect.headers, timeoutMs, signal });
+        if (!expect.statuses.some((r) => response.status >= r.from && response.status <= r.to)) {
+            return { ok: false, response, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
+        }
+        if (expect.body && !response.body.includes(expect.body)) {
+            return { ok: false, response, detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}` };
+        }
+        return { ok: true, response, detail: `HTTP ${response.status}` };
+    }
+    catch (error) {
+        return { ok: false, detail: describeNetworkError(error) };
+    }
+}
+function formatStatuses(statuses) {
+    return statuses.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`)).join(',');
+}
+function describeNetworkError(error) {
+    const e = error;
+    if (e.code === 'ECONNREFUSED')
+        return 'connection refused';
+    if (e.code === 'ECONNRESET')
+        return 'connection reset';
+    return e.message || String(error);
+}
+function health_seconds(ms) {
+    return `${(ms / 1000).toFixed(1)} s`;
+}
+
+;// CONCATENATED MODULE: ./src/engine/errors.ts
+/** A step failed for a reason already worded for the user. */
+class StepFailure extends Error {
+}
+/** Recovering an unfinished deploy failed: the journal is kept for the next run. */
+class RecoveryFailure extends StepFailure {
+}
+
+;// CONCATENATED MODULE: ./src/engine/detect.ts
+
+// 1. Find the live color from what the proxies point at, cross-checked with what runs.
+async function detect(d) {
+    const { colors } = d.config;
+    const seen = await observe(d);
+    const { running } = seen;
+    const live = loadedPerJournal(d) ?? liveFromIncludes(d, seen);
+    d.log.info(live
+        ? `Live color: ${live} (port ${d.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
+        : 'No live color: this is a first deploy.');
+    d.result.previousColor = live;
+    d.result.previousPort = live ? d.compose.port(live) : undefined;
+    return { ...seen, live };
+}
+/**
+ * status and dry runs that find an unfinished deploy leave it be: the include files may name a color no proxy has
+ * loaded yet, and the journal tells what the proxies load.
+ */
+function loadedPerJournal(d) {
+    const loaded = d.readOnly ? d.result.interrupted?.serving : undefined;
+    if (loaded)
+        d.log.info(`The proxies load ${loaded}, as the unfinished run's journal tells, whatever the include files say.`);
+    return loaded;
+}
+function liveFromIncludes(d, seen) {
+    // A color with one service down still serves through the others: for the live color, any running container counts.
+    const decision = decideLive({
+        colors: d.config.colors,
+        pointed: seen.includes.map((i) => ({ container: i.target.container, color: i.color })),
+        running: someRunning(d.config.colors, seen.states),
+    });
+    for (const idle of decision.idlePointed)
+        d.log.warn(`An include points at ${idle}, which is not running: ${idle} is not live.`);
+    if (decision.refused)
+        throw new StepFailure(decision.refused);
+    return decision.live;
+}
+/** What runs and what each include points at, with no conclusion drawn yet. */
+async function observe(d) {
+    const { colors, ports } = d.config;
+    await d.compose.checkColorsApart();
+    const services = {};
+    for (const color of colors)
+        services[color] = await d.compose.colorServices(color);
+    // Compose v1 takes about half a second to answer: both colors are asked at once.
+    const found = await Promise.all(colors.map((c) => d.compose.containers(c, services[c] ?? [])));
+    const states = Object.fromEntries(colors.map((c, i) => [c, found[i] ?? []]));
+    const running = Object.fromEntries(colors.map((c) => [c, allRunning(services[c] ?? [], states[c] ?? [])]));
+    const shared = d.compose.separateProjects ? [] : await d.compose.sharedServices();
+    const containers = d.proxyContainers();
+    const proxies = containers.length ? await d.proxy.inspect(containers) : new Map();
+    const includes = [];
+    for (const target of d.config.targets) {
+        const content = await d.proxy.read(target);
+        const reading = d.proxy.reading(content, target, colors, ports);
+        if (reading.marker && reading.marker !== reading.color) {
+            d.log.warn(`${d.proxy.describe(target)} says ${reading.marker} in its marker line but points at ` +
+                `${reading.color ?? 'no known color'} (edited by hand?): its content decides.`);
+        }
+        includes.push({ target, content, color: reading.color });
+    }
+    d.result.running = running;
+    d.result.proxies = includes.map((i) => ({
+        container: i.target.container,
+        include: d.proxy.describe(i.target),
+        color: i.color,
+    }));
+    for (const i of includes) {
+        d.log.info(`${d.proxy.describe(i.target)} points at ${i.color ?? 'no known color'}`);
+    }
+    return { services, states, shared, includes, proxies, running };
+}
+/**
+ * The color that serves: the one the includes point at, if any of its containers runs. A color none of whose
+ * containers runs is not live, whatever an include says (a repository commits its include naming the first
+ * color): with nothing running, it is a first deploy. With no include telling, the one color that runs is live.
+ */
+function decideLive({ colors, pointed, running }) {
+    const named = [...new Set(pointed.map((i) => i.color).filter((c) => c !== undefined))];
+    const serving = named.filter((c) => running[c]);
+    const idlePointed = named.filter((c) => !running[c]);
+    if (serving.length > 1) {
+        const each = pointed.map((i) => `${i.container} → ${i.color ?? '?'}`).join(', ');
+        return {
+            idlePointed,
+            refused: `the proxies disagree on the live color (${each}). ` +
+                'Point every include at the color that should serve, reload, and run again.',
+        };
+    }
+    if (serving.length)
+        return { live: serving[0], idlePointed };
+    const up = colors.filter((c) => running[c]);
+    if (up.length > 1) {
+        return {
+            idlePointed,
+            refused: `both ${up.join(' and ')} are running and no proxy include says which one serves. ` +
+                'Stop the color that does not serve, or write its include, and run again.',
+        };
+    }
+    return { live: up[0], idlePointed };
+}
+/** Whether any container of each color runs. */
+function someRunning(colors, states) {
+    return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
+}
+/** Whether every service has a running container. */
+function allRunning(services, containers) {
+    return services.length > 0 && services.every((svc) => containers.some((c) => c.service === svc && c.running));
+}
+
+;// CONCATENATED MODULE: ./src/engine/recovery.ts
 /** Whether the decision depends on the new color's health: only then is it asked. */
 function needsHealth(entry, observed) {
     const { from, to, phase } = entry;
@@ -29912,7 +30125,7 @@ function decideRecovery(entry, observed) {
         reload: entry.reloading,
         why: `the switch to ${to} ${state}, and ${to} ${toState}: the proxies go back to ${from}`,
     };
-    // With no reload begun, Nginx still serves what it loaded: putting the files back changes no traffic.
+    // With no reload begun, the proxy still serves what it loaded: putting the files back changes no traffic.
     const nothingLoaded = entry.reloading.length === 0;
     if (phase === 'undo') {
         // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
@@ -29934,7 +30147,7 @@ function decideRecovery(entry, observed) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/verify.ts
+;// CONCATENATED MODULE: ./src/proxy/verify.ts
 /**
  * The header the README asks Nginx to add (`add_header X-Bluegreen-Upstream $upstream_addr always;`): the address
  * Nginx sent the request to, which tells the color without the app's help.
@@ -29987,47 +30200,810 @@ function attribute(response, colorHeader, colors) {
         : { how: `X-Bluegreen-Upstream ${last} is not an address of ${matches.length ? 'one color' : 'either color'}` };
 }
 
-;// CONCATENATED MODULE: ./src/deploy.ts
+;// CONCATENATED MODULE: ./src/engine/swap.ts
 
 
 
 
-
-
-
-
-
-
-
-
-
+/** How many log lines of a failed color the result keeps. */
 const LOG_LINES = 50;
 /** How long a proxy started by a first deploy has to come up. */
 const PROXY_START_MS = 30_000;
 const VERIFY_INTERVAL_MS = 200;
 /** How long an answer that does not tell its color must hold through a proxy whose reload was not confirmed. */
 const UNCONFIRMED_HOLD_MS = 1_000;
-/** A proxy restarted by Docker this recently may be crash-looping, whatever its state says this instant. */
-const CRASH_LOOP_WINDOW_MS = 10_000;
 /** How often Docker's own health status is read while the app already answers. */
 const DOCKER_HEALTH_WATCH_MS = 100;
+/** Steps 3 to 6, the same for a deploy and a rollback. */
+async function swap(d, s, next, starts) {
+    const nextPort = d.compose.port(next);
+    const nextServices = s.services[next] ?? [];
+    // 3. Health-check the new color over HTTP (and Docker's own HEALTHCHECK, where defined).
+    await d.phase('health', async () => {
+        const h = d.config.health;
+        const url = `http://${h.host}:${nextPort}${h.path}`;
+        // Compose is asked once which containers the color has; each probe then only inspects them.
+        const ids = (await d.compose.containers(next, nextServices)).map((c) => c.id);
+        d.nextIds = ids;
+        const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, nextServices, ids, url, timeoutMs)), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, d.deps);
+        if (!outcome.ok) {
+            d.checkCancelled('during health');
+            // The last probe's detail says what was expected of it (the status, or the body).
+            throw new StepFailure(`${next} did not become healthy within ${h.timeoutMs / 1000} s at ${url} ` +
+                `(${outcome.attempts} probes; last: ${outcome.detail})`);
+        }
+    });
+    // 4. Point every proxy at the new color: write, test, then reload them all; check each through itself.
+    let checks = [];
+    if (d.config.targets.length) {
+        checks = await d.phase('switch', () => switchProxies(d, s, next, nextPort, starts));
+    }
+    else {
+        d.log.warn('No proxy is configured: nothing was switched.');
+    }
+    if (d.config.verifyUrl)
+        checks.push({ what: 'verify-url', url: d.config.verifyUrl });
+    if (checks.length)
+        await d.phase('verify', () => verify(d, s, next, checks));
+    // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
+    const old = s.live;
+    if (old && old !== next && d.config.drainMs > 0 && d.config.cleanup !== 'keep') {
+        await d.phase('drain', async () => {
+            d.log.info(`Waiting ${d.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
+            await d.deps.clock.sleep(d.config.drainMs, d.deps.signal);
+            d.checkCancelled('during drain');
+            await recheck(d, s, next, checks);
+        });
+    }
+    if (old && old !== next) {
+        await d.record('cleanup');
+        d.cleanupStarted = true;
+        await d.phase('cleanup', () => cleanup(d, old, s.services[old] ?? []));
+    }
+    const status = d.config.command === 'rollback' ? 'rolled-back' : 'deployed';
+    d.result.rolledBack = d.config.command === 'rollback';
+    d.finish(status, 0, next);
+}
+async function probeColor(d, services, ids, url, timeoutMs) {
+    const containers = await d.compose.inspect(ids);
+    const dead = containers.find((c) => !c.running || c.status === 'restarting');
+    if (dead || containers.length < services.length) {
+        return {
+            ok: false,
+            fatal: true,
+            detail: dead
+                ? `container ${dead.name} is ${dead.status} (exit code ${dead.exitCode})`
+                : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
+        };
+    }
+    const http = await probeHttp(d.deps.http, url, d.config.health, timeoutMs, d.deps.signal);
+    return http.ok ? dockerHealthy(d, ids, containers, http, timeoutMs) : http;
+}
+/**
+ * The app answers; where the container has a Docker HEALTHCHECK, Docker must say healthy too. Its status flips
+ * at the check's next run: that is watched closely (an inspect is cheap), not a whole health-interval later.
+ */
+async function dockerHealthy(d, ids, seen, http, timeoutMs) {
+    const until = d.deps.clock.now() + timeoutMs;
+    for (let containers = seen;; containers = await d.compose.inspect(ids)) {
+        const waiting = containers.find((c) => c.health !== undefined && c.health !== 'healthy');
+        if (!waiting)
+            return http;
+        const over = d.deps.clock.now() >= until || d.deps.signal?.aborted || containers.some((c) => !c.running);
+        if (waiting.health !== 'starting' || over) {
+            return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
+        }
+        await d.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS, d.deps.signal);
+    }
+}
+/**
+ * Writes and tests every include before any proxy is reloaded, then reloads them all (or starts those that could
+ * not run before), and returns where each proxy is to be checked.
+ */
+async function switchProxies(d, s, next, port, starts) {
+    const written = [];
+    const toStart = new Set(starts.map((p) => p.container));
+    const running = d.proxyContainers().filter((c) => !toStart.has(c));
+    const listen = new Map();
+    let reloaded = false;
+    d.undo.push({
+        label: 'restore the proxy includes',
+        // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
+        // the next run take the wrong live color, and a proxy restart load an include that was never checked.
+        keepsServing: () => !reloaded,
+        run: async () => {
+            if (reloaded && s.live && !(await colorRunning(d, s, s.live))) {
+                throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
+            }
+            for (const w of [...written].reverse()) {
+                // An include that did not exist is emptied: a proxy cannot be made to forget a file it never had.
+                await d.proxy.write(w.target, w.previous ?? '');
+            }
+            if (!reloaded)
+                return;
+            if (!s.live) {
+                // Nothing served before this first deploy. A previous include that loads (a placeholder) is loaded again;
+                // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
+                d.trafficOnNew = false;
+                for (const c of running) {
+                    if (await d.proxy.testOnly(c).then(() => true, () => false))
+                        await d.proxy.reload(c);
+                }
+                d.log.info('No color served before this first deploy: the includes were put back as they were.');
+                return;
+            }
+            for (const c of running)
+                await d.proxy.testOnly(c);
+            for (const c of running)
+                await d.proxy.reload(c);
+            d.trafficOnNew = false;
+            d.log.info(`Proxies restored to ${s.live} and reloaded.`);
+        },
+    });
+    // Seen while the includes are written and tested, so that the reload does not wait for it.
+    const workers = new Map(running.map((c) => [c, d.proxy.beforeReload(c)]));
+    const test = async (target, content) => {
+        try {
+            const ports = await d.proxy.test(target, content);
+            listen.set(target.container, [...new Set([...(listen.get(target.container) ?? []), ...ports])]);
+        }
+        catch (error) {
+            d.checkCancelled('during switch');
+            throw new StepFailure(error.message);
+        }
+    };
+    const includes = s.includes.map(({ target: t, content }) => {
+        return { container: t.container, file: t.file, path: t.path, previous: content };
+    });
+    await d.record('switch', { includes });
+    for (const inc of s.includes) {
+        const content = d.proxy.render(inc.target, next, port);
+        d.log.info(`${d.proxy.describe(inc.target)} → ${next}`);
+        written.push({ target: inc.target, previous: inc.content });
+        await d.proxy.write(inc.target, content);
+        if (!toStart.has(inc.target.container))
+            await test(inc.target, content);
+    }
+    // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing.
+    const checks = proxyChecks(d, running, listen, s.proxies);
+    await d.record('switch', { reloading: [...running, ...toStart] });
+    for (const c of running) {
+        d.trafficOnNew = true;
+        reloaded = true;
+        const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+        if (!confirmed)
+            d.unconfirmed.add(c);
+        d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
+    }
+    for (const start of starts) {
+        d.trafficOnNew = true;
+        reloaded = true;
+        if (start.service) {
+            d.log.info(`Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`);
+            await d.compose.startShared(next, [start.service]);
+            d.startedShared.push(start.service);
+        }
+        else {
+            d.log.info(`Restarting the proxy ${start.container}, which could not run before its include named ${next}.`);
+            await d.proxy.restart(start.container);
+        }
+        try {
+            await d.proxy.waitStarted(start.container, PROXY_START_MS, d.deps.signal);
+        }
+        catch (error) {
+            d.checkCancelled('during switch');
+            throw new StepFailure(error.message);
+        }
+        for (const inc of s.includes.filter((i) => i.target.container === start.container)) {
+            await test(inc.target, d.proxy.render(inc.target, next, port));
+        }
+    }
+    if (starts.length)
+        checks.push(...proxyChecks(d, [...toStart], listen, await d.proxy.inspect([...toStart])));
+    void d.record('switched', {}, false);
+    return checks;
+}
+/** Where each proxy is checked: its verify-url, or the host port its listen port is published on. */
+function proxyChecks(d, containers, listen, states) {
+    const mode = d.config.verifyProxies;
+    if (mode === 'off') {
+        if (!d.result.proxies.some((p) => p.verified)) {
+            d.log.warn('verify-proxies is off: no proxy is checked after the switch, so a proxy that serves errors from the new ' +
+                'color would not be noticed.');
+        }
+        for (const view of d.result.proxies)
+            view.verified = 'not checked (verify-proxies: off)';
+        return [];
+    }
+    const checks = [];
+    const h = d.config.health;
+    for (const container of containers) {
+        const given = d.config.targets.find((t) => t.container === container && t.verifyUrl)?.verifyUrl;
+        const ports = listen.get(container) ?? [];
+        const url = given ?? proxyUrl(states.get(container), ports, h.host, h.path);
+        if (url) {
+            checks.push({ what: container, url });
+            for (const view of d.result.proxies.filter((p) => p.container === container))
+                view.checkedAt = url;
+            continue;
+        }
+        const why = `${container} publishes none of the ports it listens on (${ports.join(', ') || 'none seen'}), ` +
+            'so the runner cannot check it: give it a verify-url in nginx-targets';
+        if (mode === 'required')
+            throw new StepFailure(`${why} (verify-proxies: required).`);
+        d.log.warn(`NOT VERIFIED: ${why}.`);
+        setVerified(d, container, `NOT VERIFIED: publishes no port for ${ports.join(', ') || 'its listen ports'}`);
+    }
+    return checks;
+}
+/**
+ * 4b. Each proxy must answer the health expectations through itself, from the new color, before the old color
+ * is drained. The reload was confirmed, so a wrong answer is not a moment of transition: the deadline is short.
+ */
+async function verify(d, s, next, checks) {
+    const colors = await colorAddresses(d, s, next);
+    for (const check of checks) {
+        const { detail, told } = await checkThrough(d, check, next, colors);
+        const unsure = told.color === undefined;
+        if (unsure) {
+            d.log.info(`${check.what}: which color answered cannot be told; set color-header, or have the proxy add ` +
+                'X-Bluegreen-Upstream (see the README), to make the check certain.');
+        }
+        setVerified(d, check.what, `${detail}${unsure ? ' (color not told)' : ''}`);
+    }
+}
+/**
+ * After the drain, just before the old color is stopped: the new color must still run and still answer through
+ * every proxy. Real traffic may have brought it down meanwhile, and now is the last moment the old color can
+ * take traffic back.
+ */
+async function recheck(d, s, next, checks) {
+    const colors = await colorAddresses(d, s, next);
+    const down = (await d.compose.inspect(d.nextIds)).find((c) => !c.running || c.status === 'restarting');
+    if (down) {
+        throw new StepFailure(`${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`);
+    }
+    for (const check of checks)
+        await checkThrough(d, check, next, colors, 'after the drain');
+}
+/** Asks through one proxy until it answers as expected from the new color, or the check's deadline passes. */
+async function checkThrough(d, check, next, colors, when = '') {
+    const h = d.config.health;
+    let told = {};
+    let goodSince;
+    const probe = async (timeoutMs) => {
+        const answer = await probeHttp(d.deps.http, check.url, h, timeoutMs, d.deps.signal);
+        if (!answer.ok || !answer.response) {
+            goodSince = undefined;
+            return answer;
+        }
+        told = attribute(answer.response, d.config.colorHeader, colors);
+        // Nothing in the answer tells the color: it passes on the answer alone, once the reload is confirmed; else
+        // the old workers may still be answering, so the answer must hold for a while. An answer that tells of
+        // neither color (another server block, another app's container) fails.
+        if (told.color === undefined && told.how === undefined) {
+            if (!d.unconfirmed.has(check.what))
+                return answer;
+            goodSince ??= d.deps.clock.now();
+            return d.deps.clock.now() - goodSince >= UNCONFIRMED_HOLD_MS
+                ? answer
+                : { ok: false, detail: `${answer.detail}, to hold ${UNCONFIRMED_HOLD_MS / 1000} s (reload not confirmed)` };
+        }
+        return told.color === next
+            ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
+            : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
+    };
+    const outcome = await pollUntil(d.cancellable(probe), { what: `${check.what} at ${check.url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS }, d.deps);
+    if (!outcome.ok) {
+        d.checkCancelled(`during verify${when ? ` ${when}` : ''}`);
+        setVerified(d, check.what, `failed${when ? ` ${when}` : ''}: ${outcome.detail}`);
+        throw new StepFailure(`${check.what} did not answer as expected from ${next} at ${check.url}${when ? ` ${when}` : ''} within ` +
+            `${d.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`);
+    }
+    return { detail: outcome.detail, told };
+}
+function setVerified(d, what, text) {
+    for (const view of d.result.proxies.filter((p) => p.container === what))
+        view.verified = text;
+    if (what === 'verify-url')
+        d.result.verifyUrl = text;
+}
+/** The addresses by which a proxy's upstream may show each color. */
+async function colorAddresses(d, s, next) {
+    const nextStates = await d.compose.inspect(d.nextIds);
+    return d.config.colors.map((color) => {
+        const states = color === next ? nextStates : (s.states[color] ?? []);
+        return {
+            color,
+            port: d.compose.port(color),
+            addresses: states.flatMap((c) => c.addresses),
+            containerPorts: states.flatMap((c) => c.ports),
+        };
+    });
+}
+async function cleanup(d, old, services) {
+    const cleanup = d.config.cleanup;
+    if (cleanup === 'keep') {
+        d.log.info(`Keeping ${old} running (cleanup: keep).`);
+    }
+    else if (cleanup === 'stop') {
+        d.log.info(`Stopping ${old}; its containers stay for an instant rollback.`);
+        await d.compose.stop(old, services);
+    }
+    else {
+        d.log.info(`Removing ${old}'s containers (cleanup: down).`);
+        await d.compose.remove(old, services);
+    }
+}
+function pushStopNew(d, color, services) {
+    d.undo.push({
+        label: `stop ${color}`,
+        run: async () => {
+            // The containers seen before the health check, else asked of compose: `up` may have failed before
+            // creating anything, and then there is nothing to stop or read logs of.
+            const containers = d.nextIds.length
+                ? await d.compose.inspect(d.nextIds)
+                : await d.compose.containers(color, services);
+            if (!containers.length)
+                return;
+            const logs = d.compose.logTail(containers, LOG_LINES);
+            if (d.trafficOnNew) {
+                d.result.logTail = await logs;
+                throw new Error(`${color} still serves traffic, so it was left running`);
+            }
+            // A cancelled job is killed seconds after its signal: the logs are read while the color stops.
+            [d.result.logTail] = await Promise.all([logs, d.compose.stopContainers(containers)]);
+            d.stoppedNew = true;
+            d.log.info(`Stopped ${color}.`);
+        },
+    });
+}
+async function colorRunning(d, s, color) {
+    const services = s.services[color] ?? [];
+    return allRunning(services, await d.compose.containers(color, services));
+}
+
+;// CONCATENATED MODULE: ./src/engine/recover.ts
+// An unfinished run found in the journal: described, then finished or undone (decideRecovery) before anything else.
+
+
+
+
+
+
+
 /** How long the child processes of a dead run get to end on SIGTERM before SIGKILL. */
 const ORPHAN_GRACE_MS = 10_000;
-/** A step failed for a reason already worded for the user. */
-class StepFailure extends Error {
+/** Whether a recovery left the color that served before an unfinished deploy serving (status and dry runs never). */
+function undidDeploy(d, entry) {
+    const serving = d.result.interrupted?.serving;
+    return !d.config.dryRun && entry.command === 'deploy' && entry.from !== undefined && serving === entry.from;
 }
-/** Recovering an unfinished deploy failed: the journal is kept for the next run. */
-class RecoveryFailure extends StepFailure {
+/** Tells of an unfinished deploy: what it was doing, by whom, and since when. */
+function describeUnfinished(d, entry, underWay = false) {
+    const { run, from, to } = entry;
+    const view = {
+        command: entry.command,
+        pid: run.pid,
+        host: run.host,
+        user: run.user,
+        since: run.since,
+        phase: entry.phase,
+        at: entry.at,
+        from,
+        to,
+        action: '',
+        orphans: [],
+    };
+    const doing = {
+        up: `was bringing up ${to}`,
+        switch: `was switching the proxies from ${from ?? 'nothing'} to ${to} ` +
+            (entry.reloading.length ? `(reload begun in ${entry.reloading.join(', ')})` : '(no proxy reloaded yet)'),
+        switched: `had switched the proxies to ${to} and was checking it`,
+        cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,
+        undo: `was putting the proxies back on ${from ?? 'the includes they had before'}`,
+    };
+    const found = underWay ? 'is under way, or ended without finishing' : 'was found unfinished';
+    d.log.warn(`A ${entry.command} of ${to} ${found}: ${describeHolder(run)} ${doing[entry.phase]} (recorded ${entry.at}).`);
+    d.result.interrupted = view;
+    return view;
 }
+/**
+ * status and dry runs change nothing: they say what was left, what the proxies load, and that the next deploy or
+ * rollback repairs it first. A run whose process may still run (or ran on another host) may be under way.
+ */
+function reportUnfinished(d, entry) {
+    const underWay = holderAlive(entry.run);
+    const view = describeUnfinished(d, entry, underWay);
+    view.underWay = underWay;
+    if (entry.phase === 'up' || (entry.phase === 'switch' && !entry.reloading.length))
+        view.serving = entry.from;
+    if (entry.phase === 'switched' || entry.phase === 'cleanup')
+        view.serving = entry.to;
+    view.action = underWay
+        ? `it may still be under way${entry.run.host === external_node_os_default().hostname() ? '' : ` on ${entry.run.host} (its process cannot be seen from here)`}`
+        : 'none yet: the next deploy or rollback finishes or undoes it first';
+    d.log.info(`${view.serving ? `The proxies load ${view.serving}` : 'What each proxy loads cannot be told from here'}; ${view.action}.`);
+}
+/**
+ * An unfinished deploy is dealt with before anything else: its child processes are ended, then the proxies are
+ * put on one color that runs (see decideRecovery). Its journal is kept if that fails, for the next run to try.
+ */
+async function recover(d, entry) {
+    const view = describeUnfinished(d, entry);
+    if (entry.run.host === external_node_os_default().hostname() && holderAlive(entry.run)) {
+        throw new StepFailure(`the ${entry.command} that left this journal (process ${entry.run.pid}) still runs, yet this run holds the lock ` +
+            '(was it removed by hand?). Nothing was changed: wait for that process to end, then run again.');
+    }
+    try {
+        await endOrphans(d, entry, view);
+        const seen = await observe(d);
+        const someUp = someRunning(d.config.colors, seen.states);
+        const healthy = needsHealth(entry, { allRunning: seen.running }) && (await answersHealth(d, seen, entry.to));
+        const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
+        d.log.info(`Recovery: ${decision.why}.`);
+        if (decision.kind === 'stuck') {
+            throw new Error(`${decision.why}. Start the color that served (its containers are kept by cleanup: stop)`);
+        }
+        // From here this run acts for the dead one: should it die too, the next run finds its children by its token.
+        entry.run = thisProcess(d.runId, entry.command, d.deps.clock.now());
+        await d.deps.journal.write(await d.journalKey(), entry);
+        const outcome = await carryOut(d, entry, seen, decision);
+        view.serving = outcome.serving;
+        view.action = outcome.action;
+        d.log.info(`Recovered: ${view.action}.`);
+        await d.deps.journal.clear(await d.journalKey());
+    }
+    catch (error) {
+        view.action = 'recovery failed; its journal is kept for the next run';
+        throw new RecoveryFailure(`recovering the unfinished ${entry.command} failed: ${error.message}`);
+    }
+    d.recovered = true;
+}
+/** Acts on the decision; says what was done and which color serves afterwards, when known. */
+async function carryOut(d, entry, seen, r) {
+    if (r.kind === 'none') {
+        if (r.stop)
+            await stopColor(d, seen, r.stop);
+        return {
+            serving: r.serving,
+            action: r.stop ? `${r.stop}, which never served, was stopped (${r.why})` : `nothing to repair (${r.why})`,
+        };
+    }
+    if (r.kind === 'restore') {
+        const checked = await pointProxies(d, seen, entry, r.color, r.reload.filter((c) => d.runningProxies(seen).includes(c)));
+        if (r.stop)
+            await stopColor(d, seen, r.stop);
+        const where = r.color ?? 'the includes they had before';
+        return { serving: r.color, action: `the proxies were put back on ${where}${checked ? ', checked through them' : ''}` };
+    }
+    let checked;
+    try {
+        checked = await pointProxies(d, seen, entry, r.color, r.reloadAll ? d.runningProxies(seen) : []);
+    }
+    catch (error) {
+        const back = entry.from;
+        if (back === undefined) {
+            // A first deploy: nothing served before it, so its includes go back and its color stops, to start over.
+            d.log.warn(`${r.color} did not pass: ${error.message}. Undoing the first deploy.`);
+            await pointProxies(d, seen, entry, undefined, d.runningProxies(seen));
+            await stopColor(d, seen, r.color);
+            return { action: `${r.color} failed its check; the first deploy was undone and ${r.color} stopped` };
+        }
+        if (!seen.running[back])
+            throw error;
+        d.log.warn(`${r.color} did not pass: ${error.message}. Putting the proxies back on ${back}.`);
+        const backChecked = await pointProxies(d, seen, entry, back, d.runningProxies(seen));
+        return { serving: back, action: `${r.color} failed its check; the proxies were put back on ${back}${backChecked ? ', checked through them' : ''}` };
+    }
+    if (r.drain && d.config.drainMs > 0) {
+        d.log.info(`Waiting ${d.config.drainMs / 1000} s for requests in flight on ${r.drain} to finish`);
+        await d.deps.clock.sleep(d.config.drainMs, d.deps.signal);
+    }
+    return {
+        serving: r.color,
+        action: `the switch to ${r.color} was completed${checked ? ' and checked through the proxies' : ' (not checked through the proxies)'}`,
+    };
+}
+/** Stops a color that never served: left running, the next detection would take it for the live one. */
+async function stopColor(d, seen, color) {
+    const running = (seen.states[color] ?? []).filter((c) => c.running);
+    if (!running.length)
+        return;
+    d.log.info(`Stopping ${color}, which never served.`);
+    await d.compose.stopContainers(running);
+}
+/**
+ * Writes each include for `color` (for the color served before, what the run found; for the new one, rendered),
+ * tests it in every running proxy, reloads `reload` (recorded first: should this run die too, the next one knows
+ * they may serve it) and checks `color` through them (every running proxy, for the new color). Without a color (a
+ * first deploy undone), the includes found are put back and reloaded where they load. Resolves with whether
+ * anything was checked through a proxy.
+ */
+async function pointProxies(d, seen, entry, color, reload) {
+    const running = d.runningProxies(seen);
+    const listen = new Map();
+    for (const inc of seen.includes) {
+        const { container, file, path: inPath } = inc.target;
+        const found = entry.includes.find((i) => i.container === container && i.file === file && i.path === inPath);
+        const content = color !== undefined && (color === entry.to || !found)
+            ? d.proxy.render(inc.target, color, d.compose.port(color))
+            : (found?.previous ?? '');
+        if (inc.content !== content) {
+            d.log.info(`${d.proxy.describe(inc.target)} → ${color ?? 'as it was before'}`);
+            await d.proxy.write(inc.target, content);
+            inc.content = content;
+        }
+        if (color !== undefined && running.includes(container)) {
+            const ports = await d.proxy.test(inc.target, content);
+            listen.set(container, [...new Set([...(listen.get(container) ?? []), ...ports])]);
+        }
+    }
+    const checks = color === undefined ? [] : proxyChecks(d, color === entry.to ? running : reload, listen, seen.proxies);
+    if (color === entry.to && d.config.verifyUrl)
+        checks.push({ what: 'verify-url', url: d.config.verifyUrl });
+    const more = reload.filter((c) => !entry.reloading.includes(c));
+    if (more.length) {
+        entry.reloading = [...entry.reloading, ...more];
+        await d.deps.journal.write(await d.journalKey(), entry);
+    }
+    for (const c of reload) {
+        if (color === undefined && !(await d.proxy.testOnly(c).then(() => true, () => false)))
+            continue;
+        const confirmed = await d.proxy.reload(c, undefined, d.deps.signal);
+        if (!confirmed)
+            d.unconfirmed.add(c);
+        d.log.info(`Reloaded ${c}.`);
+    }
+    if (color === undefined || !checks.length)
+        return false;
+    d.nextIds = (seen.states[color] ?? []).map((c) => c.id);
+    await verify(d, { ...seen, live: undefined }, color, checks);
+    return true;
+}
+/** Whether a color the unfinished run brought up answers its health check now (it had passed it then). */
+async function answersHealth(d, seen, color) {
+    const h = d.config.health;
+    const url = `http://${h.host}:${d.compose.port(color)}${h.path}`;
+    const ids = (seen.states[color] ?? []).map((c) => c.id);
+    const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, seen.services[color] ?? [], ids, url, timeoutMs)), { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs }, d.deps);
+    if (!outcome.ok)
+        d.log.info(`${color} does not answer its health check: ${outcome.detail}`);
+    return outcome.ok;
+}
+/**
+ * Child processes of the dead run (a `compose up`, a build) would go on changing containers under this run: they
+ * are found by the run's token in their environment, and ended. Those of a run on another host cannot be seen.
+ */
+async function endOrphans(d, entry, view) {
+    if (entry.run.host !== external_node_os_default().hostname()) {
+        d.log.warn(`The unfinished run was on ${entry.run.host}: child processes it left there cannot be seen from here.`);
+        return;
+    }
+    const boot = processIdentity(process.pid).boot;
+    if (entry.run.boot && boot && entry.run.boot !== boot)
+        return;
+    const found = await d.deps.processes.find(entry.run.token);
+    if (!found.length)
+        return;
+    d.log.warn(`Ending ${found.length} process(es) that the unfinished run started and that still run:\n` +
+        found.map((p) => `  ${p.pid} ${p.command}`).join('\n'));
+    const pids = found.map((p) => p.pid);
+    const left = await d.deps.processes.end(pids, ORPHAN_GRACE_MS);
+    view.orphans = pids.filter((pid) => !left.includes(pid));
+    if (left.length)
+        throw new Error(`could not end process(es) ${left.join(', ')}; end them by hand and run again`);
+}
+
+;// CONCATENATED MODULE: ./src/engine/commands.ts
+// The commands, one function each, run once the situation is known and any unfinished run dealt with.
+
+
+
+
+
+
+/** A proxy restarted by Docker this recently may be crash-looping, whatever its state says this instant. */
+const CRASH_LOOP_WINDOW_MS = 10_000;
+/** Each command, once the situation is known and any unfinished deploy dealt with. */
+const commands_COMMANDS = { deploy, rollback, status: commands_status };
+function runCommand(d, s, unfinished) {
+    return commands_COMMANDS[d.config.command](d, s, unfinished);
+}
+async function commands_status(d, s) {
+    await showLocks(d);
+    d.finish('unchanged', 0, d.result.interrupted?.serving ?? s.live);
+}
+/** status takes no lock, but says who holds one: a deploy under way, or one that died and left it behind. */
+async function showLocks(d) {
+    let locks;
+    try {
+        const held = await d.deps.locks.holders(await d.lockKeys());
+        locks = held.map(({ key, holder: h }) => {
+            return { key, pid: h.pid, host: h.host, user: h.user, since: h.since, command: h.command };
+        });
+    }
+    catch (error) {
+        d.log.warn(`Could not read the deploy locks: ${error.message}`);
+        return;
+    }
+    d.result.locks = locks;
+    for (const l of locks) {
+        const who = `process ${l.pid} of user ${l.user} on host ${l.host} since ${l.since}`;
+        d.log.info(`Deploy lock ${l.key} is held by a ${l.command} (${who}).`);
+    }
+    if (!locks.length)
+        d.log.info('No deploy holds the lock of these proxies.');
+}
+async function deploy(d, s) {
+    const next = s.live ? d.other(s.live) : d.config.colors[0];
+    const nextServices = s.services[next] ?? [];
+    d.result.targetColor = next;
+    if (d.config.dryRun)
+        return planOnly(d, s, next);
+    const starts = proxiesToStart(d, s);
+    // 2. Bring up the idle color, touching only its own services.
+    await d.phase('up', async () => {
+        await d.record('up');
+        // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
+        // purpose) is not the deploy's to start. Proxies among them start once their include names a running color.
+        if (!s.live) {
+            const proxyServices = new Set(starts.map((p) => p.service));
+            await startShared(d, next, s.shared.filter((svc) => !proxyServices.has(svc.name)).map((svc) => svc.name));
+        }
+        if (d.config.pull)
+            await d.compose.pull(next, nextServices);
+        pushStopNew(d, next, nextServices);
+        await d.compose.up(next, nextServices, d.config.build);
+    });
+    await swap(d, s, next, starts);
+}
+/**
+ * Proxies that must be started after their include is written: on a first deploy, a proxy that is a shared
+ * service not yet running, or any proxy that is stopped or crash-looping (a proxy cannot start while its upstream
+ * names a container that does not exist yet). Any other proxy must be running: refused before anything changes.
+ */
+function proxiesToStart(d, s) {
+    const starts = [];
+    for (const container of d.proxyContainers()) {
+        const state = s.proxies.get(container);
+        if (state?.running && !(!s.live && crashLooping(d, state)))
+            continue;
+        const service = sharedServiceOf(d, container, state, s.shared);
+        if (!s.live && (state || service)) {
+            starts.push({ container, service: state ? undefined : service });
+            continue;
+        }
+        throw new StepFailure(state
+            ? `the proxy container ${container} is not running (${state.status}). Start it (its include must name a host that ` +
+                'resolves, e.g. a placeholder server 127.0.0.1:9) and run again.'
+            : `the proxy container ${container} does not exist and is not a service of ${d.config.composeFiles.join(', ') || 'the shared compose files'}. ` +
+                'Start its own stack first, then run again.');
+    }
+    return starts;
+}
+/**
+ * Between two of its restarts, a crash-looping proxy shows as running for a few hundred milliseconds (while it
+ * looks up the upstream that does not resolve): one that the restart policy started again moments ago is taken
+ * for crash-looping. Only a first deploy asks, where restarting a proxy serves nobody less.
+ */
+function crashLooping(d, state) {
+    return state.restartCount > 0 && d.deps.clock.now() - state.startedAt < CRASH_LOOP_WINDOW_MS;
+}
+/** The shared service a proxy container belongs to: by its compose labels, or by the name compose will give it. */
+function sharedServiceOf(d, container, state, shared) {
+    if (state) {
+        const ours = state.workingDir !== undefined && external_node_path_default().resolve(state.workingDir) === projectDirOf(d.config);
+        return ours ? shared.find((svc) => svc.name === state.service)?.name : undefined;
+    }
+    return shared.find((svc) => svc.containerNames.includes(container))?.name;
+}
+async function rollback(d, s, unfinished) {
+    if (unfinished && undidDeploy(d, unfinished)) {
+        // The unfinished deploy never took over: going to the other color would bring up its unchecked build.
+        d.log.info(`The unfinished deploy of ${unfinished.to} was undone and ${unfinished.from} serves as before: nothing to roll back.`);
+        return d.finish('unchanged', 0, unfinished.from);
+    }
+    if (!s.live) {
+        throw new StepFailure('there is no live color, so there is nothing to roll back from.');
+    }
+    const back = d.other(s.live);
+    const services = s.services[back] ?? [];
+    d.result.targetColor = back;
+    const containers = await d.compose.containers(back, services);
+    const missing = services.filter((svc) => !containers.some((c) => c.service === svc));
+    if (missing.length) {
+        throw new StepFailure(`${back} has no container for ${missing.join(', ')} to go back to (removed by cleanup: down?). ` +
+            'Deploy the version you want instead.');
+    }
+    if (d.config.dryRun)
+        return planOnly(d, s, back);
+    const starts = proxiesToStart(d, s);
+    await d.phase('start', async () => {
+        await d.record('up');
+        if (!s.running[back])
+            pushStopNew(d, back, services);
+        await d.compose.start(back, services);
+    });
+    await swap(d, s, back, starts);
+}
+async function startShared(d, color, shared) {
+    const containers = await d.compose.containers(color, shared);
+    const down = shared.filter((svc) => !containers.some((c) => c.service === svc && c.running));
+    if (!down.length)
+        return;
+    d.log.info(`Starting shared services that are not running: ${down.join(', ')}`);
+    d.startedShared.push(...down);
+    await d.compose.startShared(color, down);
+}
+function planOnly(d, s, next) {
+    const port = d.compose.port(next);
+    const services = s.services[next] ?? [];
+    const h = d.config.health;
+    const cmd = (args) => d.compose.describe(args);
+    const u = d.result.interrupted;
+    const plan = [
+        ...(u ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`] : []),
+        `${s.live ? `live color ${s.live} (port ${d.compose.port(s.live)})` : 'no live color'}; ` +
+            `${d.config.command} ${next} (port ${port}), services ${services.join(', ')}`,
+        d.config.command === 'rollback'
+            ? cmd(d.compose.args(next, ['start', ...services]))
+            : cmd(d.compose.upArgs(next, services, d.config.build)),
+        `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
+        ...s.includes.map((i) => `write ${d.proxy.describe(i.target)}:\n${d.proxy.render(i.target, next, port).trimEnd()}`),
+        ...d.proxyContainers().map((c) => d.proxy.planSwitch(c)),
+        d.config.verifyProxies === 'off'
+            ? 'no check through the proxies (verify-proxies: off)'
+            : `check each proxy through its published port: ${formatStatuses(h.statuses)} from ${next}` +
+                ` within ${d.config.verifyTimeoutMs / 1000} s`,
+        ...(d.config.verifyUrl ? [`check ${d.config.verifyUrl}`] : []),
+    ];
+    if (s.live) {
+        const old = s.services[s.live] ?? [];
+        plan.push(`wait ${d.config.drainMs / 1000} s, then cleanup: ${d.config.cleanup}`);
+        if (d.config.cleanup === 'stop')
+            plan.push(cmd(d.compose.stopArgs(s.live, old)));
+        if (d.config.cleanup === 'down')
+            plan.push(cmd(d.compose.removeArgs(s.live, old)));
+    }
+    d.result.plan = plan;
+    d.log.info(`Dry run, nothing changed. The plan:\n${plan.map((p, i) => `  ${i + 1}. ${p}`).join('\n')}`);
+    d.finish('planned', 0, s.live);
+}
+
+;// CONCATENATED MODULE: ./src/engine/result.ts
+/** A run that failed before it found anything: where every Result starts. */
+function failedResult(command, exitCode) {
+    return { command, status: 'failed', exitCode, rolledBack: false, durationMs: 0, phases: [], proxies: [], running: {}, plan: [] };
+}
+
+;// CONCATENATED MODULE: ./src/engine/deployment.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
 async function execute(config, deps) {
     return new Deployment(config, deps).run();
 }
+/**
+ * One run of a command: its configuration and adapters, the result being written, the undo stack, and the
+ * journal. The steps live beside it (detect, recover, swap, commands) and act on it.
+ */
 class Deployment {
     config;
     deps;
     started;
     result;
-    nginx;
+    proxy;
     compose;
     /** deps.runner, with the commands of forward steps ended by a cancel; those of the undo never are. */
     runner;
@@ -30062,25 +31038,19 @@ class Deployment {
                 return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal: deps.signal });
             },
         };
-        this.nginx = new NginxSwitcher(this.runner, deps.files, deps.clock);
-        this.result = {
-            command: config.command,
-            status: 'failed',
-            exitCode: 1,
-            rolledBack: false,
-            durationMs: 0,
-            phases: [],
-            proxies: [],
-            running: {},
-            plan: [],
-        };
+        this.proxy = createProxy({ runner: this.runner, files: deps.files, clock: deps.clock });
+        this.result = failedResult(config.command, 1);
     }
     get log() {
         return this.deps.log;
     }
+    /** status and dry runs change nothing: no lock, no recovery, no journal. */
+    get readOnly() {
+        return this.config.command === 'status' || this.config.dryRun;
+    }
     async run() {
         let release;
-        const readOnly = this.config.command === 'status' || this.config.dryRun;
+        const readOnly = this.readOnly;
         try {
             if (!readOnly)
                 release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
@@ -30089,25 +31059,11 @@ class Deployment {
             this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
             const unfinished = await this.deps.journal.read(await this.journalKey());
             if (unfinished && readOnly)
-                this.reportUnfinished(unfinished);
+                reportUnfinished(this, unfinished);
             else if (unfinished)
-                await this.phase('recover', () => this.recover(unfinished));
-            const situation = await this.phase('detect', () => this.detect());
-            if (this.config.command === 'rollback' && unfinished && this.undidDeploy(unfinished)) {
-                // The unfinished deploy never took over: going to the other color would bring up its unchecked build.
-                this.log.info(`The unfinished deploy of ${unfinished.to} was undone and ${unfinished.from} serves as before: nothing to roll back.`);
-                this.finish('unchanged', 0, unfinished.from);
-            }
-            else if (this.config.command === 'status') {
-                await this.showLocks();
-                this.finish('unchanged', 0, this.result.interrupted?.serving ?? situation.live);
-            }
-            else if (this.config.command === 'rollback') {
-                await this.rollback(situation);
-            }
-            else {
-                await this.deploy(situation);
-            }
+                await this.phase('recover', () => recover(this, unfinished));
+            const situation = await this.phase('detect', () => detect(this));
+            await runCommand(this, situation, unfinished);
         }
         catch (error) {
             await this.fail(error);
@@ -30127,253 +31083,13 @@ class Deployment {
             ? containers.map((c) => `proxy:${c}`)
             : [`project:${await projectNameOf(this.config, this.deps.files)}`];
     }
-    /** status takes no lock, but says who holds one: a deploy under way, or one that died and left it behind. */
-    async showLocks() {
-        let locks;
-        try {
-            const held = await this.deps.locks.holders(await this.lockKeys());
-            locks = held.map(({ key, holder: h }) => {
-                return { key, pid: h.pid, host: h.host, user: h.user, since: h.since, command: h.command };
-            });
-        }
-        catch (error) {
-            this.log.warn(`Could not read the deploy locks: ${error.message}`);
-            return;
-        }
-        this.result.locks = locks;
-        for (const l of locks) {
-            const who = `process ${l.pid} of user ${l.user} on host ${l.host} since ${l.since}`;
-            this.log.info(`Deploy lock ${l.key} is held by a ${l.command} (${who}).`);
-        }
-        if (!locks.length)
-            this.log.info('No deploy holds the lock of these proxies.');
-    }
-    /** Whether a recovery left the color that served before an unfinished deploy serving (status and dry runs never). */
-    undidDeploy(entry) {
-        const serving = this.result.interrupted?.serving;
-        return !this.config.dryRun && entry.command === 'deploy' && entry.from !== undefined && serving === entry.from;
-    }
     /** The journal of the compose project: the same for every runner that deploys it, whatever its checkout path. */
     journalKey() {
         this.journalKeyOnce ??= projectNameOf(this.config, this.deps.files).then((name) => `project:${name}`);
         return this.journalKeyOnce;
     }
-    /** Tells of an unfinished deploy: what it was doing, by whom, and since when. */
-    describeUnfinished(entry, underWay = false) {
-        const { run, from, to } = entry;
-        const view = {
-            command: entry.command,
-            pid: run.pid,
-            host: run.host,
-            user: run.user,
-            since: run.since,
-            phase: entry.phase,
-            at: entry.at,
-            from,
-            to,
-            action: '',
-            orphans: [],
-        };
-        const doing = {
-            up: `was bringing up ${to}`,
-            switch: `was switching the proxies from ${from ?? 'nothing'} to ${to} ` +
-                (entry.reloading.length ? `(reload begun in ${entry.reloading.join(', ')})` : '(no proxy reloaded yet)'),
-            switched: `had switched the proxies to ${to} and was checking it`,
-            cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,
-            undo: `was putting the proxies back on ${from ?? 'the includes they had before'}`,
-        };
-        const found = underWay ? 'is under way, or ended without finishing' : 'was found unfinished';
-        this.log.warn(`A ${entry.command} of ${to} ${found}: ${describeHolder(run)} ${doing[entry.phase]} (recorded ${entry.at}).`);
-        this.result.interrupted = view;
-        return view;
-    }
-    /**
-     * status and dry runs change nothing: they say what was left, what the proxies load, and that the next deploy or
-     * rollback repairs it first. A run whose process may still run (or ran on another host) may be under way.
-     */
-    reportUnfinished(entry) {
-        const underWay = holderAlive(entry.run);
-        const view = this.describeUnfinished(entry, underWay);
-        view.underWay = underWay;
-        if (entry.phase === 'up' || (entry.phase === 'switch' && !entry.reloading.length))
-            view.serving = entry.from;
-        if (entry.phase === 'switched' || entry.phase === 'cleanup')
-            view.serving = entry.to;
-        view.action = underWay
-            ? `it may still be under way${entry.run.host === external_node_os_default().hostname() ? '' : ` on ${entry.run.host} (its process cannot be seen from here)`}`
-            : 'none yet: the next deploy or rollback finishes or undoes it first';
-        this.log.info(`${view.serving ? `The proxies load ${view.serving}` : 'What each proxy loads cannot be told from here'}; ${view.action}.`);
-    }
-    /**
-     * An unfinished deploy is dealt with before anything else: its child processes are ended, then the proxies are
-     * put on one color that runs (see decideRecovery). Its journal is kept if that fails, for the next run to try.
-     */
-    async recover(entry) {
-        const view = this.describeUnfinished(entry);
-        if (entry.run.host === external_node_os_default().hostname() && holderAlive(entry.run)) {
-            throw new StepFailure(`the ${entry.command} that left this journal (process ${entry.run.pid}) still runs, yet this run holds the lock ` +
-                '(was it removed by hand?). Nothing was changed: wait for that process to end, then run again.');
-        }
-        try {
-            await this.endOrphans(entry, view);
-            const seen = await this.observe();
-            const someUp = someRunning(this.config.colors, seen.states);
-            const healthy = needsHealth(entry, { allRunning: seen.running }) && (await this.answersHealth(seen, entry.to));
-            const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
-            this.log.info(`Recovery: ${decision.why}.`);
-            if (decision.kind === 'stuck') {
-                throw new Error(`${decision.why}. Start the color that served (its containers are kept by cleanup: stop)`);
-            }
-            // From here this run acts for the dead one: should it die too, the next run finds its children by its token.
-            entry.run = thisProcess(this.runId, entry.command, this.deps.clock.now());
-            await this.deps.journal.write(await this.journalKey(), entry);
-            const outcome = await this.carryOut(entry, seen, decision);
-            view.serving = outcome.serving;
-            view.action = outcome.action;
-            this.log.info(`Recovered: ${view.action}.`);
-            await this.deps.journal.clear(await this.journalKey());
-        }
-        catch (error) {
-            view.action = 'recovery failed; its journal is kept for the next run';
-            throw new RecoveryFailure(`recovering the unfinished ${entry.command} failed: ${error.message}`);
-        }
-        this.recovered = true;
-    }
-    /** Acts on the decision; says what was done and which color serves afterwards, when known. */
-    async carryOut(entry, seen, d) {
-        if (d.kind === 'none') {
-            if (d.stop)
-                await this.stopColor(seen, d.stop);
-            return {
-                serving: d.serving,
-                action: d.stop ? `${d.stop}, which never served, was stopped (${d.why})` : `nothing to repair (${d.why})`,
-            };
-        }
-        if (d.kind === 'restore') {
-            const checked = await this.pointProxies(seen, entry, d.color, d.reload.filter((c) => this.runningProxies(seen).includes(c)));
-            if (d.stop)
-                await this.stopColor(seen, d.stop);
-            const where = d.color ?? 'the includes they had before';
-            return { serving: d.color, action: `the proxies were put back on ${where}${checked ? ', checked through them' : ''}` };
-        }
-        let checked;
-        try {
-            checked = await this.pointProxies(seen, entry, d.color, d.reloadAll ? this.runningProxies(seen) : []);
-        }
-        catch (error) {
-            const back = entry.from;
-            if (back === undefined) {
-                // A first deploy: nothing served before it, so its includes go back and its color stops, to start over.
-                this.log.warn(`${d.color} did not pass: ${error.message}. Undoing the first deploy.`);
-                await this.pointProxies(seen, entry, undefined, this.runningProxies(seen));
-                await this.stopColor(seen, d.color);
-                return { action: `${d.color} failed its check; the first deploy was undone and ${d.color} stopped` };
-            }
-            if (!seen.running[back])
-                throw error;
-            this.log.warn(`${d.color} did not pass: ${error.message}. Putting the proxies back on ${back}.`);
-            const backChecked = await this.pointProxies(seen, entry, back, this.runningProxies(seen));
-            return { serving: back, action: `${d.color} failed its check; the proxies were put back on ${back}${backChecked ? ', checked through them' : ''}` };
-        }
-        if (d.drain && this.config.drainMs > 0) {
-            this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${d.drain} to finish`);
-            await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
-        }
-        return {
-            serving: d.color,
-            action: `the switch to ${d.color} was completed${checked ? ' and checked through the proxies' : ' (not checked through the proxies)'}`,
-        };
-    }
     runningProxies(seen) {
         return this.proxyContainers().filter((c) => seen.proxies.get(c)?.running);
-    }
-    /** Stops a color that never served: left running, the next detection would take it for the live one. */
-    async stopColor(seen, color) {
-        const running = (seen.states[color] ?? []).filter((c) => c.running);
-        if (!running.length)
-            return;
-        this.log.info(`Stopping ${color}, which never served.`);
-        await this.compose.stopContainers(running);
-    }
-    /**
-     * Writes each include for `color` (for the color served before, what the run found; for the new one, rendered),
-     * tests it in every running proxy, reloads `reload` (recorded first: should this run die too, the next one knows
-     * they may serve it) and checks `color` through them (every running proxy, for the new color). Without a color (a
-     * first deploy undone), the includes found are put back and reloaded where they load. Resolves with whether
-     * anything was checked through a proxy.
-     */
-    async pointProxies(seen, entry, color, reload) {
-        const running = this.runningProxies(seen);
-        const listen = new Map();
-        for (const inc of seen.includes) {
-            const { container, file, path: inPath } = inc.target;
-            const found = entry.includes.find((i) => i.container === container && i.file === file && i.path === inPath);
-            const content = color !== undefined && (color === entry.to || !found)
-                ? renderInclude(inc.target, color, this.compose.port(color))
-                : (found?.previous ?? '');
-            if (inc.content !== content) {
-                this.log.info(`${this.nginx.describe(inc.target)} → ${color ?? 'as it was before'}`);
-                await this.nginx.write(inc.target, content);
-                inc.content = content;
-            }
-            if (color !== undefined && running.includes(container)) {
-                const ports = await this.nginx.test(inc.target, content);
-                listen.set(container, [...new Set([...(listen.get(container) ?? []), ...ports])]);
-            }
-        }
-        const checks = color === undefined ? [] : this.proxyChecks(color === entry.to ? running : reload, listen, seen.proxies);
-        if (color === entry.to && this.config.verifyUrl)
-            checks.push({ what: 'verify-url', url: this.config.verifyUrl });
-        const more = reload.filter((c) => !entry.reloading.includes(c));
-        if (more.length) {
-            entry.reloading = [...entry.reloading, ...more];
-            await this.deps.journal.write(await this.journalKey(), entry);
-        }
-        for (const c of reload) {
-            if (color === undefined && !(await this.nginx.testOnly(c).then(() => true, () => false)))
-                continue;
-            const confirmed = await this.nginx.reload(c, undefined, this.deps.signal);
-            if (!confirmed)
-                this.unconfirmed.add(c);
-            this.log.info(`Reloaded ${c}.`);
-        }
-        if (color === undefined || !checks.length)
-            return false;
-        this.nextIds = (seen.states[color] ?? []).map((c) => c.id);
-        await this.verify({ ...seen, live: undefined }, color, checks);
-        return true;
-    }
-    /** Whether a color the unfinished run brought up answers its health check now (it had passed it then). */
-    async answersHealth(seen, color) {
-        const h = this.config.health;
-        const url = `http://${h.host}:${this.compose.port(color)}${h.path}`;
-        const ids = (seen.states[color] ?? []).map((c) => c.id);
-        const outcome = await pollUntil(this.cancellable((timeoutMs) => this.probeColor(seen.services[color] ?? [], ids, url, timeoutMs)), { what: `${color} at ${url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: h.intervalMs }, this.deps);
-        if (!outcome.ok)
-            this.log.info(`${color} does not answer its health check: ${outcome.detail}`);
-        return outcome.ok;
-    }
-    /**
-     * Child processes of the dead run (a `compose up`, a build) would go on changing containers under this run: they
-     * are found by the run's token in their environment, and ended. Those of a run on another host cannot be seen.
-     */
-    async endOrphans(entry, view) {
-        if (entry.run.host !== external_node_os_default().hostname()) {
-            this.log.warn(`The unfinished run was on ${entry.run.host}: child processes it left there cannot be seen from here.`);
-            return;
-        }
-        const boot = processIdentity(process.pid).boot;
-        if (entry.run.boot && boot && entry.run.boot !== boot)
-            return;
-        const found = await this.deps.processes.find(entry.run.token);
-        if (!found.length)
-            return;
-        this.log.warn(`Ending ${found.length} process(es) that the unfinished run started and that still run:\n` +
-            found.map((p) => `  ${p.pid} ${p.command}`).join('\n'));
-        view.orphans = found.map((p) => p.pid);
-        const left = await this.deps.processes.end(view.orphans, ORPHAN_GRACE_MS);
-        if (left.length)
-            throw new Error(`could not end process(es) ${left.join(', ')}; end them by hand and run again`);
     }
     /**
      * Records the step about to begin, and resolves once it is stored: only then may the step begin. `wait: false`
@@ -30424,559 +31140,8 @@ class Deployment {
             this.log.warn(`Could not remove the deploy journal: ${error.message}`);
         }
     }
-    // 1. Find the live color from what the proxies point at, cross-checked with what runs.
-    async detect() {
-        const { colors } = this.config;
-        const seen = await this.observe();
-        const { states, includes, running } = seen;
-        // A color with one service down still serves through the others: for the live color, any running container counts.
-        const live = this.liveColor(includes, someRunning(colors, states));
-        this.log.info(live
-            ? `Live color: ${live} (port ${this.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
-            : 'No live color: this is a first deploy.');
-        this.result.previousColor = live;
-        this.result.previousPort = live ? this.compose.port(live) : undefined;
-        return { ...seen, live };
-    }
-    /** What runs and what each include points at, with no conclusion drawn yet. */
-    async observe() {
-        const { colors, ports } = this.config;
-        await this.compose.checkColorsApart();
-        const services = {};
-        for (const color of colors)
-            services[color] = await this.compose.colorServices(color);
-        // Compose v1 takes about half a second to answer: both colors are asked at once.
-        const found = await Promise.all(colors.map((c) => this.compose.containers(c, services[c] ?? [])));
-        const states = Object.fromEntries(colors.map((c, i) => [c, found[i] ?? []]));
-        const running = Object.fromEntries(colors.map((c) => [c, allRunning(services[c] ?? [], states[c] ?? [])]));
-        const shared = this.compose.separateProjects ? [] : await this.compose.sharedServices();
-        const containers = this.proxyContainers();
-        const proxies = containers.length ? await this.nginx.inspect(containers) : new Map();
-        const includes = [];
-        for (const target of this.config.targets) {
-            const content = await this.nginx.read(target);
-            const reading = readInclude(content, target, colors, ports);
-            if (reading.marker && reading.marker !== reading.color) {
-                this.log.warn(`${this.nginx.describe(target)} says ${reading.marker} in its marker line but points at ` +
-                    `${reading.color ?? 'no known color'} (edited by hand?): its content decides.`);
-            }
-            includes.push({ target, content, color: reading.color });
-        }
-        this.result.running = running;
-        this.result.proxies = includes.map((i) => ({
-            container: i.target.container,
-            include: this.nginx.describe(i.target),
-            color: i.color,
-        }));
-        for (const i of includes) {
-            this.log.info(`${this.nginx.describe(i.target)} points at ${i.color ?? 'no known color'}`);
-        }
-        return { services, states, shared, includes, proxies, running };
-    }
-    /**
-     * The color that serves: the one the includes point at, if any of its containers runs. A color none of whose
-     * containers runs is not live, whatever an include says (a repository commits its include naming the first
-     * color): with nothing running, it is a first deploy.
-     */
-    liveColor(includes, running) {
-        const pointed = [...new Set(includes.map((i) => i.color).filter((c) => c !== undefined))];
-        const serving = pointed.filter((c) => running[c]);
-        if (serving.length > 1) {
-            throw new StepFailure(`the proxies disagree on the live color (${includes.map((i) => `${i.target.container} → ${i.color ?? '?'}`).join(', ')}). ` +
-                'Point every include at the color that should serve, reload, and run again.');
-        }
-        for (const idle of pointed.filter((c) => !running[c])) {
-            this.log.warn(`An include points at ${idle}, which is not running: ${idle} is not live.`);
-        }
-        if (serving.length)
-            return serving[0];
-        const up = this.config.colors.filter((c) => running[c]);
-        if (up.length > 1) {
-            throw new StepFailure(`both ${up.join(' and ')} are running and no proxy include says which one serves. ` +
-                'Stop the color that does not serve, or write its include, and run again.');
-        }
-        return up[0];
-    }
-    async deploy(s) {
-        const next = s.live ? this.other(s.live) : this.config.colors[0];
-        const nextServices = s.services[next] ?? [];
-        this.result.targetColor = next;
-        if (this.config.dryRun)
-            return this.planOnly(s, next);
-        const starts = this.proxiesToStart(s);
-        // 2. Bring up the idle color, touching only its own services.
-        await this.phase('up', async () => {
-            await this.record('up');
-            // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
-            // purpose) is not the deploy's to start. Proxies among them start once their include names a running color.
-            if (!s.live) {
-                const proxyServices = new Set(starts.map((p) => p.service));
-                await this.startShared(next, s.shared.filter((svc) => !proxyServices.has(svc.name)).map((svc) => svc.name));
-            }
-            if (this.config.pull)
-                await this.compose.pull(next, nextServices);
-            this.pushStopNew(next, nextServices);
-            await this.compose.up(next, nextServices, this.config.build);
-        });
-        await this.swap(s, next, starts);
-    }
-    /**
-     * Proxies that must be started after their include is written: on a first deploy, a proxy that is a shared
-     * service not yet running, or any proxy that is stopped or crash-looping (Nginx cannot start while its upstream
-     * names a container that does not exist yet). Any other proxy must be running: refused before anything changes.
-     */
-    proxiesToStart(s) {
-        const starts = [];
-        for (const container of this.proxyContainers()) {
-            const state = s.proxies.get(container);
-            if (state?.running && !(!s.live && this.crashLooping(state)))
-                continue;
-            const service = this.sharedServiceOf(container, state, s.shared);
-            if (!s.live && (state || service)) {
-                starts.push({ container, service: state ? undefined : service });
-                continue;
-            }
-            throw new StepFailure(state
-                ? `the proxy container ${container} is not running (${state.status}). Start it (its include must name a host that ` +
-                    'resolves, e.g. a placeholder server 127.0.0.1:9) and run again.'
-                : `the proxy container ${container} does not exist and is not a service of ${this.config.composeFiles.join(', ') || 'the shared compose files'}. ` +
-                    'Start its own stack first, then run again.');
-        }
-        return starts;
-    }
-    /**
-     * Between two of its restarts, a crash-looping Nginx shows as running for a few hundred milliseconds (while it
-     * looks up the upstream that does not resolve): one that the restart policy started again moments ago is taken
-     * for crash-looping. Only a first deploy asks, where restarting a proxy serves nobody less.
-     */
-    crashLooping(state) {
-        return state.restartCount > 0 && this.deps.clock.now() - state.startedAt < CRASH_LOOP_WINDOW_MS;
-    }
-    /** The shared service a proxy container belongs to: by its compose labels, or by the name compose will give it. */
-    sharedServiceOf(container, state, shared) {
-        if (state) {
-            const ours = state.workingDir !== undefined && external_node_path_default().resolve(state.workingDir) === this.config.workingDirectory;
-            return ours ? shared.find((svc) => svc.name === state.service)?.name : undefined;
-        }
-        return shared.find((svc) => svc.containerNames.includes(container))?.name;
-    }
     proxyContainers() {
         return [...new Set(this.config.targets.map((t) => t.container))];
-    }
-    async rollback(s) {
-        if (!s.live) {
-            throw new StepFailure('there is no live color, so there is nothing to roll back from.');
-        }
-        const back = this.other(s.live);
-        const services = s.services[back] ?? [];
-        this.result.targetColor = back;
-        const containers = await this.compose.containers(back, services);
-        const missing = services.filter((svc) => !containers.some((c) => c.service === svc));
-        if (missing.length) {
-            throw new StepFailure(`${back} has no container for ${missing.join(', ')} to go back to (removed by cleanup: down?). ` +
-                'Deploy the version you want instead.');
-        }
-        if (this.config.dryRun)
-            return this.planOnly(s, back);
-        const starts = this.proxiesToStart(s);
-        await this.phase('start', async () => {
-            await this.record('up');
-            if (!s.running[back])
-                this.pushStopNew(back, services);
-            await this.compose.start(back, services);
-        });
-        await this.swap(s, back, starts);
-    }
-    /** Steps 3 to 6, the same for a deploy and a rollback. */
-    async swap(s, next, starts) {
-        const nextPort = this.compose.port(next);
-        const nextServices = s.services[next] ?? [];
-        // 3. Health-check the new color over HTTP (and Docker's own HEALTHCHECK, where defined).
-        await this.phase('health', async () => {
-            const h = this.config.health;
-            const url = `http://${h.host}:${nextPort}${h.path}`;
-            // Compose is asked once which containers the color has; each probe then only inspects them.
-            const ids = (await this.compose.containers(next, nextServices)).map((c) => c.id);
-            this.nextIds = ids;
-            const outcome = await pollUntil(this.cancellable((timeoutMs) => this.probeColor(nextServices, ids, url, timeoutMs)), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, this.deps);
-            if (!outcome.ok) {
-                this.checkCancelled('during health');
-                // The last probe's detail says what was expected of it (the status, or the body).
-                throw new StepFailure(`${next} did not become healthy within ${h.timeoutMs / 1000} s at ${url} ` +
-                    `(${outcome.attempts} probes; last: ${outcome.detail})`);
-            }
-        });
-        // 4. Point every proxy at the new color: write, nginx -t, then reload them all; check each through itself.
-        let checks = [];
-        if (this.config.targets.length) {
-            checks = await this.phase('switch', () => this.switchProxies(s, next, nextPort, starts));
-        }
-        else {
-            this.log.warn('No proxy is configured: nothing was switched.');
-        }
-        if (this.config.verifyUrl)
-            checks.push({ what: 'verify-url', url: this.config.verifyUrl });
-        if (checks.length)
-            await this.phase('verify', () => this.verify(s, next, checks));
-        // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
-        const old = s.live;
-        if (old && old !== next && this.config.drainMs > 0 && this.config.cleanup !== 'keep') {
-            await this.phase('drain', async () => {
-                this.log.info(`Waiting ${this.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
-                await this.deps.clock.sleep(this.config.drainMs, this.deps.signal);
-                this.checkCancelled('during drain');
-                await this.recheck(s, next, checks);
-            });
-        }
-        if (old && old !== next) {
-            await this.record('cleanup');
-            this.cleanupStarted = true;
-            await this.phase('cleanup', () => this.cleanup(old, s.services[old] ?? []));
-        }
-        const status = this.config.command === 'rollback' ? 'rolled-back' : 'deployed';
-        this.result.rolledBack = this.config.command === 'rollback';
-        this.finish(status, 0, next);
-    }
-    async probeColor(services, ids, url, timeoutMs) {
-        const containers = await this.compose.inspect(ids);
-        const dead = containers.find((c) => !c.running || c.status === 'restarting');
-        if (dead || containers.length < services.length) {
-            return {
-                ok: false,
-                fatal: true,
-                detail: dead
-                    ? `container ${dead.name} is ${dead.status} (exit code ${dead.exitCode})`
-                    : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
-            };
-        }
-        const http = await probeHttp(this.deps.http, url, this.config.health, timeoutMs, this.deps.signal);
-        return http.ok ? this.dockerHealthy(ids, containers, http, timeoutMs) : http;
-    }
-    /**
-     * The app answers; where the container has a Docker HEALTHCHECK, Docker must say healthy too. Its status flips
-     * at the check's next run: that is watched closely (an inspect is cheap), not a whole health-interval later.
-     */
-    async dockerHealthy(ids, seen, http, timeoutMs) {
-        const until = this.deps.clock.now() + timeoutMs;
-        for (let containers = seen;; containers = await this.compose.inspect(ids)) {
-            const waiting = containers.find((c) => c.health !== undefined && c.health !== 'healthy');
-            if (!waiting)
-                return http;
-            const over = this.deps.clock.now() >= until || this.deps.signal?.aborted || containers.some((c) => !c.running);
-            if (waiting.health !== 'starting' || over) {
-                return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
-            }
-            await this.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS, this.deps.signal);
-        }
-    }
-    /**
-     * Writes and tests every include before any proxy is reloaded, then reloads them all (or starts those that could
-     * not run before), and returns where each proxy is to be checked.
-     */
-    async switchProxies(s, next, port, starts) {
-        const written = [];
-        const toStart = new Set(starts.map((p) => p.container));
-        const running = this.proxyContainers().filter((c) => !toStart.has(c));
-        const listen = new Map();
-        let reloaded = false;
-        this.undo.push({
-            label: 'restore the proxy includes',
-            // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
-            // the next run take the wrong live color, and a proxy restart load an include that was never checked.
-            keepsServing: () => !reloaded,
-            run: async () => {
-                if (reloaded && s.live && !(await this.colorRunning(s, s.live))) {
-                    throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
-                }
-                for (const w of [...written].reverse()) {
-                    // An include that did not exist is emptied: Nginx cannot be made to forget a file it never had.
-                    await this.nginx.write(w.target, w.previous ?? '');
-                }
-                if (!reloaded)
-                    return;
-                if (!s.live) {
-                    // Nothing served before this first deploy. A previous include that loads (a placeholder) is loaded again;
-                    // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
-                    this.trafficOnNew = false;
-                    for (const c of running) {
-                        if (await this.nginx.testOnly(c).then(() => true, () => false))
-                            await this.nginx.reload(c);
-                    }
-                    this.log.info('No color served before this first deploy: the includes were put back as they were.');
-                    return;
-                }
-                for (const c of running)
-                    await this.nginx.testOnly(c);
-                for (const c of running)
-                    await this.nginx.reload(c);
-                this.trafficOnNew = false;
-                this.log.info(`Proxies restored to ${s.live} and reloaded.`);
-            },
-        });
-        // Seen while the includes are written and tested, so that the reload does not wait for it.
-        const workers = new Map(running.map((c) => [c, this.nginx.acceptingWorkers(c)]));
-        const test = async (target, content) => {
-            try {
-                const ports = await this.nginx.test(target, content);
-                listen.set(target.container, [...new Set([...(listen.get(target.container) ?? []), ...ports])]);
-            }
-            catch (error) {
-                this.checkCancelled('during switch');
-                throw new StepFailure(error.message);
-            }
-        };
-        const includes = s.includes.map(({ target: t, content }) => {
-            return { container: t.container, file: t.file, path: t.path, previous: content };
-        });
-        await this.record('switch', { includes });
-        for (const inc of s.includes) {
-            const content = renderInclude(inc.target, next, port);
-            this.log.info(`${this.nginx.describe(inc.target)} → ${next}`);
-            written.push({ target: inc.target, previous: inc.content });
-            await this.nginx.write(inc.target, content);
-            if (!toStart.has(inc.target.container))
-                await test(inc.target, content);
-        }
-        // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing.
-        const checks = this.proxyChecks(running, listen, s.proxies);
-        await this.record('switch', { reloading: [...running, ...toStart] });
-        for (const c of running) {
-            this.trafficOnNew = true;
-            reloaded = true;
-            const confirmed = await this.nginx.reload(c, workers.get(c), this.deps.signal);
-            if (!confirmed)
-                this.unconfirmed.add(c);
-            this.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
-        }
-        for (const start of starts) {
-            this.trafficOnNew = true;
-            reloaded = true;
-            if (start.service) {
-                this.log.info(`Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`);
-                await this.compose.startShared(next, [start.service]);
-                this.startedShared.push(start.service);
-            }
-            else {
-                this.log.info(`Restarting the proxy ${start.container}, which could not run before its include named ${next}.`);
-                await this.nginx.restart(start.container);
-            }
-            try {
-                await this.nginx.waitStarted(start.container, PROXY_START_MS, this.deps.signal);
-            }
-            catch (error) {
-                this.checkCancelled('during switch');
-                throw new StepFailure(error.message);
-            }
-            for (const inc of s.includes.filter((i) => i.target.container === start.container)) {
-                await test(inc.target, renderInclude(inc.target, next, port));
-            }
-        }
-        if (starts.length)
-            checks.push(...this.proxyChecks([...toStart], listen, await this.nginx.inspect([...toStart])));
-        void this.record('switched', {}, false);
-        return checks;
-    }
-    /** Where each proxy is checked: its verify-url, or the host port its Nginx listen port is published on. */
-    proxyChecks(containers, listen, states) {
-        const mode = this.config.verifyProxies;
-        if (mode === 'off') {
-            if (!this.result.proxies.some((p) => p.verified)) {
-                this.log.warn('verify-proxies is off: no proxy is checked after the switch, so a proxy that serves errors from the new ' +
-                    'color would not be noticed.');
-            }
-            for (const view of this.result.proxies)
-                view.verified = 'not checked (verify-proxies: off)';
-            return [];
-        }
-        const checks = [];
-        const h = this.config.health;
-        for (const container of containers) {
-            const given = this.config.targets.find((t) => t.container === container && t.verifyUrl)?.verifyUrl;
-            const ports = listen.get(container) ?? [];
-            const url = given ?? proxyUrl(states.get(container), ports, h.host, h.path);
-            if (url) {
-                checks.push({ what: container, url });
-                for (const view of this.result.proxies.filter((p) => p.container === container))
-                    view.checkedAt = url;
-                continue;
-            }
-            const why = `${container} publishes none of the ports its Nginx listens on (${ports.join(', ') || 'none seen'}), ` +
-                'so the runner cannot check it: give it a verify-url in nginx-targets';
-            if (mode === 'required')
-                throw new StepFailure(`${why} (verify-proxies: required).`);
-            this.log.warn(`NOT VERIFIED: ${why}.`);
-            this.setVerified(container, `NOT VERIFIED: publishes no port for ${ports.join(', ') || 'its listen ports'}`);
-        }
-        return checks;
-    }
-    /**
-     * 4b. Each proxy must answer the health expectations through itself, from the new color, before the old color
-     * is drained. The reload was confirmed, so a wrong answer is not a moment of transition: the deadline is short.
-     */
-    async verify(s, next, checks) {
-        const colors = await this.colorAddresses(s, next);
-        for (const check of checks) {
-            const { detail, told } = await this.checkThrough(check, next, colors);
-            const unsure = told.color === undefined;
-            if (unsure) {
-                this.log.info(`${check.what}: which color answered cannot be told; set color-header, or have Nginx add ` +
-                    'X-Bluegreen-Upstream (see the README), to make the check certain.');
-            }
-            this.setVerified(check.what, `${detail}${unsure ? ' (color not told)' : ''}`);
-        }
-    }
-    /**
-     * After the drain, just before the old color is stopped: the new color must still run and still answer through
-     * every proxy. Real traffic may have brought it down meanwhile, and now is the last moment the old color can
-     * take traffic back.
-     */
-    async recheck(s, next, checks) {
-        const colors = await this.colorAddresses(s, next);
-        const down = (await this.compose.inspect(this.nextIds)).find((c) => !c.running || c.status === 'restarting');
-        if (down) {
-            throw new StepFailure(`${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`);
-        }
-        for (const check of checks)
-            await this.checkThrough(check, next, colors, 'after the drain');
-    }
-    /** Asks through one proxy until it answers as expected from the new color, or the check's deadline passes. */
-    async checkThrough(check, next, colors, when = '') {
-        const h = this.config.health;
-        let told = {};
-        let goodSince;
-        const probe = async (timeoutMs) => {
-            const answer = await probeHttp(this.deps.http, check.url, h, timeoutMs, this.deps.signal);
-            if (!answer.ok || !answer.response) {
-                goodSince = undefined;
-                return answer;
-            }
-            told = attribute(answer.response, this.config.colorHeader, colors);
-            // Nothing in the answer tells the color: it passes on the answer alone, once the reload is confirmed; else
-            // the old workers may still be answering, so the answer must hold for a while. An answer that tells of
-            // neither color (another server block, another app's container) fails.
-            if (told.color === undefined && told.how === undefined) {
-                if (!this.unconfirmed.has(check.what))
-                    return answer;
-                goodSince ??= this.deps.clock.now();
-                return this.deps.clock.now() - goodSince >= UNCONFIRMED_HOLD_MS
-                    ? answer
-                    : { ok: false, detail: `${answer.detail}, to hold ${UNCONFIRMED_HOLD_MS / 1000} s (reload not confirmed)` };
-            }
-            return told.color === next
-                ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
-                : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
-        };
-        const outcome = await pollUntil(this.cancellable(probe), { what: `${check.what} at ${check.url}`, timeoutMs: this.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS }, this.deps);
-        if (!outcome.ok) {
-            this.checkCancelled(`during verify${when ? ` ${when}` : ''}`);
-            this.setVerified(check.what, `failed${when ? ` ${when}` : ''}: ${outcome.detail}`);
-            throw new StepFailure(`${check.what} did not answer as expected from ${next} at ${check.url}${when ? ` ${when}` : ''} within ` +
-                `${this.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`);
-        }
-        return { detail: outcome.detail, told };
-    }
-    setVerified(what, text) {
-        for (const view of this.result.proxies.filter((p) => p.container === what))
-            view.verified = text;
-        if (what === 'verify-url')
-            this.result.verifyUrl = text;
-    }
-    /** The addresses by which a proxy's upstream may show each color. */
-    async colorAddresses(s, next) {
-        const nextStates = await this.compose.inspect(this.nextIds);
-        return this.config.colors.map((color) => {
-            const states = color === next ? nextStates : (s.states[color] ?? []);
-            return {
-                color,
-                port: this.compose.port(color),
-                addresses: states.flatMap((c) => c.addresses),
-                containerPorts: states.flatMap((c) => c.ports),
-            };
-        });
-    }
-    async cleanup(old, services) {
-        const cleanup = this.config.cleanup;
-        if (cleanup === 'keep') {
-            this.log.info(`Keeping ${old} running (cleanup: keep).`);
-        }
-        else if (cleanup === 'stop') {
-            this.log.info(`Stopping ${old}; its containers stay for an instant rollback.`);
-            await this.compose.stop(old, services);
-        }
-        else {
-            this.log.info(`Removing ${old}'s containers (cleanup: down).`);
-            await this.compose.remove(old, services);
-        }
-    }
-    pushStopNew(color, services) {
-        this.undo.push({
-            label: `stop ${color}`,
-            run: async () => {
-                // The containers seen before the health check, else asked of compose: `up` may have failed before
-                // creating anything, and then there is nothing to stop or read logs of.
-                const containers = this.nextIds.length
-                    ? await this.compose.inspect(this.nextIds)
-                    : await this.compose.containers(color, services);
-                if (!containers.length)
-                    return;
-                const logs = this.compose.logTail(containers, LOG_LINES);
-                if (this.trafficOnNew) {
-                    this.result.logTail = await logs;
-                    throw new Error(`${color} still serves traffic, so it was left running`);
-                }
-                // A cancelled job is killed seconds after its signal: the logs are read while the color stops.
-                [this.result.logTail] = await Promise.all([logs, this.compose.stopContainers(containers)]);
-                this.stoppedNew = true;
-                this.log.info(`Stopped ${color}.`);
-            },
-        });
-    }
-    async startShared(color, shared) {
-        const containers = await this.compose.containers(color, shared);
-        const down = shared.filter((svc) => !containers.some((c) => c.service === svc && c.running));
-        if (!down.length)
-            return;
-        this.log.info(`Starting shared services that are not running: ${down.join(', ')}`);
-        this.startedShared.push(...down);
-        await this.compose.startShared(color, down);
-    }
-    async colorRunning(s, color) {
-        const services = s.services[color] ?? [];
-        return allRunning(services, await this.compose.containers(color, services));
-    }
-    planOnly(s, next) {
-        const port = this.compose.port(next);
-        const services = s.services[next] ?? [];
-        const h = this.config.health;
-        const cmd = (args) => describeCommand(this.compose.cli.file, args);
-        const u = this.result.interrupted;
-        const plan = [
-            ...(u ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`] : []),
-            `${s.live ? `live color ${s.live} (port ${this.compose.port(s.live)})` : 'no live color'}; ` +
-                `${this.config.command} ${next} (port ${port}), services ${services.join(', ')}`,
-            this.config.command === 'rollback'
-                ? cmd(this.compose.args(next, ['start', ...services]))
-                : cmd(this.compose.upArgs(next, services, this.config.build)),
-            `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
-            ...s.includes.map((i) => `write ${this.nginx.describe(i.target)}:\n${renderInclude(i.target, next, port).trimEnd()}`),
-            ...[...new Set(this.config.targets.map((t) => t.container))].map((c) => `docker exec ${c} nginx -T, then docker exec ${c} nginx -s reload`),
-            this.config.verifyProxies === 'off'
-                ? 'no check through the proxies (verify-proxies: off)'
-                : `check each proxy through its published port: ${formatStatuses(h.statuses)} from ${next}` +
-                    ` within ${this.config.verifyTimeoutMs / 1000} s`,
-            ...(this.config.verifyUrl ? [`check ${this.config.verifyUrl}`] : []),
-        ];
-        if (s.live) {
-            const old = s.services[s.live] ?? [];
-            plan.push(`wait ${this.config.drainMs / 1000} s, then cleanup: ${this.config.cleanup}`);
-            if (this.config.cleanup === 'stop')
-                plan.push(cmd(this.compose.stopArgs(s.live, old)));
-            if (this.config.cleanup === 'down')
-                plan.push(cmd(this.compose.removeArgs(s.live, old)));
-        }
-        this.result.plan = plan;
-        this.log.info(`Dry run, nothing changed. The plan:\n${plan.map((p, i) => `  ${i + 1}. ${p}`).join('\n')}`);
-        this.finish('planned', 0, s.live);
     }
     finish(status, exitCode, color) {
         this.result.status = status;
@@ -31095,12 +31260,6 @@ class Deployment {
         }
     }
 }
-function someRunning(colors, states) {
-    return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
-}
-function allRunning(services, containers) {
-    return services.length > 0 && services.every((svc) => containers.some((c) => c.service === svc && c.running));
-}
 
 ;// CONCATENATED MODULE: external "node:http"
 const external_node_http_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
@@ -31213,7 +31372,10 @@ const nodeFiles = {
     },
 };
 
-;// CONCATENATED MODULE: ./src/run.ts
+;// CONCATENATED MODULE: ./src/main.ts
+
+
+
 
 
 
@@ -31240,10 +31402,12 @@ function cancelOnSignals(log) {
 /** How long a deploy waits for another one to the same proxies before it gives up. */
 const LOCK_WAIT_MS = 15 * 60_000;
 /** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
-async function run(raw, log, signal) {
+async function main_runCommand(raw, log, signal) {
     try {
         const config = await loadConfig(raw, nodeFiles);
-        const runner = createExecaRunner();
+        const endpoint = endpointOf(process.env);
+        log.info(`Docker engine: ${describeEndpoint(endpoint)}`);
+        const runner = onEndpoint(createExecaRunner(), endpoint);
         const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
         const journal = dockerJournal(runner);
         const processes = procProcesses(systemClock);
@@ -31253,25 +31417,13 @@ async function run(raw, log, signal) {
     catch (error) {
         if (!(error instanceof ConfigError))
             throw error;
-        const command = ['deploy', 'rollback', 'status'].find((c) => c === raw.command) ?? 'deploy';
-        return {
-            command,
-            status: 'failed',
-            exitCode: 2,
-            rolledBack: false,
-            durationMs: 0,
-            phases: [],
-            proxies: [],
-            running: {},
-            plan: [],
-            error: error.message,
-        };
+        const command = COMMAND_NAMES.find((c) => c === raw.command) ?? 'deploy';
+        return { ...failedResult(command, 2), error: error.message };
     }
 }
 
 ;// CONCATENATED MODULE: ./src/cli/args.ts
 
-const COMMANDS = ['deploy', 'rollback', 'status'];
 const BOOLEAN_INPUTS = new Set(['build', 'pull', 'rollback-on-failure', 'dry-run']);
 const NAMES = new Set(INPUTS.map((i) => i.name));
 /**
@@ -31293,8 +31445,8 @@ function parseArgs(argv) {
         if (!arg.startsWith('--')) {
             if (result.inputs.command !== undefined)
                 return { ...result, error: `unexpected argument "${arg}"` };
-            if (!COMMANDS.includes(arg))
-                return { ...result, error: `unknown command "${arg}"; use ${COMMANDS.join(', ')}` };
+            if (!COMMAND_NAMES.includes(arg))
+                return { ...result, error: `unknown command "${arg}"; use ${COMMAND_NAMES.join(', ')}` };
             result.inputs.command = arg;
             continue;
         }
@@ -31322,7 +31474,7 @@ function parseArgs(argv) {
         result.inputs[name] = value;
     }
     if (!result.help && result.inputs.command === undefined) {
-        return { ...result, error: `name a command first: ${COMMANDS.join(', ')}` };
+        return { ...result, error: `name a command first: ${COMMAND_NAMES.join(', ')}` };
     }
     return result;
 }
@@ -31333,12 +31485,10 @@ function usage() {
         return `  --${i.name.padEnd(width)}${i.help}${shown ? ` [default: ${shown}]` : ''}`;
     });
     return [
-        'Usage: bluegreen <deploy|rollback|status> [--flag value ...] [--json]',
+        `Usage: bluegreen <${COMMAND_NAMES.join('|')}> [--flag value ...] [--json]`,
         '',
         'Zero-downtime blue-green deploy of a Docker Compose service behind Nginx.',
-        '  deploy    bring up the idle color, health-check it, switch the proxies, drain, stop the old color',
-        '  rollback  switch back to the previous color while its containers still exist',
-        '  status    print the live color, its port and what each proxy points at',
+        ...COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.usage}`),
         '',
         'Flags (the same names as the GitHub Action inputs; lists take commas or newlines):',
         ...flags,
@@ -31376,7 +31526,7 @@ async function main(argv) {
         return 2;
     }
     const raw = parsed.inputs;
-    const result = await run(raw, log, cancelOnSignals(log));
+    const result = await main_runCommand(raw, log, cancelOnSignals(log));
     log.info(`\n${summaryText(result)}`);
     if (parsed.json)
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -1,37 +1,3 @@
-import * as core from '@actions/core';
-import { INPUTS, type RawInputs } from '../config.js';
-import type { Logger } from '../io.js';
-import { outputsOf, summaryMarkdown, summaryText } from '../report.js';
-import { cancelOnSignals, run } from '../run.js';
+import { run } from './main.js';
 
-const log: Logger = {
-  info: (m) => core.info(m),
-  warn: (m) => core.warning(m),
-  error: (m) => core.error(m),
-  group: (name, fn) => core.group(name, fn),
-};
-
-async function main(): Promise<void> {
-  // The runner sets INPUT_<NAME> for every input that has a default; an input it did not set keeps our default.
-  const raw: RawInputs = {};
-  for (const { name } of INPUTS) {
-    if (process.env[`INPUT_${name.toUpperCase()}`] !== undefined) raw[name] = core.getInput(name);
-  }
-  const result = await run(raw, log, cancelOnSignals(log));
-  for (const [name, value] of Object.entries(outputsOf(result))) core.setOutput(name, value);
-  core.info(summaryText(result, { withError: false }));
-  try {
-    await core.summary.addRaw(summaryMarkdown(result)).write();
-  } catch (error) {
-    core.warning(`Could not write the job summary: ${(error as Error).message}`);
-  }
-  if (result.exitCode !== 0) {
-    core.setFailed(result.error ?? `${result.command} failed`);
-    process.exitCode = result.exitCode;
-  }
-}
-
-main().catch((error: unknown) => {
-  core.setFailed(`Unexpected error (a bug in bluegreen-action): ${(error as Error).stack ?? String(error)}`);
-  process.exitCode = 3;
-});
+void run();

@@ -1,4 +1,4 @@
-import { INPUTS, type RawInputs } from '../config.js';
+import { COMMAND_NAMES, COMMANDS, INPUTS, type RawInputs } from '../inputs.js';
 
 export interface ParsedArgs {
   inputs: RawInputs;
@@ -7,7 +7,6 @@ export interface ParsedArgs {
   error?: string;
 }
 
-const COMMANDS = ['deploy', 'rollback', 'status'];
 const BOOLEAN_INPUTS = new Set(['build', 'pull', 'rollback-on-failure', 'dry-run']);
 const NAMES = new Set<string>(INPUTS.map((i) => i.name));
 
@@ -29,7 +28,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     if (!arg.startsWith('--')) {
       if (result.inputs.command !== undefined) return { ...result, error: `unexpected argument "${arg}"` };
-      if (!COMMANDS.includes(arg)) return { ...result, error: `unknown command "${arg}"; use ${COMMANDS.join(', ')}` };
+      if (!(COMMAND_NAMES as readonly string[]).includes(arg)) return { ...result, error: `unknown command "${arg}"; use ${COMMAND_NAMES.join(', ')}` };
       result.inputs.command = arg;
       continue;
     }
@@ -53,7 +52,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     result.inputs[name] = value;
   }
   if (!result.help && result.inputs.command === undefined) {
-    return { ...result, error: `name a command first: ${COMMANDS.join(', ')}` };
+    return { ...result, error: `name a command first: ${COMMAND_NAMES.join(', ')}` };
   }
   return result;
 }
@@ -65,12 +64,10 @@ export function usage(): string {
     return `  --${i.name.padEnd(width)}${i.help}${shown ? ` [default: ${shown}]` : ''}`;
   });
   return [
-    'Usage: bluegreen <deploy|rollback|status> [--flag value ...] [--json]',
+    `Usage: bluegreen <${COMMAND_NAMES.join('|')}> [--flag value ...] [--json]`,
     '',
     'Zero-downtime blue-green deploy of a Docker Compose service behind Nginx.',
-    '  deploy    bring up the idle color, health-check it, switch the proxies, drain, stop the old color',
-    '  rollback  switch back to the previous color while its containers still exist',
-    '  status    print the live color, its port and what each proxy points at',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.usage}`),
     '',
     'Flags (the same names as the GitHub Action inputs; lists take commas or newlines):',
     ...flags,

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import type { RawInputs } from '../config.js';
+import type { RawInputs } from '../inputs.js';
 import type { Logger } from '../io.js';
 import { summaryText } from '../report.js';
-import { cancelOnSignals, run } from '../run.js';
+import { cancelOnSignals, runCommand } from '../main.js';
 import { parseArgs, usage } from './args.js';
 
 // The human log goes to stderr so that --json leaves stdout to the result alone.
@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const raw: RawInputs = parsed.inputs;
-  const result = await run(raw, log, cancelOnSignals(log));
+  const result = await runCommand(raw, log, cancelOnSignals(log));
   log.info(`\n${summaryText(result)}`);
   if (parsed.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return result.exitCode;

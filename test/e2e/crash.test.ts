@@ -2,7 +2,7 @@
 // repairs under load, without an error through the proxy and without recreating or removing the color that serves.
 // One stack for every kill point, in sequence: each point starts from what the recovery of the one before left.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Result } from '../../src/deploy.js';
+import type { Result } from '../../src/engine/result.js';
 import { runCli } from './support/action.js';
 import { COMPOSE } from './support/compose.js';
 import {
@@ -20,7 +20,7 @@ import { startLoad } from './support/load.js';
 import { cliFlags, describeLoad, expectServes } from './support/scenarios.js';
 import { createStack, servedColor, serviceContainerId, type Stack } from './support/stack.js';
 
-// The calls as the shims see them (src/compose.ts, src/nginx.ts). A color's calls name its file, the shared ones not.
+// The calls as the shims see them (src/docker/compose.ts, src/proxy/nginx.ts). A color's calls name its file, the shared ones not.
 const COLOR_CALL = `^${COMPOSE.command} .* -f \\S+\\.(blue|green)\\.yml`;
 /** Compose v2 is a plugin of docker: its calls go through the docker shim. */
 const COMPOSE_BIN = COMPOSE.version === 'v2' ? 'docker' : 'docker-compose';

@@ -2,10 +2,10 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/io.js';
 import { systemClock } from '../../src/io.js';
-import { dockerLocks, HOLDER_LABEL, LOCK_IMAGE, LOCK_LABEL, lockName, type Locks } from '../../src/lock.js';
+import { dockerLocks, HOLDER_LABEL, LOCK_IMAGE, LOCK_LABEL, lockName, type Locks } from '../../src/docker/lock.js';
 import { createExecaRunner } from '../../src/runner.js';
+import { RecordingLogger } from '../unit/fakes.js';
 import { docker } from './support/docker.js';
 
 /** Keys of this run only: other test files may use the engine at the same time. */
@@ -14,14 +14,8 @@ let nextKey = 0;
 const key = (what: string) => `proxy:${RUN}-${String(nextKey++).padStart(3, '0')}-${what}`;
 
 function newLocks(waitMs = 60_000): { locks: Locks; lines: string[] } {
-  const lines: string[] = [];
-  const log: Logger = {
-    info: (m) => lines.push(m),
-    warn: (m) => lines.push(`warning: ${m}`),
-    error: (m) => lines.push(`error: ${m}`),
-    group: (_name, fn) => fn(),
-  };
-  return { locks: dockerLocks({ runner: createExecaRunner(), clock: systemClock, log }, { waitMs, command: 'deploy' }), lines };
+  const log = new RecordingLogger();
+  return { locks: dockerLocks({ runner: createExecaRunner(), clock: systemClock, log }, { waitMs, command: 'deploy' }), lines: log.lines };
 }
 
 /** The lock containers of this run: name, status and key, as `docker ps -a` shows them. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, usage } from '../../src/cli/args.js';
-import { INPUTS } from '../../src/config.js';
+import { INPUTS } from '../../src/inputs.js';
 
 describe('parseArgs', () => {
   it('takes the command from the positional argument', () => {
@@ -135,9 +135,11 @@ describe('usage', () => {
     }
   });
 
-  it('names the commands, --json, --help and the exit codes', () => {
-    for (const word of ['deploy', 'rollback', 'status', '--json', '--help', 'Exit codes', '2 invalid input']) {
-      expect(text).toContain(word);
-    }
+  it('names each command on its own line, --json, --help and the exit codes', () => {
+    expect(text).toMatch(/^Usage: bluegreen <deploy\|rollback\|status> /);
+    for (const command of ['deploy', 'rollback', 'status']) expect(text).toMatch(new RegExp(`^  ${command} {2,}\\S`, 'm'));
+    for (const flag of ['json', 'help']) expect(text).toMatch(new RegExp(`^  --${flag} {2,}\\S`, 'm'));
+    expect(text).toContain('Exit codes: 0 success');
+    expect(text).toContain('2 invalid input');
   });
 });

@@ -1,8 +1,10 @@
 // The host most deploy tests start from: a compose project with a shared file (proxy, db), one file per color,
 // and a proxy that mounts the include from the project's nginx/ directory.
-import { loadConfig, type RawInputs } from '../../src/config.js';
-import { execute } from '../../src/deploy.js';
-import { renderInclude } from '../../src/nginx.js';
+import { loadConfig } from '../../src/config.js';
+import { projectNameOf } from '../../src/docker/compose.js';
+import type { RawInputs } from '../../src/inputs.js';
+import { execute } from '../../src/engine/deployment.js';
+import { renderInclude } from '../../src/proxy/include.js';
 import { FakeClock, FakeFiles, FakeHost, FakeJournal, FakeLocks, FakeProcesses, fakeId, RecordingLogger } from './fake-host.js';
 
 export const WD = '/srv/app';
@@ -32,7 +34,6 @@ export interface Setup {
 export async function setup({ raw = {}, live, idleStopped }: Setup = {}) {
   const files = new FakeFiles(COMPOSE);
   files.dirs.add(`${WD}/nginx`);
-  const host = new FakeHost(files, { 'app-blue': 8000, 'app-green': 8001 });
   const config = await loadConfig(
     {
       'working-directory': WD,
@@ -44,13 +45,22 @@ export async function setup({ raw = {}, live, idleStopped }: Setup = {}) {
     },
     files,
   );
+  // The compose project of a color's containers: its own when project-name has {color}, where the shared services
+  // are put in the first color's; else the one project of the shared files, named as compose names it.
+  const separate = config.projectName.includes('{color}');
+  const shared = separate ? config.projectName.replace(/\{color\}/g, config.colors[0] ?? '') : await projectNameOf(config, files);
+  const projectOf = (color?: string) => (separate && color ? config.projectName.replace(/\{color\}/g, color) : shared);
+  const host = new FakeHost(files, { 'app-blue': 8000, 'app-green': 8001 }, { project: shared, workingDir: WD });
+  // Told to use compose v2, the host has it, and the containers already there are named as v2 names them.
+  host.composeV2 = config.composeCommand === 'docker compose';
   if (live) {
+    const idle = live === 'blue' ? 'green' : 'blue';
     const target = config.targets[0];
     if (target) files.put(INCLUDE, renderInclude(target, live, live === 'blue' ? 8000 : 8001));
     host.addRunning('proxy');
     host.addRunning('db');
-    host.addRunning(`app-${live}`);
-    if (idleStopped) host.addRunning(`app-${live === 'blue' ? 'green' : 'blue'}`, false);
+    host.addRunning(`app-${live}`, true, { project: projectOf(live) });
+    if (idleStopped) host.addRunning(`app-${idle}`, false, { project: projectOf(idle) });
   } else {
     // Before the first deploy, the include points at a placeholder so that Nginx can start.
     files.put(INCLUDE, 'upstream app {\n    server 127.0.0.1:9;\n}\n');
@@ -64,5 +74,7 @@ export async function setup({ raw = {}, live, idleStopped }: Setup = {}) {
   const processes = new FakeProcesses(host);
   const deps = { runner: host, http: host, files, clock, log, locks, journal, processes };
   const run = () => execute(config, deps);
-  return { host, files, clock, log, locks, journal, processes, deps, run, config };
+  /** Another run on the same host, with some settings changed (a rollback after deploys). */
+  const runWith = (changed: Partial<typeof config>) => execute({ ...config, ...changed }, deps);
+  return { host, files, clock, log, locks, journal, processes, deps, run, runWith, config, projectOf };
 }

@@ -1,59 +1,25 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { ContainerState } from '../../src/compose.js';
-import type { Clock, Files, Http, HttpResponse, Logger } from '../../src/io.js';
-import type { Journal, JournalEntry } from '../../src/journal.js';
-import type { LockHolder, Locks } from '../../src/lock.js';
+import { parse as parseYaml } from 'yaml';
+import type { ContainerState } from '../../src/docker/compose.js';
+import type { Http, HttpResponse } from '../../src/io.js';
+import type { Journal, JournalEntry } from '../../src/docker/journal.js';
+import type { LockHolder, Locks } from '../../src/docker/lock.js';
 import type { ProcessInfo, Processes } from '../../src/processes.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
-import { packFile, unpackFirstFile } from '../../src/tar.js';
+import { packFile, unpackFirstFile } from '../../src/docker/tar.js';
+import type { FakeFiles } from './fakes.js';
 
-/** The id of a service's nth container (12 hex digits, as the tool keeps them), the same in every test. */
+export { FakeClock, FakeFiles, RecordingLogger } from './fakes.js';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The id of the nth container the host created for a service, in whatever project (12 hex digits, as the tool
+ * keeps them; Docker's full id starts with them), the same in every test.
+ */
 export function fakeId(service: string, nth = 1): string {
-  return createHash('sha256').update(`${service}#${nth}`).digest('hex').slice(0, 12);
-}
-
-/** In-memory files; directories exist wherever a file does. */
-export class FakeFiles implements Files {
-  readonly data = new Map<string, string>();
-  readonly dirs = new Set<string>();
-  writes: string[] = [];
-
-  constructor(files: Record<string, string> = {}) {
-    for (const [p, content] of Object.entries(files)) this.put(p, content);
-  }
-
-  put(p: string, content: string): void {
-    this.data.set(p, content);
-    for (let d = path.dirname(p); !this.dirs.has(d); d = path.dirname(d)) this.dirs.add(d);
-  }
-
-  async read(p: string) {
-    return this.data.get(p) ?? null;
-  }
-
-  async write(p: string, content: string) {
-    this.writes.push(p);
-    this.put(p, content);
-  }
-
-  async kind(p: string) {
-    return this.data.has(p) ? ('file' as const) : this.dirs.has(p) ? ('directory' as const) : ('missing' as const);
-  }
-}
-
-/** Time that moves only when the code under test sleeps. */
-export class FakeClock implements Clock {
-  t = 1_000_000;
-  slept: number[] = [];
-  now() {
-    return this.t;
-  }
-  async sleep(ms: number, signal?: AbortSignal) {
-    if (signal?.aborted) return;
-    this.slept.push(ms);
-    this.t += ms;
-  }
+  return sha256(`${service}#${nth}`).slice(0, 12);
 }
 
 /** Records which lock keys were taken and released; `held` is what holders() reports. */
@@ -108,28 +74,95 @@ export class FakeProcesses implements Processes {
   }
 }
 
-export class RecordingLogger implements Logger {
-  lines: string[] = [];
-  groups: string[] = [];
-  info(m: string) {
-    this.lines.push(m);
-  }
-  warn(m: string) {
-    this.lines.push(`warning: ${m}`);
-  }
-  error(m: string) {
-    this.lines.push(`error: ${m}`);
-  }
-  async group<T>(name: string, fn: () => Promise<T>) {
-    this.groups.push(name);
-    return fn();
-  }
-  get text() {
-    return this.lines.join('\n');
-  }
+/** Which compose made a container or answers a call: `docker-compose` (1) or `docker compose` (2). */
+export type ComposeVersion = 1 | 2;
+
+/** A container as Docker keeps it; the ContainerState part is what the tool reads back from `docker inspect`. */
+export interface FakeContainer extends ContainerState {
+  /** Docker's full id (64 hex digits); `id` is its first 12. */
+  fullId: string;
+  /** The compose project it belongs to (its com.docker.compose.project label). */
+  project: string;
+  /** A container of `compose run`, not of the service itself. */
+  oneoff: boolean;
+  /** Its labels, as compose set them. */
+  labels: Record<string, string>;
+  /** How often its restart policy restarted it. */
+  restartCount: number;
 }
 
-type FakeContainer = ContainerState;
+/**
+ * Every app container of the host, compose's service containers and one-off containers alike. A service has at
+ * most one (non one-off) container per project: the table is keyed by (project, service).
+ */
+export class FakeContainers implements Iterable<FakeContainer> {
+  private list: FakeContainer[] = [];
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  [Symbol.iterator](): Iterator<FakeContainer> {
+    return this.list[Symbol.iterator]();
+  }
+
+  values(): IterableIterator<FakeContainer> {
+    return this.list.values();
+  }
+
+  /**
+   * The container of a service (never a one-off): in `project` when given, else in the only project that has one
+   * (a test that leaves it open while two projects have one fails loudly, rather than look at the wrong one).
+   */
+  get(service: string, project?: string): FakeContainer | undefined {
+    const found = this.list.filter(
+      (c) => !c.oneoff && c.service === service && (project === undefined || c.project === project),
+    );
+    if (found.length > 1) {
+      throw new Error(
+        `${service} has a container in each of the projects ${found.map((c) => c.project).join(', ')}: name the project`,
+      );
+    }
+    return found[0];
+  }
+
+  has(service: string, project?: string): boolean {
+    return this.get(service, project) !== undefined;
+  }
+
+  /** The one-off containers (compose run) of a service, or of every service, in one project or any. */
+  oneOffs(service?: string, project?: string): FakeContainer[] {
+    return this.list.filter(
+      (c) =>
+        c.oneoff &&
+        (service === undefined || c.service === service) &&
+        (project === undefined || c.project === project),
+    );
+  }
+
+  /** The containers of a project, one-offs included, of the given services (all when none are given). */
+  inProject(project: string, services: string[] = []): FakeContainer[] {
+    return this.list.filter((c) => c.project === project && (!services.length || services.includes(c.service)));
+  }
+
+  /** What Docker finds for a reference: a name, the full id, or a unique prefix of it. */
+  find(ref: string): FakeContainer | undefined {
+    const byName = this.list.find((c) => c.name === ref);
+    if (byName || !/^[0-9a-f]+$/.test(ref)) return byName;
+    const byId = this.list.filter((c) => c.fullId.startsWith(ref));
+    return byId.length === 1 ? byId[0] : undefined;
+  }
+
+  /** Adds a container; a service container replaces the one its service had in that project. */
+  add(c: FakeContainer): void {
+    if (!c.oneoff) this.list = this.list.filter((x) => x.oneoff || x.project !== c.project || x.service !== c.service);
+    this.list.push(c);
+  }
+
+  remove(c: FakeContainer): void {
+    this.list = this.list.filter((x) => x !== c);
+  }
+}
 
 interface FakeProxy {
   running: boolean;
@@ -154,16 +187,85 @@ interface FakeProxy {
 
 type Injection = (command: string) => Partial<RunResult> | undefined;
 
+/** A service as the merged compose files define it. */
+interface ServiceDef {
+  containerName?: string;
+}
+
+/** One compose call, as compose reads its command line, its files and its environment. */
+interface ComposeCall {
+  version: ComposeVersion;
+  project: string;
+  workingDir: string;
+  configFiles: string[];
+  services: Map<string, ServiceDef>;
+  sub: string;
+  /** Options of the subcommand, by their long name ('' for a flag). */
+  options: Map<string, string>;
+  /** Its arguments: service names (for run: the service, then the command). */
+  names: string[];
+}
+
 /**
- * A Docker host in memory: compose services with container states, proxy containers with their includes, and
- * what each proxy serves after its last reload. Every command is recorded as a command line.
+ * The options each subcommand accepts, as compose spells them (aliases | long name; `=` takes a value). Only what is
+ * modelled is accepted: a call with another option fails, so that a change in the tool's calls is noticed.
+ */
+const SUBCOMMANDS: Record<string, string> = {
+  version: '--short',
+  up: '-d|--detach --no-deps --build --no-build --no-recreate --force-recreate --no-start -t|--timeout=',
+  ps: '-a|--all -q|--quiet --services',
+  stop: '-t|--timeout=',
+  start: '',
+  rm: '-s|--stop -f|--force -v|--volumes',
+  pull: '-q|--quiet --ignore-pull-failures --include-deps',
+  run: '-d|--detach --rm --no-deps -T --name= -e|--env= --entrypoint=',
+  logs: '--tail= -f|--follow --no-color',
+};
+
+function optionsOf(spec: string): Map<string, { name: string; value: boolean }> {
+  const options = new Map<string, { name: string; value: boolean }>();
+  for (const word of spec.split(' ').filter(Boolean)) {
+    const value = word.endsWith('=');
+    const aliases = word.replace(/=$/, '').split('|');
+    const name = aliases.at(-1) as string;
+    for (const alias of aliases) options.set(alias, { name, value });
+  }
+  return options;
+}
+
+/** The project name compose derives from a directory or a name it is given (v1 keeps a leading - or _). */
+function normalizeProject(name: string, version: ComposeVersion): string {
+  const kept = name.toLowerCase().replace(/[^-_a-z0-9]/g, '');
+  return version === 2 ? kept.replace(/^[-_]+/, '') : kept;
+}
+
+/** ${VAR}, ${VAR:-default}, ${VAR-default} and $VAR, from the call's environment. */
+function interpolate(text: string, env: Record<string, string | undefined>): string {
+  return text.replace(/\$(?:\{(\w+)(?:(:?-)([^}]*))?\}|(\w+))/g, (_, braced, op, fallback, bare) => {
+    const value = env[braced ?? bare];
+    if (op === ':-') return value || fallback;
+    if (op === '-') return value ?? fallback;
+    return value ?? '';
+  });
+}
+
+/**
+ * A Docker host in memory: compose projects with their containers (keyed by project and service, named and
+ * labelled as the compose that made them does), proxy containers with their includes, and what each proxy serves
+ * after its last reload. Every command is recorded as a command line; each answers with the exit code, output and
+ * messages the real one gives, as far as the tool reads them.
+ *
+ * Service-keyed settings (crashing, crashLooping, appStatus, fixedByUp, dockerHealth, portOf) take a service name
+ * (any project) or `project/service` (that project's only).
  */
 export class FakeHost implements Runner, Http {
   readonly calls: string[] = [];
-  readonly containers = new Map<string, FakeContainer>();
+  readonly containers = new FakeContainers();
   readonly proxies = new Map<string, FakeProxy>();
-  /** Services whose container exits at once on `up`. */
+  /** Services whose container exits at once (exit code 1) whenever compose starts it (up, start). */
   readonly crashing = new Set<string>();
+  /** Services whose container crash-loops whenever compose starts it: its restart policy keeps restarting it. */
+  readonly crashLooping = new Set<string>();
   /** HTTP status each app service answers on its port (default 200). */
   readonly appStatus = new Map<string, number>();
   /** Services whose appStatus goes once `up` recreates them (a new version that fixes them). */
@@ -171,7 +273,10 @@ export class FakeHost implements Runner, Http {
   /** Docker HEALTHCHECK statuses a service's container reports, one per inspect, the last one sticking. */
   readonly dockerHealth = new Map<string, string[]>();
   readonly injections: Injection[] = [];
+  /** Whether `docker compose` (v2, a plugin of docker) is installed. */
   composeV2 = false;
+  /** Whether `docker-compose` (v1, a program of its own) is installed. */
+  composeV1 = true;
   /** Nginx rejects an include whose content matches (as `nginx -t` would a bad directive). */
   nginxRejects?: (content: string) => boolean;
   /** What the URL through the proxy answers, given the color the proxy serves. */
@@ -184,14 +289,22 @@ export class FakeHost implements Runner, Http {
   nginxCannotStart?: (content: string) => boolean;
   /** A reload whose new workers never replace the old ones (the config did not take effect). */
   reloadNeverTakesEffect = false;
-  private nextId = 2;
+  /** The project and directory of containers added by hand (addRunning, addOneOff) when no project is named. */
+  project: string;
+  workingDir: string;
+  private nextAddress = 2;
   private readonly generations = new Map<string, number>();
+  private oneOffs = 0;
   private nextPid = 100;
 
   constructor(
     readonly files: FakeFiles,
     readonly portOf: Record<string, number>,
-  ) {}
+    layout: { project?: string; workingDir?: string } = {},
+  ) {
+    this.workingDir = layout.workingDir ?? '/srv/proj';
+    this.project = layout.project ?? normalizeProject(path.basename(this.workingDir), 2);
+  }
 
   addProxy(
     name: string,
@@ -217,9 +330,49 @@ export class FakeHost implements Runner, Http {
     proxy.served = this.includesOf(proxy);
   }
 
-  /** Starts a service's container as if it had been deployed before. */
-  addRunning(service: string, running = true): void {
-    this.containers.set(service, this.newContainer(service, running));
+  /** A service's container, as if compose had deployed it before (in this.project unless told). */
+  addRunning(
+    service: string,
+    running = true,
+    options: { project?: string; version?: ComposeVersion; status?: 'restarting' } = {},
+  ): FakeContainer {
+    const c = this.newContainer({
+      version: options.version ?? (this.composeV2 ? 2 : 1),
+      project: options.project ?? this.project,
+      workingDir: this.workingDir,
+      configFiles: [path.join(this.workingDir, 'docker-compose.yml')],
+      service,
+      oneoff: false,
+    });
+    this.setState(c, options.status ?? (running ? 'running' : 'exited'));
+    this.containers.add(c);
+    return c;
+  }
+
+  /** A one-off container of a service (what `compose run` leaves), running or exited. */
+  addOneOff(
+    service: string,
+    options: { project?: string; version?: ComposeVersion; running?: boolean } = {},
+  ): FakeContainer {
+    const c = this.newContainer({
+      version: options.version ?? (this.composeV2 ? 2 : 1),
+      project: options.project ?? this.project,
+      workingDir: this.workingDir,
+      configFiles: [path.join(this.workingDir, 'docker-compose.yml')],
+      service,
+      oneoff: true,
+    });
+    this.setState(c, options.running === false ? 'exited' : 'running', 0);
+    this.containers.add(c);
+    return c;
+  }
+
+  /** Sets a container's state: restarting is Docker's "running, and being restarted by its restart policy". */
+  setState(c: FakeContainer, status: 'running' | 'exited' | 'restarting' | 'created', exitCode?: number): void {
+    c.status = status;
+    c.running = status === 'running' || status === 'restarting';
+    c.exitCode = exitCode ?? (status === 'running' || status === 'created' ? 0 : 1);
+    if (status === 'restarting') c.restartCount++;
   }
 
   /** The command lines that change something (no version/ps/inspect/cp-out/nginx -T/logs). */
@@ -257,52 +410,214 @@ export class FakeHost implements Runner, Http {
       if (injected) return { command, exitCode: 1, stdout: '', stderr: '', timedOut: false, ...injected };
     }
     const ok = (stdout = '') => ({ command, exitCode: 0, stdout, stderr: '', timedOut: false });
-    const err = (stderr: string) => ({ command, exitCode: 1, stdout: '', stderr, timedOut: false });
-    if (file === 'docker-compose') return this.compose([...args], ok, err);
+    const err = (stderr: string, exitCode = 1) => ({ command, exitCode, stdout: '', stderr, timedOut: false });
+    if (file === 'docker-compose') {
+      // What the execa runner reports for a program that is not installed.
+      if (!this.composeV1) return err(`Command failed with ENOENT: ${command}\nspawn docker-compose ENOENT`, -1);
+      return this.compose(1, [...args], options, ok, err);
+    }
     if (file === 'docker' && args[0] === 'compose') {
-      return this.composeV2 ? this.compose(args.slice(1), ok, err) : err("docker: 'compose' is not a docker command.");
+      if (!this.composeV2) return err("docker: 'compose' is not a docker command.\nSee 'docker --help'");
+      return this.compose(2, args.slice(1), options, ok, err);
     }
     if (file !== 'docker') return err(`unexpected command ${command}`);
     return this.docker([...args], options, ok, err);
   }
 
-  private compose(args: string[], ok: (s?: string) => RunResult, err: (s: string) => RunResult): RunResult {
-    if (args[0] === 'version') return ok('Docker Compose version fake\n');
-    while (args[0] === '-p' || args[0] === '-f') args.splice(0, 2);
-    const [sub, ...rest] = args;
-    const services = rest.filter((a, i) => !a.startsWith('-') && rest[i - 1] !== '--tail');
+  /** Reads a compose command line as compose does: global options, subcommand, its options and arguments. */
+  private async composeCall(
+    version: ComposeVersion,
+    argv: string[],
+    options: RunOptions,
+  ): Promise<ComposeCall | string> {
+    let projectFlag: string | undefined;
+    let projectDir: string | undefined;
+    const fileArgs: string[] = [];
+    let i = 0;
+    for (; i < argv.length && (argv[i] as string).startsWith('-'); i++) {
+      const [flag = '', inline] = (argv[i] as string).split(/=(.*)/s);
+      const value = () => inline ?? argv[++i] ?? '';
+      if (flag === '-p' || flag === '--project-name') projectFlag = value();
+      else if (flag === '-f' || flag === '--file') fileArgs.push(value());
+      else if (flag === '--project-directory') projectDir = value();
+      else return `unknown flag: ${flag}`;
+    }
+    const sub = argv[i++];
+    const spec = sub === undefined ? undefined : SUBCOMMANDS[sub];
+    if (sub === undefined || spec === undefined) {
+      return version === 2 ? `unknown docker command: "compose ${sub ?? ''}"` : `No such command: ${sub ?? ''}`;
+    }
+    const accepted = optionsOf(spec);
+    const subOptions = new Map<string, string>();
+    const names: string[] = [];
+    for (; i < argv.length; i++) {
+      const arg = argv[i] as string;
+      // `run` passes everything after its service to the command.
+      if (sub === 'run' && names.length) {
+        names.push(arg);
+        continue;
+      }
+      if (!arg.startsWith('-')) {
+        names.push(arg);
+        continue;
+      }
+      const [flag = '', inline] = arg.split(/=(.*)/s);
+      const option = accepted.get(flag);
+      if (!option) return version === 2 ? `unknown flag: ${flag}` : `compose ${sub}: no such option: ${flag}`;
+      subOptions.set(option.name, option.value ? (inline ?? argv[++i] ?? '') : '');
+    }
+
+    const cwd = options.cwd ?? process.cwd();
+    const env: Record<string, string | undefined> = { ...process.env, ...options.env };
+    const call = { version, sub, options: subOptions, names };
+    if (sub === 'version') return { ...call, project: '', workingDir: cwd, configFiles: [], services: new Map() };
+
+    // Without -f, compose looks for its default file in the directory.
+    const defaults = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'].map((f) =>
+      path.join(cwd, f),
+    );
+    const configFiles = fileArgs.length
+      ? fileArgs.map((f) => path.resolve(cwd, f))
+      : defaults.filter((f) => this.files.data.has(f)).slice(0, 1);
+    if (!configFiles.length) return 'no configuration file provided: not found';
+    const workingDir = projectDir ? path.resolve(cwd, projectDir) : path.dirname(configFiles[0] as string);
+    const services = new Map<string, ServiceDef>();
+    let nameInFiles: string | undefined;
+    for (const file of configFiles) {
+      const text = await this.files.read(file);
+      if (text === null) {
+        return version === 2
+          ? `open ${file}: no such file or directory`
+          : `.FileNotFoundError: [Errno 2] No such file or directory: '${file}'`;
+      }
+      const doc = (parseYaml(text) ?? {}) as { name?: unknown; services?: Record<string, unknown> | null };
+      if (typeof doc.name === 'string') nameInFiles = interpolate(doc.name, env);
+      for (const [name, def] of Object.entries(doc.services ?? {})) {
+        const containerName = (def as { container_name?: unknown } | null)?.container_name;
+        const previous = services.get(name);
+        services.set(name, {
+          containerName: typeof containerName === 'string' ? interpolate(containerName, env) : previous?.containerName,
+        });
+      }
+    }
+
+    let project: string;
+    if (projectFlag !== undefined) {
+      if (version === 2 && !/^[a-z0-9][a-z0-9_-]*$/.test(projectFlag)) {
+        return (
+          `invalid project name "${projectFlag}": must consist only of lowercase alphanumeric characters, ` +
+          'hyphens, and underscores as well as start with a letter or number'
+        );
+      }
+      project = normalizeProject(projectFlag, version);
+    } else {
+      const dotEnv = (await this.files.read(path.join(workingDir, '.env'))) ?? '';
+      const fromDotEnv = /^\s*COMPOSE_PROJECT_NAME\s*=\s*["']?([^"'\s#]*)/m.exec(dotEnv)?.[1];
+      // Compose v1 knows no top-level name:.
+      const fromFiles = version === 2 ? nameInFiles : undefined;
+      project = normalizeProject(
+        env.COMPOSE_PROJECT_NAME || fromDotEnv || fromFiles || path.basename(workingDir),
+        version,
+      );
+    }
+    const unknown = names.slice(0, sub === 'run' ? 1 : undefined).find((s) => !services.has(s));
+    if (unknown !== undefined) return version === 2 ? `no such service: ${unknown}` : `No such service: ${unknown}`;
+    return { ...call, project, workingDir, configFiles, services };
+  }
+
+  private async compose(
+    version: ComposeVersion,
+    argv: string[],
+    options: RunOptions,
+    ok: (s?: string) => RunResult,
+    err: (s: string) => RunResult,
+  ): Promise<RunResult> {
+    const call = await this.composeCall(version, argv, options);
+    if (typeof call === 'string') return err(call);
+    const { project, sub, names } = call;
+    const flag = (name: string) => call.options.has(name);
+    // Commands given no service act on every service of the files.
+    const services = names.length ? names : [...call.services.keys()];
+    const serviceContainers = (s: string) => this.containers.inProject(project, [s]).filter((c) => !c.oneoff);
     switch (sub) {
-      case 'ps':
-        return ok(services.flatMap((s) => (this.containers.has(s) ? [this.containers.get(s)?.id] : [])).join('\n'));
-      case 'up':
+      case 'version':
+        return ok(
+          version === 2 ? 'Docker Compose version v2.29.7\n' : 'docker-compose version 1.29.2, build 5becea4c\n',
+        );
+      case 'ps': {
+        // One-off containers count only with -a (v2), or while running (v1); stopped ones only with -a (v2).
+        const listed = this.containers
+          .inProject(project, services)
+          .filter((c) =>
+            c.oneoff ? flag('--all') || (version === 1 && c.running) : flag('--all') || version === 1 || c.running,
+          );
+        if (flag('--services')) return ok([...new Set(listed.map((c) => `${c.service}\n`))].join(''));
+        if (!flag('--quiet')) return err('the fake answers ps -q and ps --services only');
+        return ok(listed.map((c) => `${c.fullId}\n`).join(''));
+      }
+      case 'up': {
         for (const s of services) {
-          const existing = this.containers.get(s);
-          if (rest.includes('--no-recreate') && existing) {
-            existing.running = true;
-            existing.status = 'running';
+          const existing = serviceContainers(s)[0];
+          if (flag('--no-recreate') && existing) {
+            if (!existing.running) this.boot(existing);
           } else {
-            this.containers.set(s, this.newContainer(s, !this.crashing.has(s)));
-            if (this.fixedByUp.delete(s)) this.appStatus.delete(s);
+            const c = this.newContainer({ ...call, service: s, oneoff: false });
+            const taken = [...this.containers].find((x) => x.name === c.name && x !== existing);
+            if (taken) {
+              return err(
+                `Error response from daemon: Conflict. The container name "/${c.name}" is already in use by container ` +
+                  `"${taken.fullId}". You have to remove (or rename) that container to be able to reuse that name.`,
+              );
+            }
+            this.containers.add(c);
+            this.boot(c);
+            for (const k of [`${project}/${s}`, s]) if (this.fixedByUp.delete(k)) this.appStatus.delete(k);
           }
           const proxy = this.composeProxies.get(s);
           if (proxy && !this.proxies.has(proxy.container)) {
-            this.addProxy(proxy.container, proxy.mounts, {}, { labels: { 'com.docker.compose.service': s } });
+            this.addProxy(
+              proxy.container,
+              proxy.mounts,
+              {},
+              { labels: { ...(serviceContainers(s)[0]?.labels ?? {}) } },
+            );
             this.startProxy(this.proxies.get(proxy.container) as FakeProxy);
           }
         }
         return ok();
-      case 'start':
+      }
+      case 'start': {
+        const found = services.flatMap(serviceContainers);
+        const none = services.find((s) => !serviceContainers(s).length);
+        if (none !== undefined)
+          return err(version === 2 ? `service "${none}" has no container to start` : 'No containers to start');
+        // A running container (a restarting one too) is left as it is.
+        for (const c of found) if (!c.running) this.boot(c);
+        return ok();
+      }
       case 'stop':
-        for (const s of services) {
-          const c = this.containers.get(s);
-          if (!c) return err(`No container found for ${s}`);
-          c.running = sub === 'start';
-          c.status = c.running ? 'running' : 'exited';
+        // Compose stops one-off containers of the services too; a service with no container is not an error.
+        for (const c of this.containers.inProject(project, services)) if (c.running) this.setState(c, 'exited', 0);
+        return ok();
+      case 'rm': {
+        const found = services.flatMap(serviceContainers);
+        if (flag('--stop')) for (const c of found) if (c.running) this.setState(c, 'exited', 0);
+        const removable = found.filter((c) => !c.running);
+        if (!removable.length) return { ...ok(), stderr: 'No stopped containers\n' };
+        for (const c of removable) this.containers.remove(c);
+        return ok(`Going to remove ${removable.map((c) => c.name).join(', ')}\n`);
+      }
+      case 'run': {
+        const c = this.newContainer({ ...call, service: names[0] as string, oneoff: true });
+        this.containers.add(c);
+        if (flag('--detach')) {
+          this.setState(c, 'running');
+          return ok(`${c.name}\n`);
         }
+        this.setState(c, 'exited', 0);
+        if (flag('--rm')) this.containers.remove(c);
         return ok();
-      case 'rm':
-        for (const s of services) this.containers.delete(s);
-        return ok();
+      }
       case 'pull':
         return ok();
       case 'logs':
@@ -319,26 +634,50 @@ export class FakeHost implements Runner, Http {
     err: (s: string) => RunResult,
   ): RunResult {
     if (args[0] === 'inspect') {
-      const names = args.filter((a, i) => i > 0 && !a.startsWith('--') && a !== 'container');
+      let type: string | undefined;
+      const refs: string[] = [];
+      for (let i = 1; i < args.length; i++) {
+        const a = args[i] as string;
+        if (a === '--type') type = args[++i];
+        else if (a.startsWith('--type=')) type = a.slice('--type='.length);
+        else if (a.startsWith('-')) return err(`unknown flag: ${a}`);
+        else refs.push(a);
+      }
       // Real docker prints what it found and exits 1 naming what it did not.
-      const found: object[] = [...this.containers.values()].filter((c) => names.includes(c.id)).map((c) => this.inspect(c));
-      const proxies = names.filter((n) => this.proxies.has(n));
-      found.push(...proxies.map((n) => this.inspectProxy(n)));
-      const missing = names.filter((n) => !proxies.includes(n) && ![...this.containers.values()].some((c) => c.id === n));
-      const stdout = JSON.stringify(found);
+      const found: object[] = [];
+      const missing: string[] = [];
+      for (const ref of refs) {
+        if (this.proxies.has(ref)) found.push(this.inspectProxy(ref));
+        else {
+          const c = this.containers.find(ref);
+          if (c) found.push(this.inspect(c));
+          else missing.push(ref);
+        }
+      }
+      const stdout = `${JSON.stringify(found, null, 4)}\n`;
+      const what = type === 'container' ? 'container' : 'object';
       return missing.length
-        ? { ...err(missing.map((m) => `Error: No such container: ${m}`).join('\n')), stdout }
+        ? { ...err(missing.map((m) => `Error: No such ${what}: ${m}`).join('\n')), stdout }
         : ok(stdout);
     }
     if (args[0] === 'stop') {
-      const ids = args.slice(1).filter((a) => !a.startsWith('-'));
+      const ids = args
+        .slice(1)
+        .filter((a, i, all) => !a.startsWith('-') && all[i - 1] !== '--time' && all[i - 1] !== '-t');
+      // Docker stops every container it finds, and exits 1 naming those it did not.
+      const missing: string[] = [];
       for (const id of ids) {
-        const c = [...this.containers.values()].find((x) => x.id === id);
-        if (!c) return err(`Error response from daemon: No such container: ${id}`);
-        c.running = false;
-        c.status = 'exited';
+        const c = this.containers.find(id);
+        if (!c) missing.push(id);
+        else if (c.running) this.setState(c, 'exited', 0);
       }
-      return ok(`${ids.join('\n')}\n`);
+      const stdout = ids
+        .filter((id) => !missing.includes(id))
+        .map((id) => `${id}\n`)
+        .join('');
+      return missing.length
+        ? { ...err(missing.map((m) => `Error response from daemon: No such container: ${m}`).join('\n')), stdout }
+        : ok(stdout);
     }
     if (args[0] === 'restart') {
       const proxy = this.proxies.get(args[args.length - 1] ?? '');
@@ -348,9 +687,10 @@ export class FakeHost implements Runner, Http {
     }
     if (args[0] === 'logs') {
       const id = args[args.length - 1] ?? '';
-      const app = [...this.containers.values()].find((c) => c.id === id);
+      if (this.proxies.has(id))
+        return { ...ok(), stderr: 'nginx: [emerg] host not found in upstream "app-blue:8000"\n' };
+      const app = this.containers.find(id);
       if (app) return ok(`log line of ${app.service}\n`);
-      if (this.proxies.has(id)) return { ...ok(), stderr: 'nginx: [emerg] host not found in upstream "app-blue:8000"\n' };
       return err(`Error: No such container: ${id}`);
     }
     if (args[0] === 'top') {
@@ -363,7 +703,11 @@ export class FakeHost implements Runner, Http {
         accepting.push(...proxy.lingering.pids);
       }
       return ok(
-        ['UID PID PPID C STIME TTY TIME CMD', row(1, 'nginx: master process nginx -g daemon off;'), ...accepting.map((p) => row(p, 'nginx: worker process'))].join('\n'),
+        [
+          'UID PID PPID C STIME TTY TIME CMD',
+          row(1, 'nginx: master process nginx -g daemon off;'),
+          ...accepting.map((p) => row(p, 'nginx: worker process')),
+        ].join('\n'),
       );
     }
     if (args[0] === 'cp') {
@@ -440,14 +784,21 @@ export class FakeHost implements Runner, Http {
 
   private inspectProxy(name: string) {
     const proxy = this.proxies.get(name) as FakeProxy;
-    const ports = Object.fromEntries([...proxy.published].map(([inside, outside]) => [`${inside}/tcp`, [{ HostIp: '127.0.0.1', HostPort: String(outside) }]]));
+    const ports = Object.fromEntries(
+      [...proxy.published].map(([inside, outside]) => [
+        `${inside}/tcp`,
+        [{ HostIp: '127.0.0.1', HostPort: String(outside) }],
+      ]),
+    );
+    const restarting = proxy.status === 'restarting';
     return {
-      Id: `${name}-id`,
+      Id: sha256(`proxy ${name}`),
       Name: `/${name}`,
+      // Docker's state: a container its restart policy is restarting counts as running.
       State: {
-        Status: proxy.status === 'restarting' ? 'running' : proxy.status,
-        Running: proxy.status !== 'exited',
-        Restarting: proxy.status === 'restarting',
+        Status: proxy.status,
+        Running: proxy.running || restarting,
+        Restarting: restarting,
         StartedAt: new Date(proxy.startedAt).toISOString(),
       },
       RestartCount: proxy.restartCount,
@@ -465,47 +816,113 @@ export class FakeHost implements Runner, Http {
     return all;
   }
 
-  private newContainer(service: string, running: boolean): FakeContainer {
+  /** A container as the compose of `version` creates it for a service: its name, labels and a new id. */
+  private newContainer(at: {
+    version: ComposeVersion;
+    project: string;
+    workingDir: string;
+    configFiles: string[];
+    services?: Map<string, ServiceDef>;
+    service: string;
+    oneoff: boolean;
+  }): FakeContainer {
+    const { version, project, service, oneoff } = at;
+    const sep = version === 2 ? '-' : '_';
+    let fullId: string;
+    let name: string;
+    if (oneoff) {
+      const n = ++this.oneOffs;
+      fullId = sha256(`${service}#run#${n}`);
+      name = version === 2 ? `${project}-${service}-run-${fullId.slice(0, 12)}` : `${project}_${service}_run_${n}`;
+    } else {
+      const n = (this.generations.get(service) ?? 0) + 1;
+      this.generations.set(service, n);
+      fullId = sha256(`${service}#${n}`);
+      name = at.services?.get(service)?.containerName ?? [project, service, '1'].join(sep);
+    }
     return {
-      id: fakeId(service, (this.generations.set(service, (this.generations.get(service) ?? 0) + 1), this.generations.get(service))),
-      name: `proj-${service}-1`,
+      id: fullId.slice(0, 12),
+      fullId,
+      name,
       service,
-      running,
-      status: running ? 'running' : 'exited',
-      exitCode: running ? 0 : 1,
-      addresses: [`172.18.0.${this.nextId++}`],
+      project,
+      oneoff,
+      running: false,
+      status: 'created',
+      exitCode: 0,
+      restartCount: 0,
+      addresses: [`172.18.0.${this.nextAddress++}`],
       ports: [8000],
+      labels: {
+        'com.docker.compose.project': project,
+        'com.docker.compose.service': service,
+        'com.docker.compose.oneoff': oneoff ? 'True' : 'False',
+        'com.docker.compose.container-number': '1',
+        'com.docker.compose.project.working_dir': at.workingDir,
+        'com.docker.compose.project.config_files': at.configFiles.join(','),
+        'com.docker.compose.version': version === 2 ? '2.29.7' : '1.29.2',
+        'com.docker.compose.config-hash': sha256(`${project}/${service}`),
+      },
     };
   }
 
+  /** A container starting: it runs, exits at once (crashing) or crash-loops (crashLooping). */
+  private boot(c: FakeContainer): void {
+    const marked = (set: Set<string>) => set.has(`${c.project}/${c.service}`) || set.has(c.service);
+    this.setState(c, marked(this.crashLooping) ? 'restarting' : marked(this.crashing) ? 'exited' : 'running');
+  }
+
+  /** A service-keyed setting for a container: `project/service` first, then the service in any project. */
+  private setting<T>(map: Map<string, T>, c: FakeContainer): T | undefined {
+    return map.get(`${c.project}/${c.service}`) ?? map.get(c.service);
+  }
+
   private inspect(c: FakeContainer) {
-    const queue = this.dockerHealth.get(c.service);
+    const queue = this.setting(this.dockerHealth, c);
     const health = queue && queue.length > 1 ? queue.shift() : queue?.[0];
     return {
-      Id: `${c.id}0000`,
+      Id: c.fullId,
       Name: `/${c.name}`,
-      State: { Status: c.status, Running: c.running, ExitCode: c.exitCode, ...(health ? { Health: { Status: health } } : {}) },
-      Config: {
-        Labels: { 'com.docker.compose.service': c.service, 'com.docker.compose.project': 'proj' },
-        ExposedPorts: Object.fromEntries(c.ports.map((p) => [`${p}/tcp`, {}])),
+      State: {
+        Status: c.status,
+        Running: c.running,
+        Restarting: c.status === 'restarting',
+        ExitCode: c.exitCode,
+        ...(health ? { Health: { Status: health } } : {}),
       },
-      NetworkSettings: { Networks: { proj_default: { IPAddress: c.addresses[0] } } },
+      RestartCount: c.restartCount,
+      Config: { Labels: c.labels, ExposedPorts: Object.fromEntries(c.ports.map((p) => [`${p}/tcp`, {}])) },
+      NetworkSettings: { Networks: { [`${c.project}_default`]: { IPAddress: c.addresses[0] } } },
     };
+  }
+
+  /** The container a portOf key names, and whether it answers (running; between two restarts it does not). */
+  private serving(key: string): boolean {
+    const [project, service] = key.includes('/') ? (key.split('/') as [string, string]) : [undefined, key];
+    const c = this.containers.get(service, project);
+    return Boolean(c?.running && c.status !== 'restarting');
   }
 
   // Http: each app service answers on its own port; anything else is the proxy.
   async get(url: string): Promise<HttpResponse> {
     const u = new URL(url);
-    const service = Object.keys(this.portOf).find((s) => String(this.portOf[s]) === u.port);
-    if (service) {
-      if (!this.containers.get(service)?.running) {
+    const key = Object.keys(this.portOf).find((s) => String(this.portOf[s]) === u.port);
+    if (key) {
+      if (!this.serving(key)) {
         throw Object.assign(new Error(`connect ECONNREFUSED ${u.host}`), { code: 'ECONNREFUSED' });
       }
-      return { status: this.appStatus.get(service) ?? 200, body: `{"service":"${service}"}`, headers: {} };
+      const service = key.split('/').at(-1);
+      return {
+        status: this.appStatus.get(key) ?? this.appStatus.get(service ?? '') ?? 200,
+        body: `{"service":"${service}"}`,
+        headers: {},
+      };
     }
     // A proxy answers on the host port it publishes (the first proxy for any other URL, such as a verify-url).
     const name =
-      [...this.proxies.keys()].find((n) => [...(this.proxies.get(n)?.published.values() ?? [])].map(String).includes(u.port)) ??
+      [...this.proxies.keys()].find((n) =>
+        [...(this.proxies.get(n)?.published.values() ?? [])].map(String).includes(u.port),
+      ) ??
       [...this.proxies.keys()][0] ??
       '';
     if (!this.proxies.get(name)?.running) {
@@ -515,7 +932,7 @@ export class FakeHost implements Runner, Http {
     // Nginx answers 502 when the upstream it points at (a color's port in the include) does not run.
     const served = [...(this.proxies.get(name)?.served.values() ?? [])].join('\n');
     const ports = [...served.matchAll(/:(\d+)\b/g)].map((m) => Number(m[1]));
-    const up = Object.entries(this.portOf).some(([svc, port]) => ports.includes(port) && this.containers.get(svc)?.running);
+    const up = Object.entries(this.portOf).some(([k, port]) => ports.includes(port) && this.serving(k));
     const status = this.proxyAnswer?.(color) ?? (up ? 200 : 502);
     return { status, body: `served by ${color}`, headers: this.proxyHeaders?.(color) ?? {} };
   }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { dockerJournal, JOURNAL_LABEL, journalName, type JournalEntry } from '../../src/journal.js';
-import { LOCK_IMAGE, thisProcess } from '../../src/lock.js';
+import { dockerJournal, JOURNAL_LABEL, journalName, type JournalEntry } from '../../src/docker/journal.js';
+import { LOCK_IMAGE, thisProcess } from '../../src/docker/lock.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
-import { packFile, unpackFirstFile } from '../../src/tar.js';
+import { packFile, unpackFirstFile } from '../../src/docker/tar.js';
 
 /** Journal containers on one engine, answering as the docker CLI does for create, cp (both ways) and rm. */
 class JournalEngine implements Runner {
@@ -61,7 +61,7 @@ const ENTRY: JournalEntry = {
 };
 
 describe('the journal on the Docker engine', () => {
-  it('is a created, never started container of the lock image: one create per run, a docker cp per entry', async () => {
+  it('is a created, never started container of the lock image (speed: one docker create per run, then one docker cp per entry)', async () => {
     const engine = new JournalEngine();
     const journal = dockerJournal(engine);
     const name = journalName('project:app');

@@ -10,9 +10,9 @@ import {
   lockName,
   processIdentity,
   type LockHolder,
-} from '../../src/lock.js';
+} from '../../src/docker/lock.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
-import { unpackFirstFile } from '../../src/tar.js';
+import { unpackFirstFile } from '../../src/docker/tar.js';
 import { FakeClock, RecordingLogger } from './fake-host.js';
 
 interface Container {
@@ -191,7 +191,7 @@ describe('dockerLocks', () => {
     expect(engine.containers.size).toBe(0);
   });
 
-  it('imports the lock image from an in-memory archive only when the engine lacks it; never pulls', async () => {
+  it('imports the lock image from an in-memory archive, never pulls (speed: no import once the engine has it)', async () => {
     const engine = new FakeEngine();
     const { locks } = locksOn(engine);
     await (await locks.acquire(['proxy:a']))();
@@ -213,11 +213,12 @@ describe('dockerLocks', () => {
     const release = await locks.acquire(['proxy:z', 'proxy:a', 'proxy:m', 'proxy:a']);
     const created = engine.argv.filter((a) => a[0] === 'create').map((a) => a[2]);
     expect(created).toEqual([lockName('proxy:a'), lockName('proxy:m'), lockName('proxy:z')]);
+    const idOf = (key: string) => engine.byName(lockName(key))?.id;
+    const [a, m, z] = [idOf('proxy:a'), idOf('proxy:m'), idOf('proxy:z')];
     engine.argv.length = 0;
     await release();
     // Released in the reverse order.
-    const removed = engine.argv.filter((a) => a[0] === 'rm').length;
-    expect(removed).toBe(3);
+    expect(engine.argv.filter((x) => x[0] === 'rm').map((x) => x[1])).toEqual([z, m, a]);
     expect(engine.containers.size).toBe(0);
   });
 

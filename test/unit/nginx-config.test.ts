@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listenPorts } from '../../src/nginx-config.js';
+import { listenPorts } from '../../src/proxy/nginx-config.js';
 
 /** An `nginx -T` dump of these files. */
 function dump(files: Record<string, string>): string {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { NginxTarget } from '../../src/config.js';
-import { dumpSections } from '../../src/nginx-config.js';
-import { readInclude, renderInclude } from '../../src/nginx.js';
+import type { ProxyTarget } from '../../src/config.js';
+import { dumpSections } from '../../src/proxy/nginx-config.js';
+import { readInclude, renderInclude } from '../../src/proxy/include.js';
 
 const colorOfInclude = (...args: Parameters<typeof readInclude>) => readInclude(...args).color;
 
@@ -9,7 +9,7 @@ const DEFAULT_TEMPLATE = 'upstream app {\n    server {host}:{port};\n}\n';
 const COLORS = ['blue', 'green'] as const;
 const PORTS = [8000, 8001] as const;
 
-function target(template: string, host = 'localhost'): NginxTarget {
+function target(template: string, host = 'localhost'): ProxyTarget {
   return { container: 'nginx', file: '/srv/app/nginx/service-url.inc', template, host };
 }
 
@@ -47,7 +47,7 @@ describe('renderInclude', () => {
 describe('colorOfInclude', () => {
   const t = target(DEFAULT_TEMPLATE);
 
-  it('reads the color from the marker line', () => {
+  it('reads back the color of what renderInclude wrote (render → read round trip)', () => {
     expect(colorOfInclude(renderInclude(t, 'green', 8001), t, COLORS, PORTS)).toBe('green');
     expect(colorOfInclude(renderInclude(t, 'blue', 8000), t, COLORS, PORTS)).toBe('blue');
   });

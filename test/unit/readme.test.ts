@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { INPUTS } from '../../src/config.js';
+import { INPUTS } from '../../src/inputs.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const action = parse(readFileSync(new URL('../../action.yml', import.meta.url), 'utf8')) as {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
-import { execute, type Deps, type Result } from '../../src/deploy.js';
-import type { JournalEntry } from '../../src/journal.js';
-import { processIdentity, thisProcess } from '../../src/lock.js';
-import { renderInclude } from '../../src/nginx.js';
+import { execute, type Deps } from '../../src/engine/deployment.js';
+import type { Result } from '../../src/engine/result.js';
+import type { JournalEntry } from '../../src/docker/journal.js';
+import { processIdentity, thisProcess } from '../../src/docker/lock.js';
+import { renderInclude } from '../../src/proxy/include.js';
 import { describeCommand } from '../../src/runner.js';
-import { decideRecovery, needsHealth, type Observed } from '../../src/recovery.js';
+import { decideRecovery, needsHealth, type Observed } from '../../src/engine/recovery.js';
 import { INCLUDE, RELOAD, setup, UP_BLUE, UP_GREEN } from './deploy-setup.js';
 import { FakeHost, RecordingLogger } from './fake-host.js';
 

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { packFile, unpackFirstFile } from '../../src/tar.js';
+import { packFile, unpackFirstFile } from '../../src/docker/tar.js';
 
 const BLOCK = 512;
 const MTIME = 1_700_000_000;

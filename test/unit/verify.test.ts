@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ProxyState } from '../../src/nginx.js';
-import { attribute, proxyUrl, type ColorAddresses } from '../../src/verify.js';
+import type { ProxyState } from '../../src/proxy/proxy.js';
+import { attribute, proxyUrl, type ColorAddresses } from '../../src/proxy/verify.js';
 
 function proxy(published: Record<number, [string, number]>): ProxyState {
   return {

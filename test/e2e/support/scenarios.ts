@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { ensureTestImages } from '../../../scripts/images.mjs';
-import { acceptingWorkerPids } from '../../../src/nginx.js';
+import { acceptingWorkerPids } from '../../../src/proxy/nginx.js';
 import { CLI_BUNDLE } from './action.js';
 import { COMPOSE } from './compose.js';
 import { compose, docker, waitFor } from './docker.js';

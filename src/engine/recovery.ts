@@ -1,4 +1,4 @@
-import type { JournalEntry } from './journal.js';
+import type { JournalEntry } from '../docker/journal.js';
 
 /** What runs now, as the run that finds an unfinished deploy sees it. */
 export interface Observed {
@@ -80,7 +80,7 @@ export function decideRecovery(entry: JournalEntry, observed: Observed): Recover
     reload: entry.reloading,
     why: `the switch to ${to} ${state}, and ${to} ${toState}: the proxies go back to ${from}`,
   };
-  // With no reload begun, Nginx still serves what it loaded: putting the files back changes no traffic.
+  // With no reload begun, the proxy still serves what it loaded: putting the files back changes no traffic.
   const nothingLoaded = entry.reloading.length === 0;
   if (phase === 'undo') {
     // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.

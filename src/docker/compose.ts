@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type ComposeSetting, type Config } from './config.js';
-import type { Files } from './io.js';
-import { ensureOk, type Runner } from './runner.js';
+import { ConfigError, type ComposeSetting, type Config } from '../config.js';
+import type { Files } from '../io.js';
+import { describeCommand, ensureOk, type Runner } from '../runner.js';
 
 /** Building an image can take long; a hung one must still end. */
 const UP_TIMEOUT_MS = 30 * 60_000;
@@ -76,11 +76,28 @@ export interface ContainerState {
  * the environment or the project's .env, else a top-level `name:` (the last file that sets one), else the
  * directory's name; lower-case letters, digits, - and _, starting with a letter or digit (v1 and v2 alike).
  */
-export async function projectNameOf(
-  config: Pick<Config, 'projectName' | 'workingDirectory' | 'composeFiles'>,
-  files: Files,
-): Promise<string> {
-  const dotEnv = (await files.read(path.join(config.workingDirectory, '.env'))) ?? '';
+export async function projectNameOf(config: ProjectConfig, files: Files): Promise<string> {
+  return (await givenProjectName(config, files))
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '')
+    .replace(/^[-_]+/, '');
+}
+
+type ProjectConfig = Pick<Config, 'projectName' | 'workingDirectory' | 'composeFiles' | 'colorFile'>;
+
+/**
+ * The project directory, as Compose takes it without --project-directory: that of the first -f file (the first
+ * shared file, else the color file). Its .env is read, the project is named after it, and its containers' working_dir
+ * label names it.
+ */
+export function projectDirOf(config: Pick<Config, 'workingDirectory' | 'composeFiles' | 'colorFile'>): string {
+  const first = config.composeFiles[0] ?? config.colorFile;
+  return path.dirname(path.resolve(config.workingDirectory, first));
+}
+
+/** The project's name before Compose normalises it (v1 and v2 differ there). */
+async function givenProjectName(config: ProjectConfig, files: Files): Promise<string> {
+  const dotEnv = (await files.read(path.join(projectDirOf(config), '.env'))) ?? '';
   const fromDotEnv = /^\s*COMPOSE_PROJECT_NAME\s*=\s*["']?([^"'\s#]*)/m.exec(dotEnv)?.[1];
   let fromFiles: string | undefined;
   for (const file of config.composeFiles) {
@@ -88,16 +105,9 @@ export async function projectNameOf(
     const name = /^name:\s*["']?([^"'\s#]+)/m.exec(text ?? '')?.[1];
     if (name && !name.includes('$')) fromFiles = name;
   }
-  const name =
-    config.projectName ||
-    process.env.COMPOSE_PROJECT_NAME ||
-    fromDotEnv ||
-    fromFiles ||
-    path.basename(config.workingDirectory);
-  return name
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]/g, '')
-    .replace(/^[-_]+/, '');
+  return (
+    config.projectName || process.env.COMPOSE_PROJECT_NAME || fromDotEnv || fromFiles || path.basename(projectDirOf(config))
+  );
 }
 
 /** A service of the shared files (not of a color file), and the names its container may have. */
@@ -155,6 +165,11 @@ export class ComposeDriver {
       ...this.config.composeFiles.flatMap((f) => ['-f', f]),
       ...rest,
     ];
+  }
+
+  /** A compose command line, for the dry run's plan. */
+  describe(args: string[]): string {
+    return describeCommand(this.cli.file, args);
   }
 
   upArgs(color: string, services: string[], build: boolean): string[] {
@@ -215,8 +230,10 @@ export class ComposeDriver {
    * existing container is recognised by its compose labels instead.
    */
   private async defaultNames(service: string): Promise<string[]> {
-    const project = await projectNameOf(this.config, this.files);
-    return [`${project}-${service}-1`, `${project}_${service}_1`];
+    const v2 = await projectNameOf(this.config, this.files);
+    // Compose v1 keeps a leading - or _ that v2 trims.
+    const v1 = (await givenProjectName(this.config, this.files)).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+    return [`${v2}-${service}-1`, `${v1}_${service}_1`];
   }
 
   /**
@@ -254,11 +271,11 @@ export class ComposeDriver {
   /** The state of known containers: one `docker inspect`, much quicker than asking compose again. */
   async inspect(ids: string[]): Promise<ContainerState[]> {
     if (!ids.length) return [];
-    const inspect = ensureOk(
-      await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS }),
-      'inspecting containers',
-    );
-    return parseInspect(inspect.stdout);
+    const r = await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS });
+    // A container removed meanwhile: docker exits 1 for it, and still prints the others.
+    const gone = r.exitCode === 1 && /no such (container|object)/i.test(r.stderr) && r.stdout.trimStart().startsWith('[');
+    if (!gone) ensureOk(r, 'inspecting containers');
+    return parseInspect(r.stdout);
   }
 
   async up(color: string, services: string[], build: boolean): Promise<void> {
@@ -349,7 +366,8 @@ export class ComposeDriver {
       throw new ConfigError([{ input, value: file, message: `not valid YAML: ${(error as Error).message}` }]);
     }
     const services = (doc as { services?: unknown } | null)?.services;
-    if (text === null || (services !== undefined && (typeof services !== 'object' || services === null))) {
+    const map = typeof services === 'object' && services !== null && !Array.isArray(services);
+    if (text === null || (services !== undefined && !map)) {
       throw new ConfigError([{ input, value: file, message: 'not a compose file with a services: map' }]);
     }
     const defs = Object.entries(services ?? {});

@@ -1,5 +1,5 @@
-import type { HttpResponse } from './io.js';
-import type { ProxyState } from './nginx.js';
+import type { HttpResponse } from '../io.js';
+import type { ProxyState } from './proxy.js';
 
 /**
  * The header the README asks Nginx to add (`add_header X-Bluegreen-Upstream $upstream_addr always;`): the address

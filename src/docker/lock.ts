@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
-import type { Clock, Logger } from './io.js';
-import { CommandError, type RunResult, type Runner } from './runner.js';
+import type { Clock, Logger } from '../io.js';
+import { CommandError, type RunResult, type Runner } from '../runner.js';
 import { packFile } from './tar.js';
 
 /** Who holds a deploy lock, as its label says. */

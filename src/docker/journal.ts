@@ -1,5 +1,5 @@
 import { LOCK_IMAGE, readableName, type LockHolder } from './lock.js';
-import { CommandError, type RunResult, type Runner } from './runner.js';
+import { CommandError, type RunResult, type Runner } from '../runner.js';
 import { packFile, unpackFirstFile } from './tar.js';
 
 /**

@@ -1,8 +1,11 @@
-import { ConfigError, loadConfig, type Command, type RawInputs } from './config.js';
-import { execute, type Result } from './deploy.js';
+import { ConfigError, loadConfig } from './config.js';
+import { describeEndpoint, endpointOf, onEndpoint } from './docker/docker.js';
+import { dockerJournal } from './docker/journal.js';
+import { dockerLocks } from './docker/lock.js';
+import { execute } from './engine/deployment.js';
+import { failedResult, type Result } from './engine/result.js';
+import { COMMAND_NAMES, type RawInputs } from './inputs.js';
 import { nodeFiles, nodeHttp, systemClock, type Logger } from './io.js';
-import { dockerJournal } from './journal.js';
-import { dockerLocks } from './lock.js';
 import { procProcesses } from './processes.js';
 import { createExecaRunner } from './runner.js';
 
@@ -26,10 +29,12 @@ export function cancelOnSignals(log: Logger): AbortSignal {
 const LOCK_WAIT_MS = 15 * 60_000;
 
 /** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
-export async function run(raw: RawInputs, log: Logger, signal?: AbortSignal): Promise<Result> {
+export async function runCommand(raw: RawInputs, log: Logger, signal?: AbortSignal): Promise<Result> {
   try {
     const config = await loadConfig(raw, nodeFiles);
-    const runner = createExecaRunner();
+    const endpoint = endpointOf(process.env);
+    log.info(`Docker engine: ${describeEndpoint(endpoint)}`);
+    const runner = onEndpoint(createExecaRunner(), endpoint);
     const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
     const journal = dockerJournal(runner);
     const processes = procProcesses(systemClock);
@@ -37,18 +42,7 @@ export async function run(raw: RawInputs, log: Logger, signal?: AbortSignal): Pr
     return await execute(config, deps);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const command = (['deploy', 'rollback', 'status'] as const).find((c) => c === raw.command) ?? ('deploy' as Command);
-    return {
-      command,
-      status: 'failed',
-      exitCode: 2,
-      rolledBack: false,
-      durationMs: 0,
-      phases: [],
-      proxies: [],
-      running: {},
-      plan: [],
-      error: error.message,
-    };
+    const command = COMMAND_NAMES.find((c) => c === raw.command) ?? 'deploy';
+    return { ...failedResult(command, 2), error: error.message };
   }
 }

@@ -1,29 +1,15 @@
 import path from 'node:path';
-import type { NginxTarget } from './config.js';
-import type { Clock, Files } from './io.js';
-import { ensureOk, tail, type Runner } from './runner.js';
-import { dumpSections, listenPorts, nginxTokens } from './nginx-config.js';
-import { packFile, unpackFirstFile } from './tar.js';
+import type { ProxyTarget } from '../config.js';
+import type { Clock, Files } from '../io.js';
+import { ensureOk, tail, type Runner } from '../runner.js';
+import { packFile, unpackFirstFile } from '../docker/tar.js';
+import { readInclude, renderInclude, type IncludeReading } from './include.js';
+import { dumpSections, listenPorts } from './nginx-config.js';
+import type { Proxy, ProxyState } from './proxy.js';
 
 const TIMEOUT_MS = 60_000;
-const MARKER = '# bluegreen-action: color=';
 const RELOAD_CONFIRM_MS = 10_000;
 const STARTED_STABLE_MS = 500;
-
-/** What a proxy container is, as `docker inspect` tells. */
-export interface ProxyState {
-  /** Running and not restarting (a crash-looping Nginx shows running between its restarts). */
-  running: boolean;
-  status: string;
-  /** Times Docker's restart policy restarted it, and when it last started (ms since the epoch). */
-  restartCount: number;
-  startedAt: number;
-  /** The compose service and the project's directory, when compose created it. */
-  service?: string;
-  workingDir?: string;
-  /** Published TCP ports: container port → host address and port. */
-  published: Map<number, { hostIp: string; hostPort: number }>;
-}
 
 type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | null> | null | undefined;
 
@@ -46,64 +32,6 @@ function publishedPorts(ports: PortBindings): ProxyState['published'] {
   return published;
 }
 
-/** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
-export function renderInclude(target: NginxTarget, color: string, port: number): string {
-  const values: Record<string, string> = { color, port: String(port), host: target.host };
-  // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
-  const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name: string) => values[name] ?? '');
-  return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
-}
-
-/** What an include says: the color its content points at, and the color its marker line names. */
-export interface IncludeReading {
-  /** Decided by the content alone; undefined when the content points at no color, or at both. */
-  color?: string;
-  /** The marker this tool wrote, which a hand edit of the content may have left behind: shown, never trusted. */
-  marker?: string;
-}
-
-/**
- * Which color an include points at, from its content as Nginx reads it: an include edited by hand in an emergency
- * (pointed back at blue) keeps the marker of the last deploy. Content points at a color when it holds every word of
- * that color's rendering and none of the words only the other color's rendering has (comments and spacing aside),
- * so an include written by hand before the first deploy (the seed's `server localhost:8000;`) is recognised too.
- * Failing that (another spelling of the host, a template changed since), when it names exactly one color's
- * distinguishing values: its `:port` or its color name as a word part.
- */
-export function readInclude(
-  content: string | null,
-  target: NginxTarget,
-  colors: readonly string[],
-  ports: readonly number[],
-): IncludeReading {
-  if (content === null) return {};
-  const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
-  const marker = found && colors.includes(found) ? found : undefined;
-  const words = new Set(wordsOf(content));
-  const rendered = colors.map((c, i) => new Set(wordsOf(renderInclude(target, c, ports[i] ?? 0))));
-  const matching = colors.filter((_, i) => {
-    const own = rendered[i] ?? new Set<string>();
-    const others = rendered.filter((_, j) => j !== i).flatMap((r) => [...r].filter((w) => !own.has(w)));
-    return [...own].every((w) => words.has(w)) && !others.some((w) => words.has(w));
-  });
-  if (matching.length === 1) return { color: matching[0], marker };
-  const naming = colors.filter((color, i) => namesColor([...words], target.template, color, ports[i] ?? 0));
-  return { color: naming.length === 1 ? naming[0] : undefined, marker };
-}
-
-/** Whether words name a color by what its template puts in: `:8001` (a host's port), or `green` as a word part. */
-function namesColor(words: string[], template: string, color: string, port: number): boolean {
-  const byPort = /(?<!\$)\{port\}/.test(template) && words.some((w) => new RegExp(`:${port}(/.*)?$`).test(w));
-  const byName =
-    /(?<!\$)\{color\}/.test(template) && words.some((w) => new RegExp(`(^|[^a-z0-9])${color}([^a-z0-9]|$)`).test(w));
-  return byPort || byName;
-}
-
-/** The words of an include, as Nginx reads them (comments and punctuation aside). */
-export function wordsOf(content: string): string[] {
-  return nginxTokens(content).filter((t) => t !== ';' && t !== '{' && t !== '}');
-}
-
 export class NginxError extends Error {
   constructor(message: string) {
     super(message);
@@ -111,19 +39,35 @@ export class NginxError extends Error {
   }
 }
 
-/** Reads, writes, tests and reloads the upstream include of one proxy container. */
-export class NginxSwitcher {
+/** Nginx in a container: reads, writes, tests (nginx -T) and reloads the upstream include, and confirms the reload. */
+export class Nginx implements Proxy {
   constructor(
     private readonly runner: Runner,
     private readonly files: Files,
     private readonly clock: Clock,
   ) {}
 
-  describe(target: NginxTarget): string {
+  render(target: ProxyTarget, color: string, port: number): string {
+    return renderInclude(target, color, port);
+  }
+
+  reading(content: string | null, target: ProxyTarget, colors: readonly string[], ports: readonly number[]): IncludeReading {
+    return readInclude(content, target, colors, ports);
+  }
+
+  planSwitch(container: string): string {
+    return `docker exec ${container} nginx -T, then docker exec ${container} nginx -s reload`;
+  }
+
+  beforeReload(container: string): Promise<string[] | undefined> {
+    return this.acceptingWorkers(container);
+  }
+
+  describe(target: ProxyTarget): string {
     return target.file ? `${target.file} (mounted in ${target.container})` : `${target.container}:${target.path}`;
   }
 
-  async read(target: NginxTarget): Promise<string | null> {
+  async read(target: ProxyTarget): Promise<string | null> {
     if (target.file) return this.files.read(target.file);
     const r = await this.docker(['cp', '-L', `${target.container}:${target.path}`, '-'], 'latin1');
     // Docker CLI 24+ says "Could not find the file", older ones "No such container:path"; a proxy that does not
@@ -133,7 +77,7 @@ export class NginxSwitcher {
     return unpackFirstFile(Buffer.from(r.stdout, 'latin1'));
   }
 
-  async write(target: NginxTarget, content: string): Promise<void> {
+  async write(target: ProxyTarget, content: string): Promise<void> {
     if (target.file) return this.files.write(target.file, content);
     const containerPath = target.path ?? '';
     const archive = packFile(path.posix.basename(containerPath), content, this.clock.now() / 1000);
@@ -148,7 +92,7 @@ export class NginxSwitcher {
    * `nginx -T` tests the whole configuration like `nginx -t` and also prints every file it read, which shows
    * whether the container really reads what was written (a bind mount of a replaced file would not).
    */
-  async test(target: NginxTarget, expected: string): Promise<number[]> {
+  async test(target: ProxyTarget, expected: string): Promise<number[]> {
     const r = await this.docker(['exec', target.container, 'nginx', '-T']);
     if (r.timedOut || /^Error( response from daemon)?:|is not running/m.test(r.stderr)) {
       throw new NginxError(`could not run nginx -t in ${target.container}:\n${tail(r.stderr || r.stdout, 8)}`);
@@ -184,10 +128,10 @@ export class NginxSwitcher {
    * the old configuration. This waits until every worker that accepts connections is a new one (old workers
    * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
    * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
-   * `workers` is acceptingWorkers() taken beforehand (off the path to the reload), or taken here.
+   * `workers` is beforeReload() taken beforehand (off the path to the reload), or taken here.
    */
-  async reload(container: string, workers?: Promise<string[] | undefined>, signal?: AbortSignal): Promise<boolean> {
-    const before = await (workers ?? this.acceptingWorkers(container));
+  async reload(container: string, workers?: Promise<unknown>, signal?: AbortSignal): Promise<boolean> {
+    const before = (await (workers ?? this.acceptingWorkers(container))) as string[] | undefined;
     ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
     if (!before?.length) return false;
     const deadline = this.clock.now() + RELOAD_CONFIRM_MS;

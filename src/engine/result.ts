@@ -1,0 +1,90 @@
+import type { Command } from '../inputs.js';
+import type { JournalPhase } from '../docker/journal.js';
+
+export type Status = 'deployed' | 'rolled-back' | 'unchanged' | 'planned' | 'failed';
+
+/** 0 success; 1 failed, traffic left where it was; 2 invalid input, nothing changed; 3 failed and not restored. */
+export type ExitCode = 0 | 1 | 2 | 3;
+
+export interface Phase {
+  name: string;
+  ms: number;
+  ok: boolean;
+}
+
+export interface ProxyView {
+  container: string;
+  include: string;
+  /** The color the include points at, when it can be told. */
+  color?: string;
+  /** How the proxy was checked after the switch, or why it could not be. */
+  verified?: string;
+  /** The URL it was checked at. */
+  checkedAt?: string;
+}
+
+export interface Result {
+  command: Command;
+  status: Status;
+  exitCode: ExitCode;
+  /** The color that serves traffic when the run ends. */
+  color?: string;
+  port?: number;
+  /** The color that served traffic when the run began. */
+  previousColor?: string;
+  previousPort?: number;
+  /** The color this run brought up (deploy) or back (rollback). */
+  targetColor?: string;
+  rolledBack: boolean;
+  durationMs: number;
+  phases: Phase[];
+  proxies: ProxyView[];
+  running: Record<string, boolean>;
+  plan: string[];
+  /** How verify-url answered after the switch. */
+  verifyUrl?: string;
+  error?: string;
+  logTail?: string;
+  /** status: the deploy locks held now on the engine, and by whom. */
+  locks?: LockView[];
+  /** A deploy that did not finish (its process died, or it could not restore), as found when this run began. */
+  interrupted?: InterruptedView;
+}
+
+export interface InterruptedView {
+  command: string;
+  pid: number;
+  host: string;
+  user: string;
+  since: string;
+  /** The step it was in (see JournalPhase), recorded at `at`. */
+  phase: JournalPhase;
+  at: string;
+  from?: string;
+  to: string;
+  /** status, dry-run: the run may still be under way (its process runs, or runs on another host). */
+  underWay?: boolean;
+  /** What this run did about it, or (status, dry-run) what the next deploy or rollback will do. */
+  action: string;
+  /**
+   * The color that serves once it was dealt with (deploy, rollback), or that the proxies load now (status,
+   * dry-run: nothing was dealt with), when known.
+   */
+  serving?: string;
+  /** Child processes of that run that were still running, and that this run ended. */
+  orphans: number[];
+}
+
+export interface LockView {
+  key: string;
+  pid: number;
+  host: string;
+  user: string;
+  since: string;
+  command: string;
+}
+
+/** A run that failed before it found anything: where every Result starts. */
+export function failedResult(command: Command, exitCode: ExitCode): Result {
+  return { command, status: 'failed', exitCode, rolledBack: false, durationMs: 0, phases: [], proxies: [], running: {}, plan: [] };
+}

@@ -1,0 +1,395 @@
+// Steps 3 to 6, shared by deploy and rollback: health, switch, verify through each proxy, drain, cleanup, and undo.
+import type { ProxyTarget } from '../config.js';
+import type { ContainerState } from '../docker/compose.js';
+import { pollUntil, probeHttp, type ProbeResult } from '../health.js';
+import type { ProxyState } from '../proxy/proxy.js';
+import { attribute, proxyUrl, type Attribution, type ColorAddresses } from '../proxy/verify.js';
+import { allRunning, type Situation } from './detect.js';
+import type { Deployment } from './deployment.js';
+import { StepFailure } from './errors.js';
+
+/** How many log lines of a failed color the result keeps. */
+export const LOG_LINES = 50;
+/** How long a proxy started by a first deploy has to come up. */
+const PROXY_START_MS = 30_000;
+const VERIFY_INTERVAL_MS = 200;
+/** How long an answer that does not tell its color must hold through a proxy whose reload was not confirmed. */
+const UNCONFIRMED_HOLD_MS = 1_000;
+/** How often Docker's own health status is read while the app already answers. */
+const DOCKER_HEALTH_WATCH_MS = 100;
+
+/** One check through a proxy after the switch. */
+export interface VerifyCheck {
+  /** The proxy container, or verify-url. */
+  what: string;
+  url: string;
+}
+
+/** How a proxy that does not run yet is brought up once its include is written (first deploys only). */
+export type ProxyStart = { container: string; service?: string };
+
+/** Steps 3 to 6, the same for a deploy and a rollback. */
+export async function swap(d: Deployment, s: Situation, next: string, starts: ProxyStart[]): Promise<void> {
+  const nextPort = d.compose.port(next);
+  const nextServices = s.services[next] ?? [];
+  // 3. Health-check the new color over HTTP (and Docker's own HEALTHCHECK, where defined).
+  await d.phase('health', async () => {
+    const h = d.config.health;
+    const url = `http://${h.host}:${nextPort}${h.path}`;
+    // Compose is asked once which containers the color has; each probe then only inspects them.
+    const ids = (await d.compose.containers(next, nextServices)).map((c) => c.id);
+    d.nextIds = ids;
+    const outcome = await pollUntil(
+      d.cancellable((timeoutMs) => probeColor(d, nextServices, ids, url, timeoutMs)),
+      { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
+      d.deps,
+    );
+    if (!outcome.ok) {
+      d.checkCancelled('during health');
+      // The last probe's detail says what was expected of it (the status, or the body).
+      throw new StepFailure(
+        `${next} did not become healthy within ${h.timeoutMs / 1000} s at ${url} ` +
+          `(${outcome.attempts} probes; last: ${outcome.detail})`,
+      );
+    }
+  });
+  // 4. Point every proxy at the new color: write, test, then reload them all; check each through itself.
+  let checks: VerifyCheck[] = [];
+  if (d.config.targets.length) {
+    checks = await d.phase('switch', () => switchProxies(d, s, next, nextPort, starts));
+  } else {
+    d.log.warn('No proxy is configured: nothing was switched.');
+  }
+  if (d.config.verifyUrl) checks.push({ what: 'verify-url', url: d.config.verifyUrl });
+  if (checks.length) await d.phase('verify', () => verify(d, s, next, checks));
+  // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
+  const old = s.live;
+  if (old && old !== next && d.config.drainMs > 0 && d.config.cleanup !== 'keep') {
+    await d.phase('drain', async () => {
+      d.log.info(`Waiting ${d.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
+      await d.deps.clock.sleep(d.config.drainMs, d.deps.signal);
+      d.checkCancelled('during drain');
+      await recheck(d, s, next, checks);
+    });
+  }
+  if (old && old !== next) {
+    await d.record('cleanup');
+    d.cleanupStarted = true;
+    await d.phase('cleanup', () => cleanup(d, old, s.services[old] ?? []));
+  }
+  const status = d.config.command === 'rollback' ? 'rolled-back' : 'deployed';
+  d.result.rolledBack = d.config.command === 'rollback';
+  d.finish(status, 0, next);
+}
+
+export async function probeColor(d: Deployment, services: string[], ids: string[], url: string, timeoutMs: number): Promise<ProbeResult> {
+  const containers = await d.compose.inspect(ids);
+  const dead = containers.find((c) => !c.running || c.status === 'restarting');
+  if (dead || containers.length < services.length) {
+    return {
+      ok: false,
+      fatal: true,
+      detail: dead
+        ? `container ${dead.name} is ${dead.status} (exit code ${dead.exitCode})`
+        : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
+    };
+  }
+  const http = await probeHttp(d.deps.http, url, d.config.health, timeoutMs, d.deps.signal);
+  return http.ok ? dockerHealthy(d, ids, containers, http, timeoutMs) : http;
+}
+
+/**
+ * The app answers; where the container has a Docker HEALTHCHECK, Docker must say healthy too. Its status flips
+ * at the check's next run: that is watched closely (an inspect is cheap), not a whole health-interval later.
+ */
+export async function dockerHealthy(
+    d: Deployment,
+  ids: string[],
+  seen: ContainerState[],
+  http: ProbeResult,
+  timeoutMs: number,
+): Promise<ProbeResult> {
+  const until = d.deps.clock.now() + timeoutMs;
+  for (let containers = seen; ; containers = await d.compose.inspect(ids)) {
+    const waiting = containers.find((c) => c.health !== undefined && c.health !== 'healthy');
+    if (!waiting) return http;
+    const over = d.deps.clock.now() >= until || d.deps.signal?.aborted || containers.some((c) => !c.running);
+    if (waiting.health !== 'starting' || over) {
+      return { ok: false, detail: `${http.detail}, but Docker reports ${waiting.name} ${waiting.health}` };
+    }
+    await d.deps.clock.sleep(DOCKER_HEALTH_WATCH_MS, d.deps.signal);
+  }
+}
+
+/**
+ * Writes and tests every include before any proxy is reloaded, then reloads them all (or starts those that could
+ * not run before), and returns where each proxy is to be checked.
+ */
+export async function switchProxies(d: Deployment, s: Situation, next: string, port: number, starts: ProxyStart[]): Promise<VerifyCheck[]> {
+  const written: { target: ProxyTarget; previous: string | null }[] = [];
+  const toStart = new Set(starts.map((p) => p.container));
+  const running = d.proxyContainers().filter((c) => !toStart.has(c));
+  const listen = new Map<string, number[]>();
+  let reloaded = false;
+  d.undo.push({
+    label: 'restore the proxy includes',
+    // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
+    // the next run take the wrong live color, and a proxy restart load an include that was never checked.
+    keepsServing: () => !reloaded,
+    run: async () => {
+      if (reloaded && s.live && !(await colorRunning(d, s, s.live))) {
+        throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
+      }
+      for (const w of [...written].reverse()) {
+        // An include that did not exist is emptied: a proxy cannot be made to forget a file it never had.
+        await d.proxy.write(w.target, w.previous ?? '');
+      }
+      if (!reloaded) return;
+      if (!s.live) {
+        // Nothing served before this first deploy. A previous include that loads (a placeholder) is loaded again;
+        // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
+        d.trafficOnNew = false;
+        for (const c of running) {
+          if (await d.proxy.testOnly(c).then(() => true, () => false)) await d.proxy.reload(c);
+        }
+        d.log.info('No color served before this first deploy: the includes were put back as they were.');
+        return;
+      }
+      for (const c of running) await d.proxy.testOnly(c);
+      for (const c of running) await d.proxy.reload(c);
+      d.trafficOnNew = false;
+      d.log.info(`Proxies restored to ${s.live} and reloaded.`);
+    },
+  });
+  // Seen while the includes are written and tested, so that the reload does not wait for it.
+  const workers = new Map(running.map((c) => [c, d.proxy.beforeReload(c)]));
+  const test = async (target: ProxyTarget, content: string) => {
+    try {
+      const ports = await d.proxy.test(target, content);
+      listen.set(target.container, [...new Set([...(listen.get(target.container) ?? []), ...ports])]);
+    } catch (error) {
+      d.checkCancelled('during switch');
+      throw new StepFailure((error as Error).message);
+    }
+  };
+  const includes = s.includes.map(({ target: t, content }) => {
+    return { container: t.container, file: t.file, path: t.path, previous: content };
+  });
+  await d.record('switch', { includes });
+  for (const inc of s.includes) {
+    const content = d.proxy.render(inc.target, next, port);
+    d.log.info(`${d.proxy.describe(inc.target)} → ${next}`);
+    written.push({ target: inc.target, previous: inc.content });
+    await d.proxy.write(inc.target, content);
+    if (!toStart.has(inc.target.container)) await test(inc.target, content);
+  }
+  // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing.
+  const checks = proxyChecks(d, running, listen, s.proxies);
+  await d.record('switch', { reloading: [...running, ...toStart] });
+  for (const c of running) {
+    d.trafficOnNew = true;
+    reloaded = true;
+    const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+    if (!confirmed) d.unconfirmed.add(c);
+    d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
+  }
+  for (const start of starts) {
+    d.trafficOnNew = true;
+    reloaded = true;
+    if (start.service) {
+      d.log.info(`Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`);
+      await d.compose.startShared(next, [start.service]);
+      d.startedShared.push(start.service);
+    } else {
+      d.log.info(`Restarting the proxy ${start.container}, which could not run before its include named ${next}.`);
+      await d.proxy.restart(start.container);
+    }
+    try {
+      await d.proxy.waitStarted(start.container, PROXY_START_MS, d.deps.signal);
+    } catch (error) {
+      d.checkCancelled('during switch');
+      throw new StepFailure((error as Error).message);
+    }
+    for (const inc of s.includes.filter((i) => i.target.container === start.container)) {
+      await test(inc.target, d.proxy.render(inc.target, next, port));
+    }
+  }
+  if (starts.length) checks.push(...proxyChecks(d, [...toStart], listen, await d.proxy.inspect([...toStart])));
+  void d.record('switched', {}, false);
+  return checks;
+}
+
+/** Where each proxy is checked: its verify-url, or the host port its listen port is published on. */
+export function proxyChecks(d: Deployment, containers: string[], listen: Map<string, number[]>, states: Map<string, ProxyState>): VerifyCheck[] {
+  const mode = d.config.verifyProxies;
+  if (mode === 'off') {
+    if (!d.result.proxies.some((p) => p.verified)) {
+      d.log.warn(
+        'verify-proxies is off: no proxy is checked after the switch, so a proxy that serves errors from the new ' +
+          'color would not be noticed.',
+      );
+    }
+    for (const view of d.result.proxies) view.verified = 'not checked (verify-proxies: off)';
+    return [];
+  }
+  const checks: VerifyCheck[] = [];
+  const h = d.config.health;
+  for (const container of containers) {
+    const given = d.config.targets.find((t) => t.container === container && t.verifyUrl)?.verifyUrl;
+    const ports = listen.get(container) ?? [];
+    const url = given ?? proxyUrl(states.get(container), ports, h.host, h.path);
+    if (url) {
+      checks.push({ what: container, url });
+      for (const view of d.result.proxies.filter((p) => p.container === container)) view.checkedAt = url;
+      continue;
+    }
+    const why =
+      `${container} publishes none of the ports it listens on (${ports.join(', ') || 'none seen'}), ` +
+      'so the runner cannot check it: give it a verify-url in nginx-targets';
+    if (mode === 'required') throw new StepFailure(`${why} (verify-proxies: required).`);
+    d.log.warn(`NOT VERIFIED: ${why}.`);
+    setVerified(d, container, `NOT VERIFIED: publishes no port for ${ports.join(', ') || 'its listen ports'}`);
+  }
+  return checks;
+}
+
+/**
+ * 4b. Each proxy must answer the health expectations through itself, from the new color, before the old color
+ * is drained. The reload was confirmed, so a wrong answer is not a moment of transition: the deadline is short.
+ */
+export async function verify(d: Deployment, s: Situation, next: string, checks: VerifyCheck[]): Promise<void> {
+  const colors = await colorAddresses(d, s, next);
+  for (const check of checks) {
+    const { detail, told } = await checkThrough(d, check, next, colors);
+    const unsure = told.color === undefined;
+    if (unsure) {
+      d.log.info(
+        `${check.what}: which color answered cannot be told; set color-header, or have the proxy add ` +
+          'X-Bluegreen-Upstream (see the README), to make the check certain.',
+      );
+    }
+    setVerified(d, check.what, `${detail}${unsure ? ' (color not told)' : ''}`);
+  }
+}
+
+/**
+ * After the drain, just before the old color is stopped: the new color must still run and still answer through
+ * every proxy. Real traffic may have brought it down meanwhile, and now is the last moment the old color can
+ * take traffic back.
+ */
+export async function recheck(d: Deployment, s: Situation, next: string, checks: VerifyCheck[]): Promise<void> {
+  const colors = await colorAddresses(d, s, next);
+  const down = (await d.compose.inspect(d.nextIds)).find((c) => !c.running || c.status === 'restarting');
+  if (down) {
+    throw new StepFailure(`${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`);
+  }
+  for (const check of checks) await checkThrough(d, check, next, colors, 'after the drain');
+}
+
+/** Asks through one proxy until it answers as expected from the new color, or the check's deadline passes. */
+export async function checkThrough(
+    d: Deployment,
+  check: VerifyCheck,
+  next: string,
+  colors: ColorAddresses[],
+  when = '',
+): Promise<{ detail: string; told: Attribution }> {
+  const h = d.config.health;
+  let told: Attribution = {};
+  let goodSince: number | undefined;
+  const probe = async (timeoutMs: number): Promise<ProbeResult> => {
+    const answer = await probeHttp(d.deps.http, check.url, h, timeoutMs, d.deps.signal);
+    if (!answer.ok || !answer.response) {
+      goodSince = undefined;
+      return answer;
+    }
+    told = attribute(answer.response, d.config.colorHeader, colors);
+    // Nothing in the answer tells the color: it passes on the answer alone, once the reload is confirmed; else
+    // the old workers may still be answering, so the answer must hold for a while. An answer that tells of
+    // neither color (another server block, another app's container) fails.
+    if (told.color === undefined && told.how === undefined) {
+      if (!d.unconfirmed.has(check.what)) return answer;
+      goodSince ??= d.deps.clock.now();
+      return d.deps.clock.now() - goodSince >= UNCONFIRMED_HOLD_MS
+        ? answer
+        : { ok: false, detail: `${answer.detail}, to hold ${UNCONFIRMED_HOLD_MS / 1000} s (reload not confirmed)` };
+    }
+    return told.color === next
+      ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
+      : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
+  };
+  const outcome = await pollUntil(
+    d.cancellable(probe),
+    { what: `${check.what} at ${check.url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS },
+    d.deps,
+  );
+  if (!outcome.ok) {
+    d.checkCancelled(`during verify${when ? ` ${when}` : ''}`);
+    setVerified(d, check.what, `failed${when ? ` ${when}` : ''}: ${outcome.detail}`);
+    throw new StepFailure(
+      `${check.what} did not answer as expected from ${next} at ${check.url}${when ? ` ${when}` : ''} within ` +
+        `${d.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`,
+    );
+  }
+  return { detail: outcome.detail, told };
+}
+
+export function setVerified(d: Deployment, what: string, text: string): void {
+  for (const view of d.result.proxies.filter((p) => p.container === what)) view.verified = text;
+  if (what === 'verify-url') d.result.verifyUrl = text;
+}
+
+/** The addresses by which a proxy's upstream may show each color. */
+export async function colorAddresses(d: Deployment, s: Situation, next: string): Promise<ColorAddresses[]> {
+  const nextStates = await d.compose.inspect(d.nextIds);
+  return d.config.colors.map((color) => {
+    const states = color === next ? nextStates : (s.states[color] ?? []);
+    return {
+      color,
+      port: d.compose.port(color),
+      addresses: states.flatMap((c) => c.addresses),
+      containerPorts: states.flatMap((c) => c.ports),
+    };
+  });
+}
+
+export async function cleanup(d: Deployment, old: string, services: string[]): Promise<void> {
+  const cleanup = d.config.cleanup;
+  if (cleanup === 'keep') {
+    d.log.info(`Keeping ${old} running (cleanup: keep).`);
+  } else if (cleanup === 'stop') {
+    d.log.info(`Stopping ${old}; its containers stay for an instant rollback.`);
+    await d.compose.stop(old, services);
+  } else {
+    d.log.info(`Removing ${old}'s containers (cleanup: down).`);
+    await d.compose.remove(old, services);
+  }
+}
+
+export function pushStopNew(d: Deployment, color: string, services: string[]): void {
+  d.undo.push({
+    label: `stop ${color}`,
+    run: async () => {
+      // The containers seen before the health check, else asked of compose: `up` may have failed before
+      // creating anything, and then there is nothing to stop or read logs of.
+      const containers = d.nextIds.length
+        ? await d.compose.inspect(d.nextIds)
+        : await d.compose.containers(color, services);
+      if (!containers.length) return;
+      const logs = d.compose.logTail(containers, LOG_LINES);
+      if (d.trafficOnNew) {
+        d.result.logTail = await logs;
+        throw new Error(`${color} still serves traffic, so it was left running`);
+      }
+      // A cancelled job is killed seconds after its signal: the logs are read while the color stops.
+      [d.result.logTail] = await Promise.all([logs, d.compose.stopContainers(containers)]);
+      d.stoppedNew = true;
+      d.log.info(`Stopped ${color}.`);
+    },
+  });
+}
+
+export async function colorRunning(d: Deployment, s: Situation, color: string): Promise<boolean> {
+  const services = s.services[color] ?? [];
+  return allRunning(services, await d.compose.containers(color, services));
+}

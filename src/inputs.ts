@@ -1,0 +1,70 @@
+/**
+ * The one list of commands: the CLI, the config schema, the result and the engine's dispatch all read it. A new
+ * command is added here, then the compiler points at the engine's dispatch (engine/commands.ts) until it has one.
+ */
+export const COMMANDS = [
+  {
+    name: 'deploy',
+    help: 'bring up the idle color and switch to it',
+    usage: 'bring up the idle color, health-check it, switch the proxies, drain, stop the old color',
+  },
+  {
+    name: 'rollback',
+    help: 'switch back to the previous color',
+    usage: 'switch back to the previous color while its containers still exist',
+  },
+  { name: 'status', help: 'report only', usage: 'print the live color, its port and what each proxy points at' },
+] as const;
+
+export type Command = (typeof COMMANDS)[number]['name'];
+export const COMMAND_NAMES: readonly Command[] = COMMANDS.map((c) => c.name);
+
+/** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
+export const INPUTS = [
+  { name: 'command', default: 'deploy', help: COMMANDS.map((c) => `${c.name} (${c.help})`).join(', ') },
+  { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
+  { name: 'compose-files', default: 'docker-compose.yml', help: 'shared compose file(s), passed before the color file; may be empty' },
+  { name: 'color-file', default: 'docker-compose.{color}.yml', help: 'per-color compose file, a template with {color}' },
+  { name: 'project-name', default: '', help: 'compose project (-p); may contain {color} to run each color as its own project' },
+  { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
+  { name: 'colors', default: 'blue,green', help: 'the two color names' },
+  { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
+  { name: 'build', default: 'true', help: 'pass --build to up' },
+  { name: 'pull', default: 'false', help: 'pull images before up' },
+  { name: 'health-path', default: '/', help: 'path probed on the new color' },
+  { name: 'health-host', default: '127.0.0.1', help: "host the runner uses to reach a color's published port" },
+  { name: 'health-headers', default: '', help: 'extra request headers, "Name: value" per line' },
+  { name: 'health-status', default: '200-399', help: 'accepted status codes (ranges and lists)' },
+  { name: 'health-body', default: '', help: 'text that the response body must contain' },
+  { name: 'health-timeout', default: '60', help: 'seconds in all before the new color counts as failed' },
+  { name: 'health-interval', default: '1', help: 'seconds between probes (the first probe goes at once)' },
+  { name: 'nginx-container', default: '', help: 'proxy container name(s) to switch' },
+  { name: 'upstream-file', default: '', help: "include file on the runner's disk, mounted into the proxy" },
+  { name: 'upstream-path', default: '', help: 'include path inside the proxy container, written with docker cp' },
+  {
+    name: 'upstream-template',
+    default: 'upstream app {\n    server {host}:{port};\n}\n',
+    help: 'include content; placeholders {color}, {port}, {host}',
+  },
+  { name: 'upstream-host', default: 'localhost', help: 'what {host} becomes' },
+  { name: 'nginx-targets', default: '', help: 'YAML list of proxies (container, file or path, template, host)' },
+  {
+    name: 'verify-proxies',
+    default: 'auto',
+    help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
+  },
+  { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
+  { name: 'verify-timeout', default: '5', help: 'seconds each proxy has, after the switch, to answer from the new color' },
+  { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
+  { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
+  { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
+  { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
+  { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
+] as const;
+
+export type InputName = (typeof INPUTS)[number]['name'];
+export type RawInputs = Partial<Record<string, string>>;
+
+export function defaultOf(name: InputName): string {
+  return INPUTS.find((i) => i.name === name)?.default ?? '';
+}

@@ -1,0 +1,66 @@
+import type { ProxyTarget } from '../config.js';
+import type { Clock, Files } from '../io.js';
+import type { Runner } from '../runner.js';
+import type { IncludeReading } from './include.js';
+import { Nginx } from './nginx.js';
+
+/** What a proxy container is, as `docker inspect` tells. */
+export interface ProxyState {
+  /** Running and not restarting (a crash-looping proxy shows running between its restarts). */
+  running: boolean;
+  status: string;
+  /** Times Docker's restart policy restarted it, and when it last started (ms since the epoch). */
+  restartCount: number;
+  startedAt: number;
+  /** The compose service and the project's directory, when compose created it. */
+  service?: string;
+  workingDir?: string;
+  /** Published TCP ports: container port → host address and port. */
+  published: Map<number, { hostIp: string; hostPort: number }>;
+}
+
+/**
+ * Everything the engine does to a proxy goes through this: it points proxies at a color by writing their include,
+ * has each proxy test the result, and reloads them. A new kind of proxy implements it and is chosen below.
+ */
+export interface Proxy {
+  /** Where a target's include is, in words for the log. */
+  describe(target: ProxyTarget): string;
+  /** The include as it is now; null when there is none. */
+  read(target: ProxyTarget): Promise<string | null>;
+  write(target: ProxyTarget, content: string): Promise<void>;
+  /** The include that points a target at one color. */
+  render(target: ProxyTarget, color: string, port: number): string;
+  /** Which color an include points at. */
+  reading(content: string | null, target: ProxyTarget, colors: readonly string[], ports: readonly number[]): IncludeReading;
+  /**
+   * Has the proxy test its whole configuration with `expected` as the include now on disk; resolves with the
+   * ports it listens on, rejects with what the proxy said.
+   */
+  test(target: ProxyTarget, expected: string): Promise<number[]>;
+  /** Tests the configuration as it is, whatever the include holds. */
+  testOnly(container: string): Promise<void>;
+  /** What reload() needs to confirm the new configuration took effect, taken off the path to the reload. */
+  beforeReload(container: string): Promise<unknown>;
+  /** Reloads; resolves true once the new configuration serves, false when that cannot be seen. */
+  reload(container: string, before?: Promise<unknown>, signal?: AbortSignal): Promise<boolean>;
+  /** Each proxy container that exists. */
+  inspect(containers: string[]): Promise<Map<string, ProxyState>>;
+  /** Restarts a proxy that could not run before its include named a color. */
+  restart(container: string): Promise<void>;
+  /** Waits until a proxy just started runs and stays up; rejects with its log otherwise. */
+  waitStarted(container: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** The commands a switch runs in a proxy, for the dry run's plan. */
+  planSwitch(container: string): string;
+}
+
+export interface ProxyDeps {
+  runner: Runner;
+  files: Files;
+  clock: Clock;
+}
+
+/** The one place that chooses the kind of proxy: Nginx is the only one so far. */
+export function createProxy(deps: ProxyDeps): Proxy {
+  return new Nginx(deps.runner, deps.files, deps.clock);
+}

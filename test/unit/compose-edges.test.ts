@@ -1,0 +1,103 @@
+// Where Docker and Compose behave in ways easy to miss: each test says what they do, and what the tool makes of it.
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config.js';
+import { COMPOSE_V1, COMPOSE_V2, ComposeDriver, type ComposeCli } from '../../src/docker/compose.js';
+import { setup } from './deploy-setup.js';
+import { FakeFiles, FakeHost } from './fake-host.js';
+
+describe('a container that no longer exists', () => {
+  // `docker inspect a b` with b gone prints a and exits 1 ("Error: No such container: b"): the others are read, and
+  // the undo's "stop the new color" finds nothing to stop.
+  it('the new color removed during the drain: rolled back to the old color, exit 1, not ROLLBACK INCOMPLETE', async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    const sleep = clock.sleep.bind(clock);
+    clock.sleep = async (ms, signal) => {
+      const green = host.containers.get('app-green');
+      // `docker rm -f`, or a restart policy of "no" with --rm: the container is gone, not just stopped.
+      if (ms === 10_000 && green) host.containers.remove(green);
+      return sleep(ms, signal);
+    };
+    const result = await run();
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(result.error).not.toMatch(/ROLLBACK INCOMPLETE/);
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+  });
+});
+
+describe("the compose project's directory is the first compose file's", () => {
+  // Compose (v1 and v2) takes the directory of the first -f file as the project directory (unless
+  // --project-directory is given) and names the project after it: with the shared files in a subdirectory, the
+  // default container name of a shared-service proxy comes from that subdirectory.
+  it.each([
+    ['v1', 'deploy_proxy_1', COMPOSE_V1],
+    ['v2', 'deploy-proxy-1', COMPOSE_V2],
+  ] as [string, string, ComposeCli][])('compose %s names the proxy %s', async (_, name, cli) => {
+    const wd = '/srv/shop';
+    const files = new FakeFiles({
+      [`${wd}/deploy/docker-compose.yml`]: 'services:\n  proxy:\n    image: nginx\n',
+      [`${wd}/docker-compose.blue.yml`]: 'services:\n  app-blue: {}\n',
+      [`${wd}/docker-compose.green.yml`]: 'services:\n  app-green: {}\n',
+    });
+    const host = new FakeHost(files, {}, { workingDir: wd });
+    host.composeV2 = true;
+    const config = {
+      workingDirectory: wd,
+      composeFiles: ['deploy/docker-compose.yml'],
+      colorFile: 'docker-compose.{color}.yml',
+      projectName: '',
+      colors: ['blue', 'green'] as [string, string],
+      ports: [8000, 8001] as [number, number],
+    };
+    const driver = new ComposeDriver(host, cli, config, files);
+    await driver.startShared('blue', ['proxy']);
+    expect(host.containers.get('proxy')?.name).toBe(name);
+    expect((await driver.sharedServices()).find((s) => s.name === 'proxy')?.containerNames).toContain(name);
+  });
+});
+
+describe('compose v1 keeps a leading - or _ of the directory name', () => {
+  // docker-compose 1.x: re.sub(r'[^-_a-z0-9]', '', name.lower()), no trimming (v2 trims them).
+  it('a shared proxy in /srv/_shop is _shop_proxy_1 with docker-compose', async () => {
+    const wd = '/srv/_shop';
+    const files = new FakeFiles({
+      [`${wd}/docker-compose.yml`]: 'services:\n  proxy:\n    image: nginx\n',
+      [`${wd}/docker-compose.blue.yml`]: 'services:\n  app-blue: {}\n',
+      [`${wd}/docker-compose.green.yml`]: 'services:\n  app-green: {}\n',
+    });
+    const host = new FakeHost(files, {}, { workingDir: wd });
+    const config = {
+      workingDirectory: wd,
+      composeFiles: ['docker-compose.yml'],
+      colorFile: 'docker-compose.{color}.yml',
+      projectName: '',
+      colors: ['blue', 'green'] as [string, string],
+      ports: [8000, 8001] as [number, number],
+    };
+    const driver = new ComposeDriver(host, COMPOSE_V1, config, files);
+    await driver.startShared('blue', ['proxy']);
+    expect(host.containers.get('proxy')?.name).toBe('_shop_proxy_1');
+    expect((await driver.sharedServices()).find((s) => s.name === 'proxy')?.containerNames).toContain('_shop_proxy_1');
+  });
+});
+
+describe('a color file whose services: is a list', () => {
+  // Compose refuses it ("services must be a mapping"); taken for a map, its indexes would be service names ("0").
+  it('is refused before anything changes, as not a compose file with a services: map', async () => {
+    const files = new FakeFiles({
+      '/srv/shop/docker-compose.blue.yml': 'services:\n  - app-blue\n',
+      '/srv/shop/docker-compose.green.yml': 'services:\n  app-green: {}\n',
+    });
+    const config = {
+      workingDirectory: '/srv/shop',
+      composeFiles: [],
+      colorFile: 'docker-compose.{color}.yml',
+      projectName: '',
+      colors: ['blue', 'green'] as [string, string],
+      ports: [8000, 8001] as [number, number],
+    };
+    const driver = new ComposeDriver(new FakeHost(files, {}), COMPOSE_V2, config, files);
+    const error = await driver.colorServices('blue').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues[0]?.message).toMatch(/not a compose file with a services: map/);
+  });
+});

@@ -1,0 +1,97 @@
+// The one in-memory fake of each of the tool's small dependencies (files, clock, logger), shared by every unit test.
+// fake-host.ts re-exports them next to the Docker host.
+import path from 'node:path';
+import type { Clock, Files, Logger } from '../../src/io.js';
+
+/**
+ * In-memory files; directories exist wherever a file does, and where added to `dirs`. Paths are resolved as the
+ * file system would (`/a/./b` and `/a/b` are one file; a relative path is relative to the process's directory).
+ */
+export class FakeFiles implements Files {
+  readonly data = new Map<string, string>();
+  readonly dirs = new Set<string>();
+  /** Every path written, in order (as resolved). */
+  writes: string[] = [];
+
+  constructor(files: Record<string, string> = {}) {
+    for (const [p, content] of Object.entries(files)) this.put(p, content);
+  }
+
+  /** Puts a file in place, and its directories, without counting it as a write of the code under test. */
+  put(p: string, content: string): void {
+    const at = path.resolve(p);
+    this.data.set(at, content);
+    for (let d = path.dirname(at); !this.dirs.has(d); d = path.dirname(d)) this.dirs.add(d);
+  }
+
+  /** Makes a directory (and its parents) exist. */
+  mkdir(p: string): void {
+    for (let d = path.resolve(p); !this.dirs.has(d); d = path.dirname(d)) this.dirs.add(d);
+  }
+
+  async read(p: string) {
+    return this.data.get(path.resolve(p)) ?? null;
+  }
+
+  async write(p: string, content: string) {
+    this.writes.push(path.resolve(p));
+    this.put(p, content);
+  }
+
+  async kind(p: string) {
+    const at = path.resolve(p);
+    return this.data.has(at) ? ('file' as const) : this.dirs.has(at) ? ('directory' as const) : ('missing' as const);
+  }
+}
+
+/** Time that moves only when the code under test sleeps (or a test advances it). */
+export class FakeClock implements Clock {
+  t: number;
+  /** Every sleep asked for, in order (an aborted one is not slept, nor recorded). */
+  slept: number[] = [];
+  constructor(start = 1_000_000) {
+    this.t = start;
+  }
+  now() {
+    return this.t;
+  }
+  async sleep(ms: number, signal?: AbortSignal) {
+    if (signal?.aborted) return;
+    this.slept.push(ms);
+    this.t += ms;
+  }
+  /** Time passing while something else happens (a probe that takes long). */
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/**
+ * Records what the code logs. `lines` is the log as a reader sees it (warnings and errors marked); `events` is
+ * every call in order with its level, groups included (`info: …`, `warn: …`, `error: …`, `group: name`).
+ */
+export class RecordingLogger implements Logger {
+  lines: string[] = [];
+  groups: string[] = [];
+  events: string[] = [];
+  info(m: string) {
+    this.lines.push(m);
+    this.events.push(`info: ${m}`);
+  }
+  warn(m: string) {
+    this.lines.push(`warning: ${m}`);
+    this.events.push(`warn: ${m}`);
+  }
+  error(m: string) {
+    this.lines.push(`error: ${m}`);
+    this.events.push(`error: ${m}`);
+  }
+  async group<T>(name: string, fn: () => Promise<T>) {
+    this.groups.push(name);
+    this.events.push(`group: ${name}`);
+    return fn();
+  }
+  get text() {
+    return this.lines.join('\n');
+  }
+}
