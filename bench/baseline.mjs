@@ -61,11 +61,24 @@ export async function baselineDeploy(stack, _options, { version }) {
   const current = blueExists ? 'blue' : 'green';
   const deploy = blueExists ? 'green' : 'blue';
   const port = { blue: stack.ports.blue, green: stack.ports.green };
-  log.push(`Current running on ${current} with port ${port[current]}`, `Deploying to ${deploy} with port ${port[deploy]}`);
+  log.push(
+    `Current running on ${current} with port ${port[current]}`,
+    `Deploying to ${deploy} with port ${port[deploy]}`,
+  );
 
   try {
     // stage('Deploy New Version')
-    await phase('up', () => bat(log, 'docker-compose', ['-f', 'docker-compose.yml', '-f', `docker-compose.${deploy}.yml`, 'up', '-d', '--build'], { cwd, env }), { compose: true });
+    await phase(
+      'up',
+      () =>
+        bat(
+          log,
+          'docker-compose',
+          ['-f', 'docker-compose.yml', '-f', `docker-compose.${deploy}.yml`, 'up', '-d', '--build'],
+          { cwd, env },
+        ),
+      { compose: true },
+    );
     // stage('Health Check')
     await phase('health', () => healthCheck(log, `http://localhost:${port[deploy]}${HEALTH_PATH}`));
     // stage('Switch Traffic')
@@ -74,13 +87,39 @@ export async function baselineDeploy(stack, _options, { version }) {
       await bat(log, 'docker', ['exec', stack.proxyContainer, 'nginx', '-s', 'reload']);
     });
     // stage('Cleanup Old Version'): `if (env.CURRENT_COLOR != null)` is always true
-    await phase('cleanup', () => bat(log, 'docker-compose', ['-f', `docker-compose.${current}.yml`, 'down'], { cwd, env }), { compose: true });
-    return { ok: true, code: 0, startedAt, endedAt: now(), phases, composeMs, drainMs: 0, log: log.join('\n'), from: current, to: deploy };
+    await phase(
+      'cleanup',
+      () => bat(log, 'docker-compose', ['-f', `docker-compose.${current}.yml`, 'down'], { cwd, env }),
+      { compose: true },
+    );
+    return {
+      ok: true,
+      code: 0,
+      startedAt,
+      endedAt: now(),
+      phases,
+      composeMs,
+      drainMs: 0,
+      log: log.join('\n'),
+      from: current,
+      to: deploy,
+    };
   } catch (error) {
     log.push(`FAILED: ${error.message}`);
     // post { failure { ... } }
     await phase('post-failure', () => postFailure(log, stack, { cwd, env, current, deploy }));
-    return { ok: false, code: 1, startedAt, endedAt: now(), phases, composeMs, drainMs: 0, log: log.join('\n'), from: current, to: deploy };
+    return {
+      ok: false,
+      code: 1,
+      startedAt,
+      endedAt: now(),
+      phases,
+      composeMs,
+      drainMs: 0,
+      log: log.join('\n'),
+      from: current,
+      to: deploy,
+    };
   }
 }
 

@@ -72,7 +72,10 @@ async function preflight() {
   if ((await run('docker', ['info'], { timeoutMs: 30_000 })).code !== 0) {
     throw new Error('No Docker engine answers (`docker info` failed). Start one first: sudo bash scripts/provision.sh');
   }
-  for (const [file, args] of [['docker-compose', ['version']], ['curl', ['--version']]]) {
+  for (const [file, args] of [
+    ['docker-compose', ['version']],
+    ['curl', ['--version']],
+  ]) {
     if ((await run(file, args)).code !== 0) throw new Error(`\`${file}\` is missing: the benchmark needs it`);
   }
   // dist/ is another engineer's (and CI's) to build: never rebuilt from here.
@@ -97,7 +100,15 @@ function watchDockerHealth() {
   const healthy = [];
   const watcher = watch(
     'docker',
-    ['events', '--filter', 'type=container', '--filter', 'event=health_status', '--format', '{{.TimeNano}} {{.Actor.Attributes.name}} {{.Status}}'],
+    [
+      'events',
+      '--filter',
+      'type=container',
+      '--filter',
+      'event=health_status',
+      '--format',
+      '{{.TimeNano}} {{.Actor.Attributes.name}} {{.Status}}',
+    ],
     (line) => {
       const m = /^(\d+) (\S+) health_status: healthy$/.exec(line.trim());
       if (m) healthy.push({ t: Number(BigInt(m[1]) / 1000n) / 1000, container: m[2] });
@@ -141,7 +152,9 @@ function progress(name, index, f) {
 
 /** Where a run's files go; returns that directory. */
 async function writeResults(results, rawSwaps, config) {
-  const variant = [config.exitOnSigterm && 'exit-on-sigterm', config.dockerHealthcheck && 'docker-healthcheck'].filter(Boolean);
+  const variant = [config.exitOnSigterm && 'exit-on-sigterm', config.dockerHealthcheck && 'docker-healthcheck'].filter(
+    Boolean,
+  );
   const out = config.quick ? path.join(RESULTS, 'runs/quick') : path.join(RESULTS, ...variant);
   await fs.mkdir(out, { recursive: true });
   await fs.writeFile(path.join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -221,10 +234,16 @@ async function main() {
   }
 
   const tools = Object.fromEntries(
-    Object.keys(TOOLS).map((name) => [name, { label: TOOLS[name].label, swaps: swaps[name], summary: summarize(swaps[name]) }]),
+    Object.keys(TOOLS).map((name) => [
+      name,
+      { label: TOOLS[name].label, swaps: swaps[name], summary: summarize(swaps[name]) },
+    ]),
   );
   const ratios = Object.fromEntries(
-    Object.keys(tools.action.summary).map((k) => [k, ratio(tools.action.summary[k].median, tools.baseline.summary[k].median)]),
+    Object.keys(tools.action.summary).map((k) => [
+      k,
+      ratio(tools.action.summary[k].median, tools.baseline.summary[k].median),
+    ]),
   );
   machine.loadAverageEnd = os.loadavg().map((x) => Math.round(x * 100) / 100); // a shared machine: how busy it was
   const results = { machine, config, durationMs: Math.round(now() - started), coldStart: cold, tools, ratios };
@@ -239,7 +258,9 @@ try {
   await cleanup();
   console.log(`\n${markdown(results)}`);
   const where = path.relative(ROOT, out);
-  console.log(`Written: ${where}/latest.json, latest.md, swap.svg (whole run ${(results.durationMs / 1000).toFixed(0)} s)`);
+  console.log(
+    `Written: ${where}/latest.json, latest.md, swap.svg (whole run ${(results.durationMs / 1000).toFixed(0)} s)`,
+  );
   if (!ok) console.error('A swap of this project FAILED: see bench/results/latest.json.');
   exitCode = ok ? 0 : 1;
 } catch (error) {

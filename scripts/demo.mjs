@@ -28,7 +28,9 @@ function selectCompose() {
   }
   if (named) return named;
   if (version) return byVersion[version];
-  return spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0 ? 'docker compose' : 'docker-compose';
+  return spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0
+    ? 'docker compose'
+    : 'docker-compose';
 }
 const composeCommand = selectCompose();
 const [composeFile, ...composePrefix] = composeCommand.split(' ');
@@ -46,7 +48,10 @@ if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status !== 0) {
 
 if (process.argv.includes('--down')) {
   if (existsSync(workdir)) {
-    const files = ['docker-compose.yml', 'docker-compose.blue.yml', 'docker-compose.green.yml'].flatMap((f) => ['-f', f]);
+    const files = ['docker-compose.yml', 'docker-compose.blue.yml', 'docker-compose.green.yml'].flatMap((f) => [
+      '-f',
+      f,
+    ]);
     if (sh(composeFile, [...composePrefix, '-p', project, ...files, 'down', '-t', '1']) !== 0) process.exit(1);
     rmSync(workdir, { recursive: true, force: true });
   }
@@ -58,7 +63,9 @@ console.log('Building the offline images (nginx and a tiny Node app) from files 
 await ensureTestImages({ log: (m) => console.log(`  ${m}`) });
 // A folder left by a demo whose containers are gone (docker rm, a reboot without restart) would point the proxy at a
 // color that no longer runs: start again from examples/.
-const ps = spawnSync('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`], { encoding: 'utf8' });
+const ps = spawnSync('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`], {
+  encoding: 'utf8',
+});
 if (ps.status === 0 && !ps.stdout.trim()) rmSync(workdir, { recursive: true, force: true });
 mkdirSync(workdir, { recursive: true });
 cpSync(path.join(root, 'examples'), workdir, { recursive: true, force: false, errorOnExist: false });
@@ -66,14 +73,22 @@ console.log(`Example project copied to ${workdir} (examples/ of this repository)
 
 const cli = path.join(root, 'dist/cli/index.js');
 const flags = [
-  '--project-name', project,
-  '--ports', colorPorts,
-  '--health-path', '/health',
-  '--compose-command', composeCommand,
-  '--nginx-container', proxyContainer,
-  '--upstream-file', 'nginx/service-url.inc',
-  '--upstream-template', 'upstream app {\\n    server app-{color}:8000;\\n}\\n',
-  '--drain-seconds', '2',
+  '--project-name',
+  project,
+  '--ports',
+  colorPorts,
+  '--health-path',
+  '/health',
+  '--compose-command',
+  composeCommand,
+  '--nginx-container',
+  proxyContainer,
+  '--upstream-file',
+  'nginx/service-url.inc',
+  '--upstream-template',
+  'upstream app {\\n    server app-{color}:8000;\\n}\\n',
+  '--drain-seconds',
+  '2',
 ];
 
 for (const version of ['1', '2']) {

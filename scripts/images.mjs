@@ -21,8 +21,25 @@ export const CONTENT_HASH_LABEL = 'bluegreen.content-hash';
 
 const APP_SERVER = fileURLToPath(new URL('../test/fixtures/app/server.mjs', import.meta.url));
 const BUSYBOX_APPLETS = [
-  'sh', 'cat', 'wget', 'sleep', 'ls', 'echo', 'printf', 'env', 'ps', 'kill', 'grep', 'test',
-  'mkdir', 'rm', 'cp', 'mv', 'head', 'tail', 'nslookup',
+  'sh',
+  'cat',
+  'wget',
+  'sleep',
+  'ls',
+  'echo',
+  'printf',
+  'env',
+  'ps',
+  'kill',
+  'grep',
+  'test',
+  'mkdir',
+  'rm',
+  'cp',
+  'mv',
+  'head',
+  'tail',
+  'nslookup',
 ];
 
 const NGINX_CONF = `# Minimal config of the bluegreen test proxy. "daemon off" comes from the

@@ -30,7 +30,8 @@ for (const report of reports) {
     if (file.status === 'failed' && !file.assertionResults.some((t) => t.status === 'failed')) {
       problems.push(`${report}: ${name} failed outside its tests: ${(file.message ?? '').split('\n')[0]}`);
     }
-    for (const t of file.assertionResults) tests.push({ report, file: name, title: t.fullName ?? t.title, status: t.status });
+    for (const t of file.assertionResults)
+      tests.push({ report, file: name, title: t.fullName ?? t.title, status: t.status });
   }
   const mine = tests.filter((t) => t.report === report);
   if (mine.length === 0) problems.push(`${report}: no test ran`);
@@ -42,13 +43,16 @@ for (const report of reports) {
     for (const f of onDisk) if (!seen.has(f)) problems.push(`${report}: ${f} did not run`);
     for (const t of mine) {
       if (!t.file.startsWith('test/e2e/')) problems.push(`${report}: ${t.file} is not an end-to-end test`);
-      else if (t.status !== 'passed' && t.status !== 'failed') problems.push(`${report}: ${t.status}: ${t.file} > ${t.title}`);
+      else if (t.status !== 'passed' && t.status !== 'failed')
+        problems.push(`${report}: ${t.status}: ${t.file} > ${t.title}`);
     }
   }
 }
 
-const count = (status) => tests.filter((t) => (status ? t.status === status : t.status !== 'passed' && t.status !== 'failed')).length;
-for (const t of tests.filter((t) => t.status === 'failed')) problems.push(`${t.report}: failed: ${t.file} > ${t.title}`);
+const count = (status) =>
+  tests.filter((t) => (status ? t.status === status : t.status !== 'passed' && t.status !== 'failed')).length;
+for (const t of tests.filter((t) => t.status === 'failed'))
+  problems.push(`${t.report}: failed: ${t.file} > ${t.title}`);
 for (const p of new Set(problems)) console.error(p);
 if (mode === 'e2e' && problems.length > 0) {
   console.error('The end-to-end tests did not all run and pass: CI needs every one of them on the real engine.');

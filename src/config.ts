@@ -165,7 +165,10 @@ export function parseStatuses(value: string): StatusRange[] | undefined {
 
 function parseHeaders(value: string, ctx: z.RefinementCtx): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const line of value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
+  for (const line of value
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
     if (!HEADER_NAME.test(name)) return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
@@ -203,7 +206,10 @@ const schema = z
     'color-file': withPlaceholders('color-file', ['color']),
     'project-name': withPlaceholders('project-name', ['color']).superRefine((v, ctx) => {
       if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
-        ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'lower-case letters, digits, - and _, starting with a letter or digit',
+        });
       }
     }),
     'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose'] as const),
@@ -244,7 +250,8 @@ const schema = z
     'nginx-container': text('nginx-container').transform((v) => splitList(v)),
     'upstream-file': text('upstream-file'),
     'upstream-path': text('upstream-path').superRefine((v, ctx) => {
-      if (v && !INCLUDE_PATH.test(v)) ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
+      if (v && !INCLUDE_PATH.test(v))
+        ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
     }),
     // A CLI flag cannot hold a newline easily: in a template (and only there), a literal \n stands for one.
     'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']).transform((v) =>
@@ -265,7 +272,10 @@ const schema = z
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-        return fail(ctx, `a YAML list of {container, file or path, template, host, verify-url}${where}: ${issue?.message}`);
+        return fail(
+          ctx,
+          `a YAML list of {container, file or path, template, host, verify-url}${where}: ${issue?.message}`,
+        );
       }
       return parsed.data;
     }),
@@ -434,7 +444,9 @@ function buildTargets(
     const bad = entry.template !== undefined ? checkPlaceholders(tmpl, ['color', 'port', 'host']) : undefined;
     if (bad) problem(input, `${where}: template has an ${bad}`, tmpl);
     // Compared as Nginx reads them: a {color} inside a comment changes nothing Nginx does.
-    const rendered = p.colors.map((c, i) => wordsOf(renderInclude({ container: '', template: tmpl, host }, c, p.ports[i] ?? 0)));
+    const rendered = p.colors.map((c, i) =>
+      wordsOf(renderInclude({ container: '', template: tmpl, host }, c, p.ports[i] ?? 0)),
+    );
     if (!bad && rendered[0]?.join(' ') === rendered[1]?.join(' ')) {
       problem(
         entry.template !== undefined ? input : 'upstream-template',

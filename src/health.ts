@@ -82,7 +82,11 @@ export async function probeHttp(
       return { ok: false, response, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
     }
     if (expect.body && !response.body.includes(expect.body)) {
-      return { ok: false, response, detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}` };
+      return {
+        ok: false,
+        response,
+        detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}`,
+      };
     }
     return { ok: true, response, detail: `HTTP ${response.status}` };
   } catch (error) {

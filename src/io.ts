@@ -52,16 +52,21 @@ export const nodeHttp: Http = {
       const client = url.startsWith('https:') ? https : http;
       let timer: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
-      const settle = <T>(fn: (value: T) => void) => (value: T) => {
-        clearTimeout(timer);
-        if (onAbort) signal?.removeEventListener('abort', onAbort);
-        fn(value);
-      };
+      const settle =
+        <T>(fn: (value: T) => void) =>
+        (value: T) => {
+          clearTimeout(timer);
+          if (onAbort) signal?.removeEventListener('abort', onAbort);
+          fn(value);
+        };
       const onResponse = (response: http.IncomingMessage) => {
         let body = '';
         const done = settle(resolve);
         const headers = Object.fromEntries(
-          Object.entries(response.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : (value ?? '')]),
+          Object.entries(response.headers).map(([name, value]) => [
+            name,
+            Array.isArray(value) ? value.join(', ') : (value ?? ''),
+          ]),
         );
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {

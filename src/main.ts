@@ -38,7 +38,17 @@ export async function runCommand(raw: RawInputs, log: Logger, signal?: AbortSign
     const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
     const journal = dockerJournal(runner);
     const processes = procProcesses(systemClock);
-    const deps = { runner, http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, journal, processes, signal };
+    const deps = {
+      runner,
+      http: nodeHttp,
+      files: nodeFiles,
+      clock: systemClock,
+      log,
+      locks,
+      journal,
+      processes,
+      signal,
+    };
     return await execute(config, deps);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -27,7 +27,9 @@ function headline(result: Result): string {
     case 'deployed':
       return `deployed${target} (port ${result.port})`;
     case 'rolled-back':
-      return result.exitCode === 0 ? `rolled back to${target}` : `${result.command} of${target} failed and was rolled back`;
+      return result.exitCode === 0
+        ? `rolled back to${target}`
+        : `${result.command} of${target} failed and was rolled back`;
     case 'unchanged':
       return `live color: ${result.color ?? 'none'}`;
     case 'planned':
@@ -52,7 +54,8 @@ export function summaryMarkdown(result: Result): string {
   ];
   if (result.phases.length) {
     lines.push('', '| phase | time | result |', '|---|---:|---|');
-    for (const p of result.phases) lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
+    for (const p of result.phases)
+      lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
   }
   if (result.proxies.length) {
     lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
@@ -73,21 +76,33 @@ export function summaryMarkdown(result: Result): string {
     const readOnly = result.command === 'status' || result.status === 'planned';
     lines.push(
       '',
-      u.underWay ? `### ⏳ A ${u.command} is under way, or ended without finishing` : `### ⚠️ An unfinished ${u.command} was found`,
+      u.underWay
+        ? `### ⏳ A ${u.command} is under way, or ended without finishing`
+        : `### ⚠️ An unfinished ${u.command} was found`,
       '',
       '| | |',
       '|---|---|',
       `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`,
       `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`,
-      readOnly ? `| the proxies load now | ${u.serving ?? 'not known'} |` : `| serving once dealt with | ${u.serving ?? 'not known'} |`,
+      readOnly
+        ? `| the proxies load now | ${u.serving ?? 'not known'} |`
+        : `| serving once dealt with | ${u.serving ?? 'not known'} |`,
       `| child processes ended | ${u.orphans.join(', ') || 'none'} |`,
       `| done about it | ${cell(u.action)} |`,
     );
   }
-  if (result.plan.length) lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
+  if (result.plan.length)
+    lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
   if (result.error) lines.push('', '### What went wrong', '', fence(result.error));
   if (result.logTail) {
-    lines.push('', `<details><summary>Last log lines of ${result.targetColor ?? 'the new color'}</summary>`, '', fence(result.logTail), '', '</details>');
+    lines.push(
+      '',
+      `<details><summary>Last log lines of ${result.targetColor ?? 'the new color'}</summary>`,
+      '',
+      fence(result.logTail),
+      '',
+      '</details>',
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -101,7 +116,9 @@ export function summaryText(result: Result, { withError = true } = {}): string {
       `rolled-back=${o['rolled-back']} duration=${o.duration}s exit=${result.exitCode}`,
   ];
   if (result.phases.length) {
-    lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
+    lines.push(
+      `  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`,
+    );
   }
   const u = result.interrupted;
   if (u) lines.push(`  unfinished ${u.command} of ${u.to} (pid ${u.pid} on ${u.host}, at ${u.phase}): ${u.action}`);

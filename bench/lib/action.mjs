@@ -85,10 +85,13 @@ export async function actionDeploy(stack, options, { version }) {
 /** `phases: detect 0.6s, up 1.7s, ...` from the action's closing lines: name → ms (0.1 s resolution). */
 export function summaryPhases(stdout) {
   const line = /^\s*phases: (.+)$/m.exec(stdout)?.[1] ?? '';
-  return line.split(', ').map((part) => {
-    const m = /^(\S+) ([\d.]+)s( FAILED)?$/.exec(part.trim());
-    return m ? { name: m[1], ms: Number(m[2]) * 1000, ok: !m[3] } : undefined;
-  }).filter(Boolean);
+  return line
+    .split(', ')
+    .map((part) => {
+      const m = /^(\S+) ([\d.]+)s( FAILED)?$/.exec(part.trim());
+      return m ? { name: m[1], ms: Number(m[2]) * 1000, ok: !m[3] } : undefined;
+    })
+    .filter(Boolean);
 }
 
 /**

@@ -22,7 +22,10 @@ export async function machineInfo(proxyContainer) {
     docker: { server, client },
     compose: firstLine((await run('docker-compose', ['version', '--short'])).stdout),
     nginx: firstLine(nginx.stderr).replace(/^nginx version: /, ''),
-    curl: firstLine((await run('curl', ['--version'])).stdout).split(' ').slice(0, 2).join(' '),
+    curl: firstLine((await run('curl', ['--version'])).stdout)
+      .split(' ')
+      .slice(0, 2)
+      .join(' '),
   };
 }
 
@@ -38,7 +41,8 @@ export async function coldStart(runs) {
     if (c.code !== 0) throw new Error(`the CLI bundle failed to start: ${c.stderr}`);
     cli.push(c.endedAt - c.startedAt);
     const a = await runAction({ command: 'not-a-command' }, { cwd: os.tmpdir(), timeoutMs: 30_000 });
-    if (a.code !== 2) throw new Error(`the action bundle did not reject an invalid input (exit ${a.code}): ${a.stderr}`);
+    if (a.code !== 2)
+      throw new Error(`the action bundle did not reject an invalid input (exit ${a.code}): ${a.stderr}`);
     action.push(a.endedAt - a.startedAt);
   }
   const stat = async (file) => (await fs.stat(file)).size;

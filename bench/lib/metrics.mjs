@@ -98,15 +98,25 @@ export const METRICS = [
   ['slow.atSwitch', 'slow requests in flight at the switch', '', (s) => s.slow.atSwitch],
   ['retried', 'resets absorbed by the retrying client', '', (s) => s.perKind.retry.retried],
   ['readyToSwitchMs', 'ready → first new-color response', 'ms', (s) => s.readyToSwitchMs],
-  ['readyToDockerHealthyMs', '↳ ready → Docker HEALTHCHECK healthy (image: every 1 s)', 'ms', (s) => s.readyToDockerHealthyMs],
-  ['readyToCheckPassedMs', '↳ ready → the tool\'s health check passed', 'ms', (s) => s.readyToCheckPassedMs],
+  [
+    'readyToDockerHealthyMs',
+    '↳ ready → Docker HEALTHCHECK healthy (image: every 1 s)',
+    'ms',
+    (s) => s.readyToDockerHealthyMs,
+  ],
+  ['readyToCheckPassedMs', "↳ ready → the tool's health check passed", 'ms', (s) => s.readyToCheckPassedMs],
   ['checkPassedToSwitchMs', '↳ health check passed → switch', 'ms', (s) => s.checkPassedToSwitchMs],
   ['overlapMs', 'first new-color → last old-color response', 'ms', (s) => s.overlapMs],
   ['totalMs', 'deploy wall time', 'ms', (s) => s.totalMs],
   ['composeMs', 'compose time (up + cleanup)', 'ms', (s) => s.composeMs],
   ['drainMs', 'drain', 'ms', (s) => s.drainMs],
   ['overheadMs', 'own overhead (total − compose − drain)', 'ms', (s) => s.overheadMs],
-  ['requests', 'requests per swap (3 kinds + slow)', '', (s) => KINDS.reduce((n, k) => n + s.perKind[k].requests, 0) + s.slow.requests],
+  [
+    'requests',
+    'requests per swap (3 kinds + slow)',
+    '',
+    (s) => KINDS.reduce((n, k) => n + s.perKind[k].requests, 0) + s.slow.requests,
+  ],
 ];
 
 export function median(xs) {
@@ -122,7 +132,12 @@ export function summarize(swaps) {
   for (const [key, , , get] of METRICS) {
     const values = swaps.map(get);
     const finite = values.filter((x) => x !== null && Number.isFinite(x));
-    summary[key] = { median: median(finite), min: finite.length ? min(finite) : null, max: finite.length ? max(finite) : null, values };
+    summary[key] = {
+      median: median(finite),
+      min: finite.length ? min(finite) : null,
+      max: finite.length ? max(finite) : null,
+      values,
+    };
   }
   return summary;
 }

@@ -59,7 +59,14 @@ export function run(file, args, { cwd, env, timeoutMs = 180_000, onLine, duringA
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       live.delete(child);
-      resolve({ code: code ?? (signal ? -1 : 0), stdout: out.stdout, stderr: out.stderr, lines, startedAt, endedAt: now() });
+      resolve({
+        code: code ?? (signal ? -1 : 0),
+        stdout: out.stdout,
+        stderr: out.stderr,
+        lines,
+        startedAt,
+        endedAt: now(),
+      });
     });
   });
 }
@@ -67,7 +74,8 @@ export function run(file, args, { cwd, env, timeoutMs = 180_000, onLine, duringA
 /** Like run, but throws with the command's output when it fails. */
 export async function runOk(file, args, options) {
   const r = await run(file, args, options);
-  if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${r.code}:\n${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  if (r.code !== 0)
+    throw new Error(`${file} ${args.join(' ')} exited ${r.code}:\n${(r.stderr || r.stdout).trim().slice(-2000)}`);
   return r;
 }
 

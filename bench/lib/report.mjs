@@ -70,7 +70,9 @@ export function markdown(results) {
     '|---|---:|---:|---:|',
   ];
   for (const [key, label, unit] of METRICS) {
-    lines.push(`| ${LABELS[key] ?? label} | ${cell(p[key], unit)} | ${cell(b[key], unit)} | ${ratio(p[key]?.median, b[key]?.median)} |`);
+    lines.push(
+      `| ${LABELS[key] ?? label} | ${cell(p[key], unit)} | ${cell(b[key], unit)} | ${ratio(p[key]?.median, b[key]?.median)} |`,
+    );
   }
   const okCount = (t) => `${t.swaps.filter((s) => s.ok).length}/${t.swaps.length}`;
   lines.push(`| swaps that succeeded | ${okCount(tools.action)} | ${okCount(tools.baseline)} | |`);
@@ -87,11 +89,14 @@ export function markdown(results) {
     '',
     'Switch = the first answer of the new color through the proxy. Ready = the `listening ... t=` line of the new container. ' +
       'Slow requests "at the switch" are those in flight at that instant; lost = not answered 200. Compose time: the action\'s ' +
-      '`up` + `cleanup` phases; the baseline\'s `up -d --build` + `down` calls. The baseline has no drain. Below, a ' +
-      'failure\'s phase is the deploy phase that was running when the failed request ended (the baseline\'s switch ends ' +
+      "`up` + `cleanup` phases; the baseline's `up -d --build` + `down` calls. The baseline has no drain. Below, a " +
+      "failure's phase is the deploy phase that was running when the failed request ended (the baseline's switch ends " +
       'as soon as `nginx -s reload` returns, so what follows a reload falls in its cleanup).',
   );
-  for (const [name, t] of [['This project', tools.action], ['Baseline', tools.baseline]]) {
+  for (const [name, t] of [
+    ['This project', tools.action],
+    ['Baseline', tools.baseline],
+  ]) {
     const failures = failureLines(t.swaps);
     lines.push('', `## Failures seen by the clients: ${name.toLowerCase()}`, '');
     lines.push(...(failures.length ? failures : ['- none']));

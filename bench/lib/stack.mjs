@@ -105,7 +105,9 @@ async function startShared(dir, name, proxyPort) {
   await runOk('docker-compose', ['-p', name, '-f', 'docker-compose.yml', 'up', '-d'], { cwd: dir });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const r = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${proxyPort}/`], { timeoutMs: 5_000 });
+    const r = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${proxyPort}/`], {
+      timeoutMs: 5_000,
+    });
     if (r.stdout === '502') return; // the proxy answers, pointing at the placeholder
     await sleep(200);
   }

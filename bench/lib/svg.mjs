@@ -8,7 +8,14 @@ const PANEL_H = 330;
 const M = { left: 70, right: 20, top: 62, bottom: 50 }; // inside a panel
 const HEADER_H = 96;
 const COLORS = { blue: '#1f77b4', green: '#2ca02c', fail: '#d62728', other: '#7f7f7f' };
-const PHASE_FILL = { detect: '#eeeeee', up: '#fde9c9', health: '#e6dcf5', switch: '#fbd5d5', drain: '#d6eef0', cleanup: '#e3e3e3' };
+const PHASE_FILL = {
+  detect: '#eeeeee',
+  up: '#fde9c9',
+  health: '#e6dcf5',
+  switch: '#fbd5d5',
+  drain: '#d6eef0',
+  cleanup: '#e3e3e3',
+};
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const f = (x) => Math.round(x * 10) / 10;
@@ -62,7 +69,7 @@ function legend(y) {
       ['rect', COLORS.blue, 'answered by blue'],
       ['rect', COLORS.green, 'answered by green'],
       ['rect', COLORS.fail, 'failed (non-2xx or no answer), also marked ▲ under the axis'],
-      ['band', '#e6dcf5', 'the deploy\'s phases (bands)'],
+      ['band', '#e6dcf5', "the deploy's phases (bands)"],
     ],
     [
       ['dash', '#555', 'new color ready (app listening)'],
@@ -76,10 +83,15 @@ function legend(y) {
     const ly = y + r * 18;
     for (const [shape, color, label] of items) {
       if (shape === 'rect') out.push(`<rect x="${x}" y="${ly - 10}" width="14" height="12" fill="${color}"/>`);
-      if (shape === 'band') out.push(`<rect x="${x}" y="${ly - 10}" width="14" height="12" fill="${color}" stroke="#999" stroke-width="0.5"/>`);
+      if (shape === 'band')
+        out.push(
+          `<rect x="${x}" y="${ly - 10}" width="14" height="12" fill="${color}" stroke="#999" stroke-width="0.5"/>`,
+        );
       const dash = { dash: '4 2', dot: '2 2', line: '' }[shape];
       if (dash !== undefined) {
-        out.push(`<line x1="${x}" y1="${ly - 4}" x2="${x + 14}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+        out.push(
+          `<line x1="${x}" y1="${ly - 4}" x2="${x + 14}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+        );
       }
       out.push(`<text x="${x + 19}" y="${ly}">${esc(label)}</text>`);
       x += 40 + label.length * 6.8;
@@ -107,7 +119,9 @@ function phaseBands(phases, X, plot) {
   phases.forEach((ph, i) => {
     const x1 = X(ph.start);
     const w = Math.max(1.5, X(ph.end) - x1);
-    out.push(`<rect x="${f(x1)}" y="${plot.y}" width="${f(w)}" height="${plot.h}" fill="${PHASE_FILL[ph.name] ?? '#eeeeee'}" stroke="#bbb" stroke-width="0.5"/>`);
+    out.push(
+      `<rect x="${f(x1)}" y="${plot.y}" width="${f(w)}" height="${plot.h}" fill="${PHASE_FILL[ph.name] ?? '#eeeeee'}" stroke="#bbb" stroke-width="0.5"/>`,
+    );
     const row = i % 2;
     const ly = plot.y - 8 - row * 15;
     const cx = x1 + w / 2;
@@ -127,11 +141,16 @@ function bars(binned, X, Y, fromMs) {
     for (const key of ['blue', 'green', 'other', 'fail']) {
       if (!b[key]) continue;
       const top = base + b[key];
-      out.push(`<rect x="${f(x)}" y="${f(Y(top))}" width="${f(w)}" height="${f(Y(base) - Y(top))}" fill="${COLORS[key]}"/>`);
+      out.push(
+        `<rect x="${f(x)}" y="${f(Y(top))}" width="${f(w)}" height="${f(Y(base) - Y(top))}" fill="${COLORS[key]}"/>`,
+      );
       base = top;
     }
     // A failure is easy to miss in a tall bar: mark its bin below the axis as well.
-    if (b.fail) out.push(`<path d="M${f(x + w / 2)} ${f(Y(0) + 3)} l-4 8 h8 z" fill="${COLORS.fail}"><title>${b.fail} failed</title></path>`);
+    if (b.fail)
+      out.push(
+        `<path d="M${f(x + w / 2)} ${f(Y(0) + 3)} l-4 8 h8 z" fill="${COLORS.fail}"><title>${b.fail} failed</title></path>`,
+      );
   });
   return out;
 }
@@ -143,17 +162,25 @@ function axes(plot, X, Y, fromMs, toMs, yMax) {
   ];
   const xStep = niceStep((toMs - fromMs) / 1000, 14) * 1000;
   for (let t = Math.ceil(fromMs / xStep) * xStep; t <= toMs; t += xStep) {
-    out.push(`<line x1="${f(X(t))}" y1="${plot.y + plot.h}" x2="${f(X(t))}" y2="${plot.y + plot.h + 5}" stroke="#000"/>`);
+    out.push(
+      `<line x1="${f(X(t))}" y1="${plot.y + plot.h}" x2="${f(X(t))}" y2="${plot.y + plot.h + 5}" stroke="#000"/>`,
+    );
     out.push(`<text x="${f(X(t))}" y="${plot.y + plot.h + 18}" text-anchor="middle">${t / 1000}</text>`);
   }
   const yStep = niceStep(yMax, 5);
   for (let n = 0; n <= yMax; n += yStep) {
-    out.push(`<line x1="${plot.x - 5}" y1="${f(Y(n))}" x2="${plot.x + plot.w}" y2="${f(Y(n))}" stroke="${n ? '#ddd' : '#000'}" stroke-width="0.6"/>`);
+    out.push(
+      `<line x1="${plot.x - 5}" y1="${f(Y(n))}" x2="${plot.x + plot.w}" y2="${f(Y(n))}" stroke="${n ? '#ddd' : '#000'}" stroke-width="0.6"/>`,
+    );
     out.push(`<text x="${plot.x - 8}" y="${f(Y(n) + 4)}" text-anchor="end">${n}</text>`);
   }
-  out.push(`<text x="${plot.x + plot.w / 2}" y="${plot.y + plot.h + 38}" text-anchor="middle">time since the deploy started (s)</text>`);
+  out.push(
+    `<text x="${plot.x + plot.w / 2}" y="${plot.y + plot.h + 38}" text-anchor="middle">time since the deploy started (s)</text>`,
+  );
   const cy = plot.y + plot.h / 2;
-  out.push(`<text x="${plot.x - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${plot.x - 48} ${cy})">requests per 100 ms</text>`);
+  out.push(
+    `<text x="${plot.x - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${plot.x - 48} ${cy})">requests per 100 ms</text>`,
+  );
   return out;
 }
 
@@ -162,8 +189,12 @@ function markers(times, X, plot) {
   const line = (t, style, label, dy) => {
     if (t === null || t === undefined) return;
     const [stroke, dash] = { ready: ['#555', '5 3'], healthy: ['#7b3fb5', '2 2'], switch: ['#000', ''] }[style];
-    out.push(`<line x1="${f(X(t))}" y1="${plot.y}" x2="${f(X(t))}" y2="${plot.y + plot.h}" stroke="${stroke}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
-    out.push(`<text x="${f(X(t) + 4)}" y="${plot.y + dy}" font-size="11" fill="${stroke}" stroke="#fff" stroke-width="3" paint-order="stroke">${esc(label)}</text>`);
+    out.push(
+      `<line x1="${f(X(t))}" y1="${plot.y}" x2="${f(X(t))}" y2="${plot.y + plot.h}" stroke="${stroke}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+    );
+    out.push(
+      `<text x="${f(X(t) + 4)}" y="${plot.y + dy}" font-size="11" fill="${stroke}" stroke="#fff" stroke-width="3" paint-order="stroke">${esc(label)}</text>`,
+    );
   };
   const s = (t) => `${(t / 1000).toFixed(2)} s`;
   line(times.ready, 'ready', `ready ${s(times.ready)}`, 14);

@@ -40908,9 +40908,21 @@ const COMMAND_NAMES = COMMANDS.map((c) => c.name);
 const INPUTS = [
     { name: 'command', default: 'deploy', help: COMMANDS.map((c) => `${c.name} (${c.help})`).join(', ') },
     { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
-    { name: 'compose-files', default: 'docker-compose.yml', help: 'shared compose file(s), passed before the color file; may be empty' },
-    { name: 'color-file', default: 'docker-compose.{color}.yml', help: 'per-color compose file, a template with {color}' },
-    { name: 'project-name', default: '', help: 'compose project (-p); may contain {color} to run each color as its own project' },
+    {
+        name: 'compose-files',
+        default: 'docker-compose.yml',
+        help: 'shared compose file(s), passed before the color file; may be empty',
+    },
+    {
+        name: 'color-file',
+        default: 'docker-compose.{color}.yml',
+        help: 'per-color compose file, a template with {color}',
+    },
+    {
+        name: 'project-name',
+        default: '',
+        help: 'compose project (-p); may contain {color} to run each color as its own project',
+    },
     { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
     { name: 'colors', default: 'blue,green', help: 'the two color names' },
     { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
@@ -40938,9 +40950,21 @@ const INPUTS = [
         default: 'auto',
         help: 'check each proxy on its published port after the switch: auto, required (fail if one cannot be) or off',
     },
-    { name: 'verify-url', default: '', help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back' },
-    { name: 'verify-timeout', default: '5', help: 'seconds each proxy has, after the switch, to answer from the new color' },
-    { name: 'color-header', default: '', help: 'response header whose value names the color that answered, e.g. X-Color' },
+    {
+        name: 'verify-url',
+        default: '',
+        help: 'one more URL checked after the switch (e.g. a load balancer); failure rolls back',
+    },
+    {
+        name: 'verify-timeout',
+        default: '5',
+        help: 'seconds each proxy has, after the switch, to answer from the new color',
+    },
+    {
+        name: 'color-header',
+        default: '',
+        help: 'response header whose value names the color that answered, e.g. X-Color',
+    },
     { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
     { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
     { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
@@ -50603,7 +50627,10 @@ function upstreamName(target) {
 /** An include directive's pattern (globs, relative to /etc/nginx when not absolute) against a file's path. */
 function includeMatches(pattern, file) {
     const full = pattern.startsWith('/') ? pattern : `/etc/nginx/${pattern}`;
-    const re = new RegExp(`^${full.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    const re = new RegExp(`^${full
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`);
     return re.test(file);
 }
 
@@ -50752,7 +50779,10 @@ function parseStatuses(value) {
 }
 function parseHeaders(value, ctx) {
     const headers = {};
-    for (const line of value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
+    for (const line of value
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean)) {
         const colon = line.indexOf(':');
         const name = colon > 0 ? line.slice(0, colon).trim() : '';
         if (!HEADER_NAME.test(name))
@@ -50786,7 +50816,10 @@ const schema = object({
     'color-file': withPlaceholders('color-file', ['color']),
     'project-name': withPlaceholders('project-name', ['color']).superRefine((v, ctx) => {
         if (v && !PROJECT.test(v.replace(/\{color\}/g, 'blue'))) {
-            ctx.addIssue({ code: 'custom', message: 'lower-case letters, digits, - and _, starting with a letter or digit' });
+            ctx.addIssue({
+                code: 'custom',
+                message: 'lower-case letters, digits, - and _, starting with a letter or digit',
+            });
         }
     }),
     'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose']),
@@ -51058,7 +51091,9 @@ function onEndpoint(runner, endpoint) {
     if (!Object.keys(pinned).length)
         return runner;
     return {
-        run: (file, args, options) => DOCKER_FILES.has(file) ? runner.run(file, args, { ...options, env: { ...options.env, ...pinned } }) : runner.run(file, args, options),
+        run: (file, args, options) => DOCKER_FILES.has(file)
+            ? runner.run(file, args, { ...options, env: { ...options.env, ...pinned } })
+            : runner.run(file, args, options),
     };
 }
 
@@ -60718,7 +60753,11 @@ async function givenProjectName(config, files) {
         if (name && !name.includes('$'))
             fromFiles = name;
     }
-    return (config.projectName || process.env.COMPOSE_PROJECT_NAME || fromDotEnv || fromFiles || external_node_path_default().basename(projectDirOf(config)));
+    return (config.projectName ||
+        process.env.COMPOSE_PROJECT_NAME ||
+        fromDotEnv ||
+        fromFiles ||
+        external_node_path_default().basename(projectDirOf(config)));
 }
 /** Runs compose for one color at a time, touching only the services it is given. */
 class ComposeDriver {
@@ -60746,7 +60785,11 @@ class ComposeDriver {
     }
     /** The full argument list of one compose call for one color. */
     args(color, subcommand) {
-        return this.projectArgs(this.config.projectName.replace(/\{color\}/g, color), ['-f', this.colorFile(color), ...subcommand]);
+        return this.projectArgs(this.config.projectName.replace(/\{color\}/g, color), [
+            '-f',
+            this.colorFile(color),
+            ...subcommand,
+        ]);
     }
     /**
      * A call on the shared files alone. Starting shared services this way creates the networks they define: merged
@@ -60809,7 +60852,11 @@ class ComposeDriver {
                 const previous = shared.get(name)?.containerNames ?? [];
                 shared.set(name, {
                     name,
-                    containerNames: typeof containerName === 'string' ? [containerName] : previous.length ? previous : await this.defaultNames(name),
+                    containerNames: typeof containerName === 'string'
+                        ? [containerName]
+                        : previous.length
+                            ? previous
+                            : await this.defaultNames(name),
                 });
             }
         }
@@ -60858,7 +60905,9 @@ class ComposeDriver {
     async inspect(ids) {
         if (!ids.length)
             return [];
-        const r = await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS });
+        const r = await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], {
+            timeoutMs: QUERY_TIMEOUT_MS,
+        });
         // A container removed meanwhile: docker exits 1 for it, and still prints the others.
         const gone = r.exitCode === 1 && /no such (container|object)/i.test(r.stderr) && r.stdout.trimStart().startsWith('[');
         if (!gone)
@@ -60899,7 +60948,9 @@ class ComposeDriver {
      */
     async logTail(containers, lines) {
         const tails = await Promise.all(containers.map(async (c) => {
-            const r = await this.runner.run('docker', ['logs', '--tail', String(lines), c.id], { timeoutMs: QUERY_TIMEOUT_MS });
+            const r = await this.runner.run('docker', ['logs', '--tail', String(lines), c.id], {
+                timeoutMs: QUERY_TIMEOUT_MS,
+            });
             const text = `${r.stdout}${r.stderr}`.trimEnd();
             return text ? text.split('\n').map((l) => `${c.name} | ${l}`) : [];
         }));
@@ -61118,7 +61169,10 @@ class Nginx {
         const containerPath = target.path ?? '';
         const archive = packFile(external_node_path_default().posix.basename(containerPath), content, this.clock.now() / 1000);
         const dir = external_node_path_default().posix.dirname(containerPath);
-        ensureOk(await this.runner.run('docker', ['cp', '-', `${target.container}:${dir}`], { input: archive, timeoutMs: nginx_TIMEOUT_MS }), `copying the include into ${target.container}`);
+        ensureOk(await this.runner.run('docker', ['cp', '-', `${target.container}:${dir}`], {
+            input: archive,
+            timeoutMs: nginx_TIMEOUT_MS,
+        }), `copying the include into ${target.container}`);
     }
     /**
      * `nginx -T` tests the whole configuration like `nginx -t` and also prints every file it read, which shows
@@ -61324,7 +61378,11 @@ async function probeHttp(http, url, expect, timeoutMs, signal) {
             return { ok: false, response, detail: `HTTP ${response.status}, expected ${formatStatuses(expect.statuses)}` };
         }
         if (expect.body && !response.body.includes(expect.body)) {
-            return { ok: false, response, detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}` };
+            return {
+                ok: false,
+                response,
+                detail: `HTTP ${response.status} but the body lacks ${JSON.stringify(expect.body)}`,
+            };
         }
         return { ok: true, response, detail: `HTTP ${response.status}` };
     }
@@ -61490,16 +61548,33 @@ function decideRecovery(entry, observed) {
     if (phase === 'up') {
         return from === undefined
             ? { kind: 'none', stop: stopTo, why: `the first deploy of ${to} died while bringing it up; ${to} never served` }
-            : { kind: 'none', serving: from, why: `${to} was being brought up and never took traffic; the proxies still serve ${from}` };
+            : {
+                kind: 'none',
+                serving: from,
+                why: `${to} was being brought up and never took traffic; the proxies still serve ${from}`,
+            };
     }
     if (phase === 'cleanup') {
-        return { kind: 'none', serving: to, why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped` };
+        return {
+            kind: 'none',
+            serving: to,
+            why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped`,
+        };
     }
     const state = phase === 'switch' ? 'had begun' : phase === 'switched' ? 'was done but not yet checked' : 'was being undone';
-    const toState = !observed.allRunning[to] ? 'is not running' : observed.healthy ? 'answers its health check' : 'does not answer its health check';
+    const toState = !observed.allRunning[to]
+        ? 'is not running'
+        : observed.healthy
+            ? 'answers its health check'
+            : 'does not answer its health check';
     if (from === undefined) {
         if (phase === 'switched' && toAnswers) {
-            return { kind: 'complete', color: to, reloadAll: false, why: `the first deploy's switch to ${to} was done, and ${to} ${toState}` };
+            return {
+                kind: 'complete',
+                color: to,
+                reloadAll: false,
+                why: `the first deploy's switch to ${to} was done, and ${to} ${toState}`,
+            };
         }
         return {
             kind: 'restore',
@@ -61582,7 +61657,10 @@ function attribute(response, colorHeader, colors) {
     if (upstream === undefined)
         return {};
     // After retries Nginx lists every address it tried ("a, b : c"): the last one answered.
-    const last = upstream.split(/[,:]\s+/).pop()?.trim() ?? '';
+    const last = upstream
+        .split(/[,:]\s+/)
+        .pop()
+        ?.trim() ?? '';
     const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(last);
     if (!m)
         return { how: `X-Bluegreen-Upstream: ${upstream} is not an address` };
@@ -61888,7 +61966,10 @@ async function checkThrough(d, check, next, colors, when = '') {
         }
         return told.color === next
             ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
-            : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
+            : {
+                ok: false,
+                detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})`,
+            };
     };
     const outcome = await pollUntil(d.cancellable(probe), { what: `${check.what} at ${check.url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS }, d.deps);
     if (!outcome.ok) {
@@ -62072,7 +62153,10 @@ async function carryOut(d, entry, seen, r) {
         if (r.stop)
             await stopColor(d, seen, r.stop);
         const where = r.color ?? 'the includes they had before';
-        return { serving: r.color, action: `the proxies were put back on ${where}${checked ? ', checked through them' : ''}` };
+        return {
+            serving: r.color,
+            action: `the proxies were put back on ${where}${checked ? ', checked through them' : ''}`,
+        };
     }
     let checked;
     try {
@@ -62091,7 +62175,10 @@ async function carryOut(d, entry, seen, r) {
             throw error;
         d.log.warn(`${r.color} did not pass: ${error.message}. Putting the proxies back on ${back}.`);
         const backChecked = await pointProxies(d, seen, entry, back, d.runningProxies(seen));
-        return { serving: back, action: `${r.color} failed its check; the proxies were put back on ${back}${backChecked ? ', checked through them' : ''}` };
+        return {
+            serving: back,
+            action: `${r.color} failed its check; the proxies were put back on ${back}${backChecked ? ', checked through them' : ''}`,
+        };
     }
     if (r.drain && d.config.drainMs > 0) {
         d.log.info(`Waiting ${d.config.drainMs / 1000} s for requests in flight on ${r.drain} to finish`);
@@ -62145,7 +62232,8 @@ async function pointProxies(d, seen, entry, color, reload) {
         await d.deps.journal.write(await d.journalKey(), entry);
     }
     for (const c of reload) {
-        if (color === undefined && !(await d.proxy.testOnly(c).then(() => true, () => false)))
+        if (color === undefined &&
+            !(await d.proxy.testOnly(c).then(() => true, () => false)))
             continue;
         const confirmed = await d.proxy.reload(c, undefined, d.deps.signal);
         if (!confirmed)
@@ -62340,7 +62428,9 @@ function planOnly(d, s, next) {
     const cmd = (args) => d.compose.describe(args);
     const u = d.result.interrupted;
     const plan = [
-        ...(u ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`] : []),
+        ...(u
+            ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`]
+            : []),
         `${s.live ? `live color ${s.live} (port ${d.compose.port(s.live)})` : 'no live color'}; ` +
             `${d.config.command} ${next} (port ${port}), services ${services.join(', ')}`,
         d.config.command === 'rollback'
@@ -62371,7 +62461,17 @@ function planOnly(d, s, next) {
 ;// CONCATENATED MODULE: ./src/engine/result.ts
 /** A run that failed before it found anything: where every Result starts. */
 function failedResult(command, exitCode) {
-    return { command, status: 'failed', exitCode, rolledBack: false, durationMs: 0, phases: [], proxies: [], running: {}, plan: [] };
+    return {
+        command,
+        status: 'failed',
+        exitCode,
+        rolledBack: false,
+        durationMs: 0,
+        phases: [],
+        proxies: [],
+        running: {},
+        plan: [],
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/engine/deployment.ts
@@ -62704,7 +62804,10 @@ const nodeHttp = {
             const onResponse = (response) => {
                 let body = '';
                 const done = settle(resolve);
-                const headers = Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : (value ?? '')]));
+                const headers = Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [
+                    name,
+                    Array.isArray(value) ? value.join(', ') : (value ?? ''),
+                ]));
                 response.setEncoding('utf8');
                 response.on('data', (chunk) => {
                     body += chunk;
@@ -62808,7 +62911,17 @@ async function main_runCommand(raw, log, signal) {
         const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
         const journal = dockerJournal(runner);
         const processes = procProcesses(systemClock);
-        const deps = { runner, http: nodeHttp, files: nodeFiles, clock: systemClock, log, locks, journal, processes, signal };
+        const deps = {
+            runner,
+            http: nodeHttp,
+            files: nodeFiles,
+            clock: systemClock,
+            log,
+            locks,
+            journal,
+            processes,
+            signal,
+        };
         return await execute(config, deps);
     }
     catch (error) {
@@ -62845,7 +62958,9 @@ function headline(result) {
         case 'deployed':
             return `deployed${target} (port ${result.port})`;
         case 'rolled-back':
-            return result.exitCode === 0 ? `rolled back to${target}` : `${result.command} of${target} failed and was rolled back`;
+            return result.exitCode === 0
+                ? `rolled back to${target}`
+                : `${result.command} of${target} failed and was rolled back`;
         case 'unchanged':
             return `live color: ${result.color ?? 'none'}`;
         case 'planned':
@@ -62890,7 +63005,11 @@ function summaryMarkdown(result) {
     if (u) {
         // status and dry runs leave an unfinished run as it is: they tell what the proxies load now.
         const readOnly = result.command === 'status' || result.status === 'planned';
-        lines.push('', u.underWay ? `### ⏳ A ${u.command} is under way, or ended without finishing` : `### ⚠️ An unfinished ${u.command} was found`, '', '| | |', '|---|---|', `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`, `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`, readOnly ? `| the proxies load now | ${u.serving ?? 'not known'} |` : `| serving once dealt with | ${u.serving ?? 'not known'} |`, `| child processes ended | ${u.orphans.join(', ') || 'none'} |`, `| done about it | ${cell(u.action)} |`);
+        lines.push('', u.underWay
+            ? `### ⏳ A ${u.command} is under way, or ended without finishing`
+            : `### ⚠️ An unfinished ${u.command} was found`, '', '| | |', '|---|---|', `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`, `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`, readOnly
+            ? `| the proxies load now | ${u.serving ?? 'not known'} |`
+            : `| serving once dealt with | ${u.serving ?? 'not known'} |`, `| child processes ended | ${u.orphans.join(', ') || 'none'} |`, `| done about it | ${cell(u.action)} |`);
     }
     if (result.plan.length)
         lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));

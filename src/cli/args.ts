@@ -28,7 +28,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     if (!arg.startsWith('--')) {
       if (result.inputs.command !== undefined) return { ...result, error: `unexpected argument "${arg}"` };
-      if (!(COMMAND_NAMES as readonly string[]).includes(arg)) return { ...result, error: `unknown command "${arg}"; use ${COMMAND_NAMES.join(', ')}` };
+      if (!(COMMAND_NAMES as readonly string[]).includes(arg))
+        return { ...result, error: `unknown command "${arg}"; use ${COMMAND_NAMES.join(', ')}` };
       result.inputs.command = arg;
       continue;
     }

@@ -106,7 +106,11 @@ async function givenProjectName(config: ProjectConfig, files: Files): Promise<st
     if (name && !name.includes('$')) fromFiles = name;
   }
   return (
-    config.projectName || process.env.COMPOSE_PROJECT_NAME || fromDotEnv || fromFiles || path.basename(projectDirOf(config))
+    config.projectName ||
+    process.env.COMPOSE_PROJECT_NAME ||
+    fromDotEnv ||
+    fromFiles ||
+    path.basename(projectDirOf(config))
   );
 }
 
@@ -146,7 +150,11 @@ export class ComposeDriver {
 
   /** The full argument list of one compose call for one color. */
   args(color: string, subcommand: string[]): string[] {
-    return this.projectArgs(this.config.projectName.replace(/\{color\}/g, color), ['-f', this.colorFile(color), ...subcommand]);
+    return this.projectArgs(this.config.projectName.replace(/\{color\}/g, color), [
+      '-f',
+      this.colorFile(color),
+      ...subcommand,
+    ]);
   }
 
   /**
@@ -210,14 +218,21 @@ export class ComposeDriver {
     for (const file of this.config.composeFiles) {
       const defs = await this.serviceDefs(path.resolve(this.config.workingDirectory, file), 'compose-files');
       for (const [name, def] of defs) {
-        const { profiles, container_name: containerName } = (def ?? {}) as { profiles?: unknown; container_name?: unknown };
+        const { profiles, container_name: containerName } = (def ?? {}) as {
+          profiles?: unknown;
+          container_name?: unknown;
+        };
         if (colorOwned.has(name) || (Array.isArray(profiles) && profiles.length)) continue;
         // A later file overrides an earlier one's container_name, as compose merges them.
         const previous = shared.get(name)?.containerNames ?? [];
         shared.set(name, {
           name,
           containerNames:
-            typeof containerName === 'string' ? [containerName] : previous.length ? previous : await this.defaultNames(name),
+            typeof containerName === 'string'
+              ? [containerName]
+              : previous.length
+                ? previous
+                : await this.defaultNames(name),
         });
       }
     }
@@ -271,9 +286,12 @@ export class ComposeDriver {
   /** The state of known containers: one `docker inspect`, much quicker than asking compose again. */
   async inspect(ids: string[]): Promise<ContainerState[]> {
     if (!ids.length) return [];
-    const r = await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], { timeoutMs: QUERY_TIMEOUT_MS });
+    const r = await this.runner.run('docker', ['inspect', '--type', 'container', ...ids], {
+      timeoutMs: QUERY_TIMEOUT_MS,
+    });
     // A container removed meanwhile: docker exits 1 for it, and still prints the others.
-    const gone = r.exitCode === 1 && /no such (container|object)/i.test(r.stderr) && r.stdout.trimStart().startsWith('[');
+    const gone =
+      r.exitCode === 1 && /no such (container|object)/i.test(r.stderr) && r.stdout.trimStart().startsWith('[');
     if (!gone) ensureOk(r, 'inspecting containers');
     return parseInspect(r.stdout);
   }
@@ -326,7 +344,9 @@ export class ComposeDriver {
   async logTail(containers: ContainerState[], lines: number): Promise<string> {
     const tails = await Promise.all(
       containers.map(async (c) => {
-        const r = await this.runner.run('docker', ['logs', '--tail', String(lines), c.id], { timeoutMs: QUERY_TIMEOUT_MS });
+        const r = await this.runner.run('docker', ['logs', '--tail', String(lines), c.id], {
+          timeoutMs: QUERY_TIMEOUT_MS,
+        });
         const text = `${r.stdout}${r.stderr}`.trimEnd();
         return text ? text.split('\n').map((l) => `${c.name} | ${l}`) : [];
       }),

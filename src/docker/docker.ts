@@ -38,6 +38,8 @@ export function onEndpoint(runner: Runner, endpoint: DockerEndpoint): Runner {
   if (!Object.keys(pinned).length) return runner;
   return {
     run: (file, args, options) =>
-      DOCKER_FILES.has(file) ? runner.run(file, args, { ...options, env: { ...options.env, ...pinned } }) : runner.run(file, args, options),
+      DOCKER_FILES.has(file)
+        ? runner.run(file, args, { ...options, env: { ...options.env, ...pinned } })
+        : runner.run(file, args, options),
   };
 }

@@ -81,7 +81,9 @@ export function dockerJournal(runner: Runner): Journal {
         const entry = JSON.parse(text) as JournalEntry;
         return entry.version === 1 ? entry : undefined;
       } catch {
-        throw new Error(`the deploy journal ${name} cannot be read (${text.slice(0, 80)}). Remove it: docker rm ${name}`);
+        throw new Error(
+          `the deploy journal ${name} cannot be read (${text.slice(0, 80)}). Remove it: docker rm ${name}`,
+        );
       }
     },
 
@@ -89,7 +91,11 @@ export function dockerJournal(runner: Runner): Journal {
       const name = journalName(key);
       if (!created.has(name)) {
         const labels = ['--label', `${JOURNAL_LABEL}=${key}`];
-        await docker(`creating the deploy journal ${name}`, ['create', '--name', name, ...labels, LOCK_IMAGE, 'journal'], IN_USE);
+        await docker(
+          `creating the deploy journal ${name}`,
+          ['create', '--name', name, ...labels, LOCK_IMAGE, 'journal'],
+          IN_USE,
+        );
         created.add(name);
       }
       const archive = packFile(FILE, `${JSON.stringify(entry)}\n`, Date.parse(entry.at) / 1000 || 0);

@@ -28,7 +28,7 @@ export function packFile(name: string, content: string, mtimeSeconds: number): U
 /** The content of the first regular file in a tar stream (pax and GNU long-name records are skipped). */
 export function unpackFirstFile(archive: Uint8Array): string {
   const bytes = Buffer.from(archive);
-  for (let offset = 0; offset + BLOCK <= bytes.length; ) {
+  for (let offset = 0; offset + BLOCK <= bytes.length;) {
     const header = bytes.subarray(offset, offset + BLOCK);
     if (header.every((b) => b === 0)) break;
     const size = parseInt(header.subarray(124, 136).toString('ascii').replace(/\0.*$/s, '').trim() || '0', 8);

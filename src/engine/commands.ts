@@ -62,7 +62,11 @@ async function deploy(d: Deployment, s: Situation): Promise<void> {
     // purpose) is not the deploy's to start. Proxies among them start once their include names a running color.
     if (!s.live) {
       const proxyServices = new Set(starts.map((p) => p.service));
-      await startShared(d, next, s.shared.filter((svc) => !proxyServices.has(svc.name)).map((svc) => svc.name));
+      await startShared(
+        d,
+        next,
+        s.shared.filter((svc) => !proxyServices.has(svc.name)).map((svc) => svc.name),
+      );
     }
     if (d.config.pull) await d.compose.pull(next, nextServices);
     pushStopNew(d, next, nextServices);
@@ -107,7 +111,12 @@ function crashLooping(d: Deployment, state: ProxyState): boolean {
 }
 
 /** The shared service a proxy container belongs to: by its compose labels, or by the name compose will give it. */
-function sharedServiceOf(d: Deployment, container: string, state: ProxyState | undefined, shared: SharedService[]): string | undefined {
+function sharedServiceOf(
+  d: Deployment,
+  container: string,
+  state: ProxyState | undefined,
+  shared: SharedService[],
+): string | undefined {
   if (state) {
     const ours = state.workingDir !== undefined && path.resolve(state.workingDir) === projectDirOf(d.config);
     return ours ? shared.find((svc) => svc.name === state.service)?.name : undefined;
@@ -118,7 +127,9 @@ function sharedServiceOf(d: Deployment, container: string, state: ProxyState | u
 async function rollback(d: Deployment, s: Situation, unfinished?: JournalEntry): Promise<void> {
   if (unfinished && undidDeploy(d, unfinished)) {
     // The unfinished deploy never took over: going to the other color would bring up its unchecked build.
-    d.log.info(`The unfinished deploy of ${unfinished.to} was undone and ${unfinished.from} serves as before: nothing to roll back.`);
+    d.log.info(
+      `The unfinished deploy of ${unfinished.to} was undone and ${unfinished.from} serves as before: nothing to roll back.`,
+    );
     return d.finish('unchanged', 0, unfinished.from);
   }
   if (!s.live) {
@@ -130,7 +141,8 @@ async function rollback(d: Deployment, s: Situation, unfinished?: JournalEntry):
   const containers = await d.compose.containers(back, services);
   const missing = services.filter((svc) => !containers.some((c) => c.service === svc));
   if (missing.length) {
-    throw new StepFailure(`${back} has no container for ${missing.join(', ')} to go back to (removed by cleanup: down?). ` +
+    throw new StepFailure(
+      `${back} has no container for ${missing.join(', ')} to go back to (removed by cleanup: down?). ` +
         'Deploy the version you want instead.',
     );
   }
@@ -160,7 +172,9 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
   const cmd = (args: string[]) => d.compose.describe(args);
   const u = d.result.interrupted;
   const plan = [
-    ...(u ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`] : []),
+    ...(u
+      ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`]
+      : []),
     `${s.live ? `live color ${s.live} (port ${d.compose.port(s.live)})` : 'no live color'}; ` +
       `${d.config.command} ${next} (port ${port}), services ${services.join(', ')}`,
     d.config.command === 'rollback'

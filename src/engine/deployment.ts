@@ -83,7 +83,11 @@ export class Deployment {
     this.runner = {
       run: (file, args, options) => {
         const env = { ...options.env, [RUN_ENV]: this.runId };
-        return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal: deps.signal });
+        return deps.runner.run(
+          file,
+          args,
+          this.undoing ? { ...options, env } : { ...options, env, signal: deps.signal },
+        );
       },
     };
     this.proxy = createProxy({ runner: this.runner, files: deps.files, clock: deps.clock });
@@ -105,7 +109,9 @@ export class Deployment {
     try {
       if (!readOnly) release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
       const cli = await detectCompose(this.runner, this.config.composeCommand);
-      this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
+      this.log.info(
+        `Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`,
+      );
       this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
       const unfinished = await this.deps.journal.read(await this.journalKey());
       if (unfinished && readOnly) reportUnfinished(this, unfinished);
@@ -240,7 +246,9 @@ export class Deployment {
     if (steps.length && this.entry && this.entry.phase !== 'up') {
       // Should this run die while undoing, the next one puts the proxies back rather than finish the switch.
       this.journalWrites = this.journalWrites.catch(() => undefined);
-      await this.record('undo').catch((e: Error) => this.log.warn(`Could not record the undo in the journal: ${e.message}`));
+      await this.record('undo').catch((e: Error) =>
+        this.log.warn(`Could not record the undo in the journal: ${e.message}`),
+      );
     }
     if (steps.length) {
       await this.phase('restore', async () => {

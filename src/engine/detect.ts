@@ -40,7 +40,8 @@ export async function detect(d: Deployment): Promise<Situation> {
  */
 function loadedPerJournal(d: Deployment): string | undefined {
   const loaded = d.readOnly ? d.result.interrupted?.serving : undefined;
-  if (loaded) d.log.info(`The proxies load ${loaded}, as the unfinished run's journal tells, whatever the include files say.`);
+  if (loaded)
+    d.log.info(`The proxies load ${loaded}, as the unfinished run's journal tells, whatever the include files say.`);
   return loaded;
 }
 
@@ -51,7 +52,8 @@ function liveFromIncludes(d: Deployment, seen: Omit<Situation, 'live'>): string 
     pointed: seen.includes.map((i) => ({ container: i.target.container, color: i.color })),
     running: someRunning(d.config.colors, seen.states),
   });
-  for (const idle of decision.idlePointed) d.log.warn(`An include points at ${idle}, which is not running: ${idle} is not live.`);
+  for (const idle of decision.idlePointed)
+    d.log.warn(`An include points at ${idle}, which is not running: ${idle} is not live.`);
   if (decision.refused) throw new StepFailure(decision.refused);
   return decision.live;
 }
@@ -143,7 +145,10 @@ export function decideLive({ colors, pointed, running }: LiveInput): LiveDecisio
 }
 
 /** Whether any container of each color runs. */
-export function someRunning(colors: readonly string[], states: Record<string, ContainerState[]>): Record<string, boolean> {
+export function someRunning(
+  colors: readonly string[],
+  states: Record<string, ContainerState[]>,
+): Record<string, boolean> {
   return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
 }
 

@@ -45,7 +45,9 @@ export function describeUnfinished(d: Deployment, entry: JournalEntry, underWay 
     undo: `was putting the proxies back on ${from ?? 'the includes they had before'}`,
   };
   const found = underWay ? 'is under way, or ended without finishing' : 'was found unfinished';
-  d.log.warn(`A ${entry.command} of ${to} ${found}: ${describeHolder(run)} ${doing[entry.phase]} (recorded ${entry.at}).`);
+  d.log.warn(
+    `A ${entry.command} of ${to} ${found}: ${describeHolder(run)} ${doing[entry.phase]} (recorded ${entry.at}).`,
+  );
   d.result.interrupted = view;
   return view;
 }
@@ -120,10 +122,19 @@ export async function carryOut(
     };
   }
   if (r.kind === 'restore') {
-    const checked = await pointProxies(d, seen, entry, r.color, r.reload.filter((c) => d.runningProxies(seen).includes(c)));
+    const checked = await pointProxies(
+      d,
+      seen,
+      entry,
+      r.color,
+      r.reload.filter((c) => d.runningProxies(seen).includes(c)),
+    );
     if (r.stop) await stopColor(d, seen, r.stop);
     const where = r.color ?? 'the includes they had before';
-    return { serving: r.color, action: `the proxies were put back on ${where}${checked ? ', checked through them' : ''}` };
+    return {
+      serving: r.color,
+      action: `the proxies were put back on ${where}${checked ? ', checked through them' : ''}`,
+    };
   }
   let checked: boolean;
   try {
@@ -140,7 +151,10 @@ export async function carryOut(
     if (!seen.running[back]) throw error;
     d.log.warn(`${r.color} did not pass: ${(error as Error).message}. Putting the proxies back on ${back}.`);
     const backChecked = await pointProxies(d, seen, entry, back, d.runningProxies(seen));
-    return { serving: back, action: `${r.color} failed its check; the proxies were put back on ${back}${backChecked ? ', checked through them' : ''}` };
+    return {
+      serving: back,
+      action: `${r.color} failed its check; the proxies were put back on ${back}${backChecked ? ', checked through them' : ''}`,
+    };
   }
   if (r.drain && d.config.drainMs > 0) {
     d.log.info(`Waiting ${d.config.drainMs / 1000} s for requests in flight on ${r.drain} to finish`);
@@ -168,7 +182,7 @@ export async function stopColor(d: Deployment, seen: Omit<Situation, 'live'>, co
  * anything was checked through a proxy.
  */
 export async function pointProxies(
-    d: Deployment,
+  d: Deployment,
   seen: Omit<Situation, 'live'>,
   entry: JournalEntry,
   color: string | undefined,
@@ -193,8 +207,7 @@ export async function pointProxies(
       listen.set(container, [...new Set([...(listen.get(container) ?? []), ...ports])]);
     }
   }
-  const checks =
-    color === undefined ? [] : proxyChecks(d, color === entry.to ? running : reload, listen, seen.proxies);
+  const checks = color === undefined ? [] : proxyChecks(d, color === entry.to ? running : reload, listen, seen.proxies);
   if (color === entry.to && d.config.verifyUrl) checks.push({ what: 'verify-url', url: d.config.verifyUrl });
   const more = reload.filter((c) => !entry.reloading.includes(c));
   if (more.length) {
@@ -202,7 +215,14 @@ export async function pointProxies(
     await d.deps.journal.write(await d.journalKey(), entry);
   }
   for (const c of reload) {
-    if (color === undefined && !(await d.proxy.testOnly(c).then(() => true, () => false))) continue;
+    if (
+      color === undefined &&
+      !(await d.proxy.testOnly(c).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
     const confirmed = await d.proxy.reload(c, undefined, d.deps.signal);
     if (!confirmed) d.unconfirmed.add(c);
     d.log.info(`Reloaded ${c}.`);

@@ -48,16 +48,34 @@ export function decideRecovery(entry: JournalEntry, observed: Observed): Recover
   if (phase === 'up') {
     return from === undefined
       ? { kind: 'none', stop: stopTo, why: `the first deploy of ${to} died while bringing it up; ${to} never served` }
-      : { kind: 'none', serving: from, why: `${to} was being brought up and never took traffic; the proxies still serve ${from}` };
+      : {
+          kind: 'none',
+          serving: from,
+          why: `${to} was being brought up and never took traffic; the proxies still serve ${from}`,
+        };
   }
   if (phase === 'cleanup') {
-    return { kind: 'none', serving: to, why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped` };
+    return {
+      kind: 'none',
+      serving: to,
+      why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped`,
+    };
   }
-  const state = phase === 'switch' ? 'had begun' : phase === 'switched' ? 'was done but not yet checked' : 'was being undone';
-  const toState = !observed.allRunning[to] ? 'is not running' : observed.healthy ? 'answers its health check' : 'does not answer its health check';
+  const state =
+    phase === 'switch' ? 'had begun' : phase === 'switched' ? 'was done but not yet checked' : 'was being undone';
+  const toState = !observed.allRunning[to]
+    ? 'is not running'
+    : observed.healthy
+      ? 'answers its health check'
+      : 'does not answer its health check';
   if (from === undefined) {
     if (phase === 'switched' && toAnswers) {
-      return { kind: 'complete', color: to, reloadAll: false, why: `the first deploy's switch to ${to} was done, and ${to} ${toState}` };
+      return {
+        kind: 'complete',
+        color: to,
+        reloadAll: false,
+        why: `the first deploy's switch to ${to} was done, and ${to} ${toState}`,
+      };
     }
     return {
       kind: 'restore',
@@ -85,7 +103,8 @@ export function decideRecovery(entry: JournalEntry, observed: Observed): Recover
   if (phase === 'undo') {
     // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
     if (fromRuns || nothingLoaded) return restore;
-    if (toAnswers) return { ...complete, why: `${complete.why}, while ${from} does not fully run: ${to} keeps the traffic` };
+    if (toAnswers)
+      return { ...complete, why: `${complete.why}, while ${from} does not fully run: ${to} keeps the traffic` };
   } else {
     if (toAnswers) return complete;
     if (fromRuns || nothingLoaded) return restore;

@@ -86,5 +86,15 @@ export interface LockView {
 
 /** A run that failed before it found anything: where every Result starts. */
 export function failedResult(command: Command, exitCode: ExitCode): Result {
-  return { command, status: 'failed', exitCode, rolledBack: false, durationMs: 0, phases: [], proxies: [], running: {}, plan: [] };
+  return {
+    command,
+    status: 'failed',
+    exitCode,
+    rolledBack: false,
+    durationMs: 0,
+    phases: [],
+    proxies: [],
+    running: {},
+    plan: [],
+  };
 }

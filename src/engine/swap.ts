@@ -82,7 +82,13 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   d.finish(status, 0, next);
 }
 
-export async function probeColor(d: Deployment, services: string[], ids: string[], url: string, timeoutMs: number): Promise<ProbeResult> {
+export async function probeColor(
+  d: Deployment,
+  services: string[],
+  ids: string[],
+  url: string,
+  timeoutMs: number,
+): Promise<ProbeResult> {
   const containers = await d.compose.inspect(ids);
   const dead = containers.find((c) => !c.running || c.status === 'restarting');
   if (dead || containers.length < services.length) {
@@ -103,7 +109,7 @@ export async function probeColor(d: Deployment, services: string[], ids: string[
  * at the check's next run: that is watched closely (an inspect is cheap), not a whole health-interval later.
  */
 export async function dockerHealthy(
-    d: Deployment,
+  d: Deployment,
   ids: string[],
   seen: ContainerState[],
   http: ProbeResult,
@@ -125,7 +131,13 @@ export async function dockerHealthy(
  * Writes and tests every include before any proxy is reloaded, then reloads them all (or starts those that could
  * not run before), and returns where each proxy is to be checked.
  */
-export async function switchProxies(d: Deployment, s: Situation, next: string, port: number, starts: ProxyStart[]): Promise<VerifyCheck[]> {
+export async function switchProxies(
+  d: Deployment,
+  s: Situation,
+  next: string,
+  port: number,
+  starts: ProxyStart[],
+): Promise<VerifyCheck[]> {
   const written: { target: ProxyTarget; previous: string | null }[] = [];
   const toStart = new Set(starts.map((p) => p.container));
   const running = d.proxyContainers().filter((c) => !toStart.has(c));
@@ -150,7 +162,13 @@ export async function switchProxies(d: Deployment, s: Situation, next: string, p
         // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
         d.trafficOnNew = false;
         for (const c of running) {
-          if (await d.proxy.testOnly(c).then(() => true, () => false)) await d.proxy.reload(c);
+          if (
+            await d.proxy.testOnly(c).then(
+              () => true,
+              () => false,
+            )
+          )
+            await d.proxy.reload(c);
         }
         d.log.info('No color served before this first deploy: the includes were put back as they were.');
         return;
@@ -197,7 +215,9 @@ export async function switchProxies(d: Deployment, s: Situation, next: string, p
     d.trafficOnNew = true;
     reloaded = true;
     if (start.service) {
-      d.log.info(`Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`);
+      d.log.info(
+        `Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`,
+      );
       await d.compose.startShared(next, [start.service]);
       d.startedShared.push(start.service);
     } else {
@@ -220,7 +240,12 @@ export async function switchProxies(d: Deployment, s: Situation, next: string, p
 }
 
 /** Where each proxy is checked: its verify-url, or the host port its listen port is published on. */
-export function proxyChecks(d: Deployment, containers: string[], listen: Map<string, number[]>, states: Map<string, ProxyState>): VerifyCheck[] {
+export function proxyChecks(
+  d: Deployment,
+  containers: string[],
+  listen: Map<string, number[]>,
+  states: Map<string, ProxyState>,
+): VerifyCheck[] {
   const mode = d.config.verifyProxies;
   if (mode === 'off') {
     if (!d.result.proxies.some((p) => p.verified)) {
@@ -281,14 +306,16 @@ export async function recheck(d: Deployment, s: Situation, next: string, checks:
   const colors = await colorAddresses(d, s, next);
   const down = (await d.compose.inspect(d.nextIds)).find((c) => !c.running || c.status === 'restarting');
   if (down) {
-    throw new StepFailure(`${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`);
+    throw new StepFailure(
+      `${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`,
+    );
   }
   for (const check of checks) await checkThrough(d, check, next, colors, 'after the drain');
 }
 
 /** Asks through one proxy until it answers as expected from the new color, or the check's deadline passes. */
 export async function checkThrough(
-    d: Deployment,
+  d: Deployment,
   check: VerifyCheck,
   next: string,
   colors: ColorAddresses[],
@@ -316,7 +343,10 @@ export async function checkThrough(
     }
     return told.color === next
       ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
-      : { ok: false, detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})` };
+      : {
+          ok: false,
+          detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})`,
+        };
   };
   const outcome = await pollUntil(
     d.cancellable(probe),

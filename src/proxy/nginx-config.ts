@@ -115,6 +115,11 @@ function upstreamName(target: string): string {
 /** An include directive's pattern (globs, relative to /etc/nginx when not absolute) against a file's path. */
 function includeMatches(pattern: string, file: string): boolean {
   const full = pattern.startsWith('/') ? pattern : `/etc/nginx/${pattern}`;
-  const re = new RegExp(`^${full.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+  const re = new RegExp(
+    `^${full
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\?/g, '[^/]')}$`,
+  );
   return re.test(file);
 }

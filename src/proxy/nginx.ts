@@ -27,7 +27,8 @@ function publishedPorts(ports: PortBindings): ProxyState['published'] {
     const m = /^(\d+)\/tcp$/.exec(key);
     // An IPv4 binding first: the runner reaches 0.0.0.0 and 127.0.0.1 bindings through health-host.
     const binding = (bindings ?? []).find((b) => !(b.HostIp ?? '').includes(':')) ?? bindings?.[0];
-    if (m && binding?.HostPort) published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
+    if (m && binding?.HostPort)
+      published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
   }
   return published;
 }
@@ -51,7 +52,12 @@ export class Nginx implements Proxy {
     return renderInclude(target, color, port);
   }
 
-  reading(content: string | null, target: ProxyTarget, colors: readonly string[], ports: readonly number[]): IncludeReading {
+  reading(
+    content: string | null,
+    target: ProxyTarget,
+    colors: readonly string[],
+    ports: readonly number[],
+  ): IncludeReading {
     return readInclude(content, target, colors, ports);
   }
 
@@ -83,7 +89,10 @@ export class Nginx implements Proxy {
     const archive = packFile(path.posix.basename(containerPath), content, this.clock.now() / 1000);
     const dir = path.posix.dirname(containerPath);
     ensureOk(
-      await this.runner.run('docker', ['cp', '-', `${target.container}:${dir}`], { input: archive, timeoutMs: TIMEOUT_MS }),
+      await this.runner.run('docker', ['cp', '-', `${target.container}:${dir}`], {
+        input: archive,
+        timeoutMs: TIMEOUT_MS,
+      }),
       `copying the include into ${target.container}`,
     );
   }
@@ -98,7 +107,9 @@ export class Nginx implements Proxy {
       throw new NginxError(`could not run nginx -t in ${target.container}:\n${tail(r.stderr || r.stdout, 8)}`);
     }
     if (r.exitCode !== 0) {
-      throw new NginxError(`nginx -t in ${target.container} rejected the new include:\n${tail(r.stderr || r.stdout, 8)}`);
+      throw new NginxError(
+        `nginx -t in ${target.container} rejected the new include:\n${tail(r.stderr || r.stdout, 8)}`,
+      );
     }
     const sections = dumpSections(r.stdout);
     const seen = target.path
@@ -169,7 +180,8 @@ export class Nginx implements Proxy {
     } catch {
       ensureOk(r, `inspecting ${containers.join(', ')}`);
     }
-    if (r.exitCode !== 0 && !/no such (container|object)/i.test(r.stderr)) ensureOk(r, `inspecting ${containers.join(', ')}`);
+    if (r.exitCode !== 0 && !/no such (container|object)/i.test(r.stderr))
+      ensureOk(r, `inspecting ${containers.join(', ')}`);
     for (const e of entries) {
       const name = (e.Name ?? '').replace(/^\//, '');
       const labels = e.Config?.Labels ?? {};

@@ -32,7 +32,12 @@ export interface Proxy {
   /** The include that points a target at one color. */
   render(target: ProxyTarget, color: string, port: number): string;
   /** Which color an include points at. */
-  reading(content: string | null, target: ProxyTarget, colors: readonly string[], ports: readonly number[]): IncludeReading;
+  reading(
+    content: string | null,
+    target: ProxyTarget,
+    colors: readonly string[],
+    ports: readonly number[],
+  ): IncludeReading;
   /**
    * Has the proxy test its whole configuration with `expected` as the include now on disk; resolves with the
    * ports it listens on, rejects with what the proxy said.

@@ -46,11 +46,7 @@ export interface Attribution {
  * X-Color the app sends), else from X-Bluegreen-Upstream, the upstream address Nginx used, compared with each
  * color's container addresses and published port.
  */
-export function attribute(
-  response: HttpResponse,
-  colorHeader: string,
-  colors: ColorAddresses[],
-): Attribution {
+export function attribute(response: HttpResponse, colorHeader: string, colors: ColorAddresses[]): Attribution {
   if (colorHeader) {
     const value = response.headers[colorHeader.toLowerCase()];
     if (value === undefined) return { how: `no ${colorHeader} header in the answer` };
@@ -60,7 +56,11 @@ export function attribute(
   const upstream = response.headers[UPSTREAM_HEADER];
   if (upstream === undefined) return {};
   // After retries Nginx lists every address it tried ("a, b : c"): the last one answered.
-  const last = upstream.split(/[,:]\s+/).pop()?.trim() ?? '';
+  const last =
+    upstream
+      .split(/[,:]\s+/)
+      .pop()
+      ?.trim() ?? '';
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(last);
   if (!m) return { how: `X-Bluegreen-Upstream: ${upstream} is not an address` };
   const [ip = '', port = ''] = [m[1], m[2]];

@@ -30,7 +30,6 @@ const NGINX_TEST = { command: 'docker', match: /^docker exec \S+ nginx -T$/ } as
 const RELOAD = { command: 'docker', match: /^docker exec \S+ nginx -s reload$/ } as const;
 const JOURNAL = { command: 'docker', match: /^docker cp - bluegreen-journal-/ } as const;
 
-
 interface CallPoint {
   name: string;
   kill: KillAtCall;
@@ -109,7 +108,11 @@ async function settledColor(url: string): Promise<string> {
 function detected(stderr: string): string {
   const lines = stderr.split('\n');
   const up = lines.findIndex((l) => /^== (up|start) ==$/.test(l));
-  return lines.slice(0, up === -1 ? undefined : up).filter(Boolean).map((l) => `  ${l}`).join('\n');
+  return lines
+    .slice(0, up === -1 ? undefined : up)
+    .filter(Boolean)
+    .map((l) => `  ${l}`)
+    .join('\n');
 }
 
 describe(`deploys killed with SIGKILL (Compose ${COMPOSE.version})`, () => {
@@ -169,7 +172,9 @@ describe(`deploys killed with SIGKILL (Compose ${COMPOSE.version})`, () => {
         const told = JSON.parse(seen.stdout) as DeployResult;
         expect.soft(told.color, 'status: the color the proxy serves, not the one its include names').toBe(served);
         expect.soft(told.interrupted).toMatchObject({ phase: 'switch', from, to, underWay: false, serving: served });
-        expect.soft(seen.stderr).toMatch(/A deploy of \w+ was found unfinished: process \d+ .* was switching the proxies/);
+        expect
+          .soft(seen.stderr)
+          .toMatch(/A deploy of \w+ was found unfinished: process \d+ .* was switching the proxies/);
       }
       const started = Date.now();
       const next = await runCli(deploy(), { cwd: stack.dir });

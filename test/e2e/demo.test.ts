@@ -8,7 +8,14 @@ import { freePorts } from './support/project.js';
 const project = `bg-demo-${process.pid}`;
 
 async function projectContainers(): Promise<string[]> {
-  const r = await docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Names}}']);
+  const r = await docker([
+    'ps',
+    '-a',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--format',
+    '{{.Names}}',
+  ]);
   return r.stdout.split('\n').filter(Boolean).sort();
 }
 

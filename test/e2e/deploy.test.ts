@@ -42,7 +42,10 @@ describe('deploys on a real engine (action bundle and CLI)', () => {
   it('blue to green, with the shared compose file changed: proxy and db are not recreated', async () => {
     const shared = path.join(stack.dir, 'docker-compose.yml');
     const text = await fs.readFile(shared, 'utf8');
-    await fs.writeFile(shared, text.replace('environment: { COLOR: db }', 'environment: { COLOR: db, CHANGED: "yes" }'));
+    await fs.writeFile(
+      shared,
+      text.replace('environment: { COLOR: db }', 'environment: { COLOR: db, CHANGED: "yes" }'),
+    );
     await stack.setAppEnv('green', { APP_VERSION: '2' });
     const run = await runAction(stack.inputs, { cwd: stack.dir });
     expect(run.exitCode, run.stdout).toBe(0);
@@ -88,7 +91,12 @@ describe('deploys on a real engine (action bundle and CLI)', () => {
     const run = await runAction({ ...stack.inputs, command: 'rollback' }, { cwd: stack.dir });
     const seconds = (Date.now() - started) / 1000;
     expect(run.exitCode, run.stdout).toBe(0);
-    expect(run.outputs).toMatchObject({ status: 'rolled-back', color: 'green', 'previous-color': 'blue', 'rolled-back': 'true' });
+    expect(run.outputs).toMatchObject({
+      status: 'rolled-back',
+      color: 'green',
+      'previous-color': 'blue',
+      'rolled-back': 'true',
+    });
     expect(await servedColor(stack.proxyUrl)).toBe('green');
     expect(await runningColors(stack)).toEqual(['green']);
     console.log(`rollback took ${seconds.toFixed(1)} s (drain 1 s included)`);

@@ -100,7 +100,9 @@ describe('failures of the new color, rolled back on a real engine', () => {
     const run = await runAction(inputs, { cwd: stack.dir });
     console.log(`unhealthy green: rolled back in ${seconds(started)}`);
     await expectRolledBack(stack, run, {
-      reason: new RegExp(`green did not become healthy within ${HEALTH_TIMEOUT_S} s at http://127\\.0\\.0\\.1:${stack.ports.green}/health \\(\\d+ probes; last: HTTP 500`),
+      reason: new RegExp(
+        `green did not become healthy within ${HEALTH_TIMEOUT_S} s at http://127\\.0\\.0\\.1:${stack.ports.green}/health \\(\\d+ probes; last: HTTP 500`,
+      ),
       logLine: /listening color=green/,
     });
     expect(phaseSeconds(run.summary, 'health')).toBeGreaterThanOrEqual(HEALTH_TIMEOUT_S - 1);
@@ -114,7 +116,9 @@ describe('failures of the new color, rolled back on a real engine', () => {
     const started = Date.now();
     const run = await runAction({ ...inputs, 'health-timeout': String(timeout) }, { cwd: stack.dir });
     const elapsed = (Date.now() - started) / 1000;
-    console.log(`crashing green: rolled back in ${elapsed.toFixed(1)} s (health phase ${phaseSeconds(run.summary, 'health')} s)`);
+    console.log(
+      `crashing green: rolled back in ${elapsed.toFixed(1)} s (health phase ${phaseSeconds(run.summary, 'health')} s)`,
+    );
     await expectRolledBack(stack, run, {
       reason: /green did not become healthy within 60 s .*last: container \S+ is exited \(exit code 1\)/,
       logLine: /crashing at start as requested \(CRASH_AT_START=1\) color=green/,

@@ -63,10 +63,15 @@ describe('first deploy of the committed seed layout, nothing started', () => {
     const written = lineIndex(run.stdout, /service-url\.inc \(mounted in .*-proxy\) → blue$/);
     const proxy = lineIndex(
       run.stdout,
-      new RegExp(`^Starting the proxy ${stack.proxyContainer} \\(shared service ts-proxy\\) now that its include names blue\\.$`),
+      new RegExp(
+        `^Starting the proxy ${stack.proxyContainer} \\(shared service ts-proxy\\) now that its include names blue\\.$`,
+      ),
     );
     // v1: "Creating <name>-dev-blue ...", v2: "Container <name>-dev-blue  Creating".
-    const blue = lineIndex(run.stdout, new RegExp(`Creating ${stack.name}-dev-blue|${stack.name}-dev-blue\\s+Creating`));
+    const blue = lineIndex(
+      run.stdout,
+      new RegExp(`Creating ${stack.name}-dev-blue|${stack.name}-dev-blue\\s+Creating`),
+    );
     expect(up).toBeLessThan(shared);
     expect(shared).toBeLessThan(blue);
     expect(blue).toBeLessThan(health);
@@ -75,7 +80,9 @@ describe('first deploy of the committed seed layout, nothing started', () => {
 
     // Verified through the proxy's published port, the color told by the X-Bluegreen-Upstream header.
     expect(run.summary).toMatch(
-      new RegExp(`\\| ${stack.proxyContainer} \\| .* \\| blue \\| HTTP 200 from blue \\(X-Bluegreen-Upstream [\\d.]+:\\d+\\) \\|`),
+      new RegExp(
+        `\\| ${stack.proxyContainer} \\| .* \\| blue \\| HTTP 200 from blue \\(X-Bluegreen-Upstream [\\d.]+:\\d+\\) \\|`,
+      ),
     );
     await expectServes(stack.proxyUrl, 'blue');
     expect((await containerState(stack.proxyContainer))?.running).toBe(true);
@@ -108,7 +115,10 @@ describe('first deploy of the committed seed layout, the proxy crash-looping', (
       { description: 'the proxy crash-looping' },
     );
     // The seed's second proxy, its own project: `set $service_url` and a resolver, so it runs.
-    await compose(path.join(stack.dir, 'edge'), ['up', '-d'], { projectName: `${stack.name}-edge`, files: ['compose.yaml'] });
+    await compose(path.join(stack.dir, 'edge'), ['up', '-d'], {
+      projectName: `${stack.name}-edge`,
+      files: ['compose.yaml'],
+    });
     await waitFor(async () => (await get(`${stack.edgeUrl}/`).catch(() => ({ status: 0 }))).status >= 500, 30_000, {
       description: 'the edge proxy answering (502 on its placeholder)',
     });
@@ -121,12 +131,16 @@ describe('first deploy of the committed seed layout, the proxy crash-looping', (
 
   it('both proxies targeted: the crash-looping one is restarted once its include names blue; both serve blue', async () => {
     const before = await containerState(stack.proxyContainer);
-    console.log(`the proxy before the deploy: running=${before?.running} restarting=${before?.restarting} restarts=${before?.restarts}`);
+    console.log(
+      `the proxy before the deploy: running=${before?.running} restarting=${before?.restarting} restarts=${before?.restarts}`,
+    );
     const started = Date.now();
     const run = await runAction({ ...stack.inputs, 'color-header': 'X-Color' }, { cwd: stack.dir });
     console.log(`first deploy, proxy crash-looping: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expectFirstDeployOfBlue(stack, run);
-    expect(run.stdout).toContain(`Restarting the proxy ${stack.proxyContainer}, which could not run before its include named blue.`);
+    expect(run.stdout).toContain(
+      `Restarting the proxy ${stack.proxyContainer}, which could not run before its include named blue.`,
+    );
     expect(run.stdout).not.toMatch(/Starting shared services/);
 
     const proxy = await containerState(stack.proxyContainer);

@@ -15,7 +15,10 @@ const key = (what: string) => `proxy:${RUN}-${String(nextKey++).padStart(3, '0')
 
 function newLocks(waitMs = 60_000): { locks: Locks; lines: string[] } {
   const log = new RecordingLogger();
-  return { locks: dockerLocks({ runner: createExecaRunner(), clock: systemClock, log }, { waitMs, command: 'deploy' }), lines: log.lines };
+  return {
+    locks: dockerLocks({ runner: createExecaRunner(), clock: systemClock, log }, { waitMs, command: 'deploy' }),
+    lines: log.lines,
+  };
 }
 
 /** The lock containers of this run: name, status and key, as `docker ps -a` shows them. */
@@ -41,7 +44,9 @@ describe('deploy locks on a real engine', () => {
   beforeAll(async () => {
     // The first acquire imports the lock image when the engine lacks it.
     const { locks } = newLocks();
-    await (await locks.acquire([key('image')]))();
+    await (
+      await locks.acquire([key('image')])
+    )();
     expect((await docker(['image', 'inspect', LOCK_IMAGE])).exitCode).toBe(0);
   });
   afterEach(removeOurs);
@@ -85,7 +90,14 @@ describe('deploy locks on a real engine', () => {
   it('takes over a stale lock of a dead process on this host', async () => {
     const k = key('stale');
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;
-    const holder = { pid: dead, host: os.hostname(), user: 'gone', since: new Date().toISOString(), token: 't', command: 'deploy' };
+    const holder = {
+      pid: dead,
+      host: os.hostname(),
+      user: 'gone',
+      since: new Date().toISOString(),
+      token: 't',
+      command: 'deploy',
+    };
     const name = lockName(k);
     const labels = ['--label', `${LOCK_LABEL}=${k}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
     const staleId = (await docker(['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'])).stdout.trim();
@@ -93,7 +105,9 @@ describe('deploy locks on a real engine', () => {
     const started = Date.now();
     const release = await locks.acquire([k]);
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(lines.join('\n')).toMatch(new RegExp(`warning: Took over the deploy lock ${k}: process ${dead} of user gone`));
+    expect(lines.join('\n')).toMatch(
+      new RegExp(`warning: Took over the deploy lock ${k}: process ${dead} of user gone`),
+    );
     const nowId = (await docker(['container', 'inspect', '--format', '{{.Id}}', name])).stdout.trim();
     expect(nowId).not.toBe(staleId);
     expect((await docker(['container', 'inspect', staleId], { reject: false })).exitCode).toBe(1);
@@ -103,7 +117,14 @@ describe('deploy locks on a real engine', () => {
 
   it('a lock of another host is not taken over: after the wait limit, the error says how to remove it', async () => {
     const k = key('remote');
-    const holder = { pid: 1, host: `other-${RUN}`, user: 'ci', since: new Date().toISOString(), token: 't', command: 'deploy' };
+    const holder = {
+      pid: 1,
+      host: `other-${RUN}`,
+      user: 'ci',
+      since: new Date().toISOString(),
+      token: 't',
+      command: 'deploy',
+    };
     const labels = ['--label', `${LOCK_LABEL}=${k}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
     await docker(['create', '--name', lockName(k), ...labels, LOCK_IMAGE, 'lock']);
     const { locks } = newLocks(2_000);

@@ -62,7 +62,10 @@ describe('two deploys sharing one edge proxy', () => {
       expect(result).toMatchObject({ status: 'deployed', color: 'green', previousColor: 'blue' });
       // Each deploy checked the edge on the port of its own server block, found from the edge's Nginx config.
       const checked = result.proxies.find((p: { container: string }) => p.container === edge!.container);
-      expect(checked).toMatchObject({ checkedAt: `${edge!.urls[i]}/health`, verified: 'HTTP 200 from green (X-Color)' });
+      expect(checked).toMatchObject({
+        checkedAt: `${edge!.urls[i]}/health`,
+        verified: 'HTTP 200 from green (X-Color)',
+      });
     });
     const waited = runs.map((r) => r.lines.some((l) => /Waiting for another deploy/.test(l.text)));
     console.log(`waited: ${waited.join(', ')}`);

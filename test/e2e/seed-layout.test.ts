@@ -61,7 +61,12 @@ describe('the seed layout: two proxies, one of them written with docker cp', () 
       const container = `${stack.name}-dev-${color}`;
 
       // The edge proxy's include exists only inside its container.
-      const edgeInclude = await docker(['exec', stack.edgeContainer, 'cat', '/etc/nginx/conf.d/test-backend/service-url.inc']);
+      const edgeInclude = await docker([
+        'exec',
+        stack.edgeContainer,
+        'cat',
+        '/etc/nginx/conf.d/test-backend/service-url.inc',
+      ]);
       expect(edgeInclude.stdout).toContain(`set $service_url http://${container}:${port};`);
       // The seed proxy's include is the mounted file on disk.
       const mounted = await fs.readFile(path.join(stack.dir, 'nginx/service-url.inc'), 'utf8');
@@ -70,15 +75,22 @@ describe('the seed layout: two proxies, one of them written with docker cp', () 
 
       // Only the new color runs; the shared services and the edge proxy are the same containers.
       const other = color === 'blue' ? 'green' : 'blue';
-      expect((await docker(['container', 'inspect', '--format', '{{.State.Running}}', container])).stdout.trim()).toBe('true');
-      const old = await docker(['container', 'inspect', '--format', '{{.State.Running}}', `${stack.name}-dev-${other}`], {
-        reject: false,
-      });
+      expect((await docker(['container', 'inspect', '--format', '{{.State.Running}}', container])).stdout.trim()).toBe(
+        'true',
+      );
+      const old = await docker(
+        ['container', 'inspect', '--format', '{{.State.Running}}', `${stack.name}-dev-${other}`],
+        {
+          reject: false,
+        },
+      );
       if (previous) expect(old.stdout.trim()).toBe('false');
       else expect(old.exitCode).not.toBe(0);
       expect(await serviceContainerId(stack, 'ts-proxy')).toBe(shared.proxy);
       expect(await serviceContainerId(stack, 'ts-postgres')).toBe(shared.db);
-      expect((await docker(['container', 'inspect', '--format', '{{.Id}}', stack.edgeContainer])).stdout.trim()).toBe(shared.edge);
+      expect((await docker(['container', 'inspect', '--format', '{{.Id}}', stack.edgeContainer])).stdout.trim()).toBe(
+        shared.edge,
+      );
     });
   }
 });

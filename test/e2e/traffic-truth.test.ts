@@ -53,7 +53,9 @@ describe('the default template in a bridge network: the proxy points at itself',
     const include = await fs.readFile(path.join(stack.dir, 'nginx/service-url.inc'), 'utf8');
     expect(include).toMatch(/server app-blue:8000;/);
     const proxyAt = `${stack.proxyUrl.replace(/[.]/g, '\\.')}/health`;
-    const reason = new RegExp(`${stack.proxyContainer} did not answer as expected from green at ${proxyAt} within 3 s: HTTP 502`);
+    const reason = new RegExp(
+      `${stack.proxyContainer} did not answer as expected from green at ${proxyAt} within 3 s: HTTP 502`,
+    );
     expect(run.stdout).toMatch(reason);
     expect(run.summary).toMatch(reason);
     expect(run.summary).toMatch(/^\| verify \| [\d.]+ s \| \*\*failed\*\* \|$/m);
@@ -108,7 +110,9 @@ describe.each([
     expect(report.byColor.green?.count).toBeGreaterThan(0);
     await expectServes(stack.proxyUrl, 'green');
     // Checked through the proxy with the app's X-Color.
-    expect(run.summary).toMatch(new RegExp(`\\| ${stack.proxyContainer} \\| .* \\| blue \\| HTTP 200 from green \\(X-Color\\) \\|`));
+    expect(run.summary).toMatch(
+      new RegExp(`\\| ${stack.proxyContainer} \\| .* \\| blue \\| HTTP 200 from green \\(X-Color\\) \\|`),
+    );
     const blue = await containerState(blueId);
     expect(blue, "blue's container was removed").toBeDefined();
     expect(blue?.running).toBe(false);
@@ -151,7 +155,9 @@ describe('an include edited by hand that disagrees with its marker line', () => 
     expect(run.stdout).toMatch(/Live color: blue/);
     await expectServes(stack.proxyUrl, 'green');
     expect((await get(`${stack.proxyUrl}/`)).headers['x-bluegreen-upstream']).toBeDefined();
-    expect(await fs.readFile(file, 'utf8')).toMatch(/^# bluegreen-action: color=green .*\nupstream app \{\n {4}server app-green:8000;/);
+    expect(await fs.readFile(file, 'utf8')).toMatch(
+      /^# bluegreen-action: color=green .*\nupstream app \{\n {4}server app-green:8000;/,
+    );
     // Blue is the same container, never recreated, and stopped by cleanup.
     expect(await serviceContainerId(stack, 'app-blue')).toBe(blueId);
     expect(await isRunning(blueId)).toBe(false);

@@ -21,7 +21,9 @@ describe('the rooms of src/', () => {
     expect(engine.length).toBeGreaterThan(5);
     for (const [file, text] of engine) {
       for (const spec of imports(text)) {
-        expect(spec, `${file} imports ${spec}`).not.toMatch(/proxy\/nginx|@actions\/|execa|child_process|\/cli\/|\/action\/|\.\.\/main\.js/);
+        expect(spec, `${file} imports ${spec}`).not.toMatch(
+          /proxy\/nginx|@actions\/|execa|child_process|\/cli\/|\/action\/|\.\.\/main\.js/,
+        );
       }
       // Nginx is one kind of proxy, behind proxy/proxy.ts; the input name nginx-targets is the user's word.
       expect(text.replace(/nginx-targets/g, ''), file).not.toMatch(/nginx/i);
@@ -37,9 +39,18 @@ describe('the rooms of src/', () => {
   });
 
   it('the entry points only wire: GitHub in action/, the command line in cli/', () => {
-    const outside = [...sources('.'), ...sources('engine'), ...sources('docker'), ...sources('proxy'), ...sources('cli')];
+    const outside = [
+      ...sources('.'),
+      ...sources('engine'),
+      ...sources('docker'),
+      ...sources('proxy'),
+      ...sources('cli'),
+    ];
     for (const [file, text] of outside) {
-      expect(imports(text).filter((s) => s.startsWith('@actions/')), file).toEqual([]);
+      expect(
+        imports(text).filter((s) => s.startsWith('@actions/')),
+        file,
+      ).toEqual([]);
     }
   });
 });

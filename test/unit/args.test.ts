@@ -45,7 +45,17 @@ describe('parseArgs', () => {
   });
 
   it('takes a boolean flag followed by another flag for true', () => {
-    const parsed = parseArgs(['deploy', '--dry-run', '--ports', '1,2', '--pull', '--json', '--build', '--cleanup', 'keep']);
+    const parsed = parseArgs([
+      'deploy',
+      '--dry-run',
+      '--ports',
+      '1,2',
+      '--pull',
+      '--json',
+      '--build',
+      '--cleanup',
+      'keep',
+    ]);
     expect(parsed.error).toBeUndefined();
     expect(parsed.json).toBe(true);
     expect(parsed.inputs).toEqual({
@@ -137,7 +147,8 @@ describe('usage', () => {
 
   it('names each command on its own line, --json, --help and the exit codes', () => {
     expect(text).toMatch(/^Usage: bluegreen <deploy\|rollback\|status> /);
-    for (const command of ['deploy', 'rollback', 'status']) expect(text).toMatch(new RegExp(`^  ${command} {2,}\\S`, 'm'));
+    for (const command of ['deploy', 'rollback', 'status'])
+      expect(text).toMatch(new RegExp(`^  ${command} {2,}\\S`, 'm'));
     for (const flag of ['json', 'help']) expect(text).toMatch(new RegExp(`^  --${flag} {2,}\\S`, 'm'));
     expect(text).toContain('Exit codes: 0 success');
     expect(text).toContain('2 invalid input');

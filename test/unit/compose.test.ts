@@ -21,7 +21,12 @@ describe('projectNameOf: the compose project as compose picks it', () => {
     if (saved === undefined) delete process.env.COMPOSE_PROJECT_NAME;
     else process.env.COMPOSE_PROJECT_NAME = saved;
   });
-  const config = (projectName = '') => ({ projectName, workingDirectory: WD, composeFiles: ['a.yml', 'b.yml'], colorFile: 'docker-compose.{color}.yml' });
+  const config = (projectName = '') => ({
+    projectName,
+    workingDirectory: WD,
+    composeFiles: ['a.yml', 'b.yml'],
+    colorFile: 'docker-compose.{color}.yml',
+  });
 
   it('-p, then COMPOSE_PROJECT_NAME (environment, then .env), then name: (the last file), then the directory', async () => {
     delete process.env.COMPOSE_PROJECT_NAME;

@@ -17,7 +17,14 @@ function fakeFiles({
 }: { root?: string; files?: string[]; dirs?: string[]; missing?: string[] } = {}): FakeFiles {
   const at = (p: string) => path.resolve(root, p);
   const gone = new Set(missing.map(at));
-  const fake = new FakeFiles(Object.fromEntries(files.map(at).filter((p) => !gone.has(p)).map((p) => [p, `# ${p}\n`])));
+  const fake = new FakeFiles(
+    Object.fromEntries(
+      files
+        .map(at)
+        .filter((p) => !gone.has(p))
+        .map((p) => [p, `# ${p}\n`]),
+    ),
+  );
   for (const dir of [root, ...dirs.map(at)]) if (!gone.has(dir)) fake.mkdir(dir);
   return fake;
 }
@@ -48,7 +55,8 @@ interface BadCase {
 
 const TARGETS_AND_CONTAINER = '- container: proxy\n  file: nginx/upstream.inc\n';
 const TARGETS_UNKNOWN_KEY = '- container: proxy\n  file: nginx/upstream.inc\n  colour: blue\n';
-const TARGETS_FILE_AND_PATH = '- container: proxy\n  file: nginx/upstream.inc\n  path: /etc/nginx/conf.d/upstream.inc\n';
+const TARGETS_FILE_AND_PATH =
+  '- container: proxy\n  file: nginx/upstream.inc\n  path: /etc/nginx/conf.d/upstream.inc\n';
 
 const BAD: BadCase[] = [
   { what: 'equal ports', raw: { ports: '8000,8000' }, input: 'ports', message: /different ports/ },
@@ -57,7 +65,12 @@ const BAD: BadCase[] = [
   { what: 'port 70000', raw: { ports: '8000,70000' }, input: 'ports', message: /"70000" is not a port.*1 to 65535/ },
   { what: 'port abc', raw: { ports: 'abc,8001' }, input: 'ports', message: /"abc" is not a port/ },
   { what: 'three ports', raw: { ports: '8000,8001,8002' }, input: 'ports', message: /exactly two ports.*got 3/ },
-  { what: 'color with a semicolon', raw: { colors: 'blue;,green' }, input: 'colors', message: /"blue;" is not allowed/ },
+  {
+    what: 'color with a semicolon',
+    raw: { colors: 'blue;,green' },
+    input: 'colors',
+    message: /"blue;" is not allowed/,
+  },
   { what: 'one color only', raw: { colors: 'blue' }, input: 'colors', message: /exactly two names.*got 1/ },
   {
     what: 'upstream-host with }',
@@ -65,13 +78,38 @@ const BAD: BadCase[] = [
     input: 'upstream-host',
     message: /host name or IP address/,
   },
-  { what: 'upstream-host with a space', raw: { 'upstream-host': 'local host' }, input: 'upstream-host', message: /host name/ },
+  {
+    what: 'upstream-host with a space',
+    raw: { 'upstream-host': 'local host' },
+    input: 'upstream-host',
+    message: /host name/,
+  },
   { what: 'health-host with a slash', raw: { 'health-host': 'a/b' }, input: 'health-host', message: /host name/ },
   { what: 'health-host 256.0.0.1', raw: { 'health-host': '256.0.0.1' }, input: 'health-host', message: /host name/ },
-  { what: 'health-host app.1 (read as an IP address)', raw: { 'health-host': 'app.1' }, input: 'health-host', message: /host name/ },
-  { what: 'health-status abc', raw: { 'health-status': 'abc' }, input: 'health-status', message: /status codes 100-599/ },
-  { what: 'health-status 600', raw: { 'health-status': '600' }, input: 'health-status', message: /status codes 100-599/ },
-  { what: 'health-status 300-200', raw: { 'health-status': '300-200' }, input: 'health-status', message: /status codes/ },
+  {
+    what: 'health-host app.1 (read as an IP address)',
+    raw: { 'health-host': 'app.1' },
+    input: 'health-host',
+    message: /host name/,
+  },
+  {
+    what: 'health-status abc',
+    raw: { 'health-status': 'abc' },
+    input: 'health-status',
+    message: /status codes 100-599/,
+  },
+  {
+    what: 'health-status 600',
+    raw: { 'health-status': '600' },
+    input: 'health-status',
+    message: /status codes 100-599/,
+  },
+  {
+    what: 'health-status 300-200',
+    raw: { 'health-status': '300-200' },
+    input: 'health-status',
+    message: /status codes/,
+  },
   {
     what: 'missing compose file',
     raw: {},
@@ -94,7 +132,11 @@ const BAD: BadCase[] = [
   },
   {
     what: 'both upstream-file and upstream-path',
-    raw: { 'nginx-container': 'proxy', 'upstream-file': 'nginx/upstream.inc', 'upstream-path': '/etc/nginx/conf.d/up.inc' },
+    raw: {
+      'nginx-container': 'proxy',
+      'upstream-file': 'nginx/upstream.inc',
+      'upstream-path': '/etc/nginx/conf.d/up.inc',
+    },
     input: 'upstream-path',
     message: /exactly one of upstream-file .* or upstream-path/,
   },
@@ -200,7 +242,12 @@ const BAD: BadCase[] = [
     input: 'upstream-path',
     message: /absolute file path/,
   },
-  { what: 'health-path without /', raw: { 'health-path': 'health' }, input: 'health-path', message: /starting with \// },
+  {
+    what: 'health-path without /',
+    raw: { 'health-path': 'health' },
+    input: 'health-path',
+    message: /starting with \//,
+  },
   { what: 'health-path with a space', raw: { 'health-path': '/a b' }, input: 'health-path', message: /no spaces/ },
   {
     what: 'health-headers line without colon',
@@ -209,10 +256,19 @@ const BAD: BadCase[] = [
     message: /"Host example.com" is not a header line/,
   },
   { what: 'health-timeout 0', raw: { 'health-timeout': '0' }, input: 'health-timeout', message: /from 0\.001/ },
-  { what: 'health-interval that rounds to 0 ms', raw: { 'health-interval': '0.0001' }, input: 'health-interval', message: /from 0\.001/ },
+  {
+    what: 'health-interval that rounds to 0 ms',
+    raw: { 'health-interval': '0.0001' },
+    input: 'health-interval',
+    message: /from 0\.001/,
+  },
   {
     what: 'a template that renders the same for both colors (the seed include pasted as is)',
-    raw: { 'nginx-container': 'proxy', 'upstream-path': '/etc/nginx/conf.d/app.inc', 'upstream-template': 'upstream app { server app-blue:8000; }' },
+    raw: {
+      'nginx-container': 'proxy',
+      'upstream-path': '/etc/nginx/conf.d/app.inc',
+      'upstream-template': 'upstream app { server app-blue:8000; }',
+    },
     input: 'upstream-template',
     message: /must contain \{color\} or \{port\}.*a switch would change nothing/,
   },
@@ -233,8 +289,18 @@ const BAD: BadCase[] = [
     value: 'set $u http://${color}:8000;',
     message: /must contain \{color\} or \{port\}/,
   },
-  { what: 'a one-letter container name', raw: { 'nginx-container': 'p', 'upstream-path': '/etc/nginx/conf.d/app.inc' }, input: 'nginx-container', message: /not a container name/ },
-  { what: 'a header value that is not ASCII', raw: { 'health-headers': 'X-Token: café' }, input: 'health-headers', message: /printable ASCII/ },
+  {
+    what: 'a one-letter container name',
+    raw: { 'nginx-container': 'p', 'upstream-path': '/etc/nginx/conf.d/app.inc' },
+    input: 'nginx-container',
+    message: /not a container name/,
+  },
+  {
+    what: 'a header value that is not ASCII',
+    raw: { 'health-headers': 'X-Token: café' },
+    input: 'health-headers',
+    message: /printable ASCII/,
+  },
   { what: 'health-timeout 1h+', raw: { 'health-timeout': '3601' }, input: 'health-timeout', message: /to 3600/ },
   {
     what: 'health-interval above health-timeout',
@@ -242,21 +308,51 @@ const BAD: BadCase[] = [
     input: 'health-interval',
     message: /must not exceed health-timeout \(10 s\)/,
   },
-  { what: 'drain-seconds -1', raw: { 'drain-seconds': '-1' }, input: 'drain-seconds', message: /seconds, from 0 to 3600/ },
+  {
+    what: 'drain-seconds -1',
+    raw: { 'drain-seconds': '-1' },
+    input: 'drain-seconds',
+    message: /seconds, from 0 to 3600/,
+  },
   { what: 'cleanup delete', raw: { cleanup: 'delete' }, input: 'cleanup', message: /allowed: stop, down, keep/ },
-  { what: 'command destroy', raw: { command: 'destroy' }, input: 'command', message: /allowed: deploy, rollback, status/ },
+  {
+    what: 'command destroy',
+    raw: { command: 'destroy' },
+    input: 'command',
+    message: /allowed: deploy, rollback, status/,
+  },
   { what: 'build yes', raw: { build: 'yes' }, input: 'build', message: /allowed: true or false/ },
   { what: 'dry-run 1', raw: { 'dry-run': '1' }, input: 'dry-run', message: /allowed: true or false/ },
-  { what: 'verify-url ftp://x', raw: { 'verify-url': 'ftp://x' }, input: 'verify-url', message: /http:\/\/ or https:\/\// },
-  { what: 'verify-url port 99999', raw: { 'verify-url': 'http://proxy:99999/' }, input: 'verify-url', message: /http:\/\/ or https/ },
-  { what: 'verify-url with two ports', raw: { 'verify-url': 'http://a:80:80/' }, input: 'verify-url', message: /http:\/\/ or https/ },
+  {
+    what: 'verify-url ftp://x',
+    raw: { 'verify-url': 'ftp://x' },
+    input: 'verify-url',
+    message: /http:\/\/ or https:\/\//,
+  },
+  {
+    what: 'verify-url port 99999',
+    raw: { 'verify-url': 'http://proxy:99999/' },
+    input: 'verify-url',
+    message: /http:\/\/ or https/,
+  },
+  {
+    what: 'verify-url with two ports',
+    raw: { 'verify-url': 'http://a:80:80/' },
+    input: 'verify-url',
+    message: /http:\/\/ or https/,
+  },
   {
     what: 'compose-command podman',
     raw: { 'compose-command': 'podman' },
     input: 'compose-command',
     message: /allowed: auto, docker compose, docker-compose/,
   },
-  { what: 'project-name with upper case', raw: { 'project-name': 'MyApp' }, input: 'project-name', message: /lower-case/ },
+  {
+    what: 'project-name with upper case',
+    raw: { 'project-name': 'MyApp' },
+    input: 'project-name',
+    message: /lower-case/,
+  },
   {
     what: 'project-name without {color} and color-file without {color}',
     raw: { 'project-name': 'shop', 'color-file': 'docker-compose.color.yml' },
@@ -347,7 +443,13 @@ describe('loadConfig accepts good configurations', () => {
       fakeFiles(),
     );
     expect(config.targets).toEqual([
-      { container: 'proxy', file: path.join(ROOT, 'nginx/upstream.inc'), path: undefined, template: DEFAULT_TEMPLATE, host: 'localhost' },
+      {
+        container: 'proxy',
+        file: path.join(ROOT, 'nginx/upstream.inc'),
+        path: undefined,
+        template: DEFAULT_TEMPLATE,
+        host: 'localhost',
+      },
     ]);
     expect(INPUTS.find((i) => i.name === 'upstream-template')?.default).toBe(DEFAULT_TEMPLATE);
   });
@@ -406,11 +508,22 @@ describe('loadConfig accepts good configurations', () => {
   });
 
   it.each([
-    ['newlines', { colors: 'blue\ngreen', ports: '9000\n9001', 'compose-files': 'base.yml\ndb.yml', 'nginx-container': 'p1\np2' }],
-    ['commas', { colors: 'blue,green', ports: '9000,9001', 'compose-files': 'base.yml,db.yml', 'nginx-container': 'p1,p2' }],
+    [
+      'newlines',
+      { colors: 'blue\ngreen', ports: '9000\n9001', 'compose-files': 'base.yml\ndb.yml', 'nginx-container': 'p1\np2' },
+    ],
+    [
+      'commas',
+      { colors: 'blue,green', ports: '9000,9001', 'compose-files': 'base.yml,db.yml', 'nginx-container': 'p1,p2' },
+    ],
     [
       'commas, blanks and empty entries',
-      { colors: ' blue , green ,', ports: ' 9000 ,\n 9001\n', 'compose-files': '\nbase.yml,\n db.yml\n', 'nginx-container': 'p1,\n,p2' },
+      {
+        colors: ' blue , green ,',
+        ports: ' 9000 ,\n 9001\n',
+        'compose-files': '\nbase.yml,\n db.yml\n',
+        'nginx-container': 'p1,\n,p2',
+      },
     ],
   ])('splits lists given with %s', async (_, raw) => {
     const config = await loadConfig(
@@ -480,7 +593,8 @@ describe('loadConfig accepts good configurations', () => {
     const config = await loadConfig(
       {
         ...BASE,
-        'nginx-targets': '- container: pa\n  path: /etc/nginx/a.inc\n- container: pb\n  path: /etc/nginx/b.inc\n  host: app-b\n',
+        'nginx-targets':
+          '- container: pa\n  path: /etc/nginx/a.inc\n- container: pb\n  path: /etc/nginx/b.inc\n  host: app-b\n',
         'upstream-host': 'app.internal',
         'upstream-template': 'server {host}:{port};',
       },
@@ -494,7 +608,10 @@ describe('loadConfig accepts good configurations', () => {
 
   it('turns a literal \\n in an nginx-targets template into a newline', async () => {
     const config = await loadConfig(
-      { ...BASE, 'nginx-targets': "- container: proxy\n  path: /etc/nginx/up.inc\n  template: 'a {port};\\nb {host};'\n" },
+      {
+        ...BASE,
+        'nginx-targets': "- container: proxy\n  path: /etc/nginx/up.inc\n  template: 'a {port};\\nb {host};'\n",
+      },
       fakeFiles(),
     );
     expect(config.targets[0]?.template).toBe('a {port};\nb {host};');
@@ -503,12 +620,22 @@ describe('loadConfig accepts good configurations', () => {
   it('does not take ${var} (Nginx variable syntax) for a placeholder', async () => {
     const template = 'set ${backend} http://{host}:{port};\\nproxy_set_header X-Color ${color_hdr};';
     const config = await loadConfig(
-      { ...BASE, 'nginx-container': 'proxy', 'upstream-path': '/etc/nginx/conf.d/up.inc', 'upstream-template': template },
+      {
+        ...BASE,
+        'nginx-container': 'proxy',
+        'upstream-path': '/etc/nginx/conf.d/up.inc',
+        'upstream-template': template,
+      },
       fakeFiles(),
     );
-    expect(config.targets[0]?.template).toBe('set ${backend} http://{host}:{port};\nproxy_set_header X-Color ${color_hdr};');
+    expect(config.targets[0]?.template).toBe(
+      'set ${backend} http://{host}:{port};\nproxy_set_header X-Color ${color_hdr};',
+    );
     const targets = await loadConfig(
-      { ...BASE, 'nginx-targets': '- container: proxy\n  path: /etc/nginx/up.inc\n  template: "set ${prot} {port};"\n' },
+      {
+        ...BASE,
+        'nginx-targets': '- container: proxy\n  path: /etc/nginx/up.inc\n  template: "set ${prot} {port};"\n',
+      },
       fakeFiles(),
     );
     expect(targets.targets[0]?.template).toBe('set ${prot} {port};');

@@ -5,7 +5,16 @@ import { projectNameOf } from '../../src/docker/compose.js';
 import type { RawInputs } from '../../src/inputs.js';
 import { execute } from '../../src/engine/deployment.js';
 import { renderInclude } from '../../src/proxy/include.js';
-import { FakeClock, FakeFiles, FakeHost, FakeJournal, FakeLocks, FakeProcesses, fakeId, RecordingLogger } from './fake-host.js';
+import {
+  FakeClock,
+  FakeFiles,
+  FakeHost,
+  FakeJournal,
+  FakeLocks,
+  FakeProcesses,
+  fakeId,
+  RecordingLogger,
+} from './fake-host.js';
 
 export const WD = '/srv/app';
 export const INCLUDE = `${WD}/nginx/service-url.inc`;
@@ -48,7 +57,9 @@ export async function setup({ raw = {}, live, idleStopped }: Setup = {}) {
   // The compose project of a color's containers: its own when project-name has {color}, where the shared services
   // are put in the first color's; else the one project of the shared files, named as compose names it.
   const separate = config.projectName.includes('{color}');
-  const shared = separate ? config.projectName.replace(/\{color\}/g, config.colors[0] ?? '') : await projectNameOf(config, files);
+  const shared = separate
+    ? config.projectName.replace(/\{color\}/g, config.colors[0] ?? '')
+    : await projectNameOf(config, files);
   const projectOf = (color?: string) => (separate && color ? config.projectName.replace(/\{color\}/g, color) : shared);
   const host = new FakeHost(files, { 'app-blue': 8000, 'app-green': 8001 }, { project: shared, workingDir: WD });
   // Told to use compose v2, the host has it, and the containers already there are named as v2 names them.

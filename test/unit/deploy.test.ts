@@ -11,7 +11,11 @@ describe('deploy', () => {
     expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue', port: 8000, rolledBack: false });
     expect(result.previousColor).toBeUndefined();
     // The shared services start from the shared files alone (a network they define is created there).
-    expect(host.changes).toEqual([`docker-compose -f docker-compose.yml up -d --no-deps --no-recreate proxy db`, UP_BLUE, RELOAD]);
+    expect(host.changes).toEqual([
+      `docker-compose -f docker-compose.yml up -d --no-deps --no-recreate proxy db`,
+      UP_BLUE,
+      RELOAD,
+    ]);
     expect(files.data.get(INCLUDE)).toContain('server app-blue:8000;');
     expect(host.servedColor('proxy')).toBe('blue');
     expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch', 'verify']);
@@ -35,7 +39,15 @@ describe('deploy', () => {
     expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(10_000);
     expect(host.containers.get('app-blue')?.running).toBe(false);
     expect(host.containers.get('db')?.running).toBe(true);
-    expect(result.phases.map((p) => p.name)).toEqual(['detect', 'up', 'health', 'switch', 'verify', 'drain', 'cleanup']);
+    expect(result.phases.map((p) => p.name)).toEqual([
+      'detect',
+      'up',
+      'health',
+      'switch',
+      'verify',
+      'drain',
+      'cleanup',
+    ]);
   });
 
   it('green to blue, with cleanup down removing only the old color', async () => {
@@ -245,7 +257,7 @@ describe('failures and the rollback that follows', () => {
   it('an include path that does not exist yet in the container (older docker CLI wording) is created', async () => {
     const s = await setup({
       live: 'blue',
-      raw: { 'upstream-file': '', 'upstream-path': '/etc/nginx/conf.d/new.inc', 'cleanup': 'keep' },
+      raw: { 'upstream-file': '', 'upstream-path': '/etc/nginx/conf.d/new.inc', cleanup: 'keep' },
     });
     s.host.fail(/^docker cp -L proxy:\/etc\/nginx\/conf\.d\/new\.inc -$/, {
       exitCode: 1,
@@ -331,7 +343,9 @@ describe('failures and the rollback that follows', () => {
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 3, color: 'green', rolledBack: false });
     expect(result.error).toMatch(/cleanup failed: stopping blue failed[\s\S]*timeout stopping app-blue/);
-    expect(result.error).toMatch(/Not rolled back: traffic is on green, which passed its checks, and blue may be stopping/);
+    expect(result.error).toMatch(
+      /Not rolled back: traffic is on green, which passed its checks, and blue may be stopping/,
+    );
     expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
     expect(host.servedColor('proxy')).toBe('green');
     expect(host.containers.get('app-green')?.running).toBe(true);
@@ -354,7 +368,10 @@ describe('failures and the rollback that follows', () => {
   });
 
   it('restoring after a verify failure is refused when the old color stopped meanwhile: exit 3, loud', async () => {
-    const { host, run } = await setup({ live: 'blue', raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' } });
+    const { host, run } = await setup({
+      live: 'blue',
+      raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' },
+    });
     host.proxyAnswer = (color) => {
       const blue = host.containers.get('app-blue');
       if (color === 'green' && blue) Object.assign(blue, { running: false, status: 'exited' });
@@ -370,11 +387,16 @@ describe('failures and the rollback that follows', () => {
   });
 
   it('restoring fails (reload back refused): exit 3 with what to check', async () => {
-    const { host, run } = await setup({ live: 'blue', raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' } });
+    const { host, run } = await setup({
+      live: 'blue',
+      raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' },
+    });
     host.proxyAnswer = () => 500;
     // The first reload (the switch) passes; make the second (the restore) fail.
     let reloads = 0;
-    host.injections.push((c) => (c.endsWith('nginx -s reload') && ++reloads === 2 ? { exitCode: 1, stderr: 'kill failed' } : undefined));
+    host.injections.push((c) =>
+      c.endsWith('nginx -s reload') && ++reloads === 2 ? { exitCode: 1, stderr: 'kill failed' } : undefined,
+    );
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 3 });
     expect(result.error).toMatch(/could not restore the proxy includes/);
@@ -387,7 +409,9 @@ describe('failures and the rollback that follows', () => {
     host.nginxRejects = (content) => content.includes('app-green');
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 1, rolledBack: false, color: 'blue' });
-    expect(result.error).toMatch(/Not rolled back \(rollback-on-failure is false\): green is left as it is; includes that had not been loaded were put back/);
+    expect(result.error).toMatch(
+      /Not rolled back \(rollback-on-failure is false\): green is left as it is; includes that had not been loaded were put back/,
+    );
     expect(files.data.get(INCLUDE)).toBe(before);
     expect(host.containers.get('app-green')?.running).toBe(true);
     expect(host.changes).toEqual([UP_GREEN]);
@@ -411,7 +435,9 @@ describe('failures and the rollback that follows', () => {
     host.setProxyStatus('proxy', status);
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
-    expect(result.error).toMatch(new RegExp(`the proxy container proxy is not running \\(${status}\\)[\\s\\S]*Nothing was changed`));
+    expect(result.error).toMatch(
+      new RegExp(`the proxy container proxy is not running \\(${status}\\)[\\s\\S]*Nothing was changed`),
+    );
     expect(host.changes).toEqual([]);
   });
 
@@ -429,7 +455,9 @@ describe('failures and the rollback that follows', () => {
   });
 
   it('first deploy that fails after the switch goes back to the placeholder include', async () => {
-    const { host, files, log, run } = await setup({ raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' } });
+    const { host, files, log, run } = await setup({
+      raw: { 'verify-url': 'http://127.0.0.1:8080/', 'health-timeout': '2' },
+    });
     host.proxyAnswer = () => 502;
     const result = await run();
     expect(result.status).toBe('rolled-back');
@@ -452,9 +480,13 @@ describe('two proxies with different templates (the seed layout)', () => {
     ].join('\n');
     const s = await setup({ live, raw: { 'nginx-targets': targets, 'nginx-container': '', 'upstream-file': '' } });
     const port = live === 'blue' ? 8000 : 8001;
-    s.host.addProxy('edge', {}, {
-      '/etc/nginx/conf.d/test-backend/service-url.inc': `set $service_url http://10.0.0.5:${port};\n`,
-    });
+    s.host.addProxy(
+      'edge',
+      {},
+      {
+        '/etc/nginx/conf.d/test-backend/service-url.inc': `set $service_url http://10.0.0.5:${port};\n`,
+      },
+    );
     return s;
   }
 
@@ -493,10 +525,14 @@ describe('two proxies with different templates (the seed layout)', () => {
   it('proxies that disagree stop the run before anything changes', async () => {
     const { host, run } = await twoProxies('blue');
     host.addRunning('app-green');
-    host.proxies.get('edge')?.files.set('/etc/nginx/conf.d/test-backend/service-url.inc', 'set $service_url http://10.0.0.5:8001;\n');
+    host.proxies
+      .get('edge')
+      ?.files.set('/etc/nginx/conf.d/test-backend/service-url.inc', 'set $service_url http://10.0.0.5:8001;\n');
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 1 });
-    expect(result.error).toMatch(/the proxies disagree on the live color \(proxy → blue, edge → green\)[\s\S]*Nothing was changed/);
+    expect(result.error).toMatch(
+      /the proxies disagree on the live color \(proxy → blue, edge → green\)[\s\S]*Nothing was changed/,
+    );
     expect(host.changes).toEqual([]);
   });
 });
@@ -564,7 +600,9 @@ describe('finding the live color', () => {
     const result = await run();
     expect(result.error).toBeUndefined();
     expect(result.status).toBe('deployed');
-    expect(host.changes[0]).toBe(`docker-compose -p shop-blue -f docker-compose.yml -f ${WD}/docker-compose.blue.yml up -d --no-deps --build app`);
+    expect(host.changes[0]).toBe(
+      `docker-compose -p shop-blue -f docker-compose.yml -f ${WD}/docker-compose.blue.yml up -d --no-deps --build app`,
+    );
   });
 });
 
@@ -572,7 +610,13 @@ describe('rollback, status and dry-run', () => {
   it('rollback after a deploy with cleanup stop: starts the old color, checks it, switches, stops the current', async () => {
     const { host, run } = await setup({ live: 'green', idleStopped: true, raw: { command: 'rollback' } });
     const result = await run();
-    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 0, color: 'blue', previousColor: 'green', rolledBack: true });
+    expect(result).toMatchObject({
+      status: 'rolled-back',
+      exitCode: 0,
+      color: 'blue',
+      previousColor: 'green',
+      rolledBack: true,
+    });
     expect(host.changes).toEqual([
       `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.blue.yml start app-blue`,
       RELOAD,
@@ -590,7 +634,11 @@ describe('rollback, status and dry-run', () => {
   });
 
   it('rollback whose old color is unhealthy: stopped again, traffic left on the current color', async () => {
-    const { host, run } = await setup({ live: 'green', idleStopped: true, raw: { command: 'rollback', 'health-timeout': '2' } });
+    const { host, run } = await setup({
+      live: 'green',
+      idleStopped: true,
+      raw: { command: 'rollback', 'health-timeout': '2' },
+    });
     host.appStatus.set('app-blue', 500);
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'green' });
@@ -712,7 +760,9 @@ describe('one deploy at a time', () => {
     const result = await s.run();
     expect(result).toMatchObject({ status: 'unchanged', exitCode: 0 });
     expect(result.locks).toEqual([{ key: 'proxy:proxy', ...view }]);
-    expect(s.log.text).toMatch(/Deploy lock proxy:proxy is held by a deploy \(process 4242 of user runner on host ci-2 /);
+    expect(s.log.text).toMatch(
+      /Deploy lock proxy:proxy is held by a deploy \(process 4242 of user runner on host ci-2 /,
+    );
     expect(s.locks.events).toEqual([]);
   });
 
@@ -803,7 +853,9 @@ describe('traffic truth: every proxy checked through itself after the switch', (
 
   it('X-Bluegreen-Upstream tells the color by the address Nginx used, without the app', async () => {
     const { host, run } = await setup({ live: 'blue' });
-    host.proxyHeaders = (color) => ({ 'x-bluegreen-upstream': `${host.containers.get(`app-${color}`)?.addresses[0]}:8000` });
+    host.proxyHeaders = (color) => ({
+      'x-bluegreen-upstream': `${host.containers.get(`app-${color}`)?.addresses[0]}:8000`,
+    });
     const result = await run();
     expect(result.status).toBe('deployed');
     expect(result.proxies[0]?.verified).toMatch(/^HTTP 200 from green \(X-Bluegreen-Upstream 172\.18\.0\.\d+:8000\)$/);
@@ -814,7 +866,9 @@ describe('traffic truth: every proxy checked through itself after the switch', (
     host.proxyHeaders = () => ({ 'x-bluegreen-upstream': '172.30.9.9:8000' });
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
-    expect(result.error).toMatch(/HTTP 200, but the color is unknown \(X-Bluegreen-Upstream 172\.30\.9\.9:8000 is not an address of either color\)/);
+    expect(result.error).toMatch(
+      /HTTP 200, but the color is unknown \(X-Bluegreen-Upstream 172\.30\.9\.9:8000 is not an address of either color\)/,
+    );
   });
 
   it('a reload that cannot be confirmed and an answer that does not tell its color: it must hold for 1 s', async () => {
@@ -838,7 +892,9 @@ describe('traffic truth: every proxy checked through itself after the switch', (
     };
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
-    expect(result.error).toMatch(/green stopped during the drain: container app_app-green_1 is exited \(exit code 137\)/);
+    expect(result.error).toMatch(
+      /green stopped during the drain: container app_app-green_1 is exited \(exit code 137\)/,
+    );
     expect(host.servedColor('proxy')).toBe('blue');
     expect(host.containers.get('app-blue')?.running).toBe(true);
     expect(host.changes).not.toContain(STOP_BLUE);
@@ -853,7 +909,9 @@ describe('traffic truth: every proxy checked through itself after the switch', (
     };
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
-    expect(result.error).toMatch(/proxy did not answer as expected from green at \S+ after the drain within 5 s: HTTP 500/);
+    expect(result.error).toMatch(
+      /proxy did not answer as expected from green at \S+ after the drain within 5 s: HTTP 500/,
+    );
     expect(host.servedColor('proxy')).toBe('blue');
     expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
   });
@@ -1000,7 +1058,9 @@ describe('first deploys on a repository as committed', () => {
     host.composeProxies.set('proxy', { container: name, mounts: { [MOUNTED]: INCLUDE } });
     const result = await run();
     expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
-    expect(host.changes.at(-1)).toBe('docker-compose -p shop-prod_x -f docker-compose.yml up -d --no-deps --no-recreate proxy');
+    expect(host.changes.at(-1)).toBe(
+      'docker-compose -p shop-prod_x -f docker-compose.yml up -d --no-deps --no-recreate proxy',
+    );
   });
 
   it('a crash-looping proxy caught running between two restarts is still restarted after its include is written', async () => {
@@ -1029,7 +1089,9 @@ describe('first deploys on a repository as committed', () => {
     files.put(INCLUDE, `# bluegreen-action: color=green port=8001\n${BLUE_BY_HAND}`);
     const result = await run();
     expect(result).toMatchObject({ previousColor: 'blue', color: 'green', status: 'deployed' });
-    expect(log.text).toMatch(/says green in its marker line but points at blue \(edited by hand\?\): its content decides\./);
+    expect(log.text).toMatch(
+      /says green in its marker line but points at blue \(edited by hand\?\): its content decides\./,
+    );
     expect(host.changes[0]).toBe(UP_GREEN);
   });
 });

@@ -5,7 +5,12 @@ import { readInclude, renderInclude } from '../../src/proxy/include.js';
 
 const COLORS = ['blue', 'green'] as const;
 const PORTS = [8000, 8001] as const;
-const TARGET: ProxyTarget = { container: 'p1', file: '/srv/p1.inc', template: 'upstream app {\n    server {host}:{port};\n}\n', host: 'localhost' };
+const TARGET: ProxyTarget = {
+  container: 'p1',
+  file: '/srv/p1.inc',
+  template: 'upstream app {\n    server {host}:{port};\n}\n',
+  host: 'localhost',
+};
 
 /** The includes a proxy may hold, as detection reads them (its content decides, never its marker alone). */
 const INCLUDES = {

@@ -15,7 +15,9 @@ function recorder(): Runner & { calls: { file: string; env?: Record<string, stri
 
 describe('where docker runs', () => {
   it('is read from DOCKER_HOST first, then DOCKER_CONTEXT, as the docker CLI reads them', () => {
-    expect(endpointOf({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_CONTEXT: 'prod' })).toEqual({ host: 'tcp://10.0.0.5:2376' });
+    expect(endpointOf({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_CONTEXT: 'prod' })).toEqual({
+      host: 'tcp://10.0.0.5:2376',
+    });
     expect(endpointOf({ DOCKER_CONTEXT: 'prod' })).toEqual({ context: 'prod' });
     expect(endpointOf({ DOCKER_HOST: '  ', DOCKER_CONTEXT: '' })).toEqual({});
     expect(describeEndpoint({ host: 'ssh://deploy@web1' })).toBe('DOCKER_HOST=ssh://deploy@web1');
@@ -27,7 +29,10 @@ describe('where docker runs', () => {
     const inner = recorder();
     const runner = onEndpoint(inner, { host: 'unix:///run/other.sock' });
     await runner.run('docker', ['ps'], { timeoutMs: 1000 });
-    await runner.run('docker-compose', ['ps'], { timeoutMs: 1000, env: { COMPOSE_ANSI: 'never', DOCKER_HOST: 'tcp://elsewhere:2375' } });
+    await runner.run('docker-compose', ['ps'], {
+      timeoutMs: 1000,
+      env: { COMPOSE_ANSI: 'never', DOCKER_HOST: 'tcp://elsewhere:2375' },
+    });
     await runner.run('git', ['status'], { timeoutMs: 1000, env: { A: '1' } });
     expect(inner.calls).toEqual([
       { file: 'docker', env: { DOCKER_HOST: 'unix:///run/other.sock' } },

@@ -48,7 +48,11 @@ describe('pollUntil', () => {
   it('gives every probe, the one at the deadline too, a timeout of at least 1 s and at most 5 s', async () => {
     const clock = new FakeClock();
     const { probe, timeouts } = scripted([refused], clock);
-    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 12_000, intervalMs: 4_000 }, { clock, log: new RecordingLogger() });
+    const outcome = await pollUntil(
+      probe,
+      { what: 'green', timeoutMs: 12_000, intervalMs: 4_000 },
+      { clock, log: new RecordingLogger() },
+    );
     expect(outcome).toMatchObject({ ok: false, attempts: 4, detail: 'connection refused' });
     expect(timeouts).toEqual([5_000, 5_000, 4_000, 1_000]);
   });
@@ -83,7 +87,11 @@ describe('pollUntil', () => {
   it('does not sleep past the deadline when probes are slow', async () => {
     const clock = new FakeClock();
     const { probe, timeouts, times } = scripted([refused], clock, 4_000);
-    const outcome = await pollUntil(probe, { what: 'green', timeoutMs: 10_000, intervalMs: 3_000 }, { clock, log: new RecordingLogger() });
+    const outcome = await pollUntil(
+      probe,
+      { what: 'green', timeoutMs: 10_000, intervalMs: 3_000 },
+      { clock, log: new RecordingLogger() },
+    );
     expect(outcome.ok).toBe(false);
     // Probes at 0 and 7 s; after the second (ends at 11 s) there is no time left.
     expect(times.map((t) => t - 1_000_000)).toEqual([0, 7_000]);
@@ -136,13 +144,22 @@ function errno(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-const EXPECT = { headers: { Host: 'shop.example.com' }, statuses: [{ from: 200, to: 299 }, { from: 301, to: 301 }], body: '' };
+const EXPECT = {
+  headers: { Host: 'shop.example.com' },
+  statuses: [
+    { from: 200, to: 299 },
+    { from: 301, to: 301 },
+  ],
+  body: '',
+};
 
 describe('probeHttp', () => {
   it('passes the URL, headers and timeout on', async () => {
     const { http, calls } = fakeHttp(() => ({ status: 200, body: 'ok', headers: {} }));
     await probeHttp(http, 'http://127.0.0.1:8001/api/v1/test', EXPECT, 1234);
-    expect(calls).toEqual([{ url: 'http://127.0.0.1:8001/api/v1/test', headers: { Host: 'shop.example.com' }, timeoutMs: 1234 }]);
+    expect(calls).toEqual([
+      { url: 'http://127.0.0.1:8001/api/v1/test', headers: { Host: 'shop.example.com' }, timeoutMs: 1234 },
+    ]);
   });
 
   it.each([200, 204, 299, 301])('accepts status %i inside the ranges', async (status) => {
@@ -170,7 +187,9 @@ describe('probeHttp', () => {
 
   it('checks the status before the body', async () => {
     const { http } = fakeHttp(() => ({ status: 500, body: 'ok', headers: {} }));
-    expect((await probeHttp(http, 'http://x/', { ...EXPECT, body: 'ok' }, 1000)).detail).toBe('HTTP 500, expected 200-299,301');
+    expect((await probeHttp(http, 'http://x/', { ...EXPECT, body: 'ok' }, 1000)).detail).toBe(
+      'HTTP 500, expected 200-299,301',
+    );
   });
 
   it('maps network errors to a short detail', async () => {
@@ -189,7 +208,13 @@ describe('probeHttp', () => {
 describe('formatStatuses', () => {
   it('writes single codes and ranges, comma-separated', () => {
     expect(formatStatuses([{ from: 200, to: 399 }])).toBe('200-399');
-    expect(formatStatuses([{ from: 200, to: 299 }, { from: 301, to: 301 }, { from: 404, to: 404 }])).toBe('200-299,301,404');
+    expect(
+      formatStatuses([
+        { from: 200, to: 299 },
+        { from: 301, to: 301 },
+        { from: 404, to: 404 },
+      ]),
+    ).toBe('200-299,301,404');
     expect(formatStatuses([])).toBe('');
   });
 });

@@ -41,13 +41,16 @@ describe('nodeHttp', () => {
     setTimeout(() => controller.abort(new Error('SIGTERM')), 50);
     await expect(hanging).rejects.toThrow(/cancelled/);
     expect(Date.now() - started).toBeLessThan(5_000);
-    await expect(nodeHttp.get(`${base}/`, { headers: {}, timeoutMs: 2_000, signal: controller.signal })).rejects.toThrow(
-      /cancelled/,
-    );
+    await expect(
+      nodeHttp.get(`${base}/`, { headers: {}, timeoutMs: 2_000, signal: controller.signal }),
+    ).rejects.toThrow(/cancelled/);
   });
 
   it('sends a custom Host header as given (fetch would replace it)', async () => {
-    const r = await nodeHttp.get(`${base}/`, { headers: { Host: 'api.example.com', 'X-Probe': '1' }, timeoutMs: 2_000 });
+    const r = await nodeHttp.get(`${base}/`, {
+      headers: { Host: 'api.example.com', 'X-Probe': '1' },
+      timeoutMs: 2_000,
+    });
     expect(r).toMatchObject({ status: 200, body: 'host=api.example.com x=1' });
     expect(r.headers['content-length']).toBe('24');
   });
@@ -55,10 +58,14 @@ describe('nodeHttp', () => {
   it('resolves any status, caps the body, and rejects on a timeout or a refused connection', async () => {
     expect((await nodeHttp.get(`${base}/teapot`, { headers: {}, timeoutMs: 2_000 })).status).toBe(418);
     expect((await nodeHttp.get(`${base}/big`, { headers: {}, timeoutMs: 2_000 })).body.length).toBeLessThan(200_000);
-    await expect(nodeHttp.get(`${base}/hang`, { headers: {}, timeoutMs: 200 })).rejects.toThrow(/no answer within 200 ms/);
+    await expect(nodeHttp.get(`${base}/hang`, { headers: {}, timeoutMs: 200 })).rejects.toThrow(
+      /no answer within 200 ms/,
+    );
     // A server that keeps sending a byte now and then still meets the deadline.
     const started = Date.now();
-    await expect(nodeHttp.get(`${base}/drip`, { headers: {}, timeoutMs: 500 })).rejects.toThrow(/no answer within 500 ms/);
+    await expect(nodeHttp.get(`${base}/drip`, { headers: {}, timeoutMs: 500 })).rejects.toThrow(
+      /no answer within 500 ms/,
+    );
     expect(Date.now() - started).toBeLessThan(2_000);
     await expect(nodeHttp.get('http://127.0.0.1:9/', { headers: {}, timeoutMs: 1_000 })).rejects.toMatchObject({
       code: 'ECONNREFUSED',
@@ -97,7 +104,9 @@ describe('createExecaRunner', () => {
   const node = process.execPath;
 
   it('returns output and exit code without throwing, and ensureOk names what failed', async () => {
-    const r = await runner.run(node, ['-e', 'console.log("out"); console.error("err"); process.exit(3)'], { timeoutMs: 10_000 });
+    const r = await runner.run(node, ['-e', 'console.log("out"); console.error("err"); process.exit(3)'], {
+      timeoutMs: 10_000,
+    });
     expect(r).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n', timedOut: false });
     expect(() => ensureOk(r, 'the probe')).toThrow(/the probe failed \(exit code 3\): .*node -e[\s\S]*err/);
   });
@@ -117,7 +126,10 @@ describe('createExecaRunner', () => {
   });
 
   it('feeds stdin, keeps binary output byte for byte with latin1, and streams lines as they come', async () => {
-    const echo = await runner.run(node, ['-e', 'process.stdin.pipe(process.stdout)'], { timeoutMs: 10_000, input: 'in' });
+    const echo = await runner.run(node, ['-e', 'process.stdin.pipe(process.stdout)'], {
+      timeoutMs: 10_000,
+      input: 'in',
+    });
     expect(echo.stdout).toBe('in');
     const bytes = await runner.run(node, ['-e', 'process.stdout.write(Buffer.from([0, 200, 255, 10]))'], {
       timeoutMs: 10_000,

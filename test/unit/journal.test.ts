@@ -14,12 +14,22 @@ class JournalEngine implements Runner {
     const command = describeCommand(file, args);
     this.calls.push(command);
     expect(options.timeoutMs).toBe(60_000);
-    const result = (exitCode: number, stdout: string, stderr = '') => ({ command, exitCode, stdout, stderr, timedOut: false });
+    const result = (exitCode: number, stdout: string, stderr = '') => ({
+      command,
+      exitCode,
+      stdout,
+      stderr,
+      timedOut: false,
+    });
     const [sub, ...rest] = args;
     if (sub === 'create') {
       const name = rest[rest.indexOf('--name') + 1] ?? '';
       if (this.containers.has(name)) {
-        return result(1, '', `Error response from daemon: Conflict. The container name "/${name}" is already in use by container "abc".`);
+        return result(
+          1,
+          '',
+          `Error response from daemon: Conflict. The container name "/${name}" is already in use by container "abc".`,
+        );
       }
       this.containers.set(name, new Map());
       return result(0, 'f00d\n');
@@ -37,11 +47,13 @@ class JournalEngine implements Runner {
       const [name, p] = (rest[0] ?? '').split(':') as [string, string];
       const content = this.containers.get(name)?.get(p);
       if (!this.containers.has(name)) return result(1, '', `Error response from daemon: No such container: ${name}`);
-      if (content === undefined) return result(1, '', `Error response from daemon: Could not find the file ${p} in container ${name}`);
+      if (content === undefined)
+        return result(1, '', `Error response from daemon: Could not find the file ${p} in container ${name}`);
       return result(0, Buffer.from(packFile('journal.json', content, 0)).toString('latin1'));
     }
     if (sub === 'rm') {
-      if (!this.containers.delete(rest[0] ?? '')) return result(1, '', `Error response from daemon: No such container: ${rest[0]}`);
+      if (!this.containers.delete(rest[0] ?? ''))
+        return result(1, '', `Error response from daemon: No such container: ${rest[0]}`);
       return result(0, `${rest[0]}\n`);
     }
     return result(1, '', `unexpected docker ${args.join(' ')}`);
@@ -56,7 +68,13 @@ const ENTRY: JournalEntry = {
   to: 'green',
   phase: 'switch',
   at: '2026-11-29T10:00:05.000Z',
-  includes: [{ container: 'proxy', file: '/srv/app/nginx/service-url.inc', previous: 'upstream app { server app-blue:8000; }\n' }],
+  includes: [
+    {
+      container: 'proxy',
+      file: '/srv/app/nginx/service-url.inc',
+      previous: 'upstream app { server app-blue:8000; }\n',
+    },
+  ],
   reloading: [],
 };
 
@@ -89,7 +107,7 @@ describe('the journal on the Docker engine', () => {
     await next.clear('project:app');
   });
 
-  it("takes over the container of a run that died before its first entry was stored", async () => {
+  it('takes over the container of a run that died before its first entry was stored', async () => {
     const engine = new JournalEngine();
     engine.containers.set(journalName('project:app'), new Map());
     const journal = dockerJournal(engine);
@@ -115,6 +133,8 @@ describe('the journal on the Docker engine', () => {
   it('an entry that is not JSON says how to remove it', async () => {
     const engine = new JournalEngine();
     engine.containers.set(journalName('project:app'), new Map([['/journal.json', '{"version":1,']]));
-    await expect(dockerJournal(engine).read('project:app')).rejects.toThrow(/cannot be read .* docker rm bluegreen-journal-project-app-/);
+    await expect(dockerJournal(engine).read('project:app')).rejects.toThrow(
+      /cannot be read .* docker rm bluegreen-journal-project-app-/,
+    );
   });
 });

@@ -194,14 +194,18 @@ describe('dockerLocks', () => {
   it('imports the lock image from an in-memory archive, never pulls (speed: no import once the engine has it)', async () => {
     const engine = new FakeEngine();
     const { locks } = locksOn(engine);
-    await (await locks.acquire(['proxy:a']))();
+    await (
+      await locks.acquire(['proxy:a'])
+    )();
     expect(engine.argv.slice(0, 2)).toEqual([
       ['image', 'inspect', LOCK_IMAGE],
       ['import', '-', LOCK_IMAGE],
     ]);
     expect(unpackFirstFile(engine.imported ?? new Uint8Array())).toMatch(/bluegreen-action deploy lock/);
     engine.argv.length = 0;
-    await (await locks.acquire(['proxy:a']))();
+    await (
+      await locks.acquire(['proxy:a'])
+    )();
     expect(engine.argv.filter((a) => a[0] === 'import')).toEqual([]);
     expect(engine.argv.flat().filter((x) => x === 'pull' || x.startsWith('--pull'))).toEqual([]);
   });
@@ -323,7 +327,13 @@ describe('dockerLocks', () => {
     it('a running pid given to a later process (another start time) is not the holder', async () => {
       const engine = new FakeEngine();
       engine.images.add(LOCK_IMAGE);
-      const stale = engine.add(lockName('proxy:a'), 'proxy:a', { ...ELSEWHERE, ...here, host: os.hostname(), pid: 1, started: '0' });
+      const stale = engine.add(lockName('proxy:a'), 'proxy:a', {
+        ...ELSEWHERE,
+        ...here,
+        host: os.hostname(),
+        pid: 1,
+        started: '0',
+      });
       const release = await locksOn(engine).locks.acquire(['proxy:a']);
       expect(engine.argv).toContainEqual(['rm', stale.id]);
       await release();
@@ -332,7 +342,13 @@ describe('dockerLocks', () => {
     it('a holder in another pid namespace of this boot (a runner container beside this one) is never taken over', async () => {
       const engine = new FakeEngine();
       engine.images.add(LOCK_IMAGE);
-      engine.add(lockName('proxy:a'), 'proxy:a', { ...ELSEWHERE, ...here, host: os.hostname(), pid: deadPid(), pidns: 'pid:[1]' });
+      engine.add(lockName('proxy:a'), 'proxy:a', {
+        ...ELSEWHERE,
+        ...here,
+        host: os.hostname(),
+        pid: deadPid(),
+        pidns: 'pid:[1]',
+      });
       const { locks } = locksOn(engine, { waitMs: 5_000 });
       await expect(locks.acquire(['proxy:a'])).rejects.toThrow(/another deploy holds the lock proxy:a/);
       expect(engine.argv.filter((a) => a[0] === 'rm')).toEqual([]);

@@ -53,12 +53,17 @@ describe('listenPorts', () => {
   it('an include inside a server block (set $service_url): the ports of the blocks that include it, globs too', () => {
     const d = dump({
       '/etc/nginx/conf.d/a.conf': 'server {\n    listen 8001;\n    include /etc/nginx/conf.d/a/service-url.inc;\n}\n',
-      '/etc/nginx/conf.d/b.conf': 'server {\n    listen 8002;\n    location / {\n        include conf.d/b/*.inc;\n    }\n}\n',
+      '/etc/nginx/conf.d/b.conf':
+        'server {\n    listen 8002;\n    location / {\n        include conf.d/b/*.inc;\n    }\n}\n',
       '/etc/nginx/conf.d/a/service-url.inc': 'set $service_url http://a-green:8000;\n',
       '/etc/nginx/conf.d/b/service-url.inc': 'set $service_url http://b-green:8000;\n',
     });
-    expect(listenPorts(d, '/etc/nginx/conf.d/a/service-url.inc', 'set $service_url http://a-green:8000;')).toEqual([8001]);
-    expect(listenPorts(d, '/etc/nginx/conf.d/b/service-url.inc', 'set $service_url http://b-green:8000;')).toEqual([8002]);
+    expect(listenPorts(d, '/etc/nginx/conf.d/a/service-url.inc', 'set $service_url http://a-green:8000;')).toEqual([
+      8001,
+    ]);
+    expect(listenPorts(d, '/etc/nginx/conf.d/b/service-url.inc', 'set $service_url http://b-green:8000;')).toEqual([
+      8002,
+    ]);
   });
 
   it('a block that serves the include over TLS only has no port to check (its redirect on 80 is not it)', () => {

@@ -15,7 +15,11 @@ function target(template: string, host = 'localhost'): ProxyTarget {
 
 describe('renderInclude', () => {
   it('fills {color}, {port} and {host}, every time they occur', () => {
-    const text = renderInclude(target('# {color}\nupstream {color} { server {host}:{port}; server {host}:{port} backup; }', 'app.internal'), 'green', 8001);
+    const text = renderInclude(
+      target('# {color}\nupstream {color} { server {host}:{port}; server {host}:{port} backup; }', 'app.internal'),
+      'green',
+      8001,
+    );
     expect(text).toBe(
       '# bluegreen-action: color=green port=8001\n' +
         '# green\nupstream green { server app.internal:8001; server app.internal:8001 backup; }\n',
@@ -39,7 +43,11 @@ describe('renderInclude', () => {
   });
 
   it('leaves ${name} Nginx variables alone, even when named like a placeholder', () => {
-    const text = renderInclude(target('proxy_set_header Host ${host}; server {host}:{port}; # ${color}', 'app'), 'blue', 8000);
+    const text = renderInclude(
+      target('proxy_set_header Host ${host}; server {host}:{port}; # ${color}', 'app'),
+      'blue',
+      8000,
+    );
     expect(text).toContain('proxy_set_header Host ${host}; server app:8000; # ${color}');
   });
 });
@@ -73,7 +81,9 @@ describe('colorOfInclude', () => {
   });
 
   it('reads comments as Nginx does: a # where a token starts ends the line, also right after a ;', () => {
-    expect(colorOfInclude('upstream app { server localhost:8001;#server localhost:8000;\n}', t, COLORS, PORTS)).toBe('green');
+    expect(colorOfInclude('upstream app { server localhost:8001;#server localhost:8000;\n}', t, COLORS, PORTS)).toBe(
+      'green',
+    );
   });
 
   it('an include that names both colors points at neither', () => {
@@ -158,7 +168,9 @@ describe('dumpSections', () => {
     expect(sections.get('/etc/nginx/conf.d/test-backend/service-url.inc')).toBe(
       '# bluegreen-action: color=green port=8001\nset $service_url http://10.0.0.5:8001;\n',
     );
-    expect(sections.get('/etc/nginx/mime.types')).toBe('types {\n    text/html                                        html htm shtml;\n}\n');
+    expect(sections.get('/etc/nginx/mime.types')).toBe(
+      'types {\n    text/html                                        html htm shtml;\n}\n',
+    );
     expect(sections.get('/etc/nginx/nginx.conf')).toMatch(/^user {2}nginx;\n[\s\S]*\n}\n$/);
     expect(sections.get('/etc/nginx/conf.d/empty.conf')?.trim()).toBe('');
     for (const content of sections.values()) expect(content).not.toContain('# configuration file');

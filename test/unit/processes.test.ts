@@ -44,7 +44,11 @@ describe.skipIf(process.platform !== 'linux')('child processes of a dead run (Li
       const started = Date.now();
       expect(await processes.end([child.pid ?? 0], 300)).toEqual([]);
       expect(Date.now() - started).toBeGreaterThanOrEqual(300);
-      const exit = await new Promise((resolve) => (child.exitCode !== null || child.signalCode ? resolve(child.signalCode) : child.once('exit', (_, s) => resolve(s))));
+      const exit = await new Promise((resolve) =>
+        child.exitCode !== null || child.signalCode
+          ? resolve(child.signalCode)
+          : child.once('exit', (_, s) => resolve(s)),
+      );
       expect(exit).toBe('SIGKILL');
     } finally {
       child.kill('SIGKILL');

@@ -10,7 +10,11 @@ import { decideRecovery, needsHealth, type Observed } from '../../src/engine/rec
 import { INCLUDE, RELOAD, setup, UP_BLUE, UP_GREEN } from './deploy-setup.js';
 import { FakeHost, RecordingLogger } from './fake-host.js';
 
-const TEMPLATE_TARGET = { container: 'proxy', host: 'localhost', template: 'upstream app {\n    server app-{color}:{port};\n}\n' };
+const TEMPLATE_TARGET = {
+  container: 'proxy',
+  host: 'localhost',
+  template: 'upstream app {\n    server app-{color}:{port};\n}\n',
+};
 const KEY = 'project:app';
 
 function entry(phase: JournalEntry['phase'], patch: Partial<JournalEntry> = {}): JournalEntry {
@@ -23,7 +27,13 @@ function entry(phase: JournalEntry['phase'], patch: Partial<JournalEntry> = {}):
     to: 'green',
     phase,
     at: new Date(0).toISOString(),
-    includes: [{ container: 'proxy', file: INCLUDE, previous: renderInclude({ ...TEMPLATE_TARGET, file: INCLUDE }, 'blue', 8000) }],
+    includes: [
+      {
+        container: 'proxy',
+        file: INCLUDE,
+        previous: renderInclude({ ...TEMPLATE_TARGET, file: INCLUDE }, 'blue', 8000),
+      },
+    ],
     reloading: [],
     ...patch,
   };
@@ -121,7 +131,10 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
 
   it('restores only to a color whose every service runs; an undo keeps the new color when the old cannot serve', () => {
     const partly = observed({ all: ['green'], some: ['blue'], healthy: true });
-    expect(decideRecovery(entry('undo', { reloading: ['proxy'] }), partly)).toMatchObject({ kind: 'complete', color: 'green' });
+    expect(decideRecovery(entry('undo', { reloading: ['proxy'] }), partly)).toMatchObject({
+      kind: 'complete',
+      color: 'green',
+    });
     expect(needsHealth(entry('undo'), partly)).toBe(true);
     expect(needsHealth(entry('undo'), observed({ all: ['blue', 'green'] }))).toBe(false);
   });
@@ -129,7 +142,9 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
   it('neither color can serve once a reload began: stuck, nothing is changed', () => {
     const e = entry('switch', { reloading: ['proxy'] });
     expect(decideRecovery(e, observed({ some: ['green', 'blue'] }))).toMatchObject({ kind: 'stuck' });
-    expect(decideRecovery(e, observed({ all: ['green'], some: ['blue'], healthy: false }))).toMatchObject({ kind: 'stuck' });
+    expect(decideRecovery(e, observed({ all: ['green'], some: ['blue'], healthy: false }))).toMatchObject({
+      kind: 'stuck',
+    });
   });
 
   it('neither color can serve but no reload began: the files go back to what Nginx still serves', () => {
@@ -175,9 +190,16 @@ function killable(s: Setup, at: number, when: 'before' | 'after', config: Config
   const d: Deps = s.deps;
   const deps: Deps = {
     ...d,
-    runner: { run: (file, args, options) => step(describeCommand(file, args), () => d.runner.run(file, args, options)) },
+    runner: {
+      run: (file, args, options) => step(describeCommand(file, args), () => d.runner.run(file, args, options)),
+    },
     http: { get: (url, options) => step(`GET ${url}`, () => d.http.get(url, options)) },
-    files: { ...d.files, read: (p) => d.files.read(p), kind: (p) => d.files.kind(p), write: (p, c) => step(`write ${p}`, () => d.files.write(p, c)) },
+    files: {
+      ...d.files,
+      read: (p) => d.files.read(p),
+      kind: (p) => d.files.kind(p),
+      write: (p, c) => step(`write ${p}`, () => d.files.write(p, c)),
+    },
     clock: { now: () => d.clock.now(), sleep: (ms, signal) => step(`sleep ${ms}`, () => d.clock.sleep(ms, signal)) },
     journal: {
       read: (key) => step('journal read', () => d.journal.read(key)),
@@ -230,7 +252,9 @@ async function nextDeploy(s: Setup): Promise<{ result: Result; outages: string[]
 /** After a kill: the proxy serves a color that runs (or the placeholder of a first deploy), and the ids to keep. */
 function afterKill(s: Setup) {
   const served = proxyServes(s.host);
-  expect(!served.color || served.up, `the killed run left the proxy on ${served.color}, which is not running`).toBe(true);
+  expect(!served.color || served.up, `the killed run left the proxy on ${served.color}, which is not running`).toBe(
+    true,
+  );
   return {
     served,
     ids: { blue: s.host.containers.get('app-blue')?.id, green: s.host.containers.get('app-green')?.id },
@@ -315,15 +339,18 @@ describe('a recovery killed at any instant: the run after it still repairs, with
       await expectRepaired(t, afterKill(t), { command: 'deploy', to: left?.to ?? 'green' });
     });
     // Green answers 500 by the time of the third run, until its next build: the proxies must leave it.
-    it.each(instants)(`killed ${when} ${label}, the recovery killed at instant %i (%s %s), then green fails`, async (m, again) => {
-      const t = await setup({ live: 'blue' });
-      await killedAt(t, n, when);
-      await killedAt(t, m, again);
-      t.host.appStatus.set('app-green', 500);
-      t.host.fixedByUp.add('app-green');
-      const left = [...t.journal.entries.values()][0];
-      await expectRepaired(t, afterKill(t), { command: 'deploy', to: left?.to ?? 'green' });
-    });
+    it.each(instants)(
+      `killed ${when} ${label}, the recovery killed at instant %i (%s %s), then green fails`,
+      async (m, again) => {
+        const t = await setup({ live: 'blue' });
+        await killedAt(t, n, when);
+        await killedAt(t, m, again);
+        t.host.appStatus.set('app-green', 500);
+        t.host.fixedByUp.add('app-green');
+        const left = [...t.journal.entries.values()][0];
+        await expectRepaired(t, afterKill(t), { command: 'deploy', to: left?.to ?? 'green' });
+      },
+    );
   }
 });
 
@@ -332,7 +359,11 @@ describe('recovery on a real sequence', () => {
   async function unfinished(e: JournalEntry, options: { greenRunning?: boolean; includeOn?: string } = {}) {
     const s = await setup({ live: 'blue' });
     if (options.greenRunning ?? true) s.host.addRunning('app-green');
-    if (options.includeOn) s.files.put(INCLUDE, renderInclude(s.config.targets[0]!, options.includeOn, options.includeOn === 'blue' ? 8000 : 8001));
+    if (options.includeOn)
+      s.files.put(
+        INCLUDE,
+        renderInclude(s.config.targets[0]!, options.includeOn, options.includeOn === 'blue' ? 8000 : 8001),
+      );
     s.journal.entries.set(KEY, e);
     s.files.writes = [];
     return s;
@@ -344,9 +375,24 @@ describe('recovery on a real sequence', () => {
     const { result, outages } = await nextDeploy(s);
     expect(outages).toEqual([]);
     expect(result).toMatchObject({ status: 'deployed', exitCode: 0, previousColor: 'green', color: 'blue' });
-    expect(result.interrupted).toMatchObject({ phase: 'switch', from: 'blue', to: 'green', serving: 'green', orphans: [] });
+    expect(result.interrupted).toMatchObject({
+      phase: 'switch',
+      from: 'blue',
+      to: 'green',
+      serving: 'green',
+      orphans: [],
+    });
     expect(result.interrupted?.action).toMatch(/switch to green was completed and checked through the proxies/);
-    expect(result.phases.map((p) => p.name)).toEqual(['recover', 'detect', 'up', 'health', 'switch', 'verify', 'drain', 'cleanup']);
+    expect(result.phases.map((p) => p.name)).toEqual([
+      'recover',
+      'detect',
+      'up',
+      'health',
+      'switch',
+      'verify',
+      'drain',
+      'cleanup',
+    ]);
     // Recovery reloads onto green and lets blue drain before the deploy rebuilds blue.
     expect(s.host.changes.slice(0, 2)).toEqual([RELOAD, UP_BLUE]);
     expect(s.clock.slept).toContain(10_000);
@@ -408,7 +454,15 @@ describe('recovery on a real sequence', () => {
     s.host.addRunning('app-blue');
     s.files.put(INCLUDE, renderInclude(s.config.targets[0]!, 'blue', 8000));
     await s.host.run('docker', ['exec', 'proxy', 'nginx', '-s', 'reload'], { timeoutMs: 1 });
-    s.journal.entries.set(KEY, entry('switched', { from: undefined, to: 'blue', reloading: ['proxy'], includes: [{ container: 'proxy', file: INCLUDE, previous: 'upstream app {\n    server 127.0.0.1:9;\n}\n' }] }));
+    s.journal.entries.set(
+      KEY,
+      entry('switched', {
+        from: undefined,
+        to: 'blue',
+        reloading: ['proxy'],
+        includes: [{ container: 'proxy', file: INCLUDE, previous: 'upstream app {\n    server 127.0.0.1:9;\n}\n' }],
+      }),
+    );
     s.host.proxyAnswer = (color) => (color === 'blue' && s.host.fixedByUp.has('app-blue') ? 502 : 200);
     s.host.fixedByUp.add('app-blue');
     const { result } = await nextDeploy(s);
@@ -455,8 +509,12 @@ describe('recovery on a real sequence', () => {
     const result = await execute(s.config, { ...s.deps, log });
     expect(result).toMatchObject({ status: 'unchanged', exitCode: 0, color: 'blue' });
     expect(result.interrupted).toMatchObject({ phase: 'switch', underWay: false, serving: 'blue' });
-    expect(log.text).toMatch(/A deploy of green was found unfinished: process 4194303 .* was switching the proxies from blue to green \(no proxy reloaded yet\)/);
-    expect(log.text).toMatch(/The proxies load blue; none yet: the next deploy or rollback finishes or undoes it first\./);
+    expect(log.text).toMatch(
+      /A deploy of green was found unfinished: process 4194303 .* was switching the proxies from blue to green \(no proxy reloaded yet\)/,
+    );
+    expect(log.text).toMatch(
+      /The proxies load blue; none yet: the next deploy or rollback finishes or undoes it first\./,
+    );
     expect(s.host.changes).toEqual([]);
     expect(s.journal.entries.has(KEY)).toBe(true);
   });
@@ -466,7 +524,12 @@ describe('recovery on a real sequence', () => {
     const result = await s.run();
     expect(result.status).toBe('deployed');
     expect(s.journal.written.map((e) => e.phase)).toEqual(['up', 'switch', 'switch', 'switched', 'cleanup']);
-    expect(s.journal.written[1]).toMatchObject({ from: 'blue', to: 'green', reloading: [], includes: [{ container: 'proxy', file: INCLUDE }] });
+    expect(s.journal.written[1]).toMatchObject({
+      from: 'blue',
+      to: 'green',
+      reloading: [],
+      includes: [{ container: 'proxy', file: INCLUDE }],
+    });
     expect(s.journal.written[1]?.includes[0]?.previous).toContain('server app-blue:8000;');
     expect(s.journal.written[2]?.reloading).toEqual(['proxy']);
     expect(s.journal.entries.size).toBe(0);

@@ -1,7 +1,12 @@
 // What the report tells must be what the engine did: cases where they once disagreed.
 import { describe, expect, it } from 'vitest';
 import { outputsOf, summaryMarkdown } from '../../src/report.js';
-import { dryRunUnfinishedResult, recoveryFailedResult, statusThenDeployResults, statusUnfinishedResult } from './results.js';
+import {
+  dryRunUnfinishedResult,
+  recoveryFailedResult,
+  statusThenDeployResults,
+  statusUnfinishedResult,
+} from './results.js';
 
 describe('the report tells only what the engine did', () => {
   it('a child process that the recovery could NOT end is not listed among the child processes ended', async () => {
@@ -36,7 +41,10 @@ describe('read-only runs that find an include written but never loaded agree on 
 
   it('status does not claim to know what serves once the deploy is dealt with: the next deploy completes it', async () => {
     const { status, deploy } = await statusThenDeployResults();
-    expect(deploy.interrupted).toMatchObject({ serving: 'green', action: expect.stringMatching(/switch to green was completed/) });
+    expect(deploy.interrupted).toMatchObject({
+      serving: 'green',
+      action: expect.stringMatching(/switch to green was completed/),
+    });
     const md = summaryMarkdown(status);
     expect(md).toContain('| the proxies load now | blue |');
     expect(md).not.toContain('serving once dealt with');

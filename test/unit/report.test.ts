@@ -73,9 +73,17 @@ function logTail(md: string): { color?: string; text?: string } {
 
 /** The rows of the unfinished-deploy section, by their first cell. */
 function unfinished(md: string): Record<string, string> {
-  const section = md.split(/### (?:⚠️ An unfinished deploy was found|⏳ A deploy is under way, or ended without finishing)\n\n\| \| \|\n\|---\|---\|\n/)[1] ?? '';
+  const section =
+    md.split(
+      /### (?:⚠️ An unfinished deploy was found|⏳ A deploy is under way, or ended without finishing)\n\n\| \| \|\n\|---\|---\|\n/,
+    )[1] ?? '';
   const rows = section.split('\n\n')[0]?.split('\n') ?? [];
-  return Object.fromEntries(rows.map((r) => /^\| ([^|]+) \| (.*) \|$/.exec(r)).filter((m) => m !== null).map((m) => [m[1], m[2]]));
+  return Object.fromEntries(
+    rows
+      .map((r) => /^\| ([^|]+) \| (.*) \|$/.exec(r))
+      .filter((m) => m !== null)
+      .map((m) => [m[1], m[2]]),
+  );
 }
 
 /** Each numbered step of the plan section, as rendered (a multi-line step with its code block). */
@@ -141,9 +149,13 @@ describe('a deploy from blue to green', () => {
   it('sums up the deploy in the text, with the exit code and the phases', () => {
     expect(summaryText(result).split('\n')).toEqual([
       'Result: deployed green (port 8001)',
-      expect.stringMatching(/^ {2}status=deployed color=green port=8001 previous=blue rolled-back=false duration=10\.\ds exit=0$/),
       expect.stringMatching(
-        new RegExp(`^  phases: detect ${T}s, up ${T}s, health ${T}s, switch ${T}s, verify ${T}s, drain 10\\.0s, cleanup ${T}s$`),
+        /^ {2}status=deployed color=green port=8001 previous=blue rolled-back=false duration=10\.\ds exit=0$/,
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^  phases: detect ${T}s, up ${T}s, health ${T}s, switch ${T}s, verify ${T}s, drain 10\\.0s, cleanup ${T}s$`,
+        ),
       ),
     ]);
   });
@@ -164,7 +176,9 @@ describe('a proxy that cannot be checked', () => {
   it('says NOT VERIFIED, and why, in the proxy table; no verify phase is shown', async () => {
     const md = summaryMarkdown(await notVerifiedResult());
     expect(md).toMatch(/^## ✅ Blue-green: deployed green/);
-    expect(table(md, PROXIES)).toEqual([`| proxy | ${PROXY_INCLUDE} | blue | NOT VERIFIED: publishes no port for 80 |`]);
+    expect(table(md, PROXIES)).toEqual([
+      `| proxy | ${PROXY_INCLUDE} | blue | NOT VERIFIED: publishes no port for 80 |`,
+    ]);
     expect(table(md, PHASES).join('\n')).not.toContain('| verify |');
   });
 });
@@ -247,10 +261,14 @@ describe('a deploy whose new color never became healthy, rolled back', () => {
     const text = summaryText(result);
     expect(text.split('\n').slice(0, 3)).toEqual([
       'Result: deploy of green failed and was rolled back',
-      expect.stringMatching(/^ {2}status=rolled-back color=blue port=8000 previous=blue rolled-back=true duration=30\.\ds exit=1$/),
+      expect.stringMatching(
+        /^ {2}status=rolled-back color=blue port=8000 previous=blue rolled-back=true duration=30\.\ds exit=1$/,
+      ),
       expect.stringMatching(new RegExp(`^  phases: detect ${T}s, up ${T}s, health 30\\.0s FAILED, restore ${T}s$`)),
     ]);
-    expect(text).toMatch(/\n\ngreen did not become healthy within 30 s [^\n]*\nRolled back: traffic is on blue as before[^\n]*$/);
+    expect(text).toMatch(
+      /\n\ngreen did not become healthy within 30 s [^\n]*\nRolled back: traffic is on blue as before[^\n]*$/,
+    );
   });
 
   it('leaves the error out of the text when asked (the action shows it as its failure annotation)', () => {
@@ -285,7 +303,12 @@ describe('a deploy whose check through the proxy failed, rolled back', () => {
 describe('rollback', () => {
   it('says it rolled back to the previous color, with exit code 0 and the phases of a rollback', async () => {
     const result = await rollbackResult();
-    expect(outputsOf(result)).toMatchObject({ color: 'blue', 'previous-color': 'green', status: 'rolled-back', 'rolled-back': 'true' });
+    expect(outputsOf(result)).toMatchObject({
+      color: 'blue',
+      'previous-color': 'green',
+      status: 'rolled-back',
+      'rolled-back': 'true',
+    });
     const md = summaryMarkdown(result);
     expect(md).toMatch(/^## ↩️ Blue-green: rolled back to blue\n/);
     expect(md).toContain('| status | `rolled-back` (exit code 0) |');
@@ -369,7 +392,12 @@ describe('dry-run', () => {
 describe('status', () => {
   it('gives the live color, and shows no lock table when no deploy holds one', async () => {
     const result = await statusResult();
-    expect(outputsOf(result)).toMatchObject({ color: 'green', port: '8001', status: 'unchanged', 'rolled-back': 'false' });
+    expect(outputsOf(result)).toMatchObject({
+      color: 'green',
+      port: '8001',
+      status: 'unchanged',
+      'rolled-back': 'false',
+    });
     const md = summaryMarkdown(result);
     expect(md).toMatch(/^## ℹ️ Blue-green: live color: green\n/);
     expect(md).toContain('| status | `unchanged` (exit code 0) |');
@@ -461,7 +489,9 @@ describe('failures that could not be restored (exit code 3)', () => {
       'done about it': 'recovery failed; its journal is kept for the next run',
     });
     const error = fenced(md, 'What went wrong');
-    expect(error).toMatch(/^recovering the unfinished deploy failed: could not end process\(es\) 4242; end them by hand/);
+    expect(error).toMatch(
+      /^recovering the unfinished deploy failed: could not end process\(es\) 4242; end them by hand/,
+    );
     expect(error).toMatch(/remove the journal: docker rm bluegreen-journal-\S+$/);
     const text = summaryText(result);
     expect(text).toContain('Result: deploy failed and could NOT be restored');
@@ -472,7 +502,12 @@ describe('failures that could not be restored (exit code 3)', () => {
 
   it('a cleanup that failed after the switch: traffic stays on the new color, which the summary shows', async () => {
     const result = await cleanupFailedResult();
-    expect(outputsOf(result)).toMatchObject({ color: 'green', 'previous-color': 'blue', status: 'failed', 'rolled-back': 'false' });
+    expect(outputsOf(result)).toMatchObject({
+      color: 'green',
+      'previous-color': 'blue',
+      status: 'failed',
+      'rolled-back': 'false',
+    });
     const md = summaryMarkdown(result);
     expect(md).toMatch(/^## ❌ Blue-green: deploy failed and could NOT be restored\n/);
     expect(md).toContain('| live color now | green (port 8001) |');
@@ -507,7 +542,9 @@ describe('runs refused before anything was known', () => {
     expect(md).toContain('| live color now | — |');
     expect(md).not.toContain(PHASES);
     expect(md).not.toContain(PROXIES);
-    expect(fenced(md, 'What went wrong')).toBe('another deploy to the same proxies is running (process 42)\nNothing was changed.');
+    expect(fenced(md, 'What went wrong')).toBe(
+      'another deploy to the same proxies is running (process 42)\nNothing was changed.',
+    );
     const text = summaryText(result);
     expect(text.split('\n').slice(0, 2)).toEqual([
       'Result: deploy failed',
@@ -519,7 +556,13 @@ describe('runs refused before anything was known', () => {
   it('invalid inputs (main.ts, exit 2): refused before docker is used; the inputs to fix', async () => {
     const { result, log } = await invalidInputsResult();
     expect(log.text).not.toContain('Docker engine');
-    expect(outputsOf(result)).toMatchObject({ color: '', port: '', 'previous-color': '', status: 'failed', 'rolled-back': 'false' });
+    expect(outputsOf(result)).toMatchObject({
+      color: '',
+      port: '',
+      'previous-color': '',
+      status: 'failed',
+      'rolled-back': 'false',
+    });
     const md = summaryMarkdown(result);
     expect(md).toMatch(/^## ❌ Blue-green: deploy failed\n/);
     expect(md).toContain('| status | `failed` (exit code 2) |');
@@ -538,7 +581,9 @@ describe('runs refused before anything was known', () => {
     expect(md).toMatch(/^## ❌ Blue-green: deploy failed\n/);
     expect(md).toContain('| status | `failed` (exit code 2) |');
     expect(table(md, PHASES)).toEqual([phaseRow('detect', false)]);
-    expect(fenced(md, 'What went wrong')).toMatch(/both color files define the service\(s\) app-blue in one compose project/);
+    expect(fenced(md, 'What went wrong')).toMatch(
+      /both color files define the service\(s\) app-blue in one compose project/,
+    );
     expect(summaryText(result)).toMatch(new RegExp(`\\n  phases: detect ${T}s FAILED\\n`));
   });
 });

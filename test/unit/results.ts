@@ -47,7 +47,12 @@ export async function twoProxiesResult(): Promise<Result> {
   });
   const second = s.config.targets[1];
   if (!second) throw new Error('nginx-targets gave no second target');
-  s.host.addProxy('test-nginx', {}, { [TEST_NGINX_INCLUDE]: renderInclude(second, 'blue', 8000) }, { published: { 80: 8081 } });
+  s.host.addProxy(
+    'test-nginx',
+    {},
+    { [TEST_NGINX_INCLUDE]: renderInclude(second, 'blue', 8000) },
+    { published: { 80: 8081 } },
+  );
   s.host.proxyHeaders = (color) => ({ 'x-color': color ?? '' });
   return s.run();
 }
@@ -99,7 +104,13 @@ export async function statusResult(): Promise<Result> {
   return (await setup({ live: 'green', raw: { command: 'status' } })).run();
 }
 
-export const LOCK_HOLDER = { pid: 4242, host: 'ci-2', user: 'runner', since: '2025-01-01T00:00:00.000Z', command: 'deploy' };
+export const LOCK_HOLDER = {
+  pid: 4242,
+  host: 'ci-2',
+  user: 'runner',
+  since: '2025-01-01T00:00:00.000Z',
+  command: 'deploy',
+};
 
 /** status while green serves and a deploy on another runner holds the lock of the proxy. */
 export async function statusLockedResult(): Promise<Result> {
@@ -154,7 +165,12 @@ export async function recoveredResult(): Promise<Result> {
 export async function recoveryFailedResult(): Promise<Result> {
   const s = await setup({ live: 'blue' });
   await unfinishedDeploy(s, 'up');
-  s.processes.running.push({ pid: 4242, command: 'docker compose up -d app-green', token: 'dead-run', ignoresTerm: true });
+  s.processes.running.push({
+    pid: 4242,
+    command: 'docker compose up -d app-green',
+    token: 'dead-run',
+    ignoresTerm: true,
+  });
   return s.run();
 }
 

@@ -62,7 +62,11 @@ describe('packFile and unpackFirstFile', () => {
 
   it('writes the name, size, mode, mtime, type and a valid checksum', () => {
     const archive = Buffer.from(packFile('up.inc', 'abc', MTIME));
-    const field = (at: number, len: number) => archive.subarray(at, at + len).toString('ascii').replace(/\0.*$/s, '');
+    const field = (at: number, len: number) =>
+      archive
+        .subarray(at, at + len)
+        .toString('ascii')
+        .replace(/\0.*$/s, '');
     expect(field(0, 100)).toBe('up.inc');
     expect(field(100, 8)).toBe('0000644');
     expect(parseInt(field(124, 12), 8)).toBe(3);
@@ -117,7 +121,9 @@ describe('packFile and unpackFirstFile', () => {
   });
 
   it('unpackFirstFile throws on an archive of a directory only', () => {
-    expect(() => unpackFirstFile(Buffer.concat([header('d/', '5', 0), Buffer.alloc(2 * BLOCK)]))).toThrow(/no regular file/);
+    expect(() => unpackFirstFile(Buffer.concat([header('d/', '5', 0), Buffer.alloc(2 * BLOCK)]))).toThrow(
+      /no regular file/,
+    );
   });
 
   it.runIf(hasTar).each(TEXTS)('GNU tar reads what packFile wrote (%s)', (_, text) => {
@@ -138,7 +144,15 @@ describe('packFile and unpackFirstFile', () => {
       const text = '# Grüße\nupstream app { server localhost:8000; }\n';
       writeFileSync(path.join(dir, 'service-url.inc'), text);
       // A long attribute value forces a pax header record in front of the file.
-      const archive = execFileSync('tar', ['--format=pax', '--pax-option=comment:=' + 'c'.repeat(200), '-C', dir, '-cf', '-', 'service-url.inc']);
+      const archive = execFileSync('tar', [
+        '--format=pax',
+        '--pax-option=comment:=' + 'c'.repeat(200),
+        '-C',
+        dir,
+        '-cf',
+        '-',
+        'service-url.inc',
+      ]);
       expect(String.fromCharCode(archive[156] ?? 0)).toBe('x');
       expect(unpackFirstFile(archive)).toBe(text);
     } finally {

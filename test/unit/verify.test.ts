@@ -14,7 +14,9 @@ function proxy(published: Record<number, [string, number]>): ProxyState {
 
 describe('proxyUrl', () => {
   it('uses the host port of the first listen port that is published', () => {
-    expect(proxyUrl(proxy({ 80: ['127.0.0.1', 8080] }), [80], '127.0.0.1', '/health')).toBe('http://127.0.0.1:8080/health');
+    expect(proxyUrl(proxy({ 80: ['127.0.0.1', 8080] }), [80], '127.0.0.1', '/health')).toBe(
+      'http://127.0.0.1:8080/health',
+    );
     expect(proxyUrl(proxy({ 8080: ['', 18080] }), [80, 8080], '10.0.0.7', '/')).toBe('http://10.0.0.7:18080/');
   });
 

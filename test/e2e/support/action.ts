@@ -19,7 +19,6 @@ export interface ActionRun {
   summary: string;
 }
 
-
 /**
  * The runner sets INPUT_<NAME> (upper case, dashes kept) for every input given in `with:` and for every input
  * that has a default, writes outputs to the file in GITHUB_OUTPUT and the summary to GITHUB_STEP_SUMMARY.
@@ -27,7 +26,12 @@ export interface ActionRun {
  */
 export async function runAction(
   inputs: Record<string, string>,
-  options: { cwd: string; node?: string; timeoutMs?: number; /** Extra environment of the action process. */ env?: Record<string, string> },
+  options: {
+    cwd: string;
+    node?: string;
+    timeoutMs?: number;
+    /** Extra environment of the action process. */ env?: Record<string, string>;
+  },
 ): Promise<ActionRun> {
   const action = parse(await fs.readFile(path.join(ROOT, 'action.yml'), 'utf8')) as {
     inputs: Record<string, { default?: unknown }>;
@@ -47,7 +51,14 @@ export async function runAction(
   try {
     const r = await execa(options.node ?? process.execPath, [ACTION_BUNDLE], {
       cwd: options.cwd,
-      env: { ...options.env, ...env, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, GITHUB_WORKSPACE: options.cwd, RUNNER_TEMP: tmp },
+      env: {
+        ...options.env,
+        ...env,
+        GITHUB_OUTPUT: outputFile,
+        GITHUB_STEP_SUMMARY: summaryFile,
+        GITHUB_WORKSPACE: options.cwd,
+        RUNNER_TEMP: tmp,
+      },
       reject: false,
       timeout: options.timeoutMs ?? 240_000,
     });
@@ -86,10 +97,14 @@ export interface CliRun {
 /** `node dist/cli/index.js <args>` in cwd, with `--compose-command` of E2E_COMPOSE (compose.ts) unless args give one. */
 export async function runCli(args: string[], options: { cwd: string; timeoutMs?: number }): Promise<CliRun> {
   const given = args.some((a) => a === '--compose-command' || a.startsWith('--compose-command='));
-  const r = await execa(process.execPath, [CLI_BUNDLE, ...args, ...(given ? [] : ['--compose-command', COMPOSE.command])], {
-    cwd: options.cwd,
-    reject: false,
-    timeout: options.timeoutMs ?? 240_000,
-  });
+  const r = await execa(
+    process.execPath,
+    [CLI_BUNDLE, ...args, ...(given ? [] : ['--compose-command', COMPOSE.command])],
+    {
+      cwd: options.cwd,
+      reject: false,
+      timeout: options.timeoutMs ?? 240_000,
+    },
+  );
   return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -28,4 +28,3 @@ export const COMPOSE: SelectedCompose =
   version === 'v2'
     ? { version, command: 'docker compose', file: 'docker', prefix: ['compose'] }
     : { version, command: 'docker-compose', file: 'docker-compose', prefix: [] };
-

@@ -28,7 +28,12 @@ export interface ComposeOptions extends ExecOptions {
   files?: string[];
 }
 
-async function run(file: string, args: readonly string[], opts: ExecOptions, defaultTimeoutMs: number): Promise<ExecResult> {
+async function run(
+  file: string,
+  args: readonly string[],
+  opts: ExecOptions,
+  defaultTimeoutMs: number,
+): Promise<ExecResult> {
   const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
   const result = await execa(file, args, {
     timeout: timeoutMs,

@@ -50,9 +50,18 @@ async function cleanupProject(dir: string, name: string): Promise<void> {
   // Whatever compose missed (broken yml, containers the engine created itself).
   const label = `label=com.docker.compose.project=${name}`;
   const leftovers: Array<[list: string[], remove: string[]]> = [
-    [['ps', '-aq', '--filter', label], ['rm', '-f', '-v']],
-    [['network', 'ls', '-q', '--filter', label], ['network', 'rm']],
-    [['volume', 'ls', '-q', '--filter', label], ['volume', 'rm', '-f']],
+    [
+      ['ps', '-aq', '--filter', label],
+      ['rm', '-f', '-v'],
+    ],
+    [
+      ['network', 'ls', '-q', '--filter', label],
+      ['network', 'rm'],
+    ],
+    [
+      ['volume', 'ls', '-q', '--filter', label],
+      ['volume', 'rm', '-f'],
+    ],
   ];
   for (const [list, remove] of leftovers) {
     const ids = await docker(list, { reject: false }).then(

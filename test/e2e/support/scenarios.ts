@@ -43,11 +43,15 @@ export interface LiveCli {
  */
 export function startCli(args: string[], cwd: string): LiveCli {
   const given = args.some((a) => a === '--compose-command' || a.startsWith('--compose-command='));
-  const proc = execa(process.execPath, [CLI_BUNDLE, ...args, ...(given ? [] : ['--compose-command', COMPOSE.command])], {
-    cwd,
-    reject: false,
-    timeout: 240_000,
-  });
+  const proc = execa(
+    process.execPath,
+    [CLI_BUNDLE, ...args, ...(given ? [] : ['--compose-command', COMPOSE.command])],
+    {
+      cwd,
+      reject: false,
+      timeout: 240_000,
+    },
+  );
   const lines: TimedLine[] = [];
   const waiters: { re: RegExp; resolve: (at: number) => void }[] = [];
   let partial = '';
@@ -75,7 +79,13 @@ export function startCli(args: string[], cwd: string): LiveCli {
       const line = lines.find((l) => re.test(l.text));
       if (line) return Promise.resolve(line.at);
       return new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms:\n${lines.map((l) => l.text).join('\n')}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`no log line matching ${re} within ${timeoutMs} ms:\n${lines.map((l) => l.text).join('\n')}`),
+            ),
+          timeoutMs,
+        );
         const w = {
           re,
           resolve: (at: number) => {
@@ -88,7 +98,9 @@ export function startCli(args: string[], cwd: string): LiveCli {
         void done.then(() => {
           if (waiters.includes(w)) {
             clearTimeout(timer);
-            reject(new Error(`the CLI exited without a log line matching ${re}:\n${lines.map((l) => l.text).join('\n')}`));
+            reject(
+              new Error(`the CLI exited without a log line matching ${re}:\n${lines.map((l) => l.text).join('\n')}`),
+            );
           }
         });
       });
@@ -142,10 +154,15 @@ export async function reloadByHand(container: string): Promise<void> {
   await waitFor(replaced, 15_000, { description: `the workers of ${container} to be replaced after its reload` });
 }
 
-export async function containerState(name: string): Promise<{ id: string; running: boolean; restarting: boolean; restarts: number } | undefined> {
-  const r = await docker(['container', 'inspect', '--format', '{{.Id}} {{.State.Running}} {{.State.Restarting}} {{.RestartCount}}', name], {
-    reject: false,
-  });
+export async function containerState(
+  name: string,
+): Promise<{ id: string; running: boolean; restarting: boolean; restarts: number } | undefined> {
+  const r = await docker(
+    ['container', 'inspect', '--format', '{{.Id}} {{.State.Running}} {{.State.Restarting}} {{.RestartCount}}', name],
+    {
+      reject: false,
+    },
+  );
   if (r.exitCode !== 0) return undefined;
   const [id = '', running, restarting, restarts] = r.stdout.trim().split(' ');
   return { id, running: running === 'true', restarting: restarting === 'true', restarts: Number(restarts) };

@@ -49,7 +49,9 @@ ${lines.join('\n')}
  * The default layout: docker-compose.yml (proxy, db), docker-compose.blue.yml / .green.yml (app-blue, app-green,
  * built from ./app), nginx/ mounted as conf.d with service-url.inc holding a placeholder upstream.
  */
-export async function createStack(options: { env?: Partial<Record<'blue' | 'green', AppEnv>>; greenService?: string } = {}) {
+export async function createStack(
+  options: { env?: Partial<Record<'blue' | 'green', AppEnv>>; greenService?: string } = {},
+) {
   const images = await ensureTestImages();
   const [proxyPort = 0, bluePort = 0, greenPort = 0] = await freePorts(3);
   const envs: Record<'blue' | 'green', AppEnv> = { blue: options.env?.blue ?? {}, green: options.env?.green ?? {} };
@@ -203,10 +205,17 @@ server {
     edgeContainer: edge,
     async startShared() {
       await startShared();
-      await compose(`${project.dir}/edge`, ['up', '-d'], { projectName: `${project.name}-edge`, files: ['compose.yaml'] });
-      await waitFor(async () => (await get(`http://127.0.0.1:${edgePort}/`).catch(() => ({ status: 0 }))).status >= 500, 30_000, {
-        description: 'the edge proxy',
+      await compose(`${project.dir}/edge`, ['up', '-d'], {
+        projectName: `${project.name}-edge`,
+        files: ['compose.yaml'],
       });
+      await waitFor(
+        async () => (await get(`http://127.0.0.1:${edgePort}/`).catch(() => ({ status: 0 }))).status >= 500,
+        30_000,
+        {
+          description: 'the edge proxy',
+        },
+      );
     },
     async cleanup() {
       await compose(`${project.dir}/edge`, ['down', '-t', '1'], {
@@ -245,9 +254,13 @@ async function finishStack(project: TempProject, parts: StackParts): Promise<Sta
         projectName: project.name,
         files: parts.sharedFiles,
       });
-      await waitFor(async () => (await get(`http://127.0.0.1:${parts.proxyPort}/`).catch(() => ({ status: 0 }))).status >= 500, 30_000, {
-        description: 'the proxy answering (502 while it points at the placeholder)',
-      });
+      await waitFor(
+        async () => (await get(`http://127.0.0.1:${parts.proxyPort}/`).catch(() => ({ status: 0 }))).status >= 500,
+        30_000,
+        {
+          description: 'the proxy answering (502 while it points at the placeholder)',
+        },
+      );
     },
   };
 }
@@ -259,12 +272,26 @@ export async function servedColor(url: string): Promise<string | undefined> {
 
 /** Container id of a compose service, to check that a deploy did not recreate it. */
 export async function serviceContainerId(stack: TempProject, service: string): Promise<string> {
-  const r = await docker(['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${stack.name}`, '--filter', `label=com.docker.compose.service=${service}`]);
+  const r = await docker([
+    'ps',
+    '-aq',
+    '--no-trunc',
+    '--filter',
+    `label=com.docker.compose.project=${stack.name}`,
+    '--filter',
+    `label=com.docker.compose.service=${service}`,
+  ]);
   return r.stdout.trim();
 }
 
 /** Which colors have a running app container. */
 export async function runningColors(stack: TempProject): Promise<string[]> {
-  const r = await docker(['ps', '--filter', `label=com.docker.compose.project=${stack.name}`, '--format', '{{.Label "com.docker.compose.service"}}']);
+  const r = await docker([
+    'ps',
+    '--filter',
+    `label=com.docker.compose.project=${stack.name}`,
+    '--format',
+    '{{.Label "com.docker.compose.service"}}',
+  ]);
   return ['blue', 'green'].filter((c) => r.stdout.split('\n').some((s) => s.includes(c)));
 }
