@@ -72,8 +72,9 @@ export function summaryMarkdown(result: Result): string {
   }
   const u = result.interrupted;
   if (u) {
-    // status and dry runs leave an unfinished run as it is: they tell what the proxies load now.
-    const readOnly = result.command === 'status' || result.status === 'planned';
+    // status and dry runs leave an unfinished run as it is (only they tell whether it may be under way): they tell
+    // what the proxies load now.
+    const readOnly = u.underWay !== undefined;
     lines.push(
       '',
       u.underWay

@@ -9447,8 +9447,9 @@ function summaryMarkdown(result) {
     }
     const u = result.interrupted;
     if (u) {
-        // status and dry runs leave an unfinished run as it is: they tell what the proxies load now.
-        const readOnly = result.command === 'status' || result.status === 'planned';
+        // status and dry runs leave an unfinished run as it is (only they tell whether it may be under way): they tell
+        // what the proxies load now.
+        const readOnly = u.underWay !== undefined;
         lines.push('', u.underWay
             ? `### ⏳ A ${u.command} is under way, or ended without finishing`
             : `### ⚠️ An unfinished ${u.command} was found`, '', '| | |', '|---|---|', `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`, `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`, readOnly
@@ -29348,7 +29349,9 @@ async function projectNameOf(config, files) {
  * label names it.
  */
 function projectDirOf(config) {
-    const first = config.composeFiles[0] ?? config.colorFile;
+    // With no shared file and {color} in the color file's directory, each color's project directory differs: the
+    // first color's names the project, the same for every run.
+    const first = config.composeFiles[0] ?? config.colorFile.replace(/\{color\}/g, config.colors[0]);
     return external_node_path_default().dirname(external_node_path_default().resolve(config.workingDirectory, first));
 }
 /** The project's name before Compose normalises it (v1 and v2 differ there). */
@@ -30029,7 +30032,7 @@ async function detect(d) {
     const { colors } = d.config;
     const seen = await observe(d);
     const { running } = seen;
-    const live = loadedPerJournal(d) ?? liveFromIncludes(d, seen);
+    const live = loadedPerJournal(d, seen) ?? liveFromIncludes(d, seen);
     d.log.info(live
         ? `Live color: ${live} (port ${d.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
         : 'No live color: this is a first deploy.');
@@ -30041,11 +30044,15 @@ async function detect(d) {
  * status and dry runs that find an unfinished deploy leave it be: the include files may name a color no proxy has
  * loaded yet, and the journal tells what the proxies load.
  */
-function loadedPerJournal(d) {
+function loadedPerJournal(d, seen) {
     const loaded = d.readOnly ? d.result.interrupted?.serving : undefined;
-    if (loaded)
-        d.log.info(`The proxies load ${loaded}, as the unfinished run's journal tells, whatever the include files say.`);
-    return loaded;
+    if (!loaded)
+        return undefined;
+    // As anywhere else, a color none of whose containers runs is not live, whatever the proxies load.
+    if (someRunning(d.config.colors, seen.states)[loaded])
+        return loaded;
+    d.log.warn(`The proxies load ${loaded}, which does not run: the live color is told from the includes and what runs.`);
+    return undefined;
 }
 function liveFromIncludes(d, seen) {
     // A color with one service down still serves through the others: for the live color, any running container counts.
@@ -30351,13 +30358,16 @@ async function swap(d, s, next, starts) {
 async function probeColor(d, services, ids, url, timeoutMs) {
     const containers = await d.compose.inspect(ids);
     const dead = containers.find((c) => !c.running || c.status === 'restarting');
-    if (dead || containers.length < services.length) {
+    const removed = ids.filter((id) => !containers.some((c) => c.id === id));
+    if (dead || removed.length || containers.length < services.length) {
         return {
             ok: false,
             fatal: true,
             detail: dead
                 ? `container ${dead.name} is ${dead.status} (exit code ${dead.exitCode})`
-                : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
+                : removed.length
+                    ? `container ${removed.join(', ')} was removed`
+                    : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
         };
     }
     const http = await probeHttp(d.deps.http, url, d.config.health, timeoutMs, d.deps.signal);
@@ -30543,10 +30553,14 @@ async function verify(d, s, next, checks) {
  */
 async function recheck(d, s, next, checks) {
     const colors = await colorAddresses(d, s, next);
-    const down = (await d.compose.inspect(d.nextIds)).find((c) => !c.running || c.status === 'restarting');
+    const containers = await d.compose.inspect(d.nextIds);
+    const down = containers.find((c) => !c.running || c.status === 'restarting');
     if (down) {
         throw new StepFailure(`${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`);
     }
+    const removed = d.nextIds.filter((id) => !containers.some((c) => c.id === id));
+    if (removed.length)
+        throw new StepFailure(`${next} lost container ${removed.join(', ')} during the drain: it was removed`);
     for (const check of checks)
         await checkThrough(d, check, next, colors, 'after the drain');
 }
@@ -30906,7 +30920,7 @@ function runCommand(d, s, unfinished) {
 }
 async function commands_status(d, s) {
     await showLocks(d);
-    d.finish('unchanged', 0, d.result.interrupted?.serving ?? s.live);
+    d.finish('unchanged', 0, s.live);
 }
 /** status takes no lock, but says who holds one: a deploy under way, or one that died and left it behind. */
 async function showLocks(d) {

@@ -83,15 +83,19 @@ export async function projectNameOf(config: ProjectConfig, files: Files): Promis
     .replace(/^[-_]+/, '');
 }
 
-type ProjectConfig = Pick<Config, 'projectName' | 'workingDirectory' | 'composeFiles' | 'colorFile'>;
+type ProjectConfig = Pick<Config, 'projectName' | 'workingDirectory' | 'composeFiles' | 'colorFile' | 'colors'>;
 
 /**
  * The project directory, as Compose takes it without --project-directory: that of the first -f file (the first
  * shared file, else the color file). Its .env is read, the project is named after it, and its containers' working_dir
  * label names it.
  */
-export function projectDirOf(config: Pick<Config, 'workingDirectory' | 'composeFiles' | 'colorFile'>): string {
-  const first = config.composeFiles[0] ?? config.colorFile;
+export function projectDirOf(
+  config: Pick<Config, 'workingDirectory' | 'composeFiles' | 'colorFile' | 'colors'>,
+): string {
+  // With no shared file and {color} in the color file's directory, each color's project directory differs: the
+  // first color's names the project, the same for every run.
+  const first = config.composeFiles[0] ?? config.colorFile.replace(/\{color\}/g, config.colors[0]);
   return path.dirname(path.resolve(config.workingDirectory, first));
 }
 

@@ -26,7 +26,7 @@ export function runCommand(d: Deployment, s: Situation, unfinished?: JournalEntr
 
 async function status(d: Deployment, s: Situation): Promise<void> {
   await showLocks(d);
-  d.finish('unchanged', 0, d.result.interrupted?.serving ?? s.live);
+  d.finish('unchanged', 0, s.live);
 }
 
 /** status takes no lock, but says who holds one: a deploy under way, or one that died and left it behind. */

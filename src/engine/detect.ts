@@ -23,7 +23,7 @@ export async function detect(d: Deployment): Promise<Situation> {
   const { colors } = d.config;
   const seen = await observe(d);
   const { running } = seen;
-  const live = loadedPerJournal(d) ?? liveFromIncludes(d, seen);
+  const live = loadedPerJournal(d, seen) ?? liveFromIncludes(d, seen);
   d.log.info(
     live
       ? `Live color: ${live} (port ${d.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
@@ -38,11 +38,13 @@ export async function detect(d: Deployment): Promise<Situation> {
  * status and dry runs that find an unfinished deploy leave it be: the include files may name a color no proxy has
  * loaded yet, and the journal tells what the proxies load.
  */
-function loadedPerJournal(d: Deployment): string | undefined {
+function loadedPerJournal(d: Deployment, seen: Omit<Situation, 'live'>): string | undefined {
   const loaded = d.readOnly ? d.result.interrupted?.serving : undefined;
-  if (loaded)
-    d.log.info(`The proxies load ${loaded}, as the unfinished run's journal tells, whatever the include files say.`);
-  return loaded;
+  if (!loaded) return undefined;
+  // As anywhere else, a color none of whose containers runs is not live, whatever the proxies load.
+  if (someRunning(d.config.colors, seen.states)[loaded]) return loaded;
+  d.log.warn(`The proxies load ${loaded}, which does not run: the live color is told from the includes and what runs.`);
+  return undefined;
 }
 
 function liveFromIncludes(d: Deployment, seen: Omit<Situation, 'live'>): string | undefined {

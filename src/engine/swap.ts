@@ -91,13 +91,16 @@ export async function probeColor(
 ): Promise<ProbeResult> {
   const containers = await d.compose.inspect(ids);
   const dead = containers.find((c) => !c.running || c.status === 'restarting');
-  if (dead || containers.length < services.length) {
+  const removed = ids.filter((id) => !containers.some((c) => c.id === id));
+  if (dead || removed.length || containers.length < services.length) {
     return {
       ok: false,
       fatal: true,
       detail: dead
         ? `container ${dead.name} is ${dead.status} (exit code ${dead.exitCode})`
-        : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
+        : removed.length
+          ? `container ${removed.join(', ')} was removed`
+          : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
     };
   }
   const http = await probeHttp(d.deps.http, url, d.config.health, timeoutMs, d.deps.signal);
@@ -304,12 +307,16 @@ export async function verify(d: Deployment, s: Situation, next: string, checks: 
  */
 export async function recheck(d: Deployment, s: Situation, next: string, checks: VerifyCheck[]): Promise<void> {
   const colors = await colorAddresses(d, s, next);
-  const down = (await d.compose.inspect(d.nextIds)).find((c) => !c.running || c.status === 'restarting');
+  const containers = await d.compose.inspect(d.nextIds);
+  const down = containers.find((c) => !c.running || c.status === 'restarting');
   if (down) {
     throw new StepFailure(
       `${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`,
     );
   }
+  const removed = d.nextIds.filter((id) => !containers.some((c) => c.id === id));
+  if (removed.length)
+    throw new StepFailure(`${next} lost container ${removed.join(', ')} during the drain: it was removed`);
   for (const check of checks) await checkThrough(d, check, next, colors, 'after the drain');
 }
 

@@ -20,7 +20,28 @@ describe('a container that no longer exists', () => {
     const result = await run();
     expect(host.servedColor('proxy')).toBe('blue');
     expect(result.error).not.toMatch(/ROLLBACK INCOMPLETE/);
+    // Told by the check of the new color's own containers, before any check through a proxy.
+    expect(result.error).toMatch(/^green lost container [0-9a-f]{12} during the drain: it was removed/);
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+  });
+
+  it('a container of the new color removed during the health check fails it at once, naming it', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    let probes = 0;
+    const get = host.get.bind(host);
+    host.get = async (url: string) => {
+      const green = host.containers.get('app-green');
+      // The first probe finds the app still starting; before the next one, its container is gone.
+      if (url.includes(':8001') && ++probes === 1 && green) {
+        host.containers.remove(green);
+        return { status: 503, body: 'starting', headers: {} };
+      }
+      return get(url);
+    };
+    const result = await run();
+    expect(result.error).toMatch(/green did not become healthy .*last: container [0-9a-f]{12} was removed/s);
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.phases.find((p) => p.name === 'health')?.ms).toBeLessThan(5_000);
   });
 });
 

@@ -26,6 +26,7 @@ describe('projectNameOf: the compose project as compose picks it', () => {
     workingDirectory: WD,
     composeFiles: ['a.yml', 'b.yml'],
     colorFile: 'docker-compose.{color}.yml',
+    colors: ['blue', 'green'] as [string, string],
   });
 
   it('-p, then COMPOSE_PROJECT_NAME (environment, then .env), then name: (the last file), then the directory', async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { outputsOf, summaryMarkdown } from '../../src/report.js';
 import {
   dryRunUnfinishedResult,
+  statusUnfinishedBlueStoppedResult,
   recoveryFailedResult,
   statusThenDeployResults,
   statusUnfinishedResult,
@@ -48,5 +49,12 @@ describe('read-only runs that find an include written but never loaded agree on 
     const md = summaryMarkdown(status);
     expect(md).toContain('| the proxies load now | blue |');
     expect(md).not.toContain('serving once dealt with');
+  });
+
+  it('status: a color the proxies load but that no longer runs is not live; what runs and the includes decide', async () => {
+    const result = await statusUnfinishedBlueStoppedResult();
+    expect(result.interrupted?.serving).toBe('blue');
+    expect(outputsOf(result)).toMatchObject({ color: 'green', 'previous-color': 'green' });
+    expect(summaryMarkdown(result)).toContain('| the proxies load now | blue |');
   });
 });

@@ -200,6 +200,16 @@ export async function statusThenDeployResults(): Promise<{ status: Result; deplo
   return { status, deploy };
 }
 
+/** status on the same host, but blue, which the proxies load, has since stopped: green is what runs. */
+export async function statusUnfinishedBlueStoppedResult(): Promise<Result> {
+  const s = await setup({ live: 'blue', raw: { command: 'status' } });
+  await unfinishedDeploy(s, 'switch');
+  const blue = s.host.containers.get('app-blue');
+  if (!blue) throw new Error('no blue container');
+  s.host.setState(blue, 'exited', 137);
+  return s.run();
+}
+
 /** dry-run while a dead deploy of green left its include written and never loaded. */
 export async function dryRunUnfinishedResult(): Promise<Result> {
   const s = await setup({ live: 'blue', raw: { 'dry-run': 'true' } });
