@@ -336,16 +336,8 @@ export class FakeHost implements Runner, Http {
     running = true,
     options: { project?: string; version?: ComposeVersion; status?: 'restarting' } = {},
   ): FakeContainer {
-    const c = this.newContainer({
-      version: options.version ?? (this.composeV2 ? 2 : 1),
-      project: options.project ?? this.project,
-      workingDir: this.workingDir,
-      configFiles: [path.join(this.workingDir, 'docker-compose.yml')],
-      service,
-      oneoff: false,
-    });
+    const c = this.addedContainer(service, options, false);
     this.setState(c, options.status ?? (running ? 'running' : 'exited'));
-    this.containers.add(c);
     return c;
   }
 
@@ -354,15 +346,25 @@ export class FakeHost implements Runner, Http {
     service: string,
     options: { project?: string; version?: ComposeVersion; running?: boolean } = {},
   ): FakeContainer {
+    const c = this.addedContainer(service, options, true);
+    this.setState(c, options.running === false ? 'exited' : 'running', 0);
+    return c;
+  }
+
+  /** A container put on the host by a test, as compose would have created it in the project's directory. */
+  private addedContainer(
+    service: string,
+    options: { project?: string; version?: ComposeVersion },
+    oneoff: boolean,
+  ): FakeContainer {
     const c = this.newContainer({
       version: options.version ?? (this.composeV2 ? 2 : 1),
       project: options.project ?? this.project,
       workingDir: this.workingDir,
       configFiles: [path.join(this.workingDir, 'docker-compose.yml')],
       service,
-      oneoff: true,
+      oneoff,
     });
-    this.setState(c, options.running === false ? 'exited' : 'running', 0);
     this.containers.add(c);
     return c;
   }
