@@ -62560,15 +62560,14 @@ class Deployment {
     }
     async run() {
         let release;
-        const readOnly = this.readOnly;
         try {
-            if (!readOnly)
+            if (!this.readOnly)
                 release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
             const cli = await detectCompose(this.runner, this.config.composeCommand);
             this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
             this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
             const unfinished = await this.deps.journal.read(await this.journalKey());
-            if (unfinished && readOnly)
+            if (unfinished && this.readOnly)
                 reportUnfinished(this, unfinished);
             else if (unfinished)
                 await this.phase('recover', () => recover(this, unfinished));

@@ -105,16 +105,15 @@ export class Deployment {
 
   async run(): Promise<Result> {
     let release: (() => Promise<void>) | undefined;
-    const readOnly = this.readOnly;
     try {
-      if (!readOnly) release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
+      if (!this.readOnly) release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
       const cli = await detectCompose(this.runner, this.config.composeCommand);
       this.log.info(
         `Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`,
       );
       this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
       const unfinished = await this.deps.journal.read(await this.journalKey());
-      if (unfinished && readOnly) reportUnfinished(this, unfinished);
+      if (unfinished && this.readOnly) reportUnfinished(this, unfinished);
       else if (unfinished) await this.phase('recover', () => recover(this, unfinished));
       const situation = await this.phase('detect', () => detect(this));
       await runCommand(this, situation, unfinished);

@@ -5,6 +5,18 @@ import { COMPOSE_V1, COMPOSE_V2, ComposeDriver, type ComposeCli } from '../../sr
 import { setup } from './deploy-setup.js';
 import { FakeFiles, FakeHost } from './fake-host.js';
 
+/** A driver's configuration in `wd`: the given shared files, the default color files, colors and ports. */
+function driverConfig(wd: string, composeFiles: string[]) {
+  return {
+    workingDirectory: wd,
+    composeFiles,
+    colorFile: 'docker-compose.{color}.yml',
+    projectName: '',
+    colors: ['blue', 'green'] as [string, string],
+    ports: [8000, 8001] as [number, number],
+  };
+}
+
 describe('a container that no longer exists', () => {
   // `docker inspect a b` with b gone prints a and exits 1 ("Error: No such container: b"): the others are read, and
   // the undo's "stop the new color" finds nothing to stop.
@@ -61,14 +73,7 @@ describe("the compose project's directory is the first compose file's", () => {
     });
     const host = new FakeHost(files, {}, { workingDir: wd });
     host.composeV2 = true;
-    const config = {
-      workingDirectory: wd,
-      composeFiles: ['deploy/docker-compose.yml'],
-      colorFile: 'docker-compose.{color}.yml',
-      projectName: '',
-      colors: ['blue', 'green'] as [string, string],
-      ports: [8000, 8001] as [number, number],
-    };
+    const config = driverConfig(wd, ['deploy/docker-compose.yml']);
     const driver = new ComposeDriver(host, cli, config, files);
     await driver.startShared('blue', ['proxy']);
     expect(host.containers.get('proxy')?.name).toBe(name);
@@ -86,14 +91,7 @@ describe('compose v1 keeps a leading - or _ of the directory name', () => {
       [`${wd}/docker-compose.green.yml`]: 'services:\n  app-green: {}\n',
     });
     const host = new FakeHost(files, {}, { workingDir: wd });
-    const config = {
-      workingDirectory: wd,
-      composeFiles: ['docker-compose.yml'],
-      colorFile: 'docker-compose.{color}.yml',
-      projectName: '',
-      colors: ['blue', 'green'] as [string, string],
-      ports: [8000, 8001] as [number, number],
-    };
+    const config = driverConfig(wd, ['docker-compose.yml']);
     const driver = new ComposeDriver(host, COMPOSE_V1, config, files);
     await driver.startShared('blue', ['proxy']);
     expect(host.containers.get('proxy')?.name).toBe('_shop_proxy_1');
@@ -108,15 +106,7 @@ describe('a color file whose services: is a list', () => {
       '/srv/shop/docker-compose.blue.yml': 'services:\n  - app-blue\n',
       '/srv/shop/docker-compose.green.yml': 'services:\n  app-green: {}\n',
     });
-    const config = {
-      workingDirectory: '/srv/shop',
-      composeFiles: [],
-      colorFile: 'docker-compose.{color}.yml',
-      projectName: '',
-      colors: ['blue', 'green'] as [string, string],
-      ports: [8000, 8001] as [number, number],
-    };
-    const driver = new ComposeDriver(new FakeHost(files, {}), COMPOSE_V2, config, files);
+    const driver = new ComposeDriver(new FakeHost(files, {}), COMPOSE_V2, driverConfig('/srv/shop', []), files);
     const error = await driver.colorServices('blue').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).issues[0]?.message).toMatch(/not a compose file with a services: map/);
