@@ -1,4 +1,4 @@
-import type { StatusRange } from './config.js';
+import type { StatusRange } from './config/config.js';
 import type { Clock, Http, HttpResponse, Logger } from './io.js';
 
 export interface ProbeResult {

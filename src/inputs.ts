@@ -22,6 +22,12 @@ export const COMMAND_NAMES: readonly Command[] = COMMANDS.map((c) => c.name);
 /** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
 export const INPUTS = [
   { name: 'command', default: 'deploy', help: COMMANDS.map((c) => `${c.name} (${c.help})`).join(', ') },
+  {
+    name: 'config',
+    default: '',
+    help: 'config file whose keys are these input names; empty: bluegreen.yml in the working directory, if any',
+  },
+  { name: 'environment', default: '', help: "which entry of the config file's environments: to lay over it" },
   { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
   {
     name: 'compose-files',

@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { configTable, effectiveInputs, resolveInputs, type Layered } from './config/sources.js';
 import { describeEndpoint, endpointOf, onEndpoint } from './docker/docker.js';
 import { dockerJournal } from './docker/journal.js';
 import { dockerLocks } from './docker/lock.js';
@@ -28,10 +29,68 @@ export function cancelOnSignals(log: Logger): AbortSignal {
 /** How long a deploy waits for another one to the same proxies before it gives up. */
 const LOCK_WAIT_MS = 15 * 60_000;
 
-/** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
-export async function runCommand(raw: RawInputs, log: Logger, signal?: AbortSignal): Promise<Result> {
+/** What the CLI's flags or the action's inputs hold; the environment, the config file and the defaults fill the rest. */
+export interface Given {
+  inputs: RawInputs;
+  as: 'flag' | 'input';
+}
+
+/** The version of the JSON that --json prints; fields are only added within one version. */
+export const SCHEMA_VERSION = 1;
+
+function layer(given: Given): Promise<Layered> {
+  return resolveInputs({
+    given: given.inputs,
+    givenAs: given.as,
+    env: process.env,
+    cwd: process.cwd(),
+    files: nodeFiles,
+  });
+}
+
+export interface ConfigReport {
+  schemaVersion: number;
+  file: string | null;
+  environment: string | null;
+  inputs: Record<string, { value: string; source: string }>;
+  valid: boolean;
+  error?: string;
+  /** The table a log shows: input, value, source. */
+  table: string[];
+}
+
+/** `bluegreen config`: every input's value and where it came from, validated as a run would; nothing runs. */
+export async function describeConfig(given: Given): Promise<ConfigReport> {
+  const report = (layered: Layered | undefined, error?: string): ConfigReport => ({
+    schemaVersion: SCHEMA_VERSION,
+    file: layered?.file ?? null,
+    environment: layered?.environment ?? null,
+    inputs: Object.fromEntries(
+      (layered ? effectiveInputs(layered) : []).map((i) => [i.name, { value: i.value, source: i.source }]),
+    ),
+    valid: error === undefined,
+    ...(error === undefined ? {} : { error }),
+    table: layered ? configTable(layered) : [],
+  });
+  let layered: Layered | undefined;
   try {
-    const config = await loadConfig(raw, nodeFiles);
+    layered = await layer(given);
+    await loadConfig({ ...layered.raw, command: 'deploy' }, nodeFiles, layered.sources);
+    return report(layered);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return report(layered, error.message);
+  }
+}
+
+/** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
+export async function runCommand(given: Given, log: Logger, signal?: AbortSignal): Promise<Result> {
+  try {
+    const layered = await layer(given);
+    await log.group('Configuration (each value and where it came from)', async () => {
+      for (const line of configTable(layered)) log.info(line);
+    });
+    const config = await loadConfig(layered.raw, nodeFiles, layered.sources);
     const endpoint = endpointOf(process.env);
     log.info(`Docker engine: ${describeEndpoint(endpoint)}`);
     const runner = onEndpoint(createExecaRunner(), endpoint);
@@ -52,7 +111,7 @@ export async function runCommand(raw: RawInputs, log: Logger, signal?: AbortSign
     return await execute(config, deps);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const command = COMMAND_NAMES.find((c) => c === raw.command) ?? 'deploy';
+    const command = COMMAND_NAMES.find((c) => c === given.inputs.command) ?? 'deploy';
     return { ...failedResult(command, 2), error: error.message };
   }
 }

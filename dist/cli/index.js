@@ -3377,7 +3377,7 @@ __webpack_unused_export__ = Alias.Alias;
 __webpack_unused_export__ = identity.isAlias;
 __webpack_unused_export__ = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
-__webpack_unused_export__ = identity.isMap;
+exports.jh = identity.isMap;
 __webpack_unused_export__ = identity.isNode;
 __webpack_unused_export__ = identity.isPair;
 __webpack_unused_export__ = identity.isScalar;
@@ -3392,8 +3392,8 @@ __webpack_unused_export__ = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
 exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
-__webpack_unused_export__ = publicApi.parseDocument;
-__webpack_unused_export__ = publicApi.stringify;
+exports.Tp = publicApi.parseDocument;
+exports.As = publicApi.stringify;
 __webpack_unused_export__ = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 
@@ -19223,6 +19223,12 @@ const COMMAND_NAMES = COMMANDS.map((c) => c.name);
 /** Every input, its default and a one-line help. action.yml must agree (a test checks it). */
 const INPUTS = [
     { name: 'command', default: 'deploy', help: COMMANDS.map((c) => `${c.name} (${c.help})`).join(', ') },
+    {
+        name: 'config',
+        default: '',
+        help: 'config file whose keys are these input names; empty: bluegreen.yml in the working directory, if any',
+    },
+    { name: 'environment', default: '', help: "which entry of the config file's environments: to lay over it" },
     { name: 'working-directory', default: '.', help: 'where compose files and relative paths are resolved' },
     {
         name: 'compose-files',
@@ -19290,7 +19296,7 @@ function defaultOf(name) {
     return INPUTS.find((i) => i.name === name)?.default ?? '';
 }
 
-;// CONCATENATED MODULE: ./src/config.ts
+;// CONCATENATED MODULE: ./src/config/config.ts
 
 
 
@@ -19300,7 +19306,9 @@ class ConfigError extends Error {
     issues;
     constructor(issues) {
         super('Invalid configuration; nothing was changed. Fix these inputs and run again:\n' +
-            issues.map((i) => `  - ${i.input} = ${JSON.stringify(i.value)}: ${i.message}`).join('\n'));
+            issues
+                .map((i) => `  - ${i.input} = ${JSON.stringify(i.value)}${i.source ? ` (from ${i.source})` : ''}: ${i.message}`)
+                .join('\n'));
         this.issues = issues;
         this.name = 'ConfigError';
     }
@@ -19419,6 +19427,9 @@ function isHttpUrl(v) {
 }
 const schema = object({
     command: choice('command', COMMAND_NAMES),
+    // Read by sources.ts before this schema runs.
+    config: config_text('config'),
+    environment: config_text('environment'),
     'working-directory': config_text('working-directory'),
     'compose-files': schemas_string()
         .default(defaultOf('compose-files'))
@@ -19519,10 +19530,20 @@ const schema = object({
 })
     .strict();
 /**
- * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value
- * and what is allowed.
+ * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value,
+ * where it came from (when `sources` says) and what is allowed.
  */
-async function loadConfig(raw, files) {
+async function loadConfig(raw, files, sources) {
+    try {
+        return await config_validate(raw, files);
+    }
+    catch (error) {
+        if (!(error instanceof ConfigError) || !sources)
+            throw error;
+        throw new ConfigError(error.issues.map((issue) => ({ ...issue, source: issue.source ?? sources[issue.input]?.label ?? 'default' })));
+    }
+}
+async function config_validate(raw, files) {
     // An empty input means "use the default", except compose-files, where empty means "no shared file".
     const given = {};
     for (const [key, value] of Object.entries(raw)) {
@@ -19674,6 +19695,318 @@ function buildTargets(p, workingDirectory, problem) {
         });
     }
     return targets;
+}
+
+;// CONCATENATED MODULE: ./src/config/sources.ts
+
+
+
+
+const DEFAULT_FILE = 'bluegreen.yml';
+const ENV_PREFIX = 'BLUEGREEN_';
+/** Set by the tool itself on the compose commands it runs; not inputs. */
+const RESERVED_ENV = new Set(['BLUEGREEN_COLOR', 'BLUEGREEN_PORT', 'BLUEGREEN_RUN']);
+/** Chosen outside the file: the command by the caller, the file and the overlay before the file is read. */
+const NOT_IN_FILE = {
+    command: "the command is the CLI's first argument or the action's command input",
+    config: 'the file cannot name another file: use the config input, --config or BLUEGREEN_CONFIG',
+    environment: 'choose the overlay with the environment input, --environment or BLUEGREEN_ENVIRONMENT',
+};
+const LIST_INPUTS = new Set(['compose-files', 'colors', 'ports', 'nginx-container', 'health-status']);
+const NAMES = INPUTS.map((i) => i.name);
+const FILE_KEYS = NAMES.filter((n) => NOT_IN_FILE[n] === undefined);
+function envName(input) {
+    return ENV_PREFIX + input.toUpperCase().replace(/-/g, '_');
+}
+/** Edit distance, for "did you mean". */
+function distance(a, b) {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const next = [i];
+        for (let j = 1; j <= b.length; j++) {
+            next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        row = next;
+    }
+    return row[b.length] ?? 0;
+}
+function closest(name, known) {
+    const lower = name.toLowerCase();
+    const ranked = known.map((k) => ({ k, d: distance(lower, k.toLowerCase()) })).sort((x, y) => x.d - y.d);
+    const best = ranked[0];
+    return best && best.d <= Math.max(2, Math.floor(name.length / 3)) ? best.k : undefined;
+}
+function didYouMean(name, known) {
+    const near = closest(name, known);
+    return near ? `; did you mean "${near}"?` : `; known: ${known.join(', ')}`;
+}
+/** How a file names itself in messages: relative to where the tool runs when it is below it. */
+function fileLabel(file, cwd) {
+    const relative = external_node_path_default().relative(cwd, file);
+    return relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative) ? relative : file;
+}
+/** An empty value counts as not given, except compose-files, where empty means "no shared file". */
+function given(name, value) {
+    return value !== undefined && (value !== '' || name === 'compose-files');
+}
+/**
+ * A YAML value as the string an action input would hold: lists joined by newlines, health-headers as
+ * `Name: value` lines, nginx-targets as YAML again (its own parser checks its entries).
+ */
+function asInputText(name, value) {
+    if (value === null || value === undefined)
+        return { problem: 'has no value; give one or remove the key' };
+    if (typeof value === 'string')
+        return value;
+    if (typeof value === 'number' || typeof value === 'boolean') {
+        return name === 'nginx-targets' ? { problem: 'a YAML list of proxies' } : String(value);
+    }
+    if (name === 'nginx-targets')
+        return Array.isArray(value) ? (0,dist/* stringify */.As)(value) : { problem: 'a YAML list of proxies' };
+    if (name === 'health-headers') {
+        if (Array.isArray(value) && value.every((v) => typeof v === 'string'))
+            return value.join('\n');
+        if (!Array.isArray(value) && typeof value === 'object') {
+            const lines = Object.entries(value).map(([k, v]) => typeof v === 'string' || typeof v === 'number' ? `${k}: ${v}` : undefined);
+            if (lines.every((l) => l !== undefined))
+                return lines.join('\n');
+        }
+        return { problem: 'a map of header: value, or a list of "Name: value" lines' };
+    }
+    if (Array.isArray(value)) {
+        if (!LIST_INPUTS.has(name))
+            return { problem: 'one value, not a list' };
+        if (value.every((v) => typeof v === 'string' || typeof v === 'number'))
+            return value.join(',');
+        return { problem: 'a list of plain values' };
+    }
+    return { problem: LIST_INPUTS.has(name) ? 'a value or a list of values, not a map' : 'one value, not a map' };
+}
+/** Reads one map of the file (its top level or one environment), refusing what is not an input. */
+function readKeys(map, prefix, label, issues, allowEnvironments) {
+    const layer = { values: {}, where: {} };
+    for (const [key, value] of Object.entries(map)) {
+        const at = prefix + key;
+        if (key === 'environments' && allowEnvironments)
+            continue;
+        const reason = NOT_IN_FILE[key];
+        if (reason) {
+            issues.push({ input: at, value: shown(value), source: label, message: `not a key of the file: ${reason}` });
+            continue;
+        }
+        if (!FILE_KEYS.includes(key)) {
+            const known = allowEnvironments ? [...FILE_KEYS, 'environments'] : FILE_KEYS;
+            issues.push({ input: at, value: shown(value), source: label, message: `unknown key${didYouMean(key, known)}` });
+            continue;
+        }
+        const name = key;
+        const text = asInputText(name, value);
+        if (typeof text !== 'string') {
+            issues.push({ input: at, value: shown(value), source: label, message: text.problem });
+            continue;
+        }
+        layer.values[name] = text;
+        layer.where[name] = at;
+    }
+    return layer;
+}
+function shown(value) {
+    // Quotes inside would be escaped again when the message quotes the value.
+    return typeof value === 'string' ? value : (JSON.stringify(value)?.replace(/"/g, '') ?? String(value));
+}
+function isPlainMap(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Reads the file and picks the environment; every problem is collected, none thrown half-way. */
+async function readFileLayers(file, label, namedBy, environment, files, issues) {
+    const empty = { top: { values: {}, where: {} } };
+    const text = (await files.kind(file)) === 'file' ? await files.read(file) : null;
+    if (text === null) {
+        issues.push({ input: 'config', value: file, source: namedBy, message: 'no such file' });
+        return empty;
+    }
+    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: true });
+    if (doc.errors.length) {
+        const first = doc.errors[0];
+        issues.push({
+            input: 'config',
+            value: label,
+            message: `not valid YAML: ${first?.message.split('\n')[0]?.replace(/:\s*$/, '')}`,
+        });
+        return empty;
+    }
+    if (doc.contents !== null && !(0,dist/* isMap */.jh)(doc.contents)) {
+        issues.push({ input: 'config', value: label, message: 'the file must be a map of input names to values' });
+        return empty;
+    }
+    const data = (doc.toJS() ?? {});
+    const top = readKeys(data, '', label, issues, true);
+    const environments = data.environments;
+    if (environments !== undefined && !(isPlainMap(environments) && (0,dist/* isMap */.jh)(doc.get('environments')))) {
+        issues.push({
+            input: 'environments',
+            value: shown(environments),
+            source: label,
+            message: 'a map of environment names, each a map of input names to values',
+        });
+        return { top };
+    }
+    // Every environment is checked, not only the chosen one: a typo in staging is found by a production deploy.
+    const overlays = new Map();
+    for (const [name, entries] of Object.entries(environments ?? {})) {
+        if (!isPlainMap(entries) || !(0,dist/* isMap */.jh)(doc.getIn(['environments', name]))) {
+            issues.push({
+                input: `environments.${name}`,
+                value: shown(entries),
+                source: label,
+                message: 'a map of input names to values',
+            });
+            continue;
+        }
+        overlays.set(name, readKeys(entries, `environments.${name}.`, label, issues, false));
+    }
+    if (environment === undefined)
+        return { top };
+    const names = Object.keys(environments ?? {});
+    if (!names.includes(environment)) {
+        issues.push({
+            input: 'environment',
+            value: environment,
+            message: `${label} has ${names.length ? `the environments ${names.join(', ')}` : 'no environments: map'}`,
+        });
+    }
+    return { top, overlay: overlays.get(environment) };
+}
+/** BLUEGREEN_<INPUT> variables; an unknown BLUEGREEN_ variable is refused, as a typo would otherwise be ignored. */
+function readEnv(env, issues) {
+    const values = {};
+    const known = NAMES.filter((n) => n !== 'command').map(envName);
+    for (const [key, value] of Object.entries(env)) {
+        const upper = key.toUpperCase();
+        if (!upper.startsWith(ENV_PREFIX) || RESERVED_ENV.has(upper) || value === undefined || value === '')
+            continue;
+        const name = NAMES.find((n) => n !== 'command' && envName(n) === upper);
+        if (name === undefined) {
+            const message = upper === envName('command')
+                ? `not read from the environment: ${NOT_IN_FILE.command}`
+                : `unknown variable${didYouMean(upper, known)}`;
+            issues.push({ input: key, value, source: 'the environment', message });
+            continue;
+        }
+        values[name] = value;
+    }
+    return values;
+}
+/**
+ * Lays the sources over each other: flags or action inputs, then BLUEGREEN_ variables, then the file's chosen
+ * environment, then the file, then the defaults. Throws ConfigError listing every problem, naming each key and
+ * where it came from; nothing has been touched then.
+ */
+async function resolveInputs(options) {
+    const { givenAs, cwd, files } = options;
+    const issues = [];
+    const flags = {};
+    for (const [name, value] of Object.entries(options.given))
+        if (given(name, value))
+            flags[name] = value;
+    const env = readEnv(options.env, issues);
+    const before = (name) => flags[name] ?? env[name];
+    const origin = (name) => (givenAs === 'flag' ? `flag --${name}` : `input ${name}`);
+    const named = before('config');
+    const workingDirectory = before('working-directory');
+    let file;
+    if (named !== undefined) {
+        file = external_node_path_default().resolve(cwd, named);
+    }
+    else {
+        const candidate = external_node_path_default().resolve(cwd, workingDirectory ?? '.', DEFAULT_FILE);
+        if ((await files.kind(candidate)) === 'file')
+            file = candidate;
+    }
+    const environment = before('environment');
+    const label = file ? fileLabel(file, cwd) : '';
+    let layers = { top: { values: {}, where: {} } };
+    if (file) {
+        const namedBy = flags.config !== undefined ? origin('config') : `env ${envName('config')}`;
+        layers = await readFileLayers(file, label, namedBy, environment, files, issues);
+    }
+    else if (environment !== undefined) {
+        issues.push({
+            input: 'environment',
+            value: environment,
+            message: `there is no config file to take it from (no ${DEFAULT_FILE} in ${external_node_path_default().resolve(cwd, workingDirectory ?? '.')}, and no config input)`,
+        });
+    }
+    if (issues.length)
+        throw new ConfigError(issues);
+    const raw = {};
+    const sources = {};
+    for (const name of NAMES) {
+        const fromFile = layers.overlay?.values[name] ?? layers.top.values[name];
+        if (given(name, flags[name])) {
+            raw[name] = flags[name];
+            sources[name] = { kind: givenAs, label: origin(name) };
+        }
+        else if (env[name] !== undefined) {
+            raw[name] = env[name];
+            sources[name] = { kind: 'env', label: `env ${envName(name)}` };
+        }
+        else if (given(name, fromFile)) {
+            const overlaid = layers.overlay?.values[name] !== undefined;
+            raw[name] = fromFile;
+            sources[name] = {
+                kind: overlaid ? 'environment' : 'file',
+                label: overlaid ? `${label}, environments.${environment}` : label,
+            };
+        }
+    }
+    if (file) {
+        // Relative paths of the file are the file's: its working-directory is read from where the file is, and the
+        // file's directory is the working directory when no one names another.
+        const fileDir = external_node_path_default().dirname(file);
+        const wdSource = sources['working-directory'];
+        if (wdSource === undefined && fileDir !== external_node_path_default().resolve(cwd)) {
+            raw['working-directory'] = fileDir;
+            sources['working-directory'] = { kind: 'file', label: `the directory of ${label}` };
+        }
+        else if ((wdSource?.kind === 'file' || wdSource?.kind === 'environment') && raw['working-directory']) {
+            raw['working-directory'] = external_node_path_default().resolve(fileDir, raw['working-directory']);
+        }
+    }
+    return { raw, sources, file, environment };
+}
+/**
+ * The effective value of every input, and where it came from; header values are masked. The command is the
+ * caller's, and the file and the environment are shown on their own.
+ */
+function effectiveInputs(layered) {
+    return NAMES.filter((n) => NOT_IN_FILE[n] === undefined).map((name) => {
+        const value = layered.raw[name] ?? defaultOf(name);
+        const shown = name === 'health-headers'
+            ? value
+                .split(/\r?\n/)
+                .filter((l) => l.trim())
+                .map((l) => `${l.split(':')[0]?.trim()}: ***`)
+                .join('\n')
+            : value;
+        return { name, value: shown, source: layered.sources[name]?.label ?? 'default' };
+    });
+}
+/** A table of effective inputs for a log: one line each, multi-line values on one line with \n. */
+function configTable(layered) {
+    const rows = effectiveInputs(layered).map((i) => ({
+        ...i,
+        value: i.value === '' ? '(empty)' : i.value.replace(/\n/g, '\\n'),
+    }));
+    const width = Math.max(...rows.map((r) => r.name.length));
+    const valueWidth = Math.min(48, Math.max(...rows.map((r) => r.value.length)));
+    return [
+        `config file: ${layered.file ?? `none (no ${DEFAULT_FILE} found)`}`,
+        `environment: ${layered.environment ?? '(none)'}`,
+        '',
+        `${'input'.padEnd(width)}  ${'value'.padEnd(valueWidth)}  source`,
+        ...rows.map((r) => `${r.name.padEnd(width)}  ${r.value.padEnd(valueWidth)}  ${r.source}`),
+    ];
 }
 
 ;// CONCATENATED MODULE: ./src/docker/docker.ts
@@ -31505,6 +31838,7 @@ const nodeFiles = {
 
 
 
+
 /**
  * A cancelled job (GitHub sends SIGINT, then SIGTERM 7.5 s later; Jenkins sends SIGTERM) ends the step under way
  * and undoes what was done, instead of dying between writing an include and reloading the proxy.
@@ -31523,10 +31857,49 @@ function cancelOnSignals(log) {
 }
 /** How long a deploy waits for another one to the same proxies before it gives up. */
 const LOCK_WAIT_MS = 15 * 60_000;
-/** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
-async function main_runCommand(raw, log, signal) {
+/** The version of the JSON that --json prints; fields are only added within one version. */
+const SCHEMA_VERSION = 1;
+function main_layer(given) {
+    return resolveInputs({
+        given: given.inputs,
+        givenAs: given.as,
+        env: process.env,
+        cwd: process.cwd(),
+        files: nodeFiles,
+    });
+}
+/** `bluegreen config`: every input's value and where it came from, validated as a run would; nothing runs. */
+async function describeConfig(given) {
+    const report = (layered, error) => ({
+        schemaVersion: SCHEMA_VERSION,
+        file: layered?.file ?? null,
+        environment: layered?.environment ?? null,
+        inputs: Object.fromEntries((layered ? effectiveInputs(layered) : []).map((i) => [i.name, { value: i.value, source: i.source }])),
+        valid: error === undefined,
+        ...(error === undefined ? {} : { error }),
+        table: layered ? configTable(layered) : [],
+    });
+    let layered;
     try {
-        const config = await loadConfig(raw, nodeFiles);
+        layered = await main_layer(given);
+        await loadConfig({ ...layered.raw, command: 'deploy' }, nodeFiles, layered.sources);
+        return report(layered);
+    }
+    catch (error) {
+        if (!(error instanceof ConfigError))
+            throw error;
+        return report(layered, error.message);
+    }
+}
+/** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
+async function main_runCommand(given, log, signal) {
+    try {
+        const layered = await main_layer(given);
+        await log.group('Configuration (each value and where it came from)', async () => {
+            for (const line of configTable(layered))
+                log.info(line);
+        });
+        const config = await loadConfig(layered.raw, nodeFiles, layered.sources);
         const endpoint = endpointOf(process.env);
         log.info(`Docker engine: ${describeEndpoint(endpoint)}`);
         const runner = onEndpoint(createExecaRunner(), endpoint);
@@ -31549,21 +31922,27 @@ async function main_runCommand(raw, log, signal) {
     catch (error) {
         if (!(error instanceof ConfigError))
             throw error;
-        const command = COMMAND_NAMES.find((c) => c === raw.command) ?? 'deploy';
+        const command = COMMAND_NAMES.find((c) => c === given.inputs.command) ?? 'deploy';
         return { ...failedResult(command, 2), error: error.message };
     }
 }
 
 ;// CONCATENATED MODULE: ./src/cli/args.ts
 
+/** A command of the CLI alone: it reads the configuration and runs nothing, so the engine has no part in it. */
+const CONFIG_COMMAND = {
+    name: 'config',
+    usage: 'print every input, its value and where it came from (flag, env, file, default); exit 2 if invalid',
+};
 const BOOLEAN_INPUTS = new Set(['build', 'pull', 'rollback-on-failure', 'dry-run']);
-const NAMES = new Set(INPUTS.map((i) => i.name));
+const args_NAMES = new Set(INPUTS.map((i) => i.name));
 /**
  * `bluegreen <command> --input-name value ...`: the flags are the action's input names. A boolean flag given
  * alone means true (`--dry-run`).
  */
 function parseArgs(argv) {
-    const result = { inputs: {}, json: false, help: false };
+    const result = { inputs: {}, json: false, help: false, showConfig: false };
+    const commands = [...COMMAND_NAMES, CONFIG_COMMAND.name];
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i] ?? '';
         if (arg === '--help' || arg === '-h' || arg === 'help') {
@@ -31575,16 +31954,20 @@ function parseArgs(argv) {
             continue;
         }
         if (!arg.startsWith('--')) {
-            if (result.inputs.command !== undefined)
+            if (result.inputs.command !== undefined || result.showConfig) {
                 return { ...result, error: `unexpected argument "${arg}"` };
-            if (!COMMAND_NAMES.includes(arg))
-                return { ...result, error: `unknown command "${arg}"; use ${COMMAND_NAMES.join(', ')}` };
-            result.inputs.command = arg;
+            }
+            if (!commands.includes(arg))
+                return { ...result, error: `unknown command "${arg}"; use ${commands.join(', ')}` };
+            if (arg === CONFIG_COMMAND.name)
+                result.showConfig = true;
+            else
+                result.inputs.command = arg;
             continue;
         }
         const eq = arg.indexOf('=');
         const name = arg.slice(2, eq === -1 ? undefined : eq);
-        if (!NAMES.has(name) || name === 'command')
+        if (!args_NAMES.has(name) || name === 'command')
             return { ...result, error: `unknown flag --${name}` };
         let value = eq === -1 ? undefined : arg.slice(eq + 1);
         if (value === undefined) {
@@ -31605,8 +31988,8 @@ function parseArgs(argv) {
         }
         result.inputs[name] = value;
     }
-    if (!result.help && result.inputs.command === undefined) {
-        return { ...result, error: `name a command first: ${COMMAND_NAMES.join(', ')}` };
+    if (!result.help && !result.showConfig && result.inputs.command === undefined) {
+        return { ...result, error: `name a command first: ${commands.join(', ')}` };
     }
     return result;
 }
@@ -31617,14 +32000,18 @@ function usage() {
         return `  --${i.name.padEnd(width)}${i.help}${shown ? ` [default: ${shown}]` : ''}`;
     });
     return [
-        `Usage: bluegreen <${COMMAND_NAMES.join('|')}> [--flag value ...] [--json]`,
+        `Usage: bluegreen <${[...COMMAND_NAMES, CONFIG_COMMAND.name].join('|')}> [--flag value ...] [--json]`,
         '',
         'Zero-downtime blue-green deploy of a Docker Compose service behind Nginx.',
-        ...COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.usage}`),
+        ...[...COMMANDS, CONFIG_COMMAND].map((c) => `  ${c.name.padEnd(10)}${c.usage}`),
+        '',
+        'Every flag may also come from a BLUEGREEN_<FLAG> environment variable (BLUEGREEN_DRAIN_SECONDS=30) or from a',
+        'key of the config file (bluegreen.yml in the working directory, or --config FILE; --environment NAME lays',
+        'its environments.NAME over it). A flag wins over a variable, a variable over the file, the file over defaults.',
         '',
         'Flags (the same names as the GitHub Action inputs; lists take commas or newlines):',
         ...flags,
-        `  --${'json'.padEnd(width)}print the result as JSON on stdout (the log goes to stderr)`,
+        `  --${'json'.padEnd(width)}print the result as JSON on stdout (schemaVersion 1; the log goes to stderr)`,
         `  --${'help'.padEnd(width)}show this help`,
         '',
         'Exit codes: 0 success; 1 failed, traffic left where it was (rolled back); 2 invalid input, nothing changed;',
@@ -31657,11 +32044,21 @@ async function main(argv) {
         process.stderr.write(`error: ${parsed.error}\nRun with --help for the list of flags.\n`);
         return 2;
     }
-    const raw = parsed.inputs;
-    const result = await main_runCommand(raw, log, cancelOnSignals(log));
+    const given = { inputs: parsed.inputs, as: 'flag' };
+    if (parsed.showConfig) {
+        const { table, ...report } = await describeConfig(given);
+        if (parsed.json)
+            process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else if (table.length)
+            process.stdout.write(`${table.join('\n')}\n`);
+        if (report.error)
+            process.stderr.write(`error: ${report.error}\n`);
+        return report.valid ? 0 : 2;
+    }
+    const result = await main_runCommand(given, log, cancelOnSignals(log));
     log.info(`\n${summaryText(result)}`);
     if (parsed.json)
-        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...result }, null, 2)}\n`);
     return result.exitCode;
 }
 main(process.argv.slice(2)).then((code) => {

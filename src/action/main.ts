@@ -22,12 +22,13 @@ export async function run(): Promise<void> {
 }
 
 async function runAction(): Promise<void> {
-  // The runner sets INPUT_<NAME> for every input that has a default; an input it did not set keeps our default.
-  const raw: RawInputs = {};
+  // action.yml declares no defaults, so the runner sets INPUT_<NAME> only for the inputs of `with:`; the others
+  // come from BLUEGREEN_ variables, the config file or our defaults.
+  const inputs: RawInputs = {};
   for (const { name } of INPUTS) {
-    if (process.env[`INPUT_${name.toUpperCase()}`] !== undefined) raw[name] = core.getInput(name);
+    if (process.env[`INPUT_${name.toUpperCase()}`] !== undefined) inputs[name] = core.getInput(name);
   }
-  const result = await runCommand(raw, log, cancelOnSignals(log));
+  const result = await runCommand({ inputs, as: 'input' }, log, cancelOnSignals(log));
   for (const [name, value] of Object.entries(outputsOf(result))) core.setOutput(name, value);
   core.info(summaryText(result, { withError: false }));
   try {

@@ -4,8 +4,16 @@ export interface ParsedArgs {
   inputs: RawInputs;
   json: boolean;
   help: boolean;
+  /** `bluegreen config`: print the effective configuration, run nothing. */
+  showConfig: boolean;
   error?: string;
 }
+
+/** A command of the CLI alone: it reads the configuration and runs nothing, so the engine has no part in it. */
+export const CONFIG_COMMAND = {
+  name: 'config',
+  usage: 'print every input, its value and where it came from (flag, env, file, default); exit 2 if invalid',
+};
 
 const BOOLEAN_INPUTS = new Set(['build', 'pull', 'rollback-on-failure', 'dry-run']);
 const NAMES = new Set<string>(INPUTS.map((i) => i.name));
@@ -15,7 +23,8 @@ const NAMES = new Set<string>(INPUTS.map((i) => i.name));
  * alone means true (`--dry-run`).
  */
 export function parseArgs(argv: string[]): ParsedArgs {
-  const result: ParsedArgs = { inputs: {}, json: false, help: false };
+  const result: ParsedArgs = { inputs: {}, json: false, help: false, showConfig: false };
+  const commands = [...COMMAND_NAMES, CONFIG_COMMAND.name];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--help' || arg === '-h' || arg === 'help') {
@@ -27,10 +36,12 @@ export function parseArgs(argv: string[]): ParsedArgs {
       continue;
     }
     if (!arg.startsWith('--')) {
-      if (result.inputs.command !== undefined) return { ...result, error: `unexpected argument "${arg}"` };
-      if (!(COMMAND_NAMES as readonly string[]).includes(arg))
-        return { ...result, error: `unknown command "${arg}"; use ${COMMAND_NAMES.join(', ')}` };
-      result.inputs.command = arg;
+      if (result.inputs.command !== undefined || result.showConfig) {
+        return { ...result, error: `unexpected argument "${arg}"` };
+      }
+      if (!commands.includes(arg)) return { ...result, error: `unknown command "${arg}"; use ${commands.join(', ')}` };
+      if (arg === CONFIG_COMMAND.name) result.showConfig = true;
+      else result.inputs.command = arg;
       continue;
     }
     const eq = arg.indexOf('=');
@@ -52,8 +63,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     result.inputs[name] = value;
   }
-  if (!result.help && result.inputs.command === undefined) {
-    return { ...result, error: `name a command first: ${COMMAND_NAMES.join(', ')}` };
+  if (!result.help && !result.showConfig && result.inputs.command === undefined) {
+    return { ...result, error: `name a command first: ${commands.join(', ')}` };
   }
   return result;
 }
@@ -65,14 +76,18 @@ export function usage(): string {
     return `  --${i.name.padEnd(width)}${i.help}${shown ? ` [default: ${shown}]` : ''}`;
   });
   return [
-    `Usage: bluegreen <${COMMAND_NAMES.join('|')}> [--flag value ...] [--json]`,
+    `Usage: bluegreen <${[...COMMAND_NAMES, CONFIG_COMMAND.name].join('|')}> [--flag value ...] [--json]`,
     '',
     'Zero-downtime blue-green deploy of a Docker Compose service behind Nginx.',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.usage}`),
+    ...[...COMMANDS, CONFIG_COMMAND].map((c) => `  ${c.name.padEnd(10)}${c.usage}`),
+    '',
+    'Every flag may also come from a BLUEGREEN_<FLAG> environment variable (BLUEGREEN_DRAIN_SECONDS=30) or from a',
+    'key of the config file (bluegreen.yml in the working directory, or --config FILE; --environment NAME lays',
+    'its environments.NAME over it). A flag wins over a variable, a variable over the file, the file over defaults.',
     '',
     'Flags (the same names as the GitHub Action inputs; lists take commas or newlines):',
     ...flags,
-    `  --${'json'.padEnd(width)}print the result as JSON on stdout (the log goes to stderr)`,
+    `  --${'json'.padEnd(width)}print the result as JSON on stdout (schemaVersion 1; the log goes to stderr)`,
     `  --${'help'.padEnd(width)}show this help`,
     '',
     'Exit codes: 0 success; 1 failed, traffic left where it was (rolled back); 2 invalid input, nothing changed;',

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import type { RawInputs } from '../inputs.js';
 import type { Logger } from '../io.js';
 import { summaryText } from '../report.js';
-import { cancelOnSignals, runCommand } from '../main.js';
+import { cancelOnSignals, describeConfig, runCommand, SCHEMA_VERSION, type Given } from '../main.js';
 import { parseArgs, usage } from './args.js';
 
 // The human log goes to stderr so that --json leaves stdout to the result alone.
@@ -26,10 +25,17 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${parsed.error}\nRun with --help for the list of flags.\n`);
     return 2;
   }
-  const raw: RawInputs = parsed.inputs;
-  const result = await runCommand(raw, log, cancelOnSignals(log));
+  const given: Given = { inputs: parsed.inputs, as: 'flag' };
+  if (parsed.showConfig) {
+    const { table, ...report } = await describeConfig(given);
+    if (parsed.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else if (table.length) process.stdout.write(`${table.join('\n')}\n`);
+    if (report.error) process.stderr.write(`error: ${report.error}\n`);
+    return report.valid ? 0 : 2;
+  }
+  const result = await runCommand(given, log, cancelOnSignals(log));
   log.info(`\n${summaryText(result)}`);
-  if (parsed.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (parsed.json) process.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...result }, null, 2)}\n`);
   return result.exitCode;
 }
 

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { Files } from './io.js';
-import { renderInclude, wordsOf } from './proxy/include.js';
+import type { Files } from '../io.js';
+import { renderInclude, wordsOf } from '../proxy/include.js';
 
-import { COMMAND_NAMES, defaultOf, type Command, type InputName, type RawInputs } from './inputs.js';
+import { COMMAND_NAMES, defaultOf, type Command, type InputName, type RawInputs } from '../inputs.js';
 
 export type Cleanup = 'stop' | 'down' | 'keep';
 export type ComposeSetting = 'auto' | 'docker compose' | 'docker-compose';
@@ -62,13 +62,19 @@ export interface ConfigIssue {
   input: string;
   value: string;
   message: string;
+  /** Where the value came from (a flag, a variable, the config file), when known. */
+  source?: string;
 }
 
 export class ConfigError extends Error {
   constructor(readonly issues: ConfigIssue[]) {
     super(
       'Invalid configuration; nothing was changed. Fix these inputs and run again:\n' +
-        issues.map((i) => `  - ${i.input} = ${JSON.stringify(i.value)}: ${i.message}`).join('\n'),
+        issues
+          .map(
+            (i) => `  - ${i.input} = ${JSON.stringify(i.value)}${i.source ? ` (from ${i.source})` : ''}: ${i.message}`,
+          )
+          .join('\n'),
     );
     this.name = 'ConfigError';
   }
@@ -198,6 +204,9 @@ function isHttpUrl(v: string): boolean {
 const schema = z
   .object({
     command: choice('command', COMMAND_NAMES),
+    // Read by sources.ts before this schema runs.
+    config: text('config'),
+    environment: text('environment'),
     'working-directory': text('working-directory'),
     'compose-files': z
       .string()
@@ -297,10 +306,25 @@ const schema = z
 type Parsed = z.output<typeof schema>;
 
 /**
- * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value
- * and what is allowed.
+ * Validates every input before anything is touched. Throws ConfigError listing each bad input with its value,
+ * where it came from (when `sources` says) and what is allowed.
  */
-export async function loadConfig(raw: RawInputs, files: Files): Promise<Config> {
+export async function loadConfig(
+  raw: RawInputs,
+  files: Files,
+  sources?: Partial<Record<string, { label: string }>>,
+): Promise<Config> {
+  try {
+    return await validate(raw, files);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || !sources) throw error;
+    throw new ConfigError(
+      error.issues.map((issue) => ({ ...issue, source: issue.source ?? sources[issue.input]?.label ?? 'default' })),
+    );
+  }
+}
+
+async function validate(raw: RawInputs, files: Files): Promise<Config> {
   // An empty input means "use the default", except compose-files, where empty means "no shared file".
   const given: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw)) {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type ComposeSetting, type Config } from '../config.js';
+import { ConfigError, type ComposeSetting, type Config } from '../config/config.js';
 import type { Files } from '../io.js';
 import { describeCommand, ensureOk, type Runner } from '../runner.js';
 

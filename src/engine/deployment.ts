@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config/config.js';
 import { ComposeDriver, detectCompose, projectNameOf } from '../docker/compose.js';
 import { journalName, type Journal, type JournalEntry, type JournalPhase } from '../docker/journal.js';
 import { thisProcess, type Locks } from '../docker/lock.js';

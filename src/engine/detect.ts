@@ -1,5 +1,5 @@
 // Step 1: what runs and what each proxy points at (I/O), then which color is live (decideLive, pure).
-import type { ProxyTarget } from '../config.js';
+import type { ProxyTarget } from '../config/config.js';
 import type { ContainerState, SharedService } from '../docker/compose.js';
 import type { ProxyState } from '../proxy/proxy.js';
 import type { Deployment } from './deployment.js';

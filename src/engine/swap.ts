@@ -1,5 +1,5 @@
 // Steps 3 to 6, shared by deploy and rollback: health, switch, verify through each proxy, drain, cleanup, and undo.
-import type { ProxyTarget } from '../config.js';
+import type { ProxyTarget } from '../config/config.js';
 import type { ContainerState } from '../docker/compose.js';
 import { pollUntil, probeHttp, type ProbeResult } from '../health.js';
 import type { ProxyState } from '../proxy/proxy.js';

@@ -1,4 +1,4 @@
-import type { ProxyTarget } from '../config.js';
+import type { ProxyTarget } from '../config/config.js';
 import { nginxTokens } from './nginx-config.js';
 
 const MARKER = '# bluegreen-action: color=';

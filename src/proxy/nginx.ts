@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { ProxyTarget } from '../config.js';
+import type { ProxyTarget } from '../config/config.js';
 import type { Clock, Files } from '../io.js';
 import { ensureOk, tail, type Runner } from '../runner.js';
 import { packFile, unpackFirstFile } from '../docker/tar.js';

@@ -1,4 +1,4 @@
-import type { ProxyTarget } from '../config.js';
+import type { ProxyTarget } from '../config/config.js';
 import type { Clock, Files } from '../io.js';
 import type { Runner } from '../runner.js';
 import type { IncludeReading } from './include.js';

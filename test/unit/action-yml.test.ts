@@ -24,12 +24,19 @@ describe('action.yml', () => {
     expect(Object.keys(action.inputs).sort()).toEqual(INPUTS.map((i) => i.name).sort());
   });
 
-  it.each(INPUTS.map((i) => [i.name, i.default] as const))('input %s has the schema default', (name, schemaDefault) => {
-    const input = action.inputs[name];
-    expect(input, `action.yml lacks input ${name}`).toBeDefined();
-    // A YAML default may be a number or a boolean (default: 60); the runner hands it over as a string.
-    expect(String(input?.default ?? '')).toBe(schemaDefault);
+  it('declares no default: the runner would set every input, and a config file or a variable could not supply one', () => {
+    const withDefault = Object.entries(action.inputs).filter(([, i]) => i?.default !== undefined);
+    expect(withDefault.map(([name]) => name)).toEqual([]);
   });
+
+  it.each(INPUTS.map((i) => [i.name, i.default] as const))(
+    'input %s names the schema default',
+    (name, schemaDefault) => {
+      const description = String(action.inputs[name]?.description ?? '');
+      const shown = schemaDefault === '' ? 'empty' : `\`${schemaDefault.replace(/\n/g, '\\n')}\``;
+      expect(description.trimEnd().endsWith(`Default: ${shown}.`), description).toBe(true);
+    },
+  );
 
   it('describes every input and output', () => {
     const missing = [

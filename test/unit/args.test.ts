@@ -6,7 +6,7 @@ describe('parseArgs', () => {
   it('takes the command from the positional argument', () => {
     for (const command of ['deploy', 'rollback', 'status']) {
       const parsed = parseArgs([command]);
-      expect(parsed).toEqual({ inputs: { command }, json: false, help: false });
+      expect(parsed).toEqual({ inputs: { command }, json: false, help: false, showConfig: false });
     }
   });
 
@@ -15,6 +15,7 @@ describe('parseArgs', () => {
       inputs: { ports: '9000,9001', command: 'status' },
       json: false,
       help: false,
+      showConfig: false,
     });
   });
 
@@ -76,9 +77,20 @@ describe('parseArgs', () => {
     });
   });
 
+  it('config is a command of the CLI alone: it sets showConfig, not the command input', () => {
+    expect(parseArgs(['config', '--config', 'deploy/bluegreen.yml', '--json'])).toEqual({
+      inputs: { config: 'deploy/bluegreen.yml' },
+      json: true,
+      help: false,
+      showConfig: true,
+    });
+    expect(parseArgs(['config', 'deploy']).error).toBe('unexpected argument "deploy"');
+    expect(parseArgs(['deploy', 'config']).error).toBe('unexpected argument "config"');
+  });
+
   it('sets json with --json', () => {
     const parsed = parseArgs(['status', '--json']);
-    expect(parsed).toEqual({ inputs: { command: 'status' }, json: true, help: false });
+    expect(parsed).toEqual({ inputs: { command: 'status' }, json: true, help: false, showConfig: false });
     expect(parseArgs(['status']).json).toBe(false);
   });
 
@@ -101,7 +113,7 @@ describe('parseArgs', () => {
 
   it('rejects an unknown command', () => {
     const parsed = parseArgs(['destroy']);
-    expect(parsed.error).toMatch(/^unknown command "destroy"; use deploy, rollback, status$/);
+    expect(parsed.error).toMatch(/^unknown command "destroy"; use deploy, rollback, status, config$/);
     expect(parsed.inputs.command).toBeUndefined();
   });
 
@@ -110,7 +122,7 @@ describe('parseArgs', () => {
   });
 
   it('asks for a command when none is given', () => {
-    expect(parseArgs([]).error).toMatch(/^name a command first: deploy, rollback, status$/);
+    expect(parseArgs([]).error).toMatch(/^name a command first: deploy, rollback, status, config$/);
     expect(parseArgs(['--dry-run', '--json']).error).toMatch(/name a command first/);
   });
 
@@ -146,8 +158,8 @@ describe('usage', () => {
   });
 
   it('names each command on its own line, --json, --help and the exit codes', () => {
-    expect(text).toMatch(/^Usage: bluegreen <deploy\|rollback\|status> /);
-    for (const command of ['deploy', 'rollback', 'status'])
+    expect(text).toMatch(/^Usage: bluegreen <deploy\|rollback\|status\|config> /);
+    for (const command of ['deploy', 'rollback', 'status', 'config'])
       expect(text).toMatch(new RegExp(`^  ${command} {2,}\\S`, 'm'));
     for (const flag of ['json', 'help']) expect(text).toMatch(new RegExp(`^  --${flag} {2,}\\S`, 'm'));
     expect(text).toContain('Exit codes: 0 success');

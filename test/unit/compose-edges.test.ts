@@ -1,6 +1,6 @@
 // Where Docker and Compose behave in ways easy to miss: each test says what they do, and what the tool makes of it.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config.js';
+import { ConfigError } from '../../src/config/config.js';
 import { COMPOSE_V1, COMPOSE_V2, ComposeDriver, type ComposeCli } from '../../src/docker/compose.js';
 import { setup } from './deploy-setup.js';
 import { FakeFiles, FakeHost } from './fake-host.js';

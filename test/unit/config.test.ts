@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { defaultOf, INPUTS, type InputName, type RawInputs } from '../../src/inputs.js';
 import type { Files } from '../../src/io.js';
 import { FakeFiles } from './fakes.js';

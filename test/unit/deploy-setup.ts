@@ -1,6 +1,6 @@
 // The host most deploy tests start from: a compose project with a shared file (proxy, db), one file per color,
 // and a proxy that mounts the include from the project's nginx/ directory.
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { projectNameOf } from '../../src/docker/compose.js';
 import type { RawInputs } from '../../src/inputs.js';
 import { execute } from '../../src/engine/deployment.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProxyTarget } from '../../src/config.js';
+import type { ProxyTarget } from '../../src/config/config.js';
 import { decideLive } from '../../src/engine/detect.js';
 import { readInclude, renderInclude } from '../../src/proxy/include.js';
 

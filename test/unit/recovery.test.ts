@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/config/config.js';
 import { execute, type Deps } from '../../src/engine/deployment.js';
 import type { Result } from '../../src/engine/result.js';
 import type { JournalEntry } from '../../src/docker/journal.js';

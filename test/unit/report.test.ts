@@ -569,7 +569,7 @@ describe('runs refused before anything was known', () => {
     expect(md).not.toContain(PHASES);
     expect(fenced(md, 'What went wrong')?.split('\n')).toEqual([
       'Invalid configuration; nothing was changed. Fix these inputs and run again:',
-      '  - health-timeout = "soon": seconds, from 0.001 to 3600',
+      '  - health-timeout = "soon" (from flag --health-timeout): seconds, from 0.001 to 3600',
     ]);
     expect(summaryText(result)).toContain('exit=2');
     expect(summaryMarkdown((await invalidInputsResult('status')).result)).toMatch(/^## ❌ Blue-green: status failed\n/);

@@ -246,6 +246,6 @@ export async function sharedServiceResult(): Promise<Result> {
  */
 export async function invalidInputsResult(command = 'deploy'): Promise<{ result: Result; log: RecordingLogger }> {
   const log = new RecordingLogger();
-  const result = await runCommand({ command, 'health-timeout': 'soon' }, log);
+  const result = await runCommand({ inputs: { command, 'health-timeout': 'soon' }, as: 'flag' }, log);
   return { result, log };
 }

@@ -19,6 +19,15 @@ export interface ActionRun {
   summary: string;
 }
 
+/** process.env without the variables that would be inputs of the run (the suite may itself run in a job). */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !/^(BLUEGREEN_|INPUT_|GITHUB_|RUNNER_)/i.test(name)) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
 /**
  * The runner sets INPUT_<NAME> (upper case, dashes kept) for every input given in `with:` and for every input
  * that has a default, writes outputs to the file in GITHUB_OUTPUT and the summary to GITHUB_STEP_SUMMARY.
@@ -31,6 +40,8 @@ export async function runAction(
     node?: string;
     timeoutMs?: number;
     /** Extra environment of the action process. */ env?: Record<string, string>;
+    /** false: no compose-command input unless given (a config file then names it). */
+    suiteCompose?: boolean;
   },
 ): Promise<ActionRun> {
   const action = parse(await fs.readFile(path.join(ROOT, 'action.yml'), 'utf8')) as {
@@ -40,7 +51,8 @@ export async function runAction(
   for (const [name, spec] of Object.entries(action.inputs)) {
     if (spec.default !== undefined) env[`INPUT_${name.toUpperCase()}`] = String(spec.default);
   }
-  for (const [name, value] of Object.entries({ 'compose-command': COMPOSE.command, ...inputs })) {
+  const composeInput = options.suiteCompose === false ? {} : { 'compose-command': COMPOSE.command };
+  for (const [name, value] of Object.entries({ ...composeInput, ...inputs })) {
     env[`INPUT_${name.toUpperCase()}`] = value;
   }
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bg-runner-'));
@@ -51,14 +63,15 @@ export async function runAction(
   try {
     const r = await execa(options.node ?? process.execPath, [ACTION_BUNDLE], {
       cwd: options.cwd,
-      env: {
+      env: cleanEnv({
         ...options.env,
         ...env,
         GITHUB_OUTPUT: outputFile,
         GITHUB_STEP_SUMMARY: summaryFile,
         GITHUB_WORKSPACE: options.cwd,
         RUNNER_TEMP: tmp,
-      },
+      }),
+      extendEnv: false,
       reject: false,
       timeout: options.timeoutMs ?? 240_000,
     });
