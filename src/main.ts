@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from './config/config.js';
-import { configTable, effectiveInputs, resolveInputs, type Layered } from './config/sources.js';
+import { configTable, DEFAULT_FILES, effectiveInputs, resolveInputs, type Layered } from './config/sources.js';
 import { describeEndpoint, endpointOf, onEndpoint } from './docker/docker.js';
 import { dockerJournal } from './docker/journal.js';
 import { dockerLocks } from './docker/lock.js';
@@ -91,6 +91,13 @@ export async function runCommand(given: Given, log: Logger, signal?: AbortSignal
       for (const line of configTable(layered)) log.info(line);
     });
     const config = await loadConfig(layered.raw, nodeFiles, layered.sources);
+    if (!layered.file && config.targets.length === 0 && config.command !== 'status') {
+      // Outside the collapsed group: a config file that was not found would otherwise go unnoticed.
+      log.warn(
+        `No config file (${DEFAULT_FILES.join(' or ')}) in ${config.workingDirectory} and no proxy named: this run ` +
+          'switches no proxy. Name the file with config / --config, or the proxy with nginx-container.',
+      );
+    }
     const endpoint = endpointOf(process.env);
     log.info(`Docker engine: ${describeEndpoint(endpoint)}`);
     const runner = onEndpoint(createExecaRunner(), endpoint);

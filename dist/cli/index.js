@@ -3377,7 +3377,7 @@ __webpack_unused_export__ = Alias.Alias;
 __webpack_unused_export__ = identity.isAlias;
 __webpack_unused_export__ = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
-exports.jh = identity.isMap;
+__webpack_unused_export__ = identity.isMap;
 __webpack_unused_export__ = identity.isNode;
 __webpack_unused_export__ = identity.isPair;
 __webpack_unused_export__ = identity.isScalar;
@@ -19307,7 +19307,8 @@ class ConfigError extends Error {
     constructor(issues) {
         super('Invalid configuration; nothing was changed. Fix these inputs and run again:\n' +
             issues
-                .map((i) => `  - ${i.input} = ${JSON.stringify(i.value)}${i.source ? ` (from ${i.source})` : ''}: ${i.message}`)
+                .map((i) => `  - ${i.input}${i.value === undefined ? '' : ` = ${JSON.stringify(masked(i.input, i.value))}`}` +
+                `${i.source ? ` (from ${i.source})` : ''}: ${i.message}`)
                 .join('\n'));
         this.issues = issues;
         this.name = 'ConfigError';
@@ -19323,6 +19324,46 @@ const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
 const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** Header values can hold credentials: logs and errors show the header names only. */
+function maskHeaders(value) {
+    return value
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .map((line) => {
+        const name = line.slice(0, Math.max(0, line.indexOf(':'))).trim();
+        return HEADER_NAME.test(name) ? `${name}: ***` : '***';
+    })
+        .join('\n');
+}
+/** A URL's user, password and query can hold credentials. */
+function maskUrl(value) {
+    try {
+        const url = new URL(value);
+        if (!url.username && !url.password && !url.search)
+            return value;
+        if (url.username)
+            url.username = '***';
+        if (url.password)
+            url.password = '***';
+        if (url.search)
+            url.search = '?***';
+        return url.toString();
+    }
+    catch {
+        return value.replace(/\/\/[^/\s]*@/g, '//***@');
+    }
+}
+/** What a log or an error may show of an input's value. */
+function masked(input, value) {
+    if (input === 'health-headers')
+        return maskHeaders(value);
+    if (input === 'verify-url')
+        return maskUrl(value);
+    if (input === 'nginx-targets')
+        return value.replace(/\/\/[^/\s'"]*@/g, '//***@');
+    return value;
+}
 /** Node's URL parser must take it too: it refuses what the shapes above let through, like 256.0.0.1 or port 99999. */
 function parsesAsUrl(url) {
     try {
@@ -19397,14 +19438,16 @@ function parseStatuses(value) {
 }
 function parseHeaders(value, ctx) {
     const headers = {};
-    for (const line of value
+    const lines = value
         .split(/\r?\n/)
         .map((l) => l.trim())
-        .filter(Boolean)) {
+        .filter(Boolean);
+    for (const [index, line] of lines.entries()) {
         const colon = line.indexOf(':');
         const name = colon > 0 ? line.slice(0, colon).trim() : '';
+        // The line is not quoted: it may be a credential without its name.
         if (!HEADER_NAME.test(name))
-            return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
+            return fail(ctx, `line ${index + 1} is not a header line; write "Name: value"`);
         const value = line.slice(colon + 1).trim();
         if (!/^[\t\x20-\x7e]*$/.test(value))
             return fail(ctx, `the value of ${name} must be printable ASCII`);
@@ -19489,8 +19532,7 @@ const schema = object({
         if (v && !INCLUDE_PATH.test(v))
             ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
     }),
-    // A CLI flag cannot hold a newline easily: in a template (and only there), a literal \n stands for one.
-    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']).transform((v) => v.replace(/\\n/g, '\n')),
+    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']),
     'upstream-host': config_text('upstream-host').superRefine((v, ctx) => {
         if (!HOST.test(v))
             ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
@@ -19534,8 +19576,11 @@ const schema = object({
  * where it came from (when `sources` says) and what is allowed.
  */
 async function loadConfig(raw, files, sources) {
+    // A flag or an input cannot hold a newline easily: in their template, a literal \n stands for one. A YAML file
+    // writes newlines as they are, so there a \n is Nginx's (return 200 "ok\n").
+    const fromFile = ['file', 'environment'].includes(sources?.['upstream-template']?.kind ?? '');
     try {
-        return await config_validate(raw, files);
+        return await config_validate(raw, files, !fromFile);
     }
     catch (error) {
         if (!(error instanceof ConfigError) || !sources)
@@ -19543,7 +19588,7 @@ async function loadConfig(raw, files, sources) {
         throw new ConfigError(error.issues.map((issue) => ({ ...issue, source: issue.source ?? sources[issue.input]?.label ?? 'default' })));
     }
 }
-async function config_validate(raw, files) {
+async function config_validate(raw, files, escapedNewlines) {
     // An empty input means "use the default", except compose-files, where empty means "no shared file".
     const given = {};
     for (const [key, value] of Object.entries(raw)) {
@@ -19566,6 +19611,8 @@ async function config_validate(raw, files) {
         }));
     }
     const p = result.data;
+    if (escapedNewlines)
+        p['upstream-template'] = p['upstream-template'].replace(/\\n/g, '\n');
     const issues = [];
     const problem = (input, message, value = valueOf(input)) => issues.push({ input, value, message });
     const workingDirectory = external_node_path_default().resolve(p['working-directory']);
@@ -19702,7 +19749,8 @@ function buildTargets(p, workingDirectory, problem) {
 
 
 
-const DEFAULT_FILE = 'bluegreen.yml';
+/** Looked for in the working directory when no config file is named. */
+const DEFAULT_FILES = ['bluegreen.yml', 'bluegreen.yaml'];
 const ENV_PREFIX = 'BLUEGREEN_';
 /** Set by the tool itself on the compose commands it runs; not inputs. */
 const RESERVED_ENV = new Set(['BLUEGREEN_COLOR', 'BLUEGREEN_PORT', 'BLUEGREEN_RUN']);
@@ -19750,53 +19798,48 @@ function given(name, value) {
     return value !== undefined && (value !== '' || name === 'compose-files');
 }
 /**
- * A YAML value as the string an action input would hold: lists joined by newlines, health-headers as
- * `Name: value` lines, nginx-targets as YAML again (its own parser checks its entries).
+ * A YAML value as the string an action input would hold. The file is read with YAML's failsafe schema, so every
+ * scalar is the text as written (1.10 stays 1.10, 0123 stays 0123); lists are joined by commas, health-headers
+ * become `Name: value` lines, nginx-targets YAML again (its own parser checks its entries).
  */
 function asInputText(name, value) {
-    if (value === null || value === undefined)
-        return { problem: 'has no value; give one or remove the key' };
     if (typeof value === 'string')
         return value;
-    if (typeof value === 'number' || typeof value === 'boolean') {
-        return name === 'nginx-targets' ? { problem: 'a YAML list of proxies' } : String(value);
-    }
     if (name === 'nginx-targets')
         return Array.isArray(value) ? (0,dist/* stringify */.As)(value) : { problem: 'a YAML list of proxies' };
     if (name === 'health-headers') {
         if (Array.isArray(value) && value.every((v) => typeof v === 'string'))
             return value.join('\n');
-        if (!Array.isArray(value) && typeof value === 'object') {
-            const lines = Object.entries(value).map(([k, v]) => typeof v === 'string' || typeof v === 'number' ? `${k}: ${v}` : undefined);
-            if (lines.every((l) => l !== undefined))
-                return lines.join('\n');
+        if (isPlainMap(value) && Object.values(value).every((v) => typeof v === 'string')) {
+            return Object.entries(value)
+                .map(([k, v]) => `${k}: ${String(v)}`)
+                .join('\n');
         }
         return { problem: 'a map of header: value, or a list of "Name: value" lines' };
     }
     if (Array.isArray(value)) {
         if (!LIST_INPUTS.has(name))
             return { problem: 'one value, not a list' };
-        if (value.every((v) => typeof v === 'string' || typeof v === 'number'))
-            return value.join(',');
-        return { problem: 'a list of plain values' };
+        return value.every((v) => typeof v === 'string') ? value.join(',') : { problem: 'a list of plain values' };
     }
     return { problem: LIST_INPUTS.has(name) ? 'a value or a list of values, not a map' : 'one value, not a map' };
 }
+/** Keys that YAML anchors live under, as in Compose files: `x-defaults: &defaults`. */
+const EXTENSION = /^x-/;
 /** Reads one map of the file (its top level or one environment), refusing what is not an input. */
 function readKeys(map, prefix, label, issues, allowEnvironments) {
-    const layer = { values: {}, where: {} };
+    const values = {};
     for (const [key, value] of Object.entries(map)) {
         const at = prefix + key;
-        if (key === 'environments' && allowEnvironments)
+        if ((key === 'environments' && allowEnvironments) || EXTENSION.test(key))
             continue;
-        const reason = NOT_IN_FILE[key];
-        if (reason) {
-            issues.push({ input: at, value: shown(value), source: label, message: `not a key of the file: ${reason}` });
+        if (Object.hasOwn(NOT_IN_FILE, key)) {
+            issues.push({ input: at, source: label, message: `not a key of the file: ${NOT_IN_FILE[key]}` });
             continue;
         }
         if (!FILE_KEYS.includes(key)) {
             const known = allowEnvironments ? [...FILE_KEYS, 'environments'] : FILE_KEYS;
-            issues.push({ input: at, value: shown(value), source: label, message: `unknown key${didYouMean(key, known)}` });
+            issues.push({ input: at, source: label, message: `unknown key${didYouMean(key, known)}` });
             continue;
         }
         const name = key;
@@ -19805,10 +19848,9 @@ function readKeys(map, prefix, label, issues, allowEnvironments) {
             issues.push({ input: at, value: shown(value), source: label, message: text.problem });
             continue;
         }
-        layer.values[name] = text;
-        layer.where[name] = at;
+        values[name] = text;
     }
-    return layer;
+    return values;
 }
 function shown(value) {
     // Quotes inside would be escaped again when the message quotes the value.
@@ -19818,14 +19860,13 @@ function isPlainMap(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 /** Reads the file and picks the environment; every problem is collected, none thrown half-way. */
-async function readFileLayers(file, label, namedBy, environment, files, issues) {
-    const empty = { top: { values: {}, where: {} } };
-    const text = (await files.kind(file)) === 'file' ? await files.read(file) : null;
-    if (text === null) {
-        issues.push({ input: 'config', value: file, source: namedBy, message: 'no such file' });
-        return empty;
-    }
-    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: true });
+async function readFileLayers(file, label, environment, files, issues) {
+    const doc = (0,dist/* parseDocument */.Tp)((await files.read(file)) ?? '', {
+        schema: 'failsafe',
+        merge: true,
+        uniqueKeys: true,
+        prettyErrors: true,
+    });
     if (doc.errors.length) {
         const first = doc.errors[0];
         issues.push({
@@ -19833,16 +19874,16 @@ async function readFileLayers(file, label, namedBy, environment, files, issues) 
             value: label,
             message: `not valid YAML: ${first?.message.split('\n')[0]?.replace(/:\s*$/, '')}`,
         });
-        return empty;
+        return { top: {} };
     }
-    if (doc.contents !== null && !(0,dist/* isMap */.jh)(doc.contents)) {
+    const data = doc.toJS() ?? {};
+    if (!isPlainMap(data)) {
         issues.push({ input: 'config', value: label, message: 'the file must be a map of input names to values' });
-        return empty;
+        return { top: {} };
     }
-    const data = (doc.toJS() ?? {});
     const top = readKeys(data, '', label, issues, true);
-    const environments = data.environments;
-    if (environments !== undefined && !(isPlainMap(environments) && (0,dist/* isMap */.jh)(doc.get('environments')))) {
+    const environments = data.environments ?? {};
+    if (!isPlainMap(environments)) {
         issues.push({
             input: 'environments',
             value: shown(environments),
@@ -19853,8 +19894,8 @@ async function readFileLayers(file, label, namedBy, environment, files, issues) 
     }
     // Every environment is checked, not only the chosen one: a typo in staging is found by a production deploy.
     const overlays = new Map();
-    for (const [name, entries] of Object.entries(environments ?? {})) {
-        if (!isPlainMap(entries) || !(0,dist/* isMap */.jh)(doc.getIn(['environments', name]))) {
+    for (const [name, entries] of Object.entries(environments)) {
+        if (!isPlainMap(entries)) {
             issues.push({
                 input: `environments.${name}`,
                 value: shown(entries),
@@ -19867,15 +19908,16 @@ async function readFileLayers(file, label, namedBy, environment, files, issues) 
     }
     if (environment === undefined)
         return { top };
-    const names = Object.keys(environments ?? {});
-    if (!names.includes(environment)) {
+    const names = Object.keys(environments);
+    if (!names.includes(environment.name)) {
         issues.push({
             input: 'environment',
-            value: environment,
-            message: `${label} has ${names.length ? `the environments ${names.join(', ')}` : 'no environments: map'}`,
+            value: environment.name,
+            source: environment.source,
+            message: `${label} has ${names.length ? `the environments ${names.join(', ')}` : 'no environments'}`,
         });
     }
-    return { top, overlay: overlays.get(environment) };
+    return { top, overlay: overlays.get(environment.name) };
 }
 /** BLUEGREEN_<INPUT> variables; an unknown BLUEGREEN_ variable is refused, as a typo would otherwise be ignored. */
 function readEnv(env, issues) {
@@ -19883,17 +19925,23 @@ function readEnv(env, issues) {
     const known = NAMES.filter((n) => n !== 'command').map(envName);
     for (const [key, value] of Object.entries(env)) {
         const upper = key.toUpperCase();
-        if (!upper.startsWith(ENV_PREFIX) || RESERVED_ENV.has(upper) || value === undefined || value === '')
+        if (!upper.startsWith(ENV_PREFIX) || RESERVED_ENV.has(upper))
             continue;
         const name = NAMES.find((n) => n !== 'command' && envName(n) === upper);
         if (name === undefined) {
             const message = upper === envName('command')
                 ? `not read from the environment: ${NOT_IN_FILE.command}`
                 : `unknown variable${didYouMean(upper, known)}`;
-            issues.push({ input: key, value, source: 'the environment', message });
+            issues.push({ input: key, source: 'the environment', message });
             continue;
         }
-        values[name] = value;
+        if (key !== upper) {
+            issues.push({ input: key, source: 'the environment', message: `write it in upper case: ${upper}` });
+            continue;
+        }
+        // An empty variable is one that a job left unset (Windows cannot even hold one), except compose-files.
+        if (given(name, value))
+            values[name] = value;
     }
     return values;
 }
@@ -19910,31 +19958,51 @@ async function resolveInputs(options) {
         if (given(name, value))
             flags[name] = value;
     const env = readEnv(options.env, issues);
-    const before = (name) => flags[name] ?? env[name];
     const origin = (name) => (givenAs === 'flag' ? `flag --${name}` : `input ${name}`);
+    /** The value of an input read before the file (which cannot set it), and where it came from. */
+    const before = (name) => flags[name] !== undefined
+        ? { value: flags[name], source: origin(name) }
+        : env[name] !== undefined
+            ? { value: env[name], source: `env ${envName(name)}` }
+            : undefined;
     const named = before('config');
-    const workingDirectory = before('working-directory');
+    const directory = external_node_path_default().resolve(cwd, before('working-directory')?.value ?? '.');
     let file;
     if (named !== undefined) {
-        file = external_node_path_default().resolve(cwd, named);
+        file = external_node_path_default().resolve(cwd, named.value);
+        const kind = await files.kind(file);
+        if (kind !== 'file') {
+            issues.push({
+                input: 'config',
+                value: named.value,
+                source: named.source,
+                message: kind === 'directory' ? `${file} is a directory; name the file` : `no such file: ${file}`,
+            });
+        }
     }
     else {
-        const candidate = external_node_path_default().resolve(cwd, workingDirectory ?? '.', DEFAULT_FILE);
-        if ((await files.kind(candidate)) === 'file')
-            file = candidate;
+        const found = [];
+        for (const name of DEFAULT_FILES) {
+            if ((await files.kind(external_node_path_default().join(directory, name))) === 'file')
+                found.push(external_node_path_default().join(directory, name));
+        }
+        if (found.length > 1) {
+            issues.push({ input: 'config', message: `both ${found.join(' and ')} exist; keep one, or name one with config` });
+        }
+        file = found[0];
     }
     const environment = before('environment');
     const label = file ? fileLabel(file, cwd) : '';
-    let layers = { top: { values: {}, where: {} } };
-    if (file) {
-        const namedBy = flags.config !== undefined ? origin('config') : `env ${envName('config')}`;
-        layers = await readFileLayers(file, label, namedBy, environment, files, issues);
+    let layers = { top: {} };
+    if (file && !issues.some((i) => i.input === 'config')) {
+        layers = await readFileLayers(file, label, environment && { name: environment.value, source: environment.source }, files, issues);
     }
-    else if (environment !== undefined) {
+    else if (!file && environment !== undefined) {
         issues.push({
             input: 'environment',
-            value: environment,
-            message: `there is no config file to take it from (no ${DEFAULT_FILE} in ${external_node_path_default().resolve(cwd, workingDirectory ?? '.')}, and no config input)`,
+            value: environment.value,
+            source: environment.source,
+            message: `there is no config file to take it from (no ${DEFAULT_FILES.join(' or ')} in ${directory})`,
         });
     }
     if (issues.length)
@@ -19942,7 +20010,8 @@ async function resolveInputs(options) {
     const raw = {};
     const sources = {};
     for (const name of NAMES) {
-        const fromFile = layers.overlay?.values[name] ?? layers.top.values[name];
+        const overlaid = given(name, layers.overlay?.[name]);
+        const fromFile = overlaid ? layers.overlay?.[name] : layers.top[name];
         if (given(name, flags[name])) {
             raw[name] = flags[name];
             sources[name] = { kind: givenAs, label: origin(name) };
@@ -19952,17 +20021,15 @@ async function resolveInputs(options) {
             sources[name] = { kind: 'env', label: `env ${envName(name)}` };
         }
         else if (given(name, fromFile)) {
-            const overlaid = layers.overlay?.values[name] !== undefined;
             raw[name] = fromFile;
-            sources[name] = {
-                kind: overlaid ? 'environment' : 'file',
-                label: overlaid ? `${label}, environments.${environment}` : label,
-            };
+            sources[name] = overlaid
+                ? { kind: 'environment', label: `${label}, environments.${environment?.value}` }
+                : { kind: 'file', label };
         }
     }
     if (file) {
-        // Relative paths of the file are the file's: its working-directory is read from where the file is, and the
-        // file's directory is the working directory when no one names another.
+        // The file's paths are the file's: its working-directory is read from where the file is, and the file's
+        // directory is the working directory when nothing names another.
         const fileDir = external_node_path_default().dirname(file);
         const wdSource = sources['working-directory'];
         if (wdSource === undefined && fileDir !== external_node_path_default().resolve(cwd)) {
@@ -19973,23 +20040,16 @@ async function resolveInputs(options) {
             raw['working-directory'] = external_node_path_default().resolve(fileDir, raw['working-directory']);
         }
     }
-    return { raw, sources, file, environment };
+    return { raw, sources, file, environment: environment?.value };
 }
 /**
- * The effective value of every input, and where it came from; header values are masked. The command is the
+ * The effective value of every input, and where it came from; what may hold a credential is masked. The command is the
  * caller's, and the file and the environment are shown on their own.
  */
 function effectiveInputs(layered) {
     return NAMES.filter((n) => NOT_IN_FILE[n] === undefined).map((name) => {
-        const value = layered.raw[name] ?? defaultOf(name);
-        const shown = name === 'health-headers'
-            ? value
-                .split(/\r?\n/)
-                .filter((l) => l.trim())
-                .map((l) => `${l.split(':')[0]?.trim()}: ***`)
-                .join('\n')
-            : value;
-        return { name, value: shown, source: layered.sources[name]?.label ?? 'default' };
+        const value = masked(name, layered.raw[name] ?? defaultOf(name));
+        return { name, value, source: layered.sources[name]?.label ?? 'default' };
     });
 }
 /** A table of effective inputs for a log: one line each, multi-line values on one line with \n. */
@@ -20001,7 +20061,7 @@ function configTable(layered) {
     const width = Math.max(...rows.map((r) => r.name.length));
     const valueWidth = Math.min(48, Math.max(...rows.map((r) => r.value.length)));
     return [
-        `config file: ${layered.file ?? `none (no ${DEFAULT_FILE} found)`}`,
+        `config file: ${layered.file ?? `none (no ${DEFAULT_FILES.join(' or ')} found)`}`,
         `environment: ${layered.environment ?? '(none)'}`,
         '',
         `${'input'.padEnd(width)}  ${'value'.padEnd(valueWidth)}  source`,
@@ -31900,6 +31960,11 @@ async function main_runCommand(given, log, signal) {
                 log.info(line);
         });
         const config = await loadConfig(layered.raw, nodeFiles, layered.sources);
+        if (!layered.file && config.targets.length === 0 && config.command !== 'status') {
+            // Outside the collapsed group: a config file that was not found would otherwise go unnoticed.
+            log.warn(`No config file (${DEFAULT_FILES.join(' or ')}) in ${config.workingDirectory} and no proxy named: this run ` +
+                'switches no proxy. Name the file with config / --config, or the proxy with nginx-container.');
+        }
         const endpoint = endpointOf(process.env);
         log.info(`Docker engine: ${describeEndpoint(endpoint)}`);
         const runner = onEndpoint(createExecaRunner(), endpoint);

@@ -60,7 +60,8 @@ export interface Config {
 
 export interface ConfigIssue {
   input: string;
-  value: string;
+  /** Left out where it could hold anything (the value of an unknown key). */
+  value?: string;
   message: string;
   /** Where the value came from (a flag, a variable, the config file), when known. */
   source?: string;
@@ -72,7 +73,9 @@ export class ConfigError extends Error {
       'Invalid configuration; nothing was changed. Fix these inputs and run again:\n' +
         issues
           .map(
-            (i) => `  - ${i.input} = ${JSON.stringify(i.value)}${i.source ? ` (from ${i.source})` : ''}: ${i.message}`,
+            (i) =>
+              `  - ${i.input}${i.value === undefined ? '' : ` = ${JSON.stringify(masked(i.input, i.value))}`}` +
+              `${i.source ? ` (from ${i.source})` : ''}: ${i.message}`,
           )
           .join('\n'),
     );
@@ -90,6 +93,41 @@ const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
 const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Header values can hold credentials: logs and errors show the header names only. */
+export function maskHeaders(value: string): string {
+  return value
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const name = line.slice(0, Math.max(0, line.indexOf(':'))).trim();
+      return HEADER_NAME.test(name) ? `${name}: ***` : '***';
+    })
+    .join('\n');
+}
+
+/** A URL's user, password and query can hold credentials. */
+export function maskUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (!url.username && !url.password && !url.search) return value;
+    if (url.username) url.username = '***';
+    if (url.password) url.password = '***';
+    if (url.search) url.search = '?***';
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/[^/\s]*@/g, '//***@');
+  }
+}
+
+/** What a log or an error may show of an input's value. */
+export function masked(input: string, value: string): string {
+  if (input === 'health-headers') return maskHeaders(value);
+  if (input === 'verify-url') return maskUrl(value);
+  if (input === 'nginx-targets') return value.replace(/\/\/[^/\s'"]*@/g, '//***@');
+  return value;
+}
 
 /** Node's URL parser must take it too: it refuses what the shapes above let through, like 256.0.0.1 or port 99999. */
 function parsesAsUrl(url: string): boolean {
@@ -171,13 +209,15 @@ export function parseStatuses(value: string): StatusRange[] | undefined {
 
 function parseHeaders(value: string, ctx: z.RefinementCtx): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const line of value
+  const lines = value
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .filter(Boolean)) {
+    .filter(Boolean);
+  for (const [index, line] of lines.entries()) {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
-    if (!HEADER_NAME.test(name)) return fail(ctx, `"${line}" is not a header line; write "Name: value", one per line`);
+    // The line is not quoted: it may be a credential without its name.
+    if (!HEADER_NAME.test(name)) return fail(ctx, `line ${index + 1} is not a header line; write "Name: value"`);
     const value = line.slice(colon + 1).trim();
     if (!/^[\t\x20-\x7e]*$/.test(value)) return fail(ctx, `the value of ${name} must be printable ASCII`);
     headers[name] = value;
@@ -262,10 +302,7 @@ const schema = z
       if (v && !INCLUDE_PATH.test(v))
         ctx.addIssue({ code: 'custom', message: 'an absolute file path inside the container' });
     }),
-    // A CLI flag cannot hold a newline easily: in a template (and only there), a literal \n stands for one.
-    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']).transform((v) =>
-      v.replace(/\\n/g, '\n'),
-    ),
+    'upstream-template': withPlaceholders('upstream-template', ['color', 'port', 'host']),
     'upstream-host': text('upstream-host').superRefine((v, ctx) => {
       if (!HOST.test(v)) ctx.addIssue({ code: 'custom', message: 'a host name or IP address ([...] for IPv6)' });
     }),
@@ -312,10 +349,13 @@ type Parsed = z.output<typeof schema>;
 export async function loadConfig(
   raw: RawInputs,
   files: Files,
-  sources?: Partial<Record<string, { label: string }>>,
+  sources?: Partial<Record<string, { kind: string; label: string }>>,
 ): Promise<Config> {
+  // A flag or an input cannot hold a newline easily: in their template, a literal \n stands for one. A YAML file
+  // writes newlines as they are, so there a \n is Nginx's (return 200 "ok\n").
+  const fromFile = ['file', 'environment'].includes(sources?.['upstream-template']?.kind ?? '');
   try {
-    return await validate(raw, files);
+    return await validate(raw, files, !fromFile);
   } catch (error) {
     if (!(error instanceof ConfigError) || !sources) throw error;
     throw new ConfigError(
@@ -324,7 +364,7 @@ export async function loadConfig(
   }
 }
 
-async function validate(raw: RawInputs, files: Files): Promise<Config> {
+async function validate(raw: RawInputs, files: Files, escapedNewlines: boolean): Promise<Config> {
   // An empty input means "use the default", except compose-files, where empty means "no shared file".
   const given: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw)) {
@@ -349,6 +389,7 @@ async function validate(raw: RawInputs, files: Files): Promise<Config> {
     );
   }
   const p = result.data;
+  if (escapedNewlines) p['upstream-template'] = p['upstream-template'].replace(/\\n/g, '\n');
   const issues: ConfigIssue[] = [];
   const problem = (input: InputName, message: string, value = valueOf(input)) => issues.push({ input, value, message });
 

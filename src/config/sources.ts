@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { isMap, parseDocument, stringify } from 'yaml';
+import { parseDocument, stringify } from 'yaml';
 import { defaultOf, INPUTS, type InputName, type RawInputs } from '../inputs.js';
 import type { Files } from '../io.js';
-import { ConfigError, type ConfigIssue } from './config.js';
+import { ConfigError, masked, type ConfigIssue } from './config.js';
 
 /** Where a value came from, from the strongest to the weakest. */
 export type SourceKind = 'flag' | 'input' | 'env' | 'environment' | 'file' | 'default';
@@ -32,7 +32,8 @@ export interface SourceOptions {
   files: Files;
 }
 
-export const DEFAULT_FILE = 'bluegreen.yml';
+/** Looked for in the working directory when no config file is named. */
+export const DEFAULT_FILES = ['bluegreen.yml', 'bluegreen.yaml'];
 export const ENV_PREFIX = 'BLUEGREEN_';
 /** Set by the tool itself on the compose commands it runs; not inputs. */
 const RESERVED_ENV = new Set(['BLUEGREEN_COLOR', 'BLUEGREEN_PORT', 'BLUEGREEN_RUN']);
@@ -91,39 +92,31 @@ function given(name: string, value: string | undefined): value is string {
 }
 
 /**
- * A YAML value as the string an action input would hold: lists joined by newlines, health-headers as
- * `Name: value` lines, nginx-targets as YAML again (its own parser checks its entries).
+ * A YAML value as the string an action input would hold. The file is read with YAML's failsafe schema, so every
+ * scalar is the text as written (1.10 stays 1.10, 0123 stays 0123); lists are joined by commas, health-headers
+ * become `Name: value` lines, nginx-targets YAML again (its own parser checks its entries).
  */
 function asInputText(name: InputName, value: unknown): string | { problem: string } {
-  if (value === null || value === undefined) return { problem: 'has no value; give one or remove the key' };
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') {
-    return name === 'nginx-targets' ? { problem: 'a YAML list of proxies' } : String(value);
-  }
   if (name === 'nginx-targets') return Array.isArray(value) ? stringify(value) : { problem: 'a YAML list of proxies' };
   if (name === 'health-headers') {
     if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join('\n');
-    if (!Array.isArray(value) && typeof value === 'object') {
-      const lines = Object.entries(value as Record<string, unknown>).map(([k, v]) =>
-        typeof v === 'string' || typeof v === 'number' ? `${k}: ${v}` : undefined,
-      );
-      if (lines.every((l) => l !== undefined)) return lines.join('\n');
+    if (isPlainMap(value) && Object.values(value).every((v) => typeof v === 'string')) {
+      return Object.entries(value)
+        .map(([k, v]) => `${k}: ${String(v)}`)
+        .join('\n');
     }
     return { problem: 'a map of header: value, or a list of "Name: value" lines' };
   }
   if (Array.isArray(value)) {
     if (!LIST_INPUTS.has(name)) return { problem: 'one value, not a list' };
-    if (value.every((v) => typeof v === 'string' || typeof v === 'number')) return value.join(',');
-    return { problem: 'a list of plain values' };
+    return value.every((v) => typeof v === 'string') ? value.join(',') : { problem: 'a list of plain values' };
   }
   return { problem: LIST_INPUTS.has(name) ? 'a value or a list of values, not a map' : 'one value, not a map' };
 }
 
-interface FileLayer {
-  values: RawInputs;
-  /** The key's place in the file, for messages: `drain-seconds` or `environments.production.drain-seconds`. */
-  where: Partial<Record<InputName, string>>;
-}
+/** Keys that YAML anchors live under, as in Compose files: `x-defaults: &defaults`. */
+const EXTENSION = /^x-/;
 
 /** Reads one map of the file (its top level or one environment), refusing what is not an input. */
 function readKeys(
@@ -132,19 +125,18 @@ function readKeys(
   label: string,
   issues: ConfigIssue[],
   allowEnvironments: boolean,
-): FileLayer {
-  const layer: FileLayer = { values: {}, where: {} };
+): RawInputs {
+  const values: RawInputs = {};
   for (const [key, value] of Object.entries(map)) {
     const at = prefix + key;
-    if (key === 'environments' && allowEnvironments) continue;
-    const reason = NOT_IN_FILE[key as InputName];
-    if (reason) {
-      issues.push({ input: at, value: shown(value), source: label, message: `not a key of the file: ${reason}` });
+    if ((key === 'environments' && allowEnvironments) || EXTENSION.test(key)) continue;
+    if (Object.hasOwn(NOT_IN_FILE, key)) {
+      issues.push({ input: at, source: label, message: `not a key of the file: ${NOT_IN_FILE[key as InputName]}` });
       continue;
     }
     if (!FILE_KEYS.includes(key)) {
       const known = allowEnvironments ? [...FILE_KEYS, 'environments'] : FILE_KEYS;
-      issues.push({ input: at, value: shown(value), source: label, message: `unknown key${didYouMean(key, known)}` });
+      issues.push({ input: at, source: label, message: `unknown key${didYouMean(key, known)}` });
       continue;
     }
     const name = key as InputName;
@@ -153,10 +145,9 @@ function readKeys(
       issues.push({ input: at, value: shown(value), source: label, message: text.problem });
       continue;
     }
-    layer.values[name] = text;
-    layer.where[name] = at;
+    values[name] = text;
   }
-  return layer;
+  return values;
 }
 
 function shown(value: unknown): string {
@@ -168,22 +159,25 @@ function isPlainMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+interface FileLayers {
+  top: RawInputs;
+  overlay?: RawInputs;
+}
+
 /** Reads the file and picks the environment; every problem is collected, none thrown half-way. */
 async function readFileLayers(
   file: string,
   label: string,
-  namedBy: string | undefined,
-  environment: string | undefined,
+  environment: { name: string; source: string } | undefined,
   files: Files,
   issues: ConfigIssue[],
-): Promise<{ top: FileLayer; overlay?: FileLayer }> {
-  const empty = { top: { values: {}, where: {} } };
-  const text = (await files.kind(file)) === 'file' ? await files.read(file) : null;
-  if (text === null) {
-    issues.push({ input: 'config', value: file, source: namedBy, message: 'no such file' });
-    return empty;
-  }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+): Promise<FileLayers> {
+  const doc = parseDocument((await files.read(file)) ?? '', {
+    schema: 'failsafe',
+    merge: true,
+    uniqueKeys: true,
+    prettyErrors: true,
+  });
   if (doc.errors.length) {
     const first = doc.errors[0];
     issues.push({
@@ -191,16 +185,16 @@ async function readFileLayers(
       value: label,
       message: `not valid YAML: ${first?.message.split('\n')[0]?.replace(/:\s*$/, '')}`,
     });
-    return empty;
+    return { top: {} };
   }
-  if (doc.contents !== null && !isMap(doc.contents)) {
+  const data: unknown = doc.toJS() ?? {};
+  if (!isPlainMap(data)) {
     issues.push({ input: 'config', value: label, message: 'the file must be a map of input names to values' });
-    return empty;
+    return { top: {} };
   }
-  const data = (doc.toJS() ?? {}) as Record<string, unknown>;
   const top = readKeys(data, '', label, issues, true);
-  const environments = data.environments;
-  if (environments !== undefined && !(isPlainMap(environments) && isMap(doc.get('environments')))) {
+  const environments = data.environments ?? {};
+  if (!isPlainMap(environments)) {
     issues.push({
       input: 'environments',
       value: shown(environments),
@@ -210,9 +204,9 @@ async function readFileLayers(
     return { top };
   }
   // Every environment is checked, not only the chosen one: a typo in staging is found by a production deploy.
-  const overlays = new Map<string, FileLayer>();
-  for (const [name, entries] of Object.entries(environments ?? {})) {
-    if (!isPlainMap(entries) || !isMap(doc.getIn(['environments', name]))) {
+  const overlays = new Map<string, RawInputs>();
+  for (const [name, entries] of Object.entries(environments)) {
+    if (!isPlainMap(entries)) {
       issues.push({
         input: `environments.${name}`,
         value: shown(entries),
@@ -224,15 +218,16 @@ async function readFileLayers(
     overlays.set(name, readKeys(entries, `environments.${name}.`, label, issues, false));
   }
   if (environment === undefined) return { top };
-  const names = Object.keys(environments ?? {});
-  if (!names.includes(environment)) {
+  const names = Object.keys(environments);
+  if (!names.includes(environment.name)) {
     issues.push({
       input: 'environment',
-      value: environment,
-      message: `${label} has ${names.length ? `the environments ${names.join(', ')}` : 'no environments: map'}`,
+      value: environment.name,
+      source: environment.source,
+      message: `${label} has ${names.length ? `the environments ${names.join(', ')}` : 'no environments'}`,
     });
   }
-  return { top, overlay: overlays.get(environment) };
+  return { top, overlay: overlays.get(environment.name) };
 }
 
 /** BLUEGREEN_<INPUT> variables; an unknown BLUEGREEN_ variable is refused, as a typo would otherwise be ignored. */
@@ -241,17 +236,22 @@ function readEnv(env: Partial<Record<string, string>>, issues: ConfigIssue[]): R
   const known = NAMES.filter((n) => n !== 'command').map(envName);
   for (const [key, value] of Object.entries(env)) {
     const upper = key.toUpperCase();
-    if (!upper.startsWith(ENV_PREFIX) || RESERVED_ENV.has(upper) || value === undefined || value === '') continue;
+    if (!upper.startsWith(ENV_PREFIX) || RESERVED_ENV.has(upper)) continue;
     const name = NAMES.find((n) => n !== 'command' && envName(n) === upper);
     if (name === undefined) {
       const message =
         upper === envName('command')
           ? `not read from the environment: ${NOT_IN_FILE.command}`
           : `unknown variable${didYouMean(upper, known)}`;
-      issues.push({ input: key, value, source: 'the environment', message });
+      issues.push({ input: key, source: 'the environment', message });
       continue;
     }
-    values[name] = value;
+    if (key !== upper) {
+      issues.push({ input: key, source: 'the environment', message: `write it in upper case: ${upper}` });
+      continue;
+    }
+    // An empty variable is one that a job left unset (Windows cannot even hold one), except compose-files.
+    if (given(name, value)) values[name] = value;
   }
   return values;
 }
@@ -267,29 +267,56 @@ export async function resolveInputs(options: SourceOptions): Promise<Layered> {
   const flags: RawInputs = {};
   for (const [name, value] of Object.entries(options.given)) if (given(name, value)) flags[name] = value;
   const env = readEnv(options.env, issues);
-  const before = (name: InputName) => flags[name] ?? env[name];
   const origin = (name: InputName) => (givenAs === 'flag' ? `flag --${name}` : `input ${name}`);
+  /** The value of an input read before the file (which cannot set it), and where it came from. */
+  const before = (name: InputName) =>
+    flags[name] !== undefined
+      ? { value: flags[name], source: origin(name) }
+      : env[name] !== undefined
+        ? { value: env[name], source: `env ${envName(name)}` }
+        : undefined;
 
   const named = before('config');
-  const workingDirectory = before('working-directory');
+  const directory = path.resolve(cwd, before('working-directory')?.value ?? '.');
   let file: string | undefined;
   if (named !== undefined) {
-    file = path.resolve(cwd, named);
+    file = path.resolve(cwd, named.value);
+    const kind = await files.kind(file);
+    if (kind !== 'file') {
+      issues.push({
+        input: 'config',
+        value: named.value,
+        source: named.source,
+        message: kind === 'directory' ? `${file} is a directory; name the file` : `no such file: ${file}`,
+      });
+    }
   } else {
-    const candidate = path.resolve(cwd, workingDirectory ?? '.', DEFAULT_FILE);
-    if ((await files.kind(candidate)) === 'file') file = candidate;
+    const found: string[] = [];
+    for (const name of DEFAULT_FILES) {
+      if ((await files.kind(path.join(directory, name))) === 'file') found.push(path.join(directory, name));
+    }
+    if (found.length > 1) {
+      issues.push({ input: 'config', message: `both ${found.join(' and ')} exist; keep one, or name one with config` });
+    }
+    file = found[0];
   }
   const environment = before('environment');
   const label = file ? fileLabel(file, cwd) : '';
-  let layers: { top: FileLayer; overlay?: FileLayer } = { top: { values: {}, where: {} } };
-  if (file) {
-    const namedBy = flags.config !== undefined ? origin('config') : `env ${envName('config')}`;
-    layers = await readFileLayers(file, label, namedBy, environment, files, issues);
-  } else if (environment !== undefined) {
+  let layers: FileLayers = { top: {} };
+  if (file && !issues.some((i) => i.input === 'config')) {
+    layers = await readFileLayers(
+      file,
+      label,
+      environment && { name: environment.value, source: environment.source },
+      files,
+      issues,
+    );
+  } else if (!file && environment !== undefined) {
     issues.push({
       input: 'environment',
-      value: environment,
-      message: `there is no config file to take it from (no ${DEFAULT_FILE} in ${path.resolve(cwd, workingDirectory ?? '.')}, and no config input)`,
+      value: environment.value,
+      source: environment.source,
+      message: `there is no config file to take it from (no ${DEFAULT_FILES.join(' or ')} in ${directory})`,
     });
   }
   if (issues.length) throw new ConfigError(issues);
@@ -297,7 +324,8 @@ export async function resolveInputs(options: SourceOptions): Promise<Layered> {
   const raw: RawInputs = {};
   const sources: Partial<Record<InputName, Source>> = {};
   for (const name of NAMES) {
-    const fromFile = layers.overlay?.values[name] ?? layers.top.values[name];
+    const overlaid = given(name, layers.overlay?.[name]);
+    const fromFile = overlaid ? layers.overlay?.[name] : layers.top[name];
     if (given(name, flags[name])) {
       raw[name] = flags[name];
       sources[name] = { kind: givenAs, label: origin(name) };
@@ -305,17 +333,15 @@ export async function resolveInputs(options: SourceOptions): Promise<Layered> {
       raw[name] = env[name];
       sources[name] = { kind: 'env', label: `env ${envName(name)}` };
     } else if (given(name, fromFile)) {
-      const overlaid = layers.overlay?.values[name] !== undefined;
       raw[name] = fromFile;
-      sources[name] = {
-        kind: overlaid ? 'environment' : 'file',
-        label: overlaid ? `${label}, environments.${environment}` : label,
-      };
+      sources[name] = overlaid
+        ? { kind: 'environment', label: `${label}, environments.${environment?.value}` }
+        : { kind: 'file', label };
     }
   }
   if (file) {
-    // Relative paths of the file are the file's: its working-directory is read from where the file is, and the
-    // file's directory is the working directory when no one names another.
+    // The file's paths are the file's: its working-directory is read from where the file is, and the file's
+    // directory is the working directory when nothing names another.
     const fileDir = path.dirname(file);
     const wdSource = sources['working-directory'];
     if (wdSource === undefined && fileDir !== path.resolve(cwd)) {
@@ -325,7 +351,7 @@ export async function resolveInputs(options: SourceOptions): Promise<Layered> {
       raw['working-directory'] = path.resolve(fileDir, raw['working-directory']);
     }
   }
-  return { raw, sources, file, environment };
+  return { raw, sources, file, environment: environment?.value };
 }
 
 export interface ShownInput {
@@ -335,21 +361,13 @@ export interface ShownInput {
 }
 
 /**
- * The effective value of every input, and where it came from; header values are masked. The command is the
+ * The effective value of every input, and where it came from; what may hold a credential is masked. The command is the
  * caller's, and the file and the environment are shown on their own.
  */
 export function effectiveInputs(layered: Layered): ShownInput[] {
   return NAMES.filter((n) => NOT_IN_FILE[n] === undefined).map((name) => {
-    const value = layered.raw[name] ?? defaultOf(name);
-    const shown =
-      name === 'health-headers'
-        ? value
-            .split(/\r?\n/)
-            .filter((l) => l.trim())
-            .map((l) => `${l.split(':')[0]?.trim()}: ***`)
-            .join('\n')
-        : value;
-    return { name, value: shown, source: layered.sources[name]?.label ?? 'default' };
+    const value = masked(name, layered.raw[name] ?? defaultOf(name));
+    return { name, value, source: layered.sources[name]?.label ?? 'default' };
   });
 }
 
@@ -362,7 +380,7 @@ export function configTable(layered: Layered): string[] {
   const width = Math.max(...rows.map((r) => r.name.length));
   const valueWidth = Math.min(48, Math.max(...rows.map((r) => r.value.length)));
   return [
-    `config file: ${layered.file ?? `none (no ${DEFAULT_FILE} found)`}`,
+    `config file: ${layered.file ?? `none (no ${DEFAULT_FILES.join(' or ')} found)`}`,
     `environment: ${layered.environment ?? '(none)'}`,
     '',
     `${'input'.padEnd(width)}  ${'value'.padEnd(valueWidth)}  source`,

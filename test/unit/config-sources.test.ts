@@ -181,24 +181,28 @@ describe('where each value comes from: flag > env > environments.<name> > file >
 
 describe('what is refused, naming the key and where it came from', () => {
   it.each([
-    ['drain-second: 3\n', /drain-second = "3" \(from bluegreen\.yml\): unknown key; did you mean "drain-seconds"\?/],
-    ['enviroments: {}\n', /enviroments = "\{\}" \(from bluegreen\.yml\): unknown key; did you mean "environments"\?/],
+    ['drain-second: 3\n', /- drain-second \(from bluegreen\.yml\): unknown key; did you mean "drain-seconds"\?/],
+    ['enviroments: {}\n', /- enviroments \(from bluegreen\.yml\): unknown key; did you mean "environments"\?/],
     [
       'environments:\n  production:\n    colours: [a, b]\n',
-      /environments\.production\.colours = "\[a,b\]" \(from bluegreen\.yml\): unknown key; did you mean "colors"\?/,
+      /- environments\.production\.colours \(from bluegreen\.yml\): unknown key; did you mean "colors"\?/,
     ],
     [
       'environments:\n  staging:\n    environments: {}\n',
-      /environments\.staging\.environments = "\{\}" \(from bluegreen\.yml\): unknown key/,
+      /- environments\.staging\.environments \(from bluegreen\.yml\): unknown key/,
     ],
-    ['command: deploy\n', /command = "deploy" \(from bluegreen\.yml\): not a key of the file: the command is the CLI/],
-    ['config: other.yml\n', /config = "other\.yml" \(from bluegreen\.yml\): not a key of the file/],
-    ['environment: production\n', /environment = "production" \(from bluegreen\.yml\): not a key of the file/],
-    ['drain-seconds:\n', /drain-seconds = "null" \(from bluegreen\.yml\): has no value/],
+    ['command: deploy\n', /- command \(from bluegreen\.yml\): not a key of the file: the command is the CLI/],
+    ['config: other.yml\n', /- config \(from bluegreen\.yml\): not a key of the file/],
+    ['environment: production\n', /- environment \(from bluegreen\.yml\): not a key of the file/],
+    ['drain-seconds: { a: 1 }\n', /drain-seconds = "\{a:1\}" \(from bluegreen\.yml\): one value, not a map/],
     ['drain-seconds: [1, 2]\n', /drain-seconds = "\[1,2\]" \(from bluegreen\.yml\): one value, not a list/],
     ['ports: { blue: 1 }\n', /ports = "\{blue:1\}" \(from bluegreen\.yml\): a value or a list of values, not a map/],
-    ['nginx-targets: 3\n', /nginx-targets = "3" \(from bluegreen\.yml\): a YAML list of proxies/],
-    ['health-headers: [1]\n', /health-headers = "\[1\]" \(from bluegreen\.yml\): a map of header/],
+    [
+      'nginx-targets: { container: proxy }\n',
+      /nginx-targets = "\{container:proxy\}" \(from bluegreen\.yml\): a YAML list/,
+    ],
+    ['health-headers: [[1]]\n', /health-headers = "\*\*\*" \(from bluegreen\.yml\): a map of header/],
+    ['x-base: &b { a: 1 }\nports: { <<: *b }\n', /ports = "\{a:1\}" \(from bluegreen\.yml\): a value or a list/],
     ['environments: [production]\n', /environments = "\[production\]" \(from bluegreen\.yml\): a map of environment/],
     ['- ports\n', /config = "bluegreen\.yml": the file must be a map of input names to values/],
     ['ports: [1, 2\n', /config = "bluegreen\.yml": not valid YAML: /],
@@ -214,16 +218,16 @@ describe('what is refused, naming the key and where it came from', () => {
     expect(message).toMatch(/nothing was changed/);
     expect(message).toMatch(/portz .*did you mean "ports"/);
     expect(message).toMatch(/health_path .*did you mean "health-path"/);
-    expect(message).toMatch(/BLUEGREEN_DRAIN = "1" \(from the environment\): unknown variable/);
+    expect(message).toMatch(/- BLUEGREEN_DRAIN \(from the environment\): unknown variable/);
   });
 
   it('an unknown BLUEGREEN_ variable names the closest one; the ones the tool sets itself are left alone', async () => {
     const files = project();
     expect(await refusal(resolveInputs(options({ files, env: { BLUEGREEN_DRAIN_SECOND: '3' } })))).toMatch(
-      /BLUEGREEN_DRAIN_SECOND = "3" \(from the environment\): unknown variable; did you mean "BLUEGREEN_DRAIN_SECONDS"\?/,
+      /- BLUEGREEN_DRAIN_SECOND \(from the environment\): unknown variable; did you mean "BLUEGREEN_DRAIN_SECONDS"\?/,
     );
     expect(await refusal(resolveInputs(options({ files, env: { BLUEGREEN_COMMAND: 'deploy' } })))).toMatch(
-      /BLUEGREEN_COMMAND = "deploy" \(from the environment\): not read from the environment/,
+      /- BLUEGREEN_COMMAND \(from the environment\): not read from the environment/,
     );
     const env = { BLUEGREEN_COLOR: 'blue', BLUEGREEN_PORT: '8000', BLUEGREEN_RUN: 'x', PATH: '/bin' };
     expect((await resolveInputs(options({ files, env }))).raw).toEqual({});
@@ -232,18 +236,18 @@ describe('what is refused, naming the key and where it came from', () => {
   it('an environment the file lacks, or one without a file, or a config file that is not there', async () => {
     expect(
       await refusal(resolveInputs(options({ files: project(FULL_FILE), given: { environment: 'prod' } }))),
-    ).toMatch(/environment = "prod": bluegreen\.yml has the environments production/);
+    ).toMatch(/environment = "prod" \(from flag --environment\): bluegreen\.yml has the environments production/);
     expect(
       await refusal(resolveInputs(options({ files: project('ports: 1,2\n'), given: { environment: 'x' } }))),
-    ).toMatch(/bluegreen\.yml has no environments: map/);
+    ).toMatch(/environment = "x" \(from flag --environment\): bluegreen\.yml has no environments/);
     expect(await refusal(resolveInputs(options({ files: project(), env: { BLUEGREEN_ENVIRONMENT: 'x' } })))).toMatch(
-      /environment = "x": there is no config file to take it from/,
+      /environment = "x" \(from env BLUEGREEN_ENVIRONMENT\): there is no config file to take it from/,
     );
     expect(
       await refusal(resolveInputs(options({ files: project(), env: { BLUEGREEN_CONFIG: 'deploy.yml' } }))),
-    ).toMatch(/config = ".*deploy\.yml" \(from env BLUEGREEN_CONFIG\): no such file/);
+    ).toMatch(/config = "deploy\.yml" \(from env BLUEGREEN_CONFIG\): no such file: .*deploy\.yml/);
     expect(await refusal(resolveInputs(options({ files: project(), given: { config: 'nginx' } })))).toMatch(
-      /\(from flag --config\): no such file/,
+      /config = "nginx" \(from flag --config\): .*nginx is a directory; name the file/,
     );
   });
 
@@ -336,6 +340,123 @@ describe('every bad value, from the file or from a variable, is refused (exit 2)
     expect(r2.exitCode).toBe(2);
     expect(r2.error).toMatch(new RegExp(`- ${name}.* \\(from env ${envName(name)}\\): `));
     expect(fromEnv.text).not.toContain('Docker engine');
+  });
+});
+
+describe('the file read as written', () => {
+  it('keeps the text of numbers: 1.10 stays 1.10, 0123 stays 0123 (YAML would make them 1.1 and 123)', async () => {
+    const file =
+      'health-body: 1.10\nproject-name: 0123\nhealth-headers: { X-Api-Version: 2.0 }\nports: [08000, 8001]\n';
+    const layered = await resolveInputs(options({ files: project(file) }));
+    expect(layered.raw).toMatchObject({
+      'health-body': '1.10',
+      'project-name': '0123',
+      'health-headers': 'X-Api-Version: 2.0',
+      ports: '08000,8001',
+    });
+  });
+
+  it('an empty value in an environment leaves the top level in force, not the default', async () => {
+    const file = 'ports: [9000, 9001]\nenvironments:\n  prod:\n    ports: []\n    project-name: ""\n';
+    const layered = await resolveInputs(options({ files: project(file), given: { environment: 'prod' } }));
+    expect(layered.raw.ports).toBe('9000,9001');
+    expect(layered.sources.ports?.label).toBe('bluegreen.yml');
+    expect(layered.raw['project-name']).toBeUndefined();
+  });
+
+  it('an empty BLUEGREEN_COMPOSE_FILES means no shared file, as an empty flag does; other empty variables are unset', async () => {
+    const files = project('compose-files: [docker-compose.yml]\ndrain-seconds: 3\n');
+    const layered = await resolveInputs(
+      options({ files, env: { BLUEGREEN_COMPOSE_FILES: '', BLUEGREEN_DRAIN_SECONDS: '' } }),
+    );
+    expect(layered.raw['compose-files']).toBe('');
+    expect(layered.sources['compose-files']?.label).toBe('env BLUEGREEN_COMPOSE_FILES');
+    expect(layered.raw['drain-seconds']).toBe('3');
+  });
+
+  it('anchors and merges: x- keys hold them, environments reuse them, a numeric environment name works', async () => {
+    const file = [
+      'x-slow: &slow { health-timeout: 120, drain-seconds: 30 }',
+      'environments:',
+      '  production: *slow',
+      '  2024:',
+      '    <<: *slow',
+      '    drain-seconds: 5',
+      '',
+    ].join('\n');
+    const production = await resolveInputs(options({ files: project(file), given: { environment: 'production' } }));
+    expect(production.raw).toMatchObject({ 'health-timeout': '120', 'drain-seconds': '30' });
+    const numbered = await resolveInputs(options({ files: project(file), given: { environment: '2024' } }));
+    expect(numbered.raw).toMatchObject({ 'health-timeout': '120', 'drain-seconds': '5' });
+  });
+
+  it("keys that are not the file's own, like constructor, are unknown keys; a lower-case variable is refused", async () => {
+    expect(await refusal(resolveInputs(options({ files: project('constructor: 1\n') })))).toMatch(
+      /- constructor \(from bluegreen\.yml\): unknown key/,
+    );
+    expect(await refusal(resolveInputs(options({ files: project(), env: { bluegreen_ports: '1,2' } })))).toMatch(
+      /- bluegreen_ports \(from the environment\): write it in upper case: BLUEGREEN_PORTS/,
+    );
+  });
+
+  it('bluegreen.yaml is found too; both at once are refused', async () => {
+    const yaml = project('ports: 7000,7001\n', path.join(ROOT, 'bluegreen.yaml'));
+    expect((await resolveInputs(options({ files: yaml }))).raw.ports).toBe('7000,7001');
+    yaml.put(FILE, 'ports: 7000,7001\n');
+    expect(await refusal(resolveInputs(options({ files: yaml })))).toMatch(
+      /both .*bluegreen\.yml and .*bluegreen\.yaml exist/,
+    );
+  });
+
+  it("a template's \\n is Nginx's in the file, and a newline in a flag", async () => {
+    const file = 'upstream-template: |\n  upstream app { server {host}:{port}; }\n  # {color}: return 200 "ok\\n";\n';
+    const files = project(file);
+    const layered = await resolveInputs(options({ files }));
+    const config = await loadConfig({ ...layered.raw, 'working-directory': ROOT }, files, layered.sources);
+    expect(config.targets).toEqual([]);
+    const fromFile = await loadConfig(
+      { ...layered.raw, 'working-directory': ROOT, 'nginx-container': 'proxy', 'upstream-file': 'nginx/u.inc' },
+      files,
+      layered.sources,
+    );
+    expect(fromFile.targets[0]?.template).toContain('"ok\\n"');
+    const fromFlag = await loadConfig(
+      {
+        'working-directory': ROOT,
+        'nginx-container': 'proxy',
+        'upstream-file': 'nginx/u.inc',
+        'upstream-template': layered.raw['upstream-template'],
+      },
+      files,
+      { 'upstream-template': { kind: 'flag', label: 'flag --upstream-template' } },
+    );
+    expect(fromFlag.targets[0]?.template).toContain('"ok\n"');
+  });
+});
+
+describe('credentials stay out of logs and errors', () => {
+  it('an invalid health-headers value is shown with header names only', async () => {
+    const files = project('health-headers: ["Authorization: Bearer s3cr3t", "X-Trace 1"]\n');
+    const layered = await resolveInputs(options({ files }));
+    const message = await refusal(loadConfig({ ...layered.raw, 'working-directory': ROOT }, files, layered.sources));
+    expect(message).toMatch(/health-headers = "Authorization: \*\*\*\\n\*\*\*" \(from bluegreen\.yml\): line 2 is not/);
+    expect(message).not.toMatch(/s3cr3t|Trace 1/);
+  });
+
+  it("the table masks header values, a URL's user, password and query, and credentials in nginx-targets", async () => {
+    const file = [
+      'health-headers: ["Authorization=Bearer t0ken", "Host: a"]',
+      'verify-url: https://ops:hunter2@lb.example.com/health?key=k3y',
+      'nginx-targets:',
+      '  - container: proxy',
+      '    file: nginx/u.inc',
+      '    verify-url: http://u:pw9@127.0.0.1:8080/',
+      '',
+    ].join('\n');
+    const table = configTable(await resolveInputs(options({ files: project(file) }))).join('\n');
+    expect(table).not.toMatch(/t0ken|hunter2|k3y|pw9|ops:/);
+    expect(table).toMatch(/^health-headers +\*\*\*\\nHost: \*\*\* +bluegreen\.yml$/m);
+    expect(table).toContain('https://***:***@lb.example.com/health?***');
   });
 });
 
