@@ -38,12 +38,27 @@ describe('the rooms of src/', () => {
     expect(imports(readFileSync(path.join(SRC, 'proxy/proxy.ts'), 'utf8'))).toContain('./nginx.js');
   });
 
+  it('config/ reads the inputs, files and environment it is handed: no engine, no docker, no process, no entry point', () => {
+    const config = sources('config');
+    expect(config.map(([file]) => file).sort()).toEqual(['config/config.ts', 'config/sources.ts']);
+    for (const [file, text] of config) {
+      for (const spec of imports(text)) {
+        expect(spec, `${file} imports ${spec}`).not.toMatch(
+          /\/engine\/|\/docker\/|proxy\/nginx|@actions\/|execa|child_process|\/cli\/|\/action\/|\.\.\/main\.js/,
+        );
+      }
+      // The environment is handed to it, so that tests hand it their own.
+      expect(text, file).not.toMatch(/process\.env/);
+    }
+  });
+
   it('the entry points only wire: GitHub in action/, the command line in cli/', () => {
     const outside = [
       ...sources('.'),
       ...sources('engine'),
       ...sources('docker'),
       ...sources('proxy'),
+      ...sources('config'),
       ...sources('cli'),
     ];
     for (const [file, text] of outside) {
