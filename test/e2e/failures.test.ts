@@ -161,7 +161,7 @@ describe('failures of the new color, rolled back on a real engine', () => {
     const run = await runAction({ ...inputs, ports: `${stack.ports.blue},${stack.ports.blue}` }, { cwd: stack.dir });
     expect(run.exitCode, run.stdout).toBe(2);
     expect(run.outputs).toMatchObject({ status: 'failed', 'rolled-back': 'false', color: '' });
-    const message = `ports = "${stack.ports.blue},${stack.ports.blue}": the two colors need different ports`;
+    const message = `ports = "${stack.ports.blue},${stack.ports.blue}" (from input ports): the two colors need different ports`;
     expect(run.stdout).toContain(message);
     expect(run.stdout).toMatch(/::error::Invalid configuration; nothing was changed/);
     expect(run.summary).toContain(message);

@@ -26,7 +26,7 @@ describe('the bundles under Node 24', () => {
 
   it('the CLI answers --help', async () => {
     const r = await execa(NODE24, [CLI_BUNDLE, '--help']);
-    expect(r.stdout).toMatch(/^Usage: bluegreen <deploy\|rollback\|status>/);
+    expect(r.stdout).toMatch(/^Usage: bluegreen <deploy\|rollback\|status\|config>/);
   });
 
   it('the action deploys blue, then swaps to green', async () => {
