@@ -95,6 +95,11 @@ export const INPUTS = [
 export type InputName = (typeof INPUTS)[number]['name'];
 export type RawInputs = Partial<Record<string, string>>;
 
+/** An empty value counts as not given (the default applies), except compose-files, where empty means none. */
+export function isGiven(name: string, value: string | undefined): value is string {
+  return value !== undefined && (value !== '' || name === 'compose-files');
+}
+
 export function defaultOf(name: InputName): string {
   return INPUTS.find((i) => i.name === name)?.default ?? '';
 }

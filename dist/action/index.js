@@ -40976,6 +40976,10 @@ const INPUTS = [
     { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
     { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
 ];
+/** An empty value counts as not given (the default applies), except compose-files, where empty means none. */
+function isGiven(name, value) {
+    return value !== undefined && (value !== '' || name === 'compose-files');
+}
 function defaultOf(name) {
     return INPUTS.find((i) => i.name === name)?.default ?? '';
 }
@@ -50979,10 +50983,9 @@ async function config_loadConfig(raw, files, sources) {
     }
 }
 async function config_validate(raw, files, escapedNewlines) {
-    // An empty input means "use the default", except compose-files, where empty means "no shared file".
     const given = {};
     for (const [key, value] of Object.entries(raw)) {
-        if (value !== undefined && (value !== '' || key === 'compose-files'))
+        if (isGiven(key, value))
             given[key] = value;
     }
     const valueOf = (name) => given[name] ?? defaultOf(name);
@@ -51183,10 +51186,6 @@ function fileLabel(file, cwd) {
     const relative = external_node_path_default().relative(cwd, file);
     return relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative) ? relative : file;
 }
-/** An empty value counts as not given, except compose-files, where empty means "no shared file". */
-function given(name, value) {
-    return value !== undefined && (value !== '' || name === 'compose-files');
-}
 /**
  * A YAML value as the string an action input would hold. The file is read with YAML's failsafe schema, so every
  * scalar is the text as written (1.10 stays 1.10, 0123 stays 0123); lists are joined by commas, health-headers
@@ -51330,7 +51329,7 @@ function readEnv(env, issues) {
             continue;
         }
         // An empty variable is one that a job left unset (Windows cannot even hold one), except compose-files.
-        if (given(name, value))
+        if (isGiven(name, value))
             values[name] = value;
     }
     return values;
@@ -51345,7 +51344,7 @@ async function resolveInputs(options) {
     const issues = [];
     const flags = {};
     for (const [name, value] of Object.entries(options.given))
-        if (given(name, value))
+        if (isGiven(name, value))
             flags[name] = value;
     const env = readEnv(options.env, issues);
     const origin = (name) => (givenAs === 'flag' ? `flag --${name}` : `input ${name}`);
@@ -51400,9 +51399,9 @@ async function resolveInputs(options) {
     const raw = {};
     const sources = {};
     for (const name of NAMES) {
-        const overlaid = given(name, layers.overlay?.[name]);
+        const overlaid = isGiven(name, layers.overlay?.[name]);
         const fromFile = overlaid ? layers.overlay?.[name] : layers.top[name];
-        if (given(name, flags[name])) {
+        if (isGiven(name, flags[name])) {
             raw[name] = flags[name];
             sources[name] = { kind: givenAs, label: origin(name) };
         }
@@ -51410,7 +51409,7 @@ async function resolveInputs(options) {
             raw[name] = env[name];
             sources[name] = { kind: 'env', label: `env ${envName(name)}` };
         }
-        else if (given(name, fromFile)) {
+        else if (isGiven(name, fromFile)) {
             raw[name] = fromFile;
             sources[name] = overlaid
                 ? { kind: 'environment', label: `${label}, environments.${environment?.value}` }

@@ -19292,6 +19292,10 @@ const INPUTS = [
     { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
     { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
 ];
+/** An empty value counts as not given (the default applies), except compose-files, where empty means none. */
+function isGiven(name, value) {
+    return value !== undefined && (value !== '' || name === 'compose-files');
+}
 function defaultOf(name) {
     return INPUTS.find((i) => i.name === name)?.default ?? '';
 }
@@ -19589,10 +19593,9 @@ async function loadConfig(raw, files, sources) {
     }
 }
 async function config_validate(raw, files, escapedNewlines) {
-    // An empty input means "use the default", except compose-files, where empty means "no shared file".
     const given = {};
     for (const [key, value] of Object.entries(raw)) {
-        if (value !== undefined && (value !== '' || key === 'compose-files'))
+        if (isGiven(key, value))
             given[key] = value;
     }
     const valueOf = (name) => given[name] ?? defaultOf(name);
@@ -19793,10 +19796,6 @@ function fileLabel(file, cwd) {
     const relative = external_node_path_default().relative(cwd, file);
     return relative && !relative.startsWith('..') && !external_node_path_default().isAbsolute(relative) ? relative : file;
 }
-/** An empty value counts as not given, except compose-files, where empty means "no shared file". */
-function given(name, value) {
-    return value !== undefined && (value !== '' || name === 'compose-files');
-}
 /**
  * A YAML value as the string an action input would hold. The file is read with YAML's failsafe schema, so every
  * scalar is the text as written (1.10 stays 1.10, 0123 stays 0123); lists are joined by commas, health-headers
@@ -19940,7 +19939,7 @@ function readEnv(env, issues) {
             continue;
         }
         // An empty variable is one that a job left unset (Windows cannot even hold one), except compose-files.
-        if (given(name, value))
+        if (isGiven(name, value))
             values[name] = value;
     }
     return values;
@@ -19955,7 +19954,7 @@ async function resolveInputs(options) {
     const issues = [];
     const flags = {};
     for (const [name, value] of Object.entries(options.given))
-        if (given(name, value))
+        if (isGiven(name, value))
             flags[name] = value;
     const env = readEnv(options.env, issues);
     const origin = (name) => (givenAs === 'flag' ? `flag --${name}` : `input ${name}`);
@@ -20010,9 +20009,9 @@ async function resolveInputs(options) {
     const raw = {};
     const sources = {};
     for (const name of NAMES) {
-        const overlaid = given(name, layers.overlay?.[name]);
+        const overlaid = isGiven(name, layers.overlay?.[name]);
         const fromFile = overlaid ? layers.overlay?.[name] : layers.top[name];
-        if (given(name, flags[name])) {
+        if (isGiven(name, flags[name])) {
             raw[name] = flags[name];
             sources[name] = { kind: givenAs, label: origin(name) };
         }
@@ -20020,7 +20019,7 @@ async function resolveInputs(options) {
             raw[name] = env[name];
             sources[name] = { kind: 'env', label: `env ${envName(name)}` };
         }
-        else if (given(name, fromFile)) {
+        else if (isGiven(name, fromFile)) {
             raw[name] = fromFile;
             sources[name] = overlaid
                 ? { kind: 'environment', label: `${label}, environments.${environment?.value}` }
@@ -31999,6 +31998,8 @@ const CONFIG_COMMAND = {
     name: 'config',
     usage: 'print every input, its value and where it came from (flag, env, file, default); exit 2 if invalid',
 };
+/** The engine's commands and the CLI's own. */
+const CLI_COMMANDS = [...COMMAND_NAMES, CONFIG_COMMAND.name];
 const BOOLEAN_INPUTS = new Set(['build', 'pull', 'rollback-on-failure', 'dry-run']);
 const args_NAMES = new Set(INPUTS.map((i) => i.name));
 /**
@@ -32007,7 +32008,6 @@ const args_NAMES = new Set(INPUTS.map((i) => i.name));
  */
 function parseArgs(argv) {
     const result = { inputs: {}, json: false, help: false, showConfig: false };
-    const commands = [...COMMAND_NAMES, CONFIG_COMMAND.name];
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i] ?? '';
         if (arg === '--help' || arg === '-h' || arg === 'help') {
@@ -32022,8 +32022,8 @@ function parseArgs(argv) {
             if (result.inputs.command !== undefined || result.showConfig) {
                 return { ...result, error: `unexpected argument "${arg}"` };
             }
-            if (!commands.includes(arg))
-                return { ...result, error: `unknown command "${arg}"; use ${commands.join(', ')}` };
+            if (!CLI_COMMANDS.includes(arg))
+                return { ...result, error: `unknown command "${arg}"; use ${CLI_COMMANDS.join(', ')}` };
             if (arg === CONFIG_COMMAND.name)
                 result.showConfig = true;
             else
@@ -32054,7 +32054,7 @@ function parseArgs(argv) {
         result.inputs[name] = value;
     }
     if (!result.help && !result.showConfig && result.inputs.command === undefined) {
-        return { ...result, error: `name a command first: ${commands.join(', ')}` };
+        return { ...result, error: `name a command first: ${CLI_COMMANDS.join(', ')}` };
     }
     return result;
 }
@@ -32065,7 +32065,7 @@ function usage() {
         return `  --${i.name.padEnd(width)}${i.help}${shown ? ` [default: ${shown}]` : ''}`;
     });
     return [
-        `Usage: bluegreen <${[...COMMAND_NAMES, CONFIG_COMMAND.name].join('|')}> [--flag value ...] [--json]`,
+        `Usage: bluegreen <${CLI_COMMANDS.join('|')}> [--flag value ...] [--json]`,
         '',
         'Zero-downtime blue-green deploy of a Docker Compose service behind Nginx.',
         ...[...COMMANDS, CONFIG_COMMAND].map((c) => `  ${c.name.padEnd(10)}${c.usage}`),

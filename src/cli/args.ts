@@ -15,6 +15,9 @@ export const CONFIG_COMMAND = {
   usage: 'print every input, its value and where it came from (flag, env, file, default); exit 2 if invalid',
 };
 
+/** The engine's commands and the CLI's own. */
+const CLI_COMMANDS: readonly string[] = [...COMMAND_NAMES, CONFIG_COMMAND.name];
+
 const BOOLEAN_INPUTS = new Set(['build', 'pull', 'rollback-on-failure', 'dry-run']);
 const NAMES = new Set<string>(INPUTS.map((i) => i.name));
 
@@ -24,7 +27,6 @@ const NAMES = new Set<string>(INPUTS.map((i) => i.name));
  */
 export function parseArgs(argv: string[]): ParsedArgs {
   const result: ParsedArgs = { inputs: {}, json: false, help: false, showConfig: false };
-  const commands = [...COMMAND_NAMES, CONFIG_COMMAND.name];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--help' || arg === '-h' || arg === 'help') {
@@ -39,7 +41,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
       if (result.inputs.command !== undefined || result.showConfig) {
         return { ...result, error: `unexpected argument "${arg}"` };
       }
-      if (!commands.includes(arg)) return { ...result, error: `unknown command "${arg}"; use ${commands.join(', ')}` };
+      if (!CLI_COMMANDS.includes(arg))
+        return { ...result, error: `unknown command "${arg}"; use ${CLI_COMMANDS.join(', ')}` };
       if (arg === CONFIG_COMMAND.name) result.showConfig = true;
       else result.inputs.command = arg;
       continue;
@@ -64,7 +67,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     result.inputs[name] = value;
   }
   if (!result.help && !result.showConfig && result.inputs.command === undefined) {
-    return { ...result, error: `name a command first: ${commands.join(', ')}` };
+    return { ...result, error: `name a command first: ${CLI_COMMANDS.join(', ')}` };
   }
   return result;
 }
@@ -76,7 +79,7 @@ export function usage(): string {
     return `  --${i.name.padEnd(width)}${i.help}${shown ? ` [default: ${shown}]` : ''}`;
   });
   return [
-    `Usage: bluegreen <${[...COMMAND_NAMES, CONFIG_COMMAND.name].join('|')}> [--flag value ...] [--json]`,
+    `Usage: bluegreen <${CLI_COMMANDS.join('|')}> [--flag value ...] [--json]`,
     '',
     'Zero-downtime blue-green deploy of a Docker Compose service behind Nginx.',
     ...[...COMMANDS, CONFIG_COMMAND].map((c) => `  ${c.name.padEnd(10)}${c.usage}`),

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Files } from '../io.js';
 import { renderInclude, wordsOf } from '../proxy/include.js';
 
-import { COMMAND_NAMES, defaultOf, type Command, type InputName, type RawInputs } from '../inputs.js';
+import { COMMAND_NAMES, defaultOf, isGiven, type Command, type InputName, type RawInputs } from '../inputs.js';
 
 export type Cleanup = 'stop' | 'down' | 'keep';
 export type ComposeSetting = 'auto' | 'docker compose' | 'docker-compose';
@@ -365,10 +365,9 @@ export async function loadConfig(
 }
 
 async function validate(raw: RawInputs, files: Files, escapedNewlines: boolean): Promise<Config> {
-  // An empty input means "use the default", except compose-files, where empty means "no shared file".
   const given: Record<string, string> = {};
   for (const [key, value] of Object.entries(raw)) {
-    if (value !== undefined && (value !== '' || key === 'compose-files')) given[key] = value;
+    if (isGiven(key, value)) given[key] = value;
   }
   const valueOf = (name: string) => given[name] ?? defaultOf(name as InputName);
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseDocument, stringify } from 'yaml';
-import { defaultOf, INPUTS, type InputName, type RawInputs } from '../inputs.js';
+import { defaultOf, INPUTS, isGiven, type InputName, type RawInputs } from '../inputs.js';
 import type { Files } from '../io.js';
 import { ConfigError, masked, type ConfigIssue } from './config.js';
 
@@ -84,11 +84,6 @@ function didYouMean(name: string, known: readonly string[]): string {
 function fileLabel(file: string, cwd: string): string {
   const relative = path.relative(cwd, file);
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
-}
-
-/** An empty value counts as not given, except compose-files, where empty means "no shared file". */
-function given(name: string, value: string | undefined): value is string {
-  return value !== undefined && (value !== '' || name === 'compose-files');
 }
 
 /**
@@ -251,7 +246,7 @@ function readEnv(env: Partial<Record<string, string>>, issues: ConfigIssue[]): R
       continue;
     }
     // An empty variable is one that a job left unset (Windows cannot even hold one), except compose-files.
-    if (given(name, value)) values[name] = value;
+    if (isGiven(name, value)) values[name] = value;
   }
   return values;
 }
@@ -265,7 +260,7 @@ export async function resolveInputs(options: SourceOptions): Promise<Layered> {
   const { givenAs, cwd, files } = options;
   const issues: ConfigIssue[] = [];
   const flags: RawInputs = {};
-  for (const [name, value] of Object.entries(options.given)) if (given(name, value)) flags[name] = value;
+  for (const [name, value] of Object.entries(options.given)) if (isGiven(name, value)) flags[name] = value;
   const env = readEnv(options.env, issues);
   const origin = (name: InputName) => (givenAs === 'flag' ? `flag --${name}` : `input ${name}`);
   /** The value of an input read before the file (which cannot set it), and where it came from. */
@@ -324,15 +319,15 @@ export async function resolveInputs(options: SourceOptions): Promise<Layered> {
   const raw: RawInputs = {};
   const sources: Partial<Record<InputName, Source>> = {};
   for (const name of NAMES) {
-    const overlaid = given(name, layers.overlay?.[name]);
+    const overlaid = isGiven(name, layers.overlay?.[name]);
     const fromFile = overlaid ? layers.overlay?.[name] : layers.top[name];
-    if (given(name, flags[name])) {
+    if (isGiven(name, flags[name])) {
       raw[name] = flags[name];
       sources[name] = { kind: givenAs, label: origin(name) };
     } else if (env[name] !== undefined) {
       raw[name] = env[name];
       sources[name] = { kind: 'env', label: `env ${envName(name)}` };
-    } else if (given(name, fromFile)) {
+    } else if (isGiven(name, fromFile)) {
       raw[name] = fromFile;
       sources[name] = overlaid
         ? { kind: 'environment', label: `${label}, environments.${environment?.value}` }
