@@ -49,6 +49,17 @@ export const INPUTS = [
   { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
   { name: 'build', default: 'true', help: 'pass --build to up' },
   { name: 'pull', default: 'false', help: 'pull images before up' },
+  {
+    name: 'pre-deploy-command',
+    default: '',
+    help: "run once in a one-off container of the new color's image before it starts (migrations); no shell",
+  },
+  {
+    name: 'pre-deploy-service',
+    default: '',
+    help: 'color-file service whose image runs pre-deploy-command, may contain {color}; empty: the first one',
+  },
+  { name: 'pre-deploy-timeout', default: '600', help: 'seconds pre-deploy-command may take' },
   { name: 'health-path', default: '/', help: 'path probed on the new color' },
   { name: 'health-host', default: '127.0.0.1', help: "host the runner uses to reach a color's published port" },
   { name: 'health-headers', default: '', help: 'extra request headers, "Name: value" per line' },
@@ -86,6 +97,27 @@ export const INPUTS = [
     default: '',
     help: 'response header whose value names the color that answered, e.g. X-Color',
   },
+  {
+    name: 'pre-switch-command',
+    default: '',
+    help: 'run on the runner once the new color is healthy, before the switch; failure rolls back',
+  },
+  {
+    name: 'post-switch-command',
+    default: '',
+    help: 'run on the runner once every proxy serves the new color, before the drain; failure rolls back',
+  },
+  {
+    name: 'post-switch-required',
+    default: 'true',
+    help: 'false: a failing post-switch-command is only reported, and the deploy goes on',
+  },
+  {
+    name: 'on-failure-command',
+    default: '',
+    help: 'run on the runner after a failed run has undone what it did; never changes the exit code',
+  },
+  { name: 'hook-timeout', default: '300', help: 'seconds each runner hook may take' },
   { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
   { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
   { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
@@ -94,6 +126,24 @@ export const INPUTS = [
 
 export type InputName = (typeof INPUTS)[number]['name'];
 export type RawInputs = Partial<Record<string, string>>;
+
+/**
+ * What the tool sets in the environment of its children (compose calls, hooks): never read back as an input, so
+ * that a hook may run the tool itself.
+ */
+export const TOOL_ENV = [
+  'BLUEGREEN_COLOR',
+  'BLUEGREEN_PORT',
+  'BLUEGREEN_RUN',
+  'BLUEGREEN_HOOK',
+  'BLUEGREEN_OPERATION',
+  'BLUEGREEN_PREVIOUS_COLOR',
+  'BLUEGREEN_PREVIOUS_PORT',
+  'BLUEGREEN_STATUS',
+  'BLUEGREEN_SERVING',
+  'BLUEGREEN_EXIT_CODE',
+  'BLUEGREEN_ERROR',
+] as const;
 
 /** An empty value counts as not given (the default applies), except compose-files, where empty means none. */
 export function isGiven(name: string, value: string | undefined): value is string {

@@ -64,6 +64,25 @@ export function summaryMarkdown(result: Result): string {
     }
   }
   if (result.verifyUrl) lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
+  if (result.hooks.length) {
+    lines.push('', '| command | ran | time | result |', '|---|---|---:|---|');
+    for (const h of result.hooks) {
+      const outcome = h.ok
+        ? 'ok'
+        : `**${h.timedOut ? 'timed out' : h.exitCode === undefined ? 'did not finish' : `exit code ${h.exitCode}`}**`;
+      lines.push(`| ${h.name} | \`${cell(h.command)}\` | ${(h.ms / 1000).toFixed(1)} s | ${outcome} |`);
+    }
+    for (const h of result.hooks.filter((x) => !x.ok && x.output)) {
+      lines.push(
+        '',
+        `<details><summary>Last output lines of ${h.name}</summary>`,
+        '',
+        fence(h.output ?? ''),
+        '',
+        '</details>',
+      );
+    }
+  }
   if (result.locks?.length) {
     lines.push('', '| deploy lock | held by | user | host | since |', '|---|---|---|---|---|');
     for (const l of result.locks) {

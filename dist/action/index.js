@@ -40934,6 +40934,17 @@ const INPUTS = [
     { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
     { name: 'build', default: 'true', help: 'pass --build to up' },
     { name: 'pull', default: 'false', help: 'pull images before up' },
+    {
+        name: 'pre-deploy-command',
+        default: '',
+        help: "run once in a one-off container of the new color's image before it starts (migrations); no shell",
+    },
+    {
+        name: 'pre-deploy-service',
+        default: '',
+        help: 'color-file service whose image runs pre-deploy-command, may contain {color}; empty: the first one',
+    },
+    { name: 'pre-deploy-timeout', default: '600', help: 'seconds pre-deploy-command may take' },
     { name: 'health-path', default: '/', help: 'path probed on the new color' },
     { name: 'health-host', default: '127.0.0.1', help: "host the runner uses to reach a color's published port" },
     { name: 'health-headers', default: '', help: 'extra request headers, "Name: value" per line' },
@@ -40971,10 +40982,48 @@ const INPUTS = [
         default: '',
         help: 'response header whose value names the color that answered, e.g. X-Color',
     },
+    {
+        name: 'pre-switch-command',
+        default: '',
+        help: 'run on the runner once the new color is healthy, before the switch; failure rolls back',
+    },
+    {
+        name: 'post-switch-command',
+        default: '',
+        help: 'run on the runner once every proxy serves the new color, before the drain; failure rolls back',
+    },
+    {
+        name: 'post-switch-required',
+        default: 'true',
+        help: 'false: a failing post-switch-command is only reported, and the deploy goes on',
+    },
+    {
+        name: 'on-failure-command',
+        default: '',
+        help: 'run on the runner after a failed run has undone what it did; never changes the exit code',
+    },
+    { name: 'hook-timeout', default: '300', help: 'seconds each runner hook may take' },
     { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
     { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
     { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
     { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
+];
+/**
+ * What the tool sets in the environment of its children (compose calls, hooks): never read back as an input, so
+ * that a hook may run the tool itself.
+ */
+const TOOL_ENV = [
+    'BLUEGREEN_COLOR',
+    'BLUEGREEN_PORT',
+    'BLUEGREEN_RUN',
+    'BLUEGREEN_HOOK',
+    'BLUEGREEN_OPERATION',
+    'BLUEGREEN_PREVIOUS_COLOR',
+    'BLUEGREEN_PREVIOUS_PORT',
+    'BLUEGREEN_STATUS',
+    'BLUEGREEN_SERVING',
+    'BLUEGREEN_EXIT_CODE',
+    'BLUEGREEN_ERROR',
 ];
 /** An empty value counts as not given (the default applies), except compose-files, where empty means none. */
 function isGiven(name, value) {
@@ -50690,12 +50739,121 @@ function wordsOf(content) {
     return nginxTokens(content).filter((t) => t !== ';' && t !== '{' && t !== '}');
 }
 
+;// CONCATENATED MODULE: ./src/config/words.ts
+/**
+ * A command given as one string (an input, a flag, a variable, a config key) becomes an argument array without a
+ * shell, so it runs the same on Linux and Windows and nothing in it is expanded. The rules are the shell's quoting,
+ * kept small:
+ * - space, tab and newline separate words;
+ * - 'single quotes' keep everything as written;
+ * - "double quotes" keep everything but \", which is a double quote;
+ * - parts written next to each other join into one word (--name="a b" is --name=a b); '' or "" is an empty word;
+ * - outside quotes, a backslash escapes a following whitespace, ' or "; any other backslash is kept, so Windows
+ *   paths (C:\tools\migrate.exe, \\server\share) need no doubling;
+ * - $VAR, *, ~ and the like are kept as written.
+ * A word that is exactly a shell operator (&&, |, > …) is refused: the user expects a shell that is not there.
+ */
+const OPERATORS = new Set(['&&', '||', '|', ';', '>', '>>', '<', '2>&1', '&']);
+// \r too: a CRLF line break must not leave a stray \r at the end of a word.
+const WHITESPACE = new Set([' ', '\t', '\n', '\r']);
+const QUOTE_NAMES = { "'": 'single quote', '"': 'double quote' };
+function splitWords(text) {
+    const words = [];
+    let word = '';
+    // A word may be empty ('') and still be a word; and only a word written wholly bare can be an operator.
+    let started = false;
+    let bare = true;
+    const end = () => {
+        if (!started)
+            return undefined;
+        if (bare && OPERATORS.has(word)) {
+            return (`${word} is a shell operator, but the command is not run by a shell; write sh -c '...' to use one ` +
+                `(or quote it, '${word}', to pass it as an argument)`);
+        }
+        words.push(word);
+        word = '';
+        started = false;
+        bare = true;
+        return undefined;
+    };
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        const next = text[i + 1] ?? '';
+        if (WHITESPACE.has(c)) {
+            const problem = end();
+            if (problem)
+                return { problem };
+        }
+        else if (c === "'" || c === '"') {
+            const close = closingQuote(text, i);
+            if (close < 0)
+                return { problem: unterminated(text, i) };
+            const inner = text.slice(i + 1, close);
+            word += c === '"' ? inner.replace(/\\"/g, '"') : inner;
+            started = true;
+            bare = false;
+            i = close;
+        }
+        else if (c === '\\' && (next === '\n' || (next === '\r' && text[i + 2] === '\n'))) {
+            // A line continuation, as in a shell script pasted into a YAML block: it joins the lines and makes no word.
+            i += next === '\r' ? 2 : 1;
+        }
+        else if (c === '\\' && (WHITESPACE.has(next) || next === "'" || next === '"')) {
+            word += next;
+            started = true;
+            bare = false;
+            i++;
+        }
+        else {
+            word += c;
+            started = true;
+        }
+    }
+    const problem = end();
+    return problem ? { problem } : { words };
+}
+/** The index of the quote that closes the one at `open`, or -1. Inside double quotes, \" is no closing quote. */
+function closingQuote(text, open) {
+    const quote = text[open];
+    for (let i = open + 1; i < text.length; i++) {
+        if (quote === '"' && text[i] === '\\' && text[i + 1] === '"')
+            i++;
+        else if (text[i] === quote)
+            return i;
+    }
+    return -1;
+}
+function unterminated(text, open) {
+    const quote = text[open];
+    const problem = `the ${QUOTE_NAMES[quote]} (${quote}) at character ${open + 1} is never closed`;
+    // The one trap of the rules: a double-quoted Windows path that ends in a backslash ("C:\dir\").
+    return quote === '"' && text.slice(open).includes('\\"')
+        ? `${problem}; inside double quotes \\" is a double quote: write a path that ends in a backslash in single quotes`
+        : problem;
+}
+const BARE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+/**
+ * The inverse of splitWords: splitWords(quoteWords(words)) gives back `words` exactly. A word of only safe
+ * characters stays bare; any other (an operator such as && included, so that it stays an argument) is single-quoted.
+ */
+function quoteWords(words) {
+    return words.map((w) => (BARE.test(w) ? w : `'${w.replace(/'/g, `'"'"'`)}'`)).join(' ');
+}
+
 ;// CONCATENATED MODULE: ./src/config/config.ts
 
 
 
 
 
+
+/** Inputs that hold a command line: split into words like a shell would, but never run by one. */
+const COMMAND_INPUTS = new Set([
+    'pre-deploy-command',
+    'pre-switch-command',
+    'post-switch-command',
+    'on-failure-command',
+]);
 class config_ConfigError extends Error {
     issues;
     constructor(issues) {
@@ -50717,6 +50875,7 @@ const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f
 const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
 const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 /** Header values can hold credentials: logs and errors show the header names only. */
 function maskHeaders(value) {
@@ -50798,6 +50957,14 @@ function seconds(name, { zero, max }) {
         if (!(n <= max) || (!zero && ms === 0))
             return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
         return ms;
+    });
+}
+function commandLine(name) {
+    return config_text(name).transform((v, ctx) => {
+        const split = splitWords(v);
+        if ('problem' in split)
+            return fail(ctx, split.problem);
+        return split.words;
     });
 }
 /** Allows only the named placeholders, so a typo such as {prot} is caught before it reaches Nginx. */
@@ -50906,6 +51073,13 @@ const schema = object({
     }),
     build: bool('build'),
     pull: bool('pull'),
+    'pre-deploy-command': commandLine('pre-deploy-command'),
+    'pre-deploy-service': withPlaceholders('pre-deploy-service', ['color']).superRefine((v, ctx) => {
+        if (v && !SERVICE.test(v.replace(/\{color\}/g, 'blue'))) {
+            ctx.addIssue({ code: 'custom', message: 'a compose service name, e.g. app or app-{color}' });
+        }
+    }),
+    'pre-deploy-timeout': seconds('pre-deploy-timeout', { zero: false, max: 86_400 }),
     'health-path': config_text('health-path').superRefine((v, ctx) => {
         if (!/^\/[\x21-\x7e]*$/.test(v))
             ctx.addIssue({ code: 'custom', message: 'a path starting with /, no spaces' });
@@ -50959,6 +51133,11 @@ const schema = object({
         if (v && !HEADER_NAME.test(v))
             ctx.addIssue({ code: 'custom', message: 'a header name, e.g. X-Color' });
     }),
+    'pre-switch-command': commandLine('pre-switch-command'),
+    'post-switch-command': commandLine('post-switch-command'),
+    'post-switch-required': bool('post-switch-required'),
+    'on-failure-command': commandLine('on-failure-command'),
+    'hook-timeout': seconds('hook-timeout', { zero: false, max: 86_400 }),
     'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
     cleanup: choice('cleanup', ['stop', 'down', 'keep']),
     'rollback-on-failure': bool('rollback-on-failure'),
@@ -51013,6 +51192,9 @@ async function config_validate(raw, files, escapedNewlines) {
     if (p['health-interval'] > p['health-timeout']) {
         problem('health-interval', `must not exceed health-timeout (${p['health-timeout'] / 1000} s)`);
     }
+    if (p['pre-deploy-service'] && !p['pre-deploy-command'].length) {
+        problem('pre-deploy-service', 'names the service of pre-deploy-command, which is not given');
+    }
     if (p['project-name'] && !p['project-name'].includes('{color}') && !p['color-file'].includes('{color}')) {
         problem('color-file', 'without {color} both colors would share one file; add {color} here or to project-name');
     }
@@ -51057,6 +51239,18 @@ async function config_validate(raw, files, escapedNewlines) {
             body: p['health-body'],
             timeoutMs: p['health-timeout'],
             intervalMs: p['health-interval'],
+        },
+        preDeploy: {
+            command: p['pre-deploy-command'],
+            service: p['pre-deploy-service'],
+            timeoutMs: p['pre-deploy-timeout'],
+        },
+        hooks: {
+            preSwitch: p['pre-switch-command'],
+            postSwitch: p['post-switch-command'],
+            onFailure: p['on-failure-command'],
+            timeoutMs: p['hook-timeout'],
+            postSwitchRequired: p['post-switch-required'],
         },
         targets,
         verifyProxies: p['verify-proxies'],
@@ -51142,11 +51336,12 @@ function buildTargets(p, workingDirectory, problem) {
 
 
 
+
 /** Looked for in the working directory when no config file is named. */
 const DEFAULT_FILES = ['bluegreen.yml', 'bluegreen.yaml'];
 const ENV_PREFIX = 'BLUEGREEN_';
-/** Set by the tool itself on the compose commands it runs; not inputs. */
-const RESERVED_ENV = new Set(['BLUEGREEN_COLOR', 'BLUEGREEN_PORT', 'BLUEGREEN_RUN']);
+/** Set by the tool itself on the commands it runs (compose, hooks); not inputs. */
+const RESERVED_ENV = new Set(TOOL_ENV);
 /** Chosen outside the file: the command by the caller, the file and the overlay before the file is read. */
 const NOT_IN_FILE = {
     command: "the command is the CLI's first argument or the action's command input",
@@ -51205,6 +51400,12 @@ function asInputText(name, value) {
                 .join('\n');
         }
         return { problem: 'a map of header: value, or a list of "Name: value" lines' };
+    }
+    if (COMMAND_INPUTS.has(name)) {
+        // Each item is one word, exactly: quoted so that splitting the text gives the list back.
+        if (Array.isArray(value) && value.length && value.every((v) => typeof v === 'string'))
+            return quoteWords(value);
+        return { problem: 'a command line, or a list of its words' };
     }
     if (Array.isArray(value)) {
         if (!LIST_INPUTS.has(name))
@@ -61076,8 +61277,12 @@ const IN_USE = /Conflict|already in use/i;
 const UP_TIMEOUT_MS = 30 * 60_000;
 const CHANGE_TIMEOUT_MS = 5 * 60_000;
 const QUERY_TIMEOUT_MS = 60_000;
+/** How long a compose client has to end once the container it runs in the foreground was removed. */
+const CLIENT_GRACE_MS = 30_000;
+/** The label that ties a one-off container to the run that started it. */
+const RUN_LABEL = 'bluegreen.run';
 /** What compose accepts as a service name; anything else could be read as an option on a command line. */
-const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const compose_SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /**
  * Compose's own environment that could make a call touch more than the services it names, pinned for every call
  * (the process environment wins over the project's .env in Compose v2, so this covers both). Read from
@@ -61211,6 +61416,27 @@ class ComposeDriver {
     stopArgs(color, services) {
         return this.args(color, ['stop', ...services]);
     }
+    /**
+     * A one-off container of a service's image, removed when it ends; no dependency is started. It is named and
+     * labelled after the run, so that a run that finds it left behind by a dead one can end it (removeRunContainers).
+     */
+    runArgs(color, service, run, command) {
+        return this.args(color, [
+            'run',
+            '--rm',
+            '--no-deps',
+            '-T',
+            '--name',
+            oneOffName(service, run),
+            '--label',
+            `${RUN_LABEL}=${run}`,
+            service,
+            ...command,
+        ]);
+    }
+    buildArgs(color, services) {
+        return this.args(color, ['build', ...services]);
+    }
     removeArgs(color, services) {
         return this.args(color, ['rm', '--stop', '--force', ...services]);
     }
@@ -61315,6 +61541,73 @@ class ComposeDriver {
     async startShared(color, services) {
         ensureOk(await this.exec(color, this.sharedArgs(['up', '-d', '--no-deps', '--no-recreate', ...services]), UP_TIMEOUT_MS), `starting the shared services ${services.join(', ')}`);
     }
+    /** Builds the images of services that have a build section (the others are skipped by compose). */
+    async build(color, services) {
+        ensureOk(await this.exec(color, this.buildArgs(color, services), UP_TIMEOUT_MS), `building the ${color} images`);
+    }
+    /**
+     * Runs a command once in a one-off container (see runArgs) and returns how it ended; it does not throw on a
+     * non-zero exit. At the deadline or on a cancel, the container itself is removed at once: ending the compose
+     * client would not end it (compose v1's `run` even ignores SIGTERM). `steady` is a runner the cancel does not end.
+     */
+    async runOnce(color, service, run, command, options) {
+        const { timeoutMs, onLine, steady, signal } = options;
+        const name = oneOffName(service, run);
+        let removal;
+        let timedOut = false;
+        const remove = () => {
+            removal ??= steady.run('docker', ['rm', '--force', name], { timeoutMs: CHANGE_TIMEOUT_MS }).then((rm) => {
+                if (rm.exitCode !== 0 && !/no such container/i.test(rm.stderr)) {
+                    onLine(`Could not remove the one-off container ${name}: ${rm.stderr.trim()}`);
+                }
+            });
+        };
+        const deadline = setTimeout(() => {
+            timedOut = true;
+            remove();
+        }, timeoutMs);
+        signal?.addEventListener('abort', remove, { once: true });
+        try {
+            // The client's own deadline comes later: by then, the removal of its container has ended it.
+            const r = await this.runner.run(this.cli.file, this.runArgs(color, service, run, command), {
+                cwd: this.config.workingDirectory,
+                env: this.env(color),
+                timeoutMs: timeoutMs + CLIENT_GRACE_MS,
+                onLine,
+            });
+            if (r.exitCode === -1 || r.timedOut)
+                remove();
+            await removal;
+            return timedOut || r.timedOut ? { ...r, timedOut: true } : r;
+        }
+        finally {
+            clearTimeout(deadline);
+            signal?.removeEventListener('abort', remove);
+        }
+    }
+    /**
+     * Ends the one-off containers a run started (pre-deploy-command) that still exist: those of a run that died are
+     * found on the engine by their label, whichever runner started them. Returns their names.
+     */
+    async removeRunContainers(run) {
+        const ps = ensureOk(await this.runner.run('docker', ['ps', '--all', '--filter', `label=${RUN_LABEL}=${run}`, '--format', '{{.ID}} {{.Names}}'], { timeoutMs: QUERY_TIMEOUT_MS }), 'listing the one-off containers of the unfinished run');
+        const found = ps.stdout
+            .split('\n')
+            .map((line) => line.trim().split(/\s+/))
+            .filter((parts) => parts.length === 2);
+        if (!found.length)
+            return [];
+        ensureOk(await this.runner.run('docker', ['rm', '--force', ...found.map(([id]) => id)], { timeoutMs: CHANGE_TIMEOUT_MS }), 'removing the one-off containers of the unfinished run');
+        return found.map(([, name]) => name);
+    }
+    /**
+     * Services of a color's file that run once and exit (a migration, a seed): `restart: "no"` written out, or the
+     * label bluegreen.one-off=true. Exit 0 is done; anything else fails the deploy.
+     */
+    async oneOffServices(color) {
+        const defs = await this.serviceDefs(this.colorFile(color), 'color-file');
+        return defs.filter(([, def]) => isOneOff(def)).map(([name]) => name);
+    }
     async pull(color, services) {
         ensureOk(await this.run(color, ['pull', ...services], UP_TIMEOUT_MS), `pulling the ${color} images`);
     }
@@ -61384,12 +61677,24 @@ class ComposeDriver {
             throw new config_ConfigError([{ input, value: file, message: 'not a compose file with a services: map' }]);
         }
         const defs = Object.entries(services ?? {});
-        const bad = defs.find(([name]) => !SERVICE.test(name));
+        const bad = defs.find(([name]) => !compose_SERVICE.test(name));
         if (bad !== undefined) {
             throw new config_ConfigError([{ input, value: file, message: `"${bad[0]}" is not a compose service name` }]);
         }
         return defs;
     }
+}
+function oneOffName(service, run) {
+    return `${service}-pre-deploy-${run.slice(0, 8)}`;
+}
+function isOneOff(def) {
+    const { restart, labels } = (def ?? {});
+    if (restart === 'no' || restart === false)
+        return true;
+    if (Array.isArray(labels))
+        return labels.some((l) => typeof l === 'string' && /^bluegreen\.one-off=true$/i.test(l));
+    const label = labels?.['bluegreen.one-off'];
+    return label === true || (typeof label === 'string' && label.toLowerCase() === 'true');
 }
 function parseInspect(json) {
     const entries = JSON.parse(json);
@@ -61808,6 +62113,8 @@ class RecoveryFailure extends StepFailure {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/detect.ts
+// Step 1: what runs and what each proxy points at (I/O), then which color is live (decideLive, pure).
+
 
 // 1. Find the live color from what the proxies point at, cross-checked with what runs.
 async function detect(d) {
@@ -61854,12 +62161,24 @@ async function observe(d) {
     const { colors, ports } = d.config;
     await d.compose.checkColorsApart();
     const services = {};
-    for (const color of colors)
+    const oneOff = {};
+    for (const color of colors) {
         services[color] = await d.compose.colorServices(color);
+        oneOff[color] = await d.compose.oneOffServices(color);
+        if (oneOff[color].length === services[color].length) {
+            throw new config_ConfigError([
+                {
+                    input: 'color-file',
+                    value: d.compose.colorFile(color),
+                    message: `every service of ${color} is a one-off (restart: "no" or bluegreen.one-off): nothing would serve`,
+                },
+            ]);
+        }
+    }
     // Compose v1 takes about half a second to answer: both colors are asked at once.
     const found = await Promise.all(colors.map((c) => d.compose.containers(c, services[c] ?? [])));
     const states = Object.fromEntries(colors.map((c, i) => [c, found[i] ?? []]));
-    const running = Object.fromEntries(colors.map((c) => [c, allRunning(services[c] ?? [], states[c] ?? [])]));
+    const running = Object.fromEntries(colors.map((c) => [c, allRunning(longRunning({ services, oneOff }, c), states[c] ?? [])]));
     const shared = d.compose.separateProjects ? [] : await d.compose.sharedServices();
     const containers = d.proxyContainers();
     const proxies = containers.length ? await d.proxy.inspect(containers) : new Map();
@@ -61882,7 +62201,7 @@ async function observe(d) {
     for (const i of includes) {
         d.log.info(`${d.proxy.describe(i.target)} points at ${i.color ?? 'no known color'}`);
     }
-    return { services, states, shared, includes, proxies, running };
+    return { services, oneOff, states, shared, includes, proxies, running };
 }
 /**
  * The color that serves: the one the includes point at, if any of its containers runs. A color none of whose
@@ -61917,9 +62236,129 @@ function decideLive({ colors, pointed, running }) {
 function someRunning(colors, states) {
     return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
 }
+/** A color's services that keep running once started: what "the color runs" is judged by. */
+function longRunning(s, color) {
+    const once = s.oneOff[color] ?? [];
+    return (s.services[color] ?? []).filter((svc) => !once.includes(svc));
+}
 /** Whether every service has a running container. */
 function allRunning(services, containers) {
     return services.length > 0 && services.every((svc) => containers.some((c) => c.service === svc && c.running));
+}
+
+;// CONCATENATED MODULE: ./src/engine/hooks.ts
+// The user's commands at fixed points of a run: pre-deploy in a one-off container of the new image, the others on
+// the runner. None runs through a shell; each has a deadline, and a cancel ends the one under way.
+
+
+/** How many of a command's last output lines the result and the error keep. */
+const HOOK_LINES = 20;
+/** The input that holds each command, as errors and logs name it. */
+const INPUT = {
+    'pre-deploy': 'pre-deploy-command',
+    'pre-switch': 'pre-switch-command',
+    'post-switch': 'post-switch-command',
+    'on-failure': 'on-failure-command',
+};
+/** The service whose image runs pre-deploy-command for a color: the one named, else the color file's first. */
+function preDeployService(d, s, color) {
+    const services = s.services[color] ?? [];
+    const named = d.config.preDeploy.service.replace(/\{color\}/g, color);
+    if (named && !services.includes(named)) {
+        throw new StepFailure(`pre-deploy-service ${named} is not a service of ${d.compose.colorFile(color)} (it has ${services.join(', ')})`);
+    }
+    return named || (services[0] ?? '');
+}
+/**
+ * Runs pre-deploy-command once in a one-off container of the new color's image, before the color starts. Throws a
+ * StepFailure with its last output lines when it fails, times out or is cancelled.
+ */
+async function runPreDeploy(d, s, color) {
+    const { command, timeoutMs } = d.config.preDeploy;
+    const service = preDeployService(d, s, color);
+    d.log.info(`Running pre-deploy-command in a one-off container of ${service} (${color}'s image): ${show(command)}`);
+    d.ranPreDeploy = true;
+    const output = new Tail();
+    const start = d.deps.clock.now();
+    const r = await d.compose.runOnce(color, service, d.runId, command, {
+        timeoutMs,
+        onLine: (line) => output.push(line, d),
+        steady: d.deps.runner,
+        signal: d.deps.signal,
+    });
+    hooks_settle(d, 'pre-deploy', command, r, start, output, timeoutMs);
+}
+/** Runs a hook on the runner, in the working directory, with the run's facts in its environment. */
+async function runHook(d, name, command, env = {}) {
+    const [file, ...args] = command;
+    const output = new Tail();
+    const start = d.deps.clock.now();
+    d.log.info(`Running ${INPUT[name]}: ${show(command)}`);
+    const r = await d.runner.run(file, args, {
+        cwd: d.config.workingDirectory,
+        env: { ...hookEnv(d, name), ...env },
+        timeoutMs: d.config.hooks.timeoutMs,
+        onLine: (line) => output.push(line, d),
+    });
+    return hooks_settle(d, name, command, r, start, output, d.config.hooks.timeoutMs);
+}
+/** What every runner hook is told: the hook, the operation, the color brought up and the one that served before. */
+function hookEnv(d, name) {
+    const color = d.result.targetColor ?? '';
+    const port = (c) => (c && d.compose ? String(d.compose.port(c)) : '');
+    return {
+        BLUEGREEN_HOOK: name,
+        BLUEGREEN_OPERATION: d.config.command,
+        BLUEGREEN_COLOR: color,
+        BLUEGREEN_PORT: port(color),
+        BLUEGREEN_PREVIOUS_COLOR: d.result.previousColor ?? '',
+        BLUEGREEN_PREVIOUS_PORT: port(d.result.previousColor),
+    };
+}
+/** Records the command's outcome in the result; throws a StepFailure unless it exited 0. */
+function hooks_settle(d, name, command, r, start, output, timeoutMs) {
+    const view = { name, command: show(command), ok: r.exitCode === 0 && !r.timedOut, ms: 0 };
+    view.ms = d.deps.clock.now() - start;
+    if (r.exitCode >= 0)
+        view.exitCode = r.exitCode;
+    if (r.timedOut)
+        view.timedOut = true;
+    const text = output.text();
+    if (text)
+        view.output = text;
+    d.result.hooks.push(view);
+    if (view.ok) {
+        d.log.info(`${INPUT[name]} succeeded in ${(view.ms / 1000).toFixed(1)} s.`);
+        return view;
+    }
+    d.checkCancelled(`during ${INPUT[name]}`);
+    // A program that could not start printed nothing: execa's explanation is all there is.
+    const unstarted = r.exitCode === -1 && !r.timedOut;
+    const why = r.timedOut
+        ? `timed out after ${timeoutMs / 1000} s`
+        : unstarted
+            ? 'could not be started'
+            : `exited with code ${r.exitCode}`;
+    throw new StepFailure(`${INPUT[name]} ${why}: ${view.command}` +
+        (unstarted && r.stderr.trim() ? `\n${tail(r.stderr, 3)}` : '') +
+        (text ? `\nIts last ${text.split('\n').length} output lines:\n${text}` : ''));
+}
+function show(command) {
+    const [file, ...args] = command;
+    return describeCommand(file, args);
+}
+/** Shows each output line in the log as it comes, and keeps the last HOOK_LINES. */
+class Tail {
+    lines = [];
+    push(line, d) {
+        d.log.info(line);
+        this.lines.push(line);
+        if (this.lines.length > HOOK_LINES)
+            this.lines.shift();
+    }
+    text() {
+        return this.lines.join('\n');
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/engine/recovery.ts
@@ -62078,6 +62517,7 @@ function attribute(response, colorHeader, colors) {
 
 
 
+
 /** How many log lines of a failed color the result keeps. */
 const LOG_LINES = 50;
 /** How long a proxy started by a first deploy has to come up. */
@@ -62090,7 +62530,8 @@ const DOCKER_HEALTH_WATCH_MS = 100;
 /** Steps 3 to 6, the same for a deploy and a rollback. */
 async function swap(d, s, next, starts) {
     const nextPort = d.compose.port(next);
-    const nextServices = s.services[next] ?? [];
+    // A rollback does not run one-offs again: their containers may be gone (docker container prune), and need not be.
+    const nextServices = d.config.command === 'rollback' ? longRunning(s, next) : (s.services[next] ?? []);
     // 3. Health-check the new color over HTTP (and Docker's own HEALTHCHECK, where defined).
     await d.phase('health', async () => {
         const h = d.config.health;
@@ -62098,7 +62539,7 @@ async function swap(d, s, next, starts) {
         // Compose is asked once which containers the color has; each probe then only inspects them.
         const ids = (await d.compose.containers(next, nextServices)).map((c) => c.id);
         d.nextIds = ids;
-        const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, nextServices, ids, url, timeoutMs)), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, d.deps);
+        const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, nextServices, ids, url, timeoutMs, s.oneOff[next])), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, d.deps);
         if (!outcome.ok) {
             d.checkCancelled('during health');
             // The last probe's detail says what was expected of it (the status, or the body).
@@ -62106,6 +62547,10 @@ async function swap(d, s, next, starts) {
                 `(${outcome.attempts} probes; last: ${outcome.detail})`);
         }
     });
+    const hooks = d.config.hooks;
+    if (hooks.preSwitch.length) {
+        await d.phase('pre-switch', () => runHook(d, 'pre-switch', hooks.preSwitch, { BLUEGREEN_STATUS: 'healthy' }));
+    }
     // 4. Point every proxy at the new color: write, test, then reload them all; check each through itself.
     let checks = [];
     if (d.config.targets.length) {
@@ -62118,6 +62563,8 @@ async function swap(d, s, next, starts) {
         checks.push({ what: 'verify-url', url: d.config.verifyUrl });
     if (checks.length)
         await d.phase('verify', () => verify(d, s, next, checks));
+    if (hooks.postSwitch.length)
+        await d.phase('post-switch', () => postSwitch(d));
     // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
     const old = s.live;
     if (old && old !== next && d.config.drainMs > 0 && d.config.cleanup !== 'keep') {
@@ -62137,23 +62584,48 @@ async function swap(d, s, next, starts) {
     d.result.rolledBack = d.config.command === 'rollback';
     d.finish(status, 0, next);
 }
-async function probeColor(d, services, ids, url, timeoutMs) {
-    const containers = await d.compose.inspect(ids);
+/**
+ * One probe of a color: every long-running container runs and the app answers; every one-off container (see
+ * ComposeDriver.oneOffServices) has exited 0. A one-off that exited otherwise fails the color at once.
+ */
+/** A failing post-switch hook rolls back while the old color still runs, unless post-switch-required is false. */
+async function postSwitch(d) {
+    try {
+        await runHook(d, 'post-switch', d.config.hooks.postSwitch, { BLUEGREEN_STATUS: 'switched' });
+    }
+    catch (error) {
+        if (d.config.hooks.postSwitchRequired || !(error instanceof StepFailure) || d.deps.signal?.aborted)
+            throw error;
+        d.log.warn(`${error.message}\nThe deploy goes on (post-switch-required: false).`);
+    }
+}
+async function probeColor(d, services, ids, url, timeoutMs, oneOff = []) {
+    const all = await d.compose.inspect(ids);
+    const once = all.filter((c) => oneOff.includes(c.service));
+    const containers = all.filter((c) => !oneOff.includes(c.service));
     const dead = containers.find((c) => !c.running || c.status === 'restarting');
-    const removed = ids.filter((id) => !containers.some((c) => c.id === id));
-    if (dead || removed.length || containers.length < services.length) {
+    const failed = once.find((c) => c.status === 'exited' && c.exitCode !== 0);
+    const removed = ids.filter((id) => !all.some((c) => c.id === id));
+    if (dead || failed || removed.length || all.length < services.length) {
         return {
             ok: false,
             fatal: true,
             detail: dead
                 ? `container ${dead.name} is ${dead.status} (exit code ${dead.exitCode})`
-                : removed.length
-                    ? `container ${removed.join(', ')} was removed`
-                    : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
+                : failed
+                    ? `one-off container ${failed.name} exited with code ${failed.exitCode}`
+                    : removed.length
+                        ? `container ${removed.join(', ')} was removed`
+                        : `no container for ${services.filter((svc) => !all.some((c) => c.service === svc)).join(', ')}`,
         };
     }
     const http = await probeHttp(d.deps.http, url, d.config.health, timeoutMs, d.deps.signal);
-    return http.ok ? dockerHealthy(d, ids, containers, http, timeoutMs) : http;
+    const pending = once.find((c) => c.status !== 'exited');
+    if (http.ok && pending) {
+        return { ok: false, detail: `${http.detail}, but the one-off container ${pending.name} has not finished` };
+    }
+    const serving = containers.map((c) => c.id);
+    return http.ok ? dockerHealthy(d, serving, containers, http, timeoutMs) : http;
 }
 /**
  * The app answers; where the container has a Docker HEALTHCHECK, Docker must say healthy too. Its status flips
@@ -62336,7 +62808,8 @@ async function verify(d, s, next, checks) {
 async function recheck(d, s, next, checks) {
     const colors = await colorAddresses(d, s, next);
     const containers = await d.compose.inspect(d.nextIds);
-    const down = containers.find((c) => !c.running || c.status === 'restarting');
+    const once = s.oneOff[next] ?? [];
+    const down = containers.find((c) => !once.includes(c.service) && (!c.running || c.status === 'restarting'));
     if (down) {
         throw new StepFailure(`${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`);
     }
@@ -62442,7 +62915,7 @@ function pushStopNew(d, color, services) {
     });
 }
 async function colorRunning(d, s, color) {
-    const services = s.services[color] ?? [];
+    const services = longRunning(s, color);
     return allRunning(services, await d.compose.containers(color, services));
 }
 
@@ -62520,6 +62993,10 @@ async function recover(d, entry) {
     }
     try {
         await endOrphans(d, entry, view);
+        // A migration the dead run started would go on beside the one this run may start: it is ended too.
+        const oneOffs = await d.compose.removeRunContainers(entry.run.token);
+        if (oneOffs.length)
+            d.log.warn(`Removed the one-off container(s) the unfinished run left: ${oneOffs.join(', ')}.`);
         const seen = await observe(d);
         const someUp = someRunning(d.config.colors, seen.states);
         const healthy = needsHealth(entry, { allRunning: seen.running }) && (await answersHealth(d, seen, entry.to));
@@ -62656,7 +63133,7 @@ async function answersHealth(d, seen, color) {
     const h = d.config.health;
     const url = `http://${h.host}:${d.compose.port(color)}${h.path}`;
     const ids = (seen.states[color] ?? []).map((c) => c.id);
-    const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, seen.services[color] ?? [], ids, url, timeoutMs)), { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs }, d.deps);
+    const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, seen.services[color] ?? [], ids, url, timeoutMs, seen.oneOff[color])), { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs }, d.deps);
     if (!outcome.ok)
         d.log.info(`${color} does not answer its health check: ${outcome.detail}`);
     return outcome.ok;
@@ -62687,6 +63164,9 @@ async function endOrphans(d, entry, view) {
 
 ;// CONCATENATED MODULE: ./src/engine/commands.ts
 // The commands, one function each, run once the situation is known and any unfinished run dealt with.
+
+
+
 
 
 
@@ -62732,8 +63212,12 @@ async function deploy(d, s) {
     if (d.config.dryRun)
         return planOnly(d, s, next);
     const starts = proxiesToStart(d, s);
-    // 2. Bring up the idle color, touching only its own services.
-    await d.phase('up', async () => {
+    const preDeploy = d.config.preDeploy.command.length > 0;
+    if (preDeploy)
+        preDeployService(d, s, next);
+    // 2. Bring up the idle color, touching only its own services; with a pre-deploy-command, its images are built
+    // (or pulled) first, and the command runs from them before any of its containers starts.
+    const prepare = async () => {
         await d.record('up');
         // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
         // purpose) is not the deploy's to start. Proxies among them start once their include names a running color.
@@ -62743,9 +63227,26 @@ async function deploy(d, s) {
         }
         if (d.config.pull)
             await d.compose.pull(next, nextServices);
+    };
+    const up = async (build) => {
         pushStopNew(d, next, nextServices);
-        await d.compose.up(next, nextServices, d.config.build);
-    });
+        await d.compose.up(next, nextServices, build);
+    };
+    if (preDeploy) {
+        await d.phase('prepare', async () => {
+            await prepare();
+            if (d.config.build)
+                await d.compose.build(next, nextServices);
+        });
+        await d.phase('pre-deploy', () => runPreDeploy(d, s, next));
+        await d.phase('up', () => up(false));
+    }
+    else {
+        await d.phase('up', async () => {
+            await prepare();
+            await up(d.config.build);
+        });
+    }
     await swap(d, s, next, starts);
 }
 /**
@@ -62798,7 +63299,8 @@ async function rollback(d, s, unfinished) {
         throw new StepFailure('there is no live color, so there is nothing to roll back from.');
     }
     const back = d.other(s.live);
-    const services = s.services[back] ?? [];
+    // One-off services (a migration) ran when this color was deployed: going back does not run them again.
+    const services = longRunning(s, back);
     d.result.targetColor = back;
     const containers = await d.compose.containers(back, services);
     const missing = services.filter((svc) => !containers.some((c) => c.service === svc));
@@ -62828,20 +63330,35 @@ async function startShared(d, color, shared) {
 }
 function planOnly(d, s, next) {
     const port = d.compose.port(next);
-    const services = s.services[next] ?? [];
+    const rollback = d.config.command === 'rollback';
+    const services = rollback ? longRunning(s, next) : (s.services[next] ?? []);
     const h = d.config.health;
+    const hooks = d.config.hooks;
     const cmd = (args) => d.compose.describe(args);
+    const onRunner = (input, words, then) => words.length ? [`run ${input} on the runner, ${then}: ${describeCommand(words[0] ?? '', words.slice(1))}`] : [];
     const u = d.result.interrupted;
+    const preDeploy = !rollback && d.config.preDeploy.command.length > 0;
+    const once = s.oneOff[next] ?? [];
     const plan = [
         ...(u
             ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`]
             : []),
         `${s.live ? `live color ${s.live} (port ${d.compose.port(s.live)})` : 'no live color'}; ` +
-            `${d.config.command} ${next} (port ${port}), services ${services.join(', ')}`,
-        d.config.command === 'rollback'
+            `${d.config.command} ${next} (port ${port}), services ${services.join(', ')}` +
+            (once.length && !rollback ? ` (run once: ${once.join(', ')})` : ''),
+        ...(preDeploy
+            ? [
+                ...(d.config.build ? [cmd(d.compose.buildArgs(next, services))] : []),
+                `run pre-deploy-command once, before ${next} starts (at most ${d.config.preDeploy.timeoutMs / 1000} s; ` +
+                    `failure: nothing started or switched): ` +
+                    cmd(d.compose.runArgs(next, preDeployService(d, s, next), d.runId, d.config.preDeploy.command)),
+            ]
+            : []),
+        rollback
             ? cmd(d.compose.args(next, ['start', ...services]))
-            : cmd(d.compose.upArgs(next, services, d.config.build)),
+            : cmd(d.compose.upArgs(next, services, d.config.build && !preDeploy)),
         `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
+        ...onRunner('pre-switch-command', hooks.preSwitch, 'before the switch (failure rolls back)'),
         ...s.includes.map((i) => `write ${d.proxy.describe(i.target)}:\n${d.proxy.render(i.target, next, port).trimEnd()}`),
         ...d.proxyContainers().map((c) => d.proxy.planSwitch(c)),
         d.config.verifyProxies === 'off'
@@ -62849,6 +63366,7 @@ function planOnly(d, s, next) {
             : `check each proxy through its published port: ${formatStatuses(h.statuses)} from ${next}` +
                 ` within ${d.config.verifyTimeoutMs / 1000} s`,
         ...(d.config.verifyUrl ? [`check ${d.config.verifyUrl}`] : []),
+        ...onRunner('post-switch-command', hooks.postSwitch, `once every proxy serves ${next} (failure ${hooks.postSwitchRequired ? 'rolls back' : 'is only reported'})`),
     ];
     if (s.live) {
         const old = s.services[s.live] ?? [];
@@ -62858,6 +63376,7 @@ function planOnly(d, s, next) {
         if (d.config.cleanup === 'down')
             plan.push(cmd(d.compose.removeArgs(s.live, old)));
     }
+    plan.push(...onRunner('on-failure-command', hooks.onFailure, 'should any step fail, after the undo'));
     d.result.plan = plan;
     d.log.info(`Dry run, nothing changed. The plan:\n${plan.map((p, i) => `  ${i + 1}. ${p}`).join('\n')}`);
     d.finish('planned', 0, s.live);
@@ -62876,10 +63395,12 @@ function failedResult(command, exitCode) {
         proxies: [],
         running: {},
         plan: [],
+        hooks: [],
     };
 }
 
 ;// CONCATENATED MODULE: ./src/engine/deployment.ts
+
 
 
 
@@ -62920,6 +63441,8 @@ class Deployment {
     unconfirmed = new Set();
     /** The new color's containers, as found before the health check. */
     nextIds = [];
+    /** pre-deploy-command ran: whatever it changed (a migration) is not undone, and a failure says so. */
+    ranPreDeploy = false;
     /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
     cleanupStarted = false;
     /** In the environment of every child process, and in the journal: the next run finds them by it. */
@@ -62968,6 +63491,7 @@ class Deployment {
         }
         catch (error) {
             await this.fail(error);
+            await this.onFailure();
         }
         finally {
             await this.closeJournal();
@@ -63079,9 +63603,13 @@ class Deployment {
             return;
         }
         if (!this.undo.length) {
+            const nothing = this.ranPreDeploy
+                ? `${attempted} was not started and no proxy was switched; what pre-deploy-command changed itself is not undone.`
+                : 'Nothing was changed.';
             this.result.error = this.startedShared.length
-                ? `${message}\nOnly the shared services ${this.startedShared.join(', ')} were started; they are left running.`
-                : `${message}\nNothing was changed.`;
+                ? `${message}\nOnly the shared services ${this.startedShared.join(', ')} were started; they are left running.` +
+                    (this.ranPreDeploy ? ` ${nothing}` : '')
+                : `${message}\n${nothing}`;
             this.finish('failed', 1, live);
             return;
         }
@@ -63128,6 +63656,26 @@ class Deployment {
                     ? ` The shared services ${this.startedShared.join(', ')} were started by this run and are left running.`
                     : '');
         this.finish('rolled-back', 1, live);
+    }
+    /** on-failure-command, once the failure is dealt with: reported, and never a change to the exit code. */
+    async onFailure() {
+        const words = this.config.hooks.onFailure;
+        if (!words.length || this.readOnly)
+            return;
+        const r = this.result;
+        await this.log.group('on-failure', async () => {
+            try {
+                await runHook(this, 'on-failure', words, {
+                    BLUEGREEN_STATUS: r.status,
+                    BLUEGREEN_SERVING: r.color ?? '',
+                    BLUEGREEN_EXIT_CODE: String(r.exitCode),
+                    BLUEGREEN_ERROR: (r.error ?? '').split('\n')[0] ?? '',
+                });
+            }
+            catch (error) {
+                this.log.warn(`${error.message}\nThe exit code stays ${r.exitCode}.`);
+            }
+        });
     }
     other(color) {
         const [a, b] = this.config.colors;
@@ -63444,6 +63992,18 @@ function summaryMarkdown(result) {
     }
     if (result.verifyUrl)
         lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
+    if (result.hooks.length) {
+        lines.push('', '| command | ran | time | result |', '|---|---|---:|---|');
+        for (const h of result.hooks) {
+            const outcome = h.ok
+                ? 'ok'
+                : `**${h.timedOut ? 'timed out' : h.exitCode === undefined ? 'did not finish' : `exit code ${h.exitCode}`}**`;
+            lines.push(`| ${h.name} | \`${cell(h.command)}\` | ${(h.ms / 1000).toFixed(1)} s | ${outcome} |`);
+        }
+        for (const h of result.hooks.filter((x) => !x.ok && x.output)) {
+            lines.push('', `<details><summary>Last output lines of ${h.name}</summary>`, '', fence(h.output ?? ''), '', '</details>');
+        }
+    }
     if (result.locks?.length) {
         lines.push('', '| deploy lock | held by | user | host | since |', '|---|---|---|---|---|');
         for (const l of result.locks) {

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Files } from '../io.js';
 import { renderInclude, wordsOf } from '../proxy/include.js';
+import { splitWords } from './words.js';
 
 import { COMMAND_NAMES, defaultOf, isGiven, type Command, type InputName, type RawInputs } from '../inputs.js';
 
@@ -47,6 +48,10 @@ export interface Config {
     timeoutMs: number;
     intervalMs: number;
   };
+  /** Run once in a one-off container of the new color's image before it starts; no command: none. */
+  preDeploy: { command: string[]; service: string; timeoutMs: number };
+  /** Commands run on the runner at fixed points of a deploy or rollback; an empty list: none. */
+  hooks: Hooks;
   targets: ProxyTarget[];
   verifyProxies: VerifyProxies;
   verifyUrl: string;
@@ -57,6 +62,22 @@ export interface Config {
   rollbackOnFailure: boolean;
   dryRun: boolean;
 }
+
+export interface Hooks {
+  preSwitch: string[];
+  postSwitch: string[];
+  onFailure: string[];
+  timeoutMs: number;
+  postSwitchRequired: boolean;
+}
+
+/** Inputs that hold a command line: split into words like a shell would, but never run by one. */
+export const COMMAND_INPUTS = new Set<string>([
+  'pre-deploy-command',
+  'pre-switch-command',
+  'post-switch-command',
+  'on-failure-command',
+]);
 
 export interface ConfigIssue {
   input: string;
@@ -92,6 +113,7 @@ const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f
 const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
 const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const PLACEHOLDER = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** Header values can hold credentials: logs and errors show the header names only. */
@@ -174,6 +196,14 @@ function seconds(name: InputName, { zero, max }: { zero: boolean; max: number })
     const ms = Math.round(n * 1000);
     if (!(n <= max) || (!zero && ms === 0)) return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
     return ms;
+  });
+}
+
+function commandLine(name: InputName) {
+  return text(name).transform((v, ctx) => {
+    const split = splitWords(v);
+    if ('problem' in split) return fail(ctx, split.problem);
+    return split.words;
   });
 }
 
@@ -281,6 +311,13 @@ const schema = z
     }),
     build: bool('build'),
     pull: bool('pull'),
+    'pre-deploy-command': commandLine('pre-deploy-command'),
+    'pre-deploy-service': withPlaceholders('pre-deploy-service', ['color']).superRefine((v, ctx) => {
+      if (v && !SERVICE.test(v.replace(/\{color\}/g, 'blue'))) {
+        ctx.addIssue({ code: 'custom', message: 'a compose service name, e.g. app or app-{color}' });
+      }
+    }),
+    'pre-deploy-timeout': seconds('pre-deploy-timeout', { zero: false, max: 86_400 }),
     'health-path': text('health-path').superRefine((v, ctx) => {
       if (!/^\/[\x21-\x7e]*$/.test(v)) ctx.addIssue({ code: 'custom', message: 'a path starting with /, no spaces' });
     }),
@@ -333,6 +370,11 @@ const schema = z
     'color-header': text('color-header').superRefine((v, ctx) => {
       if (v && !HEADER_NAME.test(v)) ctx.addIssue({ code: 'custom', message: 'a header name, e.g. X-Color' });
     }),
+    'pre-switch-command': commandLine('pre-switch-command'),
+    'post-switch-command': commandLine('post-switch-command'),
+    'post-switch-required': bool('post-switch-required'),
+    'on-failure-command': commandLine('on-failure-command'),
+    'hook-timeout': seconds('hook-timeout', { zero: false, max: 86_400 }),
     'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
     cleanup: choice('cleanup', ['stop', 'down', 'keep'] as const),
     'rollback-on-failure': bool('rollback-on-failure'),
@@ -398,6 +440,9 @@ async function validate(raw: RawInputs, files: Files, escapedNewlines: boolean):
   if (p['health-interval'] > p['health-timeout']) {
     problem('health-interval', `must not exceed health-timeout (${p['health-timeout'] / 1000} s)`);
   }
+  if (p['pre-deploy-service'] && !p['pre-deploy-command'].length) {
+    problem('pre-deploy-service', 'names the service of pre-deploy-command, which is not given');
+  }
   if (p['project-name'] && !p['project-name'].includes('{color}') && !p['color-file'].includes('{color}')) {
     problem('color-file', 'without {color} both colors would share one file; add {color} here or to project-name');
   }
@@ -441,6 +486,18 @@ async function validate(raw: RawInputs, files: Files, escapedNewlines: boolean):
       body: p['health-body'],
       timeoutMs: p['health-timeout'],
       intervalMs: p['health-interval'],
+    },
+    preDeploy: {
+      command: p['pre-deploy-command'],
+      service: p['pre-deploy-service'],
+      timeoutMs: p['pre-deploy-timeout'],
+    },
+    hooks: {
+      preSwitch: p['pre-switch-command'],
+      postSwitch: p['post-switch-command'],
+      onFailure: p['on-failure-command'],
+      timeoutMs: p['hook-timeout'],
+      postSwitchRequired: p['post-switch-required'],
     },
     targets,
     verifyProxies: p['verify-proxies'],

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { parseDocument, stringify } from 'yaml';
-import { defaultOf, INPUTS, isGiven, type InputName, type RawInputs } from '../inputs.js';
+import { defaultOf, INPUTS, isGiven, TOOL_ENV, type InputName, type RawInputs } from '../inputs.js';
 import type { Files } from '../io.js';
-import { ConfigError, masked, type ConfigIssue } from './config.js';
+import { COMMAND_INPUTS, ConfigError, masked, type ConfigIssue } from './config.js';
+import { quoteWords } from './words.js';
 
 /** Where a value came from, from the strongest to the weakest. */
 export type SourceKind = 'flag' | 'input' | 'env' | 'environment' | 'file' | 'default';
@@ -35,8 +36,8 @@ export interface SourceOptions {
 /** Looked for in the working directory when no config file is named. */
 export const DEFAULT_FILES = ['bluegreen.yml', 'bluegreen.yaml'];
 export const ENV_PREFIX = 'BLUEGREEN_';
-/** Set by the tool itself on the compose commands it runs; not inputs. */
-const RESERVED_ENV = new Set(['BLUEGREEN_COLOR', 'BLUEGREEN_PORT', 'BLUEGREEN_RUN']);
+/** Set by the tool itself on the commands it runs (compose, hooks); not inputs. */
+const RESERVED_ENV = new Set<string>(TOOL_ENV);
 /** Chosen outside the file: the command by the caller, the file and the overlay before the file is read. */
 const NOT_IN_FILE: Partial<Record<InputName, string>> = {
   command: "the command is the CLI's first argument or the action's command input",
@@ -102,6 +103,11 @@ function asInputText(name: InputName, value: unknown): string | { problem: strin
         .join('\n');
     }
     return { problem: 'a map of header: value, or a list of "Name: value" lines' };
+  }
+  if (COMMAND_INPUTS.has(name)) {
+    // Each item is one word, exactly: quoted so that splitting the text gives the list back.
+    if (Array.isArray(value) && value.length && value.every((v) => typeof v === 'string')) return quoteWords(value);
+    return { problem: 'a command line, or a list of its words' };
   }
   if (Array.isArray(value)) {
     if (!LIST_INPUTS.has(name)) return { problem: 'one value, not a list' };

@@ -2,12 +2,16 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type ComposeSetting, type Config } from '../config/config.js';
 import type { Files } from '../io.js';
-import { describeCommand, ensureOk, type Runner } from '../runner.js';
+import { describeCommand, ensureOk, type Runner, type RunResult } from '../runner.js';
 
 /** Building an image can take long; a hung one must still end. */
 const UP_TIMEOUT_MS = 30 * 60_000;
 const CHANGE_TIMEOUT_MS = 5 * 60_000;
 const QUERY_TIMEOUT_MS = 60_000;
+/** How long a compose client has to end once the container it runs in the foreground was removed. */
+const CLIENT_GRACE_MS = 30_000;
+/** The label that ties a one-off container to the run that started it. */
+const RUN_LABEL = 'bluegreen.run';
 /** What compose accepts as a service name; anything else could be read as an option on a command line. */
 const SERVICE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -192,6 +196,29 @@ export class ComposeDriver {
     return this.args(color, ['stop', ...services]);
   }
 
+  /**
+   * A one-off container of a service's image, removed when it ends; no dependency is started. It is named and
+   * labelled after the run, so that a run that finds it left behind by a dead one can end it (removeRunContainers).
+   */
+  runArgs(color: string, service: string, run: string, command: readonly string[]): string[] {
+    return this.args(color, [
+      'run',
+      '--rm',
+      '--no-deps',
+      '-T',
+      '--name',
+      oneOffName(service, run),
+      '--label',
+      `${RUN_LABEL}=${run}`,
+      service,
+      ...command,
+    ]);
+  }
+
+  buildArgs(color: string, services: string[]): string[] {
+    return this.args(color, ['build', ...services]);
+  }
+
   removeArgs(color: string, services: string[]): string[] {
     return this.args(color, ['rm', '--stop', '--force', ...services]);
   }
@@ -312,6 +339,90 @@ export class ComposeDriver {
     );
   }
 
+  /** Builds the images of services that have a build section (the others are skipped by compose). */
+  async build(color: string, services: string[]): Promise<void> {
+    ensureOk(await this.exec(color, this.buildArgs(color, services), UP_TIMEOUT_MS), `building the ${color} images`);
+  }
+
+  /**
+   * Runs a command once in a one-off container (see runArgs) and returns how it ended; it does not throw on a
+   * non-zero exit. At the deadline or on a cancel, the container itself is removed at once: ending the compose
+   * client would not end it (compose v1's `run` even ignores SIGTERM). `steady` is a runner the cancel does not end.
+   */
+  async runOnce(
+    color: string,
+    service: string,
+    run: string,
+    command: readonly string[],
+    options: { timeoutMs: number; onLine: (line: string) => void; steady: Runner; signal?: AbortSignal },
+  ): Promise<RunResult> {
+    const { timeoutMs, onLine, steady, signal } = options;
+    const name = oneOffName(service, run);
+    let removal: Promise<void> | undefined;
+    let timedOut = false;
+    const remove = () => {
+      removal ??= steady.run('docker', ['rm', '--force', name], { timeoutMs: CHANGE_TIMEOUT_MS }).then((rm) => {
+        if (rm.exitCode !== 0 && !/no such container/i.test(rm.stderr)) {
+          onLine(`Could not remove the one-off container ${name}: ${rm.stderr.trim()}`);
+        }
+      });
+    };
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      remove();
+    }, timeoutMs);
+    signal?.addEventListener('abort', remove, { once: true });
+    try {
+      // The client's own deadline comes later: by then, the removal of its container has ended it.
+      const r = await this.runner.run(this.cli.file, this.runArgs(color, service, run, command), {
+        cwd: this.config.workingDirectory,
+        env: this.env(color),
+        timeoutMs: timeoutMs + CLIENT_GRACE_MS,
+        onLine,
+      });
+      if (r.exitCode === -1 || r.timedOut) remove();
+      await removal;
+      return timedOut || r.timedOut ? { ...r, timedOut: true } : r;
+    } finally {
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', remove);
+    }
+  }
+
+  /**
+   * Ends the one-off containers a run started (pre-deploy-command) that still exist: those of a run that died are
+   * found on the engine by their label, whichever runner started them. Returns their names.
+   */
+  async removeRunContainers(run: string): Promise<string[]> {
+    const ps = ensureOk(
+      await this.runner.run(
+        'docker',
+        ['ps', '--all', '--filter', `label=${RUN_LABEL}=${run}`, '--format', '{{.ID}} {{.Names}}'],
+        { timeoutMs: QUERY_TIMEOUT_MS },
+      ),
+      'listing the one-off containers of the unfinished run',
+    );
+    const found = ps.stdout
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((parts): parts is [string, string] => parts.length === 2);
+    if (!found.length) return [];
+    ensureOk(
+      await this.runner.run('docker', ['rm', '--force', ...found.map(([id]) => id)], { timeoutMs: CHANGE_TIMEOUT_MS }),
+      'removing the one-off containers of the unfinished run',
+    );
+    return found.map(([, name]) => name);
+  }
+
+  /**
+   * Services of a color's file that run once and exit (a migration, a seed): `restart: "no"` written out, or the
+   * label bluegreen.one-off=true. Exit 0 is done; anything else fails the deploy.
+   */
+  async oneOffServices(color: string): Promise<string[]> {
+    const defs = await this.serviceDefs(this.colorFile(color), 'color-file');
+    return defs.filter(([, def]) => isOneOff(def)).map(([name]) => name);
+  }
+
   async pull(color: string, services: string[]): Promise<void> {
     ensureOk(await this.run(color, ['pull', ...services], UP_TIMEOUT_MS), `pulling the ${color} images`);
   }
@@ -401,6 +512,18 @@ export class ComposeDriver {
     }
     return defs;
   }
+}
+
+function oneOffName(service: string, run: string): string {
+  return `${service}-pre-deploy-${run.slice(0, 8)}`;
+}
+
+function isOneOff(def: unknown): boolean {
+  const { restart, labels } = (def ?? {}) as { restart?: unknown; labels?: unknown };
+  if (restart === 'no' || restart === false) return true;
+  if (Array.isArray(labels)) return labels.some((l) => typeof l === 'string' && /^bluegreen\.one-off=true$/i.test(l));
+  const label = (labels as Record<string, unknown> | undefined)?.['bluegreen.one-off'];
+  return label === true || (typeof label === 'string' && label.toLowerCase() === 'true');
 }
 
 interface InspectEntry {

@@ -5,7 +5,9 @@ import type { JournalEntry } from '../docker/journal.js';
 import { formatStatuses } from '../health.js';
 import type { Command } from '../inputs.js';
 import type { ProxyState } from '../proxy/proxy.js';
-import type { Situation } from './detect.js';
+import { describeCommand } from '../runner.js';
+import { longRunning, type Situation } from './detect.js';
+import { preDeployService, runPreDeploy } from './hooks.js';
 import type { Deployment } from './deployment.js';
 import { StepFailure } from './errors.js';
 import { undidDeploy } from './recover.js';
@@ -55,8 +57,11 @@ async function deploy(d: Deployment, s: Situation): Promise<void> {
   d.result.targetColor = next;
   if (d.config.dryRun) return planOnly(d, s, next);
   const starts = proxiesToStart(d, s);
-  // 2. Bring up the idle color, touching only its own services.
-  await d.phase('up', async () => {
+  const preDeploy = d.config.preDeploy.command.length > 0;
+  if (preDeploy) preDeployService(d, s, next);
+  // 2. Bring up the idle color, touching only its own services; with a pre-deploy-command, its images are built
+  // (or pulled) first, and the command runs from them before any of its containers starts.
+  const prepare = async () => {
     await d.record('up');
     // Only a first deploy starts shared services: later, one that is stopped (a one-off job, a tool stopped on
     // purpose) is not the deploy's to start. Proxies among them start once their include names a running color.
@@ -69,9 +74,24 @@ async function deploy(d: Deployment, s: Situation): Promise<void> {
       );
     }
     if (d.config.pull) await d.compose.pull(next, nextServices);
+  };
+  const up = async (build: boolean) => {
     pushStopNew(d, next, nextServices);
-    await d.compose.up(next, nextServices, d.config.build);
-  });
+    await d.compose.up(next, nextServices, build);
+  };
+  if (preDeploy) {
+    await d.phase('prepare', async () => {
+      await prepare();
+      if (d.config.build) await d.compose.build(next, nextServices);
+    });
+    await d.phase('pre-deploy', () => runPreDeploy(d, s, next));
+    await d.phase('up', () => up(false));
+  } else {
+    await d.phase('up', async () => {
+      await prepare();
+      await up(d.config.build);
+    });
+  }
   await swap(d, s, next, starts);
 }
 
@@ -136,7 +156,8 @@ async function rollback(d: Deployment, s: Situation, unfinished?: JournalEntry):
     throw new StepFailure('there is no live color, so there is nothing to roll back from.');
   }
   const back = d.other(s.live);
-  const services = s.services[back] ?? [];
+  // One-off services (a migration) ran when this color was deployed: going back does not run them again.
+  const services = longRunning(s, back);
   d.result.targetColor = back;
   const containers = await d.compose.containers(back, services);
   const missing = services.filter((svc) => !containers.some((c) => c.service === svc));
@@ -167,20 +188,36 @@ async function startShared(d: Deployment, color: string, shared: string[]): Prom
 
 function planOnly(d: Deployment, s: Situation, next: string): void {
   const port = d.compose.port(next);
-  const services = s.services[next] ?? [];
+  const rollback = d.config.command === 'rollback';
+  const services = rollback ? longRunning(s, next) : (s.services[next] ?? []);
   const h = d.config.health;
+  const hooks = d.config.hooks;
   const cmd = (args: string[]) => d.compose.describe(args);
+  const onRunner = (input: string, words: string[], then: string) =>
+    words.length ? [`run ${input} on the runner, ${then}: ${describeCommand(words[0] ?? '', words.slice(1))}`] : [];
   const u = d.result.interrupted;
+  const preDeploy = !rollback && d.config.preDeploy.command.length > 0;
+  const once = s.oneOff[next] ?? [];
   const plan = [
     ...(u
       ? [`first, finish or undo the unfinished ${u.command} of ${u.to} (left at ${u.phase}); what follows may change`]
       : []),
     `${s.live ? `live color ${s.live} (port ${d.compose.port(s.live)})` : 'no live color'}; ` +
-      `${d.config.command} ${next} (port ${port}), services ${services.join(', ')}`,
-    d.config.command === 'rollback'
+      `${d.config.command} ${next} (port ${port}), services ${services.join(', ')}` +
+      (once.length && !rollback ? ` (run once: ${once.join(', ')})` : ''),
+    ...(preDeploy
+      ? [
+          ...(d.config.build ? [cmd(d.compose.buildArgs(next, services))] : []),
+          `run pre-deploy-command once, before ${next} starts (at most ${d.config.preDeploy.timeoutMs / 1000} s; ` +
+            `failure: nothing started or switched): ` +
+            cmd(d.compose.runArgs(next, preDeployService(d, s, next), d.runId, d.config.preDeploy.command)),
+        ]
+      : []),
+    rollback
       ? cmd(d.compose.args(next, ['start', ...services]))
-      : cmd(d.compose.upArgs(next, services, d.config.build)),
+      : cmd(d.compose.upArgs(next, services, d.config.build && !preDeploy)),
     `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
+    ...onRunner('pre-switch-command', hooks.preSwitch, 'before the switch (failure rolls back)'),
     ...s.includes.map((i) => `write ${d.proxy.describe(i.target)}:\n${d.proxy.render(i.target, next, port).trimEnd()}`),
     ...d.proxyContainers().map((c) => d.proxy.planSwitch(c)),
     d.config.verifyProxies === 'off'
@@ -188,6 +225,11 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
       : `check each proxy through its published port: ${formatStatuses(h.statuses)} from ${next}` +
         ` within ${d.config.verifyTimeoutMs / 1000} s`,
     ...(d.config.verifyUrl ? [`check ${d.config.verifyUrl}`] : []),
+    ...onRunner(
+      'post-switch-command',
+      hooks.postSwitch,
+      `once every proxy serves ${next} (failure ${hooks.postSwitchRequired ? 'rolls back' : 'is only reported'})`,
+    ),
   ];
   if (s.live) {
     const old = s.services[s.live] ?? [];
@@ -195,6 +237,7 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
     if (d.config.cleanup === 'stop') plan.push(cmd(d.compose.stopArgs(s.live, old)));
     if (d.config.cleanup === 'down') plan.push(cmd(d.compose.removeArgs(s.live, old)));
   }
+  plan.push(...onRunner('on-failure-command', hooks.onFailure, 'should any step fail, after the undo'));
   d.result.plan = plan;
   d.log.info(`Dry run, nothing changed. The plan:\n${plan.map((p, i) => `  ${i + 1}. ${p}`).join('\n')}`);
   d.finish('planned', 0, s.live);

@@ -10,6 +10,7 @@ import { createProxy, type Proxy } from '../proxy/proxy.js';
 import type { Runner } from '../runner.js';
 import { runCommand } from './commands.js';
 import { detect, type Situation } from './detect.js';
+import { runHook } from './hooks.js';
 import { RecoveryFailure, StepFailure } from './errors.js';
 import { recover, reportUnfinished } from './recover.js';
 import { failedResult, type Result, type Status } from './result.js';
@@ -64,6 +65,8 @@ export class Deployment {
   readonly unconfirmed = new Set<string>();
   /** The new color's containers, as found before the health check. */
   nextIds: string[] = [];
+  /** pre-deploy-command ran: whatever it changed (a migration) is not undone, and a failure says so. */
+  ranPreDeploy = false;
   /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
   cleanupStarted = false;
   /** In the environment of every child process, and in the journal: the next run finds them by it. */
@@ -119,6 +122,7 @@ export class Deployment {
       await runCommand(this, situation, unfinished);
     } catch (error) {
       await this.fail(error);
+      await this.onFailure();
     } finally {
       await this.closeJournal();
       await release?.().catch((error: Error) => this.log.warn(`Could not remove the deploy lock: ${error.message}`));
@@ -234,9 +238,13 @@ export class Deployment {
       return;
     }
     if (!this.undo.length) {
+      const nothing = this.ranPreDeploy
+        ? `${attempted} was not started and no proxy was switched; what pre-deploy-command changed itself is not undone.`
+        : 'Nothing was changed.';
       this.result.error = this.startedShared.length
-        ? `${message}\nOnly the shared services ${this.startedShared.join(', ')} were started; they are left running.`
-        : `${message}\nNothing was changed.`;
+        ? `${message}\nOnly the shared services ${this.startedShared.join(', ')} were started; they are left running.` +
+          (this.ranPreDeploy ? ` ${nothing}` : '')
+        : `${message}\n${nothing}`;
       this.finish('failed', 1, live);
       return;
     }
@@ -283,6 +291,25 @@ export class Deployment {
         ? ` The shared services ${this.startedShared.join(', ')} were started by this run and are left running.`
         : '');
     this.finish('rolled-back', 1, live);
+  }
+
+  /** on-failure-command, once the failure is dealt with: reported, and never a change to the exit code. */
+  async onFailure(): Promise<void> {
+    const words = this.config.hooks.onFailure;
+    if (!words.length || this.readOnly) return;
+    const r = this.result;
+    await this.log.group('on-failure', async () => {
+      try {
+        await runHook(this, 'on-failure', words, {
+          BLUEGREEN_STATUS: r.status,
+          BLUEGREEN_SERVING: r.color ?? '',
+          BLUEGREEN_EXIT_CODE: String(r.exitCode),
+          BLUEGREEN_ERROR: (r.error ?? '').split('\n')[0] ?? '',
+        });
+      } catch (error) {
+        this.log.warn(`${(error as Error).message}\nThe exit code stays ${r.exitCode}.`);
+      }
+    });
   }
 
   other(color: string): string {

@@ -1,5 +1,5 @@
 // Step 1: what runs and what each proxy points at (I/O), then which color is live (decideLive, pure).
-import type { ProxyTarget } from '../config/config.js';
+import { ConfigError, type ProxyTarget } from '../config/config.js';
 import type { ContainerState, SharedService } from '../docker/compose.js';
 import type { ProxyState } from '../proxy/proxy.js';
 import type { Deployment } from './deployment.js';
@@ -8,6 +8,8 @@ import { StepFailure } from './errors.js';
 /** Where things stand before anything is changed. */
 export interface Situation {
   services: Record<string, string[]>;
+  /** Each color's services that run once and exit (see ComposeDriver.oneOffServices): never "running". */
+  oneOff: Record<string, string[]>;
   /** Each color's containers as they were found. */
   states: Record<string, ContainerState[]>;
   shared: SharedService[];
@@ -65,11 +67,26 @@ export async function observe(d: Deployment): Promise<Omit<Situation, 'live'>> {
   const { colors, ports } = d.config;
   await d.compose.checkColorsApart();
   const services: Record<string, string[]> = {};
-  for (const color of colors) services[color] = await d.compose.colorServices(color);
+  const oneOff: Record<string, string[]> = {};
+  for (const color of colors) {
+    services[color] = await d.compose.colorServices(color);
+    oneOff[color] = await d.compose.oneOffServices(color);
+    if (oneOff[color].length === services[color].length) {
+      throw new ConfigError([
+        {
+          input: 'color-file',
+          value: d.compose.colorFile(color),
+          message: `every service of ${color} is a one-off (restart: "no" or bluegreen.one-off): nothing would serve`,
+        },
+      ]);
+    }
+  }
   // Compose v1 takes about half a second to answer: both colors are asked at once.
   const found = await Promise.all(colors.map((c) => d.compose.containers(c, services[c] ?? [])));
   const states = Object.fromEntries(colors.map((c, i) => [c, found[i] ?? []]));
-  const running = Object.fromEntries(colors.map((c) => [c, allRunning(services[c] ?? [], states[c] ?? [])]));
+  const running = Object.fromEntries(
+    colors.map((c) => [c, allRunning(longRunning({ services, oneOff }, c), states[c] ?? [])]),
+  );
   const shared = d.compose.separateProjects ? [] : await d.compose.sharedServices();
   const containers = d.proxyContainers();
   const proxies = containers.length ? await d.proxy.inspect(containers) : new Map<string, ProxyState>();
@@ -94,7 +111,7 @@ export async function observe(d: Deployment): Promise<Omit<Situation, 'live'>> {
   for (const i of includes) {
     d.log.info(`${d.proxy.describe(i.target)} points at ${i.color ?? 'no known color'}`);
   }
-  return { services, states, shared, includes, proxies, running };
+  return { services, oneOff, states, shared, includes, proxies, running };
 }
 
 /** What detection saw, reduced to what the decision needs. */
@@ -152,6 +169,12 @@ export function someRunning(
   states: Record<string, ContainerState[]>,
 ): Record<string, boolean> {
   return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
+}
+
+/** A color's services that keep running once started: what "the color runs" is judged by. */
+export function longRunning(s: Pick<Situation, 'services' | 'oneOff'>, color: string): string[] {
+  const once = s.oneOff[color] ?? [];
+  return (s.services[color] ?? []).filter((svc) => !once.includes(svc));
 }
 
 /** Whether every service has a running container. */

@@ -84,6 +84,9 @@ export async function recover(d: Deployment, entry: JournalEntry): Promise<void>
   }
   try {
     await endOrphans(d, entry, view);
+    // A migration the dead run started would go on beside the one this run may start: it is ended too.
+    const oneOffs = await d.compose.removeRunContainers(entry.run.token);
+    if (oneOffs.length) d.log.warn(`Removed the one-off container(s) the unfinished run left: ${oneOffs.join(', ')}.`);
     const seen = await observe(d);
     const someUp = someRunning(d.config.colors, seen.states);
     const healthy = needsHealth(entry, { allRunning: seen.running }) && (await answersHealth(d, seen, entry.to));
@@ -239,7 +242,7 @@ export async function answersHealth(d: Deployment, seen: Omit<Situation, 'live'>
   const url = `http://${h.host}:${d.compose.port(color)}${h.path}`;
   const ids = (seen.states[color] ?? []).map((c) => c.id);
   const outcome = await pollUntil(
-    d.cancellable((timeoutMs) => probeColor(d, seen.services[color] ?? [], ids, url, timeoutMs)),
+    d.cancellable((timeoutMs) => probeColor(d, seen.services[color] ?? [], ids, url, timeoutMs, seen.oneOff[color])),
     { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs },
     d.deps,
   );

@@ -12,6 +12,22 @@ export interface Phase {
   ok: boolean;
 }
 
+export type HookName = 'pre-deploy' | 'pre-switch' | 'post-switch' | 'on-failure';
+
+/** One of the user's commands (pre-deploy-command, the runner hooks), as it ran. */
+export interface HookView {
+  name: HookName;
+  /** The command line, its words quoted where needed. */
+  command: string;
+  ok: boolean;
+  /** Absent when it could not start or was ended. */
+  exitCode?: number;
+  timedOut?: boolean;
+  ms: number;
+  /** Its last output lines. */
+  output?: string;
+}
+
 export interface ProxyView {
   container: string;
   include: string;
@@ -45,6 +61,8 @@ export interface Result {
   verifyUrl?: string;
   error?: string;
   logTail?: string;
+  /** The user's commands that ran (pre-deploy-command, hooks), in order. */
+  hooks: HookView[];
   /** status: the deploy locks held now on the engine, and by whom. */
   locks?: LockView[];
   /** A deploy that did not finish (its process died, or it could not restore), as found when this run began. */
@@ -96,5 +114,6 @@ export function failedResult(command: Command, exitCode: ExitCode): Result {
     proxies: [],
     running: {},
     plan: [],
+    hooks: [],
   };
 }

@@ -4,9 +4,10 @@ import type { ContainerState } from '../docker/compose.js';
 import { pollUntil, probeHttp, type ProbeResult } from '../health.js';
 import type { ProxyState } from '../proxy/proxy.js';
 import { attribute, proxyUrl, type Attribution, type ColorAddresses } from '../proxy/verify.js';
-import { allRunning, type Situation } from './detect.js';
+import { allRunning, longRunning, type Situation } from './detect.js';
 import type { Deployment } from './deployment.js';
 import { StepFailure } from './errors.js';
+import { runHook } from './hooks.js';
 
 /** How many log lines of a failed color the result keeps. */
 export const LOG_LINES = 50;
@@ -31,7 +32,8 @@ export type ProxyStart = { container: string; service?: string };
 /** Steps 3 to 6, the same for a deploy and a rollback. */
 export async function swap(d: Deployment, s: Situation, next: string, starts: ProxyStart[]): Promise<void> {
   const nextPort = d.compose.port(next);
-  const nextServices = s.services[next] ?? [];
+  // A rollback does not run one-offs again: their containers may be gone (docker container prune), and need not be.
+  const nextServices = d.config.command === 'rollback' ? longRunning(s, next) : (s.services[next] ?? []);
   // 3. Health-check the new color over HTTP (and Docker's own HEALTHCHECK, where defined).
   await d.phase('health', async () => {
     const h = d.config.health;
@@ -40,7 +42,7 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
     const ids = (await d.compose.containers(next, nextServices)).map((c) => c.id);
     d.nextIds = ids;
     const outcome = await pollUntil(
-      d.cancellable((timeoutMs) => probeColor(d, nextServices, ids, url, timeoutMs)),
+      d.cancellable((timeoutMs) => probeColor(d, nextServices, ids, url, timeoutMs, s.oneOff[next])),
       { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
       d.deps,
     );
@@ -53,6 +55,10 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
       );
     }
   });
+  const hooks = d.config.hooks;
+  if (hooks.preSwitch.length) {
+    await d.phase('pre-switch', () => runHook(d, 'pre-switch', hooks.preSwitch, { BLUEGREEN_STATUS: 'healthy' }));
+  }
   // 4. Point every proxy at the new color: write, test, then reload them all; check each through itself.
   let checks: VerifyCheck[] = [];
   if (d.config.targets.length) {
@@ -62,6 +68,7 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   }
   if (d.config.verifyUrl) checks.push({ what: 'verify-url', url: d.config.verifyUrl });
   if (checks.length) await d.phase('verify', () => verify(d, s, next, checks));
+  if (hooks.postSwitch.length) await d.phase('post-switch', () => postSwitch(d));
   // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
   const old = s.live;
   if (old && old !== next && d.config.drainMs > 0 && d.config.cleanup !== 'keep') {
@@ -82,29 +89,54 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   d.finish(status, 0, next);
 }
 
+/**
+ * One probe of a color: every long-running container runs and the app answers; every one-off container (see
+ * ComposeDriver.oneOffServices) has exited 0. A one-off that exited otherwise fails the color at once.
+ */
+/** A failing post-switch hook rolls back while the old color still runs, unless post-switch-required is false. */
+async function postSwitch(d: Deployment): Promise<void> {
+  try {
+    await runHook(d, 'post-switch', d.config.hooks.postSwitch, { BLUEGREEN_STATUS: 'switched' });
+  } catch (error) {
+    if (d.config.hooks.postSwitchRequired || !(error instanceof StepFailure) || d.deps.signal?.aborted) throw error;
+    d.log.warn(`${error.message}\nThe deploy goes on (post-switch-required: false).`);
+  }
+}
+
 export async function probeColor(
   d: Deployment,
   services: string[],
   ids: string[],
   url: string,
   timeoutMs: number,
+  oneOff: readonly string[] = [],
 ): Promise<ProbeResult> {
-  const containers = await d.compose.inspect(ids);
+  const all = await d.compose.inspect(ids);
+  const once = all.filter((c) => oneOff.includes(c.service));
+  const containers = all.filter((c) => !oneOff.includes(c.service));
   const dead = containers.find((c) => !c.running || c.status === 'restarting');
-  const removed = ids.filter((id) => !containers.some((c) => c.id === id));
-  if (dead || removed.length || containers.length < services.length) {
+  const failed = once.find((c) => c.status === 'exited' && c.exitCode !== 0);
+  const removed = ids.filter((id) => !all.some((c) => c.id === id));
+  if (dead || failed || removed.length || all.length < services.length) {
     return {
       ok: false,
       fatal: true,
       detail: dead
         ? `container ${dead.name} is ${dead.status} (exit code ${dead.exitCode})`
-        : removed.length
-          ? `container ${removed.join(', ')} was removed`
-          : `no container for ${services.filter((svc) => !containers.some((c) => c.service === svc)).join(', ')}`,
+        : failed
+          ? `one-off container ${failed.name} exited with code ${failed.exitCode}`
+          : removed.length
+            ? `container ${removed.join(', ')} was removed`
+            : `no container for ${services.filter((svc) => !all.some((c) => c.service === svc)).join(', ')}`,
     };
   }
   const http = await probeHttp(d.deps.http, url, d.config.health, timeoutMs, d.deps.signal);
-  return http.ok ? dockerHealthy(d, ids, containers, http, timeoutMs) : http;
+  const pending = once.find((c) => c.status !== 'exited');
+  if (http.ok && pending) {
+    return { ok: false, detail: `${http.detail}, but the one-off container ${pending.name} has not finished` };
+  }
+  const serving = containers.map((c) => c.id);
+  return http.ok ? dockerHealthy(d, serving, containers, http, timeoutMs) : http;
 }
 
 /**
@@ -308,7 +340,8 @@ export async function verify(d: Deployment, s: Situation, next: string, checks: 
 export async function recheck(d: Deployment, s: Situation, next: string, checks: VerifyCheck[]): Promise<void> {
   const colors = await colorAddresses(d, s, next);
   const containers = await d.compose.inspect(d.nextIds);
-  const down = containers.find((c) => !c.running || c.status === 'restarting');
+  const once = s.oneOff[next] ?? [];
+  const down = containers.find((c) => !once.includes(c.service) && (!c.running || c.status === 'restarting'));
   if (down) {
     throw new StepFailure(
       `${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`,
@@ -427,6 +460,6 @@ export function pushStopNew(d: Deployment, color: string, services: string[]): v
 }
 
 export async function colorRunning(d: Deployment, s: Situation, color: string): Promise<boolean> {
-  const services = s.services[color] ?? [];
+  const services = longRunning(s, color);
   return allRunning(services, await d.compose.containers(color, services));
 }

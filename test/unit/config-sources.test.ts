@@ -177,6 +177,33 @@ describe('where each value comes from: flag > env > environments.<name> > file >
       expect.objectContaining({ container: 'proxy', file: path.join(ROOT, 'nginx/upstream.inc') }),
     ]);
   });
+
+  it('a command is a line split into words, or a YAML list whose items are its words exactly', async () => {
+    const file = [
+      'pre-deploy-command: ["sh", "-c", "python manage.py migrate && echo \'done\'", "", "a \\"b\\""]',
+      'pre-switch-command: node scripts/check.mjs --url "http://127.0.0.1:8001/ready"',
+      'post-switch-command:',
+      '  - C:\\tools\\smoke.exe',
+      '  - --retries=3',
+      "on-failure-command: ['&&', '|']",
+      '',
+    ].join('\n');
+    const files = project(file);
+    const layered = await resolveInputs(options({ files }));
+    const config = await loadConfig({ ...layered.raw, 'working-directory': ROOT }, files, layered.sources);
+    expect(config.preDeploy.command).toEqual(['sh', '-c', "python manage.py migrate && echo 'done'", '', 'a "b"']);
+    expect(config.hooks).toMatchObject({
+      preSwitch: ['node', 'scripts/check.mjs', '--url', 'http://127.0.0.1:8001/ready'],
+      postSwitch: ['C:\\tools\\smoke.exe', '--retries=3'],
+      onFailure: ['&&', '|'],
+    });
+    expect(await refusal(resolveInputs(options({ files: project('pre-deploy-command: []\n') })))).toMatch(
+      /- pre-deploy-command = "\[\]" \(from bluegreen\.yml\): a command line, or a list of its words/,
+    );
+    expect(await refusal(resolveInputs(options({ files: project('pre-switch-command: { a: b }\n') })))).toMatch(
+      /- pre-switch-command = .* \(from bluegreen\.yml\): a command line, or a list of its words/,
+    );
+  });
 });
 
 describe('what is refused, naming the key and where it came from', () => {
@@ -231,6 +258,18 @@ describe('what is refused, naming the key and where it came from', () => {
     );
     const env = { BLUEGREEN_COLOR: 'blue', BLUEGREEN_PORT: '8000', BLUEGREEN_RUN: 'x', PATH: '/bin' };
     expect((await resolveInputs(options({ files, env }))).raw).toEqual({});
+    // What a hook is given: it may run the tool itself (bluegreen status) without these being read as inputs.
+    const hook = {
+      BLUEGREEN_HOOK: 'post-switch',
+      BLUEGREEN_OPERATION: 'deploy',
+      BLUEGREEN_PREVIOUS_COLOR: 'green',
+      BLUEGREEN_PREVIOUS_PORT: '8001',
+      BLUEGREEN_STATUS: 'switched',
+      BLUEGREEN_SERVING: 'blue',
+      BLUEGREEN_EXIT_CODE: '1',
+      BLUEGREEN_ERROR: 'x',
+    };
+    expect((await resolveInputs(options({ files, env: hook }))).raw).toEqual({});
   });
 
   it('an environment the file lacks, or one without a file, or a config file that is not there', async () => {
@@ -270,6 +309,9 @@ const BAD: [InputName, string][] = [
   ['ports', '8000'],
   ['build', 'yes'],
   ['pull', 'maybe'],
+  ['pre-deploy-command', 'python manage.py migrate && echo done'],
+  ['pre-deploy-service', 'app {color}'],
+  ['pre-deploy-timeout', '0'],
   ['health-path', 'health'],
   ['health-host', 'bad host'],
   ['health-headers', 'not a header'],
@@ -286,6 +328,11 @@ const BAD: [InputName, string][] = [
   ['verify-url', 'ftp://example.com/'],
   ['verify-timeout', '-1'],
   ['color-header', 'X Color'],
+  ['pre-switch-command', 'check "unterminated'],
+  ['post-switch-command', "notify 'unterminated"],
+  ['post-switch-required', 'perhaps'],
+  ['on-failure-command', 'alert | mail'],
+  ['hook-timeout', 'never'],
   ['drain-seconds', 'soon'],
   ['cleanup', 'remove'],
   ['rollback-on-failure', 'no'],

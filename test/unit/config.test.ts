@@ -426,6 +426,8 @@ describe('loadConfig accepts good configurations', () => {
         timeoutMs: 60_000,
         intervalMs: 1_000,
       },
+      preDeploy: { command: [], service: '', timeoutMs: 600_000 },
+      hooks: { preSwitch: [], postSwitch: [], onFailure: [], timeoutMs: 300_000, postSwitchRequired: true },
       targets: [],
       verifyProxies: 'auto',
       verifyUrl: '',

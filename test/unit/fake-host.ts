@@ -218,7 +218,8 @@ const SUBCOMMANDS: Record<string, string> = {
   start: '',
   rm: '-s|--stop -f|--force -v|--volumes',
   pull: '-q|--quiet --ignore-pull-failures --include-deps',
-  run: '-d|--detach --rm --no-deps -T --name= -e|--env= --entrypoint=',
+  run: '-d|--detach --rm --no-deps -T --name= -l|--label= -e|--env= --entrypoint=',
+  build: '--pull -q|--quiet',
   logs: '--tail= -f|--follow --no-color',
 };
 
@@ -264,6 +265,8 @@ export class FakeHost implements Runner, Http {
   readonly proxies = new Map<string, FakeProxy>();
   /** Services whose container exits at once (exit code 1) whenever compose starts it (up, start). */
   readonly crashing = new Set<string>();
+  /** Services whose container does its work and exits 0 whenever compose starts it (a one-off: a migration). */
+  readonly finishing = new Set<string>();
   /** Services whose container crash-loops whenever compose starts it: its restart policy keeps restarting it. */
   readonly crashLooping = new Set<string>();
   /** HTTP status each app service answers on its port (default 200). */
@@ -289,6 +292,30 @@ export class FakeHost implements Runner, Http {
   nginxCannotStart?: (content: string) => boolean;
   /** A reload whose new workers never replace the old ones (the config did not take effect). */
   reloadNeverTakesEffect = false;
+  /**
+   * How an attached one-off (`compose run` without -d) ends, given its service and command: its exit code and the
+   * lines it prints (streamed to onLine). `timedOut` stands for a run the deadline ended; `hang` for one that runs
+   * until its container is removed, whatever the call's signal says (as compose v1's does). Default: exit 0.
+   */
+  oneOffOutcome?: (
+    service: string,
+    command: string[],
+  ) => { exitCode?: number; lines?: string[]; timedOut?: boolean; hang?: boolean };
+  /** One-off containers `compose run` started, by name, with the command each ran. */
+  readonly oneOffRuns: { name?: string; service: string; command: string[]; env: Record<string, string> }[] = [];
+  /**
+   * Programs other than docker (the user's hooks), by file name: each answers with an exit code and lines, or hangs
+   * until the call's signal aborts it. Any other program is not found.
+   */
+  readonly programs = new Map<
+    string,
+    (
+      args: readonly string[],
+      options: RunOptions,
+    ) => { exitCode?: number; lines?: string[]; timedOut?: boolean; hang?: boolean }
+  >();
+  /** Each call of a program, with its environment and working directory. */
+  readonly programRuns: { file: string; args: readonly string[]; env: Record<string, string>; cwd?: string }[] = [];
   /** The project and directory of containers added by hand (addRunning, addOneOff) when no project is named. */
   project: string;
   workingDir: string;
@@ -380,7 +407,10 @@ export class FakeHost implements Runner, Http {
   /** The command lines that change something (no version/ps/inspect/cp-out/nginx -T/logs). */
   get changes(): string[] {
     return this.calls.filter(
-      (c) => !/ version$| ps -a -q | inspect | cp -L \S+:\S+ -$| nginx -T$| nginx -t$| logs |^docker top /.test(c),
+      (c) =>
+        !/ version$| ps -a -q | inspect | cp -L \S+:\S+ -$| nginx -T$| nginx -t$| logs |^docker top |^docker ps /.test(
+          c,
+        ),
     );
   }
 
@@ -422,8 +452,41 @@ export class FakeHost implements Runner, Http {
       if (!this.composeV2) return err("docker: 'compose' is not a docker command.\nSee 'docker --help'");
       return this.compose(2, args.slice(1), options, ok, err);
     }
-    if (file !== 'docker') return err(`unexpected command ${command}`);
+    if (file !== 'docker') {
+      const program = this.programs.get(file);
+      if (!program) return err(`Command failed with ENOENT: ${command}\nspawn ${file} ENOENT`, -1);
+      this.programRuns.push({ file, args, env: { ...options.env }, cwd: options.cwd });
+      return this.ended(command, program(args, options), options);
+    }
     return this.docker([...args], options, ok, err);
+  }
+
+  /** How a program or an attached one-off ends: its lines streamed, a hang held until the signal aborts it. */
+  private async ended(
+    command: string,
+    outcome: { exitCode?: number; lines?: string[]; timedOut?: boolean; hang?: boolean },
+    options: RunOptions,
+    container?: FakeContainer,
+  ): Promise<RunResult> {
+    for (const line of outcome.lines ?? []) options.onLine?.(line);
+    const stdout = (outcome.lines ?? []).map((l) => `${l}\n`).join('');
+    if (outcome.hang && container) {
+      // Compose v1's `run` ignores SIGTERM: its client ends only once its container is removed.
+      while (this.containers.find(container.id) === container) await new Promise((r) => setTimeout(r, 2));
+      return { command, exitCode: 1, stdout, stderr: `container ${container.name} was removed`, timedOut: false };
+    }
+    if (outcome.hang) {
+      const signal = options.signal;
+      if (!signal) throw new Error(`${command} hangs, and nothing can end it (no signal)`);
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      // What execa reports for a process it ended on the signal: no exit code.
+      return { command, exitCode: -1, stdout, stderr: 'Command was canceled', timedOut: false };
+    }
+    if (outcome.timedOut) return { command, exitCode: -1, stdout, stderr: 'Command timed out', timedOut: true };
+    return { command, exitCode: outcome.exitCode ?? 0, stdout, stderr: '', timedOut: false };
   }
 
   /** Reads a compose command line as compose does: global options, subcommand, its options and arguments. */
@@ -610,16 +673,28 @@ export class FakeHost implements Runner, Http {
         return ok(`Going to remove ${removable.map((c) => c.name).join(', ')}\n`);
       }
       case 'run': {
-        const c = this.newContainer({ ...call, service: names[0] as string, oneoff: true });
+        const [service, ...command] = names as [string, ...string[]];
+        const c = this.newContainer({ ...call, service, oneoff: true });
+        const name = call.options.get('--name');
+        if (name) c.name = name;
+        const label = call.options.get('--label');
+        if (label) c.labels[label.slice(0, label.indexOf('='))] = label.slice(label.indexOf('=') + 1);
         this.containers.add(c);
+        this.oneOffRuns.push({ name, service, command, env: { ...options.env } });
         if (flag('--detach')) {
           this.setState(c, 'running');
           return ok(`${c.name}\n`);
         }
-        this.setState(c, 'exited', 0);
+        this.setState(c, 'running');
+        const r = await this.ended(ok().command, this.oneOffOutcome?.(service, command) ?? {}, options, c);
+        // The client was ended, not the container: it runs on until removed.
+        if (r.exitCode === -1) return r;
+        this.setState(c, 'exited', r.exitCode);
         if (flag('--rm')) this.containers.remove(c);
-        return ok();
+        return r;
       }
+      case 'build':
+        return ok();
       case 'pull':
         return ok();
       case 'logs':
@@ -680,6 +755,27 @@ export class FakeHost implements Runner, Http {
       return missing.length
         ? { ...err(missing.map((m) => `Error response from daemon: No such container: ${m}`).join('\n')), stdout }
         : ok(stdout);
+    }
+    if (args[0] === 'ps') {
+      // Only what the tool asks: every container with a label, as "ID NAME" lines.
+      const filter = args[args.indexOf('--filter') + 1] ?? '';
+      const [key, value] = filter.replace(/^label=/, '').split(/=(.*)/s) as [string, string];
+      if (args[1] !== '--all' || !filter.startsWith('label=') || args.at(-2) !== '--format') {
+        return err(`unexpected docker ps call: ${args.join(' ')}`);
+      }
+      const found = [...this.containers].filter((c) => c.labels[key] === value);
+      return ok(found.map((c) => `${c.id} ${c.name}\n`).join(''));
+    }
+    if (args[0] === 'rm') {
+      const refs = args.slice(1).filter((a) => !a.startsWith('-'));
+      const missing = refs.filter((r) => !this.containers.find(r));
+      for (const ref of refs) {
+        const c = this.containers.find(ref);
+        if (c) this.containers.remove(c);
+      }
+      return missing.length
+        ? err(missing.map((m) => `Error response from daemon: No such container: ${m}`).join('\n'))
+        : ok(refs.map((r) => `${r}\n`).join(''));
     }
     if (args[0] === 'restart') {
       const proxy = this.proxies.get(args[args.length - 1] ?? '');
@@ -868,9 +964,10 @@ export class FakeHost implements Runner, Http {
     };
   }
 
-  /** A container starting: it runs, exits at once (crashing) or crash-loops (crashLooping). */
+  /** A container starting: it runs, finishes (finishing), exits at once (crashing) or crash-loops (crashLooping). */
   private boot(c: FakeContainer): void {
     const marked = (set: Set<string>) => set.has(`${c.project}/${c.service}`) || set.has(c.service);
+    if (marked(this.finishing)) return this.setState(c, 'exited', 0);
     this.setState(c, marked(this.crashLooping) ? 'restarting' : marked(this.crashing) ? 'exited' : 'running');
   }
 

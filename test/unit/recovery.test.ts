@@ -482,6 +482,19 @@ describe('recovery on a real sequence', () => {
     expect(s.processes.changesBeforeEnd).toBe(0);
   });
 
+  it('a migration the dead run started (pre-deploy-command) is ended: its one-off container is removed', async () => {
+    const s = await unfinished(entry('up'), { greenRunning: false });
+    const migration = s.host.addOneOff('app-green');
+    migration.labels['bluegreen.run'] = 'dead-run';
+    const other = s.host.addOneOff('app-green');
+    other.labels['bluegreen.run'] = 'another-run';
+    const { result } = await nextDeploy(s);
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
+    expect(s.host.changes[0]).toBe(`docker rm --force ${migration.id}`);
+    expect(s.host.containers.find(migration.id)).toBeUndefined();
+    expect(s.host.containers.find(other.id)).toBeDefined();
+  });
+
   it('a child that cannot be ended: nothing changes, exit 3, the journal is kept for the next run', async () => {
     const s = await unfinished(entry('up'));
     s.processes.running.push({ pid: 4242, command: 'docker compose up', token: 'dead-run', ignoresTerm: true });

@@ -14,6 +14,7 @@ import {
   firstDeployResult,
   firstDryRunResult,
   healthRolledBackResult,
+  hooksRolledBackResult,
   invalidInputsResult,
   LOCK_HOLDER,
   lockRefusedResult,
@@ -585,5 +586,45 @@ describe('runs refused before anything was known', () => {
       /both color files define the service\(s\) app-blue in one compose project/,
     );
     expect(summaryText(result)).toMatch(new RegExp(`\\n  phases: detect ${T}s FAILED\\n`));
+  });
+});
+
+describe('report of a deploy with pre-deploy-command and hooks, whose post-switch hook failed', () => {
+  let result: Result;
+  beforeAll(async () => {
+    result = await hooksRolledBackResult();
+  });
+
+  it('lists each command in the order it ran, with its time and outcome; the failed one with its output', () => {
+    const md = summaryMarkdown(result);
+    expect(table(md, '| command | ran | time | result |')).toEqual([
+      expect.stringMatching(
+        new RegExp(`^\\| pre-deploy \\| \`python manage.py migrate --noinput\` \\| ${T} s \\| ok \\|$`),
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^\\| post-switch \\| \`smoke-test --url http://127.0.0.1/checkout\` \\| ${T} s \\| \\*\\*exit code 2\\*\\* \\|$`,
+        ),
+      ),
+      expect.stringMatching(new RegExp(`^\\| on-failure \\| \`page-oncall\` \\| ${T} s \\| ok \\|$`)),
+    ]);
+    expect(md).toContain(
+      '<details><summary>Last output lines of post-switch</summary>\n\n```\nGET /checkout\n| 500 |\nFAILED\n```\n\n</details>',
+    );
+    expect(md).not.toContain('Last output lines of pre-deploy');
+    expect(table(md, PHASES).map((r) => r.split(' | ')[0])).toEqual([
+      '| detect',
+      '| prepare',
+      '| pre-deploy',
+      '| up',
+      '| health',
+      '| switch',
+      '| verify',
+      '| post-switch',
+      '| restore',
+    ]);
+    expect(fenced(md, 'What went wrong')).toMatch(
+      /^post-switch-command exited with code 2: smoke-test --url http:\/\/127\.0\.0\.1\/checkout\nIts last 3 output lines:\nGET \/checkout\n\| 500 \|\nFAILED\nRolled back: traffic is on blue as before, green was stopped\./,
+    );
   });
 });

@@ -249,3 +249,22 @@ export async function invalidInputsResult(command = 'deploy'): Promise<{ result:
   const result = await runCommand({ inputs: { command, 'health-timeout': 'soon' }, as: 'flag' }, log);
   return { result, log };
 }
+
+/**
+ * The migration runs before green starts (it prints two lines); the post-switch smoke test fails with three lines
+ * of output, so the proxies go back to blue and green is stopped; the on-failure hook then pages someone.
+ */
+export async function hooksRolledBackResult(): Promise<Result> {
+  const s = await setup({
+    live: 'blue',
+    raw: {
+      'pre-deploy-command': 'python manage.py migrate --noinput',
+      'post-switch-command': 'smoke-test --url "http://127.0.0.1/checkout"',
+      'on-failure-command': 'page-oncall',
+    },
+  });
+  s.host.oneOffOutcome = () => ({ lines: ['Applying shop.0042_email... OK', 'Applying shop.0043_index... OK'] });
+  s.host.programs.set('smoke-test', () => ({ exitCode: 2, lines: ['GET /checkout', '| 500 |', 'FAILED'] }));
+  s.host.programs.set('page-oncall', () => ({ exitCode: 0 }));
+  return s.run();
+}
