@@ -12,6 +12,11 @@ export interface RunOptions {
   onLine?: (line: string) => void;
   /** Ends the command when aborted (the run was cancelled). */
   signal?: AbortSignal;
+  /**
+   * The command may start processes of its own (a user's hook: `sh -c`, a script, a .cmd): the deadline and the
+   * cancel end them all, not only the one started here, whose children would hold its output open.
+   */
+  tree?: boolean;
 }
 
 export interface RunResult {
@@ -57,25 +62,74 @@ export function createExecaRunner(): Runner {
   return {
     async run(file, args, options) {
       const command = describeCommand(file, args);
+      const tree = options.tree === true;
       const subprocess = execa(file, args, {
         cwd: options.cwd,
         env: options.env,
-        input: options.input,
-        timeout: options.timeoutMs,
+        // Nothing waits for an answer on stdin: a prompt meets its end at once rather than the deadline.
+        ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+        timeout: tree ? undefined : options.timeoutMs,
         encoding: options.encoding ?? 'utf8',
         reject: false,
         stripFinalNewline: false,
         windowsHide: true,
-        cancelSignal: options.signal,
+        cancelSignal: tree ? undefined : options.signal,
+        // Its own process group, so that the group can be ended (POSIX); Windows ends a tree with taskkill.
+        detached: tree && process.platform !== 'win32',
       });
+      const ending = tree ? endTreeWhenDue(subprocess.pid, options) : undefined;
       if (options.onLine) forwardLines(subprocess, options.onLine);
-      const r = await subprocess;
+      const r = await subprocess.finally(() => ending?.done());
       // A missing binary has no exit code: report it as a failure with execa's explanation.
       const exitCode = typeof r.exitCode === 'number' ? r.exitCode : -1;
       const stderr = String(r.stderr ?? '') || (exitCode === -1 ? String(r.message ?? '') : '');
-      return { command, exitCode, stdout: String(r.stdout ?? ''), stderr, timedOut: Boolean(r.timedOut) };
+      const timedOut = Boolean(r.timedOut) || Boolean(ending?.timedOut());
+      return { command, exitCode, stdout: String(r.stdout ?? ''), stderr, timedOut };
     },
   };
+}
+
+/** How long the processes of an ended tree have between SIGTERM and SIGKILL. */
+const TREE_KILL_GRACE_MS = 5_000;
+
+/** Ends a process and every process it started once the deadline passes or the signal aborts. */
+function endTreeWhenDue(pid: number | undefined, options: RunOptions) {
+  let timedOut = false;
+  let killLater: NodeJS.Timeout | undefined;
+  const end = () => {
+    if (pid === undefined || killLater) return;
+    killTree(pid, 'SIGTERM');
+    killLater = setTimeout(() => killTree(pid, 'SIGKILL'), TREE_KILL_GRACE_MS);
+  };
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    end();
+  }, options.timeoutMs);
+  options.signal?.addEventListener('abort', end, { once: true });
+  if (options.signal?.aborted) end();
+  return {
+    timedOut: () => timedOut,
+    done: () => {
+      clearTimeout(deadline);
+      clearTimeout(killLater);
+      options.signal?.removeEventListener('abort', end);
+    },
+  };
+}
+
+function killTree(pid: number, signal: 'SIGTERM' | 'SIGKILL'): void {
+  if (process.platform === 'win32') {
+    // taskkill ends the whole tree at once; there is no gentler signal to send first.
+    if (signal === 'SIGTERM') {
+      void execa('taskkill', ['/T', '/F', '/PID', String(pid)], { reject: false, timeout: 10_000, windowsHide: true });
+    }
+    return;
+  }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group has ended already.
+  }
 }
 
 function forwardLines(

@@ -19222,8 +19222,9 @@ function wordsOf(content) {
  * - 'single quotes' keep everything as written;
  * - "double quotes" keep everything but \", which is a double quote;
  * - parts written next to each other join into one word (--name="a b" is --name=a b); '' or "" is an empty word;
- * - outside quotes, a backslash escapes a following whitespace, ' or "; any other backslash is kept, so Windows
- *   paths (C:\tools\migrate.exe, \\server\share) need no doubling;
+ * - outside quotes, a backslash escapes a following ' or "; any other backslash is kept, so Windows paths
+ *   (C:\tools\migrate.exe, \\server\share, robocopy C:\src\ D:\dst\) need no doubling;
+ * - a backslash that ends a line after a space joins the line to the next (a command pasted from a script);
  * - $VAR, *, ~ and the like are kept as written.
  * A word that is exactly a shell operator (&&, |, > …) is refused: the user expects a shell that is not there.
  */
@@ -19268,11 +19269,12 @@ function splitWords(text) {
             bare = false;
             i = close;
         }
-        else if (c === '\\' && (next === '\n' || (next === '\r' && text[i + 2] === '\n'))) {
+        else if (c === '\\' && !started && (next === '\n' || (next === '\r' && text[i + 2] === '\n'))) {
             // A line continuation, as in a shell script pasted into a YAML block: it joins the lines and makes no word.
+            // One that ends a word (dir C:\) is the word's own backslash.
             i += next === '\r' ? 2 : 1;
         }
-        else if (c === '\\' && (WHITESPACE.has(next) || next === "'" || next === '"')) {
+        else if (c === '\\' && (next === "'" || next === '"')) {
             word += next;
             started = true;
             bare = false;
@@ -19451,6 +19453,7 @@ const TOOL_ENV = [
     'BLUEGREEN_PREVIOUS_PORT',
     'BLUEGREEN_STATUS',
     'BLUEGREEN_SERVING',
+    'BLUEGREEN_SERVING_KNOWN',
     'BLUEGREEN_EXIT_CODE',
     'BLUEGREEN_ERROR',
 ];
@@ -19529,12 +19532,18 @@ function maskUrl(value) {
         return value.replace(/\/\/[^/\s]*@/g, '//***@');
     }
 }
+/** Every URL in a text (a command line) with its user, password and query masked. */
+function maskUrls(text) {
+    return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, (url) => maskUrl(url));
+}
 /** What a log or an error may show of an input's value. */
 function masked(input, value) {
     if (input === 'health-headers')
         return maskHeaders(value);
     if (input === 'verify-url')
         return maskUrl(value);
+    if (COMMAND_INPUTS.has(input))
+        return maskUrls(value);
     if (input === 'nginx-targets')
         return value.replace(/\/\/[^/\s'"]*@/g, '//***@');
     return value;
@@ -19586,6 +19595,8 @@ function commandLine(name) {
         const split = splitWords(v);
         if ('problem' in split)
             return fail(ctx, split.problem);
+        if (split.words.length && !split.words[0])
+            return fail(ctx, 'the program to run is empty');
         return split.words;
     });
 }
@@ -29504,26 +29515,75 @@ function createExecaRunner() {
     return {
         async run(file, args, options) {
             const command = describeCommand(file, args);
+            const tree = options.tree === true;
             const subprocess = execa(file, args, {
                 cwd: options.cwd,
                 env: options.env,
-                input: options.input,
-                timeout: options.timeoutMs,
+                // Nothing waits for an answer on stdin: a prompt meets its end at once rather than the deadline.
+                ...(options.input === undefined ? { stdin: 'ignore' } : { input: options.input }),
+                timeout: tree ? undefined : options.timeoutMs,
                 encoding: options.encoding ?? 'utf8',
                 reject: false,
                 stripFinalNewline: false,
                 windowsHide: true,
-                cancelSignal: options.signal,
+                cancelSignal: tree ? undefined : options.signal,
+                // Its own process group, so that the group can be ended (POSIX); Windows ends a tree with taskkill.
+                detached: tree && process.platform !== 'win32',
             });
+            const ending = tree ? endTreeWhenDue(subprocess.pid, options) : undefined;
             if (options.onLine)
                 forwardLines(subprocess, options.onLine);
-            const r = await subprocess;
+            const r = await subprocess.finally(() => ending?.done());
             // A missing binary has no exit code: report it as a failure with execa's explanation.
             const exitCode = typeof r.exitCode === 'number' ? r.exitCode : -1;
             const stderr = String(r.stderr ?? '') || (exitCode === -1 ? String(r.message ?? '') : '');
-            return { command, exitCode, stdout: String(r.stdout ?? ''), stderr, timedOut: Boolean(r.timedOut) };
+            const timedOut = Boolean(r.timedOut) || Boolean(ending?.timedOut());
+            return { command, exitCode, stdout: String(r.stdout ?? ''), stderr, timedOut };
         },
     };
+}
+/** How long the processes of an ended tree have between SIGTERM and SIGKILL. */
+const TREE_KILL_GRACE_MS = 5_000;
+/** Ends a process and every process it started once the deadline passes or the signal aborts. */
+function endTreeWhenDue(pid, options) {
+    let timedOut = false;
+    let killLater;
+    const end = () => {
+        if (pid === undefined || killLater)
+            return;
+        killTree(pid, 'SIGTERM');
+        killLater = setTimeout(() => killTree(pid, 'SIGKILL'), TREE_KILL_GRACE_MS);
+    };
+    const deadline = setTimeout(() => {
+        timedOut = true;
+        end();
+    }, options.timeoutMs);
+    options.signal?.addEventListener('abort', end, { once: true });
+    if (options.signal?.aborted)
+        end();
+    return {
+        timedOut: () => timedOut,
+        done: () => {
+            clearTimeout(deadline);
+            clearTimeout(killLater);
+            options.signal?.removeEventListener('abort', end);
+        },
+    };
+}
+function killTree(pid, signal) {
+    if (process.platform === 'win32') {
+        // taskkill ends the whole tree at once; there is no gentler signal to send first.
+        if (signal === 'SIGTERM') {
+            void execa('taskkill', ['/T', '/F', '/PID', String(pid)], { reject: false, timeout: 10_000, windowsHide: true });
+        }
+        return;
+    }
+    try {
+        process.kill(-pid, signal);
+    }
+    catch {
+        // The group has ended already.
+    }
 }
 function forwardLines(subprocess, onLine) {
     for (const stream of [subprocess.stdout, subprocess.stderr]) {
@@ -29901,6 +29961,8 @@ const CHANGE_TIMEOUT_MS = 5 * 60_000;
 const QUERY_TIMEOUT_MS = 60_000;
 /** How long a compose client has to end once the container it runs in the foreground was removed. */
 const CLIENT_GRACE_MS = 30_000;
+/** How often a one-off container past its deadline is looked for, until its compose client ends. */
+const SWEEP_INTERVAL_MS = 500;
 /** The label that ties a one-off container to the run that started it. */
 const RUN_LABEL = 'bluegreen.run';
 /** What compose accepts as a service name; anything else could be read as an option on a command line. */
@@ -30169,57 +30231,73 @@ class ComposeDriver {
     }
     /**
      * Runs a command once in a one-off container (see runArgs) and returns how it ended; it does not throw on a
-     * non-zero exit. At the deadline or on a cancel, the container itself is removed at once: ending the compose
-     * client would not end it (compose v1's `run` even ignores SIGTERM). `steady` is a runner the cancel does not end.
+     * non-zero exit. At the deadline or on a cancel, the container itself is removed, and again until the compose
+     * client ends (it may create the container after the first removal, while it pulls or builds): ending the client
+     * would not end the container (compose v1's `run` even ignores SIGTERM). `steady` is a runner the cancel does not
+     * end. Throws when a container it started cannot be removed.
      */
     async runOnce(color, service, run, command, options) {
         const { timeoutMs, onLine, steady, signal } = options;
-        const name = oneOffName(service, run);
-        let removal;
+        const removed = [];
+        let clientEnded = false;
+        let sweeping;
         let timedOut = false;
-        const remove = () => {
-            removal ??= steady.run('docker', ['rm', '--force', name], { timeoutMs: CHANGE_TIMEOUT_MS }).then((rm) => {
-                if (rm.exitCode !== 0 && !/no such container/i.test(rm.stderr)) {
-                    onLine(`Could not remove the one-off container ${name}: ${rm.stderr.trim()}`);
+        const sweep = () => {
+            sweeping ??= (async () => {
+                while (!clientEnded) {
+                    removed.push(...(await this.removeRunContainers(run, steady).catch(() => [])));
+                    await new Promise((resolve) => setTimeout(resolve, SWEEP_INTERVAL_MS));
                 }
-            });
+            })();
         };
         const deadline = setTimeout(() => {
             timedOut = true;
-            remove();
+            sweep();
         }, timeoutMs);
-        signal?.addEventListener('abort', remove, { once: true });
+        signal?.addEventListener('abort', sweep, { once: true });
+        let r;
         try {
             // The client's own deadline comes later: by then, the removal of its container has ended it.
-            const r = await this.runner.run(this.cli.file, this.runArgs(color, service, run, command), {
+            r = await this.runner.run(this.cli.file, this.runArgs(color, service, run, command), {
                 cwd: this.config.workingDirectory,
                 env: this.env(color),
                 timeoutMs: timeoutMs + CLIENT_GRACE_MS,
                 onLine,
             });
-            if (r.exitCode === -1 || r.timedOut)
-                remove();
-            await removal;
-            return timedOut || r.timedOut ? { ...r, timedOut: true } : r;
         }
         finally {
+            clientEnded = true;
             clearTimeout(deadline);
-            signal?.removeEventListener('abort', remove);
+            signal?.removeEventListener('abort', sweep);
         }
+        await sweeping;
+        if (r.exitCode === -1 || r.timedOut || timedOut || signal?.aborted) {
+            const left = await this.removeRunContainers(run, steady).catch((error) => {
+                throw new Error(`the one-off container of ${service} may still run, and could not be removed (${error.message}): ` +
+                    `remove it by hand: docker rm -f ${oneOffName(service, run)}`);
+            });
+            removed.push(...left);
+        }
+        return { ...r, timedOut: r.timedOut || timedOut, removed };
     }
     /**
      * Ends the one-off containers a run started (pre-deploy-command) that still exist: those of a run that died are
      * found on the engine by their label, whichever runner started them. Returns their names.
      */
-    async removeRunContainers(run) {
-        const ps = ensureOk(await this.runner.run('docker', ['ps', '--all', '--filter', `label=${RUN_LABEL}=${run}`, '--format', '{{.ID}} {{.Names}}'], { timeoutMs: QUERY_TIMEOUT_MS }), 'listing the one-off containers of the unfinished run');
+    async removeRunContainers(run, runner = this.runner) {
+        const ps = ensureOk(await runner.run('docker', ['ps', '--all', '--filter', `label=${RUN_LABEL}=${run}`, '--format', '{{.ID}} {{.Names}}'], { timeoutMs: QUERY_TIMEOUT_MS }), 'listing the one-off containers of the run');
         const found = ps.stdout
             .split('\n')
             .map((line) => line.trim().split(/\s+/))
             .filter((parts) => parts.length === 2);
         if (!found.length)
             return [];
-        ensureOk(await this.runner.run('docker', ['rm', '--force', ...found.map(([id]) => id)], { timeoutMs: CHANGE_TIMEOUT_MS }), 'removing the one-off containers of the unfinished run');
+        const rm = await runner.run('docker', ['rm', '--force', ...found.map(([id]) => id)], {
+            timeoutMs: CHANGE_TIMEOUT_MS,
+        });
+        // One that compose's --rm removed meanwhile is gone all the same.
+        if (rm.exitCode !== 0 && !/no such container/i.test(rm.stderr))
+            ensureOk(rm, 'removing one-off containers');
         return found.map(([, name]) => name);
     }
     /**
@@ -30873,6 +30951,7 @@ function allRunning(services, containers) {
 // the runner. None runs through a shell; each has a deadline, and a cancel ends the one under way.
 
 
+
 /** How many of a command's last output lines the result and the error keep. */
 const HOOK_LINES = 20;
 /** The input that holds each command, as errors and logs name it. */
@@ -30908,6 +30987,8 @@ async function runPreDeploy(d, s, color) {
         steady: d.deps.runner,
         signal: d.deps.signal,
     });
+    if (r.removed.length)
+        d.log.info(`Removed the one-off container ${r.removed.join(', ')}, which was still running.`);
     hooks_settle(d, 'pre-deploy', command, r, start, output, timeoutMs);
 }
 /** Runs a hook on the runner, in the working directory, with the run's facts in its environment. */
@@ -30921,6 +31002,7 @@ async function runHook(d, name, command, env = {}) {
         env: { ...hookEnv(d, name), ...env },
         timeoutMs: d.config.hooks.timeoutMs,
         onLine: (line) => output.push(line, d),
+        tree: true,
     });
     return hooks_settle(d, name, command, r, start, output, d.config.hooks.timeoutMs);
 }
@@ -30965,9 +31047,10 @@ function hooks_settle(d, name, command, r, start, output, timeoutMs) {
         (unstarted && r.stderr.trim() ? `\n${tail(r.stderr, 3)}` : '') +
         (text ? `\nIts last ${text.split('\n').length} output lines:\n${text}` : ''));
 }
+/** A command line as logs, results and plans show it: a URL's credentials masked (a webhook's token). */
 function show(command) {
     const [file, ...args] = command;
-    return describeCommand(file, args);
+    return maskUrls(describeCommand(file, args));
 }
 /** Shows each output line in the log as it comes, and keeps the last HOOK_LINES. */
 class Tail {
@@ -30989,7 +31072,7 @@ function needsHealth(entry, observed) {
     const { from, to, phase } = entry;
     if (phase === 'up' || phase === 'cleanup' || !observed.allRunning[to])
         return false;
-    if (phase === 'undo')
+    if (phase === 'undo' || phase === 'post-switch')
         return from !== undefined && !observed.allRunning[from];
     return from !== undefined || phase === 'switched';
 }
@@ -31020,7 +31103,13 @@ function decideRecovery(entry, observed) {
             why: `${to} had passed every check and served; ${from ?? 'the old color'} was being stopped`,
         };
     }
-    const state = phase === 'switch' ? 'had begun' : phase === 'switched' ? 'was done but not yet checked' : 'was being undone';
+    const state = phase === 'switch'
+        ? 'had begun'
+        : phase === 'switched'
+            ? 'was done but not yet checked'
+            : phase === 'post-switch'
+                ? 'was done, but its post-switch-command had not passed'
+                : 'was being undone';
     const toState = !observed.allRunning[to]
         ? 'is not running'
         : observed.healthy
@@ -31058,7 +31147,8 @@ function decideRecovery(entry, observed) {
     };
     // With no reload begun, the proxy still serves what it loaded: putting the files back changes no traffic.
     const nothingLoaded = entry.reloading.length === 0;
-    if (phase === 'undo') {
+    // A required post-switch-command that never passed is a failed check: its run would have gone back to `from`.
+    if (phase === 'undo' || phase === 'post-switch') {
         // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
         if (fromRuns || nothingLoaded)
             return restore;
@@ -31162,6 +31252,11 @@ async function swap(d, s, next, starts) {
         const ids = (await d.compose.containers(next, nextServices)).map((c) => c.id);
         d.nextIds = ids;
         const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, nextServices, ids, url, timeoutMs, s.oneOff[next])), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, d.deps);
+        const once = s.oneOff[next] ?? [];
+        if (outcome.ok && once.length) {
+            // Done with: from here the color is its long-running containers (a one-off pruned later changes nothing).
+            d.nextIds = (await d.compose.inspect(ids)).filter((c) => !once.includes(c.service)).map((c) => c.id);
+        }
         if (!outcome.ok) {
             d.checkCancelled('during health');
             // The last probe's detail says what was expected of it (the status, or the body).
@@ -31206,12 +31301,11 @@ async function swap(d, s, next, starts) {
     d.result.rolledBack = d.config.command === 'rollback';
     d.finish(status, 0, next);
 }
-/**
- * One probe of a color: every long-running container runs and the app answers; every one-off container (see
- * ComposeDriver.oneOffServices) has exited 0. A one-off that exited otherwise fails the color at once.
- */
 /** A failing post-switch hook rolls back while the old color still runs, unless post-switch-required is false. */
 async function postSwitch(d) {
+    // Should this run die while a required hook runs, the next one goes back to the old color rather than finish.
+    if (d.config.hooks.postSwitchRequired)
+        await d.record('post-switch');
     try {
         await runHook(d, 'post-switch', d.config.hooks.postSwitch, { BLUEGREEN_STATUS: 'switched' });
     }
@@ -31221,6 +31315,10 @@ async function postSwitch(d) {
         d.log.warn(`${error.message}\nThe deploy goes on (post-switch-required: false).`);
     }
 }
+/**
+ * One probe of a color: every long-running container runs and the app answers; every one-off container (see
+ * ComposeDriver.oneOffServices) has exited 0. A one-off that exited otherwise fails the color at once.
+ */
 async function probeColor(d, services, ids, url, timeoutMs, oneOff = []) {
     const all = await d.compose.inspect(ids);
     const once = all.filter((c) => oneOff.includes(c.service));
@@ -31430,8 +31528,7 @@ async function verify(d, s, next, checks) {
 async function recheck(d, s, next, checks) {
     const colors = await colorAddresses(d, s, next);
     const containers = await d.compose.inspect(d.nextIds);
-    const once = s.oneOff[next] ?? [];
-    const down = containers.find((c) => !once.includes(c.service) && (!c.running || c.status === 'restarting'));
+    const down = containers.find((c) => !c.running || c.status === 'restarting');
     if (down) {
         throw new StepFailure(`${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`);
     }
@@ -31578,6 +31675,7 @@ function describeUnfinished(d, entry, underWay = false) {
         switch: `was switching the proxies from ${from ?? 'nothing'} to ${to} ` +
             (entry.reloading.length ? `(reload begun in ${entry.reloading.join(', ')})` : '(no proxy reloaded yet)'),
         switched: `had switched the proxies to ${to} and was checking it`,
+        'post-switch': `had switched the proxies to ${to} and was running its post-switch-command`,
         cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,
         undo: `was putting the proxies back on ${from ?? 'the includes they had before'}`,
     };
@@ -31596,8 +31694,9 @@ function reportUnfinished(d, entry) {
     view.underWay = underWay;
     if (entry.phase === 'up' || (entry.phase === 'switch' && !entry.reloading.length))
         view.serving = entry.from;
-    if (entry.phase === 'switched' || entry.phase === 'cleanup')
+    if (entry.phase === 'switched' || entry.phase === 'post-switch' || entry.phase === 'cleanup') {
         view.serving = entry.to;
+    }
     view.action = underWay
         ? `it may still be under way${entry.run.host === external_node_os_default().hostname() ? '' : ` on ${entry.run.host} (its process cannot be seen from here)`}`
         : 'none yet: the next deploy or rollback finishes or undoes it first';
@@ -31746,7 +31845,8 @@ async function pointProxies(d, seen, entry, color, reload) {
     }
     if (color === undefined || !checks.length)
         return false;
-    d.nextIds = (seen.states[color] ?? []).map((c) => c.id);
+    const serving = longRunning(seen, color);
+    d.nextIds = (seen.states[color] ?? []).filter((c) => serving.includes(c.service)).map((c) => c.id);
     await verify(d, { ...seen, live: undefined }, color, checks);
     return true;
 }
@@ -31754,8 +31854,10 @@ async function pointProxies(d, seen, entry, color, reload) {
 async function answersHealth(d, seen, color) {
     const h = d.config.health;
     const url = `http://${h.host}:${d.compose.port(color)}${h.path}`;
-    const ids = (seen.states[color] ?? []).map((c) => c.id);
-    const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, seen.services[color] ?? [], ids, url, timeoutMs, seen.oneOff[color])), { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs }, d.deps);
+    // The color as it serves: its long-running services (its one-offs did their work, or were pruned since).
+    const services = longRunning(seen, color);
+    const ids = (seen.states[color] ?? []).filter((c) => services.includes(c.service)).map((c) => c.id);
+    const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, services, ids, url, timeoutMs)), { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs }, d.deps);
     if (!outcome.ok)
         d.log.info(`${color} does not answer its health check: ${outcome.detail}`);
     return outcome.ok;
@@ -31957,7 +32059,7 @@ function planOnly(d, s, next) {
     const h = d.config.health;
     const hooks = d.config.hooks;
     const cmd = (args) => d.compose.describe(args);
-    const onRunner = (input, words, then) => words.length ? [`run ${input} on the runner, ${then}: ${describeCommand(words[0] ?? '', words.slice(1))}`] : [];
+    const onRunner = (input, words, then) => words.length ? [`run ${input} on the runner, ${then}: ${show(words)}`] : [];
     const u = d.result.interrupted;
     const preDeploy = !rollback && d.config.preDeploy.command.length > 0;
     const once = s.oneOff[next] ?? [];
@@ -31973,7 +32075,7 @@ function planOnly(d, s, next) {
                 ...(d.config.build ? [cmd(d.compose.buildArgs(next, services))] : []),
                 `run pre-deploy-command once, before ${next} starts (at most ${d.config.preDeploy.timeoutMs / 1000} s; ` +
                     `failure: nothing started or switched): ` +
-                    cmd(d.compose.runArgs(next, preDeployService(d, s, next), d.runId, d.config.preDeploy.command)),
+                    maskUrls(cmd(d.compose.runArgs(next, preDeployService(d, s, next), d.runId, d.config.preDeploy.command))),
             ]
             : []),
         rollback
@@ -32063,6 +32165,8 @@ class Deployment {
     unconfirmed = new Set();
     /** The new color's containers, as found before the health check. */
     nextIds = [];
+    /** Detection finished: which color served is known (else a failure cannot say where traffic is). */
+    detected = false;
     /** pre-deploy-command ran: whatever it changed (a migration) is not undone, and a failure says so. */
     ranPreDeploy = false;
     /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
@@ -32097,6 +32201,7 @@ class Deployment {
     }
     async run() {
         let release;
+        let failed = false;
         try {
             if (!this.readOnly)
                 release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
@@ -32109,16 +32214,21 @@ class Deployment {
             else if (unfinished)
                 await this.phase('recover', () => recover(this, unfinished));
             const situation = await this.phase('detect', () => detect(this));
+            this.detected = true;
             await runCommand(this, situation, unfinished);
         }
         catch (error) {
             await this.fail(error);
-            await this.onFailure();
+            failed = true;
         }
         finally {
             await this.closeJournal();
             await release?.().catch((error) => this.log.warn(`Could not remove the deploy lock: ${error.message}`));
         }
+        // Once the journal and the lock are settled: a slow hook (a cancelled job is killed seconds after its signal)
+        // leaves neither behind, and the hook may itself run the tool.
+        if (failed)
+            await this.onFailure();
         this.result.durationMs = this.deps.clock.now() - this.started;
         return this.result;
     }
@@ -32290,8 +32400,9 @@ class Deployment {
                 await runHook(this, 'on-failure', words, {
                     BLUEGREEN_STATUS: r.status,
                     BLUEGREEN_SERVING: r.color ?? '',
+                    BLUEGREEN_SERVING_KNOWN: String(this.detected),
                     BLUEGREEN_EXIT_CODE: String(r.exitCode),
-                    BLUEGREEN_ERROR: (r.error ?? '').split('\n')[0] ?? '',
+                    BLUEGREEN_ERROR: maskUrls((r.error ?? '').split('\n')[0] ?? ''),
                 });
             }
             catch (error) {
@@ -32560,7 +32671,7 @@ const CONFIG_COMMAND = {
 };
 /** The engine's commands and the CLI's own. */
 const CLI_COMMANDS = [...COMMAND_NAMES, CONFIG_COMMAND.name];
-const BOOLEAN_INPUTS = new Set(['build', 'pull', 'rollback-on-failure', 'dry-run']);
+const BOOLEAN_INPUTS = new Set(['build', 'pull', 'post-switch-required', 'rollback-on-failure', 'dry-run']);
 const args_NAMES = new Set(INPUTS.map((i) => i.name));
 /**
  * `bluegreen <command> --input-name value ...`: the flags are the action's input names. A boolean flag given

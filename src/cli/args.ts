@@ -18,7 +18,7 @@ export const CONFIG_COMMAND = {
 /** The engine's commands and the CLI's own. */
 const CLI_COMMANDS: readonly string[] = [...COMMAND_NAMES, CONFIG_COMMAND.name];
 
-const BOOLEAN_INPUTS = new Set(['build', 'pull', 'rollback-on-failure', 'dry-run']);
+const BOOLEAN_INPUTS = new Set(['build', 'pull', 'post-switch-required', 'rollback-on-failure', 'dry-run']);
 const NAMES = new Set<string>(INPUTS.map((i) => i.name));
 
 /**

@@ -143,10 +143,16 @@ export function maskUrl(value: string): string {
   }
 }
 
+/** Every URL in a text (a command line) with its user, password and query masked. */
+export function maskUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, (url) => maskUrl(url));
+}
+
 /** What a log or an error may show of an input's value. */
 export function masked(input: string, value: string): string {
   if (input === 'health-headers') return maskHeaders(value);
   if (input === 'verify-url') return maskUrl(value);
+  if (COMMAND_INPUTS.has(input)) return maskUrls(value);
   if (input === 'nginx-targets') return value.replace(/\/\/[^/\s'"]*@/g, '//***@');
   return value;
 }
@@ -203,6 +209,7 @@ function commandLine(name: InputName) {
   return text(name).transform((v, ctx) => {
     const split = splitWords(v);
     if ('problem' in split) return fail(ctx, split.problem);
+    if (split.words.length && !split.words[0]) return fail(ctx, 'the program to run is empty');
     return split.words;
   });
 }

@@ -6,8 +6,9 @@
  * - 'single quotes' keep everything as written;
  * - "double quotes" keep everything but \", which is a double quote;
  * - parts written next to each other join into one word (--name="a b" is --name=a b); '' or "" is an empty word;
- * - outside quotes, a backslash escapes a following whitespace, ' or "; any other backslash is kept, so Windows
- *   paths (C:\tools\migrate.exe, \\server\share) need no doubling;
+ * - outside quotes, a backslash escapes a following ' or "; any other backslash is kept, so Windows paths
+ *   (C:\tools\migrate.exe, \\server\share, robocopy C:\src\ D:\dst\) need no doubling;
+ * - a backslash that ends a line after a space joins the line to the next (a command pasted from a script);
  * - $VAR, *, ~ and the like are kept as written.
  * A word that is exactly a shell operator (&&, |, > …) is refused: the user expects a shell that is not there.
  */
@@ -55,10 +56,11 @@ export function splitWords(text: string): { words: string[] } | { problem: strin
       started = true;
       bare = false;
       i = close;
-    } else if (c === '\\' && (next === '\n' || (next === '\r' && text[i + 2] === '\n'))) {
+    } else if (c === '\\' && !started && (next === '\n' || (next === '\r' && text[i + 2] === '\n'))) {
       // A line continuation, as in a shell script pasted into a YAML block: it joins the lines and makes no word.
+      // One that ends a word (dir C:\) is the word's own backslash.
       i += next === '\r' ? 2 : 1;
-    } else if (c === '\\' && (WHITESPACE.has(next) || next === "'" || next === '"')) {
+    } else if (c === '\\' && (next === "'" || next === '"')) {
       word += next;
       started = true;
       bare = false;

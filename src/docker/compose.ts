@@ -10,6 +10,8 @@ const CHANGE_TIMEOUT_MS = 5 * 60_000;
 const QUERY_TIMEOUT_MS = 60_000;
 /** How long a compose client has to end once the container it runs in the foreground was removed. */
 const CLIENT_GRACE_MS = 30_000;
+/** How often a one-off container past its deadline is looked for, until its compose client ends. */
+const SWEEP_INTERVAL_MS = 500;
 /** The label that ties a one-off container to the run that started it. */
 const RUN_LABEL = 'bluegreen.run';
 /** What compose accepts as a service name; anything else could be read as an option on a command line. */
@@ -346,8 +348,10 @@ export class ComposeDriver {
 
   /**
    * Runs a command once in a one-off container (see runArgs) and returns how it ended; it does not throw on a
-   * non-zero exit. At the deadline or on a cancel, the container itself is removed at once: ending the compose
-   * client would not end it (compose v1's `run` even ignores SIGTERM). `steady` is a runner the cancel does not end.
+   * non-zero exit. At the deadline or on a cancel, the container itself is removed, and again until the compose
+   * client ends (it may create the container after the first removal, while it pulls or builds): ending the client
+   * would not end the container (compose v1's `run` even ignores SIGTERM). `steady` is a runner the cancel does not
+   * end. Throws when a container it started cannot be removed.
    */
   async runOnce(
     color: string,
@@ -355,62 +359,75 @@ export class ComposeDriver {
     run: string,
     command: readonly string[],
     options: { timeoutMs: number; onLine: (line: string) => void; steady: Runner; signal?: AbortSignal },
-  ): Promise<RunResult> {
+  ): Promise<RunResult & { removed: string[] }> {
     const { timeoutMs, onLine, steady, signal } = options;
-    const name = oneOffName(service, run);
-    let removal: Promise<void> | undefined;
+    const removed: string[] = [];
+    let clientEnded = false;
+    let sweeping: Promise<void> | undefined;
     let timedOut = false;
-    const remove = () => {
-      removal ??= steady.run('docker', ['rm', '--force', name], { timeoutMs: CHANGE_TIMEOUT_MS }).then((rm) => {
-        if (rm.exitCode !== 0 && !/no such container/i.test(rm.stderr)) {
-          onLine(`Could not remove the one-off container ${name}: ${rm.stderr.trim()}`);
+    const sweep = () => {
+      sweeping ??= (async () => {
+        while (!clientEnded) {
+          removed.push(...(await this.removeRunContainers(run, steady).catch(() => [])));
+          await new Promise((resolve) => setTimeout(resolve, SWEEP_INTERVAL_MS));
         }
-      });
+      })();
     };
     const deadline = setTimeout(() => {
       timedOut = true;
-      remove();
+      sweep();
     }, timeoutMs);
-    signal?.addEventListener('abort', remove, { once: true });
+    signal?.addEventListener('abort', sweep, { once: true });
+    let r: RunResult;
     try {
       // The client's own deadline comes later: by then, the removal of its container has ended it.
-      const r = await this.runner.run(this.cli.file, this.runArgs(color, service, run, command), {
+      r = await this.runner.run(this.cli.file, this.runArgs(color, service, run, command), {
         cwd: this.config.workingDirectory,
         env: this.env(color),
         timeoutMs: timeoutMs + CLIENT_GRACE_MS,
         onLine,
       });
-      if (r.exitCode === -1 || r.timedOut) remove();
-      await removal;
-      return timedOut || r.timedOut ? { ...r, timedOut: true } : r;
     } finally {
+      clientEnded = true;
       clearTimeout(deadline);
-      signal?.removeEventListener('abort', remove);
+      signal?.removeEventListener('abort', sweep);
     }
+    await sweeping;
+    if (r.exitCode === -1 || r.timedOut || timedOut || signal?.aborted) {
+      const left = await this.removeRunContainers(run, steady).catch((error: Error) => {
+        throw new Error(
+          `the one-off container of ${service} may still run, and could not be removed (${error.message}): ` +
+            `remove it by hand: docker rm -f ${oneOffName(service, run)}`,
+        );
+      });
+      removed.push(...left);
+    }
+    return { ...r, timedOut: r.timedOut || timedOut, removed };
   }
 
   /**
    * Ends the one-off containers a run started (pre-deploy-command) that still exist: those of a run that died are
    * found on the engine by their label, whichever runner started them. Returns their names.
    */
-  async removeRunContainers(run: string): Promise<string[]> {
+  async removeRunContainers(run: string, runner = this.runner): Promise<string[]> {
     const ps = ensureOk(
-      await this.runner.run(
+      await runner.run(
         'docker',
         ['ps', '--all', '--filter', `label=${RUN_LABEL}=${run}`, '--format', '{{.ID}} {{.Names}}'],
         { timeoutMs: QUERY_TIMEOUT_MS },
       ),
-      'listing the one-off containers of the unfinished run',
+      'listing the one-off containers of the run',
     );
     const found = ps.stdout
       .split('\n')
       .map((line) => line.trim().split(/\s+/))
       .filter((parts): parts is [string, string] => parts.length === 2);
     if (!found.length) return [];
-    ensureOk(
-      await this.runner.run('docker', ['rm', '--force', ...found.map(([id]) => id)], { timeoutMs: CHANGE_TIMEOUT_MS }),
-      'removing the one-off containers of the unfinished run',
-    );
+    const rm = await runner.run('docker', ['rm', '--force', ...found.map(([id]) => id)], {
+      timeoutMs: CHANGE_TIMEOUT_MS,
+    });
+    // One that compose's --rm removed meanwhile is gone all the same.
+    if (rm.exitCode !== 0 && !/no such container/i.test(rm.stderr)) ensureOk(rm, 'removing one-off containers');
     return found.map(([, name]) => name);
   }
 

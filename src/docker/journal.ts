@@ -8,10 +8,12 @@ import { packFile, unpackFirstFile } from './tar.js';
  * - up: the new color is being brought up (or started, for a rollback); no proxy was touched;
  * - switch: includes are being written, tested and reloaded; `reloading` names the proxies whose reload began;
  * - switched: every proxy was reloaded onto `to`; it is being checked, then the old color drains;
+ * - post-switch: every proxy serves `to` and was checked; a required post-switch-command is running, whose failure
+ *   would put the proxies back on `from`;
  * - cleanup: `to` passed every check and serves; the old color is being stopped;
  * - undo: the run failed or was cancelled and was putting the proxies back on `from`.
  */
-export type JournalPhase = 'up' | 'switch' | 'switched' | 'cleanup' | 'undo';
+export type JournalPhase = 'up' | 'switch' | 'switched' | 'post-switch' | 'cleanup' | 'undo';
 
 /** One include as the run found it, to put back what a proxy loaded before. */
 export interface JournalInclude {

@@ -1,13 +1,13 @@
 // The commands, one function each, run once the situation is known and any unfinished run dealt with.
 import path from 'node:path';
+import { maskUrls } from '../config/config.js';
 import { projectDirOf, type SharedService } from '../docker/compose.js';
 import type { JournalEntry } from '../docker/journal.js';
 import { formatStatuses } from '../health.js';
 import type { Command } from '../inputs.js';
 import type { ProxyState } from '../proxy/proxy.js';
-import { describeCommand } from '../runner.js';
 import { longRunning, type Situation } from './detect.js';
-import { preDeployService, runPreDeploy } from './hooks.js';
+import { preDeployService, runPreDeploy, show } from './hooks.js';
 import type { Deployment } from './deployment.js';
 import { StepFailure } from './errors.js';
 import { undidDeploy } from './recover.js';
@@ -194,7 +194,7 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
   const hooks = d.config.hooks;
   const cmd = (args: string[]) => d.compose.describe(args);
   const onRunner = (input: string, words: string[], then: string) =>
-    words.length ? [`run ${input} on the runner, ${then}: ${describeCommand(words[0] ?? '', words.slice(1))}`] : [];
+    words.length ? [`run ${input} on the runner, ${then}: ${show(words)}`] : [];
   const u = d.result.interrupted;
   const preDeploy = !rollback && d.config.preDeploy.command.length > 0;
   const once = s.oneOff[next] ?? [];
@@ -210,7 +210,7 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
           ...(d.config.build ? [cmd(d.compose.buildArgs(next, services))] : []),
           `run pre-deploy-command once, before ${next} starts (at most ${d.config.preDeploy.timeoutMs / 1000} s; ` +
             `failure: nothing started or switched): ` +
-            cmd(d.compose.runArgs(next, preDeployService(d, s, next), d.runId, d.config.preDeploy.command)),
+            maskUrls(cmd(d.compose.runArgs(next, preDeployService(d, s, next), d.runId, d.config.preDeploy.command))),
         ]
       : []),
     rollback

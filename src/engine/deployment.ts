@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError, type Config } from '../config/config.js';
+import { ConfigError, maskUrls, type Config } from '../config/config.js';
 import { ComposeDriver, detectCompose, projectNameOf } from '../docker/compose.js';
 import { journalName, type Journal, type JournalEntry, type JournalPhase } from '../docker/journal.js';
 import { thisProcess, type Locks } from '../docker/lock.js';
@@ -65,6 +65,8 @@ export class Deployment {
   readonly unconfirmed = new Set<string>();
   /** The new color's containers, as found before the health check. */
   nextIds: string[] = [];
+  /** Detection finished: which color served is known (else a failure cannot say where traffic is). */
+  detected = false;
   /** pre-deploy-command ran: whatever it changed (a migration) is not undone, and a failure says so. */
   ranPreDeploy = false;
   /** The old color's cleanup has begun: from then on the switch is never undone (the old color may be stopping). */
@@ -108,6 +110,7 @@ export class Deployment {
 
   async run(): Promise<Result> {
     let release: (() => Promise<void>) | undefined;
+    let failed = false;
     try {
       if (!this.readOnly) release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
       const cli = await detectCompose(this.runner, this.config.composeCommand);
@@ -119,14 +122,18 @@ export class Deployment {
       if (unfinished && this.readOnly) reportUnfinished(this, unfinished);
       else if (unfinished) await this.phase('recover', () => recover(this, unfinished));
       const situation = await this.phase('detect', () => detect(this));
+      this.detected = true;
       await runCommand(this, situation, unfinished);
     } catch (error) {
       await this.fail(error);
-      await this.onFailure();
+      failed = true;
     } finally {
       await this.closeJournal();
       await release?.().catch((error: Error) => this.log.warn(`Could not remove the deploy lock: ${error.message}`));
     }
+    // Once the journal and the lock are settled: a slow hook (a cancelled job is killed seconds after its signal)
+    // leaves neither behind, and the hook may itself run the tool.
+    if (failed) await this.onFailure();
     this.result.durationMs = this.deps.clock.now() - this.started;
     return this.result;
   }
@@ -303,8 +310,9 @@ export class Deployment {
         await runHook(this, 'on-failure', words, {
           BLUEGREEN_STATUS: r.status,
           BLUEGREEN_SERVING: r.color ?? '',
+          BLUEGREEN_SERVING_KNOWN: String(this.detected),
           BLUEGREEN_EXIT_CODE: String(r.exitCode),
-          BLUEGREEN_ERROR: (r.error ?? '').split('\n')[0] ?? '',
+          BLUEGREEN_ERROR: maskUrls((r.error ?? '').split('\n')[0] ?? ''),
         });
       } catch (error) {
         this.log.warn(`${(error as Error).message}\nThe exit code stays ${r.exitCode}.`);

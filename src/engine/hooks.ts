@@ -1,5 +1,6 @@
 // The user's commands at fixed points of a run: pre-deploy in a one-off container of the new image, the others on
 // the runner. None runs through a shell; each has a deadline, and a cancel ends the one under way.
+import { maskUrls } from '../config/config.js';
 import { describeCommand, tail, type RunResult } from '../runner.js';
 import type { Situation } from './detect.js';
 import type { Deployment } from './deployment.js';
@@ -46,6 +47,7 @@ export async function runPreDeploy(d: Deployment, s: Situation, color: string): 
     steady: d.deps.runner,
     signal: d.deps.signal,
   });
+  if (r.removed.length) d.log.info(`Removed the one-off container ${r.removed.join(', ')}, which was still running.`);
   settle(d, 'pre-deploy', command, r, start, output, timeoutMs);
 }
 
@@ -65,6 +67,7 @@ export async function runHook(
     env: { ...hookEnv(d, name), ...env },
     timeoutMs: d.config.hooks.timeoutMs,
     onLine: (line) => output.push(line, d),
+    tree: true,
   });
   return settle(d, name, command, r, start, output, d.config.hooks.timeoutMs);
 }
@@ -119,9 +122,10 @@ function settle(
   );
 }
 
-function show(command: readonly string[]): string {
+/** A command line as logs, results and plans show it: a URL's credentials masked (a webhook's token). */
+export function show(command: readonly string[]): string {
   const [file, ...args] = command as [string, ...string[]];
-  return describeCommand(file, args);
+  return maskUrls(describeCommand(file, args));
 }
 
 /** Shows each output line in the log as it comes, and keeps the last HOOK_LINES. */

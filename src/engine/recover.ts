@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { JournalEntry, JournalPhase } from '../docker/journal.js';
 import { describeHolder, holderAlive, processIdentity, thisProcess } from '../docker/lock.js';
 import { pollUntil } from '../health.js';
-import { observe, someRunning, type Situation } from './detect.js';
+import { longRunning, observe, someRunning, type Situation } from './detect.js';
 import type { Deployment } from './deployment.js';
 import { RecoveryFailure, StepFailure } from './errors.js';
 import { decideRecovery, needsHealth, type Recovery } from './recovery.js';
@@ -41,6 +41,7 @@ export function describeUnfinished(d: Deployment, entry: JournalEntry, underWay 
       `was switching the proxies from ${from ?? 'nothing'} to ${to} ` +
       (entry.reloading.length ? `(reload begun in ${entry.reloading.join(', ')})` : '(no proxy reloaded yet)'),
     switched: `had switched the proxies to ${to} and was checking it`,
+    'post-switch': `had switched the proxies to ${to} and was running its post-switch-command`,
     cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,
     undo: `was putting the proxies back on ${from ?? 'the includes they had before'}`,
   };
@@ -61,7 +62,9 @@ export function reportUnfinished(d: Deployment, entry: JournalEntry): void {
   const view = describeUnfinished(d, entry, underWay);
   view.underWay = underWay;
   if (entry.phase === 'up' || (entry.phase === 'switch' && !entry.reloading.length)) view.serving = entry.from;
-  if (entry.phase === 'switched' || entry.phase === 'cleanup') view.serving = entry.to;
+  if (entry.phase === 'switched' || entry.phase === 'post-switch' || entry.phase === 'cleanup') {
+    view.serving = entry.to;
+  }
   view.action = underWay
     ? `it may still be under way${entry.run.host === os.hostname() ? '' : ` on ${entry.run.host} (its process cannot be seen from here)`}`
     : 'none yet: the next deploy or rollback finishes or undoes it first';
@@ -231,7 +234,8 @@ export async function pointProxies(
     d.log.info(`Reloaded ${c}.`);
   }
   if (color === undefined || !checks.length) return false;
-  d.nextIds = (seen.states[color] ?? []).map((c) => c.id);
+  const serving = longRunning(seen, color);
+  d.nextIds = (seen.states[color] ?? []).filter((c) => serving.includes(c.service)).map((c) => c.id);
   await verify(d, { ...seen, live: undefined }, color, checks);
   return true;
 }
@@ -240,9 +244,11 @@ export async function pointProxies(
 export async function answersHealth(d: Deployment, seen: Omit<Situation, 'live'>, color: string): Promise<boolean> {
   const h = d.config.health;
   const url = `http://${h.host}:${d.compose.port(color)}${h.path}`;
-  const ids = (seen.states[color] ?? []).map((c) => c.id);
+  // The color as it serves: its long-running services (its one-offs did their work, or were pruned since).
+  const services = longRunning(seen, color);
+  const ids = (seen.states[color] ?? []).filter((c) => services.includes(c.service)).map((c) => c.id);
   const outcome = await pollUntil(
-    d.cancellable((timeoutMs) => probeColor(d, seen.services[color] ?? [], ids, url, timeoutMs, seen.oneOff[color])),
+    d.cancellable((timeoutMs) => probeColor(d, services, ids, url, timeoutMs)),
     { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs },
     d.deps,
   );

@@ -30,7 +30,7 @@ export type Recovery =
 export function needsHealth(entry: JournalEntry, observed: Pick<Observed, 'allRunning'>): boolean {
   const { from, to, phase } = entry;
   if (phase === 'up' || phase === 'cleanup' || !observed.allRunning[to]) return false;
-  if (phase === 'undo') return from !== undefined && !observed.allRunning[from];
+  if (phase === 'undo' || phase === 'post-switch') return from !== undefined && !observed.allRunning[from];
   return from !== undefined || phase === 'switched';
 }
 
@@ -62,7 +62,13 @@ export function decideRecovery(entry: JournalEntry, observed: Observed): Recover
     };
   }
   const state =
-    phase === 'switch' ? 'had begun' : phase === 'switched' ? 'was done but not yet checked' : 'was being undone';
+    phase === 'switch'
+      ? 'had begun'
+      : phase === 'switched'
+        ? 'was done but not yet checked'
+        : phase === 'post-switch'
+          ? 'was done, but its post-switch-command had not passed'
+          : 'was being undone';
   const toState = !observed.allRunning[to]
     ? 'is not running'
     : observed.healthy
@@ -100,7 +106,8 @@ export function decideRecovery(entry: JournalEntry, observed: Observed): Recover
   };
   // With no reload begun, the proxy still serves what it loaded: putting the files back changes no traffic.
   const nothingLoaded = entry.reloading.length === 0;
-  if (phase === 'undo') {
+  // A required post-switch-command that never passed is a failed check: its run would have gone back to `from`.
+  if (phase === 'undo' || phase === 'post-switch') {
     // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
     if (fromRuns || nothingLoaded) return restore;
     if (toAnswers)

@@ -46,6 +46,11 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
       { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
       d.deps,
     );
+    const once = s.oneOff[next] ?? [];
+    if (outcome.ok && once.length) {
+      // Done with: from here the color is its long-running containers (a one-off pruned later changes nothing).
+      d.nextIds = (await d.compose.inspect(ids)).filter((c) => !once.includes(c.service)).map((c) => c.id);
+    }
     if (!outcome.ok) {
       d.checkCancelled('during health');
       // The last probe's detail says what was expected of it (the status, or the body).
@@ -89,12 +94,10 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   d.finish(status, 0, next);
 }
 
-/**
- * One probe of a color: every long-running container runs and the app answers; every one-off container (see
- * ComposeDriver.oneOffServices) has exited 0. A one-off that exited otherwise fails the color at once.
- */
 /** A failing post-switch hook rolls back while the old color still runs, unless post-switch-required is false. */
 async function postSwitch(d: Deployment): Promise<void> {
+  // Should this run die while a required hook runs, the next one goes back to the old color rather than finish.
+  if (d.config.hooks.postSwitchRequired) await d.record('post-switch');
   try {
     await runHook(d, 'post-switch', d.config.hooks.postSwitch, { BLUEGREEN_STATUS: 'switched' });
   } catch (error) {
@@ -103,6 +106,10 @@ async function postSwitch(d: Deployment): Promise<void> {
   }
 }
 
+/**
+ * One probe of a color: every long-running container runs and the app answers; every one-off container (see
+ * ComposeDriver.oneOffServices) has exited 0. A one-off that exited otherwise fails the color at once.
+ */
 export async function probeColor(
   d: Deployment,
   services: string[],
@@ -340,8 +347,7 @@ export async function verify(d: Deployment, s: Situation, next: string, checks: 
 export async function recheck(d: Deployment, s: Situation, next: string, checks: VerifyCheck[]): Promise<void> {
   const colors = await colorAddresses(d, s, next);
   const containers = await d.compose.inspect(d.nextIds);
-  const once = s.oneOff[next] ?? [];
-  const down = containers.find((c) => !once.includes(c.service) && (!c.running || c.status === 'restarting'));
+  const down = containers.find((c) => !c.running || c.status === 'restarting');
   if (down) {
     throw new StepFailure(
       `${next} stopped during the drain: container ${down.name} is ${down.status} (exit code ${down.exitCode})`,

@@ -3,21 +3,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAction, runCli, type ActionRun } from './support/action.js';
-import { docker, isRunning } from './support/docker.js';
+import { docker, isRunning, workerPids } from './support/docker.js';
 import { createStack, runningColors, servedColor, serviceContainerId, type Stack } from './support/stack.js';
 
 /** Short, so that the scenarios that wait for the deadline stay fast. */
 const HEALTH_TIMEOUT_S = 5;
-
-/** PIDs of the Nginx workers of a proxy: they change on every reload. */
-async function workerPids(container: string): Promise<string[]> {
-  const { stdout } = await docker(['top', container, '-o', 'pid,args']);
-  return stdout
-    .split('\n')
-    .filter((line) => /nginx: worker process$/.test(line.trim()))
-    .map((line) => line.trim().split(/\s+/)[0] ?? '')
-    .sort();
-}
 
 /** Ids of every container of the compose project, running or not. */
 async function projectContainers(stack: Stack): Promise<string[]> {

@@ -5,8 +5,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_IMAGE } from '../../scripts/images.mjs';
+import type { Result } from '../../src/engine/result.js';
 import { ROOT, runAction, runCli, type ActionRun, type CliRun } from './support/action.js';
-import { docker } from './support/docker.js';
+import { docker, workerPids } from './support/docker.js';
 import { get } from './support/http.js';
 import { startLoad } from './support/load.js';
 import { cliFlags, describeLoad } from './support/scenarios.js';
@@ -17,30 +18,6 @@ const RECORD = path.join(ROOT, 'test/fixtures/hooks/record.mjs');
 const INCLUDE = 'nginx/service-url.inc';
 
 type Color = 'blue' | 'green';
-
-interface HookEntry {
-  name: string;
-  command: string;
-  ok: boolean;
-  exitCode?: number;
-  timedOut?: boolean;
-  ms: number;
-  output?: string;
-}
-
-/** The part of the --json result these tests read. */
-interface JsonResult {
-  status: string;
-  exitCode: number;
-  color?: string;
-  previousColor?: string;
-  targetColor?: string;
-  rolledBack: boolean;
-  error?: string;
-  phases: { name: string; ms: number; ok: boolean }[];
-  plan: string[];
-  hooks?: HookEntry[];
-}
 
 /** One line that record.mjs wrote. */
 interface HookRecord {
@@ -94,10 +71,10 @@ async function cli(
   stack: Stack,
   inputs: Record<string, string>,
   command = 'deploy',
-): Promise<{ run: CliRun; result: JsonResult }> {
+): Promise<{ run: CliRun; result: Result }> {
   const run = await runCli([command, '--json', ...cliFlags(inputs)], { cwd: stack.dir });
   try {
-    return { run, result: JSON.parse(run.stdout) as JsonResult };
+    return { run, result: JSON.parse(run.stdout) as Result };
   } catch {
     throw new Error(`no JSON result (exit code ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
   }
@@ -138,16 +115,6 @@ async function serviceContainers(stack: Stack, service: string): Promise<Contain
 
 async function oneOffContainers(stack: Stack): Promise<ContainerInfo[]> {
   return (await projectContainers(stack)).filter((c) => c.oneOff);
-}
-
-/** PIDs of the Nginx workers of a proxy: they change on every reload. */
-async function workerPids(container: string): Promise<string[]> {
-  const { stdout } = await docker(['top', container, '-o', 'pid,args']);
-  return stdout
-    .split('\n')
-    .filter((line) => /nginx: worker process$/.test(line.trim()))
-    .map((line) => line.trim().split(/\s+/)[0] ?? '')
-    .sort();
 }
 
 async function expectServes(stack: Stack, color: Color, times = 3): Promise<void> {

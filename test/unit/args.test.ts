@@ -43,6 +43,10 @@ describe('parseArgs', () => {
 
   it('takes a boolean flag alone for true', () => {
     expect(parseArgs(['deploy', '--dry-run']).inputs).toEqual({ command: 'deploy', 'dry-run': 'true' });
+    expect(parseArgs(['deploy', '--post-switch-required']).inputs).toEqual({
+      command: 'deploy',
+      'post-switch-required': 'true',
+    });
   });
 
   it('takes a boolean flag followed by another flag for true', () => {

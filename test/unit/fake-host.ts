@@ -295,14 +295,21 @@ export class FakeHost implements Runner, Http {
   /**
    * How an attached one-off (`compose run` without -d) ends, given its service and command: its exit code and the
    * lines it prints (streamed to onLine). `timedOut` stands for a run the deadline ended; `hang` for one that runs
-   * until its container is removed, whatever the call's signal says (as compose v1's does). Default: exit 0.
+   * until its container is removed, whatever the call's signal says (as compose v1's does); `lateMs`, for a
+   * container created that long after the call (an image pulled first). Default: exit 0.
    */
   oneOffOutcome?: (
     service: string,
     command: string[],
-  ) => { exitCode?: number; lines?: string[]; timedOut?: boolean; hang?: boolean };
-  /** One-off containers `compose run` started, by name, with the command each ran. */
-  readonly oneOffRuns: { name?: string; service: string; command: string[]; env: Record<string, string> }[] = [];
+  ) => { exitCode?: number; lines?: string[]; timedOut?: boolean; hang?: boolean; lateMs?: number };
+  /** One-off containers `compose run` started, with the command each ran. */
+  readonly oneOffRuns: {
+    id: string;
+    name?: string;
+    service: string;
+    command: string[];
+    env: Record<string, string>;
+  }[] = [];
   /**
    * Programs other than docker (the user's hooks), by file name: each answers with an exit code and lines, or hangs
    * until the call's signal aborts it. Any other program is not found.
@@ -679,14 +686,17 @@ export class FakeHost implements Runner, Http {
         if (name) c.name = name;
         const label = call.options.get('--label');
         if (label) c.labels[label.slice(0, label.indexOf('='))] = label.slice(label.indexOf('=') + 1);
-        this.containers.add(c);
-        this.oneOffRuns.push({ name, service, command, env: { ...options.env } });
+        this.oneOffRuns.push({ id: c.id, name, service, command, env: { ...options.env } });
+        this.setState(c, 'running');
         if (flag('--detach')) {
-          this.setState(c, 'running');
+          this.containers.add(c);
           return ok(`${c.name}\n`);
         }
-        this.setState(c, 'running');
-        const r = await this.ended(ok().command, this.oneOffOutcome?.(service, command) ?? {}, options, c);
+        const outcome = this.oneOffOutcome?.(service, command) ?? {};
+        // Compose may pull or build first: the container appears later.
+        if (outcome.lateMs) await new Promise((resolve) => setTimeout(resolve, outcome.lateMs));
+        this.containers.add(c);
+        const r = await this.ended(ok().command, outcome, options, c);
         // The client was ended, not the container: it runs on until removed.
         if (r.exitCode === -1) return r;
         this.setState(c, 'exited', r.exitCode);

@@ -1,9 +1,11 @@
 // pre-deploy-command, the runner hooks and one-off services, on the fake host; two tests run a real hook process.
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execute } from '../../src/engine/deployment.js';
+import { quoteWords } from '../../src/config/words.js';
 import { createExecaRunner, type Runner } from '../../src/runner.js';
 import { INCLUDE, RELOAD, STOP_BLUE, STOP_GREEN, UP_GREEN, WD, setup } from './deploy-setup.js';
 
@@ -93,7 +95,7 @@ describe('pre-deploy-command', () => {
     const name = host.oneOffRuns[0]?.name ?? '';
     expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
     expect(result.error).toMatch(/^pre-deploy-command timed out after 5 s: python manage.py migrate --noinput\n/);
-    expect(host.changes.slice(-1)).toEqual([`docker rm --force ${name}`]);
+    expect(host.changes.slice(-1)).toEqual([`docker rm --force ${host.oneOffRuns[0]?.id}`]);
     expect(host.containers.find(name)).toBeUndefined();
     expect(result.hooks).toEqual([
       expect.objectContaining({ name: 'pre-deploy', ok: false, timedOut: true, output: 'migrating a big table' }),
@@ -106,9 +108,21 @@ describe('pre-deploy-command', () => {
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
     expect(result.error).toMatch(/^pre-deploy-command timed out after 0\.05 s: /);
-    expect(host.changes.at(-1)).toBe(`docker rm --force ${host.oneOffRuns[0]?.name}`);
+    expect(host.changes.at(-1)).toBe(`docker rm --force ${host.oneOffRuns[0]?.id}`);
     expect(host.changes).not.toContain(UP_GREEN_BUILT);
     expect(result.hooks).toMatchObject([{ name: 'pre-deploy', ok: false, timedOut: true }]);
+  });
+
+  it('a container created after its deadline (compose was still pulling) is removed too, once it appears', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { ...MIGRATE, 'pre-deploy-timeout': '0.02' } });
+    host.oneOffOutcome = () => ({ hang: true, lateMs: 200 });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/^pre-deploy-command timed out after 0\.02 s: /);
+    expect(host.containers.find(host.oneOffRuns[0]?.id ?? '')).toBeUndefined();
+    expect(host.changes.filter((c) => c.startsWith('docker rm'))).toEqual([
+      `docker rm --force ${host.oneOffRuns[0]?.id}`,
+    ]);
   });
 
   it('cancelled while it runs: its container is removed by a call the cancel does not end, nothing started', async () => {
@@ -233,6 +247,26 @@ describe('hooks on the runner', () => {
     expect(host.programRuns[0]?.env).toMatchObject({ BLUEGREEN_HOOK: 'post-switch', BLUEGREEN_STATUS: 'switched' });
   });
 
+  it('while a required post-switch hook runs, the journal says so: a run that dies then is undone, not finished', async () => {
+    const required = await setup({ live: 'blue', raw: { 'post-switch-command': 'smoke-test' } });
+    const phases: (string | undefined)[] = [];
+    required.host.programs.set('smoke-test', () => {
+      phases.push([...required.journal.entries.values()][0]?.phase);
+      return { exitCode: 0 };
+    });
+    expect(await required.run()).toMatchObject({ status: 'deployed' });
+    const optional = await setup({
+      live: 'blue',
+      raw: { 'post-switch-command': 'smoke-test', 'post-switch-required': 'false' },
+    });
+    optional.host.programs.set('smoke-test', () => {
+      phases.push([...optional.journal.entries.values()][0]?.phase);
+      return { exitCode: 0 };
+    });
+    expect(await optional.run()).toMatchObject({ status: 'deployed' });
+    expect(phases).toEqual(['post-switch', 'switched']);
+  });
+
   it('post-switch-required false: a failing post-switch hook is reported and the deploy goes on', async () => {
     const { host, log, run } = await setup({
       live: 'blue',
@@ -250,13 +284,19 @@ describe('hooks on the runner', () => {
   });
 
   it('on-failure runs after the undo, is told where traffic is, and never changes the exit code', async () => {
-    const { host, run } = await setup({
+    const { host, locks, journal, run } = await setup({
       live: 'blue',
       raw: { 'pre-switch-command': 'check-ready', 'on-failure-command': 'page-oncall "deploy failed"' },
     });
     host.programs.set('check-ready', hook(1));
-    host.programs.set('page-oncall', hook(7, ['pager down']));
+    let settled: { lock?: string; journal: number } | undefined;
+    host.programs.set('page-oncall', () => {
+      // The lock is released and the journal cleared first: a slow hook leaves neither behind.
+      settled = { lock: locks.events.at(-1), journal: journal.entries.size };
+      return { exitCode: 7, lines: ['pager down'] };
+    });
     const result = await run();
+    expect(settled).toEqual({ lock: 'release proxy:proxy', journal: 0 });
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
     // After the new color was stopped: the undo is done when it runs.
     expect(host.changes).toEqual([UP_GREEN, 'check-ready', STOP_GREEN, 'page-oncall "deploy failed"']);
@@ -265,6 +305,7 @@ describe('hooks on the runner', () => {
       BLUEGREEN_HOOK: 'on-failure',
       BLUEGREEN_STATUS: 'rolled-back',
       BLUEGREEN_SERVING: 'blue',
+      BLUEGREEN_SERVING_KNOWN: 'true',
       BLUEGREEN_EXIT_CODE: '1',
       BLUEGREEN_ERROR: 'pre-switch-command exited with code 1: check-ready',
       BLUEGREEN_COLOR: 'green',
@@ -274,6 +315,20 @@ describe('hooks on the runner', () => {
       ['pre-switch', false, 1],
       ['on-failure', false, 7],
     ]);
+  });
+
+  it('on-failure after a failure before the colors were told: it is told so, not that nothing serves', async () => {
+    const { host, files, run } = await setup({ live: 'blue', raw: { 'on-failure-command': 'page-oncall' } });
+    host.programs.set('page-oncall', hook());
+    // A color file of one-offs only stops the run at detection.
+    files.put(`${WD}/docker-compose.green.yml`, 'services:\n  app-green:\n    restart: "no"\n');
+    expect(await run()).toMatchObject({ status: 'failed', exitCode: 2 });
+    expect(host.programRuns[0]?.env).toMatchObject({
+      BLUEGREEN_SERVING: '',
+      BLUEGREEN_SERVING_KNOWN: 'false',
+      BLUEGREEN_PREVIOUS_COLOR: '',
+      BLUEGREEN_EXIT_CODE: '2',
+    });
   });
 
   it('on-failure does not run when the run succeeds, nor in a dry run, where the plan lists every hook', async () => {
@@ -295,6 +350,26 @@ describe('hooks on the runner', () => {
     expect(at('check each proxy')).toBeLessThan(at('run post-switch-command'));
     expect(at('run post-switch-command')).toBeLessThan(at('wait '));
     expect(result.plan.at(-1)).toBe('run on-failure-command on the runner, should any step fail, after the undo: c');
+  });
+
+  it("a URL's credentials in a command reach the command, but no log, result, error or plan", async () => {
+    const url = 'https://bot:s3cret@hooks.example.com/T0/B1?token=xyz789';
+    const raw = { 'post-switch-command': `notify ${url}` };
+    const { host, log, run } = await setup({ live: 'blue', raw });
+    host.programs.set('notify', () => ({ exitCode: 1 }));
+    const result = await run();
+    expect(host.programRuns[0]?.args).toEqual([url]);
+    const shown = 'notify "https://***:***@hooks.example.com/T0/B1?***"';
+    expect(result.hooks[0]?.command).toBe(shown);
+    expect(result.error).toMatch(
+      new RegExp(`^post-switch-command exited with code 1: ${shown.replace(/[?*.]/g, '\\$&')}\n`),
+    );
+    const dry = await setup({ live: 'blue', raw: { ...raw, 'dry-run': 'true' } });
+    const plan = (await dry.run()).plan.join('\n');
+    for (const text of [log.text, JSON.stringify(result), plan, dry.log.text]) {
+      expect(text).not.toMatch(/s3cret|xyz789/);
+    }
+    expect(plan).toContain(shown);
   });
 
   it('a rollback runs pre-switch and post-switch too, told it is a rollback', async () => {
@@ -337,6 +412,14 @@ describe('hooks on the runner', () => {
   });
 });
 
+function readFileSyncOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 describe('a real hook process', () => {
   let dir = '';
   beforeAll(async () => {
@@ -355,13 +438,15 @@ describe('a real hook process', () => {
         file === process.execPath ? real.run(file, args, { ...options, cwd: dir }) : host.run(file, args, options),
     };
   }
+  /** Whether a process runs: one that was ended but not yet reaped (a zombie, on Linux) does not. */
   const alive = (pid: number) => {
     try {
       process.kill(pid, 0);
-      return true;
     } catch {
       return false;
     }
+    const stat = readFileSyncOrEmpty(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z /.test(stat);
   };
 
   it('is ended by a cancel, and the undo runs after it', async () => {
@@ -389,15 +474,23 @@ describe('a real hook process', () => {
     expect(s.host.containers.get('app-green')?.running).toBe(false);
   });
 
-  it('is ended at hook-timeout and counts as failed', async () => {
+  it('is ended at hook-timeout with the processes it started, which hold its output open', async () => {
+    const pidFile = path.join(dir, 'grandchild.pid');
+    // A hook that starts a process of its own sharing its output (a shell running curl, a .cmd on Windows).
+    const script =
+      `const c = require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], ` +
+      `{ stdio: 'inherit' }); require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); ` +
+      'setInterval(() => {}, 1000);';
     const s = await setup({
       live: 'blue',
-      raw: { 'pre-switch-command': `"${process.execPath}" -e "setInterval(() => {}, 1000)"`, 'hook-timeout': '0.3' },
+      raw: { 'pre-switch-command': quoteWords([process.execPath, '-e', script]), 'hook-timeout': '0.5' },
     });
     const result = await execute(s.config, { ...s.deps, runner: realHooks(s.host) });
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
-    expect(result.error).toMatch(/^pre-switch-command timed out after 0\.3 s: /);
+    expect(result.error).toMatch(/^pre-switch-command timed out after 0\.5 s: /);
     expect(result.hooks).toMatchObject([{ name: 'pre-switch', ok: false, timedOut: true }]);
+    // The run returned: the grandchild no longer held the output; and it was ended, not left behind.
+    expect(alive(Number(await fs.readFile(pidFile, 'utf8')))).toBe(false);
   });
 });
 
@@ -418,6 +511,19 @@ describe('one-off services in a color file', () => {
     expect(again).toMatchObject({ status: 'deployed', exitCode: 0, previousColor: 'green', color: 'blue' });
     // Cleanup stops the one-off with the rest of its color.
     expect(host.changes.at(-1)).toBe(`${GREEN} stop app-green migrate-green`);
+  });
+
+  it('a finished one-off pruned during the drain (docker container prune) does not undo a good deploy', async () => {
+    const { host, files, clock, run } = await setup({ live: 'blue' });
+    files.put(`${WD}/docker-compose.green.yml`, greenWithMigrate('    restart: "no"\n'));
+    host.finishing.add('migrate-green');
+    const sleep = clock.sleep.bind(clock);
+    clock.sleep = async (ms, signal) => {
+      if (ms === 10_000) host.containers.remove(host.containers.get('migrate-green')!);
+      return sleep(ms, signal);
+    };
+    expect(await run()).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
+    expect(host.containers.has('migrate-green')).toBe(false);
   });
 
   it('the label bluegreen.one-off that exits non-zero fails the health check at once, and rolls back', async () => {

@@ -97,6 +97,22 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
     });
   });
 
+  it('killed while a required post-switch-command ran: back to blue while it runs, as the failed hook would have', () => {
+    const e = entry('post-switch', { reloading: ['proxy'] });
+    expect(needsHealth(e, observed({ all: ['blue', 'green'] }))).toBe(false);
+    expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: true }))).toMatchObject({
+      kind: 'restore',
+      color: 'blue',
+      why: expect.stringMatching(/post-switch-command had not passed/),
+    });
+    // Blue gone meanwhile: green, which answers, keeps the traffic rather than nothing.
+    expect(needsHealth(e, observed({ all: ['green'] }))).toBe(true);
+    expect(decideRecovery(e, observed({ all: ['green'], healthy: true }))).toMatchObject({
+      kind: 'complete',
+      color: 'green',
+    });
+  });
+
   it('killed while stopping the old color: green serves, nothing to repair', () => {
     expect(decideRecovery(entry('cleanup'), observed({ all: ['green'], some: ['blue'] }))).toMatchObject({
       kind: 'none',

@@ -59,18 +59,19 @@ describe('splitWords', () => {
     expect(words(`''""`)).toEqual(['']);
   });
 
-  it('lets a backslash outside quotes escape a whitespace, a single quote or a double quote', () => {
-    expect(words('my\\ file.txt')).toEqual(['my file.txt']);
-    expect(words('a\\\tb')).toEqual(['a\tb']);
+  it('lets a backslash outside quotes escape a single or a double quote, and nothing else', () => {
     expect(words("it\\'s")).toEqual(["it's"]);
     expect(words('say \\"hi\\"')).toEqual(['say', '"hi"']);
-    expect(words('\\ ')).toEqual([' ']);
+    // Before a space it is the word's own: a Windows directory ends in one.
+    expect(words('my\\ file.txt')).toEqual(['my\\', 'file.txt']);
+    expect(words('a\\\tb')).toEqual(['a\\', 'b']);
   });
 
-  it('takes a backslash before a line break as a line continuation', () => {
+  it('takes a backslash alone at the end of a line as a line continuation', () => {
     expect(words('python manage.py \\\n  migrate')).toEqual(['python', 'manage.py', 'migrate']);
     expect(words('python manage.py \\\r\n  migrate')).toEqual(['python', 'manage.py', 'migrate']);
-    expect(words('mig\\\nrate')).toEqual(['migrate']);
+    // At the end of a word, it is the word's (a directory), and the line break separates.
+    expect(words('dir C:\\\nmigrate')).toEqual(['dir', 'C:\\', 'migrate']);
   });
 
   it('keeps any other backslash as written: Windows paths need no doubling', () => {
@@ -84,11 +85,10 @@ describe('splitWords', () => {
     expect(words('\\n \\$HOME \\*')).toEqual(['\\n', '\\$HOME', '\\*']);
   });
 
-  it('keeps a backslash that ends a path: at the end, in single quotes, or escaped before a space', () => {
+  it('keeps a backslash that ends a path: at the end, in single quotes, or before a space', () => {
     expect(words('dir C:\\build\\')).toEqual(['dir', 'C:\\build\\']);
     expect(words(`dir 'C:\\build\\' x`)).toEqual(['dir', 'C:\\build\\', 'x']);
-    // Before a space, the backslash escapes it: the two join into one word.
-    expect(words('dir C:\\build\\ x')).toEqual(['dir', 'C:\\build x']);
+    expect(words('robocopy C:\\src\\ D:\\dst\\ /E')).toEqual(['robocopy', 'C:\\src\\', 'D:\\dst\\', '/E']);
   });
 
   it('keeps $VAR, *, ~ and other shell characters literally', () => {

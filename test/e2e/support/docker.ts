@@ -100,3 +100,13 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, op
     await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 200));
   }
 }
+
+/** PIDs of the Nginx workers of a proxy: they change on every reload. */
+export async function workerPids(container: string): Promise<string[]> {
+  const { stdout } = await docker(['top', container, '-o', 'pid,args']);
+  return stdout
+    .split('\n')
+    .filter((line) => /nginx: worker process$/.test(line.trim()))
+    .map((line) => line.trim().split(/\s+/)[0] ?? '')
+    .sort();
+}
