@@ -73,14 +73,7 @@ export function summaryMarkdown(result: Result): string {
       lines.push(`| ${h.name} | \`${cell(h.command)}\` | ${(h.ms / 1000).toFixed(1)} s | ${outcome} |`);
     }
     for (const h of result.hooks.filter((x) => !x.ok && x.output)) {
-      lines.push(
-        '',
-        `<details><summary>Last output lines of ${h.name}</summary>`,
-        '',
-        fence(h.output ?? ''),
-        '',
-        '</details>',
-      );
+      lines.push('', ...details(`Last output lines of ${h.name}`, h.output ?? ''));
     }
   }
   if (result.locks?.length) {
@@ -115,14 +108,7 @@ export function summaryMarkdown(result: Result): string {
     lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
   if (result.error) lines.push('', '### What went wrong', '', fence(result.error));
   if (result.logTail) {
-    lines.push(
-      '',
-      `<details><summary>Last log lines of ${result.targetColor ?? 'the new color'}</summary>`,
-      '',
-      fence(result.logTail),
-      '',
-      '</details>',
-    );
+    lines.push('', ...details(`Last log lines of ${result.targetColor ?? 'the new color'}`, result.logTail));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -149,6 +135,11 @@ export function summaryText(result: Result, { withError = true } = {}): string {
 /** Text inside a table cell: a pipe would end the cell. */
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** A folded block: its summary line, and the text fenced. */
+function details(summary: string, text: string): string[] {
+  return [`<details><summary>${summary}</summary>`, '', fence(text), '', '</details>'];
 }
 
 function fence(text: string): string {

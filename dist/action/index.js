@@ -62319,6 +62319,11 @@ function longRunning(s, color) {
     const once = s.oneOff[color] ?? [];
     return (s.services[color] ?? []).filter((svc) => !once.includes(svc));
 }
+/** A color's containers as they were found, its one-offs left out: the color as it serves. */
+function longRunningStates(s, color) {
+    const services = longRunning(s, color);
+    return (s.states[color] ?? []).filter((c) => services.includes(c.service));
+}
 /** Whether every service has a running container. */
 function allRunning(services, containers) {
     return services.length > 0 && services.every((svc) => containers.some((c) => c.service === svc && c.running));
@@ -63223,8 +63228,7 @@ async function pointProxies(d, seen, entry, color, reload) {
     }
     if (color === undefined || !checks.length)
         return false;
-    const serving = longRunning(seen, color);
-    d.nextIds = (seen.states[color] ?? []).filter((c) => serving.includes(c.service)).map((c) => c.id);
+    d.nextIds = longRunningStates(seen, color).map((c) => c.id);
     await verify(d, { ...seen, live: undefined }, color, checks);
     return true;
 }
@@ -63234,7 +63238,7 @@ async function answersHealth(d, seen, color) {
     const url = `http://${h.host}:${d.compose.port(color)}${h.path}`;
     // The color as it serves: its long-running services (its one-offs did their work, or were pruned since).
     const services = longRunning(seen, color);
-    const ids = (seen.states[color] ?? []).filter((c) => services.includes(c.service)).map((c) => c.id);
+    const ids = longRunningStates(seen, color).map((c) => c.id);
     const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, services, ids, url, timeoutMs)), { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs }, d.deps);
     if (!outcome.ok)
         d.log.info(`${color} does not answer its health check: ${outcome.detail}`);
@@ -63315,6 +63319,7 @@ async function deploy(d, s) {
         return planOnly(d, s, next);
     const starts = proxiesToStart(d, s);
     const preDeploy = d.config.preDeploy.command.length > 0;
+    // A pre-deploy-service the color file lacks is refused here, before anything changes.
     if (preDeploy)
         preDeployService(d, s, next);
     // 2. Bring up the idle color, touching only its own services; with a pre-deploy-command, its images are built
@@ -64112,7 +64117,7 @@ function summaryMarkdown(result) {
             lines.push(`| ${h.name} | \`${cell(h.command)}\` | ${(h.ms / 1000).toFixed(1)} s | ${outcome} |`);
         }
         for (const h of result.hooks.filter((x) => !x.ok && x.output)) {
-            lines.push('', `<details><summary>Last output lines of ${h.name}</summary>`, '', fence(h.output ?? ''), '', '</details>');
+            lines.push('', ...details(`Last output lines of ${h.name}`, h.output ?? ''));
         }
     }
     if (result.locks?.length) {
@@ -64137,7 +64142,7 @@ function summaryMarkdown(result) {
     if (result.error)
         lines.push('', '### What went wrong', '', fence(result.error));
     if (result.logTail) {
-        lines.push('', `<details><summary>Last log lines of ${result.targetColor ?? 'the new color'}</summary>`, '', fence(result.logTail), '', '</details>');
+        lines.push('', ...details(`Last log lines of ${result.targetColor ?? 'the new color'}`, result.logTail));
     }
     return `${lines.join('\n')}\n`;
 }
@@ -64162,6 +64167,10 @@ function summaryText(result, { withError = true } = {}) {
 /** Text inside a table cell: a pipe would end the cell. */
 function cell(text) {
     return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+/** A folded block: its summary line, and the text fenced. */
+function details(summary, text) {
+    return [`<details><summary>${summary}</summary>`, '', fence(text), '', '</details>'];
 }
 function fence(text) {
     return `\`\`\`\n${text.replace(/```/g, "'''")}\n\`\`\``;

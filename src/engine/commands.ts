@@ -58,6 +58,7 @@ async function deploy(d: Deployment, s: Situation): Promise<void> {
   if (d.config.dryRun) return planOnly(d, s, next);
   const starts = proxiesToStart(d, s);
   const preDeploy = d.config.preDeploy.command.length > 0;
+  // A pre-deploy-service the color file lacks is refused here, before anything changes.
   if (preDeploy) preDeployService(d, s, next);
   // 2. Bring up the idle color, touching only its own services; with a pre-deploy-command, its images are built
   // (or pulled) first, and the command runs from them before any of its containers starts.

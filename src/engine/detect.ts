@@ -177,6 +177,15 @@ export function longRunning(s: Pick<Situation, 'services' | 'oneOff'>, color: st
   return (s.services[color] ?? []).filter((svc) => !once.includes(svc));
 }
 
+/** A color's containers as they were found, its one-offs left out: the color as it serves. */
+export function longRunningStates(
+  s: Pick<Situation, 'services' | 'oneOff' | 'states'>,
+  color: string,
+): ContainerState[] {
+  const services = longRunning(s, color);
+  return (s.states[color] ?? []).filter((c) => services.includes(c.service));
+}
+
 /** Whether every service has a running container. */
 export function allRunning(services: string[], containers: ContainerState[]): boolean {
   return services.length > 0 && services.every((svc) => containers.some((c) => c.service === svc && c.running));

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { JournalEntry, JournalPhase } from '../docker/journal.js';
 import { describeHolder, holderAlive, processIdentity, thisProcess } from '../docker/lock.js';
 import { pollUntil } from '../health.js';
-import { longRunning, observe, someRunning, type Situation } from './detect.js';
+import { longRunning, longRunningStates, observe, someRunning, type Situation } from './detect.js';
 import type { Deployment } from './deployment.js';
 import { RecoveryFailure, StepFailure } from './errors.js';
 import { decideRecovery, needsHealth, type Recovery } from './recovery.js';
@@ -234,8 +234,7 @@ export async function pointProxies(
     d.log.info(`Reloaded ${c}.`);
   }
   if (color === undefined || !checks.length) return false;
-  const serving = longRunning(seen, color);
-  d.nextIds = (seen.states[color] ?? []).filter((c) => serving.includes(c.service)).map((c) => c.id);
+  d.nextIds = longRunningStates(seen, color).map((c) => c.id);
   await verify(d, { ...seen, live: undefined }, color, checks);
   return true;
 }
@@ -246,7 +245,7 @@ export async function answersHealth(d: Deployment, seen: Omit<Situation, 'live'>
   const url = `http://${h.host}:${d.compose.port(color)}${h.path}`;
   // The color as it serves: its long-running services (its one-offs did their work, or were pruned since).
   const services = longRunning(seen, color);
-  const ids = (seen.states[color] ?? []).filter((c) => services.includes(c.service)).map((c) => c.id);
+  const ids = longRunningStates(seen, color).map((c) => c.id);
   const outcome = await pollUntil(
     d.cancellable((timeoutMs) => probeColor(d, services, ids, url, timeoutMs)),
     { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs },
