@@ -119,6 +119,28 @@ export const INPUTS = [
   },
   { name: 'hook-timeout', default: '300', help: 'seconds each runner hook may take' },
   { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
+  {
+    name: 'watch-seconds',
+    default: '',
+    help: "judge the new color's real traffic in the proxies' access logs this long after the switch (default: drain-seconds)",
+  },
+  {
+    name: 'max-error-rate',
+    default: '5',
+    help: "percent of the new color's requests that may fail (5xx) during the watch; above it: rolled back",
+  },
+  { name: 'min-requests', default: '20', help: 'requests the watch needs to judge; with fewer it passes and says so' },
+  {
+    name: 'max-latency-ms',
+    default: '',
+    help: "highest p95 of the new color's request time during the watch (needs the README's log format); empty: not judged",
+  },
+  {
+    name: 'canary-steps',
+    default: '',
+    help: 'percents of traffic sent to the new color, step by step, before all of it, e.g. 10,50; each step is watched',
+  },
+  { name: 'canary-interval', default: '60', help: 'seconds each canary step lasts, its traffic watched and judged' },
   { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
   { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
   { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },

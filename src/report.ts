@@ -1,4 +1,6 @@
-import type { Result } from './engine/result.js';
+import type { ColorTraffic, Result, TrafficView } from './engine/result.js';
+import { describeSplit } from './engine/detect.js';
+import { percent } from './engine/watch.js';
 
 /** The outputs of the action, as strings, with the names action.yml declares. */
 export function outputsOf(result: Result): Record<string, string> {
@@ -10,7 +12,13 @@ export function outputsOf(result: Result): Record<string, string> {
     status: result.status,
     'rolled-back': String(result.rolledBack),
     duration: (result.durationMs / 1000).toFixed(1),
+    'requests-observed': watched(result) ? String(result.traffic?.requests) : '',
+    'error-rate': watched(result) ? (result.traffic?.errorRate?.toFixed(1) ?? '') : '',
   };
+}
+
+function watched(result: Result): boolean {
+  return result.traffic !== undefined && !['skipped', 'not watched'].includes(result.traffic.verdict);
 }
 
 const ICON: Record<Result['status'], string> = {
@@ -60,10 +68,12 @@ export function summaryMarkdown(result: Result): string {
   if (result.proxies.length) {
     lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
     for (const p of result.proxies) {
-      lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} | ${cell(p.verified ?? '—')} |`);
+      const pointed = p.split ? `split: ${describeSplit(p.split)}` : (p.color ?? '?');
+      lines.push(`| ${p.container} | \`${p.include}\` | ${pointed} | ${cell(p.verified ?? '—')} |`);
     }
   }
   if (result.verifyUrl) lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
+  if (result.traffic) lines.push('', ...trafficMarkdown(result.traffic));
   if (result.hooks.length) {
     lines.push('', '| command | ran | time | result |', '|---|---|---:|---|');
     for (const h of result.hooks) {
@@ -113,6 +123,52 @@ export function summaryMarkdown(result: Result): string {
   return `${lines.join('\n')}\n`;
 }
 
+const VERDICT_ICON: Record<TrafficView['verdict'], string> = {
+  passed: '✅',
+  failed: '❌',
+  'too few requests': 'ℹ️',
+  'not watched': '⚠️',
+  skipped: 'ℹ️',
+};
+
+/** What the watch read of the real traffic: each step's figures per color, and each proxy's log. */
+function trafficMarkdown(t: TrafficView): string[] {
+  const lines = [`**Traffic after the switch** ${VERDICT_ICON[t.verdict]} ${t.verdict}: ${cell(t.detail)}`];
+  if (t.verdict === 'skipped') return lines;
+  const rows = t.steps.flatMap((step) =>
+    Object.entries(step.colors)
+      .filter(([color, f]) => color === t.color || f.requests > 0)
+      .sort(([a]) => (a === t.color ? -1 : 1))
+      .map(([color, f]) => {
+        const who = color === t.color ? `${color} (new)` : color;
+        const p95 = f.p95Ms === null ? '—' : `${f.p95Ms} ms`;
+        return `| ${step.name} (${step.percent}%, ${(step.ms / 1000).toFixed(1)} s) | ${who} | ${f.requests} | ${f.errors} | ${percent(f.errorRate)} | ${p95} |`;
+      }),
+  );
+  lines.push('', '| step | color | requests | failed | error rate | p95 |', '|---|---|---:|---:|---:|---:|', ...rows);
+  if (t.steps.length > 1) lines.push('', ...trafficChart(t));
+  lines.push('', '| proxy | access log |', '|---|---|');
+  for (const p of t.proxies) lines.push(`| ${p.container} | ${p.watched ? '' : '**not watched**: '}${cell(p.note)} |`);
+  return lines;
+}
+
+/** Requests (bars) and failed requests (line) of the new color per step: a Mermaid chart, drawn by GitHub. */
+function trafficChart(t: TrafficView): string[] {
+  const of = (f: (c: ColorTraffic) => number) => t.steps.map((s) => f(s.colors[t.color] ?? EMPTY)).join(', ');
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `    title "${t.color}: requests (bars) and failed requests (line) per step"`,
+    `    x-axis [${t.steps.map((s) => `"${s.name}"`).join(', ')}]`,
+    '    y-axis "requests"',
+    `    bar [${of((c) => c.requests)}]`,
+    `    line [${of((c) => c.errors)}]`,
+    '```',
+  ];
+}
+
+const EMPTY: ColorTraffic = { requests: 0, errors: 0, errorRate: null, p95Ms: null };
+
 /** The closing lines of the human log; the action leaves the error out, as its failure annotation shows it. */
 export function summaryText(result: Result, { withError = true } = {}): string {
   const o = outputsOf(result);
@@ -126,6 +182,7 @@ export function summaryText(result: Result, { withError = true } = {}): string {
       `  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`,
     );
   }
+  if (result.traffic) lines.push(`  traffic after the switch: ${result.traffic.verdict}: ${result.traffic.detail}`);
   const u = result.interrupted;
   if (u) lines.push(`  unfinished ${u.command} of ${u.to} (pid ${u.pid} on ${u.host}, at ${u.phase}): ${u.action}`);
   if (withError && result.error) lines.push('', result.error);

@@ -9376,141 +9376,6 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
-;// CONCATENATED MODULE: ./src/report.ts
-/** The outputs of the action, as strings, with the names action.yml declares. */
-function outputsOf(result) {
-    return {
-        color: result.color ?? '',
-        port: result.port === undefined ? '' : String(result.port),
-        'previous-color': result.previousColor ?? '',
-        'previous-port': result.previousPort === undefined ? '' : String(result.previousPort),
-        status: result.status,
-        'rolled-back': String(result.rolledBack),
-        duration: (result.durationMs / 1000).toFixed(1),
-    };
-}
-const ICON = {
-    deployed: '✅',
-    'rolled-back': '↩️',
-    unchanged: 'ℹ️',
-    planned: '📝',
-    failed: '❌',
-};
-function headline(result) {
-    const target = result.targetColor ? ` ${result.targetColor}` : '';
-    switch (result.status) {
-        case 'deployed':
-            return `deployed${target} (port ${result.port})`;
-        case 'rolled-back':
-            return result.exitCode === 0
-                ? `rolled back to${target}`
-                : `${result.command} of${target} failed and was rolled back`;
-        case 'unchanged':
-            return `live color: ${result.color ?? 'none'}`;
-        case 'planned':
-            return `dry run of ${result.command}${target}: nothing changed`;
-        case 'failed':
-            return result.exitCode === 3 ? `${result.command} failed and could NOT be restored` : `${result.command} failed`;
-    }
-}
-/** The job summary: result, colors, phases with timings, and on failure the reason and the log tail. */
-function summaryMarkdown(result) {
-    const o = outputsOf(result);
-    const lines = [
-        `## ${ICON[result.status]} Blue-green: ${headline(result)}`,
-        '',
-        '| | |',
-        '|---|---|',
-        `| status | \`${o.status}\` (exit code ${result.exitCode}) |`,
-        `| live color now | ${o.color || '—'}${o.port ? ` (port ${o.port})` : ''} |`,
-        `| live color before | ${o['previous-color'] || '—'}${o['previous-port'] ? ` (port ${o['previous-port']})` : ''} |`,
-        `| duration | ${o.duration} s |`,
-    ];
-    if (result.phases.length) {
-        lines.push('', '| phase | time | result |', '|---|---:|---|');
-        for (const p of result.phases)
-            lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
-    }
-    if (result.proxies.length) {
-        lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
-        for (const p of result.proxies) {
-            lines.push(`| ${p.container} | \`${p.include}\` | ${p.color ?? '?'} | ${cell(p.verified ?? '—')} |`);
-        }
-    }
-    if (result.verifyUrl)
-        lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
-    if (result.hooks.length) {
-        lines.push('', '| command | ran | time | result |', '|---|---|---:|---|');
-        for (const h of result.hooks) {
-            const outcome = h.ok
-                ? 'ok'
-                : `**${h.timedOut ? 'timed out' : h.exitCode === undefined ? 'did not finish' : `exit code ${h.exitCode}`}**`;
-            lines.push(`| ${h.name} | \`${cell(h.command)}\` | ${(h.ms / 1000).toFixed(1)} s | ${outcome} |`);
-        }
-        for (const h of result.hooks.filter((x) => !x.ok && x.output)) {
-            lines.push('', ...details(`Last output lines of ${h.name}`, h.output ?? ''));
-        }
-    }
-    if (result.locks?.length) {
-        lines.push('', '| deploy lock | held by | user | host | since |', '|---|---|---|---|---|');
-        for (const l of result.locks) {
-            lines.push(`| \`${l.key}\` | ${l.command} (pid ${l.pid}) | ${l.user} | ${l.host} | ${l.since} |`);
-        }
-    }
-    const u = result.interrupted;
-    if (u) {
-        // status and dry runs leave an unfinished run as it is (only they tell whether it may be under way): they tell
-        // what the proxies load now.
-        const readOnly = u.underWay !== undefined;
-        lines.push('', u.underWay
-            ? `### ⏳ A ${u.command} is under way, or ended without finishing`
-            : `### ⚠️ An unfinished ${u.command} was found`, '', '| | |', '|---|---|', `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`, `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`, readOnly
-            ? `| the proxies load now | ${u.serving ?? 'not known'} |`
-            : `| serving once dealt with | ${u.serving ?? 'not known'} |`, `| child processes ended | ${u.orphans.join(', ') || 'none'} |`, `| done about it | ${cell(u.action)} |`);
-    }
-    if (result.plan.length)
-        lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
-    if (result.error)
-        lines.push('', '### What went wrong', '', fence(result.error));
-    if (result.logTail) {
-        lines.push('', ...details(`Last log lines of ${result.targetColor ?? 'the new color'}`, result.logTail));
-    }
-    return `${lines.join('\n')}\n`;
-}
-/** The closing lines of the human log; the action leaves the error out, as its failure annotation shows it. */
-function summaryText(result, { withError = true } = {}) {
-    const o = outputsOf(result);
-    const lines = [
-        `Result: ${headline(result)}`,
-        `  status=${o.status} color=${o.color || '-'} port=${o.port || '-'} previous=${o['previous-color'] || '-'} ` +
-            `rolled-back=${o['rolled-back']} duration=${o.duration}s exit=${result.exitCode}`,
-    ];
-    if (result.phases.length) {
-        lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
-    }
-    const u = result.interrupted;
-    if (u)
-        lines.push(`  unfinished ${u.command} of ${u.to} (pid ${u.pid} on ${u.host}, at ${u.phase}): ${u.action}`);
-    if (withError && result.error)
-        lines.push('', result.error);
-    return lines.join('\n');
-}
-/** Text inside a table cell: a pipe would end the cell. */
-function cell(text) {
-    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-/** A folded block: its summary line, and the text fenced. */
-function details(summary, text) {
-    return [`<details><summary>${summary}</summary>`, '', fence(text), '', '</details>'];
-}
-function fence(text) {
-    return `\`\`\`\n${text.replace(/```/g, "'''")}\n\`\`\``;
-}
-function codeIfMultiline(text) {
-    const [first, ...rest] = text.split('\n');
-    return rest.length ? `${first}\n\n   ${fence(rest.join('\n')).split('\n').join('\n   ')}` : `\`${text}\``;
-}
-
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
@@ -19174,12 +19039,89 @@ function includeMatches(pattern, file) {
 ;// CONCATENATED MODULE: ./src/proxy/include.ts
 
 const MARKER = '# bluegreen-action: color=';
+const SPLIT_MARKER = '# bluegreen-action: split ';
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 function renderInclude(target, color, port) {
-    const values = { color, port: String(port), host: target.host };
+    return `${MARKER}${color} port=${port}\n${fill(target.template, target.host, color, port)}`;
+}
+function fill(template, host, color, port) {
+    const values = { color, port: String(port), host };
     // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
-    const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name) => values[name] ?? '');
-    return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
+    const body = template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name) => values[name] ?? '');
+    return body.endsWith('\n') ? body : `${body}\n`;
+}
+/**
+ * How a template can carry a split of the traffic, from what it renders to: an `upstream` block whose `server`
+ * lines are given weights, or `set` directives (for `proxy_pass $var`) that a random share of requests sets to
+ * the other color. Undefined: it can carry none (a canary is refused before anything changes).
+ */
+function splitForm(template) {
+    const tokens = nginxTokens(fill(template, 'host', 'blue', 8000));
+    const upstream = tokens.indexOf('upstream');
+    if (upstream >= 0 && tokens[upstream + 2] === '{' && serverLines(fill(template, 'host', 'blue', 8000)).length) {
+        return 'upstream';
+    }
+    // Only `set` may go inside the `if` that picks the share; a template of anything else cannot be split that way.
+    const statements = tokens
+        .join(' ')
+        .split(';')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    return statements.length && statements.every((st) => /^set \$\w+ \S/.test(st)) ? 'set' : undefined;
+}
+/** The `server address params;` lines of an upstream block, with where each is. */
+function serverLines(text) {
+    return [...text.matchAll(/(?<=^|[{;])([ \t]*)server[ \t]+([^;#{}]+);/gm)];
+}
+/**
+ * The include that splits the requests between two colors, with a marker line naming the split. The upstream form
+ * weights each color's servers (Nginx's weighted round robin, per worker); the set form sets the second color's
+ * values for the requests whose random $request_id falls in its share (to 1/256).
+ */
+function renderSplit(target, from, to) {
+    const marker = `${SPLIT_MARKER}${from.color}=${from.percent} ${to.color}=${to.percent}\n`;
+    const old = fill(target.template, target.host, from.color, from.port);
+    const next = fill(target.template, target.host, to.color, to.port);
+    if (splitForm(target.template) === 'upstream') {
+        const olds = serverLines(old);
+        const news = serverLines(next);
+        // Each color's share spread over its servers: old servers weigh (100 - p) × n_new, new ones p × n_old.
+        const [wOld, wNew] = reduce(from.percent * news.length, to.percent * olds.length);
+        const server = (m, weight) => `server ${(m[2] ?? '').replace(/\s*\bweight=\d+/g, '').trim()} weight=${weight};`;
+        let body = '';
+        let at = 0;
+        olds.forEach((m, i) => {
+            const start = m.index + (m[1] ?? '').length;
+            body += old.slice(at, start) + server(m, wOld);
+            if (i === olds.length - 1) {
+                const ownLine = m.index === 0 || old[m.index - 1] === '\n';
+                const indent = ownLine ? `\n${m[1]}` : ' ';
+                body += news.map((n) => `${indent}${server(n, wNew)}`).join('');
+            }
+            at = m.index + m[0].length;
+        });
+        return `${marker}${body}${old.slice(at)}`;
+    }
+    const indented = next.trimEnd().replace(/^/gm, '    ');
+    return `${marker}${old}if ($request_id ~ "^(?:${hexBelow(Math.round((to.percent * 256) / 100))})") {\n${indented}\n}\n`;
+}
+function reduce(a, b) {
+    const gcd = (x, y) => (y ? gcd(y, x % y) : x);
+    const g = gcd(a, b) || 1;
+    return [a / g, b / g];
+}
+/** A regular expression for the two-digit hex numbers below n (1 to 255), e.g. n = 26: [01][0-9a-f]|1[0-9]. */
+function hexBelow(n) {
+    const hex = '0123456789abcdef';
+    const k = Math.min(255, Math.max(1, n));
+    const full = Math.floor(k / 16);
+    const rest = k % 16;
+    const parts = [];
+    if (full)
+        parts.push(`[${hex.slice(0, full)}][0-9a-f]`);
+    if (rest)
+        parts.push(`${hex[full]}[${hex.slice(0, rest)}]`);
+    return parts.join('|');
 }
 /**
  * Which color an include points at, from its content as Nginx reads it: an include edited by hand in an emergency
@@ -19192,6 +19134,9 @@ function renderInclude(target, color, port) {
 function readInclude(content, target, colors, ports) {
     if (content === null)
         return {};
+    const split = readSplit(content, target, colors, ports);
+    if (split)
+        return { split };
     const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
     const marker = found && colors.includes(found) ? found : undefined;
     const words = new Set(wordsOf(content));
@@ -19205,6 +19150,15 @@ function readInclude(content, target, colors, ports) {
         return { color: matching[0], marker };
     const naming = colors.filter((color, i) => namesColor([...words], target.template, color, ports[i] ?? 0));
     return { color: naming.length === 1 ? naming[0] : undefined, marker };
+}
+/** The split of a canary step's include: its marker, when the content names both colors. */
+function readSplit(content, target, colors, ports) {
+    const m = new RegExp(`^${SPLIT_MARKER}([a-z0-9_-]+)=(\\d+) ([a-z0-9_-]+)=(\\d+)$`, 'm').exec(content);
+    if (!m || !colors.includes(m[1] ?? '') || !colors.includes(m[3] ?? '') || m[1] === m[3])
+        return undefined;
+    const words = wordsOf(content);
+    const both = colors.every((color, i) => namesColor(words, target.template, color, ports[i] ?? 0));
+    return both ? { [m[1] ?? '']: Number(m[2]), [m[3] ?? '']: Number(m[4]) } : undefined;
 }
 /** Whether words name a color by what its template puts in: `:8001` (a host's port), or `green` as a word part. */
 function namesColor(words, template, color, port) {
@@ -19439,6 +19393,28 @@ const INPUTS = [
     },
     { name: 'hook-timeout', default: '300', help: 'seconds each runner hook may take' },
     { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
+    {
+        name: 'watch-seconds',
+        default: '',
+        help: "judge the new color's real traffic in the proxies' access logs this long after the switch (default: drain-seconds)",
+    },
+    {
+        name: 'max-error-rate',
+        default: '5',
+        help: "percent of the new color's requests that may fail (5xx) during the watch; above it: rolled back",
+    },
+    { name: 'min-requests', default: '20', help: 'requests the watch needs to judge; with fewer it passes and says so' },
+    {
+        name: 'max-latency-ms',
+        default: '',
+        help: "highest p95 of the new color's request time during the watch (needs the README's log format); empty: not judged",
+    },
+    {
+        name: 'canary-steps',
+        default: '',
+        help: 'percents of traffic sent to the new color, step by step, before all of it, e.g. 10,50; each step is watched',
+    },
+    { name: 'canary-interval', default: '60', help: 'seconds each canary step lasts, its traffic watched and judged' },
     { name: 'cleanup', default: 'stop', help: 'old color after the drain: stop, down or keep' },
     { name: 'rollback-on-failure', default: 'true', help: 'restore the previous state when any step fails' },
     { name: 'dry-run', default: 'false', help: 'print the plan, change nothing' },
@@ -19585,14 +19561,22 @@ function bool(name) {
         return fail(ctx, 'allowed: true or false');
     });
 }
-function seconds(name, { zero, max }) {
-    return config_text(name).transform((v, ctx) => {
-        const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-        const ms = Math.round(n * 1000);
-        if (!(n <= max) || (!zero && ms === 0))
-            return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
-        return ms;
-    });
+function seconds(name, range) {
+    return config_text(name).transform((v, ctx) => secondsOf(v, ctx, range));
+}
+function secondsOf(v, ctx, { zero, max }) {
+    const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+    const ms = Math.round(n * 1000);
+    if (!(n <= max) || (!zero && ms === 0))
+        return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
+    return ms;
+}
+function whole(name, range) {
+    return config_text(name).transform((v, ctx) => wholeOf(v, ctx, range));
+}
+function wholeOf(v, ctx, { min, max }) {
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    return n >= min && n <= max ? n : fail(ctx, `a whole number from ${min} to ${max}`);
 }
 function commandLine(name) {
     return config_text(name).transform((v, ctx) => {
@@ -19776,6 +19760,19 @@ const schema = object({
     'on-failure-command': commandLine('on-failure-command'),
     'hook-timeout': seconds('hook-timeout', { zero: false, max: 86_400 }),
     'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
+    'watch-seconds': config_text('watch-seconds').transform((v, ctx) => v === '' ? undefined : secondsOf(v, ctx, { zero: true, max: 3600 })),
+    'max-error-rate': config_text('max-error-rate').transform((v, ctx) => {
+        const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+        return n <= 100 ? n : fail(ctx, 'a percentage from 0 to 100, e.g. 5 or 0.5');
+    }),
+    'min-requests': whole('min-requests', { min: 1, max: 1_000_000 }),
+    'canary-steps': config_text('canary-steps').transform((v, ctx) => {
+        const steps = splitList(v).map((x) => (/^\d+$/.test(x) ? Number(x) : NaN));
+        const rising = steps.every((n, i) => n >= 1 && n <= 99 && (i === 0 || n > (steps[i - 1] ?? 0)));
+        return rising ? steps : fail(ctx, 'whole percents from 1 to 99, rising, e.g. 10,50');
+    }),
+    'canary-interval': seconds('canary-interval', { zero: false, max: 86_400 }),
+    'max-latency-ms': config_text('max-latency-ms').transform((v, ctx) => v === '' ? undefined : wholeOf(v, ctx, { min: 1, max: 3_600_000 })),
     cleanup: choice('cleanup', ['stop', 'down', 'keep']),
     'rollback-on-failure': bool('rollback-on-failure'),
     'dry-run': bool('dry-run'),
@@ -19826,6 +19823,14 @@ async function config_validate(raw, files, escapedNewlines) {
     const problem = (input, message, value = valueOf(input)) => issues.push({ input, value, message });
     const workingDirectory = external_node_path_default().resolve(p['working-directory']);
     const targets = buildTargets(p, workingDirectory, problem);
+    if (p['canary-steps'].length) {
+        if (!targets.length)
+            problem('canary-steps', 'a canary splits the traffic at the proxies: give nginx-container or nginx-targets');
+        for (const t of targets.filter((x) => !splitForm(x.template))) {
+            problem('canary-steps', `proxy ${t.container}: its template can carry no split; a canary needs an upstream block with server lines, ` +
+                'or set directives only (for proxy_pass $var)');
+        }
+    }
     if (p['health-interval'] > p['health-timeout']) {
         problem('health-interval', `must not exceed health-timeout (${p['health-timeout'] / 1000} s)`);
     }
@@ -19895,6 +19900,13 @@ async function config_validate(raw, files, escapedNewlines) {
         verifyTimeoutMs: p['verify-timeout'],
         colorHeader: p['color-header'],
         drainMs: p['drain-seconds'],
+        watch: {
+            ms: p['watch-seconds'],
+            maxErrorRate: p['max-error-rate'],
+            minRequests: p['min-requests'],
+            maxLatencyMs: p['max-latency-ms'],
+        },
+        canary: { steps: p['canary-steps'], intervalMs: p['canary-interval'] },
         cleanup: p.cleanup,
         rollbackOnFailure: p['rollback-on-failure'],
         dryRun: p['dry-run'],
@@ -19966,6 +19978,350 @@ function buildTargets(p, workingDirectory, problem) {
         });
     }
     return targets;
+}
+
+;// CONCATENATED MODULE: ./src/engine/errors.ts
+/** A step failed for a reason already worded for the user. */
+class StepFailure extends Error {
+}
+/** Recovering an unfinished deploy failed: the journal is kept for the next run. */
+class RecoveryFailure extends StepFailure {
+}
+
+;// CONCATENATED MODULE: ./src/engine/detect.ts
+// Step 1: what runs and what each proxy points at (I/O), then which color is live (decideLive, pure).
+
+
+// 1. Find the live color from what the proxies point at, cross-checked with what runs.
+async function detect(d) {
+    const { colors } = d.config;
+    const seen = await observe(d);
+    const { running } = seen;
+    const live = loadedPerJournal(d, seen) ?? liveFromIncludes(d, seen);
+    d.log.info(live
+        ? `Live color: ${live} (port ${d.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
+        : 'No live color: this is a first deploy.');
+    d.result.previousColor = live;
+    d.result.previousPort = live ? d.compose.port(live) : undefined;
+    return { ...seen, live };
+}
+/**
+ * status and dry runs that find an unfinished deploy leave it be: the include files may name a color no proxy has
+ * loaded yet, and the journal tells what the proxies load.
+ */
+function loadedPerJournal(d, seen) {
+    const loaded = d.readOnly ? d.result.interrupted?.serving : undefined;
+    if (!loaded)
+        return undefined;
+    // As anywhere else, a color none of whose containers runs is not live, whatever the proxies load.
+    if (someRunning(d.config.colors, seen.states)[loaded])
+        return loaded;
+    d.log.warn(`The proxies load ${loaded}, which does not run: the live color is told from the includes and what runs.`);
+    return undefined;
+}
+function liveFromIncludes(d, seen) {
+    // A color with one service down still serves through the others: for the live color, any running container counts.
+    const decision = decideLive({
+        colors: d.config.colors,
+        pointed: seen.includes.map((i) => ({ container: i.target.container, color: i.color })),
+        running: someRunning(d.config.colors, seen.states),
+    });
+    for (const idle of decision.idlePointed)
+        d.log.warn(`An include points at ${idle}, which is not running: ${idle} is not live.`);
+    if (decision.refused)
+        throw new StepFailure(decision.refused);
+    return decision.live;
+}
+/** What runs and what each include points at, with no conclusion drawn yet. */
+async function observe(d) {
+    const { colors, ports } = d.config;
+    await d.compose.checkColorsApart();
+    const services = {};
+    const oneOff = {};
+    for (const color of colors) {
+        services[color] = await d.compose.colorServices(color);
+        oneOff[color] = await d.compose.oneOffServices(color);
+        if (oneOff[color].length === services[color].length) {
+            throw new ConfigError([
+                {
+                    input: 'color-file',
+                    value: d.compose.colorFile(color),
+                    message: `every service of ${color} is a one-off (restart: "no" or bluegreen.one-off): nothing would serve`,
+                },
+            ]);
+        }
+    }
+    // Compose v1 takes about half a second to answer: both colors are asked at once.
+    const found = await Promise.all(colors.map((c) => d.compose.containers(c, services[c] ?? [])));
+    const states = Object.fromEntries(colors.map((c, i) => [c, found[i] ?? []]));
+    const running = Object.fromEntries(colors.map((c) => [c, allRunning(longRunning({ services, oneOff }, c), states[c] ?? [])]));
+    const shared = d.compose.separateProjects ? [] : await d.compose.sharedServices();
+    const containers = d.proxyContainers();
+    const proxies = containers.length ? await d.proxy.inspect(containers) : new Map();
+    const includes = [];
+    for (const target of d.config.targets) {
+        const content = await d.proxy.read(target);
+        const reading = d.proxy.reading(content, target, colors, ports);
+        if (reading.marker && reading.marker !== reading.color) {
+            d.log.warn(`${d.proxy.describe(target)} says ${reading.marker} in its marker line but points at ` +
+                `${reading.color ?? 'no known color'} (edited by hand?): its content decides.`);
+        }
+        includes.push({ target, content, color: reading.color, split: reading.split });
+    }
+    d.result.running = running;
+    d.result.proxies = includes.map((i) => ({
+        container: i.target.container,
+        include: d.proxy.describe(i.target),
+        color: i.color,
+        ...(i.split ? { split: i.split } : {}),
+    }));
+    for (const i of includes) {
+        const split = i.split && `a canary step's split (${detect_describeSplit(i.split)})`;
+        d.log.info(`${d.proxy.describe(i.target)} points at ${split ?? i.color ?? 'no known color'}`);
+    }
+    return { services, oneOff, states, shared, includes, proxies, running };
+}
+function detect_describeSplit(split) {
+    return Object.entries(split)
+        .map(([color, percent]) => `${color} ${percent}%`)
+        .join(', ');
+}
+/**
+ * The color that serves: the one the includes point at, if any of its containers runs. A color none of whose
+ * containers runs is not live, whatever an include says (a repository commits its include naming the first
+ * color): with nothing running, it is a first deploy. With no include telling, the one color that runs is live.
+ */
+function decideLive({ colors, pointed, running }) {
+    const named = [...new Set(pointed.map((i) => i.color).filter((c) => c !== undefined))];
+    const serving = named.filter((c) => running[c]);
+    const idlePointed = named.filter((c) => !running[c]);
+    if (serving.length > 1) {
+        const each = pointed.map((i) => `${i.container} → ${i.color ?? '?'}`).join(', ');
+        return {
+            idlePointed,
+            refused: `the proxies disagree on the live color (${each}). ` +
+                'Point every include at the color that should serve, reload, and run again.',
+        };
+    }
+    if (serving.length)
+        return { live: serving[0], idlePointed };
+    const up = colors.filter((c) => running[c]);
+    if (up.length > 1) {
+        return {
+            idlePointed,
+            refused: `both ${up.join(' and ')} are running and no proxy include says which one serves. ` +
+                'Stop the color that does not serve, or write its include, and run again.',
+        };
+    }
+    return { live: up[0], idlePointed };
+}
+/** Whether any container of each color runs. */
+function someRunning(colors, states) {
+    return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
+}
+/** A color's services that keep running once started: what "the color runs" is judged by. */
+function longRunning(s, color) {
+    const once = s.oneOff[color] ?? [];
+    return (s.services[color] ?? []).filter((svc) => !once.includes(svc));
+}
+/** A color's containers as they were found, its one-offs left out: the color as it serves. */
+function longRunningStates(s, color) {
+    const services = longRunning(s, color);
+    return (s.states[color] ?? []).filter((c) => services.includes(c.service));
+}
+/** Whether every service has a running container. */
+function allRunning(services, containers) {
+    return services.length > 0 && services.every((svc) => containers.some((c) => c.service === svc && c.running));
+}
+
+;// CONCATENATED MODULE: ./src/report.ts
+
+
+/** The outputs of the action, as strings, with the names action.yml declares. */
+function outputsOf(result) {
+    return {
+        color: result.color ?? '',
+        port: result.port === undefined ? '' : String(result.port),
+        'previous-color': result.previousColor ?? '',
+        'previous-port': result.previousPort === undefined ? '' : String(result.previousPort),
+        status: result.status,
+        'rolled-back': String(result.rolledBack),
+        duration: (result.durationMs / 1000).toFixed(1),
+        'requests-observed': watched(result) ? String(result.traffic?.requests) : '',
+        'error-rate': watched(result) ? (result.traffic?.errorRate?.toFixed(1) ?? '') : '',
+    };
+}
+function watched(result) {
+    return result.traffic !== undefined && !['skipped', 'not watched'].includes(result.traffic.verdict);
+}
+const ICON = {
+    deployed: '✅',
+    'rolled-back': '↩️',
+    unchanged: 'ℹ️',
+    planned: '📝',
+    failed: '❌',
+};
+function headline(result) {
+    const target = result.targetColor ? ` ${result.targetColor}` : '';
+    switch (result.status) {
+        case 'deployed':
+            return `deployed${target} (port ${result.port})`;
+        case 'rolled-back':
+            return result.exitCode === 0
+                ? `rolled back to${target}`
+                : `${result.command} of${target} failed and was rolled back`;
+        case 'unchanged':
+            return `live color: ${result.color ?? 'none'}`;
+        case 'planned':
+            return `dry run of ${result.command}${target}: nothing changed`;
+        case 'failed':
+            return result.exitCode === 3 ? `${result.command} failed and could NOT be restored` : `${result.command} failed`;
+    }
+}
+/** The job summary: result, colors, phases with timings, and on failure the reason and the log tail. */
+function summaryMarkdown(result) {
+    const o = outputsOf(result);
+    const lines = [
+        `## ${ICON[result.status]} Blue-green: ${headline(result)}`,
+        '',
+        '| | |',
+        '|---|---|',
+        `| status | \`${o.status}\` (exit code ${result.exitCode}) |`,
+        `| live color now | ${o.color || '—'}${o.port ? ` (port ${o.port})` : ''} |`,
+        `| live color before | ${o['previous-color'] || '—'}${o['previous-port'] ? ` (port ${o['previous-port']})` : ''} |`,
+        `| duration | ${o.duration} s |`,
+    ];
+    if (result.phases.length) {
+        lines.push('', '| phase | time | result |', '|---|---:|---|');
+        for (const p of result.phases)
+            lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
+    }
+    if (result.proxies.length) {
+        lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
+        for (const p of result.proxies) {
+            const pointed = p.split ? `split: ${describeSplit(p.split)}` : (p.color ?? '?');
+            lines.push(`| ${p.container} | \`${p.include}\` | ${pointed} | ${cell(p.verified ?? '—')} |`);
+        }
+    }
+    if (result.verifyUrl)
+        lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
+    if (result.traffic)
+        lines.push('', ...trafficMarkdown(result.traffic));
+    if (result.hooks.length) {
+        lines.push('', '| command | ran | time | result |', '|---|---|---:|---|');
+        for (const h of result.hooks) {
+            const outcome = h.ok
+                ? 'ok'
+                : `**${h.timedOut ? 'timed out' : h.exitCode === undefined ? 'did not finish' : `exit code ${h.exitCode}`}**`;
+            lines.push(`| ${h.name} | \`${cell(h.command)}\` | ${(h.ms / 1000).toFixed(1)} s | ${outcome} |`);
+        }
+        for (const h of result.hooks.filter((x) => !x.ok && x.output)) {
+            lines.push('', ...details(`Last output lines of ${h.name}`, h.output ?? ''));
+        }
+    }
+    if (result.locks?.length) {
+        lines.push('', '| deploy lock | held by | user | host | since |', '|---|---|---|---|---|');
+        for (const l of result.locks) {
+            lines.push(`| \`${l.key}\` | ${l.command} (pid ${l.pid}) | ${l.user} | ${l.host} | ${l.since} |`);
+        }
+    }
+    const u = result.interrupted;
+    if (u) {
+        // status and dry runs leave an unfinished run as it is (only they tell whether it may be under way): they tell
+        // what the proxies load now.
+        const readOnly = u.underWay !== undefined;
+        lines.push('', u.underWay
+            ? `### ⏳ A ${u.command} is under way, or ended without finishing`
+            : `### ⚠️ An unfinished ${u.command} was found`, '', '| | |', '|---|---|', `| by | process ${u.pid} of user ${u.user} on host ${u.host}, started ${u.since} |`, `| it was at | \`${u.phase}\` (${u.from ?? 'nothing'} → ${u.to}), recorded ${u.at} |`, readOnly
+            ? `| the proxies load now | ${u.serving ?? 'not known'} |`
+            : `| serving once dealt with | ${u.serving ?? 'not known'} |`, `| child processes ended | ${u.orphans.join(', ') || 'none'} |`, `| done about it | ${cell(u.action)} |`);
+    }
+    if (result.plan.length)
+        lines.push('', '### Plan', '', ...result.plan.map((p, i) => `${i + 1}. ${codeIfMultiline(p)}`));
+    if (result.error)
+        lines.push('', '### What went wrong', '', fence(result.error));
+    if (result.logTail) {
+        lines.push('', ...details(`Last log lines of ${result.targetColor ?? 'the new color'}`, result.logTail));
+    }
+    return `${lines.join('\n')}\n`;
+}
+const VERDICT_ICON = {
+    passed: '✅',
+    failed: '❌',
+    'too few requests': 'ℹ️',
+    'not watched': '⚠️',
+    skipped: 'ℹ️',
+};
+/** What the watch read of the real traffic: each step's figures per color, and each proxy's log. */
+function trafficMarkdown(t) {
+    const lines = [`**Traffic after the switch** ${VERDICT_ICON[t.verdict]} ${t.verdict}: ${cell(t.detail)}`];
+    if (t.verdict === 'skipped')
+        return lines;
+    const rows = t.steps.flatMap((step) => Object.entries(step.colors)
+        .filter(([color, f]) => color === t.color || f.requests > 0)
+        .sort(([a]) => (a === t.color ? -1 : 1))
+        .map(([color, f]) => {
+        const who = color === t.color ? `${color} (new)` : color;
+        const p95 = f.p95Ms === null ? '—' : `${f.p95Ms} ms`;
+        return `| ${step.name} (${step.percent}%, ${(step.ms / 1000).toFixed(1)} s) | ${who} | ${f.requests} | ${f.errors} | ${percent(f.errorRate)} | ${p95} |`;
+    }));
+    lines.push('', '| step | color | requests | failed | error rate | p95 |', '|---|---|---:|---:|---:|---:|', ...rows);
+    if (t.steps.length > 1)
+        lines.push('', ...trafficChart(t));
+    lines.push('', '| proxy | access log |', '|---|---|');
+    for (const p of t.proxies)
+        lines.push(`| ${p.container} | ${p.watched ? '' : '**not watched**: '}${cell(p.note)} |`);
+    return lines;
+}
+/** Requests (bars) and failed requests (line) of the new color per step: a Mermaid chart, drawn by GitHub. */
+function trafficChart(t) {
+    const of = (f) => t.steps.map((s) => f(s.colors[t.color] ?? EMPTY)).join(', ');
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `    title "${t.color}: requests (bars) and failed requests (line) per step"`,
+        `    x-axis [${t.steps.map((s) => `"${s.name}"`).join(', ')}]`,
+        '    y-axis "requests"',
+        `    bar [${of((c) => c.requests)}]`,
+        `    line [${of((c) => c.errors)}]`,
+        '```',
+    ];
+}
+const EMPTY = { requests: 0, errors: 0, errorRate: null, p95Ms: null };
+/** The closing lines of the human log; the action leaves the error out, as its failure annotation shows it. */
+function summaryText(result, { withError = true } = {}) {
+    const o = outputsOf(result);
+    const lines = [
+        `Result: ${headline(result)}`,
+        `  status=${o.status} color=${o.color || '-'} port=${o.port || '-'} previous=${o['previous-color'] || '-'} ` +
+            `rolled-back=${o['rolled-back']} duration=${o.duration}s exit=${result.exitCode}`,
+    ];
+    if (result.phases.length) {
+        lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
+    }
+    if (result.traffic)
+        lines.push(`  traffic after the switch: ${result.traffic.verdict}: ${result.traffic.detail}`);
+    const u = result.interrupted;
+    if (u)
+        lines.push(`  unfinished ${u.command} of ${u.to} (pid ${u.pid} on ${u.host}, at ${u.phase}): ${u.action}`);
+    if (withError && result.error)
+        lines.push('', result.error);
+    return lines.join('\n');
+}
+/** Text inside a table cell: a pipe would end the cell. */
+function cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+/** A folded block: its summary line, and the text fenced. */
+function details(summary, text) {
+    return [`<details><summary>${summary}</summary>`, '', fence(text), '', '</details>'];
+}
+function fence(text) {
+    return `\`\`\`\n${text.replace(/```/g, "'''")}\n\`\`\``;
+}
+function codeIfMultiline(text) {
+    const [first, ...rest] = text.split('\n');
+    return rest.length ? `${first}\n\n   ${fence(rest.join('\n')).split('\n').join('\n   ')}` : `\`${text}\``;
 }
 
 ;// CONCATENATED MODULE: ./src/config/sources.ts
@@ -30504,7 +30860,82 @@ function procProcesses(clock, proc = '/proc') {
     };
 }
 
+;// CONCATENATED MODULE: ./src/proxy/access-log.ts
+/**
+ * Nginx's access log as `docker logs --timestamps` shows it: Docker's receive time, then the line Nginx wrote when
+ * the request ended. Two formats are read: Nginx's default `combined`, and `combined` followed by the fields the
+ * README recommends (`upstream="$upstream_addr" upstream_status="$upstream_status" request_time=$request_time`),
+ * which tell the color that answered and how long it took.
+ */
+/** The User-Agent of the requests this tool sends through a proxy: they are not the users' traffic. */
+const OWN_AGENT = 'bluegreen-action';
+const TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z /;
+// The combined format: $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+// "$http_referer" "$http_user_agent". Nginx escapes a quote inside a value (\x22), so a quoted field has none.
+const COMBINED = /^\S+ - \S+ \[[^\]]+\] "[^"]*" (\d{3}) (?:\d+|-) "[^"]*" "([^"]*)"(.*)$/;
+const FIELD = /(\w+)=("[^"]*"|\S*)/g;
+/**
+ * Reads the output of `docker logs --timestamps`. Lines at or before `after` (a cursor returned before) were read
+ * already: `docker logs --since` includes the line at that very instant.
+ */
+function parseAccessLog(output, after) {
+    const page = { records: [], otherLines: 0 };
+    for (const line of output.split('\n')) {
+        const stamp = TIMESTAMP.exec(line);
+        if (!stamp) {
+            if (line.trim())
+                page.otherLines++;
+            continue;
+        }
+        const [prefix, seconds = '', fraction = ''] = stamp;
+        const cursor = `${seconds}${fraction.padEnd(10, '0')}Z`;
+        if (after !== undefined && cursor <= after)
+            continue;
+        page.cursor = cursor;
+        const record = parseLine(line.slice(prefix.length), Date.parse(`${seconds}${fraction.slice(0, 4)}Z`));
+        if (record)
+            page.records.push(record);
+        else
+            page.otherLines++;
+    }
+    return page;
+}
+/** One access-log line; undefined when it is none (an error-log line, a line cut short). */
+function parseLine(text, at) {
+    const m = COMBINED.exec(text.trimEnd());
+    if (!m)
+        return undefined;
+    const [, status = '', agent = '', rest = ''] = m;
+    const fields = new Map();
+    for (const f of rest.matchAll(FIELD))
+        fields.set(f[1] ?? '', (f[2] ?? '').replace(/^"|"$/g, ''));
+    const code = Number(status);
+    const own = agent.startsWith(OWN_AGENT);
+    const record = { at, status: code, format: 'combined', own, failed: code >= 500 };
+    const upstream = fields.get('upstream');
+    if (upstream === undefined)
+        return record;
+    record.format = 'bluegreen';
+    if (upstream !== '-' && upstream !== '')
+        record.upstream = upstream;
+    // After retries: "502, 200" (and " : " between upstream groups); the last one answered.
+    const upstreamStatus = Number(lastOf(fields.get('upstream_status') ?? ''));
+    if (Number.isInteger(upstreamStatus) && upstreamStatus >= 100) {
+        record.upstreamStatus = upstreamStatus;
+        record.failed ||= upstreamStatus >= 500;
+    }
+    const seconds = Number(fields.get('request_time') ?? NaN);
+    if (Number.isFinite(seconds))
+        record.requestMs = Math.round(seconds * 1000);
+    return record;
+}
+/** The last of the values Nginx lists after retries ("a, b : c"). */
+function lastOf(list) {
+    return (list.split(/\s*[,:]\s+/).pop() ?? '').trim();
+}
+
 ;// CONCATENATED MODULE: ./src/proxy/nginx.ts
+
 
 
 
@@ -30542,6 +30973,9 @@ class Nginx {
     }
     render(target, color, port) {
         return renderInclude(target, color, port);
+    }
+    renderSplit(target, from, to) {
+        return renderSplit(target, from, to);
     }
     reading(content, target, colors, ports) {
         return readInclude(content, target, colors, ports);
@@ -30634,6 +31068,27 @@ class Nginx {
             }
             await this.clock.sleep(50, signal);
         }
+    }
+    /**
+     * The access log as Docker keeps the container's output (the official image links its access log to stdout),
+     * both streams: some configurations log to stderr.
+     */
+    async accessLog(container, since) {
+        const from = typeof since === 'number' ? (since / 1000).toFixed(3) : since;
+        const r = await this.docker(['logs', '--timestamps', '--since', from, container]);
+        if (r.exitCode !== 0 || r.timedOut) {
+            return {
+                problem: `docker logs ${container} failed: ${tail(r.stderr || r.stdout, 2) || `exit code ${r.exitCode}`}`,
+            };
+        }
+        const after = typeof since === 'string' ? since : undefined;
+        const out = parseAccessLog(r.stdout, after);
+        const err = parseAccessLog(r.stderr, after);
+        const cursor = [out.cursor, err.cursor]
+            .filter((c) => c !== undefined)
+            .sort()
+            .pop();
+        return { records: [...out.records, ...err.records], otherLines: out.otherLines + err.otherLines, cursor };
     }
     /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
     async acceptingWorkers(container) {
@@ -30808,153 +31263,6 @@ function health_seconds(ms) {
     return `${(ms / 1000).toFixed(1)} s`;
 }
 
-;// CONCATENATED MODULE: ./src/engine/errors.ts
-/** A step failed for a reason already worded for the user. */
-class StepFailure extends Error {
-}
-/** Recovering an unfinished deploy failed: the journal is kept for the next run. */
-class RecoveryFailure extends StepFailure {
-}
-
-;// CONCATENATED MODULE: ./src/engine/detect.ts
-// Step 1: what runs and what each proxy points at (I/O), then which color is live (decideLive, pure).
-
-
-// 1. Find the live color from what the proxies point at, cross-checked with what runs.
-async function detect(d) {
-    const { colors } = d.config;
-    const seen = await observe(d);
-    const { running } = seen;
-    const live = loadedPerJournal(d, seen) ?? liveFromIncludes(d, seen);
-    d.log.info(live
-        ? `Live color: ${live} (port ${d.compose.port(live)}); running: ${colors.filter((c) => running[c]).join(', ') || 'none'}`
-        : 'No live color: this is a first deploy.');
-    d.result.previousColor = live;
-    d.result.previousPort = live ? d.compose.port(live) : undefined;
-    return { ...seen, live };
-}
-/**
- * status and dry runs that find an unfinished deploy leave it be: the include files may name a color no proxy has
- * loaded yet, and the journal tells what the proxies load.
- */
-function loadedPerJournal(d, seen) {
-    const loaded = d.readOnly ? d.result.interrupted?.serving : undefined;
-    if (!loaded)
-        return undefined;
-    // As anywhere else, a color none of whose containers runs is not live, whatever the proxies load.
-    if (someRunning(d.config.colors, seen.states)[loaded])
-        return loaded;
-    d.log.warn(`The proxies load ${loaded}, which does not run: the live color is told from the includes and what runs.`);
-    return undefined;
-}
-function liveFromIncludes(d, seen) {
-    // A color with one service down still serves through the others: for the live color, any running container counts.
-    const decision = decideLive({
-        colors: d.config.colors,
-        pointed: seen.includes.map((i) => ({ container: i.target.container, color: i.color })),
-        running: someRunning(d.config.colors, seen.states),
-    });
-    for (const idle of decision.idlePointed)
-        d.log.warn(`An include points at ${idle}, which is not running: ${idle} is not live.`);
-    if (decision.refused)
-        throw new StepFailure(decision.refused);
-    return decision.live;
-}
-/** What runs and what each include points at, with no conclusion drawn yet. */
-async function observe(d) {
-    const { colors, ports } = d.config;
-    await d.compose.checkColorsApart();
-    const services = {};
-    const oneOff = {};
-    for (const color of colors) {
-        services[color] = await d.compose.colorServices(color);
-        oneOff[color] = await d.compose.oneOffServices(color);
-        if (oneOff[color].length === services[color].length) {
-            throw new ConfigError([
-                {
-                    input: 'color-file',
-                    value: d.compose.colorFile(color),
-                    message: `every service of ${color} is a one-off (restart: "no" or bluegreen.one-off): nothing would serve`,
-                },
-            ]);
-        }
-    }
-    // Compose v1 takes about half a second to answer: both colors are asked at once.
-    const found = await Promise.all(colors.map((c) => d.compose.containers(c, services[c] ?? [])));
-    const states = Object.fromEntries(colors.map((c, i) => [c, found[i] ?? []]));
-    const running = Object.fromEntries(colors.map((c) => [c, allRunning(longRunning({ services, oneOff }, c), states[c] ?? [])]));
-    const shared = d.compose.separateProjects ? [] : await d.compose.sharedServices();
-    const containers = d.proxyContainers();
-    const proxies = containers.length ? await d.proxy.inspect(containers) : new Map();
-    const includes = [];
-    for (const target of d.config.targets) {
-        const content = await d.proxy.read(target);
-        const reading = d.proxy.reading(content, target, colors, ports);
-        if (reading.marker && reading.marker !== reading.color) {
-            d.log.warn(`${d.proxy.describe(target)} says ${reading.marker} in its marker line but points at ` +
-                `${reading.color ?? 'no known color'} (edited by hand?): its content decides.`);
-        }
-        includes.push({ target, content, color: reading.color });
-    }
-    d.result.running = running;
-    d.result.proxies = includes.map((i) => ({
-        container: i.target.container,
-        include: d.proxy.describe(i.target),
-        color: i.color,
-    }));
-    for (const i of includes) {
-        d.log.info(`${d.proxy.describe(i.target)} points at ${i.color ?? 'no known color'}`);
-    }
-    return { services, oneOff, states, shared, includes, proxies, running };
-}
-/**
- * The color that serves: the one the includes point at, if any of its containers runs. A color none of whose
- * containers runs is not live, whatever an include says (a repository commits its include naming the first
- * color): with nothing running, it is a first deploy. With no include telling, the one color that runs is live.
- */
-function decideLive({ colors, pointed, running }) {
-    const named = [...new Set(pointed.map((i) => i.color).filter((c) => c !== undefined))];
-    const serving = named.filter((c) => running[c]);
-    const idlePointed = named.filter((c) => !running[c]);
-    if (serving.length > 1) {
-        const each = pointed.map((i) => `${i.container} → ${i.color ?? '?'}`).join(', ');
-        return {
-            idlePointed,
-            refused: `the proxies disagree on the live color (${each}). ` +
-                'Point every include at the color that should serve, reload, and run again.',
-        };
-    }
-    if (serving.length)
-        return { live: serving[0], idlePointed };
-    const up = colors.filter((c) => running[c]);
-    if (up.length > 1) {
-        return {
-            idlePointed,
-            refused: `both ${up.join(' and ')} are running and no proxy include says which one serves. ` +
-                'Stop the color that does not serve, or write its include, and run again.',
-        };
-    }
-    return { live: up[0], idlePointed };
-}
-/** Whether any container of each color runs. */
-function someRunning(colors, states) {
-    return Object.fromEntries(colors.map((c) => [c, (states[c] ?? []).some((x) => x.running)]));
-}
-/** A color's services that keep running once started: what "the color runs" is judged by. */
-function longRunning(s, color) {
-    const once = s.oneOff[color] ?? [];
-    return (s.services[color] ?? []).filter((svc) => !once.includes(svc));
-}
-/** A color's containers as they were found, its one-offs left out: the color as it serves. */
-function longRunningStates(s, color) {
-    const services = longRunning(s, color);
-    return (s.states[color] ?? []).filter((c) => services.includes(c.service));
-}
-/** Whether every service has a running container. */
-function allRunning(services, containers) {
-    return services.length > 0 && services.every((svc) => containers.some((c) => c.service === svc && c.running));
-}
-
 ;// CONCATENATED MODULE: ./src/engine/hooks.ts
 // The user's commands at fixed points of a run: pre-deploy in a one-off container of the new image, the others on
 // the runner. None runs through a shell; each has a deadline, and a cancel ends the one under way.
@@ -31076,12 +31384,19 @@ class Tail {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/recovery.ts
+/**
+ * Phases whose run, had it lived, would have gone back to `from`: its undo, a required post-switch-command that had
+ * not passed, a canary step not yet judged.
+ */
+function backward(phase) {
+    return phase === 'undo' || phase === 'post-switch' || phase === 'canary';
+}
 /** Whether the decision depends on the new color's health: only then is it asked. */
 function needsHealth(entry, observed) {
     const { from, to, phase } = entry;
     if (phase === 'up' || phase === 'cleanup' || !observed.allRunning[to])
         return false;
-    if (phase === 'undo' || phase === 'post-switch')
+    if (backward(phase))
         return from !== undefined && !observed.allRunning[from];
     return from !== undefined || phase === 'switched';
 }
@@ -31118,7 +31433,9 @@ function decideRecovery(entry, observed) {
             ? 'was done but not yet checked'
             : phase === 'post-switch'
                 ? 'was done, but its post-switch-command had not passed'
-                : 'was being undone';
+                : phase === 'canary'
+                    ? 'was a canary step, not yet judged'
+                    : 'was being undone';
     const toState = !observed.allRunning[to]
         ? 'is not running'
         : observed.healthy
@@ -31156,8 +31473,9 @@ function decideRecovery(entry, observed) {
     };
     // With no reload begun, the proxy still serves what it loaded: putting the files back changes no traffic.
     const nothingLoaded = entry.reloading.length === 0;
-    // A required post-switch-command that never passed is a failed check: its run would have gone back to `from`.
-    if (phase === 'undo' || phase === 'post-switch') {
+    // A required post-switch-command that never passed is a failed check, and a canary step not yet judged an
+    // unfinished one: their run would have gone back to `from`.
+    if (backward(phase)) {
         // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
         if (fromRuns || nothingLoaded)
             return restore;
@@ -31178,6 +31496,7 @@ function decideRecovery(entry, observed) {
 }
 
 ;// CONCATENATED MODULE: ./src/proxy/verify.ts
+
 /**
  * The header the README asks Nginx to add (`add_header X-Bluegreen-Upstream $upstream_addr always;`): the address
  * Nginx sent the request to, which tells the color without the app's help.
@@ -31214,26 +31533,244 @@ function attribute(response, colorHeader, colors) {
     const upstream = response.headers[UPSTREAM_HEADER];
     if (upstream === undefined)
         return {};
-    // After retries Nginx lists every address it tried ("a, b : c"): the last one answered.
-    const last = upstream
-        .split(/[,:]\s+/)
-        .pop()
-        ?.trim() ?? '';
+    const told = colorOfUpstream(upstream, colors);
+    return 'address' in told
+        ? { color: told.color, how: `X-Bluegreen-Upstream ${told.address}` }
+        : { how: `X-Bluegreen-Upstream ${told.problem}` };
+}
+/**
+ * The color of an upstream address as Nginx's $upstream_addr shows it, compared with each color's container
+ * addresses and published port. After retries Nginx lists every address it tried ("a, b : c"): the last answered.
+ */
+function colorOfUpstream(upstream, colors) {
+    const last = lastOf(upstream);
     const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(last);
     if (!m)
-        return { how: `X-Bluegreen-Upstream: ${upstream} is not an address` };
+        return { problem: `${upstream} is not an address` };
     const [ip = '', port = ''] = [m[1], m[2]];
     // A container address is certain. A published port tells only for an upstream reached through the host's ports,
     // and only when no container of either color listens on that port itself (then it is some other container).
     const byAddress = colors.filter((c) => c.addresses.includes(ip));
     const containerPort = colors.some((c) => c.containerPorts.includes(Number(port)));
     const matches = byAddress.length || containerPort ? byAddress : colors.filter((c) => String(c.port) === port);
-    return matches.length === 1
-        ? { color: matches[0]?.color, how: `X-Bluegreen-Upstream ${last}` }
-        : { how: `X-Bluegreen-Upstream ${last} is not an address of ${matches.length ? 'one color' : 'either color'}` };
+    const [only] = matches;
+    return matches.length === 1 && only
+        ? { color: only.color, address: last }
+        : { problem: `${last} is not an address of ${matches.length ? 'one color' : 'either color'}` };
+}
+
+;// CONCATENATED MODULE: ./src/engine/watch.ts
+
+
+/** How often the logs are read: a failing release is rolled back within about this long of the gate's crossing. */
+const WATCH_POLL_MS = 1_000;
+/** The 95th percentile by nearest rank; null for no value. */
+function p95(values) {
+    if (!values.length)
+        return null;
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.ceil(sorted.length * 0.95) - 1] ?? null;
+}
+function watch_figures(t) {
+    return {
+        requests: t.requests,
+        errors: t.errors,
+        errorRate: t.requests ? (100 * t.errors) / t.requests : null,
+        p95Ms: p95(t.latencies),
+    };
+}
+function watch_percent(rate) {
+    return rate === null ? '—' : `${rate.toFixed(1)}%`;
+}
+/**
+ * The gate. Fewer than min-requests requests tell nothing: passed, and said so. Above max-error-rate fails
+ * (exactly at it passes); so does a p95 above max-latency-ms, judged over at least min-requests timed requests.
+ */
+function judge(t, gate, color) {
+    const f = watch_figures(t);
+    const of = `${t.requests} request${t.requests === 1 ? '' : 's'} to ${color}`;
+    if (t.requests < gate.minRequests) {
+        return { verdict: 'too few requests', detail: `${of}, fewer than min-requests (${gate.minRequests}): not judged` };
+    }
+    // In whole numbers where it can be: 1 error in 20 requests is exactly 5%, which passes max-error-rate 5.
+    const limit = Math.round(gate.maxErrorRate * t.requests * 1e6) / 1e6;
+    if (t.errors * 100 > limit) {
+        return {
+            verdict: 'failed',
+            detail: `${t.errors} of ${t.requests} requests to ${color} failed (${watch_percent(f.errorRate)}), above max-error-rate ${gate.maxErrorRate}%`,
+        };
+    }
+    const latency = f.p95Ms === null ? '' : `, p95 ${f.p95Ms} ms`;
+    const passed = `${of}, ${t.errors} failed (${watch_percent(f.errorRate)})${latency}`;
+    if (gate.maxLatencyMs === undefined)
+        return { verdict: 'passed', detail: passed };
+    if (t.latencies.length < gate.minRequests) {
+        return { verdict: 'passed', detail: `${passed}; latency not judged: the access log has no request_time` };
+    }
+    if ((f.p95Ms ?? 0) > gate.maxLatencyMs) {
+        return {
+            verdict: 'failed',
+            detail: `p95 request time of ${color} ${f.p95Ms} ms over ${t.latencies.length} requests, above max-latency-ms ${gate.maxLatencyMs}`,
+        };
+    }
+    return { verdict: 'passed', detail: passed };
+}
+/** One step of the watch: reads the proxies' access logs on from their switch, and counts each color's requests. */
+class TrafficWatch {
+    d;
+    step;
+    colors;
+    next;
+    logs = new Map();
+    tallies = new Map();
+    started;
+    constructor(d, step, colors, next) {
+        this.d = d;
+        this.step = step;
+        this.colors = colors;
+        this.next = next;
+        this.started = d.deps.clock.now();
+        for (const [container, at] of d.switchedAt)
+            this.logs.set(container, { from: at, lines: 0, format: null });
+        for (const c of colors)
+            this.tallies.set(c.color, { requests: 0, errors: 0, latencies: [] });
+    }
+    async read() {
+        await Promise.all([...this.logs].map(async ([container, log]) => {
+            const page = await this.d.proxy
+                .accessLog(container, log.from)
+                .catch((error) => ({ problem: error.message }));
+            if ('problem' in page) {
+                log.problem = page.problem;
+                return;
+            }
+            log.problem = undefined;
+            if (page.cursor)
+                log.from = page.cursor;
+            for (const record of page.records)
+                this.count(log, record);
+        }));
+    }
+    count(log, r) {
+        log.lines++;
+        log.format = log.format === 'bluegreen' ? 'bluegreen' : r.format;
+        if (r.own)
+            return;
+        // The combined format does not tell the upstream: every request counts for the new color. An upstream of
+        // neither color is another site of the same proxy; none at all, a request the proxy answered itself.
+        const told = r.upstream === undefined ? undefined : colorOfUpstream(r.upstream, this.colors);
+        const color = r.format === 'combined' ? this.next : told && 'color' in told ? told.color : undefined;
+        const tally = color === undefined ? undefined : this.tallies.get(color);
+        if (!tally)
+            return;
+        for (const t of color === this.next ? [tally, this.d.trafficTotal] : [tally]) {
+            t.requests++;
+            if (r.failed)
+                t.errors++;
+            if (r.requestMs !== undefined)
+                t.latencies.push(r.requestMs);
+        }
+    }
+    /** The new color's figures in this step, judged. */
+    judge() {
+        return judge(this.tallies.get(this.next) ?? { requests: 0, errors: 0, latencies: [] }, this.d.config.watch, this.next);
+    }
+    /** Each proxy's log: read, or why it shows nothing. */
+    proxies(checked) {
+        return [...this.logs].map(([container, log]) => {
+            const watched = !log.problem && log.lines > 0;
+            const note = log.problem
+                ? log.problem
+                : watched
+                    ? `${log.lines} access-log line${log.lines === 1 ? '' : 's'} (${log.format} format)`
+                    : `no access-log line in docker logs since the switch${checked.has(container) ? ", not even the tool's own check" : ''}: access_log off, or written to a file`;
+            return { container, watched, format: log.format, lines: log.lines, note };
+        });
+    }
+    /** Adds this step to the result's traffic: its figures per color, and the totals and verdict so far. */
+    settle(verdict, detail, checked) {
+        const ms = this.d.deps.clock.now() - this.started;
+        const colors = Object.fromEntries([...this.tallies].map(([color, t]) => [color, watch_figures(t)]));
+        const step = {
+            ...this.step,
+            startedAt: new Date(this.started).toISOString(),
+            ms,
+            colors,
+            verdict,
+            detail,
+        };
+        const before = this.d.result.traffic?.steps ?? [];
+        const total = watch_figures(this.d.trafficTotal);
+        this.d.result.traffic = {
+            verdict,
+            detail,
+            color: this.next,
+            requests: total.requests,
+            errors: total.errors,
+            errorRate: total.errorRate,
+            p95Ms: total.p95Ms,
+            windowMs: before.reduce((sum, b) => sum + b.ms, ms),
+            steps: [...before, step],
+            proxies: this.proxies(checked),
+        };
+    }
+}
+/**
+ * How long the old color drains, and how long the traffic is watched meanwhile (0: no watch): the drain is the
+ * default watch; cleanup keep has no drain. Only switched proxies have a log to read.
+ */
+function watchWindow(config, proxies) {
+    const drainMs = config.drainMs > 0 && config.cleanup !== 'keep' ? config.drainMs : 0;
+    return { drainMs, watchMs: proxies ? (config.watch.ms ?? drainMs) : 0 };
+}
+function skipped(next, detail) {
+    return {
+        verdict: 'skipped',
+        detail,
+        color: next,
+        requests: 0,
+        errors: 0,
+        errorRate: null,
+        p95Ms: null,
+        windowMs: 0,
+        steps: [],
+        proxies: [],
+    };
+}
+/**
+ * Watches one step for windowMs, reading the logs every second; a gate crossed ends it at once with a StepFailure,
+ * and the undo sends the traffic back to the old color, which still runs. `checked` are the proxies the tool's own
+ * check went through (their log must show it).
+ */
+async function watchTraffic(d, watch, windowMs, checked) {
+    const start = d.deps.clock.now();
+    for (;;) {
+        const left = start + windowMs - d.deps.clock.now();
+        await d.deps.clock.sleep(Math.max(0, Math.min(WATCH_POLL_MS, left)), d.deps.signal);
+        d.checkCancelled('during the traffic watch');
+        await watch.read();
+        const judged = watch.judge();
+        const over = d.deps.clock.now() - start >= windowMs;
+        if (judged.verdict === 'failed' || over)
+            return watch_settle(d, watch, judged, checked);
+    }
+}
+function watch_settle(d, watch, judged, checked) {
+    const proxies = watch.proxies(checked);
+    for (const p of proxies.filter((x) => !x.watched))
+        d.log.warn(`NOT WATCHED: ${p.container}: ${p.note}.`);
+    const none = !proxies.some((p) => p.watched);
+    const verdict = none && judged.verdict !== 'failed' ? 'not watched' : judged.verdict;
+    const detail = verdict === 'not watched' ? 'no proxy access log could be read (see the proxies)' : judged.detail;
+    watch.settle(verdict, detail, checked);
+    if (verdict === 'failed')
+        throw new StepFailure(`The traffic watch failed: ${detail}.`);
+    d.log.info(`Traffic watch: ${verdict}: ${detail}.`);
 }
 
 ;// CONCATENATED MODULE: ./src/engine/swap.ts
+
+
 
 
 
@@ -31277,6 +31814,8 @@ async function swap(d, s, next, starts) {
     if (hooks.preSwitch.length) {
         await d.phase('pre-switch', () => runHook(d, 'pre-switch', hooks.preSwitch, { BLUEGREEN_STATUS: 'healthy' }));
     }
+    if (d.config.canary.steps.length)
+        await canary(d, s, next, nextPort, starts);
     // 4. Point every proxy at the new color: write, test, then reload them all; check each through itself.
     let checks = [];
     if (d.config.targets.length) {
@@ -31291,15 +31830,34 @@ async function swap(d, s, next, starts) {
         await d.phase('verify', () => verify(d, s, next, checks));
     if (hooks.postSwitch.length)
         await d.phase('post-switch', () => postSwitch(d));
-    // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
+    // 5. Judge the real traffic while requests in flight on the old color finish, then apply cleanup to its
+    // services only.
     const old = s.live;
-    if (old && old !== next && d.config.drainMs > 0 && d.config.cleanup !== 'keep') {
-        await d.phase('drain', async () => {
-            d.log.info(`Waiting ${d.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
-            await d.deps.clock.sleep(d.config.drainMs, d.deps.signal);
-            d.checkCancelled('during drain');
-            await recheck(d, s, next, checks);
-        });
+    if (old && old !== next) {
+        const { drainMs, watchMs } = watchWindow(d.config, d.switchedAt.size);
+        if (!watchMs) {
+            d.result.traffic = skipped(next, !d.switchedAt.size
+                ? 'no proxy was switched'
+                : drainMs
+                    ? 'watch-seconds is 0'
+                    : 'no drain, and no watch-seconds');
+        }
+        if (drainMs || watchMs) {
+            await d.phase(drainMs ? 'drain' : 'watch', async () => {
+                if (watchMs) {
+                    await watchAndDrain(d, s, next, Math.max(drainMs, watchMs), checks);
+                }
+                else {
+                    d.log.info(`Waiting ${drainMs / 1000} s for requests in flight on ${old} to finish`);
+                    await d.deps.clock.sleep(drainMs, d.deps.signal);
+                    d.checkCancelled('during drain');
+                }
+                await recheck(d, s, next, checks);
+            });
+        }
+    }
+    else {
+        d.result.traffic = skipped(next, 'no color served before: there is nothing to go back to');
     }
     if (old && old !== next) {
         await d.record('cleanup');
@@ -31309,6 +31867,42 @@ async function swap(d, s, next, starts) {
     const status = d.config.command === 'rollback' ? 'rolled-back' : 'deployed';
     d.result.rolledBack = d.config.command === 'rollback';
     d.finish(status, 0, next);
+}
+/**
+ * Canary steps: each sends its percent of the requests to the new color at every proxy (written, tested, reloaded
+ * and confirmed as in the switch), then watches that step's requests for canary-interval with the same gate. A
+ * gate crossed, a failure or a cancel sends every request back to the old color (the switch's undo).
+ */
+async function canary(d, s, next, port, starts) {
+    const { steps, intervalMs } = d.config.canary;
+    const why = d.config.command !== 'deploy'
+        ? 'a rollback goes back at once'
+        : !s.live || starts.length
+            ? 'no color served before'
+            : undefined;
+    if (why) {
+        d.log.info(`No canary steps: ${why}.`);
+        return;
+    }
+    for (const percent of steps) {
+        await d.phase(`canary ${percent}%`, async () => {
+            await switchProxies(d, s, next, port, [], percent);
+            const step = { name: `canary ${percent}%`, percent };
+            d.log.info(`Watching ${percent}% of the requests on ${next} for ${intervalMs / 1000} s`);
+            const watch = new TrafficWatch(d, step, await colorAddresses(d, s, next), next);
+            await watchTraffic(d, watch, intervalMs, new Set());
+        });
+    }
+}
+/** The drain, spent reading what the proxies answered: a release that fails real requests goes back at once. */
+async function watchAndDrain(d, s, next, windowMs, checks) {
+    const w = d.config.watch;
+    const step = { name: 'after the switch', percent: 100 };
+    const watch = new TrafficWatch(d, step, await colorAddresses(d, s, next), next);
+    const latency = w.maxLatencyMs === undefined ? '' : `, max-latency-ms ${w.maxLatencyMs}`;
+    d.log.info(`Watching the traffic on ${next} through ${[...d.switchedAt.keys()].join(', ')} for ${windowMs / 1000} s ` +
+        `(max-error-rate ${w.maxErrorRate}%, min-requests ${w.minRequests}${latency}) while ${s.live} drains`);
+    await watchTraffic(d, watch, windowMs, new Set(checks.map((c) => c.what)));
 }
 /** A failing post-switch hook rolls back while the old color still runs, unless post-switch-required is false. */
 async function postSwitch(d) {
@@ -31375,48 +31969,52 @@ async function dockerHealthy(d, ids, seen, http, timeoutMs) {
 }
 /**
  * Writes and tests every include before any proxy is reloaded, then reloads them all (or starts those that could
- * not run before), and returns where each proxy is to be checked.
+ * not run before), and returns where each proxy is to be checked. With `split` (a canary step's percent), the
+ * includes send that share of the requests to `next` and the rest to the live color; the includes are put back
+ * as they were found by one undo, whichever step fails.
  */
-async function switchProxies(d, s, next, port, starts) {
-    const written = [];
+async function switchProxies(d, s, next, port, starts, split) {
+    const first = !d.switching;
+    const st = (d.switching ??= { written: [], reloaded: false });
     const toStart = new Set(starts.map((p) => p.container));
     const running = d.proxyContainers().filter((c) => !toStart.has(c));
     const listen = new Map();
-    let reloaded = false;
-    d.undo.push({
-        label: 'restore the proxy includes',
-        // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
-        // the next run take the wrong live color, and a proxy restart load an include that was never checked.
-        keepsServing: () => !reloaded,
-        run: async () => {
-            if (reloaded && s.live && !(await colorRunning(d, s, s.live))) {
-                throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
-            }
-            for (const w of [...written].reverse()) {
-                // An include that did not exist is emptied: a proxy cannot be made to forget a file it never had.
-                await d.proxy.write(w.target, w.previous ?? '');
-            }
-            if (!reloaded)
-                return;
-            if (!s.live) {
-                // Nothing served before this first deploy. A previous include that loads (a placeholder) is loaded again;
-                // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
-                d.trafficOnNew = false;
-                for (const c of running) {
-                    if (await d.proxy.testOnly(c).then(() => true, () => false))
-                        await d.proxy.reload(c);
+    if (first) {
+        d.undo.push({
+            label: 'restore the proxy includes',
+            // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
+            // the next run take the wrong live color, and a proxy restart load an include that was never checked.
+            keepsServing: () => !st.reloaded,
+            run: async () => {
+                if (st.reloaded && s.live && !(await colorRunning(d, s, s.live))) {
+                    throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
                 }
-                d.log.info('No color served before this first deploy: the includes were put back as they were.');
-                return;
-            }
-            for (const c of running)
-                await d.proxy.testOnly(c);
-            for (const c of running)
-                await d.proxy.reload(c);
-            d.trafficOnNew = false;
-            d.log.info(`Proxies restored to ${s.live} and reloaded.`);
-        },
-    });
+                for (const w of [...st.written].reverse()) {
+                    // An include that did not exist is emptied: a proxy cannot be made to forget a file it never had.
+                    await d.proxy.write(w.target, w.previous ?? '');
+                }
+                if (!st.reloaded)
+                    return;
+                if (!s.live) {
+                    // Nothing served before this first deploy. A previous include that loads (a placeholder) is loaded again;
+                    // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
+                    d.trafficOnNew = false;
+                    for (const c of running) {
+                        if (await d.proxy.testOnly(c).then(() => true, () => false))
+                            await d.proxy.reload(c);
+                    }
+                    d.log.info('No color served before this first deploy: the includes were put back as they were.');
+                    return;
+                }
+                for (const c of running)
+                    await d.proxy.testOnly(c);
+                for (const c of running)
+                    await d.proxy.reload(c);
+                d.trafficOnNew = false;
+                d.log.info(`Proxies restored to ${s.live} and reloaded.`);
+            },
+        });
+    }
     // Seen while the includes are written and tested, so that the reload does not wait for it.
     const workers = new Map(running.map((c) => [c, d.proxy.beforeReload(c)]));
     const test = async (target, content) => {
@@ -31432,29 +32030,37 @@ async function switchProxies(d, s, next, port, starts) {
     const includes = s.includes.map(({ target: t, content }) => {
         return { container: t.container, file: t.file, path: t.path, previous: content };
     });
-    await d.record('switch', { includes });
+    // A canary step is undone by the next run, should this one die: its new color was not judged yet.
+    const phase = split === undefined ? 'switch' : 'canary';
+    await d.record(phase, { includes });
+    const live = s.live ?? '';
     for (const inc of s.includes) {
-        const content = d.proxy.render(inc.target, next, port);
-        d.log.info(`${d.proxy.describe(inc.target)} → ${next}`);
-        written.push({ target: inc.target, previous: inc.content });
+        const content = split === undefined
+            ? d.proxy.render(inc.target, next, port)
+            : d.proxy.renderSplit(inc.target, { color: live, port: d.compose.port(live), percent: 100 - split }, { color: next, port, percent: split });
+        d.log.info(`${d.proxy.describe(inc.target)} → ${split === undefined ? next : `${live} ${100 - split}%, ${next} ${split}%`}`);
+        if (first)
+            st.written.push({ target: inc.target, previous: inc.content });
         await d.proxy.write(inc.target, content);
         if (!toStart.has(inc.target.container))
             await test(inc.target, content);
     }
-    // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing.
-    const checks = proxyChecks(d, running, listen, s.proxies);
-    await d.record('switch', { reloading: [...running, ...toStart] });
+    // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing: at
+    // the first canary step already (whose split is not checked: a check may land on either color).
+    const checks = split === undefined || first ? proxyChecks(d, running, listen, s.proxies) : [];
+    await d.record(phase, { reloading: [...running, ...toStart] });
     for (const c of running) {
         d.trafficOnNew = true;
-        reloaded = true;
+        st.reloaded = true;
         const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+        d.switchedAt.set(c, d.deps.clock.now());
         if (!confirmed)
             d.unconfirmed.add(c);
         d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
     }
     for (const start of starts) {
         d.trafficOnNew = true;
-        reloaded = true;
+        st.reloaded = true;
         if (start.service) {
             d.log.info(`Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`);
             await d.compose.startShared(next, [start.service]);
@@ -31464,6 +32070,7 @@ async function switchProxies(d, s, next, port, starts) {
             d.log.info(`Restarting the proxy ${start.container}, which could not run before its include named ${next}.`);
             await d.proxy.restart(start.container);
         }
+        const starting = d.deps.clock.now();
         try {
             await d.proxy.waitStarted(start.container, PROXY_START_MS, d.deps.signal);
         }
@@ -31471,13 +32078,15 @@ async function switchProxies(d, s, next, port, starts) {
             d.checkCancelled('during switch');
             throw new StepFailure(error.message);
         }
+        d.switchedAt.set(start.container, starting);
         for (const inc of s.includes.filter((i) => i.target.container === start.container)) {
             await test(inc.target, d.proxy.render(inc.target, next, port));
         }
     }
     if (starts.length)
         checks.push(...proxyChecks(d, [...toStart], listen, await d.proxy.inspect([...toStart])));
-    void d.record('switched', {}, false);
+    if (split === undefined)
+        void d.record('switched', {}, false);
     return checks;
 }
 /** Where each proxy is checked: its verify-url, or the host port its listen port is published on. */
@@ -31549,7 +32158,11 @@ async function recheck(d, s, next, checks) {
 }
 /** Asks through one proxy until it answers as expected from the new color, or the check's deadline passes. */
 async function checkThrough(d, check, next, colors, when = '') {
-    const h = d.config.health;
+    // Named, so that the watch tells the tool's own requests from the users' in the proxy's access log.
+    const agent = Object.keys(d.config.health.headers).some((name) => name.toLowerCase() === 'user-agent');
+    const h = agent
+        ? d.config.health
+        : { ...d.config.health, headers: { ...d.config.health.headers, 'User-Agent': `${OWN_AGENT} (verify)` } };
     let told = {};
     let goodSince;
     const probe = async (timeoutMs) => {
@@ -31683,6 +32296,7 @@ function describeUnfinished(d, entry, underWay = false) {
         up: `was bringing up ${to}`,
         switch: `was switching the proxies from ${from ?? 'nothing'} to ${to} ` +
             (entry.reloading.length ? `(reload begun in ${entry.reloading.join(', ')})` : '(no proxy reloaded yet)'),
+        canary: `was sending part of the requests to ${to} (a canary step)`,
         switched: `had switched the proxies to ${to} and was checking it`,
         'post-switch': `had switched the proxies to ${to} and was running its post-switch-command`,
         cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,
@@ -31905,6 +32519,7 @@ async function endOrphans(d, entry, view) {
 
 
 
+
 /** A proxy restarted by Docker this recently may be crash-looping, whatever its state says this instant. */
 const CRASH_LOOP_WINDOW_MS = 10_000;
 /** Each command, once the situation is known and any unfinished deploy dealt with. */
@@ -32103,7 +32718,17 @@ function planOnly(d, s, next) {
     ];
     if (s.live) {
         const old = s.services[s.live] ?? [];
-        plan.push(`wait ${d.config.drainMs / 1000} s, then cleanup: ${d.config.cleanup}`);
+        const { drainMs, watchMs } = watchWindow(d.config, d.config.targets.length);
+        const w = d.config.watch;
+        if (watchMs) {
+            plan.push(`watch ${next}'s requests in each proxy's access log for ${Math.max(drainMs, watchMs) / 1000} s, while ` +
+                `${s.live} drains: above max-error-rate ${w.maxErrorRate}% over at least ${w.minRequests} requests` +
+                `${w.maxLatencyMs === undefined ? '' : `, or a p95 above ${w.maxLatencyMs} ms`}, back to ${s.live}`);
+        }
+        else if (drainMs) {
+            plan.push(`wait ${drainMs / 1000} s for requests in flight on ${s.live}`);
+        }
+        plan.push(`cleanup: ${d.config.cleanup}`);
         if (d.config.cleanup === 'stop')
             plan.push(cmd(d.compose.stopArgs(s.live, old)));
         if (d.config.cleanup === 'down')
@@ -32172,6 +32797,12 @@ class Deployment {
     startedShared = [];
     /** Proxies whose reload could not be confirmed (their workers cannot be seen). */
     unconfirmed = new Set();
+    /** The includes this run wrote (with what they held before) and whether any proxy reloaded one. */
+    switching;
+    /** The new color's requests over every step of the traffic watch. */
+    trafficTotal = { requests: 0, errors: 0, latencies: [] };
+    /** When each proxy began to serve the new color (its reload confirmed, or it started): its log is read from then. */
+    switchedAt = new Map();
     /** The new color's containers, as found before the health check. */
     nextIds = [];
     /** Detection finished: which color served is known (else a failure cannot say where traffic is). */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Files } from '../io.js';
-import { renderInclude, wordsOf } from '../proxy/include.js';
+import { renderInclude, splitForm, wordsOf } from '../proxy/include.js';
 import { splitWords } from './words.js';
 
 import { COMMAND_NAMES, defaultOf, isGiven, type Command, type InputName, type RawInputs } from '../inputs.js';
@@ -58,9 +58,24 @@ export interface Config {
   verifyTimeoutMs: number;
   colorHeader: string;
   drainMs: number;
+  /** The post-switch watch of real traffic: see engine/watch.ts. */
+  watch: Watch;
+  /** Canary steps before the switch: percents of the requests sent to the new color, each watched that long. */
+  canary: { steps: number[]; intervalMs: number };
   cleanup: Cleanup;
   rollbackOnFailure: boolean;
   dryRun: boolean;
+}
+
+export interface Watch {
+  /** How long after the switch the traffic is watched, at least (it lasts the drain too); undefined: the drain. */
+  ms?: number;
+  /** Percent of failed requests above which the new color is rolled back. */
+  maxErrorRate: number;
+  /** Fewer requests than this tell nothing: the watch passes and says so. */
+  minRequests: number;
+  /** The highest p95 request time allowed, when judged. */
+  maxLatencyMs?: number;
 }
 
 export interface Hooks {
@@ -196,13 +211,24 @@ function bool(name: InputName) {
   });
 }
 
-function seconds(name: InputName, { zero, max }: { zero: boolean; max: number }) {
-  return text(name).transform((v, ctx) => {
-    const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-    const ms = Math.round(n * 1000);
-    if (!(n <= max) || (!zero && ms === 0)) return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
-    return ms;
-  });
+function seconds(name: InputName, range: { zero: boolean; max: number }) {
+  return text(name).transform((v, ctx) => secondsOf(v, ctx, range));
+}
+
+function secondsOf(v: string, ctx: z.RefinementCtx, { zero, max }: { zero: boolean; max: number }): number {
+  const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+  const ms = Math.round(n * 1000);
+  if (!(n <= max) || (!zero && ms === 0)) return fail(ctx, `seconds, from ${zero ? '0' : '0.001'} to ${max}`);
+  return ms;
+}
+
+function whole(name: InputName, range: { min: number; max: number }) {
+  return text(name).transform((v, ctx) => wholeOf(v, ctx, range));
+}
+
+function wholeOf(v: string, ctx: z.RefinementCtx, { min, max }: { min: number; max: number }): number {
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  return n >= min && n <= max ? n : fail(ctx, `a whole number from ${min} to ${max}`);
 }
 
 function commandLine(name: InputName) {
@@ -383,6 +409,23 @@ const schema = z
     'on-failure-command': commandLine('on-failure-command'),
     'hook-timeout': seconds('hook-timeout', { zero: false, max: 86_400 }),
     'drain-seconds': seconds('drain-seconds', { zero: true, max: 3600 }),
+    'watch-seconds': text('watch-seconds').transform((v, ctx) =>
+      v === '' ? undefined : secondsOf(v, ctx, { zero: true, max: 3600 }),
+    ),
+    'max-error-rate': text('max-error-rate').transform((v, ctx) => {
+      const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+      return n <= 100 ? n : fail(ctx, 'a percentage from 0 to 100, e.g. 5 or 0.5');
+    }),
+    'min-requests': whole('min-requests', { min: 1, max: 1_000_000 }),
+    'canary-steps': text('canary-steps').transform((v, ctx) => {
+      const steps = splitList(v).map((x) => (/^\d+$/.test(x) ? Number(x) : NaN));
+      const rising = steps.every((n, i) => n >= 1 && n <= 99 && (i === 0 || n > (steps[i - 1] ?? 0)));
+      return rising ? steps : fail(ctx, 'whole percents from 1 to 99, rising, e.g. 10,50');
+    }),
+    'canary-interval': seconds('canary-interval', { zero: false, max: 86_400 }),
+    'max-latency-ms': text('max-latency-ms').transform((v, ctx) =>
+      v === '' ? undefined : wholeOf(v, ctx, { min: 1, max: 3_600_000 }),
+    ),
     cleanup: choice('cleanup', ['stop', 'down', 'keep'] as const),
     'rollback-on-failure': bool('rollback-on-failure'),
     'dry-run': bool('dry-run'),
@@ -444,6 +487,17 @@ async function validate(raw: RawInputs, files: Files, escapedNewlines: boolean):
   const workingDirectory = path.resolve(p['working-directory']);
   const targets = buildTargets(p, workingDirectory, problem);
 
+  if (p['canary-steps'].length) {
+    if (!targets.length)
+      problem('canary-steps', 'a canary splits the traffic at the proxies: give nginx-container or nginx-targets');
+    for (const t of targets.filter((x) => !splitForm(x.template))) {
+      problem(
+        'canary-steps',
+        `proxy ${t.container}: its template can carry no split; a canary needs an upstream block with server lines, ` +
+          'or set directives only (for proxy_pass $var)',
+      );
+    }
+  }
   if (p['health-interval'] > p['health-timeout']) {
     problem('health-interval', `must not exceed health-timeout (${p['health-timeout'] / 1000} s)`);
   }
@@ -512,6 +566,13 @@ async function validate(raw: RawInputs, files: Files, escapedNewlines: boolean):
     verifyTimeoutMs: p['verify-timeout'],
     colorHeader: p['color-header'],
     drainMs: p['drain-seconds'],
+    watch: {
+      ms: p['watch-seconds'],
+      maxErrorRate: p['max-error-rate'],
+      minRequests: p['min-requests'],
+      maxLatencyMs: p['max-latency-ms'],
+    },
+    canary: { steps: p['canary-steps'], intervalMs: p['canary-interval'] },
     cleanup: p.cleanup,
     rollbackOnFailure: p['rollback-on-failure'],
     dryRun: p['dry-run'],

@@ -10,10 +10,12 @@ import { packFile, unpackFirstFile } from './tar.js';
  * - switched: every proxy was reloaded onto `to`; it is being checked, then the old color drains;
  * - post-switch: every proxy serves `to` and was checked; a required post-switch-command is running, whose failure
  *   would put the proxies back on `from`;
+ * - canary: the proxies split the requests between `from` and `to` (a canary step), or were being made to; `to` was
+ *   not yet judged, so the proxies go back to `from`;
  * - cleanup: `to` passed every check and serves; the old color is being stopped;
  * - undo: the run failed or was cancelled and was putting the proxies back on `from`.
  */
-export type JournalPhase = 'up' | 'switch' | 'switched' | 'post-switch' | 'cleanup' | 'undo';
+export type JournalPhase = 'up' | 'switch' | 'canary' | 'switched' | 'post-switch' | 'cleanup' | 'undo';
 
 /** One include as the run found it, to put back what a proxy loaded before. */
 export interface JournalInclude {

@@ -13,6 +13,7 @@ import { StepFailure } from './errors.js';
 import { undidDeploy } from './recover.js';
 import type { LockView } from './result.js';
 import { pushStopNew, swap, type ProxyStart } from './swap.js';
+import { watchWindow } from './watch.js';
 
 /** A proxy restarted by Docker this recently may be crash-looping, whatever its state says this instant. */
 const CRASH_LOOP_WINDOW_MS = 10_000;
@@ -234,7 +235,18 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
   ];
   if (s.live) {
     const old = s.services[s.live] ?? [];
-    plan.push(`wait ${d.config.drainMs / 1000} s, then cleanup: ${d.config.cleanup}`);
+    const { drainMs, watchMs } = watchWindow(d.config, d.config.targets.length);
+    const w = d.config.watch;
+    if (watchMs) {
+      plan.push(
+        `watch ${next}'s requests in each proxy's access log for ${Math.max(drainMs, watchMs) / 1000} s, while ` +
+          `${s.live} drains: above max-error-rate ${w.maxErrorRate}% over at least ${w.minRequests} requests` +
+          `${w.maxLatencyMs === undefined ? '' : `, or a p95 above ${w.maxLatencyMs} ms`}, back to ${s.live}`,
+      );
+    } else if (drainMs) {
+      plan.push(`wait ${drainMs / 1000} s for requests in flight on ${s.live}`);
+    }
+    plan.push(`cleanup: ${d.config.cleanup}`);
     if (d.config.cleanup === 'stop') plan.push(cmd(d.compose.stopArgs(s.live, old)));
     if (d.config.cleanup === 'down') plan.push(cmd(d.compose.removeArgs(s.live, old)));
   }

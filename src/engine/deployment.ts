@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError, maskUrls, type Config } from '../config/config.js';
+import { ConfigError, maskUrls, type Config, type ProxyTarget } from '../config/config.js';
 import { ComposeDriver, detectCompose, projectNameOf } from '../docker/compose.js';
 import { journalName, type Journal, type JournalEntry, type JournalPhase } from '../docker/journal.js';
 import { thisProcess, type Locks } from '../docker/lock.js';
@@ -63,6 +63,12 @@ export class Deployment {
   startedShared: string[] = [];
   /** Proxies whose reload could not be confirmed (their workers cannot be seen). */
   readonly unconfirmed = new Set<string>();
+  /** The includes this run wrote (with what they held before) and whether any proxy reloaded one. */
+  switching?: { written: { target: ProxyTarget; previous: string | null }[]; reloaded: boolean };
+  /** The new color's requests over every step of the traffic watch. */
+  readonly trafficTotal = { requests: 0, errors: 0, latencies: [] as number[] };
+  /** When each proxy began to serve the new color (its reload confirmed, or it started): its log is read from then. */
+  readonly switchedAt = new Map<string, number>();
   /** The new color's containers, as found before the health check. */
   nextIds: string[] = [];
   /** Detection finished: which color served is known (else a failure cannot say where traffic is). */

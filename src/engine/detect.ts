@@ -100,18 +100,26 @@ export async function observe(d: Deployment): Promise<Omit<Situation, 'live'>> {
           `${reading.color ?? 'no known color'} (edited by hand?): its content decides.`,
       );
     }
-    includes.push({ target, content, color: reading.color });
+    includes.push({ target, content, color: reading.color, split: reading.split });
   }
   d.result.running = running;
   d.result.proxies = includes.map((i) => ({
     container: i.target.container,
     include: d.proxy.describe(i.target),
     color: i.color,
+    ...(i.split ? { split: i.split } : {}),
   }));
   for (const i of includes) {
-    d.log.info(`${d.proxy.describe(i.target)} points at ${i.color ?? 'no known color'}`);
+    const split = i.split && `a canary step's split (${describeSplit(i.split)})`;
+    d.log.info(`${d.proxy.describe(i.target)} points at ${split ?? i.color ?? 'no known color'}`);
   }
   return { services, oneOff, states, shared, includes, proxies, running };
+}
+
+export function describeSplit(split: Record<string, number>): string {
+  return Object.entries(split)
+    .map(([color, percent]) => `${color} ${percent}%`)
+    .join(', ');
 }
 
 /** What detection saw, reduced to what the decision needs. */

@@ -40,6 +40,7 @@ export function describeUnfinished(d: Deployment, entry: JournalEntry, underWay 
     switch:
       `was switching the proxies from ${from ?? 'nothing'} to ${to} ` +
       (entry.reloading.length ? `(reload begun in ${entry.reloading.join(', ')})` : '(no proxy reloaded yet)'),
+    canary: `was sending part of the requests to ${to} (a canary step)`,
     switched: `had switched the proxies to ${to} and was checking it`,
     'post-switch': `had switched the proxies to ${to} and was running its post-switch-command`,
     cleanup: `was stopping ${from ?? 'the old color'} after switching to ${to}`,

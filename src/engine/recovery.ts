@@ -26,11 +26,19 @@ export type Recovery =
   | { kind: 'restore'; color?: string; reload: string[]; stop?: string; why: string }
   | { kind: 'stuck'; why: string };
 
+/**
+ * Phases whose run, had it lived, would have gone back to `from`: its undo, a required post-switch-command that had
+ * not passed, a canary step not yet judged.
+ */
+function backward(phase: JournalEntry['phase']): boolean {
+  return phase === 'undo' || phase === 'post-switch' || phase === 'canary';
+}
+
 /** Whether the decision depends on the new color's health: only then is it asked. */
 export function needsHealth(entry: JournalEntry, observed: Pick<Observed, 'allRunning'>): boolean {
   const { from, to, phase } = entry;
   if (phase === 'up' || phase === 'cleanup' || !observed.allRunning[to]) return false;
-  if (phase === 'undo' || phase === 'post-switch') return from !== undefined && !observed.allRunning[from];
+  if (backward(phase)) return from !== undefined && !observed.allRunning[from];
   return from !== undefined || phase === 'switched';
 }
 
@@ -68,7 +76,9 @@ export function decideRecovery(entry: JournalEntry, observed: Observed): Recover
         ? 'was done but not yet checked'
         : phase === 'post-switch'
           ? 'was done, but its post-switch-command had not passed'
-          : 'was being undone';
+          : phase === 'canary'
+            ? 'was a canary step, not yet judged'
+            : 'was being undone';
   const toState = !observed.allRunning[to]
     ? 'is not running'
     : observed.healthy
@@ -106,8 +116,9 @@ export function decideRecovery(entry: JournalEntry, observed: Observed): Recover
   };
   // With no reload begun, the proxy still serves what it loaded: putting the files back changes no traffic.
   const nothingLoaded = entry.reloading.length === 0;
-  // A required post-switch-command that never passed is a failed check: its run would have gone back to `from`.
-  if (phase === 'undo' || phase === 'post-switch') {
+  // A required post-switch-command that never passed is a failed check, and a canary step not yet judged an
+  // unfinished one: their run would have gone back to `from`.
+  if (backward(phase)) {
     // The dead run's own undo never moved traffic to a color that does not fully run; nor does its recovery.
     if (fromRuns || nothingLoaded) return restore;
     if (toAnswers)

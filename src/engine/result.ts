@@ -28,11 +28,68 @@ export interface HookView {
   output?: string;
 }
 
+/** What one color answered through the proxies during a step of the watch. */
+export interface ColorTraffic {
+  requests: number;
+  /** Answered 5xx, by the proxy or by the color. */
+  errors: number;
+  /** Percent of requests; null without requests. */
+  errorRate: number | null;
+  /** p95 of the request time, when the log tells it. */
+  p95Ms: number | null;
+}
+
+/** A stretch of the watch with one share of traffic on the new color (100: after the switch). */
+export interface TrafficStep {
+  /** `canary 10%`, ..., `after the switch`. */
+  name: string;
+  percent: number;
+  /** When it began (ISO 8601), and how long it lasted. */
+  startedAt: string;
+  ms: number;
+  colors: Record<string, ColorTraffic>;
+  verdict: Exclude<TrafficVerdict, 'skipped'>;
+  detail: string;
+}
+
+export interface WatchedProxy {
+  container: string;
+  /** Its access log was read and holds requests since the switch. */
+  watched: boolean;
+  /** combined: every request counts for the new color; bluegreen (the README's format): by its upstream. */
+  format: 'combined' | 'bluegreen' | null;
+  /** Access-log lines read since the switch, the tool's own requests included. */
+  lines: number;
+  note: string;
+}
+
+export type TrafficVerdict = 'passed' | 'failed' | 'too few requests' | 'not watched' | 'skipped';
+
+/** The watch of real traffic after the switch, while the old color still runs. */
+export interface TrafficView {
+  verdict: TrafficVerdict;
+  /** One line: the figures, or why there are none. */
+  detail: string;
+  /** The color judged: the new one. */
+  color: string;
+  /** The new color's figures over every step. */
+  requests: number;
+  errors: number;
+  errorRate: number | null;
+  p95Ms: number | null;
+  /** How long the steps lasted in all. */
+  windowMs: number;
+  steps: TrafficStep[];
+  proxies: WatchedProxy[];
+}
+
 export interface ProxyView {
   container: string;
   include: string;
   /** The color the include points at, when it can be told. */
   color?: string;
+  /** A canary step's split of the requests that the include holds: each color's percent. */
+  split?: Record<string, number>;
   /** How the proxy was checked after the switch, or why it could not be. */
   verified?: string;
   /** The URL it was checked at. */
@@ -61,6 +118,8 @@ export interface Result {
   verifyUrl?: string;
   error?: string;
   logTail?: string;
+  /** What real traffic showed after the switch: deploy and rollback, once the proxies were switched. */
+  traffic?: TrafficView;
   /** The user's commands that ran (pre-deploy-command, hooks), in order. */
   hooks: HookView[];
   /** status: the deploy locks held now on the engine, and by whom. */

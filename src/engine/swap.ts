@@ -8,6 +8,8 @@ import { allRunning, longRunning, type Situation } from './detect.js';
 import type { Deployment } from './deployment.js';
 import { StepFailure } from './errors.js';
 import { runHook } from './hooks.js';
+import { skipped, TrafficWatch, watchTraffic, watchWindow } from './watch.js';
+import { OWN_AGENT } from '../proxy/access-log.js';
 
 /** How many log lines of a failed color the result keeps. */
 export const LOG_LINES = 50;
@@ -64,6 +66,7 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   if (hooks.preSwitch.length) {
     await d.phase('pre-switch', () => runHook(d, 'pre-switch', hooks.preSwitch, { BLUEGREEN_STATUS: 'healthy' }));
   }
+  if (d.config.canary.steps.length) await canary(d, s, next, nextPort, starts);
   // 4. Point every proxy at the new color: write, test, then reload them all; check each through itself.
   let checks: VerifyCheck[] = [];
   if (d.config.targets.length) {
@@ -74,15 +77,35 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   if (d.config.verifyUrl) checks.push({ what: 'verify-url', url: d.config.verifyUrl });
   if (checks.length) await d.phase('verify', () => verify(d, s, next, checks));
   if (hooks.postSwitch.length) await d.phase('post-switch', () => postSwitch(d));
-  // 5. Let requests in flight on the old color finish, then apply cleanup to its services only.
+  // 5. Judge the real traffic while requests in flight on the old color finish, then apply cleanup to its
+  // services only.
   const old = s.live;
-  if (old && old !== next && d.config.drainMs > 0 && d.config.cleanup !== 'keep') {
-    await d.phase('drain', async () => {
-      d.log.info(`Waiting ${d.config.drainMs / 1000} s for requests in flight on ${old} to finish`);
-      await d.deps.clock.sleep(d.config.drainMs, d.deps.signal);
-      d.checkCancelled('during drain');
-      await recheck(d, s, next, checks);
-    });
+  if (old && old !== next) {
+    const { drainMs, watchMs } = watchWindow(d.config, d.switchedAt.size);
+    if (!watchMs) {
+      d.result.traffic = skipped(
+        next,
+        !d.switchedAt.size
+          ? 'no proxy was switched'
+          : drainMs
+            ? 'watch-seconds is 0'
+            : 'no drain, and no watch-seconds',
+      );
+    }
+    if (drainMs || watchMs) {
+      await d.phase(drainMs ? 'drain' : 'watch', async () => {
+        if (watchMs) {
+          await watchAndDrain(d, s, next, Math.max(drainMs, watchMs), checks);
+        } else {
+          d.log.info(`Waiting ${drainMs / 1000} s for requests in flight on ${old} to finish`);
+          await d.deps.clock.sleep(drainMs, d.deps.signal);
+          d.checkCancelled('during drain');
+        }
+        await recheck(d, s, next, checks);
+      });
+    }
+  } else {
+    d.result.traffic = skipped(next, 'no color served before: there is nothing to go back to');
   }
   if (old && old !== next) {
     await d.record('cleanup');
@@ -92,6 +115,53 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   const status = d.config.command === 'rollback' ? 'rolled-back' : 'deployed';
   d.result.rolledBack = d.config.command === 'rollback';
   d.finish(status, 0, next);
+}
+
+/**
+ * Canary steps: each sends its percent of the requests to the new color at every proxy (written, tested, reloaded
+ * and confirmed as in the switch), then watches that step's requests for canary-interval with the same gate. A
+ * gate crossed, a failure or a cancel sends every request back to the old color (the switch's undo).
+ */
+async function canary(d: Deployment, s: Situation, next: string, port: number, starts: ProxyStart[]): Promise<void> {
+  const { steps, intervalMs } = d.config.canary;
+  const why =
+    d.config.command !== 'deploy'
+      ? 'a rollback goes back at once'
+      : !s.live || starts.length
+        ? 'no color served before'
+        : undefined;
+  if (why) {
+    d.log.info(`No canary steps: ${why}.`);
+    return;
+  }
+  for (const percent of steps) {
+    await d.phase(`canary ${percent}%`, async () => {
+      await switchProxies(d, s, next, port, [], percent);
+      const step = { name: `canary ${percent}%`, percent };
+      d.log.info(`Watching ${percent}% of the requests on ${next} for ${intervalMs / 1000} s`);
+      const watch = new TrafficWatch(d, step, await colorAddresses(d, s, next), next);
+      await watchTraffic(d, watch, intervalMs, new Set());
+    });
+  }
+}
+
+/** The drain, spent reading what the proxies answered: a release that fails real requests goes back at once. */
+async function watchAndDrain(
+  d: Deployment,
+  s: Situation,
+  next: string,
+  windowMs: number,
+  checks: VerifyCheck[],
+): Promise<void> {
+  const w = d.config.watch;
+  const step = { name: 'after the switch', percent: 100 };
+  const watch = new TrafficWatch(d, step, await colorAddresses(d, s, next), next);
+  const latency = w.maxLatencyMs === undefined ? '' : `, max-latency-ms ${w.maxLatencyMs}`;
+  d.log.info(
+    `Watching the traffic on ${next} through ${[...d.switchedAt.keys()].join(', ')} for ${windowMs / 1000} s ` +
+      `(max-error-rate ${w.maxErrorRate}%, min-requests ${w.minRequests}${latency}) while ${s.live} drains`,
+  );
+  await watchTraffic(d, watch, windowMs, new Set(checks.map((c) => c.what)));
 }
 
 /** A failing post-switch hook rolls back while the old color still runs, unless post-switch-required is false. */
@@ -171,7 +241,9 @@ export async function dockerHealthy(
 
 /**
  * Writes and tests every include before any proxy is reloaded, then reloads them all (or starts those that could
- * not run before), and returns where each proxy is to be checked.
+ * not run before), and returns where each proxy is to be checked. With `split` (a canary step's percent), the
+ * includes send that share of the requests to `next` and the rest to the live color; the includes are put back
+ * as they were found by one undo, whichever step fails.
  */
 export async function switchProxies(
   d: Deployment,
@@ -179,48 +251,53 @@ export async function switchProxies(
   next: string,
   port: number,
   starts: ProxyStart[],
+  split?: number,
 ): Promise<VerifyCheck[]> {
-  const written: { target: ProxyTarget; previous: string | null }[] = [];
+  const first = !d.switching;
+  const st = (d.switching ??= { written: [], reloaded: false });
   const toStart = new Set(starts.map((p) => p.container));
   const running = d.proxyContainers().filter((c) => !toStart.has(c));
   const listen = new Map<string, number[]>();
-  let reloaded = false;
-  d.undo.push({
-    label: 'restore the proxy includes',
-    // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
-    // the next run take the wrong live color, and a proxy restart load an include that was never checked.
-    keepsServing: () => !reloaded,
-    run: async () => {
-      if (reloaded && s.live && !(await colorRunning(d, s, s.live))) {
-        throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
-      }
-      for (const w of [...written].reverse()) {
-        // An include that did not exist is emptied: a proxy cannot be made to forget a file it never had.
-        await d.proxy.write(w.target, w.previous ?? '');
-      }
-      if (!reloaded) return;
-      if (!s.live) {
-        // Nothing served before this first deploy. A previous include that loads (a placeholder) is loaded again;
-        // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
-        d.trafficOnNew = false;
-        for (const c of running) {
-          if (
-            await d.proxy.testOnly(c).then(
-              () => true,
-              () => false,
-            )
-          )
-            await d.proxy.reload(c);
+  if (first) {
+    d.undo.push({
+      label: 'restore the proxy includes',
+      // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
+      // the next run take the wrong live color, and a proxy restart load an include that was never checked.
+      keepsServing: () => !st.reloaded,
+      run: async () => {
+        if (st.reloaded && s.live && !(await colorRunning(d, s, s.live))) {
+          throw new Error(
+            `${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`,
+          );
         }
-        d.log.info('No color served before this first deploy: the includes were put back as they were.');
-        return;
-      }
-      for (const c of running) await d.proxy.testOnly(c);
-      for (const c of running) await d.proxy.reload(c);
-      d.trafficOnNew = false;
-      d.log.info(`Proxies restored to ${s.live} and reloaded.`);
-    },
-  });
+        for (const w of [...st.written].reverse()) {
+          // An include that did not exist is emptied: a proxy cannot be made to forget a file it never had.
+          await d.proxy.write(w.target, w.previous ?? '');
+        }
+        if (!st.reloaded) return;
+        if (!s.live) {
+          // Nothing served before this first deploy. A previous include that loads (a placeholder) is loaded again;
+          // one naming a color that does not run (as a repository may commit it) would not, and is only put back.
+          d.trafficOnNew = false;
+          for (const c of running) {
+            if (
+              await d.proxy.testOnly(c).then(
+                () => true,
+                () => false,
+              )
+            )
+              await d.proxy.reload(c);
+          }
+          d.log.info('No color served before this first deploy: the includes were put back as they were.');
+          return;
+        }
+        for (const c of running) await d.proxy.testOnly(c);
+        for (const c of running) await d.proxy.reload(c);
+        d.trafficOnNew = false;
+        d.log.info(`Proxies restored to ${s.live} and reloaded.`);
+      },
+    });
+  }
   // Seen while the includes are written and tested, so that the reload does not wait for it.
   const workers = new Map(running.map((c) => [c, d.proxy.beforeReload(c)]));
   const test = async (target: ProxyTarget, content: string) => {
@@ -235,27 +312,41 @@ export async function switchProxies(
   const includes = s.includes.map(({ target: t, content }) => {
     return { container: t.container, file: t.file, path: t.path, previous: content };
   });
-  await d.record('switch', { includes });
+  // A canary step is undone by the next run, should this one die: its new color was not judged yet.
+  const phase = split === undefined ? 'switch' : 'canary';
+  await d.record(phase, { includes });
+  const live = s.live ?? '';
   for (const inc of s.includes) {
-    const content = d.proxy.render(inc.target, next, port);
-    d.log.info(`${d.proxy.describe(inc.target)} → ${next}`);
-    written.push({ target: inc.target, previous: inc.content });
+    const content =
+      split === undefined
+        ? d.proxy.render(inc.target, next, port)
+        : d.proxy.renderSplit(
+            inc.target,
+            { color: live, port: d.compose.port(live), percent: 100 - split },
+            { color: next, port, percent: split },
+          );
+    d.log.info(
+      `${d.proxy.describe(inc.target)} → ${split === undefined ? next : `${live} ${100 - split}%, ${next} ${split}%`}`,
+    );
+    if (first) st.written.push({ target: inc.target, previous: inc.content });
     await d.proxy.write(inc.target, content);
     if (!toStart.has(inc.target.container)) await test(inc.target, content);
   }
-  // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing.
-  const checks = proxyChecks(d, running, listen, s.proxies);
-  await d.record('switch', { reloading: [...running, ...toStart] });
+  // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing: at
+  // the first canary step already (whose split is not checked: a check may land on either color).
+  const checks = split === undefined || first ? proxyChecks(d, running, listen, s.proxies) : [];
+  await d.record(phase, { reloading: [...running, ...toStart] });
   for (const c of running) {
     d.trafficOnNew = true;
-    reloaded = true;
+    st.reloaded = true;
     const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+    d.switchedAt.set(c, d.deps.clock.now());
     if (!confirmed) d.unconfirmed.add(c);
     d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
   }
   for (const start of starts) {
     d.trafficOnNew = true;
-    reloaded = true;
+    st.reloaded = true;
     if (start.service) {
       d.log.info(
         `Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`,
@@ -266,18 +357,20 @@ export async function switchProxies(
       d.log.info(`Restarting the proxy ${start.container}, which could not run before its include named ${next}.`);
       await d.proxy.restart(start.container);
     }
+    const starting = d.deps.clock.now();
     try {
       await d.proxy.waitStarted(start.container, PROXY_START_MS, d.deps.signal);
     } catch (error) {
       d.checkCancelled('during switch');
       throw new StepFailure((error as Error).message);
     }
+    d.switchedAt.set(start.container, starting);
     for (const inc of s.includes.filter((i) => i.target.container === start.container)) {
       await test(inc.target, d.proxy.render(inc.target, next, port));
     }
   }
   if (starts.length) checks.push(...proxyChecks(d, [...toStart], listen, await d.proxy.inspect([...toStart])));
-  void d.record('switched', {}, false);
+  if (split === undefined) void d.record('switched', {}, false);
   return checks;
 }
 
@@ -367,7 +460,11 @@ export async function checkThrough(
   colors: ColorAddresses[],
   when = '',
 ): Promise<{ detail: string; told: Attribution }> {
-  const h = d.config.health;
+  // Named, so that the watch tells the tool's own requests from the users' in the proxy's access log.
+  const agent = Object.keys(d.config.health.headers).some((name) => name.toLowerCase() === 'user-agent');
+  const h = agent
+    ? d.config.health
+    : { ...d.config.health, headers: { ...d.config.health.headers, 'User-Agent': `${OWN_AGENT} (verify)` } };
   let told: Attribution = {};
   let goodSince: number | undefined;
   const probe = async (timeoutMs: number): Promise<ProbeResult> => {

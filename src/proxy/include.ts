@@ -3,12 +3,102 @@ import { nginxTokens } from './nginx-config.js';
 
 const MARKER = '# bluegreen-action: color=';
 
+const SPLIT_MARKER = '# bluegreen-action: split ';
+
 /** The include for one color: a marker line (the live color is read back from it) and the template filled in. */
 export function renderInclude(target: ProxyTarget, color: string, port: number): string {
-  const values: Record<string, string> = { color, port: String(port), host: target.host };
+  return `${MARKER}${color} port=${port}\n${fill(target.template, target.host, color, port)}`;
+}
+
+function fill(template: string, host: string, color: string, port: number): string {
+  const values: Record<string, string> = { color, port: String(port), host };
   // ${name} is an Nginx variable, not a placeholder (the same rule as the config check).
-  const body = target.template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name: string) => values[name] ?? '');
-  return `${MARKER}${color} port=${port}\n${body.endsWith('\n') ? body : `${body}\n`}`;
+  const body = template.replace(/(?<!\$)\{(color|port|host)\}/g, (_, name: string) => values[name] ?? '');
+  return body.endsWith('\n') ? body : `${body}\n`;
+}
+
+/** One color's part of a split: its port and its percent of the requests. */
+export interface Share {
+  color: string;
+  port: number;
+  percent: number;
+}
+
+/**
+ * How a template can carry a split of the traffic, from what it renders to: an `upstream` block whose `server`
+ * lines are given weights, or `set` directives (for `proxy_pass $var`) that a random share of requests sets to
+ * the other color. Undefined: it can carry none (a canary is refused before anything changes).
+ */
+export function splitForm(template: string): 'upstream' | 'set' | undefined {
+  const tokens = nginxTokens(fill(template, 'host', 'blue', 8000));
+  const upstream = tokens.indexOf('upstream');
+  if (upstream >= 0 && tokens[upstream + 2] === '{' && serverLines(fill(template, 'host', 'blue', 8000)).length) {
+    return 'upstream';
+  }
+  // Only `set` may go inside the `if` that picks the share; a template of anything else cannot be split that way.
+  const statements = tokens
+    .join(' ')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return statements.length && statements.every((st) => /^set \$\w+ \S/.test(st)) ? 'set' : undefined;
+}
+
+/** The `server address params;` lines of an upstream block, with where each is. */
+function serverLines(text: string): RegExpExecArray[] {
+  return [...text.matchAll(/(?<=^|[{;])([ \t]*)server[ \t]+([^;#{}]+);/gm)];
+}
+
+/**
+ * The include that splits the requests between two colors, with a marker line naming the split. The upstream form
+ * weights each color's servers (Nginx's weighted round robin, per worker); the set form sets the second color's
+ * values for the requests whose random $request_id falls in its share (to 1/256).
+ */
+export function renderSplit(target: ProxyTarget, from: Share, to: Share): string {
+  const marker = `${SPLIT_MARKER}${from.color}=${from.percent} ${to.color}=${to.percent}\n`;
+  const old = fill(target.template, target.host, from.color, from.port);
+  const next = fill(target.template, target.host, to.color, to.port);
+  if (splitForm(target.template) === 'upstream') {
+    const olds = serverLines(old);
+    const news = serverLines(next);
+    // Each color's share spread over its servers: old servers weigh (100 - p) × n_new, new ones p × n_old.
+    const [wOld, wNew] = reduce(from.percent * news.length, to.percent * olds.length);
+    const server = (m: RegExpExecArray, weight: number) =>
+      `server ${(m[2] ?? '').replace(/\s*\bweight=\d+/g, '').trim()} weight=${weight};`;
+    let body = '';
+    let at = 0;
+    olds.forEach((m, i) => {
+      const start = m.index + (m[1] ?? '').length;
+      body += old.slice(at, start) + server(m, wOld);
+      if (i === olds.length - 1) {
+        const ownLine = m.index === 0 || old[m.index - 1] === '\n';
+        const indent = ownLine ? `\n${m[1]}` : ' ';
+        body += news.map((n) => `${indent}${server(n, wNew)}`).join('');
+      }
+      at = m.index + m[0].length;
+    });
+    return `${marker}${body}${old.slice(at)}`;
+  }
+  const indented = next.trimEnd().replace(/^/gm, '    ');
+  return `${marker}${old}if ($request_id ~ "^(?:${hexBelow(Math.round((to.percent * 256) / 100))})") {\n${indented}\n}\n`;
+}
+
+function reduce(a: number, b: number): [number, number] {
+  const gcd = (x: number, y: number): number => (y ? gcd(y, x % y) : x);
+  const g = gcd(a, b) || 1;
+  return [a / g, b / g];
+}
+
+/** A regular expression for the two-digit hex numbers below n (1 to 255), e.g. n = 26: [01][0-9a-f]|1[0-9]. */
+export function hexBelow(n: number): string {
+  const hex = '0123456789abcdef';
+  const k = Math.min(255, Math.max(1, n));
+  const full = Math.floor(k / 16);
+  const rest = k % 16;
+  const parts: string[] = [];
+  if (full) parts.push(`[${hex.slice(0, full)}][0-9a-f]`);
+  if (rest) parts.push(`${hex[full]}[${hex.slice(0, rest)}]`);
+  return parts.join('|');
 }
 
 /** What an include says: the color its content points at, and the color its marker line names. */
@@ -17,6 +107,8 @@ export interface IncludeReading {
   color?: string;
   /** The marker this tool wrote, which a hand edit of the content may have left behind: shown, never trusted. */
   marker?: string;
+  /** A split written by a canary step: each color's percent (its content names both colors). */
+  split?: Record<string, number>;
 }
 
 /**
@@ -34,6 +126,8 @@ export function readInclude(
   ports: readonly number[],
 ): IncludeReading {
   if (content === null) return {};
+  const split = readSplit(content, target, colors, ports);
+  if (split) return { split };
   const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
   const marker = found && colors.includes(found) ? found : undefined;
   const words = new Set(wordsOf(content));
@@ -46,6 +140,20 @@ export function readInclude(
   if (matching.length === 1) return { color: matching[0], marker };
   const naming = colors.filter((color, i) => namesColor([...words], target.template, color, ports[i] ?? 0));
   return { color: naming.length === 1 ? naming[0] : undefined, marker };
+}
+
+/** The split of a canary step's include: its marker, when the content names both colors. */
+function readSplit(
+  content: string,
+  target: ProxyTarget,
+  colors: readonly string[],
+  ports: readonly number[],
+): Record<string, number> | undefined {
+  const m = new RegExp(`^${SPLIT_MARKER}([a-z0-9_-]+)=(\\d+) ([a-z0-9_-]+)=(\\d+)$`, 'm').exec(content);
+  if (!m || !colors.includes(m[1] ?? '') || !colors.includes(m[3] ?? '') || m[1] === m[3]) return undefined;
+  const words = wordsOf(content);
+  const both = colors.every((color, i) => namesColor(words, target.template, color, ports[i] ?? 0));
+  return both ? { [m[1] ?? '']: Number(m[2]), [m[3] ?? '']: Number(m[4]) } : undefined;
 }
 
 /** Whether words name a color by what its template puts in: `:8001` (a host's port), or `green` as a word part. */

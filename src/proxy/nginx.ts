@@ -3,9 +3,10 @@ import type { ProxyTarget } from '../config/config.js';
 import type { Clock, Files } from '../io.js';
 import { ensureOk, tail, type Runner } from '../runner.js';
 import { packFile, unpackFirstFile } from '../docker/tar.js';
-import { readInclude, renderInclude, type IncludeReading } from './include.js';
+import { parseAccessLog, type AccessLogPage } from './access-log.js';
+import { readInclude, renderInclude, renderSplit, type IncludeReading, type Share } from './include.js';
 import { dumpSections, listenPorts } from './nginx-config.js';
-import type { Proxy, ProxyState } from './proxy.js';
+import type { AccessLogRead, Proxy, ProxyState } from './proxy.js';
 
 const TIMEOUT_MS = 60_000;
 const RELOAD_CONFIRM_MS = 10_000;
@@ -50,6 +51,10 @@ export class Nginx implements Proxy {
 
   render(target: ProxyTarget, color: string, port: number): string {
     return renderInclude(target, color, port);
+  }
+
+  renderSplit(target: ProxyTarget, from: Share, to: Share): string {
+    return renderSplit(target, from, to);
   }
 
   reading(
@@ -159,6 +164,28 @@ export class Nginx implements Proxy {
       }
       await this.clock.sleep(50, signal);
     }
+  }
+
+  /**
+   * The access log as Docker keeps the container's output (the official image links its access log to stdout),
+   * both streams: some configurations log to stderr.
+   */
+  async accessLog(container: string, since: number | string): Promise<AccessLogRead> {
+    const from = typeof since === 'number' ? (since / 1000).toFixed(3) : since;
+    const r = await this.docker(['logs', '--timestamps', '--since', from, container]);
+    if (r.exitCode !== 0 || r.timedOut) {
+      return {
+        problem: `docker logs ${container} failed: ${tail(r.stderr || r.stdout, 2) || `exit code ${r.exitCode}`}`,
+      };
+    }
+    const after = typeof since === 'string' ? since : undefined;
+    const out: AccessLogPage = parseAccessLog(r.stdout, after);
+    const err = parseAccessLog(r.stderr, after);
+    const cursor = [out.cursor, err.cursor]
+      .filter((c) => c !== undefined)
+      .sort()
+      .pop();
+    return { records: [...out.records, ...err.records], otherLines: out.otherLines + err.otherLines, cursor };
   }
 
   /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */

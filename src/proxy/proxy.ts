@@ -1,7 +1,8 @@
 import type { ProxyTarget } from '../config/config.js';
 import type { Clock, Files } from '../io.js';
 import type { Runner } from '../runner.js';
-import type { IncludeReading } from './include.js';
+import type { AccessLogPage } from './access-log.js';
+import type { IncludeReading, Share } from './include.js';
 import { Nginx } from './nginx.js';
 
 /** What a proxy container is, as `docker inspect` tells. */
@@ -31,6 +32,8 @@ export interface Proxy {
   write(target: ProxyTarget, content: string): Promise<void>;
   /** The include that points a target at one color. */
   render(target: ProxyTarget, color: string, port: number): string;
+  /** The include that splits a target's requests between two colors (a canary step). */
+  renderSplit(target: ProxyTarget, from: Share, to: Share): string;
   /** Which color an include points at. */
   reading(
     content: string | null,
@@ -55,9 +58,16 @@ export interface Proxy {
   restart(container: string): Promise<void>;
   /** Waits until a proxy just started runs and stays up; rejects with its log otherwise. */
   waitStarted(container: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * What the proxy logged of its requests since `since` (ms since the epoch, or the cursor of the last page), or
+   * why that cannot be read.
+   */
+  accessLog(container: string, since: number | string): Promise<AccessLogRead>;
   /** The commands a switch runs in a proxy, for the dry run's plan. */
   planSwitch(container: string): string;
 }
+
+export type AccessLogRead = AccessLogPage | { problem: string };
 
 export interface ProxyDeps {
   runner: Runner;

@@ -1,4 +1,5 @@
 import type { HttpResponse } from '../io.js';
+import { lastOf } from './access-log.js';
 import type { ProxyState } from './proxy.js';
 
 /**
@@ -55,21 +56,31 @@ export function attribute(response: HttpResponse, colorHeader: string, colors: C
   }
   const upstream = response.headers[UPSTREAM_HEADER];
   if (upstream === undefined) return {};
-  // After retries Nginx lists every address it tried ("a, b : c"): the last one answered.
-  const last =
-    upstream
-      .split(/[,:]\s+/)
-      .pop()
-      ?.trim() ?? '';
+  const told = colorOfUpstream(upstream, colors);
+  return 'address' in told
+    ? { color: told.color, how: `X-Bluegreen-Upstream ${told.address}` }
+    : { how: `X-Bluegreen-Upstream ${told.problem}` };
+}
+
+/**
+ * The color of an upstream address as Nginx's $upstream_addr shows it, compared with each color's container
+ * addresses and published port. After retries Nginx lists every address it tried ("a, b : c"): the last answered.
+ */
+export function colorOfUpstream(
+  upstream: string,
+  colors: ColorAddresses[],
+): { color: string; address: string } | { problem: string } {
+  const last = lastOf(upstream);
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(last);
-  if (!m) return { how: `X-Bluegreen-Upstream: ${upstream} is not an address` };
+  if (!m) return { problem: `${upstream} is not an address` };
   const [ip = '', port = ''] = [m[1], m[2]];
   // A container address is certain. A published port tells only for an upstream reached through the host's ports,
   // and only when no container of either color listens on that port itself (then it is some other container).
   const byAddress = colors.filter((c) => c.addresses.includes(ip));
   const containerPort = colors.some((c) => c.containerPorts.includes(Number(port)));
   const matches = byAddress.length || containerPort ? byAddress : colors.filter((c) => String(c.port) === port);
-  return matches.length === 1
-    ? { color: matches[0]?.color, how: `X-Bluegreen-Upstream ${last}` }
-    : { how: `X-Bluegreen-Upstream ${last} is not an address of ${matches.length ? 'one color' : 'either color'}` };
+  const [only] = matches;
+  return matches.length === 1 && only
+    ? { color: only.color, address: last }
+    : { problem: `${last} is not an address of ${matches.length ? 'one color' : 'either color'}` };
 }

@@ -17,7 +17,17 @@ interface ActionYml {
 
 const action = parse(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as ActionYml;
 
-const OUTPUTS = ['color', 'port', 'previous-color', 'previous-port', 'status', 'rolled-back', 'duration'];
+const OUTPUTS = [
+  'color',
+  'port',
+  'previous-color',
+  'previous-port',
+  'status',
+  'rolled-back',
+  'duration',
+  'requests-observed',
+  'error-rate',
+];
 
 describe('action.yml', () => {
   it('declares exactly the inputs of src/config.ts', () => {

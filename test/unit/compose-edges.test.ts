@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config.js';
 import { COMPOSE_V1, COMPOSE_V2, ComposeDriver, type ComposeCli } from '../../src/docker/compose.js';
-import { setup } from './deploy-setup.js';
+import { onDrain, setup } from './deploy-setup.js';
 import { FakeFiles, FakeHost } from './fake-host.js';
 
 /** A driver's configuration in `wd`: the given shared files, the default color files, colors and ports. */
@@ -22,13 +22,11 @@ describe('a container that no longer exists', () => {
   // the undo's "stop the new color" finds nothing to stop.
   it('the new color removed during the drain: rolled back to the old color, exit 1, not ROLLBACK INCOMPLETE', async () => {
     const { host, clock, run } = await setup({ live: 'blue' });
-    const sleep = clock.sleep.bind(clock);
-    clock.sleep = async (ms, signal) => {
+    onDrain(clock, host, () => {
       const green = host.containers.get('app-green');
       // `docker rm -f`, or a restart policy of "no" with --rm: the container is gone, not just stopped.
-      if (ms === 10_000 && green) host.containers.remove(green);
-      return sleep(ms, signal);
-    };
+      if (green) host.containers.remove(green);
+    });
     const result = await run();
     expect(host.servedColor('proxy')).toBe('blue');
     expect(result.error).not.toMatch(/ROLLBACK INCOMPLETE/);

@@ -434,6 +434,8 @@ describe('loadConfig accepts good configurations', () => {
       verifyTimeoutMs: 5_000,
       colorHeader: '',
       drainMs: 10_000,
+      watch: { ms: undefined, maxErrorRate: 5, minRequests: 20, maxLatencyMs: undefined },
+      canary: { steps: [], intervalMs: 60_000 },
       cleanup: 'stop',
       rollbackOnFailure: true,
       dryRun: false,

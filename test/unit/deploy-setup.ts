@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { projectNameOf } from '../../src/docker/compose.js';
 import type { RawInputs } from '../../src/inputs.js';
 import { execute } from '../../src/engine/deployment.js';
+import { WATCH_POLL_MS } from '../../src/engine/watch.js';
 import { renderInclude } from '../../src/proxy/include.js';
 import {
   FakeClock,
@@ -79,6 +80,7 @@ export async function setup({ raw = {}, live, idleStopped }: Setup = {}) {
   host.addProxy('proxy', { [MOUNTED]: INCLUDE });
   files.writes = [];
   const clock = new FakeClock();
+  host.clock = clock;
   const log = new RecordingLogger();
   const locks = new FakeLocks();
   const journal = new FakeJournal();
@@ -88,4 +90,27 @@ export async function setup({ raw = {}, live, idleStopped }: Setup = {}) {
   /** Another run on the same host, with some settings changed (a rollback after deploys). */
   const runWith = (changed: Partial<typeof config>) => execute({ ...config, ...changed }, deps);
   return { host, files, clock, log, locks, journal, processes, deps, run, runWith, config, projectOf };
+}
+
+/** Runs `fn` once, at the drain's first wait (the watch's: it reads the proxies' logs every second). */
+export function onDrain(clock: FakeClock, host: FakeHost, fn: () => void, color = 'green'): void {
+  const sleep = clock.sleep.bind(clock);
+  let done = false;
+  clock.sleep = async (ms, signal) => {
+    if (!done && ms === WATCH_POLL_MS && host.servedColor('proxy') === color) {
+      done = true;
+      fn();
+    }
+    return sleep(ms, signal);
+  };
+}
+
+/** Runs `fn` at every wait of the watch, once the proxy serves `color`: users' requests arriving meanwhile. */
+export function eachWatchPoll(clock: FakeClock, host: FakeHost, fn: (poll: number) => void, color = 'green'): void {
+  const sleep = clock.sleep.bind(clock);
+  let poll = 0;
+  clock.sleep = async (ms, signal) => {
+    await sleep(ms, signal);
+    if (ms === WATCH_POLL_MS && host.servedColor('proxy') === color) fn(poll++);
+  };
 }

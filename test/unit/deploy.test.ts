@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { execute } from '../../src/engine/deployment.js';
 import type { RawInputs } from '../../src/inputs.js';
 import { fakeId } from './fake-host.js';
-import { INCLUDE, MOUNTED, RELOAD, STOP_BLUE, STOP_GREEN, UP_BLUE, UP_GREEN, WD, setup } from './deploy-setup.js';
+import {
+  INCLUDE,
+  MOUNTED,
+  RELOAD,
+  STOP_BLUE,
+  STOP_GREEN,
+  UP_BLUE,
+  UP_GREEN,
+  WD,
+  onDrain,
+  setup,
+} from './deploy-setup.js';
 
 describe('deploy', () => {
   it('first deploy on an empty host: starts the shared services, deploys the first color, no drain or cleanup', async () => {
@@ -884,12 +895,10 @@ describe('traffic truth: every proxy checked through itself after the switch', (
 
   it('the new color goes down during the drain: the old color, not yet stopped, takes the traffic back', async () => {
     const { host, clock, run } = await setup({ live: 'blue' });
-    const sleep = clock.sleep.bind(clock);
-    clock.sleep = async (ms, signal) => {
+    onDrain(clock, host, () => {
       const green = host.containers.get('app-green');
-      if (ms === 10_000 && green) Object.assign(green, { running: false, status: 'exited', exitCode: 137 });
-      return sleep(ms, signal);
-    };
+      if (green) Object.assign(green, { running: false, status: 'exited', exitCode: 137 });
+    });
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
     expect(result.error).toMatch(
@@ -902,11 +911,7 @@ describe('traffic truth: every proxy checked through itself after the switch', (
 
   it('a proxy that stops answering from the new color during the drain: switched back before the old color stops', async () => {
     const { host, clock, run } = await setup({ live: 'blue' });
-    const sleep = clock.sleep.bind(clock);
-    clock.sleep = async (ms, signal) => {
-      if (ms === 10_000) host.proxyAnswer = (color) => (color === 'green' ? 500 : 200);
-      return sleep(ms, signal);
-    };
+    onDrain(clock, host, () => (host.proxyAnswer = (color) => (color === 'green' ? 500 : 200)));
     const result = await run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
     expect(result.error).toMatch(

@@ -293,6 +293,17 @@ export class FakeHost implements Runner, Http {
   /** A reload whose new workers never replace the old ones (the config did not take effect). */
   reloadNeverTakesEffect = false;
   /**
+   * The proxies that log each request to their output, in the README's format, as `docker logs --timestamps`
+   * shows it: Docker's receive time (ms, and a sequence that keeps the stamps of one ms apart) and the line.
+   * A proxy not in the map logs no request (access_log off); addProxy() puts it in.
+   */
+  readonly accessLogs = new Map<string, { at: number; seq: number; line: string }[]>();
+  /** Proxies whose logging driver cannot be read back (docker logs fails). */
+  readonly logsUnreadable = new Set<string>();
+  /** The time of the run, for the access log's stamps. */
+  clock: { now(): number } = { now: () => 0 };
+  private logSeq = 0;
+  /**
    * How an attached one-off (`compose run` without -d) ends, given its service and command: its exit code and the
    * lines it prints (streamed to onLine). `timedOut` stands for a run the deadline ended; `hang` for one that runs
    * until its container is removed, whatever the call's signal says (as compose v1's does); `lateMs`, for a
@@ -347,6 +358,8 @@ export class FakeHost implements Runner, Http {
     options: { status?: string; published?: Record<number, number>; labels?: Record<string, string> } = {},
   ): void {
     const status = options.status ?? 'running';
+    // Like the official image, whose access log goes to its output; a test turns it off with accessLogs.delete().
+    if (!this.accessLogs.has(name)) this.accessLogs.set(name, []);
     const proxy: FakeProxy = {
       running: status === 'running',
       status,
@@ -795,6 +808,13 @@ export class FakeHost implements Runner, Http {
     }
     if (args[0] === 'logs') {
       const id = args[args.length - 1] ?? '';
+      if (args.includes('--timestamps')) {
+        if (!this.proxies.has(id)) return err(`Error: No such container: ${id}`);
+        if (this.logsUnreadable.has(id)) {
+          return err('Error response from daemon: configured logging driver does not support reading');
+        }
+        return ok(this.accessLogSince(id, args[args.indexOf('--since') + 1] ?? '0'));
+      }
       if (this.proxies.has(id))
         return { ...ok(), stderr: 'nginx: [emerg] host not found in upstream "app-blue:8000"\n' };
       const app = this.containers.find(id);
@@ -1012,8 +1032,50 @@ export class FakeHost implements Runner, Http {
     return Boolean(c?.running && c.status !== 'restarting');
   }
 
+  /**
+   * Users' requests through a proxy, now, answered by the color it serves: `status(i)` of the i-th. Logged with
+   * the container address of that color (as $upstream_addr shows it), or with no upstream field in `combined`.
+   */
+  userRequests(
+    proxy: string,
+    count: number,
+    status: (i: number) => number = () => 200,
+    options: { format?: 'combined' | 'bluegreen'; ms?: number; color?: string } = {},
+  ): void {
+    const color = options.color ?? this.servedColor(proxy);
+    const address = this.containers.get(`app-${color}`)?.addresses[0] ?? '10.9.9.9';
+    for (let i = 0; i < count; i++) {
+      const code = status(i);
+      const extra =
+        options.format === 'combined'
+          ? ''
+          : ` upstream="${address}:8000" upstream_status="${code}" request_time=${((options.ms ?? 5) / 1000).toFixed(3)}`;
+      this.logAccess(proxy, `"GET /page/${i} HTTP/1.1" ${code} 120 "-" "curl/8.5.0"${extra}`);
+    }
+  }
+
+  private logAccess(proxy: string, request: string): void {
+    const log = this.accessLogs.get(proxy);
+    log?.push({
+      at: this.clock.now(),
+      seq: this.logSeq++,
+      line: `172.18.0.1 - - [29/Nov/2026:21:00:00 +0000] ${request}`,
+    });
+  }
+
+  /** `docker logs --timestamps --since S`: the access-log lines at or after S (seconds, or a stamp shown before). */
+  private accessLogSince(proxy: string, since: string): string {
+    const stamp = (e: { at: number; seq: number }) =>
+      new Date(e.at).toISOString().replace(/Z$/, `${String(e.seq % 1_000_000).padStart(6, '0')}Z`);
+    const from = /^\d+(\.\d+)?$/.test(since) ? Number(since) * 1000 : undefined;
+    return (this.accessLogs.get(proxy) ?? [])
+      .filter((e) => (from === undefined ? stamp(e) >= since : e.at >= from))
+      .map((e) => `${stamp(e)} ${e.line}\n`)
+      .join('');
+  }
+
   // Http: each app service answers on its own port; anything else is the proxy.
-  async get(url: string): Promise<HttpResponse> {
+  async get(url: string, options?: { headers?: Record<string, string> }): Promise<HttpResponse> {
     const u = new URL(url);
     const key = Object.keys(this.portOf).find((s) => String(this.portOf[s]) === u.port);
     if (key) {
@@ -1043,6 +1105,12 @@ export class FakeHost implements Runner, Http {
     const ports = [...served.matchAll(/:(\d+)\b/g)].map((m) => Number(m[1]));
     const up = Object.entries(this.portOf).some(([k, port]) => ports.includes(port) && this.serving(k));
     const status = this.proxyAnswer?.(color) ?? (up ? 200 : 502);
+    const agent = Object.entries(options?.headers ?? {}).find(([k]) => k.toLowerCase() === 'user-agent')?.[1] ?? '-';
+    const address = this.containers.get(`app-${color}`)?.addresses[0] ?? '10.9.9.9';
+    this.logAccess(
+      name,
+      `"GET ${u.pathname} HTTP/1.1" ${status} 20 "-" "${agent}" upstream="${address}:8000" upstream_status="${status}" request_time=0.001`,
+    );
     return { status, body: `served by ${color}`, headers: this.proxyHeaders?.(color) ?? {} };
   }
 }

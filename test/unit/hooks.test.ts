@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execute } from '../../src/engine/deployment.js';
 import { quoteWords } from '../../src/config/words.js';
 import { createExecaRunner, type Runner } from '../../src/runner.js';
-import { INCLUDE, RELOAD, STOP_BLUE, STOP_GREEN, UP_GREEN, WD, setup } from './deploy-setup.js';
+import { INCLUDE, RELOAD, STOP_BLUE, STOP_GREEN, UP_GREEN, WD, onDrain, setup } from './deploy-setup.js';
 
 const GREEN = `docker-compose -f docker-compose.yml -f ${WD}/docker-compose.green.yml`;
 const BUILD_GREEN = `${GREEN} build app-green`;
@@ -348,7 +348,7 @@ describe('hooks on the runner', () => {
     expect(at('probe ')).toBeLessThan(at('run pre-switch-command'));
     expect(at('run pre-switch-command')).toBeLessThan(at('write '));
     expect(at('check each proxy')).toBeLessThan(at('run post-switch-command'));
-    expect(at('run post-switch-command')).toBeLessThan(at('wait '));
+    expect(at('run post-switch-command')).toBeLessThan(at('watch '));
     expect(result.plan.at(-1)).toBe('run on-failure-command on the runner, should any step fail, after the undo: c');
   });
 
@@ -517,11 +517,7 @@ describe('one-off services in a color file', () => {
     const { host, files, clock, run } = await setup({ live: 'blue' });
     files.put(`${WD}/docker-compose.green.yml`, greenWithMigrate('    restart: "no"\n'));
     host.finishing.add('migrate-green');
-    const sleep = clock.sleep.bind(clock);
-    clock.sleep = async (ms, signal) => {
-      if (ms === 10_000) host.containers.remove(host.containers.get('migrate-green')!);
-      return sleep(ms, signal);
-    };
+    onDrain(clock, host, () => host.containers.remove(host.containers.get('migrate-green')!));
     expect(await run()).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
     expect(host.containers.has('migrate-green')).toBe(false);
   });

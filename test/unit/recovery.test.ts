@@ -113,6 +113,17 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
     });
   });
 
+  it('killed during a canary step: back to blue, even when green answers, as a failed step would have', () => {
+    const e = entry('canary', { reloading: ['proxy'] });
+    expect(needsHealth(e, observed({ all: ['blue', 'green'] }))).toBe(false);
+    expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: true }))).toMatchObject({
+      kind: 'restore',
+      color: 'blue',
+      reload: ['proxy'],
+      why: expect.stringMatching(/was a canary step, not yet judged/),
+    });
+  });
+
   it('killed while stopping the old color: green serves, nothing to repair', () => {
     expect(decideRecovery(entry('cleanup'), observed({ all: ['green'], some: ['blue'] }))).toMatchObject({
       kind: 'none',
@@ -296,8 +307,13 @@ async function expectRepaired(s: Setup, after: ReturnType<typeof afterKill>, kil
 }
 
 /** Every instant of a whole run, before and after it, counted on a run that is never killed. */
-async function instantsOf(live: 'blue' | undefined, command: 'deploy' | 'rollback' = 'deploy', proxyStopped = false) {
-  const s = await setup({ live, idleStopped: command === 'rollback' });
+async function instantsOf(
+  live: 'blue' | undefined,
+  command: 'deploy' | 'rollback' = 'deploy',
+  proxyStopped = false,
+  raw: Record<string, string> = {},
+) {
+  const s = await setup({ live, idleStopped: command === 'rollback', raw });
   if (proxyStopped) s.host.setProxyStatus('proxy', 'exited');
   const labels = await killedAt(s, Number.MAX_SAFE_INTEGER, 'before', { ...s.config, command });
   return labels.flatMap((label, i) => [[i + 1, 'before', label] as const, [i + 1, 'after', label] as const]);
@@ -323,6 +339,18 @@ describe('a run killed at any instant: the next deploy repairs it, with no outag
       s.host.setProxyStatus('proxy', 'exited');
       await killedAt(s, n, when);
       await expectRepaired(s, afterKill(s), { command: 'deploy', to: 'blue' });
+    },
+  );
+
+  const canary = { 'canary-steps': '10,50', 'canary-interval': '2' };
+  it.each(await instantsOf('blue', 'deploy', false, canary))(
+    'canary deploy from blue killed at instant %i (%s %s): a step not yet judged goes back to blue',
+    async (n, when) => {
+      const s = await setup({ live: 'blue', raw: canary });
+      await killedAt(s, n, when);
+      const phase = [...s.journal.entries.values()][0]?.phase;
+      const result = await expectRepaired(s, afterKill(s), { command: 'deploy', to: 'green' });
+      if (phase === 'canary') expect(result.interrupted?.serving).toBe('blue');
     },
   );
 

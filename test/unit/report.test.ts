@@ -110,7 +110,21 @@ describe('a deploy from blue to green', () => {
       status: 'deployed',
       'rolled-back': 'false',
       duration: expect.stringMatching(/^10\.\d$/),
+      'requests-observed': '300',
+      'error-rate': '3.3',
     });
+  });
+
+  it("shows the traffic the watch read: the new color's figures, the old color's stragglers, the proxy's log", () => {
+    expect(md).toContain(
+      '**Traffic after the switch** ✅ passed: 300 requests to green, 10 failed (3.3%), p95 29 ms\n',
+    );
+    expect(table(md, '| step | color | requests | failed | error rate | p95 |')).toEqual([
+      '| after the switch (100%, 10.0 s) | green (new) | 300 | 10 | 3.3% | 29 ms |',
+      '| after the switch (100%, 10.0 s) | blue | 2 | 0 | 0.0% | 900 ms |',
+    ]);
+    // 300 users' requests, 2 to blue, and the tool's own check through the proxy.
+    expect(table(md, '| proxy | access log |')).toEqual(['| proxy | 303 access-log lines (bluegreen format) |']);
   });
 
   it('shows the status, the colors and the duration', () => {
@@ -158,6 +172,7 @@ describe('a deploy from blue to green', () => {
           `^  phases: detect ${T}s, up ${T}s, health ${T}s, switch ${T}s, verify ${T}s, drain 10\\.0s, cleanup ${T}s$`,
         ),
       ),
+      '  traffic after the switch: passed: 300 requests to green, 10 failed (3.3%), p95 29 ms',
     ]);
   });
 });
@@ -221,6 +236,8 @@ describe('a deploy whose new color never became healthy, rolled back', () => {
       status: 'rolled-back',
       'rolled-back': 'true',
       duration: expect.stringMatching(/^30\.\d$/),
+      'requests-observed': '',
+      'error-rate': '',
     });
   });
 
@@ -365,8 +382,12 @@ describe('dry-run', () => {
         '   ```',
       ].join('\n'),
     );
-    expect(steps.at(-2)).toBe('7. `wait 10 s, then cleanup: stop`');
-    expect(steps.at(-1)).toBe(`8. \`${STOP_BLUE}\``);
+    expect(steps.slice(-3)).toEqual([
+      "7. `watch green's requests in each proxy's access log for 10 s, while blue drains: above max-error-rate 5% " +
+        'over at least 20 requests, back to blue`',
+      '8. `cleanup: stop`',
+      `9. \`${STOP_BLUE}\``,
+    ]);
     // Every single-line step is inline code.
     for (const step of steps.filter((s) => !s.includes('\n'))) expect(step).toMatch(/^\d+\. `[^`]+`$/);
   });
@@ -381,6 +402,8 @@ describe('dry-run', () => {
       status: 'planned',
       'rolled-back': 'false',
       duration: '0.0',
+      'requests-observed': '',
+      'error-rate': '',
     });
     const fmd = summaryMarkdown(first);
     expect(fmd).toMatch(/^## 📝 Blue-green: dry run of deploy blue: nothing changed\n/);
@@ -536,6 +559,8 @@ describe('runs refused before anything was known', () => {
       status: 'failed',
       'rolled-back': 'false',
       duration: '0.0',
+      'requests-observed': '',
+      'error-rate': '',
     });
     const md = summaryMarkdown(result);
     expect(md).toMatch(/^## ❌ Blue-green: deploy failed\n/);

@@ -7,14 +7,23 @@ import { execute } from '../../src/engine/deployment.js';
 import type { Result } from '../../src/engine/result.js';
 import { runCommand } from '../../src/main.js';
 import { renderInclude } from '../../src/proxy/include.js';
-import { INCLUDE, MOUNTED, setup } from './deploy-setup.js';
+import { eachWatchPoll, INCLUDE, MOUNTED, setup } from './deploy-setup.js';
 import { RecordingLogger } from './fake-host.js';
 
 type Scenario = Awaited<ReturnType<typeof setup>>;
 
-/** A deploy from blue to green that went well: up, health, switch, verify, a 10 s drain, blue stopped. */
+/**
+ * A deploy from blue to green that went well: up, health, switch, verify, a 10 s drain and watch, blue stopped.
+ * Users' requests come through the proxy meanwhile: 30 a second to green, one of them failed; and in the first
+ * second, 2 to blue that were in flight at the switch.
+ */
 export async function deployedResult(): Promise<Result> {
-  return (await setup({ live: 'blue' })).run();
+  const s = await setup({ live: 'blue' });
+  eachWatchPoll(s.clock, s.host, (poll) => {
+    s.host.userRequests('proxy', 30, (i) => (i === 7 ? 502 : 200), { ms: 20 + poll });
+    if (poll === 0) s.host.userRequests('proxy', 2, () => 200, { color: 'blue', ms: 900 });
+  });
+  return s.run();
 }
 
 /** A first deploy on an empty host: blue comes up behind the placeholder include, nothing served before. */

@@ -1,0 +1,329 @@
+import { describe, expect, it } from 'vitest';
+import type { Watch } from '../../src/config/config.js';
+import { execute } from '../../src/engine/deployment.js';
+import { judge, p95, WATCH_POLL_MS } from '../../src/engine/watch.js';
+import { lastOf, parseAccessLog, parseLine } from '../../src/proxy/access-log.js';
+import { eachWatchPoll, RELOAD, setup, STOP_BLUE, STOP_GREEN, UP_GREEN } from './deploy-setup.js';
+
+const STAMP = '2026-11-29T21:00:00.123456789Z';
+const COMBINED =
+  '172.18.0.1 - - [29/Nov/2026:21:00:00 +0000] "GET /orders?id=7 HTTP/1.1" 200 512 "https://shop.example/" "Mozilla/5.0 (X11; Linux x86_64)"';
+const RECOMMENDED =
+  '172.18.0.1 - alice [29/Nov/2026:21:00:00 +0000] "POST /api/pay HTTP/1.1" 502 157 "-" "curl/8.5.0" ' +
+  'upstream="172.18.0.5:8000" upstream_status="502" request_time=0.031';
+
+describe('the access log as docker logs --timestamps shows it', () => {
+  it("reads Nginx's combined format: status and user agent, no upstream", () => {
+    expect(parseLine(COMBINED, 5)).toEqual({ at: 5, status: 200, format: 'combined', own: false, failed: false });
+  });
+
+  it("reads the README's format: the upstream that answered, its status and the request's time", () => {
+    expect(parseLine(RECOMMENDED, 5)).toEqual({
+      at: 5,
+      status: 502,
+      format: 'bluegreen',
+      upstream: '172.18.0.5:8000',
+      upstreamStatus: 502,
+      requestMs: 31,
+      own: false,
+      failed: true,
+    });
+  });
+
+  it('after retries, the last upstream answered: its status decides, and a 5xx replaced by a page still fails', () => {
+    const retried = parseLine(
+      RECOMMENDED.replace('upstream="172.18.0.5:8000"', 'upstream="172.18.0.4:8000, 172.18.0.5:8000"')
+        .replace('upstream_status="502"', 'upstream_status="502, 200"')
+        .replace('" 502 157', '" 200 157'),
+      0,
+    );
+    expect(retried).toMatchObject({ status: 200, upstreamStatus: 200, failed: false });
+    expect(lastOf('172.18.0.4:8000, 172.18.0.5:8000 : 10.0.0.9:80')).toBe('10.0.0.9:80');
+    expect(lastOf('[fd00::5]:8000')).toBe('[fd00::5]:8000');
+    // error_page turned the upstream's 503 into the proxy's own 200 page: still a failed request.
+    const masked = parseLine(RECOMMENDED.replace('" 502 157', '" 200 157').replace('="502"', '="503"'), 0);
+    expect(masked).toMatchObject({ status: 200, upstreamStatus: 503, failed: true });
+  });
+
+  it('a request the proxy answered itself has no upstream ("-"), and one with no request_time has no time', () => {
+    const own = parseLine(
+      `${COMBINED.replace('" 200 512', '" 404 0')} upstream="-" upstream_status="-" request_time=-`,
+      0,
+    );
+    expect(own).toEqual({ at: 0, status: 404, format: 'bluegreen', own: false, failed: false });
+  });
+
+  it("tells the tool's own requests by their user agent, and reads an escaped quote inside a field", () => {
+    const ours = COMBINED.replace('Mozilla/5.0 (X11; Linux x86_64)', 'bluegreen-action (verify)');
+    expect(parseLine(ours, 0)?.own).toBe(true);
+    const quoted = COMBINED.replace('/orders?id=7', '/search?q=\\x22blue\\x22');
+    expect(parseLine(quoted, 0)).toMatchObject({ status: 200, own: false });
+  });
+
+  it('error-log lines, lines cut short and other formats are no requests', () => {
+    for (const line of [
+      '2026/11/29 21:00:00 [error] 29#29: *1 connect() failed (111: Connection refused) while connecting to upstream',
+      COMBINED.slice(0, 60),
+      '{"time":"2026-11-29T21:00:00Z","status":200}',
+      '',
+    ]) {
+      expect(parseLine(line, 0), line).toBeUndefined();
+    }
+    const page = parseAccessLog(
+      [
+        `${STAMP} ${COMBINED}`,
+        `${STAMP.replace('123456789', '200000000')} 2026/11/29 21:00:00 [notice] 1#1: signal process started`,
+        `${STAMP.replace('123456789', '300000000')} ${COMBINED.slice(0, 40)}`,
+        '',
+      ].join('\n'),
+    );
+    expect(page.records).toHaveLength(1);
+    expect(page.otherLines).toBe(2);
+    expect(page.records[0]?.at).toBe(Date.parse('2026-11-29T21:00:00.123Z'));
+    expect(page.cursor).toBe('2026-11-29T21:00:00.300000000Z');
+  });
+
+  it('reads on from a cursor: docker logs --since includes the line at that instant, which was read already', () => {
+    const later = '2026-11-29T21:00:01.000000001Z';
+    const output = `${STAMP} ${COMBINED}\n${later} ${RECOMMENDED}\n`;
+    const first = parseAccessLog(output);
+    expect(first.records).toHaveLength(2);
+    expect(first.cursor).toBe(later);
+    const again = parseAccessLog(`${later} ${RECOMMENDED}\n`, first.cursor);
+    expect(again).toEqual({ records: [], otherLines: 0 });
+    // A stamp with fewer digits (another engine's) still orders right.
+    expect(parseAccessLog(`2026-11-29T21:00:01.5Z ${COMBINED}\n`, later).cursor).toBe('2026-11-29T21:00:01.500000000Z');
+  });
+});
+
+describe('the gate', () => {
+  const gate: Watch = { maxErrorRate: 5, minRequests: 20 };
+  const tally = (requests: number, errors: number, latencies: number[] = []) => ({ requests, errors, latencies });
+
+  it('fewer than min-requests requests are not judged, however many failed', () => {
+    expect(judge(tally(19, 19), gate, 'green')).toEqual({
+      verdict: 'too few requests',
+      detail: '19 requests to green, fewer than min-requests (20): not judged',
+    });
+    expect(judge(tally(20, 19), gate, 'green').verdict).toBe('failed');
+  });
+
+  it('exactly max-error-rate passes; one error more fails, with the figures', () => {
+    expect(judge(tally(20, 1), gate, 'green')).toEqual({
+      verdict: 'passed',
+      detail: '20 requests to green, 1 failed (5.0%)',
+    });
+    expect(judge(tally(20, 2), gate, 'green')).toEqual({
+      verdict: 'failed',
+      detail: '2 of 20 requests to green failed (10.0%), above max-error-rate 5%',
+    });
+    expect(judge(tally(1000, 50), gate, 'green').verdict).toBe('passed');
+    expect(judge(tally(1000, 51), gate, 'green').verdict).toBe('failed');
+  });
+
+  it('decimal rates hold at their boundary (0.7% of 10,000 is 70), and 0 allows no failure', () => {
+    expect(judge(tally(10_000, 70), { ...gate, maxErrorRate: 0.7 }, 'g').verdict).toBe('passed');
+    expect(judge(tally(10_000, 71), { ...gate, maxErrorRate: 0.7 }, 'g').verdict).toBe('failed');
+    expect(judge(tally(300, 0), { ...gate, maxErrorRate: 0 }, 'g').verdict).toBe('passed');
+    expect(judge(tally(300, 1), { ...gate, maxErrorRate: 0 }, 'g').verdict).toBe('failed');
+    expect(judge(tally(300, 300), { ...gate, maxErrorRate: 100 }, 'g').verdict).toBe('passed');
+  });
+
+  it('p95 by nearest rank', () => {
+    expect(p95([])).toBeNull();
+    expect(p95([7])).toBe(7);
+    expect(p95(Array.from({ length: 100 }, (_, i) => i + 1))).toBe(95);
+    expect(p95(Array.from({ length: 20 }, (_, i) => 20 - i))).toBe(19);
+  });
+
+  it('max-latency-ms: a p95 above it fails, at it passes; judged only over min-requests timed requests', () => {
+    const slow = Array.from({ length: 20 }, (_, i) => (i < 18 ? 10 : 400));
+    const latency = { ...gate, maxLatencyMs: 400 };
+    expect(judge(tally(20, 0, slow), latency, 'green').verdict).toBe('passed');
+    expect(judge(tally(20, 0, slow), { ...gate, maxLatencyMs: 399 }, 'green')).toEqual({
+      verdict: 'failed',
+      detail: 'p95 request time of green 400 ms over 20 requests, above max-latency-ms 399',
+    });
+    // The combined format has no request_time: the latency is not judged, and the result says so.
+    expect(judge(tally(20, 0), { ...gate, maxLatencyMs: 1 }, 'green')).toEqual({
+      verdict: 'passed',
+      detail: '20 requests to green, 0 failed (0.0%); latency not judged: the access log has no request_time',
+    });
+  });
+});
+
+describe('the watch after the switch, on the fake host (drain 10 s)', () => {
+  it('a release that fails half of the real requests is sent back to blue within a second, blue never stopped', async () => {
+    const { host, clock, log, run } = await setup({ live: 'blue' });
+    eachWatchPoll(clock, host, () => host.userRequests('proxy', 40, (i) => (i % 2 ? 500 : 200)));
+    const start = clock.now();
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error?.split('\n')).toEqual([
+      'The traffic watch failed: 20 of 40 requests to green failed (50.0%), above max-error-rate 5%.',
+      "Rolled back: traffic is on blue as before, green was stopped. Fix the cause (see green's log) and run again.",
+    ]);
+    expect(result.traffic).toMatchObject({ verdict: 'failed', requests: 40, errors: 20, errorRate: 50 });
+    expect(host.servedColor('proxy')).toBe('blue');
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, RELOAD, STOP_GREEN]);
+    expect(host.changes).not.toContain(STOP_BLUE);
+    expect(clock.now() - start).toBeLessThan(3_000);
+    expect(log.text).toMatch(
+      /Watching the traffic on green through proxy for 10 s \(max-error-rate 5%, min-requests 20\) while blue drains/,
+    );
+  });
+
+  it('a good release passes: figures per color, the drain lasts its 10 s, blue stopped after it', async () => {
+    const { host, clock, log, run } = await setup({ live: 'blue' });
+    eachWatchPoll(clock, host, (poll) => host.userRequests('proxy', 10, () => 200, { ms: 10 + poll }));
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
+    expect(result.traffic).toMatchObject({
+      verdict: 'passed',
+      detail: '100 requests to green, 0 failed (0.0%), p95 19 ms',
+      requests: 100,
+      errors: 0,
+      errorRate: 0,
+      p95Ms: 19,
+      windowMs: 10_000,
+      proxies: [{ container: 'proxy', watched: true, format: 'bluegreen', lines: 101 }],
+    });
+    expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(10_000);
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
+    expect(log.text).toContain('Traffic watch: passed: 100 requests to green, 0 failed (0.0%), p95 19 ms.');
+  });
+
+  it("the tool's own check through the proxy is no user's request: without traffic, too few requests, deployed", async () => {
+    const { run } = await setup({ live: 'blue' });
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(result.traffic).toMatchObject({
+      verdict: 'too few requests',
+      detail: '0 requests to green, fewer than min-requests (20): not judged',
+      proxies: [{ watched: true, lines: 1 }],
+    });
+  });
+
+  it("blue's failures finishing after the switch, and another site's, are not green's (the README's format)", async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    eachWatchPoll(clock, host, (poll) => {
+      host.userRequests('proxy', 10, () => 200);
+      if (poll === 0) host.userRequests('proxy', 30, () => 504, { color: 'blue', ms: 60_000 });
+      host.userRequests('proxy', 30, () => 500, { color: 'other-site' });
+    });
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(result.traffic?.steps[0]?.colors).toEqual({
+      blue: { requests: 30, errors: 30, errorRate: 100, p95Ms: 60_000 },
+      green: { requests: 100, errors: 0, errorRate: 0, p95Ms: 5 },
+    });
+  });
+
+  it('in the combined format, every request after the switch counts for the new color', async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    eachWatchPoll(clock, host, () =>
+      host.userRequests('proxy', 30, (i) => (i < 3 ? 503 : 200), { format: 'combined' }),
+    );
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1 });
+    expect(result.traffic).toMatchObject({ verdict: 'failed', requests: 30, errors: 3, p95Ms: null });
+  });
+
+  it('max-latency-ms: a slow release is sent back', async () => {
+    const { host, clock, run } = await setup({ live: 'blue', raw: { 'max-latency-ms': '250' } });
+    eachWatchPoll(clock, host, () => host.userRequests('proxy', 25, () => 200, { ms: 800 }));
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/^The traffic watch failed: p95 request time of green 800 ms over 25 requests/);
+  });
+
+  it('a proxy that logs no request is NOT WATCHED, said in the log and the result, never passed', async () => {
+    const { host, clock, log, run } = await setup({ live: 'blue' });
+    host.accessLogs.delete('proxy');
+    eachWatchPoll(clock, host, () => host.userRequests('proxy', 40, () => 500));
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(result.traffic).toMatchObject({
+      verdict: 'not watched',
+      proxies: [{ container: 'proxy', watched: false, format: null, lines: 0 }],
+    });
+    expect(log.text).toContain(
+      "NOT WATCHED: proxy: no access-log line in docker logs since the switch, not even the tool's own check: " +
+        'access_log off, or written to a file.',
+    );
+  });
+
+  it('a proxy whose log cannot be read (a logging driver without reading) is not watched, and says why', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.logsUnreadable.add('proxy');
+    const result = await run();
+    expect(result.traffic?.verdict).toBe('not watched');
+    expect(result.traffic?.proxies[0]?.note).toMatch(/^docker logs proxy failed: .*does not support reading/);
+  });
+
+  it('watch-seconds longer than the drain: watched that long', async () => {
+    const { host, clock, run } = await setup({ live: 'blue', raw: { 'watch-seconds': '30' } });
+    eachWatchPoll(clock, host, (poll) =>
+      host.userRequests('proxy', poll === 20 ? 30 : 1, (i) => (poll === 20 && i < 21 ? 500 : 200)),
+    );
+    const result = await run();
+    // At 21 s, 21 errors in 50 requests: rolled back long after the 10 s drain would have ended.
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1 });
+    expect(result.traffic).toMatchObject({ requests: 50, errors: 21 });
+    expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(21_000);
+  });
+
+  it('cleanup keep: no drain and no watch, unless watch-seconds asks for one', async () => {
+    const kept = await setup({ live: 'blue', raw: { cleanup: 'keep' } });
+    expect((await kept.run()).traffic).toMatchObject({ verdict: 'skipped', detail: 'no drain, and no watch-seconds' });
+    const watched = await setup({ live: 'blue', raw: { cleanup: 'keep', 'watch-seconds': '5' } });
+    eachWatchPoll(watched.clock, watched.host, () => watched.host.userRequests('proxy', 5));
+    const result = await watched.run();
+    expect(result.traffic).toMatchObject({ verdict: 'passed', requests: 25 });
+    expect(result.phases.map((p) => p.name)).toContain('watch');
+    expect(watched.host.containers.get('app-blue')?.running).toBe(true);
+  });
+
+  it('watch-seconds 0: the drain is one wait, as before, and the watch is skipped', async () => {
+    const { clock, run } = await setup({ live: 'blue', raw: { 'watch-seconds': '0' } });
+    const result = await run();
+    expect(result.traffic).toMatchObject({ verdict: 'skipped', detail: 'watch-seconds is 0' });
+    expect(clock.slept).toContain(10_000);
+    expect(clock.slept).not.toContain(WATCH_POLL_MS);
+  });
+
+  it('a first deploy has nothing to go back to: skipped', async () => {
+    const { run } = await setup();
+    expect((await run()).traffic).toMatchObject({
+      verdict: 'skipped',
+      detail: 'no color served before: there is nothing to go back to',
+    });
+  });
+
+  it('a cancel during the watch sends the traffic back to blue', async () => {
+    const s = await setup({ live: 'blue' });
+    const controller = new AbortController();
+    eachWatchPoll(s.clock, s.host, (poll) => {
+      s.host.userRequests('proxy', 5);
+      if (poll === 2) controller.abort(new Error('SIGTERM'));
+    });
+    const result = await execute(s.config, { ...s.deps, signal: controller.signal });
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/^cancelled \(SIGTERM\) during the traffic watch/);
+    expect(s.host.servedColor('proxy')).toBe('blue');
+  });
+
+  it('the dry-run plan says how long the watch lasts and what sends the traffic back, or that there is none', async () => {
+    const plan = async (raw: Record<string, string>) =>
+      (await (await setup({ live: 'blue', raw: { ...raw, 'dry-run': 'true' } })).run()).plan.slice(-3, -1);
+    expect(await plan({ 'watch-seconds': '30', 'max-latency-ms': '250' })).toEqual([
+      "watch green's requests in each proxy's access log for 30 s, while blue drains: above max-error-rate 5% " +
+        'over at least 20 requests, or a p95 above 250 ms, back to blue',
+      'cleanup: stop',
+    ]);
+    expect(await plan({ 'watch-seconds': '0' })).toEqual(['wait 10 s for requests in flight on blue', 'cleanup: stop']);
+    const kept = await (await setup({ live: 'blue', raw: { cleanup: 'keep', 'dry-run': 'true' } })).run();
+    expect(kept.plan.at(-1)).toBe('cleanup: keep');
+    expect(kept.plan.join('\n')).not.toMatch(/watch|wait/);
+  });
+});
