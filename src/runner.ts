@@ -10,6 +10,8 @@ export interface RunOptions {
   encoding?: 'utf8' | 'latin1';
   /** Called with each line the command prints, as it prints it (long builds stay visible). */
   onLine?: (line: string) => void;
+  /** The output goes to onLine only and is not kept (a log followed for minutes would outgrow any buffer). */
+  linesOnly?: boolean;
   /** Ends the command when aborted (the run was cancelled). */
   signal?: AbortSignal;
   /**
@@ -73,6 +75,7 @@ export function createExecaRunner(): Runner {
         reject: false,
         stripFinalNewline: false,
         windowsHide: true,
+        buffer: !options.linesOnly,
         cancelSignal: tree ? undefined : options.signal,
         // Its own process group, so that the group can be ended (POSIX); Windows ends a tree with taskkill.
         detached: tree && process.platform !== 'win32',

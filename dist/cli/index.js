@@ -19056,49 +19056,73 @@ function fill(template, host, color, port) {
  * the other color. Undefined: it can carry none (a canary is refused before anything changes).
  */
 function splitForm(template) {
-    const tokens = nginxTokens(fill(template, 'host', 'blue', 8000));
-    const upstream = tokens.indexOf('upstream');
-    if (upstream >= 0 && tokens[upstream + 2] === '{' && serverLines(fill(template, 'host', 'blue', 8000)).length) {
+    const blue = fill(template, 'host', 'blue', 8000);
+    const green = fill(template, 'host', 'green', 8001);
+    if (upstreamsSplit(blue, green))
         return 'upstream';
-    }
     // Only `set` may go inside the `if` that picks the share; a template of anything else cannot be split that way.
-    const statements = tokens
+    const statements = nginxTokens(blue)
         .join(' ')
         .split(';')
-        .map((s) => s.trim())
+        .map((st) => st.trim())
         .filter(Boolean);
     return statements.length && statements.every((st) => /^set \$\w+ \S/.test(st)) ? 'set' : undefined;
 }
-/** The `server address params;` lines of an upstream block, with where each is. */
-function serverLines(text) {
-    return [...text.matchAll(/(?<=^|[{;])([ \t]*)server[ \t]+([^;#{}]+);/gm)];
+/** The `upstream name { ... }` blocks of a rendered template, with their `server` lines. */
+function upstreamBlocks(text) {
+    return [...text.matchAll(/\bupstream\s+[^\s{};]+\s*\{[^{}]*\}/g)].map((block) => {
+        const servers = [...block[0].matchAll(/(?<=^|[{;])([ \t]*)server[ \t]+([^;#{}]+);/gm)].map((m) => {
+            const index = block.index + m.index + (m[1] ?? '').length;
+            return { index, end: block.index + m.index + m[0].length, indent: m[1] ?? '', args: (m[2] ?? '').trim() };
+        });
+        return { start: block.index, end: block.index + block[0].length, servers };
+    });
+}
+/**
+ * Both colors' renderings pair up block by block, every `server` line changes with the color (a server both colors
+ * share would take part of either share), and nothing outside the blocks does: only then is a weighted split exact.
+ */
+function upstreamsSplit(a, b) {
+    const [ba, bb] = [upstreamBlocks(a), upstreamBlocks(b)];
+    if (!ba.length || ba.length !== bb.length)
+        return undefined;
+    const outside = (text, blocks) => nginxTokens(blocks.reduceRight((t, x) => t.slice(0, x.start) + t.slice(x.end), text)).join(' ');
+    if (outside(a, ba) !== outside(b, bb))
+        return undefined;
+    const paired = ba.every((x, i) => {
+        const y = bb[i];
+        return (x.servers.length && y?.servers.length && !x.servers.some((sa) => y.servers.some((sb) => sa.args === sb.args)));
+    });
+    return paired ? [ba, bb] : undefined;
 }
 /**
  * The include that splits the requests between two colors, with a marker line naming the split. The upstream form
- * weights each color's servers (Nginx's weighted round robin, per worker); the set form sets the second color's
- * values for the requests whose random $request_id falls in its share (to 1/256).
+ * weights each color's servers in each upstream block (Nginx's weighted round robin, per worker); the set form
+ * sets the second color's values for the requests whose random $request_id falls in its share (to 1/256).
  */
 function renderSplit(target, from, to) {
     const marker = `${SPLIT_MARKER}${from.color}=${from.percent} ${to.color}=${to.percent}\n`;
     const old = fill(target.template, target.host, from.color, from.port);
     const next = fill(target.template, target.host, to.color, to.port);
-    if (splitForm(target.template) === 'upstream') {
-        const olds = serverLines(old);
-        const news = serverLines(next);
-        // Each color's share spread over its servers: old servers weigh (100 - p) × n_new, new ones p × n_old.
-        const [wOld, wNew] = reduce(from.percent * news.length, to.percent * olds.length);
-        const server = (m, weight) => `server ${(m[2] ?? '').replace(/\s*\bweight=\d+/g, '').trim()} weight=${weight};`;
+    const blocks = upstreamsSplit(old, next);
+    if (blocks) {
+        const server = (line, weight) => `server ${line.args.replace(/\s*\bweight=\d+/g, '')} weight=${weight};`;
         let body = '';
         let at = 0;
-        olds.forEach((m, i) => {
-            const start = m.index + (m[1] ?? '').length;
-            body += old.slice(at, start) + server(m, wOld);
-            if (i === olds.length - 1) {
-                const ownLine = m.index === 0 || old[m.index - 1] === '\n';
-                const indent = ownLine ? `\n${m[1]}` : ' ';
-                body += news.map((n) => `${indent}${server(n, wNew)}`).join('');
-            }
-            at = m.index + m[0].length;
+        blocks[0].forEach((block, b) => {
+            const olds = block.servers;
+            const news = blocks[1][b]?.servers ?? [];
+            // Each color's share spread over its servers: old servers weigh (100 - p) × n_new, new ones p × n_old.
+            const [wOld, wNew] = reduce(from.percent * news.length, to.percent * olds.length);
+            olds.forEach((line, i) => {
+                body += old.slice(at, line.index) + server(line, wOld);
+                if (i === olds.length - 1) {
+                    const ownLine = old[line.index - line.indent.length - 1] === '\n';
+                    const indent = ownLine ? `\n${line.indent}` : ' ';
+                    body += news.map((n) => `${indent}${server(n, wNew)}`).join('');
+                }
+                at = line.end;
+            });
         });
         return `${marker}${body}${old.slice(at)}`;
     }
@@ -19135,8 +19159,9 @@ function readInclude(content, target, colors, ports) {
     if (content === null)
         return {};
     const split = readSplit(content, target, colors, ports);
+    // The color it split from: the one that keeps the requests should the canary go back, and the live one.
     if (split)
-        return { split };
+        return { color: Object.keys(split)[0], split };
     const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
     const marker = found && colors.includes(found) ? found : undefined;
     const words = new Set(wordsOf(content));
@@ -19771,7 +19796,7 @@ const schema = object({
         const rising = steps.every((n, i) => n >= 1 && n <= 99 && (i === 0 || n > (steps[i - 1] ?? 0)));
         return rising ? steps : fail(ctx, 'whole percents from 1 to 99, rising, e.g. 10,50');
     }),
-    'canary-interval': seconds('canary-interval', { zero: false, max: 86_400 }),
+    'canary-interval': seconds('canary-interval', { zero: false, max: 3600 }),
     'max-latency-ms': config_text('max-latency-ms').transform((v, ctx) => v === '' ? undefined : wholeOf(v, ctx, { min: 1, max: 3_600_000 })),
     cleanup: choice('cleanup', ['stop', 'down', 'keep']),
     'rollback-on-failure': bool('rollback-on-failure'),
@@ -29886,6 +29911,7 @@ function createExecaRunner() {
                 reject: false,
                 stripFinalNewline: false,
                 windowsHide: true,
+                buffer: !options.linesOnly,
                 cancelSignal: tree ? undefined : options.signal,
                 // Its own process group, so that the group can be ended (POSIX); Windows ends a tree with taskkill.
                 detached: tree && process.platform !== 'win32',
@@ -30865,42 +30891,26 @@ function procProcesses(clock, proc = '/proc') {
  * Nginx's access log as `docker logs --timestamps` shows it: Docker's receive time, then the line Nginx wrote when
  * the request ended. Two formats are read: Nginx's default `combined`, and `combined` followed by the fields the
  * README recommends (`upstream="$upstream_addr" upstream_status="$upstream_status" request_time=$request_time`),
- * which tell the color that answered and how long it took.
+ * which tell the color that answered, every upstream tried before it, and how long the request took.
  */
-/** The User-Agent of the requests this tool sends through a proxy: they are not the users' traffic. */
-const OWN_AGENT = 'bluegreen-action';
-const TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z /;
+// Docker's stamp, in UTC (Z) or with an offset (some logging drivers and older engines).
+const TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d) /;
 // The combined format: $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
 // "$http_referer" "$http_user_agent". Nginx escapes a quote inside a value (\x22), so a quoted field has none.
 const COMBINED = /^\S+ - \S+ \[[^\]]+\] "[^"]*" (\d{3}) (?:\d+|-) "[^"]*" "([^"]*)"(.*)$/;
 const FIELD = /(\w+)=("[^"]*"|\S*)/g;
 /**
- * Reads the output of `docker logs --timestamps`. Lines at or before `after` (a cursor returned before) were read
- * already: `docker logs --since` includes the line at that very instant.
+ * One line of `docker logs --timestamps`: the request it logs, or undefined for any other line (the error log, a
+ * line cut short, another format).
  */
-function parseAccessLog(output, after) {
-    const page = { records: [], otherLines: 0 };
-    for (const line of output.split('\n')) {
-        const stamp = TIMESTAMP.exec(line);
-        if (!stamp) {
-            if (line.trim())
-                page.otherLines++;
-            continue;
-        }
-        const [prefix, seconds = '', fraction = ''] = stamp;
-        const cursor = `${seconds}${fraction.padEnd(10, '0')}Z`;
-        if (after !== undefined && cursor <= after)
-            continue;
-        page.cursor = cursor;
-        const record = parseLine(line.slice(prefix.length), Date.parse(`${seconds}${fraction.slice(0, 4)}Z`));
-        if (record)
-            page.records.push(record);
-        else
-            page.otherLines++;
-    }
-    return page;
+function parseLogLine(line) {
+    const stamp = TIMESTAMP.exec(line);
+    if (!stamp)
+        return undefined;
+    const [prefix, seconds = '', fraction = '', zone = ''] = stamp;
+    return parseLine(line.slice(prefix.length), Date.parse(`${seconds}${fraction.slice(0, 4)}${zone}`));
 }
-/** One access-log line; undefined when it is none (an error-log line, a line cut short). */
+/** One access-log line without Docker's stamp; undefined when it is none. */
 function parseLine(text, at) {
     const m = COMBINED.exec(text.trimEnd());
     if (!m)
@@ -30910,28 +30920,34 @@ function parseLine(text, at) {
     for (const f of rest.matchAll(FIELD))
         fields.set(f[1] ?? '', (f[2] ?? '').replace(/^"|"$/g, ''));
     const code = Number(status);
-    const own = agent.startsWith(OWN_AGENT);
-    const record = { at, status: code, format: 'combined', own, failed: code >= 500 };
+    const record = { at, status: code, format: 'combined', agent, attempts: [], failed: code >= 500 };
     const upstream = fields.get('upstream');
     if (upstream === undefined)
         return record;
     record.format = 'bluegreen';
-    if (upstream !== '-' && upstream !== '')
-        record.upstream = upstream;
-    // After retries: "502, 200" (and " : " between upstream groups); the last one answered.
-    const upstreamStatus = Number(lastOf(fields.get('upstream_status') ?? ''));
-    if (Number.isInteger(upstreamStatus) && upstreamStatus >= 100) {
-        record.upstreamStatus = upstreamStatus;
-        record.failed ||= upstreamStatus >= 500;
-    }
+    // After retries: "a:1, b:1" and "502, 200" (" : " between the upstream groups of an internal redirect).
+    const addresses = listOf(upstream).filter((a) => a !== '-');
+    const statuses = listOf(fields.get('upstream_status') ?? '');
+    record.attempts = addresses.map((address, i) => {
+        const s = Number(addresses.length === statuses.length ? statuses[i] : i === addresses.length - 1 ? statuses.at(-1) : NaN);
+        return Number.isInteger(s) && s >= 100 ? { address, status: s } : { address };
+    });
+    record.failed ||= (record.attempts.at(-1)?.status ?? 0) >= 500;
     const seconds = Number(fields.get('request_time') ?? NaN);
     if (Number.isFinite(seconds))
         record.requestMs = Math.round(seconds * 1000);
     return record;
 }
-/** The last of the values Nginx lists after retries ("a, b : c"). */
+/** The values Nginx lists after retries ("a, b : c"), in order. */
+function listOf(list) {
+    return list
+        .split(/\s*[,:]\s+/)
+        .map((v) => v.trim())
+        .filter(Boolean);
+}
+/** The last of them: the one that answered. */
 function lastOf(list) {
-    return (list.split(/\s*[,:]\s+/).pop() ?? '').trim();
+    return listOf(list).at(-1) ?? '';
 }
 
 ;// CONCATENATED MODULE: ./src/proxy/nginx.ts
@@ -30944,6 +30960,8 @@ function lastOf(list) {
 const nginx_TIMEOUT_MS = 60_000;
 const RELOAD_CONFIRM_MS = 10_000;
 const STARTED_STABLE_MS = 500;
+/** The longest a follow of a proxy's log may last: a watch is stopped long before (watch-seconds is at most 1 h). */
+const FOLLOW_MS = 2 * 3_600_000;
 function publishedPorts(ports) {
     const published = new Map();
     for (const [key, bindings] of Object.entries(ports ?? {})) {
@@ -31071,24 +31089,23 @@ class Nginx {
     }
     /**
      * The access log as Docker keeps the container's output (the official image links its access log to stdout),
-     * both streams: some configurations log to stderr.
+     * both streams: some configurations log to stderr. One `docker logs --follow` for the whole watch: each read of
+     * the log from its start would cost the engine more every second on a busy proxy.
      */
-    async accessLog(container, since) {
-        const from = typeof since === 'number' ? (since / 1000).toFixed(3) : since;
-        const r = await this.docker(['logs', '--timestamps', '--since', from, container]);
-        if (r.exitCode !== 0 || r.timedOut) {
-            return {
-                problem: `docker logs ${container} failed: ${tail(r.stderr || r.stdout, 2) || `exit code ${r.exitCode}`}`,
-            };
-        }
-        const after = typeof since === 'string' ? since : undefined;
-        const out = parseAccessLog(r.stdout, after);
-        const err = parseAccessLog(r.stderr, after);
-        const cursor = [out.cursor, err.cursor]
-            .filter((c) => c !== undefined)
-            .sort()
-            .pop();
-        return { records: [...out.records, ...err.records], otherLines: out.otherLines + err.otherLines, cursor };
+    async followAccessLog(container, since, onRecord, signal) {
+        const r = await this.runner.run('docker', ['logs', '--follow', '--timestamps', '--since', (since / 1000).toFixed(3), container], {
+            timeoutMs: FOLLOW_MS,
+            signal,
+            linesOnly: true,
+            onLine: (line) => {
+                const record = parseLogLine(line);
+                if (record)
+                    onRecord(record);
+            },
+        });
+        if (signal.aborted)
+            return undefined;
+        return `docker logs ${container} ended (${r.timedOut ? 'timed out' : `exit code ${r.exitCode}`})${r.stderr ? `: ${tail(r.stderr, 2)}` : ''}`;
     }
     /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
     async acceptingWorkers(container) {
@@ -31562,7 +31579,7 @@ function colorOfUpstream(upstream, colors) {
 ;// CONCATENATED MODULE: ./src/engine/watch.ts
 
 
-/** How often the logs are read: a failing release is rolled back within about this long of the gate's crossing. */
+/** How often the figures are judged: a failing release is rolled back within about this long of the gate's crossing. */
 const WATCH_POLL_MS = 1_000;
 /** The 95th percentile by nearest rank; null for no value. */
 function p95(values) {
@@ -31615,7 +31632,10 @@ function judge(t, gate, color) {
     }
     return { verdict: 'passed', detail: passed };
 }
-/** One step of the watch: reads the proxies' access logs on from their switch, and counts each color's requests. */
+/**
+ * One step of the watch: follows each proxy's access log from its switch, and counts each color's requests as
+ * they are logged. stop() ends the follows.
+ */
 class TrafficWatch {
     d;
     step;
@@ -31624,52 +31644,60 @@ class TrafficWatch {
     logs = new Map();
     tallies = new Map();
     started;
+    stopping = new AbortController();
     constructor(d, step, colors, next) {
         this.d = d;
         this.step = step;
         this.colors = colors;
         this.next = next;
         this.started = d.deps.clock.now();
-        for (const [container, at] of d.switchedAt)
-            this.logs.set(container, { from: at, lines: 0, format: null });
         for (const c of colors)
             this.tallies.set(c.color, { requests: 0, errors: 0, latencies: [] });
+        for (const [container, at] of d.switchedAt) {
+            const log = { lines: 0, format: null, following: Promise.resolve() };
+            log.following = d.proxy
+                .followAccessLog(container, at, (r) => this.count(log, r), this.stopping.signal)
+                .then((problem) => void (log.problem = problem), (error) => void (log.problem = error.message));
+            this.logs.set(container, log);
+        }
     }
-    async read() {
-        await Promise.all([...this.logs].map(async ([container, log]) => {
-            const page = await this.d.proxy
-                .accessLog(container, log.from)
-                .catch((error) => ({ problem: error.message }));
-            if ('problem' in page) {
-                log.problem = page.problem;
-                return;
-            }
-            log.problem = undefined;
-            if (page.cursor)
-                log.from = page.cursor;
-            for (const record of page.records)
-                this.count(log, record);
-        }));
+    /** Ends the follows, once what they printed is counted. */
+    async stop() {
+        this.stopping.abort();
+        await Promise.all([...this.logs.values()].map((l) => l.following));
     }
     count(log, r) {
         log.lines++;
         log.format = log.format === 'bluegreen' ? 'bluegreen' : r.format;
-        if (r.own)
+        if (r.agent === this.d.ownAgent)
             return;
-        // The combined format does not tell the upstream: every request counts for the new color. An upstream of
-        // neither color is another site of the same proxy; none at all, a request the proxy answered itself.
-        const told = r.upstream === undefined ? undefined : colorOfUpstream(r.upstream, this.colors);
-        const color = r.format === 'combined' ? this.next : told && 'color' in told ? told.color : undefined;
-        const tally = color === undefined ? undefined : this.tallies.get(color);
-        if (!tally)
-            return;
-        for (const t of color === this.next ? [tally, this.d.trafficTotal] : [tally]) {
-            t.requests++;
-            if (r.failed)
-                t.errors++;
-            if (r.requestMs !== undefined)
-                t.latencies.push(r.requestMs);
+        // Each upstream tried counts for its color: one that refused or timed out before the other color answered
+        // failed that request. An address of neither color is another site of the same proxy. The combined format
+        // tells no upstream: the request counts for the new color; so does a 5xx the proxy gave with no upstream (a
+        // name of the new color that does not resolve).
+        const last = r.attempts.length - 1;
+        const tried = r.attempts.map((a, i) => ({
+            color: this.colorOf(a.address),
+            failed: i === last ? r.failed : (a.status ?? 502) >= 500,
+        }));
+        if (!tried.length && (r.format === 'combined' || r.failed))
+            tried.push({ color: this.next, failed: r.failed });
+        for (const [i, t] of tried.entries()) {
+            const tally = t.color === undefined ? undefined : this.tallies.get(t.color);
+            if (!tally)
+                continue;
+            for (const x of t.color === this.next ? [tally, this.d.trafficTotal] : [tally]) {
+                x.requests++;
+                if (t.failed)
+                    x.errors++;
+                if (i === tried.length - 1 && r.requestMs !== undefined)
+                    x.latencies.push(r.requestMs);
+            }
         }
+    }
+    colorOf(address) {
+        const told = colorOfUpstream(address, this.colors);
+        return 'color' in told ? told.color : undefined;
     }
     /** The new color's figures in this step, judged. */
     judge() {
@@ -31744,15 +31772,21 @@ function skipped(next, detail) {
  */
 async function watchTraffic(d, watch, windowMs, checked) {
     const start = d.deps.clock.now();
-    for (;;) {
-        const left = start + windowMs - d.deps.clock.now();
-        await d.deps.clock.sleep(Math.max(0, Math.min(WATCH_POLL_MS, left)), d.deps.signal);
-        d.checkCancelled('during the traffic watch');
-        await watch.read();
-        const judged = watch.judge();
-        const over = d.deps.clock.now() - start >= windowMs;
-        if (judged.verdict === 'failed' || over)
-            return watch_settle(d, watch, judged, checked);
+    try {
+        for (;;) {
+            const left = start + windowMs - d.deps.clock.now();
+            await d.deps.clock.sleep(Math.max(0, Math.min(WATCH_POLL_MS, left)), d.deps.signal);
+            d.checkCancelled('during the traffic watch');
+            const over = d.deps.clock.now() - start >= windowMs;
+            if (over)
+                await watch.stop();
+            const judged = watch.judge();
+            if (judged.verdict === 'failed' || over)
+                return watch_settle(d, watch, judged, checked);
+        }
+    }
+    finally {
+        await watch.stop();
     }
 }
 function watch_settle(d, watch, judged, checked) {
@@ -31762,14 +31796,20 @@ function watch_settle(d, watch, judged, checked) {
     const none = !proxies.some((p) => p.watched);
     const verdict = none && judged.verdict !== 'failed' ? 'not watched' : judged.verdict;
     const detail = verdict === 'not watched' ? 'no proxy access log could be read (see the proxies)' : judged.detail;
-    watch.settle(verdict, detail, checked);
+    const unwatched = proxies.filter((p) => !p.watched).map((p) => p.container);
+    const fullDetail = unwatched.length && !none ? `${detail}; not watched: ${unwatched.join(', ')}` : detail;
+    watch.settle(verdict, fullDetail, checked);
+    // A rollback is the way out of a bad release: it is never reversed by the watch, only reported.
+    if (verdict === 'failed' && d.config.command === 'rollback') {
+        d.log.warn(`The traffic watch failed: ${fullDetail}. The rollback stands (a rollback is not reversed by it).`);
+        return;
+    }
     if (verdict === 'failed')
-        throw new StepFailure(`The traffic watch failed: ${detail}.`);
-    d.log.info(`Traffic watch: ${verdict}: ${detail}.`);
+        throw new StepFailure(`The traffic watch failed: ${fullDetail}.`);
+    d.log.info(`Traffic watch: ${verdict}: ${fullDetail}.`);
 }
 
 ;// CONCATENATED MODULE: ./src/engine/swap.ts
-
 
 
 
@@ -31975,7 +32015,7 @@ async function dockerHealthy(d, ids, seen, http, timeoutMs) {
  */
 async function switchProxies(d, s, next, port, starts, split) {
     const first = !d.switching;
-    const st = (d.switching ??= { written: [], reloaded: false });
+    const st = (d.switching ??= { written: [], reloaded: false, split: false });
     const toStart = new Set(starts.map((p) => p.container));
     const running = d.proxyContainers().filter((c) => !toStart.has(c));
     const listen = new Map();
@@ -31984,10 +32024,23 @@ async function switchProxies(d, s, next, port, starts, split) {
             label: 'restore the proxy includes',
             // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
             // the next run take the wrong live color, and a proxy restart load an include that was never checked.
-            keepsServing: () => !st.reloaded,
+            // A canary step's split is never left behind either, whatever rollback-on-failure says.
+            keepsServing: () => !st.reloaded || st.split,
             run: async () => {
                 if (st.reloaded && s.live && !(await colorRunning(d, s, s.live))) {
-                    throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
+                    if (!st.split) {
+                        throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
+                    }
+                    // Part of the requests would go to a color that is gone: all of them go to the one that runs.
+                    for (const w of st.written)
+                        await d.proxy.write(w.target, d.proxy.render(w.target, next, port));
+                    for (const c of running)
+                        await d.proxy.testOnly(c);
+                    for (const c of running)
+                        await d.proxy.reload(c);
+                    st.split = false;
+                    throw new Error(`${s.live} is not running, so the canary's split was replaced by ${next} alone rather than sending ` +
+                        `requests to nothing`);
                 }
                 for (const w of [...st.written].reverse()) {
                     // An include that did not exist is emptied: a proxy cannot be made to forget a file it never had.
@@ -32011,6 +32064,8 @@ async function switchProxies(d, s, next, port, starts, split) {
                 for (const c of running)
                     await d.proxy.reload(c);
                 d.trafficOnNew = false;
+                d.undidSplit = st.split;
+                st.split = false;
                 d.log.info(`Proxies restored to ${s.live} and reloaded.`);
             },
         });
@@ -32052,8 +32107,10 @@ async function switchProxies(d, s, next, port, starts, split) {
     for (const c of running) {
         d.trafficOnNew = true;
         st.reloaded = true;
-        const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+        st.split = split !== undefined;
+        // From the reload on: the new workers' first requests count; the old workers' last ones tell their upstream.
         d.switchedAt.set(c, d.deps.clock.now());
+        const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
         if (!confirmed)
             d.unconfirmed.add(c);
         d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
@@ -32061,6 +32118,7 @@ async function switchProxies(d, s, next, port, starts, split) {
     for (const start of starts) {
         d.trafficOnNew = true;
         st.reloaded = true;
+        st.split = false;
         if (start.service) {
             d.log.info(`Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`);
             await d.compose.startShared(next, [start.service]);
@@ -32158,11 +32216,11 @@ async function recheck(d, s, next, checks) {
 }
 /** Asks through one proxy until it answers as expected from the new color, or the check's deadline passes. */
 async function checkThrough(d, check, next, colors, when = '') {
-    // Named, so that the watch tells the tool's own requests from the users' in the proxy's access log.
+    // Named, so that the watch tells this run's own requests from the users' in the proxy's access log.
     const agent = Object.keys(d.config.health.headers).some((name) => name.toLowerCase() === 'user-agent');
     const h = agent
         ? d.config.health
-        : { ...d.config.health, headers: { ...d.config.health.headers, 'User-Agent': `${OWN_AGENT} (verify)` } };
+        : { ...d.config.health, headers: { ...d.config.health.headers, 'User-Agent': d.ownAgent } };
     let told = {};
     let goodSince;
     const probe = async (timeoutMs) => {
@@ -32676,6 +32734,17 @@ async function startShared(d, color, shared) {
     d.startedShared.push(...down);
     await d.compose.startShared(color, down);
 }
+/** The canary steps a deploy would take, each a line of the plan. */
+function canarySteps(d, s, next) {
+    const { steps, intervalMs } = d.config.canary;
+    const live = s.live;
+    if (!steps.length || !live || d.config.command !== 'deploy')
+        return [];
+    const w = d.config.watch;
+    return steps.map((p) => `canary ${p}%: write every include with ${live} ${100 - p}% and ${next} ${p}%, test it, reload; watch ` +
+        `${intervalMs / 1000} s: above max-error-rate ${w.maxErrorRate}% over at least ${w.minRequests} of ${next}'s ` +
+        `requests, every request back to ${live}`);
+}
 function planOnly(d, s, next) {
     const port = d.compose.port(next);
     const rollback = d.config.command === 'rollback';
@@ -32707,6 +32776,7 @@ function planOnly(d, s, next) {
             : cmd(d.compose.upArgs(next, services, d.config.build && !preDeploy)),
         `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
         ...onRunner('pre-switch-command', hooks.preSwitch, 'before the switch (failure rolls back)'),
+        ...canarySteps(d, s, next),
         ...s.includes.map((i) => `write ${d.proxy.describe(i.target)}:\n${d.proxy.render(i.target, next, port).trimEnd()}`),
         ...d.proxyContainers().map((c) => d.proxy.planSwitch(c)),
         d.config.verifyProxies === 'off'
@@ -32797,8 +32867,13 @@ class Deployment {
     startedShared = [];
     /** Proxies whose reload could not be confirmed (their workers cannot be seen). */
     unconfirmed = new Set();
-    /** The includes this run wrote (with what they held before) and whether any proxy reloaded one. */
+    /**
+     * The includes this run wrote (with what they held before), whether any proxy reloaded one, and whether what
+     * they loaded last is a canary step's split.
+     */
     switching;
+    /** The undo took a canary step's split off the proxies. */
+    undidSplit = false;
     /** The new color's requests over every step of the traffic watch. */
     trafficTotal = { requests: 0, errors: 0, latencies: [] };
     /** When each proxy began to serve the new color (its reload confirmed, or it started): its log is read from then. */
@@ -32813,6 +32888,8 @@ class Deployment {
     cleanupStarted = false;
     /** In the environment of every child process, and in the journal: the next run finds them by it. */
     runId = (0,external_node_crypto_namespaceObject.randomUUID)();
+    /** The User-Agent of this run's own requests through the proxies: the watch does not count them. */
+    ownAgent = `bluegreen-action (run ${this.runId.slice(0, 8)})`;
     /** What this run last recorded in the journal, and the writes in order. */
     entry;
     journalWrites = Promise.resolve();
@@ -32826,7 +32903,10 @@ class Deployment {
         this.runner = {
             run: (file, args, options) => {
                 const env = { ...options.env, [RUN_ENV]: this.runId };
-                return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal: deps.signal });
+                // A command with a signal of its own (a log followed for a while) ends at either.
+                const signals = [options.signal, deps.signal].filter((x) => x !== undefined);
+                const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+                return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal });
             },
         };
         this.proxy = createProxy({ runner: this.runner, files: deps.files, clock: deps.clock });
@@ -33007,7 +33087,7 @@ class Deployment {
         if (!this.config.rollbackOnFailure && !problems.length) {
             this.result.error =
                 `${message}\nNot rolled back (rollback-on-failure is false): ${attempted} is left as it is` +
-                    `${steps.length ? '; includes that had not been loaded were put back' : ''}.`;
+                    `${steps.length ? (this.undidSplit ? `; the canary's split was taken off: every request goes to ${live}` : '; includes that had not been loaded were put back') : ''}.`;
             this.finish('failed', 1, this.trafficOnNew ? attempted : live);
             return;
         }

@@ -422,7 +422,7 @@ const schema = z
       const rising = steps.every((n, i) => n >= 1 && n <= 99 && (i === 0 || n > (steps[i - 1] ?? 0)));
       return rising ? steps : fail(ctx, 'whole percents from 1 to 99, rising, e.g. 10,50');
     }),
-    'canary-interval': seconds('canary-interval', { zero: false, max: 86_400 }),
+    'canary-interval': seconds('canary-interval', { zero: false, max: 3600 }),
     'max-latency-ms': text('max-latency-ms').transform((v, ctx) =>
       v === '' ? undefined : wholeOf(v, ctx, { min: 1, max: 3_600_000 }),
     ),

@@ -188,6 +188,20 @@ async function startShared(d: Deployment, color: string, shared: string[]): Prom
   await d.compose.startShared(color, down);
 }
 
+/** The canary steps a deploy would take, each a line of the plan. */
+function canarySteps(d: Deployment, s: Situation, next: string): string[] {
+  const { steps, intervalMs } = d.config.canary;
+  const live = s.live;
+  if (!steps.length || !live || d.config.command !== 'deploy') return [];
+  const w = d.config.watch;
+  return steps.map(
+    (p) =>
+      `canary ${p}%: write every include with ${live} ${100 - p}% and ${next} ${p}%, test it, reload; watch ` +
+      `${intervalMs / 1000} s: above max-error-rate ${w.maxErrorRate}% over at least ${w.minRequests} of ${next}'s ` +
+      `requests, every request back to ${live}`,
+  );
+}
+
 function planOnly(d: Deployment, s: Situation, next: string): void {
   const port = d.compose.port(next);
   const rollback = d.config.command === 'rollback';
@@ -220,6 +234,7 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
       : cmd(d.compose.upArgs(next, services, d.config.build && !preDeploy)),
     `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
     ...onRunner('pre-switch-command', hooks.preSwitch, 'before the switch (failure rolls back)'),
+    ...canarySteps(d, s, next),
     ...s.includes.map((i) => `write ${d.proxy.describe(i.target)}:\n${d.proxy.render(i.target, next, port).trimEnd()}`),
     ...d.proxyContainers().map((c) => d.proxy.planSwitch(c)),
     d.config.verifyProxies === 'off'

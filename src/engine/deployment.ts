@@ -63,8 +63,13 @@ export class Deployment {
   startedShared: string[] = [];
   /** Proxies whose reload could not be confirmed (their workers cannot be seen). */
   readonly unconfirmed = new Set<string>();
-  /** The includes this run wrote (with what they held before) and whether any proxy reloaded one. */
-  switching?: { written: { target: ProxyTarget; previous: string | null }[]; reloaded: boolean };
+  /**
+   * The includes this run wrote (with what they held before), whether any proxy reloaded one, and whether what
+   * they loaded last is a canary step's split.
+   */
+  switching?: { written: { target: ProxyTarget; previous: string | null }[]; reloaded: boolean; split: boolean };
+  /** The undo took a canary step's split off the proxies. */
+  undidSplit = false;
   /** The new color's requests over every step of the traffic watch. */
   readonly trafficTotal = { requests: 0, errors: 0, latencies: [] as number[] };
   /** When each proxy began to serve the new color (its reload confirmed, or it started): its log is read from then. */
@@ -79,6 +84,8 @@ export class Deployment {
   cleanupStarted = false;
   /** In the environment of every child process, and in the journal: the next run finds them by it. */
   readonly runId = randomUUID();
+  /** The User-Agent of this run's own requests through the proxies: the watch does not count them. */
+  readonly ownAgent = `bluegreen-action (run ${this.runId.slice(0, 8)})`;
   /** What this run last recorded in the journal, and the writes in order. */
   entry?: JournalEntry;
   journalWrites: Promise<void> = Promise.resolve();
@@ -94,11 +101,10 @@ export class Deployment {
     this.runner = {
       run: (file, args, options) => {
         const env = { ...options.env, [RUN_ENV]: this.runId };
-        return deps.runner.run(
-          file,
-          args,
-          this.undoing ? { ...options, env } : { ...options, env, signal: deps.signal },
-        );
+        // A command with a signal of its own (a log followed for a while) ends at either.
+        const signals = [options.signal, deps.signal].filter((x) => x !== undefined);
+        const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+        return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal });
       },
     };
     this.proxy = createProxy({ runner: this.runner, files: deps.files, clock: deps.clock });
@@ -284,7 +290,7 @@ export class Deployment {
     if (!this.config.rollbackOnFailure && !problems.length) {
       this.result.error =
         `${message}\nNot rolled back (rollback-on-failure is false): ${attempted} is left as it is` +
-        `${steps.length ? '; includes that had not been loaded were put back' : ''}.`;
+        `${steps.length ? (this.undidSplit ? `; the canary's split was taken off: every request goes to ${live}` : '; includes that had not been loaded were put back') : ''}.`;
       this.finish('failed', 1, this.trafficOnNew ? attempted : live);
       return;
     }

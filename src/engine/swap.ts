@@ -9,7 +9,6 @@ import type { Deployment } from './deployment.js';
 import { StepFailure } from './errors.js';
 import { runHook } from './hooks.js';
 import { skipped, TrafficWatch, watchTraffic, watchWindow } from './watch.js';
-import { OWN_AGENT } from '../proxy/access-log.js';
 
 /** How many log lines of a failed color the result keeps. */
 export const LOG_LINES = 50;
@@ -254,7 +253,7 @@ export async function switchProxies(
   split?: number,
 ): Promise<VerifyCheck[]> {
   const first = !d.switching;
-  const st = (d.switching ??= { written: [], reloaded: false });
+  const st = (d.switching ??= { written: [], reloaded: false, split: false });
   const toStart = new Set(starts.map((p) => p.container));
   const running = d.proxyContainers().filter((c) => !toStart.has(c));
   const listen = new Map<string, number[]>();
@@ -263,11 +262,23 @@ export async function switchProxies(
       label: 'restore the proxy includes',
       // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
       // the next run take the wrong live color, and a proxy restart load an include that was never checked.
-      keepsServing: () => !st.reloaded,
+      // A canary step's split is never left behind either, whatever rollback-on-failure says.
+      keepsServing: () => !st.reloaded || st.split,
       run: async () => {
         if (st.reloaded && s.live && !(await colorRunning(d, s, s.live))) {
+          if (!st.split) {
+            throw new Error(
+              `${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`,
+            );
+          }
+          // Part of the requests would go to a color that is gone: all of them go to the one that runs.
+          for (const w of st.written) await d.proxy.write(w.target, d.proxy.render(w.target, next, port));
+          for (const c of running) await d.proxy.testOnly(c);
+          for (const c of running) await d.proxy.reload(c);
+          st.split = false;
           throw new Error(
-            `${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`,
+            `${s.live} is not running, so the canary's split was replaced by ${next} alone rather than sending ` +
+              `requests to nothing`,
           );
         }
         for (const w of [...st.written].reverse()) {
@@ -294,6 +305,8 @@ export async function switchProxies(
         for (const c of running) await d.proxy.testOnly(c);
         for (const c of running) await d.proxy.reload(c);
         d.trafficOnNew = false;
+        d.undidSplit = st.split;
+        st.split = false;
         d.log.info(`Proxies restored to ${s.live} and reloaded.`);
       },
     });
@@ -339,14 +352,17 @@ export async function switchProxies(
   for (const c of running) {
     d.trafficOnNew = true;
     st.reloaded = true;
-    const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+    st.split = split !== undefined;
+    // From the reload on: the new workers' first requests count; the old workers' last ones tell their upstream.
     d.switchedAt.set(c, d.deps.clock.now());
+    const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
     if (!confirmed) d.unconfirmed.add(c);
     d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
   }
   for (const start of starts) {
     d.trafficOnNew = true;
     st.reloaded = true;
+    st.split = false;
     if (start.service) {
       d.log.info(
         `Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`,
@@ -460,11 +476,11 @@ export async function checkThrough(
   colors: ColorAddresses[],
   when = '',
 ): Promise<{ detail: string; told: Attribution }> {
-  // Named, so that the watch tells the tool's own requests from the users' in the proxy's access log.
+  // Named, so that the watch tells this run's own requests from the users' in the proxy's access log.
   const agent = Object.keys(d.config.health.headers).some((name) => name.toLowerCase() === 'user-agent');
   const h = agent
     ? d.config.health
-    : { ...d.config.health, headers: { ...d.config.health.headers, 'User-Agent': `${OWN_AGENT} (verify)` } };
+    : { ...d.config.health, headers: { ...d.config.health.headers, 'User-Agent': d.ownAgent } };
   let told: Attribution = {};
   let goodSince: number | undefined;
   const probe = async (timeoutMs: number): Promise<ProbeResult> => {

@@ -7,7 +7,7 @@ import type { Deployment } from './deployment.js';
 import { StepFailure } from './errors.js';
 import type { ColorTraffic, TrafficStep, TrafficVerdict, TrafficView, WatchedProxy } from './result.js';
 
-/** How often the logs are read: a failing release is rolled back within about this long of the gate's crossing. */
+/** How often the figures are judged: a failing release is rolled back within about this long of the gate's crossing. */
 export const WATCH_POLL_MS = 1_000;
 
 interface Tally {
@@ -75,17 +75,22 @@ export function judge(
 
 /** What the watch has read of one proxy. */
 interface ProxyLog {
-  from: number | string;
   lines: number;
   format: WatchedProxy['format'];
+  /** Why its log cannot be read; undefined while it is followed. */
   problem?: string;
+  following: Promise<void>;
 }
 
-/** One step of the watch: reads the proxies' access logs on from their switch, and counts each color's requests. */
+/**
+ * One step of the watch: follows each proxy's access log from its switch, and counts each color's requests as
+ * they are logged. stop() ends the follows.
+ */
 export class TrafficWatch {
   private readonly logs = new Map<string, ProxyLog>();
   private readonly tallies = new Map<string, Tally>();
   private readonly started: number;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly d: Deployment,
@@ -94,42 +99,53 @@ export class TrafficWatch {
     private readonly next: string,
   ) {
     this.started = d.deps.clock.now();
-    for (const [container, at] of d.switchedAt) this.logs.set(container, { from: at, lines: 0, format: null });
     for (const c of colors) this.tallies.set(c.color, { requests: 0, errors: 0, latencies: [] });
+    for (const [container, at] of d.switchedAt) {
+      const log: ProxyLog = { lines: 0, format: null, following: Promise.resolve() };
+      log.following = d.proxy
+        .followAccessLog(container, at, (r) => this.count(log, r), this.stopping.signal)
+        .then(
+          (problem) => void (log.problem = problem),
+          (error: Error) => void (log.problem = error.message),
+        );
+      this.logs.set(container, log);
+    }
   }
 
-  async read(): Promise<void> {
-    await Promise.all(
-      [...this.logs].map(async ([container, log]) => {
-        const page = await this.d.proxy
-          .accessLog(container, log.from)
-          .catch((error: Error) => ({ problem: error.message }));
-        if ('problem' in page) {
-          log.problem = page.problem;
-          return;
-        }
-        log.problem = undefined;
-        if (page.cursor) log.from = page.cursor;
-        for (const record of page.records) this.count(log, record);
-      }),
-    );
+  /** Ends the follows, once what they printed is counted. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await Promise.all([...this.logs.values()].map((l) => l.following));
   }
 
   private count(log: ProxyLog, r: AccessRecord): void {
     log.lines++;
     log.format = log.format === 'bluegreen' ? 'bluegreen' : r.format;
-    if (r.own) return;
-    // The combined format does not tell the upstream: every request counts for the new color. An upstream of
-    // neither color is another site of the same proxy; none at all, a request the proxy answered itself.
-    const told = r.upstream === undefined ? undefined : colorOfUpstream(r.upstream, this.colors);
-    const color = r.format === 'combined' ? this.next : told && 'color' in told ? told.color : undefined;
-    const tally = color === undefined ? undefined : this.tallies.get(color);
-    if (!tally) return;
-    for (const t of color === this.next ? [tally, this.d.trafficTotal] : [tally]) {
-      t.requests++;
-      if (r.failed) t.errors++;
-      if (r.requestMs !== undefined) t.latencies.push(r.requestMs);
+    if (r.agent === this.d.ownAgent) return;
+    // Each upstream tried counts for its color: one that refused or timed out before the other color answered
+    // failed that request. An address of neither color is another site of the same proxy. The combined format
+    // tells no upstream: the request counts for the new color; so does a 5xx the proxy gave with no upstream (a
+    // name of the new color that does not resolve).
+    const last = r.attempts.length - 1;
+    const tried = r.attempts.map((a, i) => ({
+      color: this.colorOf(a.address),
+      failed: i === last ? r.failed : (a.status ?? 502) >= 500,
+    }));
+    if (!tried.length && (r.format === 'combined' || r.failed)) tried.push({ color: this.next, failed: r.failed });
+    for (const [i, t] of tried.entries()) {
+      const tally = t.color === undefined ? undefined : this.tallies.get(t.color);
+      if (!tally) continue;
+      for (const x of t.color === this.next ? [tally, this.d.trafficTotal] : [tally]) {
+        x.requests++;
+        if (t.failed) x.errors++;
+        if (i === tried.length - 1 && r.requestMs !== undefined) x.latencies.push(r.requestMs);
+      }
     }
+  }
+
+  private colorOf(address: string): string | undefined {
+    const told = colorOfUpstream(address, this.colors);
+    return 'color' in told ? told.color : undefined;
   }
 
   /** The new color's figures in this step, judged. */
@@ -219,14 +235,18 @@ export async function watchTraffic(
   checked: ReadonlySet<string>,
 ): Promise<void> {
   const start = d.deps.clock.now();
-  for (;;) {
-    const left = start + windowMs - d.deps.clock.now();
-    await d.deps.clock.sleep(Math.max(0, Math.min(WATCH_POLL_MS, left)), d.deps.signal);
-    d.checkCancelled('during the traffic watch');
-    await watch.read();
-    const judged = watch.judge();
-    const over = d.deps.clock.now() - start >= windowMs;
-    if (judged.verdict === 'failed' || over) return settle(d, watch, judged, checked);
+  try {
+    for (;;) {
+      const left = start + windowMs - d.deps.clock.now();
+      await d.deps.clock.sleep(Math.max(0, Math.min(WATCH_POLL_MS, left)), d.deps.signal);
+      d.checkCancelled('during the traffic watch');
+      const over = d.deps.clock.now() - start >= windowMs;
+      if (over) await watch.stop();
+      const judged = watch.judge();
+      if (judged.verdict === 'failed' || over) return settle(d, watch, judged, checked);
+    }
+  } finally {
+    await watch.stop();
   }
 }
 
@@ -241,7 +261,14 @@ function settle(
   const none = !proxies.some((p) => p.watched);
   const verdict = none && judged.verdict !== 'failed' ? 'not watched' : judged.verdict;
   const detail = verdict === 'not watched' ? 'no proxy access log could be read (see the proxies)' : judged.detail;
-  watch.settle(verdict, detail, checked);
-  if (verdict === 'failed') throw new StepFailure(`The traffic watch failed: ${detail}.`);
-  d.log.info(`Traffic watch: ${verdict}: ${detail}.`);
+  const unwatched = proxies.filter((p) => !p.watched).map((p) => p.container);
+  const fullDetail = unwatched.length && !none ? `${detail}; not watched: ${unwatched.join(', ')}` : detail;
+  watch.settle(verdict, fullDetail, checked);
+  // A rollback is the way out of a bad release: it is never reversed by the watch, only reported.
+  if (verdict === 'failed' && d.config.command === 'rollback') {
+    d.log.warn(`The traffic watch failed: ${fullDetail}. The rollback stands (a rollback is not reversed by it).`);
+    return;
+  }
+  if (verdict === 'failed') throw new StepFailure(`The traffic watch failed: ${fullDetail}.`);
+  d.log.info(`Traffic watch: ${verdict}: ${fullDetail}.`);
 }

@@ -30,52 +30,92 @@ export interface Share {
  * the other color. Undefined: it can carry none (a canary is refused before anything changes).
  */
 export function splitForm(template: string): 'upstream' | 'set' | undefined {
-  const tokens = nginxTokens(fill(template, 'host', 'blue', 8000));
-  const upstream = tokens.indexOf('upstream');
-  if (upstream >= 0 && tokens[upstream + 2] === '{' && serverLines(fill(template, 'host', 'blue', 8000)).length) {
-    return 'upstream';
-  }
+  const blue = fill(template, 'host', 'blue', 8000);
+  const green = fill(template, 'host', 'green', 8001);
+  if (upstreamsSplit(blue, green)) return 'upstream';
   // Only `set` may go inside the `if` that picks the share; a template of anything else cannot be split that way.
-  const statements = tokens
+  const statements = nginxTokens(blue)
     .join(' ')
     .split(';')
-    .map((s) => s.trim())
+    .map((st) => st.trim())
     .filter(Boolean);
   return statements.length && statements.every((st) => /^set \$\w+ \S/.test(st)) ? 'set' : undefined;
 }
 
-/** The `server address params;` lines of an upstream block, with where each is. */
-function serverLines(text: string): RegExpExecArray[] {
-  return [...text.matchAll(/(?<=^|[{;])([ \t]*)server[ \t]+([^;#{}]+);/gm)];
+interface ServerLine {
+  /** Where the line starts, after its indentation. */
+  index: number;
+  end: number;
+  indent: string;
+  /** Address and parameters. */
+  args: string;
+}
+
+interface UpstreamBlock {
+  start: number;
+  end: number;
+  servers: ServerLine[];
+}
+
+/** The `upstream name { ... }` blocks of a rendered template, with their `server` lines. */
+function upstreamBlocks(text: string): UpstreamBlock[] {
+  return [...text.matchAll(/\bupstream\s+[^\s{};]+\s*\{[^{}]*\}/g)].map((block) => {
+    const servers = [...block[0].matchAll(/(?<=^|[{;])([ \t]*)server[ \t]+([^;#{}]+);/gm)].map((m) => {
+      const index = block.index + m.index + (m[1] ?? '').length;
+      return { index, end: block.index + m.index + m[0].length, indent: m[1] ?? '', args: (m[2] ?? '').trim() };
+    });
+    return { start: block.index, end: block.index + block[0].length, servers };
+  });
+}
+
+/**
+ * Both colors' renderings pair up block by block, every `server` line changes with the color (a server both colors
+ * share would take part of either share), and nothing outside the blocks does: only then is a weighted split exact.
+ */
+function upstreamsSplit(a: string, b: string): [UpstreamBlock[], UpstreamBlock[]] | undefined {
+  const [ba, bb] = [upstreamBlocks(a), upstreamBlocks(b)];
+  if (!ba.length || ba.length !== bb.length) return undefined;
+  const outside = (text: string, blocks: UpstreamBlock[]) =>
+    nginxTokens(blocks.reduceRight((t, x) => t.slice(0, x.start) + t.slice(x.end), text)).join(' ');
+  if (outside(a, ba) !== outside(b, bb)) return undefined;
+  const paired = ba.every((x, i) => {
+    const y = bb[i];
+    return (
+      x.servers.length && y?.servers.length && !x.servers.some((sa) => y.servers.some((sb) => sa.args === sb.args))
+    );
+  });
+  return paired ? [ba, bb] : undefined;
 }
 
 /**
  * The include that splits the requests between two colors, with a marker line naming the split. The upstream form
- * weights each color's servers (Nginx's weighted round robin, per worker); the set form sets the second color's
- * values for the requests whose random $request_id falls in its share (to 1/256).
+ * weights each color's servers in each upstream block (Nginx's weighted round robin, per worker); the set form
+ * sets the second color's values for the requests whose random $request_id falls in its share (to 1/256).
  */
 export function renderSplit(target: ProxyTarget, from: Share, to: Share): string {
   const marker = `${SPLIT_MARKER}${from.color}=${from.percent} ${to.color}=${to.percent}\n`;
   const old = fill(target.template, target.host, from.color, from.port);
   const next = fill(target.template, target.host, to.color, to.port);
-  if (splitForm(target.template) === 'upstream') {
-    const olds = serverLines(old);
-    const news = serverLines(next);
-    // Each color's share spread over its servers: old servers weigh (100 - p) × n_new, new ones p × n_old.
-    const [wOld, wNew] = reduce(from.percent * news.length, to.percent * olds.length);
-    const server = (m: RegExpExecArray, weight: number) =>
-      `server ${(m[2] ?? '').replace(/\s*\bweight=\d+/g, '').trim()} weight=${weight};`;
+  const blocks = upstreamsSplit(old, next);
+  if (blocks) {
+    const server = (line: ServerLine, weight: number) =>
+      `server ${line.args.replace(/\s*\bweight=\d+/g, '')} weight=${weight};`;
     let body = '';
     let at = 0;
-    olds.forEach((m, i) => {
-      const start = m.index + (m[1] ?? '').length;
-      body += old.slice(at, start) + server(m, wOld);
-      if (i === olds.length - 1) {
-        const ownLine = m.index === 0 || old[m.index - 1] === '\n';
-        const indent = ownLine ? `\n${m[1]}` : ' ';
-        body += news.map((n) => `${indent}${server(n, wNew)}`).join('');
-      }
-      at = m.index + m[0].length;
+    blocks[0].forEach((block, b) => {
+      const olds = block.servers;
+      const news = blocks[1][b]?.servers ?? [];
+      // Each color's share spread over its servers: old servers weigh (100 - p) × n_new, new ones p × n_old.
+      const [wOld, wNew] = reduce(from.percent * news.length, to.percent * olds.length);
+      olds.forEach((line, i) => {
+        body += old.slice(at, line.index) + server(line, wOld);
+        if (i === olds.length - 1) {
+          const ownLine = old[line.index - line.indent.length - 1] === '\n';
+          const indent = ownLine ? `\n${line.indent}` : ' ';
+          body += news.map((n) => `${indent}${server(n, wNew)}`).join('');
+        }
+        at = line.end;
+      });
     });
     return `${marker}${body}${old.slice(at)}`;
   }
@@ -107,7 +147,10 @@ export interface IncludeReading {
   color?: string;
   /** The marker this tool wrote, which a hand edit of the content may have left behind: shown, never trusted. */
   marker?: string;
-  /** A split written by a canary step: each color's percent (its content names both colors). */
+  /**
+   * A split written by a canary step: each color's percent, the color it split from first (its content names both
+   * colors). `color` is then that first color.
+   */
   split?: Record<string, number>;
 }
 
@@ -127,7 +170,8 @@ export function readInclude(
 ): IncludeReading {
   if (content === null) return {};
   const split = readSplit(content, target, colors, ports);
-  if (split) return { split };
+  // The color it split from: the one that keeps the requests should the canary go back, and the live one.
+  if (split) return { color: Object.keys(split)[0], split };
   const found = new RegExp(`^${MARKER}([a-z0-9_-]+) `, 'm').exec(content)?.[1];
   const marker = found && colors.includes(found) ? found : undefined;
   const words = new Set(wordsOf(content));

@@ -3,14 +3,16 @@ import type { ProxyTarget } from '../config/config.js';
 import type { Clock, Files } from '../io.js';
 import { ensureOk, tail, type Runner } from '../runner.js';
 import { packFile, unpackFirstFile } from '../docker/tar.js';
-import { parseAccessLog, type AccessLogPage } from './access-log.js';
+import { parseLogLine, type AccessRecord } from './access-log.js';
 import { readInclude, renderInclude, renderSplit, type IncludeReading, type Share } from './include.js';
 import { dumpSections, listenPorts } from './nginx-config.js';
-import type { AccessLogRead, Proxy, ProxyState } from './proxy.js';
+import type { Proxy, ProxyState } from './proxy.js';
 
 const TIMEOUT_MS = 60_000;
 const RELOAD_CONFIRM_MS = 10_000;
 const STARTED_STABLE_MS = 500;
+/** The longest a follow of a proxy's log may last: a watch is stopped long before (watch-seconds is at most 1 h). */
+const FOLLOW_MS = 2 * 3_600_000;
 
 type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | null> | null | undefined;
 
@@ -168,24 +170,30 @@ export class Nginx implements Proxy {
 
   /**
    * The access log as Docker keeps the container's output (the official image links its access log to stdout),
-   * both streams: some configurations log to stderr.
+   * both streams: some configurations log to stderr. One `docker logs --follow` for the whole watch: each read of
+   * the log from its start would cost the engine more every second on a busy proxy.
    */
-  async accessLog(container: string, since: number | string): Promise<AccessLogRead> {
-    const from = typeof since === 'number' ? (since / 1000).toFixed(3) : since;
-    const r = await this.docker(['logs', '--timestamps', '--since', from, container]);
-    if (r.exitCode !== 0 || r.timedOut) {
-      return {
-        problem: `docker logs ${container} failed: ${tail(r.stderr || r.stdout, 2) || `exit code ${r.exitCode}`}`,
-      };
-    }
-    const after = typeof since === 'string' ? since : undefined;
-    const out: AccessLogPage = parseAccessLog(r.stdout, after);
-    const err = parseAccessLog(r.stderr, after);
-    const cursor = [out.cursor, err.cursor]
-      .filter((c) => c !== undefined)
-      .sort()
-      .pop();
-    return { records: [...out.records, ...err.records], otherLines: out.otherLines + err.otherLines, cursor };
+  async followAccessLog(
+    container: string,
+    since: number,
+    onRecord: (record: AccessRecord) => void,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    const r = await this.runner.run(
+      'docker',
+      ['logs', '--follow', '--timestamps', '--since', (since / 1000).toFixed(3), container],
+      {
+        timeoutMs: FOLLOW_MS,
+        signal,
+        linesOnly: true,
+        onLine: (line) => {
+          const record = parseLogLine(line);
+          if (record) onRecord(record);
+        },
+      },
+    );
+    if (signal.aborted) return undefined;
+    return `docker logs ${container} ended (${r.timedOut ? 'timed out' : `exit code ${r.exitCode}`})${r.stderr ? `: ${tail(r.stderr, 2)}` : ''}`;
   }
 
   /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */

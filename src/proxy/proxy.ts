@@ -1,7 +1,7 @@
 import type { ProxyTarget } from '../config/config.js';
 import type { Clock, Files } from '../io.js';
 import type { Runner } from '../runner.js';
-import type { AccessLogPage } from './access-log.js';
+import type { AccessRecord } from './access-log.js';
 import type { IncludeReading, Share } from './include.js';
 import { Nginx } from './nginx.js';
 
@@ -59,15 +59,18 @@ export interface Proxy {
   /** Waits until a proxy just started runs and stays up; rejects with its log otherwise. */
   waitStarted(container: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /**
-   * What the proxy logged of its requests since `since` (ms since the epoch, or the cursor of the last page), or
-   * why that cannot be read.
+   * Follows what the proxy logs of its requests from `since` (ms since the epoch) until `signal` aborts: each
+   * request as it is logged. Resolves when the follow ends: undefined once stopped, or why the log cannot be read.
    */
-  accessLog(container: string, since: number | string): Promise<AccessLogRead>;
+  followAccessLog(
+    container: string,
+    since: number,
+    onRecord: (record: AccessRecord) => void,
+    signal: AbortSignal,
+  ): Promise<string | undefined>;
   /** The commands a switch runs in a proxy, for the dry run's plan. */
   planSwitch(container: string): string;
 }
-
-export type AccessLogRead = AccessLogPage | { problem: string };
 
 export interface ProxyDeps {
   runner: Runner;

@@ -41,6 +41,19 @@ describe('an include that splits the requests between two colors', () => {
     );
   });
 
+  it('splits each upstream block on its own; refuses a server both colors share, or anything else that changes', () => {
+    const two = 'upstream web { server web-{color}:8000; }\nupstream api { server api-{color}:9000; }\n';
+    expect(renderSplit(target(two), BLUE(90), GREEN(10))).toBe(
+      '# bluegreen-action: split blue=90 green=10\n' +
+        'upstream web { server web-blue:8000 weight=9; server web-green:8000 weight=1; }\n' +
+        'upstream api { server api-blue:9000 weight=9; server api-green:9000 weight=1; }\n',
+    );
+    expect(splitForm('upstream app { server app-{color}:8000; server shared-cache:8000; }')).toBeUndefined();
+    expect(splitForm('upstream app { server app-{color}:8000; }\nmap $host $c { default {color}; }')).toBeUndefined();
+    // Comments may name the color: Nginx does not read them.
+    expect(splitForm('# {color}\nupstream app { server app-{color}:8000; }')).toBe('upstream');
+  });
+
   it("keeps each color's share whatever its number of servers", () => {
     const two = 'upstream app {\n    server {color}-1:{port};\n    server {color}-2:{port};\n}\n';
     const text = renderSplit(target(two), BLUE(75), GREEN(25));
@@ -98,7 +111,9 @@ describe('an include that splits the requests between two colors', () => {
   it('is read back as a split of both colors, which status shows; one color alone is still that color', () => {
     for (const template of [UPSTREAM, SET]) {
       const t = target(template);
+      // The color it splits from is the one status reports live: the one the canary goes back to.
       expect(readInclude(renderSplit(t, BLUE(90), GREEN(10)), t, ['blue', 'green'], [8000, 8001])).toEqual({
+        color: 'blue',
         split: { blue: 90, green: 10 },
       });
       expect(readInclude(renderInclude(t, 'green', 8001), t, ['blue', 'green'], [8000, 8001]).color).toBe('green');
@@ -178,8 +193,10 @@ function usersThroughProxy(s: Scenario, perPoll: number, status: (color: string,
           [split[3] ?? '', Number(split[4])],
         ]
       : [[s.host.servedColor('proxy') ?? '', 100]];
+    // Logged during the second just waited: before anything that comes next (the next step's switch).
+    const at = s.clock.now() - 1;
     for (const [color, percent] of shares) {
-      s.host.userRequests('proxy', Math.round((perPoll * percent) / 100), (i) => status(color, i), { color });
+      s.host.userRequests('proxy', Math.round((perPoll * percent) / 100), (i) => status(color, i), { color, at });
     }
   };
 }
@@ -277,6 +294,7 @@ describe('canary steps on the fake host', () => {
       return sleep(ms, signal);
     };
     await s.run();
+    expect(status).toMatchObject({ status: 'unchanged', exitCode: 0, color: 'blue' });
     expect(status?.proxies[0]?.split).toEqual({ blue: 90, green: 10 });
     expect(status?.interrupted).toMatchObject({ phase: 'canary', to: 'green', from: 'blue' });
     expect(summaryMarkdown(status!)).toContain('| split: blue 90%, green 10% |');
@@ -292,5 +310,51 @@ describe('canary steps on the fake host', () => {
     expect(rolledBack).toMatchObject({ status: 'rolled-back', exitCode: 0, color: 'green' });
     expect(rolledBack.phases.map((p) => p.name)).not.toContain('canary 10%');
     expect(back.log.text).toContain('No canary steps: a rollback goes back at once.');
+  });
+
+  it('rollback-on-failure false: a failed step still takes the split off (green is left running, not serving)', async () => {
+    const s = await setup({ live: 'blue', raw: { ...CANARY, 'rollback-on-failure': 'false' } });
+    usersThroughProxy(s, 200, (color, i) => (color === 'green' && i % 2 ? 500 : 200));
+    const result = await s.run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
+    expect(result.error?.split('\n')[1]).toBe(
+      "Not rolled back (rollback-on-failure is false): green is left as it is; the canary's split was taken off: " +
+        'every request goes to blue.',
+    );
+    expect(s.host.servedColor('proxy')).toBe('blue');
+    expect(s.host.containers.get('app-green')?.running).toBe(true);
+  });
+
+  it('blue gone during a step, then a cancel: every request goes to green rather than a share to nothing; exit 3', async () => {
+    const s = await setup({ live: 'blue', raw: CANARY });
+    const controller = new AbortController();
+    const sleep = s.clock.sleep.bind(s.clock);
+    let polls = 0;
+    s.clock.sleep = async (ms, signal) => {
+      if (ms === WATCH_POLL_MS && ++polls === 2) {
+        const blue = s.host.containers.get('app-blue');
+        if (blue) Object.assign(blue, { running: false, status: 'exited', exitCode: 137 });
+      }
+      if (polls === 3) controller.abort(new Error('SIGTERM'));
+      return sleep(ms, signal);
+    };
+    const result = await execute(s.config, { ...s.deps, signal: controller.signal });
+    expect(result).toMatchObject({ status: 'failed', exitCode: 3, color: 'green' });
+    expect(result.error).toMatch(
+      /ROLLBACK INCOMPLETE: could not restore the proxy includes: blue is not running, so the canary's split was replaced by green alone/,
+    );
+    expect(s.host.servedColor('proxy')).toBe('green');
+  });
+
+  it('the dry-run plan lists each step before the switch', async () => {
+    const s = await setup({ live: 'blue', raw: { ...CANARY, 'dry-run': 'true' } });
+    const plan = (await s.run()).plan;
+    const at = (text: string) => plan.findIndex((p) => p.startsWith(text));
+    expect(plan[at('canary 10%')]).toBe(
+      'canary 10%: write every include with blue 90% and green 10%, test it, reload; watch 5 s: above ' +
+        "max-error-rate 5% over at least 20 of green's requests, every request back to blue",
+    );
+    expect(at('canary 10%')).toBeLessThan(at('canary 50%'));
+    expect(at('canary 50%')).toBeLessThan(at('write '));
   });
 });

@@ -300,6 +300,7 @@ export class FakeHost implements Runner, Http {
   readonly accessLogs = new Map<string, { at: number; seq: number; line: string }[]>();
   /** Proxies whose logging driver cannot be read back (docker logs fails). */
   readonly logsUnreadable = new Set<string>();
+  private readonly followers = new Map<string, Set<(entry: { at: number; seq: number; line: string }) => void>>();
   /** The time of the run, for the access log's stamps. */
   clock: { now(): number } = { now: () => 0 };
   private logSeq = 0;
@@ -478,6 +479,7 @@ export class FakeHost implements Runner, Http {
       this.programRuns.push({ file, args, env: { ...options.env }, cwd: options.cwd });
       return this.ended(command, program(args, options), options);
     }
+    if (args[0] === 'logs' && args.includes('--follow')) return this.followLog(command, [...args], options);
     return this.docker([...args], options, ok, err);
   }
 
@@ -808,13 +810,6 @@ export class FakeHost implements Runner, Http {
     }
     if (args[0] === 'logs') {
       const id = args[args.length - 1] ?? '';
-      if (args.includes('--timestamps')) {
-        if (!this.proxies.has(id)) return err(`Error: No such container: ${id}`);
-        if (this.logsUnreadable.has(id)) {
-          return err('Error response from daemon: configured logging driver does not support reading');
-        }
-        return ok(this.accessLogSince(id, args[args.indexOf('--since') + 1] ?? '0'));
-      }
       if (this.proxies.has(id))
         return { ...ok(), stderr: 'nginx: [emerg] host not found in upstream "app-blue:8000"\n' };
       const app = this.containers.find(id);
@@ -1040,7 +1035,7 @@ export class FakeHost implements Runner, Http {
     proxy: string,
     count: number,
     status: (i: number) => number = () => 200,
-    options: { format?: 'combined' | 'bluegreen'; ms?: number; color?: string } = {},
+    options: { format?: 'combined' | 'bluegreen'; ms?: number; color?: string; at?: number } = {},
   ): void {
     const color = options.color ?? this.servedColor(proxy);
     const address = this.containers.get(`app-${color}`)?.addresses[0] ?? '10.9.9.9';
@@ -1050,28 +1045,53 @@ export class FakeHost implements Runner, Http {
         options.format === 'combined'
           ? ''
           : ` upstream="${address}:8000" upstream_status="${code}" request_time=${((options.ms ?? 5) / 1000).toFixed(3)}`;
-      this.logAccess(proxy, `"GET /page/${i} HTTP/1.1" ${code} 120 "-" "curl/8.5.0"${extra}`);
+      this.logAccess(proxy, `"GET /page/${i} HTTP/1.1" ${code} 120 "-" "curl/8.5.0"${extra}`, options.at);
     }
   }
 
-  private logAccess(proxy: string, request: string): void {
-    const log = this.accessLogs.get(proxy);
-    log?.push({
-      at: this.clock.now(),
-      seq: this.logSeq++,
-      line: `172.18.0.1 - - [29/Nov/2026:21:00:00 +0000] ${request}`,
-    });
+  /** A line of a proxy's access log, now: the request and what follows it in the combined format. */
+  logLine(proxy: string, request: string): void {
+    this.logAccess(proxy, request);
   }
 
-  /** `docker logs --timestamps --since S`: the access-log lines at or after S (seconds, or a stamp shown before). */
-  private accessLogSince(proxy: string, since: string): string {
+  private logAccess(proxy: string, request: string, at = this.clock.now()): void {
+    const log = this.accessLogs.get(proxy);
+    if (!log) return;
+    const entry = {
+      at,
+      seq: this.logSeq++,
+      line: `172.18.0.1 - - [29/Nov/2026:21:00:00 +0000] ${request}`,
+    };
+    log.push(entry);
+    for (const follower of this.followers.get(proxy) ?? []) follower(entry);
+  }
+
+  /**
+   * `docker logs --follow --timestamps --since S`: the access-log lines from S (seconds), then each new one as it
+   * is logged, until the call's signal aborts.
+   */
+  private async followLog(command: string, args: string[], options: RunOptions): Promise<RunResult> {
+    const id = args.at(-1) ?? '';
+    const fail = (stderr: string) => ({ command, exitCode: 1, stdout: '', stderr, timedOut: false });
+    if (!this.proxies.has(id)) return fail(`Error: No such container: ${id}`);
+    if (this.logsUnreadable.has(id)) {
+      return fail('Error response from daemon: configured logging driver does not support reading');
+    }
+    const signal = options.signal;
+    if (!signal) throw new Error(`${command} follows until its signal aborts, and has none`);
+    const since = Number(args[args.indexOf('--since') + 1]) * 1000;
     const stamp = (e: { at: number; seq: number }) =>
       new Date(e.at).toISOString().replace(/Z$/, `${String(e.seq % 1_000_000).padStart(6, '0')}Z`);
-    const from = /^\d+(\.\d+)?$/.test(since) ? Number(since) * 1000 : undefined;
-    return (this.accessLogs.get(proxy) ?? [])
-      .filter((e) => (from === undefined ? stamp(e) >= since : e.at >= from))
-      .map((e) => `${stamp(e)} ${e.line}\n`)
-      .join('');
+    const emit = (e: { at: number; seq: number; line: string }) => options.onLine?.(`${stamp(e)} ${e.line}`);
+    for (const e of this.accessLogs.get(id) ?? []) if (e.at >= since) emit(e);
+    const followers = this.followers.get(id) ?? new Set();
+    this.followers.set(id, followers);
+    followers.add(emit);
+    await new Promise<void>((resolve) =>
+      signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    followers.delete(emit);
+    return { command, exitCode: 143, stdout: '', stderr: '', timedOut: false };
   }
 
   // Http: each app service answers on its own port; anything else is the proxy.

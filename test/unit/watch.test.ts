@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Watch } from '../../src/config/config.js';
 import { execute } from '../../src/engine/deployment.js';
 import { judge, p95, WATCH_POLL_MS } from '../../src/engine/watch.js';
-import { lastOf, parseAccessLog, parseLine } from '../../src/proxy/access-log.js';
+import { lastOf, parseLine, parseLogLine } from '../../src/proxy/access-log.js';
 import { eachWatchPoll, RELOAD, setup, STOP_BLUE, STOP_GREEN, UP_GREEN } from './deploy-setup.js';
 
 const STAMP = '2026-11-29T21:00:00.123456789Z';
@@ -13,8 +13,17 @@ const RECOMMENDED =
   'upstream="172.18.0.5:8000" upstream_status="502" request_time=0.031';
 
 describe('the access log as docker logs --timestamps shows it', () => {
+  const AGENT = 'Mozilla/5.0 (X11; Linux x86_64)';
+
   it("reads Nginx's combined format: status and user agent, no upstream", () => {
-    expect(parseLine(COMBINED, 5)).toEqual({ at: 5, status: 200, format: 'combined', own: false, failed: false });
+    expect(parseLine(COMBINED, 5)).toEqual({
+      at: 5,
+      status: 200,
+      format: 'combined',
+      agent: AGENT,
+      attempts: [],
+      failed: false,
+    });
   });
 
   it("reads the README's format: the upstream that answered, its status and the request's time", () => {
@@ -22,77 +31,62 @@ describe('the access log as docker logs --timestamps shows it', () => {
       at: 5,
       status: 502,
       format: 'bluegreen',
-      upstream: '172.18.0.5:8000',
-      upstreamStatus: 502,
+      agent: 'curl/8.5.0',
+      attempts: [{ address: '172.18.0.5:8000', status: 502 }],
       requestMs: 31,
-      own: false,
       failed: true,
     });
   });
 
-  it('after retries, the last upstream answered: its status decides, and a 5xx replaced by a page still fails', () => {
+  it('after retries, every upstream tried with its own status; the last one answered and decides', () => {
     const retried = parseLine(
-      RECOMMENDED.replace('upstream="172.18.0.5:8000"', 'upstream="172.18.0.4:8000, 172.18.0.5:8000"')
-        .replace('upstream_status="502"', 'upstream_status="502, 200"')
+      RECOMMENDED.replace('upstream="172.18.0.5:8000"', 'upstream="172.18.0.4:8000, 172.18.0.5:8000 : 10.0.0.9:80"')
+        .replace('upstream_status="502"', 'upstream_status="502, 504 : 200"')
         .replace('" 502 157', '" 200 157'),
       0,
     );
-    expect(retried).toMatchObject({ status: 200, upstreamStatus: 200, failed: false });
+    expect(retried).toMatchObject({
+      status: 200,
+      failed: false,
+      attempts: [
+        { address: '172.18.0.4:8000', status: 502 },
+        { address: '172.18.0.5:8000', status: 504 },
+        { address: '10.0.0.9:80', status: 200 },
+      ],
+    });
     expect(lastOf('172.18.0.4:8000, 172.18.0.5:8000 : 10.0.0.9:80')).toBe('10.0.0.9:80');
     expect(lastOf('[fd00::5]:8000')).toBe('[fd00::5]:8000');
     // error_page turned the upstream's 503 into the proxy's own 200 page: still a failed request.
     const masked = parseLine(RECOMMENDED.replace('" 502 157', '" 200 157').replace('="502"', '="503"'), 0);
-    expect(masked).toMatchObject({ status: 200, upstreamStatus: 503, failed: true });
+    expect(masked).toMatchObject({ status: 200, attempts: [{ status: 503 }], failed: true });
   });
 
   it('a request the proxy answered itself has no upstream ("-"), and one with no request_time has no time', () => {
-    const own = parseLine(
+    const itself = parseLine(
       `${COMBINED.replace('" 200 512', '" 404 0')} upstream="-" upstream_status="-" request_time=-`,
       0,
     );
-    expect(own).toEqual({ at: 0, status: 404, format: 'bluegreen', own: false, failed: false });
+    expect(itself).toEqual({ at: 0, status: 404, format: 'bluegreen', agent: AGENT, attempts: [], failed: false });
   });
 
-  it("tells the tool's own requests by their user agent, and reads an escaped quote inside a field", () => {
-    const ours = COMBINED.replace('Mozilla/5.0 (X11; Linux x86_64)', 'bluegreen-action (verify)');
-    expect(parseLine(ours, 0)?.own).toBe(true);
-    const quoted = COMBINED.replace('/orders?id=7', '/search?q=\\x22blue\\x22');
-    expect(parseLine(quoted, 0)).toMatchObject({ status: 200, own: false });
+  it('reads an escaped quote inside a field', () => {
+    const quoted = COMBINED.replace('/orders?id=7', '/search?q=\\x22blue\\x22').replace(AGENT, 'a \\x22b\\x22');
+    expect(parseLine(quoted, 0)).toMatchObject({ status: 200, agent: 'a \\x22b\\x22' });
   });
 
-  it('error-log lines, lines cut short and other formats are no requests', () => {
+  it("takes Docker's stamp, in UTC or with an offset; error-log lines, lines cut short and other formats are none", () => {
+    expect(parseLogLine(`${STAMP} ${COMBINED}`)?.at).toBe(Date.parse('2026-11-29T21:00:00.123Z'));
+    expect(parseLogLine(`2026-11-29T22:00:00.5+01:00 ${COMBINED}`)?.at).toBe(Date.parse('2026-11-29T21:00:00.500Z'));
+    expect(parseLogLine(`2026-11-29T21:00:00Z ${COMBINED}`)?.at).toBe(Date.parse('2026-11-29T21:00:00Z'));
     for (const line of [
-      '2026/11/29 21:00:00 [error] 29#29: *1 connect() failed (111: Connection refused) while connecting to upstream',
-      COMBINED.slice(0, 60),
-      '{"time":"2026-11-29T21:00:00Z","status":200}',
+      `${STAMP} 2026/11/29 21:00:00 [error] 29#29: *1 connect() failed (111: Connection refused) while connecting`,
+      `${STAMP} ${COMBINED.slice(0, 60)}`,
+      `${STAMP} {"time":"2026-11-29T21:00:00Z","status":200}`,
+      COMBINED,
       '',
     ]) {
-      expect(parseLine(line, 0), line).toBeUndefined();
+      expect(parseLogLine(line), line).toBeUndefined();
     }
-    const page = parseAccessLog(
-      [
-        `${STAMP} ${COMBINED}`,
-        `${STAMP.replace('123456789', '200000000')} 2026/11/29 21:00:00 [notice] 1#1: signal process started`,
-        `${STAMP.replace('123456789', '300000000')} ${COMBINED.slice(0, 40)}`,
-        '',
-      ].join('\n'),
-    );
-    expect(page.records).toHaveLength(1);
-    expect(page.otherLines).toBe(2);
-    expect(page.records[0]?.at).toBe(Date.parse('2026-11-29T21:00:00.123Z'));
-    expect(page.cursor).toBe('2026-11-29T21:00:00.300000000Z');
-  });
-
-  it('reads on from a cursor: docker logs --since includes the line at that instant, which was read already', () => {
-    const later = '2026-11-29T21:00:01.000000001Z';
-    const output = `${STAMP} ${COMBINED}\n${later} ${RECOMMENDED}\n`;
-    const first = parseAccessLog(output);
-    expect(first.records).toHaveLength(2);
-    expect(first.cursor).toBe(later);
-    const again = parseAccessLog(`${later} ${RECOMMENDED}\n`, first.cursor);
-    expect(again).toEqual({ records: [], otherLines: 0 });
-    // A stamp with fewer digits (another engine's) still orders right.
-    expect(parseAccessLog(`2026-11-29T21:00:01.5Z ${COMBINED}\n`, later).cursor).toBe('2026-11-29T21:00:01.500000000Z');
   });
 });
 
@@ -258,7 +252,9 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     host.logsUnreadable.add('proxy');
     const result = await run();
     expect(result.traffic?.verdict).toBe('not watched');
-    expect(result.traffic?.proxies[0]?.note).toMatch(/^docker logs proxy failed: .*does not support reading/);
+    expect(result.traffic?.proxies[0]?.note).toMatch(
+      /^docker logs proxy ended \(exit code 1\): .*does not support reading/,
+    );
   });
 
   it('watch-seconds longer than the drain: watched that long', async () => {
@@ -325,5 +321,60 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     const kept = await (await setup({ live: 'blue', raw: { cleanup: 'keep', 'dry-run': 'true' } })).run();
     expect(kept.plan.at(-1)).toBe('cleanup: keep');
     expect(kept.plan.join('\n')).not.toMatch(/watch|wait/);
+  });
+
+  it('a new color that refuses while Nginx retries on the old one fails the gate: each upstream tried counts', async () => {
+    const { host, clock, run } = await setup({ live: 'blue', raw: { 'watch-seconds': '5' } });
+    const green = () => host.containers.get('app-green')?.addresses[0];
+    const blue = () => host.containers.get('app-blue')?.addresses[0];
+    eachWatchPoll(clock, host, () => {
+      for (let i = 0; i < 20; i++) {
+        host.logLine(
+          'proxy',
+          `"GET / HTTP/1.1" 200 12 "-" "curl/8" upstream="${green()}:8000, ${blue()}:8000" ` +
+            'upstream_status="502, 200" request_time=0.004',
+        );
+      }
+    });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1 });
+    expect(result.traffic?.steps[0]?.colors).toMatchObject({
+      green: { requests: 20, errors: 20 },
+      blue: { requests: 20, errors: 0 },
+    });
+  });
+
+  it("a 5xx the proxy gave with no upstream (a name that does not resolve) is the new color's", async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    eachWatchPoll(clock, host, () => {
+      for (let i = 0; i < 20; i++) {
+        host.logLine(
+          'proxy',
+          '"GET / HTTP/1.1" 502 150 "-" "curl/8" upstream="-" upstream_status="-" request_time=0.000',
+        );
+      }
+    });
+    expect((await run()).traffic).toMatchObject({ verdict: 'failed', requests: 20, errors: 20 });
+  });
+
+  it("only this run's own checks are left out: a client calling itself bluegreen-action is counted", async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    eachWatchPoll(clock, host, () =>
+      host.logLine(
+        'proxy',
+        `"GET / HTTP/1.1" 200 12 "-" "bluegreen-action (run 0000)" upstream="${host.containers.get('app-green')?.addresses[0]}:8000" upstream_status="200" request_time=0.001`,
+      ),
+    );
+    const result = await run();
+    expect(result.traffic).toMatchObject({ requests: 10, proxies: [{ lines: 11 }] });
+  });
+
+  it('a rollback is not reversed by the watch: its figures are reported, and it stands', async () => {
+    const s = await setup({ live: 'blue', idleStopped: true });
+    eachWatchPoll(s.clock, s.host, () => s.host.userRequests('proxy', 30, () => 500), 'green');
+    const result = await s.runWith({ command: 'rollback' });
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 0, color: 'green' });
+    expect(result.traffic).toMatchObject({ verdict: 'failed', errors: 30 });
+    expect(s.log.text).toMatch(/The traffic watch failed: .*\. The rollback stands/);
   });
 });
