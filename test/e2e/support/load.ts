@@ -24,7 +24,12 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Stop by itself after this long (default: run until stop()). */
   durationMs?: number;
+  /** Record every answer in the report's timeline (when, which color, which status). Default: off. */
+  timeline?: boolean;
 }
+
+/** One answer: epoch ms at which its status line and headers arrived, its color (X-Color, or NO_COLOR), its status. */
+export type TimelineEntry = [at: number, color: string, status: number];
 
 export interface ColorSeen {
   count: number;
@@ -54,8 +59,12 @@ export interface LoadReport {
   inFlightAtStop: number;
   connectionsOpened: number;
   byColor: Record<string, ColorSeen>;
+  /** Responses by color (X-Color, or NO_COLOR) and status: who answered what. */
+  byColorStatus: Record<string, Record<string, number>>;
   /** responses / duration. */
   responsesPerSec: number;
+  /** Every answer in order, when the load was started with `timeline: true` (else empty). */
+  timeline: TimelineEntry[];
 }
 
 export interface LoadRun {
@@ -76,6 +85,8 @@ export function startLoad(opts: LoadOptions): LoadRun {
   let connectionsOpened = 0;
   const byStatus: Record<string, number> = {};
   const byColor: Record<string, ColorSeen> = {};
+  const byColorStatus: Record<string, Record<string, number>> = {};
+  const timeline: TimelineEntry[] = [];
 
   function setupClient(client: autocannon.Client): void {
     let awaitingResponse = false;
@@ -103,6 +114,9 @@ export function startLoad(opts: LoadOptions): LoadRun {
       const seen = (byColor[color] ??= { count: 0, firstAt: now, lastAt: now });
       seen.count++;
       seen.lastAt = now;
+      const statuses = (byColorStatus[color] ??= {});
+      statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+      if (opts.timeline) timeline.push([now, color, statusCode]);
     });
     client.on('connError', () => {
       awaitingResponse = false;
@@ -148,7 +162,9 @@ export function startLoad(opts: LoadOptions): LoadRun {
       inFlightAtStop: stoppedAt === undefined ? 0 : sent - responses - connErrors - timeouts - dropped,
       connectionsOpened,
       byColor: structuredClone(byColor),
+      byColorStatus: structuredClone(byColorStatus),
       responsesPerSec: durationMs > 0 ? Math.round((responses * 1000) / durationMs) : 0,
+      timeline: [...timeline],
     };
   }
 
@@ -160,6 +176,34 @@ export function startLoad(opts: LoadOptions): LoadRun {
       return snapshot();
     },
   };
+}
+
+/**
+ * The answers other than 200, as `<color> <status>` (color NO_COLOR for answers without X-Color, e.g. Nginx's own
+ * 502) with their counts: `{ 'green 500': 812 }`.
+ */
+export function non200ByColor(report: LoadReport): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [color, statuses] of Object.entries(report.byColorStatus)) {
+    for (const [status, count] of Object.entries(statuses)) if (status !== '200') out[`${color} ${status}`] = count;
+  }
+  return out;
+}
+
+/** The answers of a timeline received in [from, to) (epoch ms): how many, and how many of them by each color. */
+export function colorShare(
+  timeline: readonly TimelineEntry[],
+  from: number,
+  to: number,
+): { total: number; byColor: Record<string, number> } {
+  const byColor: Record<string, number> = {};
+  let total = 0;
+  for (const [at, color] of timeline) {
+    if (at < from || at >= to) continue;
+    total++;
+    byColor[color] = (byColor[color] ?? 0) + 1;
+  }
+  return { total, byColor };
 }
 
 function headerValue(flat: string[], name: string): string | undefined {
