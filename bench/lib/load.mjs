@@ -114,3 +114,52 @@ export function startLoad(baseUrl, { ratePerSec, slowEveryMs, slowMs }) {
 
 /** A request failed: no answer, a cut answer or a non-2xx status. */
 export const failed = (r) => Boolean(r.err) || r.st < 200 || r.st > 299;
+
+/**
+ * A steady load of the given kinds only (no slow requests), each at ratePerSec, in the records' shape of startLoad;
+ * returns { stop() }, which resolves with { records, skipped } once every request in flight has ended.
+ */
+export function startSteadyLoad(baseUrl, { kinds, ratePerSec }) {
+  const records = [];
+  const pending = new Set();
+  const skipped = Object.fromEntries(kinds.map((k) => [k, 0]));
+  const inFlight = Object.fromEntries(kinds.map((k) => [k, 0]));
+  const agents = Object.fromEntries(
+    kinds.map((k) => [k, k === 'fresh' ? false : new http.Agent({ keepAlive: true, maxSockets: 8 })]),
+  );
+  const url = `${baseUrl}/`;
+
+  async function fire(kind) {
+    if (inFlight[kind] >= 8) {
+      skipped[kind]++;
+      return;
+    }
+    inFlight[kind]++;
+    const s = now();
+    let r = await get(url, agents[kind], 10_000);
+    let retried;
+    if (kind === 'retry' && r.error && r.reused && RETRYABLE.has(r.error)) {
+      retried = r.error;
+      r = await get(url, false, 10_000);
+    }
+    inFlight[kind]--;
+    records.push({ k: kind, s, e: now(), st: r.status, c: r.color, err: r.error, reused: r.reused, retried });
+  }
+
+  const timers = kinds.map((kind) =>
+    setInterval(() => {
+      const p = fire(kind);
+      pending.add(p);
+      p.finally(() => pending.delete(p));
+    }, 1000 / ratePerSec),
+  );
+  return {
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      while (pending.size) await Promise.all([...pending]);
+      for (const agent of Object.values(agents)) if (agent) agent.destroy();
+      records.sort((a, b) => a.s - b.s);
+      return { records, skipped };
+    },
+  };
+}
