@@ -19106,7 +19106,12 @@ function renderSplit(target, from, to) {
     const next = fill(target.template, target.host, to.color, to.port);
     const blocks = upstreamsSplit(old, next);
     if (blocks) {
-        const server = (line, weight) => `server ${line.args.replace(/\s*\bweight=\d+/g, '')} weight=${weight};`;
+        // The new color's servers are never taken out for failing (max_fails=0): Nginx would stop trying them for
+        // fail_timeout after one refusal, and the step would see too few of their failures to judge it.
+        const server = (line, weight, isNew = false) => {
+            const own = isNew ? /\s*\b(weight|max_fails)=\d+/g : /\s*\bweight=\d+/g;
+            return `server ${line.args.replace(own, '')} weight=${weight}${isNew ? ' max_fails=0' : ''};`;
+        };
         let body = '';
         let at = 0;
         blocks[0].forEach((block, b) => {
@@ -19119,7 +19124,7 @@ function renderSplit(target, from, to) {
                 if (i === olds.length - 1) {
                     const ownLine = old[line.index - line.indent.length - 1] === '\n';
                     const indent = ownLine ? `\n${line.indent}` : ' ';
-                    body += news.map((n) => `${indent}${server(n, wNew)}`).join('');
+                    body += news.map((n) => `${indent}${server(n, wNew, true)}`).join('');
                 }
                 at = line.end;
             });
@@ -31093,6 +31098,8 @@ class Nginx {
      * the log from its start would cost the engine more every second on a busy proxy.
      */
     async followAccessLog(container, since, onRecord, signal) {
+        // The output is not kept: what docker says when it cannot follow comes as a line like any other.
+        const other = [];
         const r = await this.runner.run('docker', ['logs', '--follow', '--timestamps', '--since', (since / 1000).toFixed(3), container], {
             timeoutMs: FOLLOW_MS,
             signal,
@@ -31101,11 +31108,14 @@ class Nginx {
                 const record = parseLogLine(line);
                 if (record)
                     onRecord(record);
+                else if (other.push(line) > 2)
+                    other.shift();
             },
         });
         if (signal.aborted)
             return undefined;
-        return `docker logs ${container} ended (${r.timedOut ? 'timed out' : `exit code ${r.exitCode}`})${r.stderr ? `: ${tail(r.stderr, 2)}` : ''}`;
+        const said = (r.stderr || other.join('\n')).trim();
+        return `docker logs ${container} ended (${r.timedOut ? 'timed out' : `exit code ${r.exitCode}`})${said ? `: ${tail(said, 2)}` : ''}`;
     }
     /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
     async acceptingWorkers(container) {
@@ -31673,15 +31683,18 @@ class TrafficWatch {
             return;
         // Each upstream tried counts for its color: one that refused or timed out before the other color answered
         // failed that request. An address of neither color is another site of the same proxy. The combined format
-        // tells no upstream: the request counts for the new color; so does a 5xx the proxy gave with no upstream (a
-        // name of the new color that does not resolve).
+        // tells no upstream: the request counts for the new color; so does, once all requests go to it, a 502 or 504
+        // the proxy gave with no upstream (a name of the new color that does not resolve). Other answers of the proxy's
+        // own (a 503 of limit_req, a `return`) are no color's.
         const last = r.attempts.length - 1;
         const tried = r.attempts.map((a, i) => ({
             color: this.colorOf(a.address),
             failed: i === last ? r.failed : (a.status ?? 502) >= 500,
         }));
-        if (!tried.length && (r.format === 'combined' || r.failed))
+        const unresolved = r.status === 502 || r.status === 504;
+        if (!tried.length && (r.format === 'combined' || (unresolved && this.step.percent === 100))) {
             tried.push({ color: this.next, failed: r.failed });
+        }
         for (const [i, t] of tried.entries()) {
             const tally = t.color === undefined ? undefined : this.tallies.get(t.color);
             if (!tally)
@@ -31706,11 +31719,12 @@ class TrafficWatch {
     /** Each proxy's log: read, or why it shows nothing. */
     proxies(checked) {
         return [...this.logs].map(([container, log]) => {
-            const watched = !log.problem && log.lines > 0;
+            const watched = log.lines > 0;
+            const lines = `${log.lines} access-log line${log.lines === 1 ? '' : 's'} (${log.format} format)`;
             const note = log.problem
-                ? log.problem
+                ? `${watched ? `${lines}, then ` : ''}${log.problem}`
                 : watched
-                    ? `${log.lines} access-log line${log.lines === 1 ? '' : 's'} (${log.format} format)`
+                    ? lines
                     : `no access-log line in docker logs since the switch${checked.has(container) ? ", not even the tool's own check" : ''}: access_log off, or written to a file`;
             return { container, watched, format: log.format, lines: log.lines, note };
         });
@@ -31781,8 +31795,13 @@ async function watchTraffic(d, watch, windowMs, checked) {
             if (over)
                 await watch.stop();
             const judged = watch.judge();
-            if (judged.verdict === 'failed' || over)
-                return watch_settle(d, watch, judged, checked);
+            if (judged.verdict === 'failed' || over) {
+                watch_settle(d, watch, judged, checked);
+                // Only a rollback gets here with a failed verdict: the color it leaves still drains for the whole window.
+                await d.deps.clock.sleep(start + windowMs - d.deps.clock.now(), d.deps.signal);
+                d.checkCancelled('during the drain');
+                return;
+            }
         }
     }
     finally {
@@ -32015,7 +32034,7 @@ async function dockerHealthy(d, ids, seen, http, timeoutMs) {
  */
 async function switchProxies(d, s, next, port, starts, split) {
     const first = !d.switching;
-    const st = (d.switching ??= { written: [], reloaded: false, split: false });
+    const st = (d.switching ??= { written: [], reloaded: false, split: new Set() });
     const toStart = new Set(starts.map((p) => p.container));
     const running = d.proxyContainers().filter((c) => !toStart.has(c));
     const listen = new Map();
@@ -32025,11 +32044,16 @@ async function switchProxies(d, s, next, port, starts, split) {
             // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
             // the next run take the wrong live color, and a proxy restart load an include that was never checked.
             // A canary step's split is never left behind either, whatever rollback-on-failure says.
-            keepsServing: () => !st.reloaded || st.split,
+            keepsServing: () => !st.reloaded || st.split.size > 0,
             run: async () => {
                 if (st.reloaded && s.live && !(await colorRunning(d, s, s.live))) {
-                    if (!st.split) {
+                    const split = [...st.split];
+                    if (!split.length) {
                         throw new Error(`${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`);
+                    }
+                    if (d.result.traffic?.verdict === 'failed') {
+                        throw new Error(`${s.live} does not fully run, and ${next} failed its traffic watch: ${split.join(', ')} keep the ` +
+                            "canary's split, for neither color can take every request");
                     }
                     // Part of the requests would go to a color that is gone: all of them go to the one that runs.
                     for (const w of st.written)
@@ -32038,7 +32062,7 @@ async function switchProxies(d, s, next, port, starts, split) {
                         await d.proxy.testOnly(c);
                     for (const c of running)
                         await d.proxy.reload(c);
-                    st.split = false;
+                    st.split.clear();
                     throw new Error(`${s.live} is not running, so the canary's split was replaced by ${next} alone rather than sending ` +
                         `requests to nothing`);
                 }
@@ -32064,8 +32088,8 @@ async function switchProxies(d, s, next, port, starts, split) {
                 for (const c of running)
                     await d.proxy.reload(c);
                 d.trafficOnNew = false;
-                d.undidSplit = st.split;
-                st.split = false;
+                d.undidSplit = st.split.size > 0;
+                st.split.clear();
                 d.log.info(`Proxies restored to ${s.live} and reloaded.`);
             },
         });
@@ -32107,10 +32131,14 @@ async function switchProxies(d, s, next, port, starts, split) {
     for (const c of running) {
         d.trafficOnNew = true;
         st.reloaded = true;
-        st.split = split !== undefined;
+        // On a split from the moment it may load one, and until it surely loaded the whole switch.
+        if (split !== undefined)
+            st.split.add(c);
         // From the reload on: the new workers' first requests count; the old workers' last ones tell their upstream.
         d.switchedAt.set(c, d.deps.clock.now());
         const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+        if (split === undefined)
+            st.split.delete(c);
         if (!confirmed)
             d.unconfirmed.add(c);
         d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
@@ -32118,7 +32146,7 @@ async function switchProxies(d, s, next, port, starts, split) {
     for (const start of starts) {
         d.trafficOnNew = true;
         st.reloaded = true;
-        st.split = false;
+        st.split.delete(start.container);
         if (start.service) {
             d.log.info(`Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`);
             await d.compose.startShared(next, [start.service]);
@@ -32868,8 +32896,8 @@ class Deployment {
     /** Proxies whose reload could not be confirmed (their workers cannot be seen). */
     unconfirmed = new Set();
     /**
-     * The includes this run wrote (with what they held before), whether any proxy reloaded one, and whether what
-     * they loaded last is a canary step's split.
+     * The includes this run wrote (with what they held before), whether any proxy reloaded one, and the proxies
+     * whose last reload loaded a canary step's split.
      */
     switching;
     /** The undo took a canary step's split off the proxies. */
@@ -33094,10 +33122,14 @@ class Deployment {
         if (this.result.logTail)
             this.log.info(`Last ${LOG_LINES} log lines of ${attempted}:\n${this.result.logTail}`);
         if (problems.length) {
+            const split = [...(this.switching?.split ?? [])];
+            const where = split.length
+                ? `split between ${live} and ${attempted} at ${split.join(', ')}`
+                : `on ${this.trafficOnNew ? attempted : (live ?? 'the previous includes')}`;
             this.result.error =
                 `${message}\nROLLBACK INCOMPLETE: ${problems.join('; ')}.\n` +
-                    `Traffic is on ${this.trafficOnNew ? attempted : (live ?? 'the previous includes')}. Check the proxies and containers by hand.`;
-            this.finish('failed', 3, this.trafficOnNew ? attempted : live);
+                    `Traffic is ${where}. Check the proxies and containers by hand.`;
+            this.finish('failed', 3, this.trafficOnNew && !split.length ? attempted : live);
             return;
         }
         this.result.rolledBack = true;

@@ -64,10 +64,10 @@ export class Deployment {
   /** Proxies whose reload could not be confirmed (their workers cannot be seen). */
   readonly unconfirmed = new Set<string>();
   /**
-   * The includes this run wrote (with what they held before), whether any proxy reloaded one, and whether what
-   * they loaded last is a canary step's split.
+   * The includes this run wrote (with what they held before), whether any proxy reloaded one, and the proxies
+   * whose last reload loaded a canary step's split.
    */
-  switching?: { written: { target: ProxyTarget; previous: string | null }[]; reloaded: boolean; split: boolean };
+  switching?: { written: { target: ProxyTarget; previous: string | null }[]; reloaded: boolean; split: Set<string> };
   /** The undo took a canary step's split off the proxies. */
   undidSplit = false;
   /** The new color's requests over every step of the traffic watch. */
@@ -296,10 +296,14 @@ export class Deployment {
     }
     if (this.result.logTail) this.log.info(`Last ${LOG_LINES} log lines of ${attempted}:\n${this.result.logTail}`);
     if (problems.length) {
+      const split = [...(this.switching?.split ?? [])];
+      const where = split.length
+        ? `split between ${live} and ${attempted} at ${split.join(', ')}`
+        : `on ${this.trafficOnNew ? attempted : (live ?? 'the previous includes')}`;
       this.result.error =
         `${message}\nROLLBACK INCOMPLETE: ${problems.join('; ')}.\n` +
-        `Traffic is on ${this.trafficOnNew ? attempted : (live ?? 'the previous includes')}. Check the proxies and containers by hand.`;
-      this.finish('failed', 3, this.trafficOnNew ? attempted : live);
+        `Traffic is ${where}. Check the proxies and containers by hand.`;
+      this.finish('failed', 3, this.trafficOnNew && !split.length ? attempted : live);
       return;
     }
     this.result.rolledBack = true;

@@ -253,7 +253,7 @@ export async function switchProxies(
   split?: number,
 ): Promise<VerifyCheck[]> {
   const first = !d.switching;
-  const st = (d.switching ??= { written: [], reloaded: false, split: false });
+  const st = (d.switching ??= { written: [], reloaded: false, split: new Set() });
   const toStart = new Set(starts.map((p) => p.container));
   const running = d.proxyContainers().filter((c) => !toStart.has(c));
   const listen = new Map<string, number[]>();
@@ -263,19 +263,26 @@ export async function switchProxies(
       // Written but never loaded: the files only go back to what the proxies serve. Left on disk, they would make
       // the next run take the wrong live color, and a proxy restart load an include that was never checked.
       // A canary step's split is never left behind either, whatever rollback-on-failure says.
-      keepsServing: () => !st.reloaded || st.split,
+      keepsServing: () => !st.reloaded || st.split.size > 0,
       run: async () => {
         if (st.reloaded && s.live && !(await colorRunning(d, s, s.live))) {
-          if (!st.split) {
+          const split = [...st.split];
+          if (!split.length) {
             throw new Error(
               `${s.live} is not running, so the proxies were left on ${next} rather than pointed at nothing`,
+            );
+          }
+          if (d.result.traffic?.verdict === 'failed') {
+            throw new Error(
+              `${s.live} does not fully run, and ${next} failed its traffic watch: ${split.join(', ')} keep the ` +
+                "canary's split, for neither color can take every request",
             );
           }
           // Part of the requests would go to a color that is gone: all of them go to the one that runs.
           for (const w of st.written) await d.proxy.write(w.target, d.proxy.render(w.target, next, port));
           for (const c of running) await d.proxy.testOnly(c);
           for (const c of running) await d.proxy.reload(c);
-          st.split = false;
+          st.split.clear();
           throw new Error(
             `${s.live} is not running, so the canary's split was replaced by ${next} alone rather than sending ` +
               `requests to nothing`,
@@ -305,8 +312,8 @@ export async function switchProxies(
         for (const c of running) await d.proxy.testOnly(c);
         for (const c of running) await d.proxy.reload(c);
         d.trafficOnNew = false;
-        d.undidSplit = st.split;
-        st.split = false;
+        d.undidSplit = st.split.size > 0;
+        st.split.clear();
         d.log.info(`Proxies restored to ${s.live} and reloaded.`);
       },
     });
@@ -352,17 +359,19 @@ export async function switchProxies(
   for (const c of running) {
     d.trafficOnNew = true;
     st.reloaded = true;
-    st.split = split !== undefined;
+    // On a split from the moment it may load one, and until it surely loaded the whole switch.
+    if (split !== undefined) st.split.add(c);
     // From the reload on: the new workers' first requests count; the old workers' last ones tell their upstream.
     d.switchedAt.set(c, d.deps.clock.now());
     const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+    if (split === undefined) st.split.delete(c);
     if (!confirmed) d.unconfirmed.add(c);
     d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
   }
   for (const start of starts) {
     d.trafficOnNew = true;
     st.reloaded = true;
-    st.split = false;
+    st.split.delete(start.container);
     if (start.service) {
       d.log.info(
         `Starting the proxy ${start.container} (shared service ${start.service}) now that its include names ${next}.`,

@@ -124,14 +124,18 @@ export class TrafficWatch {
     if (r.agent === this.d.ownAgent) return;
     // Each upstream tried counts for its color: one that refused or timed out before the other color answered
     // failed that request. An address of neither color is another site of the same proxy. The combined format
-    // tells no upstream: the request counts for the new color; so does a 5xx the proxy gave with no upstream (a
-    // name of the new color that does not resolve).
+    // tells no upstream: the request counts for the new color; so does, once all requests go to it, a 502 or 504
+    // the proxy gave with no upstream (a name of the new color that does not resolve). Other answers of the proxy's
+    // own (a 503 of limit_req, a `return`) are no color's.
     const last = r.attempts.length - 1;
     const tried = r.attempts.map((a, i) => ({
       color: this.colorOf(a.address),
       failed: i === last ? r.failed : (a.status ?? 502) >= 500,
     }));
-    if (!tried.length && (r.format === 'combined' || r.failed)) tried.push({ color: this.next, failed: r.failed });
+    const unresolved = r.status === 502 || r.status === 504;
+    if (!tried.length && (r.format === 'combined' || (unresolved && this.step.percent === 100))) {
+      tried.push({ color: this.next, failed: r.failed });
+    }
     for (const [i, t] of tried.entries()) {
       const tally = t.color === undefined ? undefined : this.tallies.get(t.color);
       if (!tally) continue;
@@ -160,11 +164,12 @@ export class TrafficWatch {
   /** Each proxy's log: read, or why it shows nothing. */
   proxies(checked: ReadonlySet<string>): WatchedProxy[] {
     return [...this.logs].map(([container, log]) => {
-      const watched = !log.problem && log.lines > 0;
+      const watched = log.lines > 0;
+      const lines = `${log.lines} access-log line${log.lines === 1 ? '' : 's'} (${log.format} format)`;
       const note = log.problem
-        ? log.problem
+        ? `${watched ? `${lines}, then ` : ''}${log.problem}`
         : watched
-          ? `${log.lines} access-log line${log.lines === 1 ? '' : 's'} (${log.format} format)`
+          ? lines
           : `no access-log line in docker logs since the switch${checked.has(container) ? ", not even the tool's own check" : ''}: access_log off, or written to a file`;
       return { container, watched, format: log.format, lines: log.lines, note };
     });
@@ -243,7 +248,13 @@ export async function watchTraffic(
       const over = d.deps.clock.now() - start >= windowMs;
       if (over) await watch.stop();
       const judged = watch.judge();
-      if (judged.verdict === 'failed' || over) return settle(d, watch, judged, checked);
+      if (judged.verdict === 'failed' || over) {
+        settle(d, watch, judged, checked);
+        // Only a rollback gets here with a failed verdict: the color it leaves still drains for the whole window.
+        await d.deps.clock.sleep(start + windowMs - d.deps.clock.now(), d.deps.signal);
+        d.checkCancelled('during the drain');
+        return;
+      }
     }
   } finally {
     await watch.stop();

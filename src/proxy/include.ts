@@ -98,8 +98,12 @@ export function renderSplit(target: ProxyTarget, from: Share, to: Share): string
   const next = fill(target.template, target.host, to.color, to.port);
   const blocks = upstreamsSplit(old, next);
   if (blocks) {
-    const server = (line: ServerLine, weight: number) =>
-      `server ${line.args.replace(/\s*\bweight=\d+/g, '')} weight=${weight};`;
+    // The new color's servers are never taken out for failing (max_fails=0): Nginx would stop trying them for
+    // fail_timeout after one refusal, and the step would see too few of their failures to judge it.
+    const server = (line: ServerLine, weight: number, isNew = false) => {
+      const own = isNew ? /\s*\b(weight|max_fails)=\d+/g : /\s*\bweight=\d+/g;
+      return `server ${line.args.replace(own, '')} weight=${weight}${isNew ? ' max_fails=0' : ''};`;
+    };
     let body = '';
     let at = 0;
     blocks[0].forEach((block, b) => {
@@ -112,7 +116,7 @@ export function renderSplit(target: ProxyTarget, from: Share, to: Share): string
         if (i === olds.length - 1) {
           const ownLine = old[line.index - line.indent.length - 1] === '\n';
           const indent = ownLine ? `\n${line.indent}` : ' ';
-          body += news.map((n) => `${indent}${server(n, wNew)}`).join('');
+          body += news.map((n) => `${indent}${server(n, wNew, true)}`).join('');
         }
         at = line.end;
       });

@@ -179,6 +179,8 @@ export class Nginx implements Proxy {
     onRecord: (record: AccessRecord) => void,
     signal: AbortSignal,
   ): Promise<string | undefined> {
+    // The output is not kept: what docker says when it cannot follow comes as a line like any other.
+    const other: string[] = [];
     const r = await this.runner.run(
       'docker',
       ['logs', '--follow', '--timestamps', '--since', (since / 1000).toFixed(3), container],
@@ -189,11 +191,13 @@ export class Nginx implements Proxy {
         onLine: (line) => {
           const record = parseLogLine(line);
           if (record) onRecord(record);
+          else if (other.push(line) > 2) other.shift();
         },
       },
     );
     if (signal.aborted) return undefined;
-    return `docker logs ${container} ended (${r.timedOut ? 'timed out' : `exit code ${r.exitCode}`})${r.stderr ? `: ${tail(r.stderr, 2)}` : ''}`;
+    const said = (r.stderr || other.join('\n')).trim();
+    return `docker logs ${container} ended (${r.timedOut ? 'timed out' : `exit code ${r.exitCode}`})${said ? `: ${tail(said, 2)}` : ''}`;
   }
 
   /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */

@@ -7,14 +7,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result, TrafficStep, TrafficView } from '../../src/engine/result.js';
-import { runCli, type CliRun } from './support/action.js';
+import type { CliRun } from './support/action.js';
 import { COMPOSE } from './support/compose.js';
+import { cli, freshLoad, parseResult, serviceStates, trafficOf } from './support/result.js';
 import { docker } from './support/docker.js';
 import {
   colorShare,
   NO_COLOR,
   non200ByColor,
-  startLoad,
   type LoadReport,
   type LoadRun,
   type TimelineEntry,
@@ -26,24 +26,6 @@ type Color = 'blue' | 'green';
 
 /** Answers this close to a step's start (its reload) are left out of its proportions. */
 const EDGE_MS = 300;
-
-/** `bluegreen <command> --json <flags>`: the exit code and the parsed result. */
-async function cli(
-  stack: Stack,
-  inputs: Record<string, string>,
-  command = 'deploy',
-): Promise<{ run: CliRun; result: Result }> {
-  const run = await runCli([command, '--json', ...cliFlags(inputs)], { cwd: stack.dir });
-  return { run, result: parseResult(run) };
-}
-
-function parseResult(run: CliRun): Result {
-  try {
-    return JSON.parse(run.stdout) as Result;
-  } catch {
-    throw new Error(`no JSON result (exit code ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
-  }
-}
 
 /** The deploy started in the background, its log lines timed as they come (to act during a step). */
 function startDeploy(stack: Stack, inputs: Record<string, string>) {
@@ -58,35 +40,8 @@ function startDeploy(stack: Stack, inputs: Record<string, string>) {
   };
 }
 
-function trafficOf(run: CliRun, result: Result): TrafficView {
-  if (!result.traffic) throw new Error(`no traffic in the result:\n${run.stdout}\n${run.stderr}`);
-  return result.traffic;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** The states (running, exited, ...) of a compose service's containers. */
-async function serviceStates(stack: Stack, service: string): Promise<string[]> {
-  const r = await docker([
-    'ps',
-    '-a',
-    '--filter',
-    `label=com.docker.compose.project=${stack.name}`,
-    '--filter',
-    `label=com.docker.compose.service=${service}`,
-    '--format',
-    '{{.State}}',
-  ]);
-  return r.stdout.split('\n').filter(Boolean);
-}
-
-/** Load on fresh connections (a new one per request) with every answer timed, already in full swing. */
-async function loadOn(url: string, connections = 8): Promise<LoadRun> {
-  const load = startLoad({ url, connections, freshConnections: true, timeline: true });
-  await sleep(500);
-  return load;
 }
 
 /** Stops the load shortly after the run (traffic goes on where the run left it), and logs what it saw. */
@@ -162,7 +117,7 @@ describe('canary steps before the switch', () => {
     it('a bad release fails its first step (10%): all requests go back to blue, green is stopped, nothing is lost', async () => {
       await stack.setAppEnv('green', { FAIL_EVERY: '2' });
       try {
-        const load = await loadOn(`${stack.proxyUrl}/`);
+        const load = await freshLoad(`${stack.proxyUrl}/`, 8, true);
         const started = Date.now();
         const deploy = await startDeploy(stack, {
           ...stack.inputs,
@@ -230,7 +185,7 @@ describe('canary steps before the switch', () => {
     it('a good release goes through 10% and 50% in those proportions, then the switch; status shows the split', async () => {
       // status must fit in the first step: under this load it takes up to ~5 s with Compose v1, ~1 s with v2.
       const interval = COMPOSE.version === 'v1' ? 8 : 4;
-      const load = await loadOn(`${stack.proxyUrl}/`);
+      const load = await freshLoad(`${stack.proxyUrl}/`, 8, true);
       const deploy = startDeploy(stack, {
         ...stack.inputs,
         'canary-steps': '10,50',
@@ -262,7 +217,7 @@ describe('canary steps before the switch', () => {
       console.log(`the include during the 10% step:\n${include}`);
       expect(include.split('\n')[0]).toBe('# bluegreen-action: split blue=90 green=10');
       expect(include).toMatch(/server app-blue:8000 weight=9;/);
-      expect(include).toMatch(/server app-green:8000 weight=1;/);
+      expect(include).toMatch(/server app-green:8000 weight=1 max_fails=0;/);
       // status takes no lock: it sees the deploy under way, at its canary step, and the split its include holds;
       // the live color is the one the split is from (the one a failed step goes back to).
       console.log(`status during the 10% step: exit ${status.run.exitCode}, ${status.run.stdout}`);
@@ -345,8 +300,8 @@ describe('canary steps before the switch', () => {
     afterAll(async () => stack?.cleanup());
 
     it('canary 50%: both proxies split the requests, then switch to green', async () => {
-      const load = await loadOn(`${stack.proxyUrl}/`, 4);
-      const edgeLoad = await loadOn(`${stack.edgeUrl}/`, 4);
+      const load = await freshLoad(`${stack.proxyUrl}/`, 4, true);
+      const edgeLoad = await freshLoad(`${stack.edgeUrl}/`, 4, true);
       const deploy = startDeploy(stack, {
         ...stack.inputs,
         'canary-steps': '50',

@@ -26,7 +26,7 @@ describe('an include that splits the requests between two colors', () => {
   it("weights an upstream's server lines: the old color's first, the new one's after them, as the template spells them", () => {
     expect(renderSplit(target(UPSTREAM), BLUE(90), GREEN(10))).toBe(
       '# bluegreen-action: split blue=90 green=10\n' +
-        'upstream app {\n    server app-blue:8000 weight=9;\n    server app-green:8000 weight=1;\n}\n',
+        'upstream app {\n    server app-blue:8000 weight=9;\n    server app-green:8000 weight=1 max_fails=0;\n}\n',
     );
     // One line, other parameters kept, a weight of the template's own replaced.
     expect(
@@ -37,7 +37,7 @@ describe('an include that splits the requests between two colors', () => {
       ),
     ).toBe(
       '# bluegreen-action: split blue=50 green=50\n' +
-        'upstream app { server app-blue:8000 max_fails=0 weight=1; server app-green:8001 max_fails=0 weight=1; keepalive 8; }\n',
+        'upstream app { server app-blue:8000 max_fails=0 weight=1; server app-green:8001 weight=1 max_fails=0; keepalive 8; }\n',
     );
   });
 
@@ -45,8 +45,8 @@ describe('an include that splits the requests between two colors', () => {
     const two = 'upstream web { server web-{color}:8000; }\nupstream api { server api-{color}:9000; }\n';
     expect(renderSplit(target(two), BLUE(90), GREEN(10))).toBe(
       '# bluegreen-action: split blue=90 green=10\n' +
-        'upstream web { server web-blue:8000 weight=9; server web-green:8000 weight=1; }\n' +
-        'upstream api { server api-blue:9000 weight=9; server api-green:9000 weight=1; }\n',
+        'upstream web { server web-blue:8000 weight=9; server web-green:8000 weight=1 max_fails=0; }\n' +
+        'upstream api { server api-blue:9000 weight=9; server api-green:9000 weight=1 max_fails=0; }\n',
     );
     expect(splitForm('upstream app { server app-{color}:8000; server shared-cache:8000; }')).toBeUndefined();
     expect(splitForm('upstream app { server app-{color}:8000; }\nmap $host $c { default {color}; }')).toBeUndefined();
@@ -57,7 +57,10 @@ describe('an include that splits the requests between two colors', () => {
   it("keeps each color's share whatever its number of servers", () => {
     const two = 'upstream app {\n    server {color}-1:{port};\n    server {color}-2:{port};\n}\n';
     const text = renderSplit(target(two), BLUE(75), GREEN(25));
-    const weights = [...text.matchAll(/server (\w+)-\d:\d+ weight=(\d+);/g)].map((m) => [m[1], Number(m[2])]);
+    const weights = [...text.matchAll(/server (\w+)-\d:\d+ weight=(\d+)( max_fails=0)?;/g)].map((m) => [
+      m[1],
+      Number(m[2]),
+    ]);
     expect(weights).toEqual([
       ['blue', 3],
       ['blue', 3],
@@ -202,6 +205,7 @@ function usersThroughProxy(s: Scenario, perPoll: number, status: (color: string,
 }
 
 const CANARY = { 'canary-steps': '10,50', 'canary-interval': '5' };
+const EDGE_INC = '/etc/nginx/conf.d/edge/service-url.inc';
 
 describe('canary steps on the fake host', () => {
   it('10% then 50% then all: each step written, tested, reloaded and watched; then the switch, watch and drain', async () => {
@@ -356,5 +360,59 @@ describe('canary steps on the fake host', () => {
     );
     expect(at('canary 10%')).toBeLessThan(at('canary 50%'));
     expect(at('canary 50%')).toBeLessThan(at('write '));
+  });
+
+  it('two proxies, rollback-on-failure false, the second one failing its last reload: no proxy is left on a split', async () => {
+    const targets = ['- container: proxy', '  file: nginx/service-url.inc', '- container: edge', `  path: ${EDGE_INC}`];
+    const s = await setup({
+      live: 'blue',
+      raw: {
+        ...CANARY,
+        'rollback-on-failure': 'false',
+        'nginx-targets': targets.join('\n'),
+        'nginx-container': '',
+        'upstream-file': '',
+      },
+    });
+    const edge = s.config.targets[1];
+    if (!edge) throw new Error('no second target');
+    s.host.addProxy('edge', {}, { [EDGE_INC]: renderInclude(edge, 'blue', 8000) }, { published: { 80: 8081 } });
+    // The third reload of edge is the switch's, after the two canary steps.
+    let reloads = 0;
+    s.host.injections.push((command) =>
+      command === 'docker exec edge nginx -s reload' && ++reloads === 3
+        ? { exitCode: 1, stderr: 'signal process failed' }
+        : undefined,
+    );
+    const result = await s.run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: 'blue' });
+    expect(result.error).toContain("the canary's split was taken off: every request goes to blue");
+    for (const proxy of ['proxy', 'edge']) {
+      const served = [...(s.host.proxies.get(proxy)?.served.values() ?? [])].join('\n');
+      expect(served, proxy).toMatch(/color=blue/);
+      expect(served, proxy).not.toMatch(/split/);
+    }
+  });
+
+  it('blue not fully running and green failing its gate: the split stays, and exit 3 says where traffic is', async () => {
+    const s = await setup({ live: 'blue', raw: CANARY });
+    const sleep = s.clock.sleep.bind(s.clock);
+    let polls = 0;
+    s.clock.sleep = async (ms, signal) => {
+      await sleep(ms, signal);
+      if (ms !== WATCH_POLL_MS) return;
+      if (++polls === 1) {
+        const blue = s.host.containers.get('app-blue');
+        if (blue) Object.assign(blue, { running: false, status: 'restarting' });
+      }
+      s.host.userRequests('proxy', 40, () => 500, { color: 'green' });
+    };
+    const result = await s.run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 3, color: 'blue' });
+    expect(result.error).toMatch(
+      /blue does not fully run, and green failed its traffic watch: proxy keep the canary's split/,
+    );
+    expect(result.error).toMatch(/Traffic is split between blue and green at proxy\./);
+    expect(s.host.proxies.get('proxy')?.served.values().next().value).toMatch(/^# bluegreen-action: split blue=90/);
   });
 });

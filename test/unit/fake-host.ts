@@ -1072,7 +1072,11 @@ export class FakeHost implements Runner, Http {
    */
   private async followLog(command: string, args: string[], options: RunOptions): Promise<RunResult> {
     const id = args.at(-1) ?? '';
-    const fail = (stderr: string) => ({ command, exitCode: 1, stdout: '', stderr, timedOut: false });
+    // Its output is not kept (linesOnly): what docker says reaches onLine only, as with the real runner.
+    const fail = (said: string) => {
+      options.onLine?.(said);
+      return { command, exitCode: 1, stdout: '', stderr: '', timedOut: false };
+    };
     if (!this.proxies.has(id)) return fail(`Error: No such container: ${id}`);
     if (this.logsUnreadable.has(id)) {
       return fail('Error response from daemon: configured logging driver does not support reading');

@@ -344,7 +344,19 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     });
   });
 
-  it("a 5xx the proxy gave with no upstream (a name that does not resolve) is the new color's", async () => {
+  it("a 503 the proxy gave itself (limit_req, a return) is no color's", async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    eachWatchPoll(clock, host, () => {
+      host.userRequests('proxy', 20);
+      host.logLine(
+        'proxy',
+        '"GET / HTTP/1.1" 503 150 "-" "curl/8" upstream="-" upstream_status="-" request_time=0.000',
+      );
+    });
+    expect((await run()).traffic).toMatchObject({ verdict: 'passed', requests: 200, errors: 0 });
+  });
+
+  it("a 502 the proxy gave with no upstream (a name that does not resolve) is the new color's", async () => {
     const { host, clock, run } = await setup({ live: 'blue' });
     eachWatchPoll(clock, host, () => {
       for (let i = 0; i < 20; i++) {
@@ -376,5 +388,7 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 0, color: 'green' });
     expect(result.traffic).toMatchObject({ verdict: 'failed', errors: 30 });
     expect(s.log.text).toMatch(/The traffic watch failed: .*\. The rollback stands/);
+    // The color it leaves still drains for the whole window before it is stopped.
+    expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(10_000);
   });
 });
