@@ -21,7 +21,7 @@ import path from 'node:path';
 import { ensureTestImages } from '../scripts/images.mjs';
 import { CLI_BUNDLE, ROOT, stackInputs } from './lib/action.mjs';
 import { canaryChart } from './lib/canary-svg.mjs';
-import { failed, KIND_LABELS, startSteadyLoad } from './lib/load.mjs';
+import { failed, KIND_LABELS, startLoad } from './lib/load.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { abort, isAborting, now, run, sleep } from './lib/proc.mjs';
 import { createStack } from './lib/stack.mjs';
@@ -297,7 +297,7 @@ async function main() {
     `Canary deploy of green (${config.canarySteps.join(', ')}% for ${config.canaryIntervalSeconds} s each) under ` +
       `${config.ratePerSec} req/s × ${config.kinds.length} clients...`,
   );
-  const load = startSteadyLoad(stack.proxyUrl, config);
+  const load = startLoad(stack.proxyUrl, config);
   await sleep(config.leadMs);
   const deploy = await cliDeploy(stack, config, { version: 1, canary: true });
   await sleep(config.tailMs);

@@ -46,20 +46,19 @@ function get(url, agent, timeoutMs) {
 }
 
 /**
- * Starts the load; returns { stopSlow(), stop() }. stop() stops sending, waits for every request in flight and
+ * Starts the load of `kinds` (all three by default), each at ratePerSec, and the slow requests when slowEveryMs is
+ * given; returns { stopSlow(), stop() }. stop() stops sending, waits for every request in flight and
  * resolves with { records, skipped } (skipped: ticks left out because too many requests of that kind were in
  * flight, which would mean the client, not the server, was the bottleneck).
  */
-export function startLoad(baseUrl, { ratePerSec, slowEveryMs, slowMs }) {
+export function startLoad(baseUrl, { ratePerSec, slowEveryMs, slowMs, kinds = KINDS }) {
   const records = [];
   const pending = new Set();
-  const skipped = Object.fromEntries(KINDS.map((k) => [k, 0]));
-  const inFlight = Object.fromEntries(KINDS.map((k) => [k, 0]));
-  const agents = {
-    fresh: false,
-    keepalive: new http.Agent({ keepAlive: true, maxSockets: 8 }),
-    retry: new http.Agent({ keepAlive: true, maxSockets: 8 }),
-  };
+  const skipped = Object.fromEntries(kinds.map((k) => [k, 0]));
+  const inFlight = Object.fromEntries(kinds.map((k) => [k, 0]));
+  const agents = Object.fromEntries(
+    kinds.map((k) => [k, k === 'fresh' ? false : new http.Agent({ keepAlive: true, maxSockets: 8 })]),
+  );
   const fastUrl = `${baseUrl}/`;
   const slowUrl = `${baseUrl}/slow?ms=${slowMs}`;
 
@@ -92,8 +91,8 @@ export function startLoad(baseUrl, { ratePerSec, slowEveryMs, slowMs }) {
     records.push({ k: 'slow', s, e: now(), st: r.status, c: r.color, err: r.error });
   }
 
-  const timers = KINDS.map((kind) => setInterval(() => track(fire(kind)), 1000 / ratePerSec));
-  let slowTimer = setInterval(() => track(fireSlow()), slowEveryMs);
+  const timers = kinds.map((kind) => setInterval(() => track(fire(kind)), 1000 / ratePerSec));
+  let slowTimer = slowEveryMs ? setInterval(() => track(fireSlow()), slowEveryMs) : undefined;
 
   return {
     stopSlow() {
@@ -104,8 +103,7 @@ export function startLoad(baseUrl, { ratePerSec, slowEveryMs, slowMs }) {
       for (const t of timers) clearInterval(t);
       if (slowTimer) clearInterval(slowTimer);
       while (pending.size) await Promise.all([...pending]);
-      agents.keepalive.destroy();
-      agents.retry.destroy();
+      for (const agent of Object.values(agents)) if (agent) agent.destroy();
       records.sort((a, b) => a.s - b.s);
       return { records, skipped };
     },
@@ -114,52 +112,3 @@ export function startLoad(baseUrl, { ratePerSec, slowEveryMs, slowMs }) {
 
 /** A request failed: no answer, a cut answer or a non-2xx status. */
 export const failed = (r) => Boolean(r.err) || r.st < 200 || r.st > 299;
-
-/**
- * A steady load of the given kinds only (no slow requests), each at ratePerSec, in the records' shape of startLoad;
- * returns { stop() }, which resolves with { records, skipped } once every request in flight has ended.
- */
-export function startSteadyLoad(baseUrl, { kinds, ratePerSec }) {
-  const records = [];
-  const pending = new Set();
-  const skipped = Object.fromEntries(kinds.map((k) => [k, 0]));
-  const inFlight = Object.fromEntries(kinds.map((k) => [k, 0]));
-  const agents = Object.fromEntries(
-    kinds.map((k) => [k, k === 'fresh' ? false : new http.Agent({ keepAlive: true, maxSockets: 8 })]),
-  );
-  const url = `${baseUrl}/`;
-
-  async function fire(kind) {
-    if (inFlight[kind] >= 8) {
-      skipped[kind]++;
-      return;
-    }
-    inFlight[kind]++;
-    const s = now();
-    let r = await get(url, agents[kind], 10_000);
-    let retried;
-    if (kind === 'retry' && r.error && r.reused && RETRYABLE.has(r.error)) {
-      retried = r.error;
-      r = await get(url, false, 10_000);
-    }
-    inFlight[kind]--;
-    records.push({ k: kind, s, e: now(), st: r.status, c: r.color, err: r.error, reused: r.reused, retried });
-  }
-
-  const timers = kinds.map((kind) =>
-    setInterval(() => {
-      const p = fire(kind);
-      pending.add(p);
-      p.finally(() => pending.delete(p));
-    }, 1000 / ratePerSec),
-  );
-  return {
-    async stop() {
-      for (const t of timers) clearInterval(t);
-      while (pending.size) await Promise.all([...pending]);
-      for (const agent of Object.values(agents)) if (agent) agent.destroy();
-      records.sort((a, b) => a.s - b.s);
-      return { records, skipped };
-    },
-  };
-}

@@ -5,11 +5,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_IMAGE } from '../../scripts/images.mjs';
-import type { Result } from '../../src/engine/result.js';
-import { ROOT, runAction, runCli, type ActionRun, type CliRun } from './support/action.js';
+import { ROOT, runAction, type ActionRun } from './support/action.js';
 import { docker, workerPids } from './support/docker.js';
 import { get } from './support/http.js';
 import { startLoad } from './support/load.js';
+import { cli } from './support/result.js';
 import { cliFlags, describeLoad } from './support/scenarios.js';
 import { createStack, runningColors, servedColor, type Stack } from './support/stack.js';
 
@@ -64,20 +64,6 @@ async function readLines(file: string): Promise<string[] | undefined> {
 
 function other(color: Color): Color {
   return color === 'blue' ? 'green' : 'blue';
-}
-
-/** `bluegreen <command> --json <flags>`: the exit code and the parsed result. */
-async function cli(
-  stack: Stack,
-  inputs: Record<string, string>,
-  command = 'deploy',
-): Promise<{ run: CliRun; result: Result }> {
-  const run = await runCli([command, '--json', ...cliFlags(inputs)], { cwd: stack.dir });
-  try {
-    return { run, result: JSON.parse(run.stdout) as Result };
-  } catch {
-    throw new Error(`no JSON result (exit code ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
-  }
 }
 
 /** Every container of the compose project, running or not, one-offs of `compose run` included. */

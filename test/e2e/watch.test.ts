@@ -6,35 +6,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result, TrafficView } from '../../src/engine/result.js';
-import { runAction, runCli, type CliRun } from './support/action.js';
-import { docker } from './support/docker.js';
+import { runAction, type CliRun } from './support/action.js';
+import { cli, freshLoad, serviceStates, trafficOf } from './support/result.js';
 import { NO_COLOR, non200ByColor, startLoad, type LoadReport, type LoadRun } from './support/load.js';
-import { cliFlags, describeLoad, expectServes, reloadByHand } from './support/scenarios.js';
+import { describeLoad, expectServes, reloadByHand } from './support/scenarios.js';
 import { createStack, runningColors, servedColor, type Stack } from './support/stack.js';
 
 type Color = 'blue' | 'green';
 
 /** The access_log line of the proxy's server block (examples/nginx/default.conf: `access_log /dev/stdout bluegreen;`). */
 const ACCESS_LOG = /^([ \t]*)access_log [^;]*;/m;
-
-/** `bluegreen <command> --json <flags>`: the exit code and the parsed result. */
-async function cli(
-  stack: Stack,
-  inputs: Record<string, string>,
-  command = 'deploy',
-): Promise<{ run: CliRun; result: Result }> {
-  const run = await runCli([command, '--json', ...cliFlags(inputs)], { cwd: stack.dir });
-  try {
-    return { run, result: JSON.parse(run.stdout) as Result };
-  } catch {
-    throw new Error(`no JSON result (exit code ${run.exitCode}):\n${run.stdout}\n${run.stderr}`);
-  }
-}
-
-function trafficOf(run: CliRun, result: Result): TrafficView {
-  if (!result.traffic) throw new Error(`no traffic in the result:\n${run.stdout}\n${run.stderr}`);
-  return result.traffic;
-}
 
 function other(color: Color): Color {
   return color === 'blue' ? 'green' : 'blue';
@@ -52,31 +33,6 @@ function sleep(ms: number): Promise<void> {
 
 function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
-}
-
-/** The states (running, exited, ...) of a compose service's containers. */
-async function serviceStates(stack: Stack, service: string): Promise<string[]> {
-  const r = await docker([
-    'ps',
-    '-a',
-    '--filter',
-    `label=com.docker.compose.project=${stack.name}`,
-    '--filter',
-    `label=com.docker.compose.service=${service}`,
-    '--format',
-    '{{.State}}',
-  ]);
-  return r.stdout.split('\n').filter(Boolean);
-}
-
-/**
- * Load through the proxy on fresh connections (a new one per request), already running for a second (so that it is
- * in full swing at the switch).
- */
-async function loadOn(url: string, connections = 8): Promise<LoadRun> {
-  const load = startLoad({ url, connections, freshConnections: true });
-  await sleep(500);
-  return load;
 }
 
 /** Stops the load shortly after the run (traffic goes on where the run left it), and logs what it saw. */
@@ -180,7 +136,7 @@ describe('the traffic watch after the switch', () => {
       try {
         // Keep-alive clients too, through both Nginx reloads (the switch, the rollback): see expectNothingLost.
         const keepAlive = startLoad({ url: `${stack.proxyUrl}/`, connections: 4 });
-        const load = await loadOn(`${stack.proxyUrl}/`, 4);
+        const load = await freshLoad(`${stack.proxyUrl}/`, 4);
         const started = Date.now();
         const deploy = await cli(stack, { ...stack.inputs, 'watch-seconds': '4' });
         console.log(`bad release: done in ${seconds(started)}: ${deploy.result.error}`);
@@ -225,7 +181,7 @@ describe('the traffic watch after the switch', () => {
     it('a good release passes the watch: deployed, no errors, and the action outputs its figures', async () => {
       const from = await live(stack);
       const to = other(from);
-      const load = await loadOn(`${stack.proxyUrl}/`);
+      const load = await freshLoad(`${stack.proxyUrl}/`);
       const deploy = await cli(stack, { ...stack.inputs, 'watch-seconds': '3' });
       const report = await stopLoad(load, `${from} → ${to}, fresh connections`);
 
@@ -244,7 +200,7 @@ describe('the traffic watch after the switch', () => {
       expect(await runningColors(stack)).toEqual([to]);
 
       // The action, back again: its outputs.
-      const back = await loadOn(`${stack.proxyUrl}/`);
+      const back = await freshLoad(`${stack.proxyUrl}/`);
       const run = await runAction({ ...stack.inputs, 'watch-seconds': '2' }, { cwd: stack.dir });
       const backReport = await stopLoad(back, `${to} → ${from} (action), fresh connections`);
       expect(run.exitCode, run.stdout).toBe(0);
@@ -273,7 +229,7 @@ describe('the traffic watch after the switch', () => {
     it('max-latency-ms: a release whose p95 is above it is rolled back', async () => {
       const from = await live(stack);
       const to = other(from);
-      const load = await loadOn(`${stack.proxyUrl}/slow?ms=300`);
+      const load = await freshLoad(`${stack.proxyUrl}/slow?ms=300`);
       const deploy = await cli(stack, {
         ...stack.inputs,
         'watch-seconds': '3',
@@ -306,7 +262,7 @@ describe('the traffic watch after the switch', () => {
       const to = other(from);
       await stack.setAppEnv(to, { FAIL_EVERY: '2' });
       try {
-        const load = await loadOn(`${stack.proxyUrl}/`);
+        const load = await freshLoad(`${stack.proxyUrl}/`);
         const deploy = await cli(stack, { ...stack.inputs, 'watch-seconds': '4' });
         const report = await stopLoad(load, `${from} → ${to} (FAIL_EVERY=2) → ${from}, combined format`);
 
@@ -327,7 +283,7 @@ describe('the traffic watch after the switch', () => {
       await reloadByHand(stack.proxyContainer);
       const from = await live(stack);
       const to = other(from);
-      const load = await loadOn(`${stack.proxyUrl}/`, 2);
+      const load = await freshLoad(`${stack.proxyUrl}/`, 2);
       const deploy = await cli(stack, stack.inputs);
       const report = await stopLoad(load, `${from} → ${to}, access_log off`);
 
