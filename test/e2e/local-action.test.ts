@@ -62,6 +62,9 @@ describe('@github/local-action runs src/action/main.ts on a real engine', () => 
       status: 'unchanged',
       'rolled-back': 'false',
       duration: expect.stringMatching(/^\d+\.\d$/),
+      // status watches no traffic.
+      'requests-observed': '',
+      'error-rate': '',
     });
     // What the stub collected is what was printed: the outputs went through local-action's @actions/core.
     expect(run.table).toEqual(run.outputs);
