@@ -31104,6 +31104,9 @@ class Nginx {
             timeoutMs: FOLLOW_MS,
             signal,
             linesOnly: true,
+            // Ended with every process it started: a docker that is a wrapper (a script that runs the real one) would
+            // otherwise leave the real `docker logs` holding the output open, and the watch waiting for it forever.
+            tree: true,
             onLine: (line) => {
                 const record = parseLogLine(line);
                 if (record)

@@ -1,8 +1,14 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Watch } from '../../src/config/config.js';
 import { execute } from '../../src/engine/deployment.js';
 import { judge, p95, WATCH_POLL_MS } from '../../src/engine/watch.js';
+import { systemClock } from '../../src/io.js';
 import { lastOf, parseLine, parseLogLine } from '../../src/proxy/access-log.js';
+import { Nginx } from '../../src/proxy/nginx.js';
+import { createExecaRunner } from '../../src/runner.js';
 import { eachWatchPoll, RELOAD, setup, STOP_BLUE, STOP_GREEN, UP_GREEN } from './deploy-setup.js';
 
 const STAMP = '2026-11-29T21:00:00.123456789Z';
@@ -390,5 +396,40 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     expect(s.log.text).toMatch(/The traffic watch failed: .*\. The rollback stands/);
     // The color it leaves still drains for the whole window before it is stopped.
     expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(10_000);
+  });
+});
+
+// A real process: a `docker` that is a wrapper, whose child (the real `docker logs --follow`) holds the output.
+describe.skipIf(process.platform === 'win32')('following a log with a real process', () => {
+  it('stopping the follow ends the wrapper and the process it started, and counts what they printed', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bg-follow-'));
+    const line = `${new Date().toISOString()} 10.0.0.1 - - [29/Nov/2026:21:00:00 +0000] "GET / HTTP/1.1" 200 2 "-" "curl/8"`;
+    const child = `console.log(${JSON.stringify(line)}); setInterval(() => {}, 1000);`;
+    await fs.writeFile(
+      path.join(dir, 'docker'),
+      `#!${process.execPath}\nrequire('node:child_process').spawn(process.execPath, ['-e', ${JSON.stringify(child)}], { stdio: 'inherit' });\nsetInterval(() => {}, 1000);\n`,
+      { mode: 0o755 },
+    );
+    const PATH = process.env.PATH;
+    process.env.PATH = `${dir}${path.delimiter}${PATH}`;
+    try {
+      const nginx = new Nginx(
+        createExecaRunner(),
+        { read: async () => null, write: async () => {}, kind: async () => 'missing' },
+        systemClock,
+      );
+      const stopping = new AbortController();
+      const seen: number[] = [];
+      const following = nginx.followAccessLog('proxy', 0, (r) => seen.push(r.status), stopping.signal);
+      for (let i = 0; i < 50 && !seen.length; i++) await new Promise((r) => setTimeout(r, 100));
+      const stoppedAt = Date.now();
+      stopping.abort();
+      expect(await following).toBeUndefined();
+      expect(Date.now() - stoppedAt).toBeLessThan(3_000);
+      expect(seen).toEqual([200]);
+    } finally {
+      process.env.PATH = PATH;
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
