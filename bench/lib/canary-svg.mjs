@@ -2,6 +2,7 @@
 // that came from the new color in each second (bars, the old color's share stacked above), the percent each step
 // asked for (a dashed line) and each step's start (10%, 50%, 100%), the deploy's phases as a strip above;
 // below, the requests per second by the color that answered, failures in red (also ▲ under both axes).
+import { esc, f, niceStep } from './svg.mjs';
 
 const WIDTH = 1100;
 const HEADER_H = 96;
@@ -21,15 +22,6 @@ const PHASE_FILL = {
   restore: '#fbd5d5',
 };
 const canaryFill = (name) => (name.startsWith('canary') ? '#fff4c2' : undefined);
-
-const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const f = (x) => Math.round(x * 10) / 10;
-
-function niceStep(range, target) {
-  const raw = range / target;
-  const pow = 10 ** Math.floor(Math.log10(raw));
-  return [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? raw;
-}
 
 /**
  * @param seconds [{ t (s since the deploy started, the bin's start), old, next, other, failed }]

@@ -17,8 +17,8 @@ const PHASE_FILL = {
   cleanup: '#e3e3e3',
 };
 
-const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const f = (x) => Math.round(x * 10) / 10;
+export const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const f = (x) => Math.round(x * 10) / 10;
 
 /** Responses per bin by end time: { blue, green, other, fail } counts. */
 function bins(records, t0, fromMs, toMs) {
@@ -34,7 +34,7 @@ function bins(records, t0, fromMs, toMs) {
   return out;
 }
 
-function niceStep(range, target) {
+export function niceStep(range, target) {
   const raw = range / target;
   const pow = 10 ** Math.floor(Math.log10(raw));
   return [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? raw;
