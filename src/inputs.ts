@@ -118,7 +118,11 @@ export const INPUTS = [
     help: 'run on the runner after a failed run has undone what it did; never changes the exit code',
   },
   { name: 'hook-timeout', default: '300', help: 'seconds each runner hook may take' },
-  { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
+  {
+    name: 'drain-seconds',
+    default: '10',
+    help: "at most this long after the switch, until every proxy's old workers are done, before stopping the old color",
+  },
   {
     name: 'watch-seconds',
     default: '',

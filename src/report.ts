@@ -73,6 +73,7 @@ export function summaryMarkdown(result: Result): string {
     }
   }
   if (result.verifyUrl) lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
+  if (result.drain) lines.push('', `Drain of ${result.previousColor ?? 'the old color'}: ${cell(result.drain.why)}.`);
   if (result.traffic) lines.push('', ...trafficMarkdown(result.traffic));
   if (result.hooks.length) {
     lines.push('', '| command | ran | time | result |', '|---|---|---:|---|');
@@ -182,6 +183,7 @@ export function summaryText(result: Result, { withError = true } = {}): string {
       `  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`,
     );
   }
+  if (result.drain) lines.push(`  drain: ${result.drain.why}`);
   if (result.traffic) lines.push(`  traffic after the switch: ${result.traffic.verdict}: ${result.traffic.detail}`);
   const u = result.interrupted;
   if (u) lines.push(`  unfinished ${u.command} of ${u.to} (pid ${u.pid} on ${u.host}, at ${u.phase}): ${u.action}`);

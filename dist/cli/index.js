@@ -19422,7 +19422,11 @@ const INPUTS = [
         help: 'run on the runner after a failed run has undone what it did; never changes the exit code',
     },
     { name: 'hook-timeout', default: '300', help: 'seconds each runner hook may take' },
-    { name: 'drain-seconds', default: '10', help: 'wait after the switch before stopping the old color' },
+    {
+        name: 'drain-seconds',
+        default: '10',
+        help: "at most this long after the switch, until every proxy's old workers are done, before stopping the old color",
+    },
     {
         name: 'watch-seconds',
         default: '',
@@ -20235,6 +20239,8 @@ function summaryMarkdown(result) {
     }
     if (result.verifyUrl)
         lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
+    if (result.drain)
+        lines.push('', `Drain of ${result.previousColor ?? 'the old color'}: ${cell(result.drain.why)}.`);
     if (result.traffic)
         lines.push('', ...trafficMarkdown(result.traffic));
     if (result.hooks.length) {
@@ -20329,6 +20335,8 @@ function summaryText(result, { withError = true } = {}) {
     if (result.phases.length) {
         lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
     }
+    if (result.drain)
+        lines.push(`  drain: ${result.drain.why}`);
     if (result.traffic)
         lines.push(`  traffic after the switch: ${result.traffic.verdict}: ${result.traffic.detail}`);
     const u = result.interrupted;
@@ -30965,6 +30973,8 @@ function lastOf(list) {
 const nginx_TIMEOUT_MS = 60_000;
 const RELOAD_CONFIRM_MS = 10_000;
 const STARTED_STABLE_MS = 500;
+/** A drain asks several times a second: one slow answer is let go rather than held up for a minute. */
+const DRAIN_TOP_MS = 5_000;
 /** The longest a follow of a proxy's log may last: a watch is stopped long before (watch-seconds is at most 1 h). */
 const FOLLOW_MS = 2 * 3_600_000;
 function publishedPorts(ports) {
@@ -31126,6 +31136,14 @@ class Nginx {
         return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
     }
     /**
+     * Old workers that still finish requests: after a reload each old worker stops accepting, retitles itself "is
+     * shutting down", and exits once its last request is done (idle keep-alive connections are closed at once).
+     */
+    async draining(container) {
+        const r = await this.docker(['top', container], undefined, DRAIN_TOP_MS).catch(() => undefined);
+        return r?.exitCode === 0 ? shuttingDownWorkers(r.stdout) : undefined;
+    }
+    /**
      * The state of each proxy container, in one `docker inspect`: a container that does not exist is absent from
      * the map (docker exits 1 for it but still prints the others).
      */
@@ -31185,22 +31203,33 @@ class Nginx {
             await this.clock.sleep(100, signal);
         }
     }
-    docker(args, encoding) {
-        return this.runner.run('docker', args, { timeoutMs: nginx_TIMEOUT_MS, encoding });
+    docker(args, encoding, timeoutMs = nginx_TIMEOUT_MS) {
+        return this.runner.run('docker', args, { timeoutMs, encoding });
     }
 }
-/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
-function acceptingWorkerPids(top) {
+/** Each process of `docker top` (ps) output: its PID and command; undefined when the columns cannot be found. */
+function topProcesses(top) {
     const [header = '', ...rows] = top.split('\n').filter((l) => l.trim());
     const columns = header.trim().split(/\s+/);
     const pid = columns.indexOf('PID');
     const cmd = columns.findIndex((c) => c === 'CMD' || c === 'COMMAND');
     if (pid < 0 || cmd < 0)
-        return [];
-    return rows
-        .map((row) => row.trim().split(/\s+/))
-        .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
-        .map((fields) => fields[pid] ?? '');
+        return undefined;
+    return rows.map((row) => row.trim().split(/\s+/)).map((f) => ({ pid: f[pid] ?? '', cmd: f.slice(cmd).join(' ') }));
+}
+/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
+function acceptingWorkerPids(top) {
+    return (topProcesses(top) ?? []).filter((p) => p.cmd === 'nginx: worker process').map((p) => p.pid);
+}
+/**
+ * How many old workers are still finishing their requests, from `docker top` output; undefined when no Nginx
+ * worker shows at all (another ps, another proxy): then it cannot be told.
+ */
+function shuttingDownWorkers(top) {
+    const workers = (topProcesses(top) ?? []).filter((p) => p.cmd.startsWith('nginx: worker process'));
+    if (!workers.length)
+        return undefined;
+    return workers.filter((p) => p.cmd === 'nginx: worker process is shutting down').length;
 }
 function normalizeDump(content) {
     return content
@@ -31410,6 +31439,60 @@ class Tail {
     }
     text() {
         return this.lines.join('\n');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/engine/drain.ts
+/** How often the proxies are asked: the drain ends within about this long of their last old request. */
+const DRAIN_POLL_MS = 200;
+const drain_seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+/**
+ * Whether the drain is over after elapsedMs: every proxy says its old processes are gone, or the bound is reached.
+ * A proxy that cannot tell keeps the drain to its bound: what it still has in flight cannot be seen.
+ */
+function drainDecision(states, elapsedMs, boundMs) {
+    if (states.length && states.every((s) => s.busy === 0)) {
+        return {
+            ms: elapsedMs,
+            ended: 'drained',
+            why: `every old worker of ${states.map((s) => s.container).join(', ')} exited after ${drain_seconds(elapsedMs)}`,
+        };
+    }
+    if (elapsedMs < boundMs)
+        return undefined;
+    const busy = states.filter((s) => s.busy);
+    const blind = states.filter((s) => s.busy === undefined);
+    const parts = [
+        ...busy.map((s) => `${s.container} still had ${s.busy} old worker${s.busy === 1 ? '' : 's'} busy`),
+        ...(blind.length ? [`the workers of ${blind.map((s) => s.container).join(', ')} cannot be seen`] : []),
+        ...(states.length ? [] : ['no proxy was switched, so nothing in flight can be seen']),
+    ];
+    return { ms: elapsedMs, ended: 'bound', why: `drain-seconds (${drain_seconds(boundMs)}) reached: ${parts.join('; ')}` };
+}
+/**
+ * Waits until the old color has nothing in flight through any switched proxy, or boundMs passes; a cancel ends the
+ * wait (the caller checks it). Proxies whose reload could not be confirmed are asked anyway: one that shows its
+ * workers after all tells its drain.
+ */
+async function drainOld(d, boundMs, proxies = [...d.switchedAt.keys()]) {
+    const start = d.deps.clock.now();
+    const states = new Map(proxies.map((c) => [c, { container: c, busy: undefined }]));
+    for (;;) {
+        await Promise.all([...states.values()]
+            .filter((s) => s.busy !== 0)
+            .map(async (s) => void (s.busy = await d.proxy.draining(s.container).catch(() => undefined))));
+        const elapsed = d.deps.clock.now() - start;
+        const end = drainDecision([...states.values()], elapsed, boundMs);
+        if (end || d.deps.signal?.aborted) {
+            return end ?? { ms: elapsed, ended: 'bound', why: `cancelled after ${drain_seconds(elapsed)}` };
+        }
+        // Proxies that cannot tell are not asked again and again: the bound is all that is left for them.
+        if ([...states.values()].every((s) => s.busy === undefined)) {
+            await d.deps.clock.sleep(start + boundMs - d.deps.clock.now(), d.deps.signal);
+        }
+        else {
+            await d.deps.clock.sleep(Math.min(DRAIN_POLL_MS, Math.max(0, start + boundMs - d.deps.clock.now())), d.deps.signal);
+        }
     }
 }
 
@@ -31761,12 +31844,14 @@ class TrafficWatch {
     }
 }
 /**
- * How long the old color drains, and how long the traffic is watched meanwhile (0: no watch): the drain is the
- * default watch; cleanup keep has no drain. Only switched proxies have a log to read.
+ * How long the old color may drain (0: no drain; cleanup keep has none), and how long the traffic is watched
+ * meanwhile: 0, no watch; 'drain', as long as the drain (the default); a number, at least that long, and the drain
+ * too. Only switched proxies have a log to read.
  */
 function watchWindow(config, proxies) {
     const drainMs = config.drainMs > 0 && config.cleanup !== 'keep' ? config.drainMs : 0;
-    return { drainMs, watchMs: proxies ? (config.watch.ms ?? drainMs) : 0 };
+    const watchMs = !proxies ? 0 : (config.watch.ms ?? (drainMs ? 'drain' : 0));
+    return { drainMs, watchMs };
 }
 function skipped(next, detail) {
     return {
@@ -31783,25 +31868,38 @@ function skipped(next, detail) {
     };
 }
 /**
- * Watches one step for windowMs, reading the logs every second; a gate crossed ends it at once with a StepFailure,
- * and the undo sends the traffic back to the old color, which still runs. `checked` are the proxies the tool's own
- * check went through (their log must show it).
+ * Watches one step for at least minMs and until `until` settles (the drain), reading the logs every second; a gate
+ * crossed ends it at once with a StepFailure, and the undo sends the traffic back to the old color, which still
+ * runs. `checked` are the proxies the tool's own check went through (their log must show it).
  */
-async function watchTraffic(d, watch, windowMs, checked) {
+async function watchTraffic(d, watch, window, checked) {
     const start = d.deps.clock.now();
+    let drained = !window.until;
+    // The drain's end wakes the watch at once: the old color's cleanup should not wait for the next poll.
+    const wake = new AbortController();
+    const woken = () => {
+        drained = true;
+        wake.abort();
+    };
+    void window.until?.then(woken, woken);
+    const cancel = d.deps.signal ? [d.deps.signal] : [];
     try {
         for (;;) {
-            const left = start + windowMs - d.deps.clock.now();
-            await d.deps.clock.sleep(Math.max(0, Math.min(WATCH_POLL_MS, left)), d.deps.signal);
+            const left = start + window.minMs - d.deps.clock.now();
+            if (!drained || left > 0) {
+                const ms = left > 0 ? Math.min(WATCH_POLL_MS, left) : WATCH_POLL_MS;
+                await d.deps.clock.sleep(ms, drained ? d.deps.signal : AbortSignal.any([wake.signal, ...cancel]));
+            }
             d.checkCancelled('during the traffic watch');
-            const over = d.deps.clock.now() - start >= windowMs;
+            const over = drained && d.deps.clock.now() - start >= window.minMs;
             if (over)
                 await watch.stop();
             const judged = watch.judge();
             if (judged.verdict === 'failed' || over) {
                 watch_settle(d, watch, judged, checked);
-                // Only a rollback gets here with a failed verdict: the color it leaves still drains for the whole window.
-                await d.deps.clock.sleep(start + windowMs - d.deps.clock.now(), d.deps.signal);
+                // Only a rollback gets here with a failed verdict: the color it leaves still drains, and the step lasts.
+                await window.until;
+                await d.deps.clock.sleep(start + window.minMs - d.deps.clock.now(), d.deps.signal);
                 d.checkCancelled('during the drain');
                 return;
             }
@@ -31832,6 +31930,7 @@ function watch_settle(d, watch, judged, checked) {
 }
 
 ;// CONCATENATED MODULE: ./src/engine/swap.ts
+
 
 
 
@@ -31906,14 +32005,12 @@ async function swap(d, s, next, starts) {
         }
         if (drainMs || watchMs) {
             await d.phase(drainMs ? 'drain' : 'watch', async () => {
-                if (watchMs) {
-                    await watchAndDrain(d, s, next, Math.max(drainMs, watchMs), checks);
-                }
-                else {
-                    d.log.info(`Waiting ${drainMs / 1000} s for requests in flight on ${old} to finish`);
-                    await d.deps.clock.sleep(drainMs, d.deps.signal);
-                    d.checkCancelled('during drain');
-                }
+                const drain = drainMs ? drained(d, old, drainMs) : undefined;
+                if (watchMs)
+                    await watchAndDrain(d, s, next, watchMs === 'drain' ? 0 : watchMs, drain, checks);
+                else
+                    await drain;
+                d.checkCancelled('during drain');
                 await recheck(d, s, next, checks);
             });
         }
@@ -31952,19 +32049,27 @@ async function canary(d, s, next, port, starts) {
             const step = { name: `canary ${percent}%`, percent };
             d.log.info(`Watching ${percent}% of the requests on ${next} for ${intervalMs / 1000} s`);
             const watch = new TrafficWatch(d, step, await colorAddresses(d, s, next), next);
-            await watchTraffic(d, watch, intervalMs, new Set());
+            await watchTraffic(d, watch, { minMs: intervalMs }, new Set());
         });
     }
 }
 /** The drain, spent reading what the proxies answered: a release that fails real requests goes back at once. */
-async function watchAndDrain(d, s, next, windowMs, checks) {
+async function watchAndDrain(d, s, next, minMs, drain, checks) {
     const w = d.config.watch;
     const step = { name: 'after the switch', percent: 100 };
     const watch = new TrafficWatch(d, step, await colorAddresses(d, s, next), next);
     const latency = w.maxLatencyMs === undefined ? '' : `, max-latency-ms ${w.maxLatencyMs}`;
-    d.log.info(`Watching the traffic on ${next} through ${[...d.switchedAt.keys()].join(', ')} for ${windowMs / 1000} s ` +
-        `(max-error-rate ${w.maxErrorRate}%, min-requests ${w.minRequests}${latency}) while ${s.live} drains`);
-    await watchTraffic(d, watch, windowMs, new Set(checks.map((c) => c.what)));
+    const how = [minMs ? `for ${minMs / 1000} s` : '', drain ? `while ${s.live} drains` : ''].filter(Boolean);
+    d.log.info(`Watching the traffic on ${next} through ${[...d.switchedAt.keys()].join(', ')} ${how.join(' and ')} ` +
+        `(max-error-rate ${w.maxErrorRate}%, min-requests ${w.minRequests}${latency})`);
+    await watchTraffic(d, watch, { minMs, until: drain }, new Set(checks.map((c) => c.what)));
+}
+/** The old color's drain, said in the log and the result when it ends. */
+async function drained(d, old, boundMs) {
+    d.log.info(`Draining ${old}: it runs until every proxy is done with the requests it sent there (at most ${boundMs / 1000} s)`);
+    const end = await drainOld(d, boundMs);
+    d.result.drain = end;
+    d.log.info(`Drain of ${old} ended: ${end.why}.`);
 }
 /** A failing post-switch hook rolls back while the old color still runs, unless post-switch-required is false. */
 async function postSwitch(d) {
@@ -32358,6 +32463,7 @@ async function colorRunning(d, s, color) {
 
 
 
+
 /** How long the child processes of a dead run get to end on SIGTERM before SIGKILL. */
 const ORPHAN_GRACE_MS = 10_000;
 /** Whether a recovery left the color that served before an unfinished deploy serving (status and dry runs never). */
@@ -32496,8 +32602,9 @@ async function carryOut(d, entry, seen, r) {
         };
     }
     if (r.drain && d.config.drainMs > 0) {
-        d.log.info(`Waiting ${d.config.drainMs / 1000} s for requests in flight on ${r.drain} to finish`);
-        await d.deps.clock.sleep(d.config.drainMs, d.deps.signal);
+        d.log.info(`Draining ${r.drain}, until the proxies are done with its requests (at most ${d.config.drainMs / 1000} s)`);
+        const end = await drainOld(d, d.config.drainMs, d.runningProxies(seen));
+        d.log.info(`Drain of ${r.drain} ended: ${end.why}.`);
     }
     return {
         serving: r.color,
@@ -32821,13 +32928,17 @@ function planOnly(d, s, next) {
         const old = s.services[s.live] ?? [];
         const { drainMs, watchMs } = watchWindow(d.config, d.config.targets.length);
         const w = d.config.watch;
+        const drain = drainMs
+            ? `${s.live} drains until every proxy's old workers are done with its requests (at most ${drainMs / 1000} s)`
+            : '';
         if (watchMs) {
-            plan.push(`watch ${next}'s requests in each proxy's access log for ${Math.max(drainMs, watchMs) / 1000} s, while ` +
-                `${s.live} drains: above max-error-rate ${w.maxErrorRate}% over at least ${w.minRequests} requests` +
+            const how = watchMs === 'drain' ? 'while' : `for ${watchMs / 1000} s${drain ? ', and while' : ''}`;
+            plan.push(`watch ${next}'s requests in each proxy's access log ${how}${drain ? ` ${drain}` : ''}: above ` +
+                `max-error-rate ${w.maxErrorRate}% over at least ${w.minRequests} requests` +
                 `${w.maxLatencyMs === undefined ? '' : `, or a p95 above ${w.maxLatencyMs} ms`}, back to ${s.live}`);
         }
-        else if (drainMs) {
-            plan.push(`wait ${drainMs / 1000} s for requests in flight on ${s.live}`);
+        else if (drain) {
+            plan.push(drain);
         }
         plan.push(`cleanup: ${d.config.cleanup}`);
         if (d.config.cleanup === 'stop')

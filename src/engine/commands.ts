@@ -252,14 +252,18 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
     const old = s.services[s.live] ?? [];
     const { drainMs, watchMs } = watchWindow(d.config, d.config.targets.length);
     const w = d.config.watch;
+    const drain = drainMs
+      ? `${s.live} drains until every proxy's old workers are done with its requests (at most ${drainMs / 1000} s)`
+      : '';
     if (watchMs) {
+      const how = watchMs === 'drain' ? 'while' : `for ${watchMs / 1000} s${drain ? ', and while' : ''}`;
       plan.push(
-        `watch ${next}'s requests in each proxy's access log for ${Math.max(drainMs, watchMs) / 1000} s, while ` +
-          `${s.live} drains: above max-error-rate ${w.maxErrorRate}% over at least ${w.minRequests} requests` +
+        `watch ${next}'s requests in each proxy's access log ${how}${drain ? ` ${drain}` : ''}: above ` +
+          `max-error-rate ${w.maxErrorRate}% over at least ${w.minRequests} requests` +
           `${w.maxLatencyMs === undefined ? '' : `, or a p95 above ${w.maxLatencyMs} ms`}, back to ${s.live}`,
       );
-    } else if (drainMs) {
-      plan.push(`wait ${drainMs / 1000} s for requests in flight on ${s.live}`);
+    } else if (drain) {
+      plan.push(drain);
     }
     plan.push(`cleanup: ${d.config.cleanup}`);
     if (d.config.cleanup === 'stop') plan.push(cmd(d.compose.stopArgs(s.live, old)));

@@ -5,6 +5,7 @@ import { describeHolder, holderAlive, processIdentity, thisProcess } from '../do
 import { pollUntil } from '../health.js';
 import { longRunning, longRunningStates, observe, someRunning, type Situation } from './detect.js';
 import type { Deployment } from './deployment.js';
+import { drainOld } from './drain.js';
 import { RecoveryFailure, StepFailure } from './errors.js';
 import { decideRecovery, needsHealth, type Recovery } from './recovery.js';
 import type { InterruptedView } from './result.js';
@@ -164,8 +165,11 @@ export async function carryOut(
     };
   }
   if (r.drain && d.config.drainMs > 0) {
-    d.log.info(`Waiting ${d.config.drainMs / 1000} s for requests in flight on ${r.drain} to finish`);
-    await d.deps.clock.sleep(d.config.drainMs, d.deps.signal);
+    d.log.info(
+      `Draining ${r.drain}, until the proxies are done with its requests (at most ${d.config.drainMs / 1000} s)`,
+    );
+    const end = await drainOld(d, d.config.drainMs, d.runningProxies(seen));
+    d.log.info(`Drain of ${r.drain} ended: ${end.why}.`);
   }
   return {
     serving: r.color,

@@ -120,12 +120,20 @@ export interface Result {
   logTail?: string;
   /** What real traffic showed after the switch: deploy and rollback, once the proxies were switched. */
   traffic?: TrafficView;
+  /** How the old color's drain ended: when every proxy was done with its requests, or at drain-seconds. */
+  drain?: DrainView;
   /** The user's commands that ran (pre-deploy-command, hooks), in order. */
   hooks: HookView[];
   /** status: the deploy locks held now on the engine, and by whom. */
   locks?: LockView[];
   /** A deploy that did not finish (its process died, or it could not restore), as found when this run began. */
   interrupted?: InterruptedView;
+}
+
+export interface DrainView {
+  ms: number;
+  ended: 'drained' | 'bound';
+  why: string;
 }
 
 export interface InterruptedView {

@@ -6,6 +6,7 @@ import type { ProxyState } from '../proxy/proxy.js';
 import { attribute, proxyUrl, type Attribution, type ColorAddresses } from '../proxy/verify.js';
 import { allRunning, longRunning, type Situation } from './detect.js';
 import type { Deployment } from './deployment.js';
+import { drainOld } from './drain.js';
 import { StepFailure } from './errors.js';
 import { runHook } from './hooks.js';
 import { skipped, TrafficWatch, watchTraffic, watchWindow } from './watch.js';
@@ -93,13 +94,10 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
     }
     if (drainMs || watchMs) {
       await d.phase(drainMs ? 'drain' : 'watch', async () => {
-        if (watchMs) {
-          await watchAndDrain(d, s, next, Math.max(drainMs, watchMs), checks);
-        } else {
-          d.log.info(`Waiting ${drainMs / 1000} s for requests in flight on ${old} to finish`);
-          await d.deps.clock.sleep(drainMs, d.deps.signal);
-          d.checkCancelled('during drain');
-        }
+        const drain = drainMs ? drained(d, old, drainMs) : undefined;
+        if (watchMs) await watchAndDrain(d, s, next, watchMs === 'drain' ? 0 : watchMs, drain, checks);
+        else await drain;
+        d.checkCancelled('during drain');
         await recheck(d, s, next, checks);
       });
     }
@@ -139,7 +137,7 @@ async function canary(d: Deployment, s: Situation, next: string, port: number, s
       const step = { name: `canary ${percent}%`, percent };
       d.log.info(`Watching ${percent}% of the requests on ${next} for ${intervalMs / 1000} s`);
       const watch = new TrafficWatch(d, step, await colorAddresses(d, s, next), next);
-      await watchTraffic(d, watch, intervalMs, new Set());
+      await watchTraffic(d, watch, { minMs: intervalMs }, new Set());
     });
   }
 }
@@ -149,18 +147,30 @@ async function watchAndDrain(
   d: Deployment,
   s: Situation,
   next: string,
-  windowMs: number,
+  minMs: number,
+  drain: Promise<unknown> | undefined,
   checks: VerifyCheck[],
 ): Promise<void> {
   const w = d.config.watch;
   const step = { name: 'after the switch', percent: 100 };
   const watch = new TrafficWatch(d, step, await colorAddresses(d, s, next), next);
   const latency = w.maxLatencyMs === undefined ? '' : `, max-latency-ms ${w.maxLatencyMs}`;
+  const how = [minMs ? `for ${minMs / 1000} s` : '', drain ? `while ${s.live} drains` : ''].filter(Boolean);
   d.log.info(
-    `Watching the traffic on ${next} through ${[...d.switchedAt.keys()].join(', ')} for ${windowMs / 1000} s ` +
-      `(max-error-rate ${w.maxErrorRate}%, min-requests ${w.minRequests}${latency}) while ${s.live} drains`,
+    `Watching the traffic on ${next} through ${[...d.switchedAt.keys()].join(', ')} ${how.join(' and ')} ` +
+      `(max-error-rate ${w.maxErrorRate}%, min-requests ${w.minRequests}${latency})`,
   );
-  await watchTraffic(d, watch, windowMs, new Set(checks.map((c) => c.what)));
+  await watchTraffic(d, watch, { minMs, until: drain }, new Set(checks.map((c) => c.what)));
+}
+
+/** The old color's drain, said in the log and the result when it ends. */
+async function drained(d: Deployment, old: string, boundMs: number): Promise<void> {
+  d.log.info(
+    `Draining ${old}: it runs until every proxy is done with the requests it sent there (at most ${boundMs / 1000} s)`,
+  );
+  const end = await drainOld(d, boundMs);
+  d.result.drain = end;
+  d.log.info(`Drain of ${old} ended: ${end.why}.`);
 }
 
 /** A failing post-switch hook rolls back while the old color still runs, unless post-switch-required is false. */

@@ -205,12 +205,14 @@ export class TrafficWatch {
 }
 
 /**
- * How long the old color drains, and how long the traffic is watched meanwhile (0: no watch): the drain is the
- * default watch; cleanup keep has no drain. Only switched proxies have a log to read.
+ * How long the old color may drain (0: no drain; cleanup keep has none), and how long the traffic is watched
+ * meanwhile: 0, no watch; 'drain', as long as the drain (the default); a number, at least that long, and the drain
+ * too. Only switched proxies have a log to read.
  */
-export function watchWindow(config: Config, proxies: number): { drainMs: number; watchMs: number } {
+export function watchWindow(config: Config, proxies: number): { drainMs: number; watchMs: number | 'drain' } {
   const drainMs = config.drainMs > 0 && config.cleanup !== 'keep' ? config.drainMs : 0;
-  return { drainMs, watchMs: proxies ? (config.watch.ms ?? drainMs) : 0 };
+  const watchMs = !proxies ? 0 : (config.watch.ms ?? (drainMs ? 'drain' : 0));
+  return { drainMs, watchMs };
 }
 
 export function skipped(next: string, detail: string): TrafficView {
@@ -229,29 +231,42 @@ export function skipped(next: string, detail: string): TrafficView {
 }
 
 /**
- * Watches one step for windowMs, reading the logs every second; a gate crossed ends it at once with a StepFailure,
- * and the undo sends the traffic back to the old color, which still runs. `checked` are the proxies the tool's own
- * check went through (their log must show it).
+ * Watches one step for at least minMs and until `until` settles (the drain), reading the logs every second; a gate
+ * crossed ends it at once with a StepFailure, and the undo sends the traffic back to the old color, which still
+ * runs. `checked` are the proxies the tool's own check went through (their log must show it).
  */
 export async function watchTraffic(
   d: Deployment,
   watch: TrafficWatch,
-  windowMs: number,
+  window: { minMs: number; until?: Promise<unknown> },
   checked: ReadonlySet<string>,
 ): Promise<void> {
   const start = d.deps.clock.now();
+  let drained = !window.until;
+  // The drain's end wakes the watch at once: the old color's cleanup should not wait for the next poll.
+  const wake = new AbortController();
+  const woken = () => {
+    drained = true;
+    wake.abort();
+  };
+  void window.until?.then(woken, woken);
+  const cancel = d.deps.signal ? [d.deps.signal] : [];
   try {
     for (;;) {
-      const left = start + windowMs - d.deps.clock.now();
-      await d.deps.clock.sleep(Math.max(0, Math.min(WATCH_POLL_MS, left)), d.deps.signal);
+      const left = start + window.minMs - d.deps.clock.now();
+      if (!drained || left > 0) {
+        const ms = left > 0 ? Math.min(WATCH_POLL_MS, left) : WATCH_POLL_MS;
+        await d.deps.clock.sleep(ms, drained ? d.deps.signal : AbortSignal.any([wake.signal, ...cancel]));
+      }
       d.checkCancelled('during the traffic watch');
-      const over = d.deps.clock.now() - start >= windowMs;
+      const over = drained && d.deps.clock.now() - start >= window.minMs;
       if (over) await watch.stop();
       const judged = watch.judge();
       if (judged.verdict === 'failed' || over) {
         settle(d, watch, judged, checked);
-        // Only a rollback gets here with a failed verdict: the color it leaves still drains for the whole window.
-        await d.deps.clock.sleep(start + windowMs - d.deps.clock.now(), d.deps.signal);
+        // Only a rollback gets here with a failed verdict: the color it leaves still drains, and the step lasts.
+        await window.until;
+        await d.deps.clock.sleep(start + window.minMs - d.deps.clock.now(), d.deps.signal);
         d.checkCancelled('during the drain');
         return;
       }

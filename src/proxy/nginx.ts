@@ -11,6 +11,8 @@ import type { Proxy, ProxyState } from './proxy.js';
 const TIMEOUT_MS = 60_000;
 const RELOAD_CONFIRM_MS = 10_000;
 const STARTED_STABLE_MS = 500;
+/** A drain asks several times a second: one slow answer is let go rather than held up for a minute. */
+const DRAIN_TOP_MS = 5_000;
 /** The longest a follow of a proxy's log may last: a watch is stopped long before (watch-seconds is at most 1 h). */
 const FOLLOW_MS = 2 * 3_600_000;
 
@@ -210,6 +212,15 @@ export class Nginx implements Proxy {
   }
 
   /**
+   * Old workers that still finish requests: after a reload each old worker stops accepting, retitles itself "is
+   * shutting down", and exits once its last request is done (idle keep-alive connections are closed at once).
+   */
+  async draining(container: string): Promise<number | undefined> {
+    const r = await this.docker(['top', container], undefined, DRAIN_TOP_MS).catch(() => undefined);
+    return r?.exitCode === 0 ? shuttingDownWorkers(r.stdout) : undefined;
+  }
+
+  /**
    * The state of each proxy container, in one `docker inspect`: a container that does not exist is absent from
    * the map (docker exits 1 for it but still prints the others).
    */
@@ -271,22 +282,34 @@ export class Nginx implements Proxy {
     }
   }
 
-  private docker(args: string[], encoding?: 'latin1') {
-    return this.runner.run('docker', args, { timeoutMs: TIMEOUT_MS, encoding });
+  private docker(args: string[], encoding?: 'latin1', timeoutMs = TIMEOUT_MS) {
+    return this.runner.run('docker', args, { timeoutMs, encoding });
   }
 }
 
-/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
-export function acceptingWorkerPids(top: string): string[] {
+/** Each process of `docker top` (ps) output: its PID and command; undefined when the columns cannot be found. */
+function topProcesses(top: string): { pid: string; cmd: string }[] | undefined {
   const [header = '', ...rows] = top.split('\n').filter((l) => l.trim());
   const columns = header.trim().split(/\s+/);
   const pid = columns.indexOf('PID');
   const cmd = columns.findIndex((c) => c === 'CMD' || c === 'COMMAND');
-  if (pid < 0 || cmd < 0) return [];
-  return rows
-    .map((row) => row.trim().split(/\s+/))
-    .filter((fields) => /^nginx: worker process$/.test(fields.slice(cmd).join(' ')))
-    .map((fields) => fields[pid] ?? '');
+  if (pid < 0 || cmd < 0) return undefined;
+  return rows.map((row) => row.trim().split(/\s+/)).map((f) => ({ pid: f[pid] ?? '', cmd: f.slice(cmd).join(' ') }));
+}
+
+/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
+export function acceptingWorkerPids(top: string): string[] {
+  return (topProcesses(top) ?? []).filter((p) => p.cmd === 'nginx: worker process').map((p) => p.pid);
+}
+
+/**
+ * How many old workers are still finishing their requests, from `docker top` output; undefined when no Nginx
+ * worker shows at all (another ps, another proxy): then it cannot be told.
+ */
+export function shuttingDownWorkers(top: string): number | undefined {
+  const workers = (topProcesses(top) ?? []).filter((p) => p.cmd.startsWith('nginx: worker process'));
+  if (!workers.length) return undefined;
+  return workers.filter((p) => p.cmd === 'nginx: worker process is shutting down').length;
 }
 
 function normalizeDump(content: string): string {

@@ -52,6 +52,11 @@ export interface Proxy {
   beforeReload(container: string): Promise<unknown>;
   /** Reloads; resolves true once the new configuration serves, false when that cannot be seen. */
   reload(container: string, before?: Promise<unknown>, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * How many of the proxy's processes still finish requests they took before its last reload (0: none, so none can
+   * reach the color it pointed at before); undefined when that cannot be seen.
+   */
+  draining(container: string): Promise<number | undefined>;
   /** Each proxy container that exists. */
   inspect(containers: string[]): Promise<Map<string, ProxyState>>;
   /** Restarts a proxy that could not run before its include named a color. */

@@ -187,7 +187,7 @@ function usersThroughProxy(s: Scenario, perPoll: number, status: (color: string,
   const sleep = s.clock.sleep.bind(s.clock);
   s.clock.sleep = async (ms, signal) => {
     await sleep(ms, signal);
-    if (ms !== WATCH_POLL_MS) return;
+    if (ms !== WATCH_POLL_MS || signal?.aborted) return; // a wait the drain cut short brings none
     const served = [...(s.host.proxies.get('proxy')?.served.values() ?? [])].join('\n');
     const split = /split (\S+)=(\d+) (\S+)=(\d+)/.exec(served);
     const shares: [string, number][] = split
@@ -210,6 +210,8 @@ const EDGE_INC = '/etc/nginx/conf.d/edge/service-url.inc';
 describe('canary steps on the fake host', () => {
   it('10% then 50% then all: each step written, tested, reloaded and watched; then the switch, watch and drain', async () => {
     const s = await setup({ live: 'blue', raw: CANARY });
+    // Blue's old workers stay busy past drain-seconds: the watch after the switch lasts the whole 10 s drain.
+    s.host.oldWorkersBusyMs = 60_000;
     const written: string[] = [];
     const write = s.files.write.bind(s.files);
     s.files.write = async (file, content) => {

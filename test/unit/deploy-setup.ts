@@ -105,12 +105,15 @@ export function onDrain(clock: FakeClock, host: FakeHost, fn: () => void, color 
   };
 }
 
-/** Runs `fn` at every wait of the watch, once the proxy serves `color`: users' requests arriving meanwhile. */
+/**
+ * Runs `fn` at every wait of the watch, once the proxy serves `color`: users' requests arriving meanwhile. A wait
+ * cut short (the drain ended) brings none.
+ */
 export function eachWatchPoll(clock: FakeClock, host: FakeHost, fn: (poll: number) => void, color = 'green'): void {
   const sleep = clock.sleep.bind(clock);
   let poll = 0;
   clock.sleep = async (ms, signal) => {
     await sleep(ms, signal);
-    if (ms === WATCH_POLL_MS && host.servedColor('proxy') === color) fn(poll++);
+    if (ms === WATCH_POLL_MS && !signal?.aborted && host.servedColor('proxy') === color) fn(poll++);
   };
 }

@@ -183,6 +183,8 @@ interface FakeProxy {
   /** Worker PIDs that accept connections, and old ones still listed as accepting for a few more looks. */
   workers: number[];
   lingering: { pids: number[]; looks: number };
+  /** Old workers that finish their requests after a reload, until (host clock) `until`. */
+  shuttingDown: { pids: number[]; until: number };
 }
 
 type Injection = (command: string) => Partial<RunResult> | undefined;
@@ -292,6 +294,10 @@ export class FakeHost implements Runner, Http {
   nginxCannotStart?: (content: string) => boolean;
   /** A reload whose new workers never replace the old ones (the config did not take effect). */
   reloadNeverTakesEffect = false;
+  /** How long a proxy's old workers finish requests after a reload (shown as "is shutting down" meanwhile). */
+  oldWorkersBusyMs = 0;
+  /** The same, for one proxy. */
+  readonly proxyBusyMs = new Map<string, number>();
   /**
    * The proxies that log each request to their output, in the README's format, as `docker logs --timestamps`
    * shows it: Docker's receive time (ms, and a sequence that keeps the stamps of one ms apart) and the line.
@@ -373,6 +379,7 @@ export class FakeHost implements Runner, Http {
       served: new Map(),
       workers: [this.nextPid++],
       lingering: { pids: [], looks: 0 },
+      shuttingDown: { pids: [], until: 0 },
     };
     this.proxies.set(name, proxy);
     proxy.served = this.includesOf(proxy);
@@ -825,11 +832,13 @@ export class FakeHost implements Runner, Http {
         proxy.lingering.looks--;
         accepting.push(...proxy.lingering.pids);
       }
+      const busy = this.clock.now() < proxy.shuttingDown.until ? proxy.shuttingDown.pids : [];
       return ok(
         [
           'UID PID PPID C STIME TTY TIME CMD',
           row(1, 'nginx: master process nginx -g daemon off;'),
           ...accepting.map((p) => row(p, 'nginx: worker process')),
+          ...busy.filter((p) => !accepting.includes(p)).map((p) => row(p, 'nginx: worker process is shutting down')),
         ].join('\n'),
       );
     }
@@ -870,6 +879,8 @@ export class FakeHost implements Runner, Http {
         proxy.served = includes;
         if (!this.reloadNeverTakesEffect) {
           proxy.lingering = { pids: proxy.workers, looks: 1 };
+          const busyMs = this.proxyBusyMs.get(args[1] ?? '') ?? this.oldWorkersBusyMs;
+          proxy.shuttingDown = { pids: proxy.workers, until: this.clock.now() + busyMs };
           proxy.workers = [this.nextPid++];
         }
         return ok();

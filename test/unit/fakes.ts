@@ -44,21 +44,55 @@ export class FakeFiles implements Files {
   }
 }
 
-/** Time that moves only when the code under test sleeps (or a test advances it). */
+/**
+ * Time that moves only when the code under test sleeps (or a test advances it). Sleeps that overlap (a drain and a
+ * watch side by side) end in the order of their deadlines, each once every other task has gone as far as it can:
+ * time is never moved twice for one stretch.
+ */
 export class FakeClock implements Clock {
   t: number;
   /** Every sleep asked for, in order (an aborted one is not slept, nor recorded). */
   slept: number[] = [];
+  private readonly timers: { at: number; seq: number; resolve: () => void }[] = [];
+  private seq = 0;
+  private scheduled = false;
   constructor(start = 1_000_000) {
     this.t = start;
   }
   now() {
     return this.t;
   }
-  async sleep(ms: number, signal?: AbortSignal) {
-    if (signal?.aborted) return;
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
     this.slept.push(ms);
-    this.t += ms;
+    return new Promise((resolve) => {
+      const timer = { at: this.t + Math.max(0, ms), seq: this.seq++, resolve };
+      this.timers.push(timer);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const i = this.timers.indexOf(timer);
+          if (i >= 0) this.timers.splice(i, 1);
+          resolve();
+        },
+        { once: true },
+      );
+      this.schedule();
+    });
+  }
+  /** The earliest sleep ends once the tasks under way have run their course (every fake answers at once). */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.timers.shift();
+      if (!next) return;
+      this.t = Math.max(this.t, next.at);
+      next.resolve();
+      if (this.timers.length) this.schedule();
+    });
   }
   /** Time passing while something else happens (a probe that takes long). */
   advance(ms: number): void {

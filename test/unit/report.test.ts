@@ -172,6 +172,7 @@ describe('a deploy from blue to green', () => {
           `^  phases: detect ${T}s, up ${T}s, health ${T}s, switch ${T}s, verify ${T}s, drain 10\\.0s, cleanup ${T}s$`,
         ),
       ),
+      '  drain: drain-seconds (10.0 s) reached: proxy still had 1 old worker busy',
       '  traffic after the switch: passed: 300 requests to green, 10 failed (3.3%), p95 29 ms',
     ]);
   });
@@ -383,8 +384,8 @@ describe('dry-run', () => {
       ].join('\n'),
     );
     expect(steps.slice(-3)).toEqual([
-      "7. `watch green's requests in each proxy's access log for 10 s, while blue drains: above max-error-rate 5% " +
-        'over at least 20 requests, back to blue`',
+      "7. `watch green's requests in each proxy's access log while blue drains until every proxy's old workers are " +
+        'done with its requests (at most 10 s): above max-error-rate 5% over at least 20 requests, back to blue`',
       '8. `cleanup: stop`',
       `9. \`${STOP_BLUE}\``,
     ]);

@@ -7,8 +7,18 @@ import { execute } from '../../src/engine/deployment.js';
 import type { Result } from '../../src/engine/result.js';
 import { runCommand } from '../../src/main.js';
 import { renderInclude } from '../../src/proxy/include.js';
-import { eachWatchPoll, INCLUDE, MOUNTED, setup } from './deploy-setup.js';
+import { eachWatchPoll, INCLUDE, MOUNTED, setup as fakeSetup } from './deploy-setup.js';
 import { RecordingLogger } from './fake-host.js';
+
+/**
+ * The fake host, whose proxies' old workers stay busy for a minute after a reload (a long request, a WebSocket):
+ * each drain lasts its drain-seconds, so that the times shown are fixed by the configuration.
+ */
+async function setup(options: Parameters<typeof fakeSetup>[0] = {}) {
+  const s = await fakeSetup(options);
+  s.host.oldWorkersBusyMs = 60_000;
+  return s;
+}
 
 type Scenario = Awaited<ReturnType<typeof setup>>;
 

@@ -9,7 +9,7 @@ import { systemClock } from '../../src/io.js';
 import { lastOf, parseLine, parseLogLine } from '../../src/proxy/access-log.js';
 import { Nginx } from '../../src/proxy/nginx.js';
 import { createExecaRunner } from '../../src/runner.js';
-import { eachWatchPoll, RELOAD, setup, STOP_BLUE, STOP_GREEN, UP_GREEN } from './deploy-setup.js';
+import { eachWatchPoll, RELOAD, setup as fakeSetup, STOP_BLUE, STOP_GREEN, UP_GREEN } from './deploy-setup.js';
 
 const STAMP = '2026-11-29T21:00:00.123456789Z';
 const COMBINED =
@@ -152,7 +152,14 @@ describe('the gate', () => {
   });
 });
 
+// The old workers stay busy past drain-seconds: the drain, and so the watch by default, last their 10 s.
 describe('the watch after the switch, on the fake host (drain 10 s)', () => {
+  const setup = async (options: Parameters<typeof fakeSetup>[0] = {}) => {
+    const s = await fakeSetup(options);
+    s.host.oldWorkersBusyMs = 60_000;
+    return s;
+  };
+
   it('a release that fails half of the real requests is sent back to blue within a second, blue never stopped', async () => {
     const { host, clock, log, run } = await setup({ live: 'blue' });
     eachWatchPoll(clock, host, () => host.userRequests('proxy', 40, (i) => (i % 2 ? 500 : 200)));
@@ -169,7 +176,7 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     expect(host.changes).not.toContain(STOP_BLUE);
     expect(clock.now() - start).toBeLessThan(3_000);
     expect(log.text).toMatch(
-      /Watching the traffic on green through proxy for 10 s \(max-error-rate 5%, min-requests 20\) while blue drains/,
+      /Watching the traffic on green through proxy while blue drains \(max-error-rate 5%, min-requests 20\)/,
     );
   });
 
@@ -286,11 +293,12 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     expect(watched.host.containers.get('app-blue')?.running).toBe(true);
   });
 
-  it('watch-seconds 0: the drain is one wait, as before, and the watch is skipped', async () => {
+  it('watch-seconds 0: the drain alone, and the watch is skipped', async () => {
     const { clock, run } = await setup({ live: 'blue', raw: { 'watch-seconds': '0' } });
     const result = await run();
     expect(result.traffic).toMatchObject({ verdict: 'skipped', detail: 'watch-seconds is 0' });
-    expect(clock.slept).toContain(10_000);
+    expect(result.drain).toMatchObject({ ended: 'bound', ms: 10_000 });
+    expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(10_000);
     expect(clock.slept).not.toContain(WATCH_POLL_MS);
   });
 
@@ -319,11 +327,20 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     const plan = async (raw: Record<string, string>) =>
       (await (await setup({ live: 'blue', raw: { ...raw, 'dry-run': 'true' } })).run()).plan.slice(-3, -1);
     expect(await plan({ 'watch-seconds': '30', 'max-latency-ms': '250' })).toEqual([
-      "watch green's requests in each proxy's access log for 30 s, while blue drains: above max-error-rate 5% " +
-        'over at least 20 requests, or a p95 above 250 ms, back to blue',
+      "watch green's requests in each proxy's access log for 30 s, and while blue drains until every proxy's old " +
+        'workers are done with its requests (at most 10 s): above max-error-rate 5% over at least 20 requests, or a ' +
+        'p95 above 250 ms, back to blue',
       'cleanup: stop',
     ]);
-    expect(await plan({ 'watch-seconds': '0' })).toEqual(['wait 10 s for requests in flight on blue', 'cleanup: stop']);
+    expect(await plan({})).toEqual([
+      "watch green's requests in each proxy's access log while blue drains until every proxy's old workers are " +
+        'done with its requests (at most 10 s): above max-error-rate 5% over at least 20 requests, back to blue',
+      'cleanup: stop',
+    ]);
+    expect(await plan({ 'watch-seconds': '0' })).toEqual([
+      "blue drains until every proxy's old workers are done with its requests (at most 10 s)",
+      'cleanup: stop',
+    ]);
     const kept = await (await setup({ live: 'blue', raw: { cleanup: 'keep', 'dry-run': 'true' } })).run();
     expect(kept.plan.at(-1)).toBe('cleanup: keep');
     expect(kept.plan.join('\n')).not.toMatch(/watch|wait/);

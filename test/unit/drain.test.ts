@@ -1,0 +1,193 @@
+// The drain's decision (issue 12): the old color runs until every switched proxy's old workers have exited, at most
+// drain-seconds; a proxy whose workers cannot be seen keeps it to its bound. On the fake host, whose proxies' old
+// workers stay "is shutting down" for as long as a test says after each reload.
+import { describe, expect, it } from 'vitest';
+import { DRAIN_POLL_MS, drainDecision } from '../../src/engine/drain.js';
+import { execute } from '../../src/engine/deployment.js';
+import { renderInclude } from '../../src/proxy/include.js';
+import { acceptingWorkerPids, shuttingDownWorkers } from '../../src/proxy/nginx.js';
+import { RELOAD, setup, STOP_BLUE, UP_GREEN } from './deploy-setup.js';
+
+/** `docker top` of the official Nginx image (Docker 20.10 and 26 print the same columns), a worker shutting down. */
+const TOP = [
+  'UID                 PID                 PPID                C                   STIME               TTY                 TIME                CMD',
+  'root                41210               41189               0                   09:12               ?                   00:00:00            nginx: master process nginx -g daemon off;',
+  'systemd+            41302               41210               0                   09:12               ?                   00:00:00            nginx: worker process is shutting down',
+  'systemd+            41377               41210               0                   09:13               ?                   00:00:00            nginx: worker process',
+  'systemd+            41378               41210               0                   09:13               ?                   00:00:00            nginx: worker process',
+].join('\n');
+
+describe("the proxy's old workers, from docker top", () => {
+  it('counts the workers shutting down, apart from those that accept connections', () => {
+    expect(shuttingDownWorkers(TOP)).toBe(1);
+    expect(acceptingWorkerPids(TOP)).toEqual(['41377', '41378']);
+    const done = TOP.split('\n')
+      .filter((l) => !l.includes('shutting down'))
+      .join('\n');
+    expect(shuttingDownWorkers(done)).toBe(0);
+  });
+
+  it('cannot tell without an Nginx worker in the list, or without its columns', () => {
+    const [header, master] = TOP.split('\n');
+    expect(shuttingDownWorkers(`${header}\n${master}`)).toBeUndefined();
+    expect(shuttingDownWorkers('PID TTY TIME\n1 ? 00:00:00')).toBeUndefined();
+    expect(shuttingDownWorkers('')).toBeUndefined();
+    expect(shuttingDownWorkers(`${header}\nroot 7 1 0 09:12 ? 00:00:00 haproxy -f /etc/haproxy.cfg`)).toBeUndefined();
+  });
+});
+
+describe('the decision', () => {
+  const bound = 10_000;
+
+  it('ends once every proxy says no old worker is left, whenever that is', () => {
+    const states = [
+      { container: 'edge', busy: 0 },
+      { container: 'api', busy: 0 },
+    ];
+    expect(drainDecision(states, 1_800, bound)).toEqual({
+      ms: 1_800,
+      ended: 'drained',
+      why: 'every old worker of edge, api exited after 1.8 s',
+    });
+    expect(drainDecision(states, 0, bound)?.ended).toBe('drained');
+  });
+
+  it('goes on while one proxy is still busy, until the bound, and then says which', () => {
+    const states = [
+      { container: 'edge', busy: 0 },
+      { container: 'api', busy: 2 },
+    ];
+    expect(drainDecision(states, 9_999, bound)).toBeUndefined();
+    expect(drainDecision(states, 10_000, bound)).toEqual({
+      ms: 10_000,
+      ended: 'bound',
+      why: 'drain-seconds (10.0 s) reached: api still had 2 old workers busy',
+    });
+  });
+
+  it('a proxy whose workers cannot be seen keeps the drain to its bound, and is named', () => {
+    const states = [
+      { container: 'edge', busy: 0 },
+      { container: 'windows-proxy', busy: undefined },
+    ];
+    expect(drainDecision(states, 5_000, bound)).toBeUndefined();
+    expect(drainDecision(states, 10_000, bound)?.why).toBe(
+      'drain-seconds (10.0 s) reached: the workers of windows-proxy cannot be seen',
+    );
+    const both = [{ container: 'api', busy: 1 }, ...states];
+    expect(drainDecision(both, 10_200, bound)?.why).toBe(
+      'drain-seconds (10.0 s) reached: api still had 1 old worker busy; the workers of windows-proxy cannot be seen',
+    );
+  });
+
+  it('with no proxy switched (verify-url alone), nothing in flight can be seen: the bound', () => {
+    expect(drainDecision([], 0, bound)).toBeUndefined();
+    expect(drainDecision([], 10_000, bound)?.why).toBe(
+      'drain-seconds (10.0 s) reached: no proxy was switched, so nothing in flight can be seen',
+    );
+  });
+});
+
+describe('the drain of a deploy on the fake host', () => {
+  it("ends when the proxy's old worker exits: 1.8 s, asked every 0.2 s; then the old color stops", async () => {
+    const { host, log, run } = await setup({ live: 'blue' });
+    host.oldWorkersBusyMs = 1_800;
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(result.drain).toEqual({ ms: 1_800, ended: 'drained', why: 'every old worker of proxy exited after 1.8 s' });
+    expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(1_800);
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
+    // Two looks confirm the reload (the old worker still listed as accepting, then the new one); the drain's
+    // first look comes right away, then one every DRAIN_POLL_MS until the old worker is gone.
+    const tops = host.calls.slice(host.calls.indexOf(RELOAD)).filter((c) => c === 'docker top proxy');
+    expect(tops.length).toBe(2 + 1 + 1_800 / DRAIN_POLL_MS);
+    expect(log.text).toContain('Drain of blue ended: every old worker of proxy exited after 1.8 s.');
+  });
+
+  it('nothing in flight: it ends at its first look, at once', async () => {
+    const { run } = await setup({ live: 'blue' });
+    const result = await run();
+    expect(result.drain).toEqual({ ms: 0, ended: 'drained', why: 'every old worker of proxy exited after 0.0 s' });
+  });
+
+  it('a worker busy past drain-seconds: the old color is stopped at the bound, and the result says why', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'drain-seconds': '5' } });
+    host.oldWorkersBusyMs = 30_000;
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(result.drain).toEqual({
+      ms: 5_000,
+      ended: 'bound',
+      why: 'drain-seconds (5.0 s) reached: proxy still had 1 old worker busy',
+    });
+    expect(host.changes.at(-1)).toBe(STOP_BLUE);
+  });
+
+  it('a proxy whose workers cannot be seen (docker top refused): the bound, asked once, not every 0.2 s', async () => {
+    const { host, clock, run } = await setup({ live: 'blue', raw: { 'watch-seconds': '0' } });
+    host.injections.push((command) =>
+      command === 'docker top proxy' ? { exitCode: 1, stderr: 'Error response from daemon: not supported' } : undefined,
+    );
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(result.drain).toEqual({
+      ms: 10_000,
+      ended: 'bound',
+      why: 'drain-seconds (10.0 s) reached: the workers of proxy cannot be seen',
+    });
+    // Before the reload, after it (which cannot confirm it either), and once by the drain: then only the bound.
+    expect(host.calls.filter((c) => c === 'docker top proxy')).toHaveLength(3);
+    expect(clock.slept).toContain(10_000);
+  });
+
+  it('two proxies: the drain lasts until the slower one is done', async () => {
+    const s = await setup({
+      live: 'blue',
+      raw: {
+        'nginx-targets':
+          '- container: proxy\n  file: nginx/service-url.inc\n- container: edge\n  path: /etc/nginx/conf.d/up.inc',
+        'nginx-container': '',
+        'upstream-file': '',
+      },
+    });
+    const second = s.config.targets[1];
+    if (!second) throw new Error('no second target');
+    s.host.addProxy('edge', {}, { '/etc/nginx/conf.d/up.inc': renderInclude(second, 'blue', 8000) });
+    s.host.proxyBusyMs.set('proxy', 1_000);
+    s.host.proxyBusyMs.set('edge', 4_000);
+    const result = await s.run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(result.drain).toMatchObject({ ended: 'drained', why: 'every old worker of proxy, edge exited after 4.0 s' });
+  });
+
+  it('a cancel during the drain sends the traffic back to blue, which still runs', async () => {
+    const s = await setup({ live: 'blue', raw: { 'watch-seconds': '0' } });
+    s.host.oldWorkersBusyMs = 30_000;
+    const controller = new AbortController();
+    let looks = 0;
+    s.host.injections.push((command) => {
+      // A few looks into the drain (the first two confirm the reload).
+      if (command === 'docker top proxy' && s.host.servedColor('proxy') === 'green' && ++looks === 6) {
+        controller.abort(new Error('SIGTERM'));
+      }
+      return undefined;
+    });
+    const result = await execute(s.config, { ...s.deps, signal: controller.signal });
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/^cancelled \(SIGTERM\) during drain/);
+    expect(s.host.servedColor('proxy')).toBe('blue');
+    expect(s.host.containers.get('app-blue')?.running).toBe(true);
+  });
+
+  it('no drain with drain-seconds 0, nor with cleanup keep: docker top is not asked after the switch', async () => {
+    for (const raw of [{ 'drain-seconds': '0' }, { cleanup: 'keep' }]) {
+      const { host, run } = await setup({ live: 'blue', raw });
+      const result = await run();
+      expect(result.drain).toBeUndefined();
+      expect(result.phases.map((p) => p.name)).not.toContain('drain');
+      // Only the two looks that confirm the reload.
+      const afterReload = host.calls.slice(host.calls.lastIndexOf(RELOAD) + 1);
+      expect(afterReload.filter((c) => c.startsWith('docker top'))).toEqual(['docker top proxy', 'docker top proxy']);
+    }
+  });
+});
