@@ -3,6 +3,9 @@
 // project's code, and it keeps the seed's behaviour, flaws included:
 //   - the live color is guessed from a container name (`docker ps -q -f name=...-blue`);
 //   - `docker-compose -f docker-compose.yml -f docker-compose.<color>.yml up -d --build` (the shared file too);
+//     called here with the Compose the benchmark chose for both tools (`docker compose` for v2, the default, or
+//     `docker-compose` for v1: the stack's compose), so that the two tools differ by what they do, not by their
+//     Compose;
 //   - health: `curl -s` of the health URL up to 10 times, 10 s apart; any answer counts (a 500 page too), only a
 //     failed curl (no connection, no response) is retried;
 //   - the include is rewritten and `nginx -s reload` sent, without `nginx -t` and without waiting for the new
@@ -16,11 +19,15 @@
 // argument arrays, not shell strings.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { composeArgs } from './lib/compose.mjs';
 import { now, run, sleep } from './lib/proc.mjs';
 import { HEALTH_PATH } from './lib/stack.mjs';
 
 const MAX_ATTEMPTS = 10;
 const RETRY_SLEEP_MS = 10_000;
+
+/** A Jenkins `bat` step running the stack's compose with these arguments. */
+const batCompose = (log, stack, args, options) => bat(log, ...composeArgs(stack.compose, args), options);
 
 /** A Jenkins `bat` step: a non-zero exit code fails the stage. */
 async function bat(log, file, args, options) {
@@ -71,11 +78,14 @@ export async function baselineDeploy(stack, _options, { version }) {
     await phase(
       'up',
       () =>
-        bat(
+        batCompose(
           log,
-          'docker-compose',
+          stack,
           ['-f', 'docker-compose.yml', '-f', `docker-compose.${deploy}.yml`, 'up', '-d', '--build'],
-          { cwd, env },
+          {
+            cwd,
+            env,
+          },
         ),
       { compose: true },
     );
@@ -89,7 +99,7 @@ export async function baselineDeploy(stack, _options, { version }) {
     // stage('Cleanup Old Version'): `if (env.CURRENT_COLOR != null)` is always true
     await phase(
       'cleanup',
-      () => bat(log, 'docker-compose', ['-f', `docker-compose.${current}.yml`, 'down'], { cwd, env }),
+      () => batCompose(log, stack, ['-f', `docker-compose.${current}.yml`, 'down'], { cwd, env }),
       { compose: true },
     );
     return {
@@ -149,8 +159,8 @@ function writeInclude(stack, color) {
 async function postFailure(log, stack, { cwd, env, current, deploy }) {
   const files = ['-f', 'docker-compose.yml', '-f', `docker-compose.${deploy}.yml`];
   try {
-    await bat(log, 'docker-compose', [...files, 'logs'], { cwd, env });
-    await bat(log, 'docker-compose', [...files, 'down'], { cwd, env });
+    await batCompose(log, stack, [...files, 'logs'], { cwd, env });
+    await batCompose(log, stack, [...files, 'down'], { cwd, env });
     await writeInclude(stack, current);
     await bat(log, 'docker', ['exec', stack.proxyContainer, 'nginx', '-s', 'reload']);
   } catch (error) {

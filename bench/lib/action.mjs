@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { composeCli } from './compose.mjs';
 import { run } from './proc.mjs';
 import { HEALTH_PATH } from './stack.mjs';
 
@@ -28,9 +29,13 @@ async function defaultInputs() {
   return defaults;
 }
 
-/** The `with:` of the benchmark's workflow step for this stack. */
-export function stackInputs(stack, { drainSeconds, cleanup, healthInterval }) {
+/**
+ * The `with:` of the benchmark's workflow step for this stack. compose (v2 or v1) becomes compose-command, so that
+ * the action calls the Compose the baseline calls; without it the action picks its own (auto).
+ */
+export function stackInputs(stack, { drainSeconds, cleanup, healthInterval, compose }) {
   return {
+    ...(compose ? { 'compose-command': composeCli(compose).command } : {}),
     'project-name': stack.name,
     ports: `${stack.ports.blue},${stack.ports.green}`,
     'nginx-container': stack.proxyContainer,
@@ -76,7 +81,8 @@ export async function actionDeploy(stack, options, { version }) {
     phases,
     reportedPhases,
     composeMs: ms('up') + ms('cleanup'),
-    drainMs: ms('drain'),
+    // The drain: the phase after the switch while the old color still runs (named `watch` when only a watch runs).
+    drainMs: ms('drain') || ms('watch'),
     outputs: r.outputs,
     log: r.stdout + r.stderr,
   };

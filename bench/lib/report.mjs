@@ -1,5 +1,7 @@
 // The Markdown report: one table comparing the tools (median [min–max] over the swaps, ratio project/baseline),
-// the bundles' cold start and size, and where each failure happened.
+// the bundles' cold start and size, and where each failure happened. Its parts (machineLine, settingsLine,
+// tableLines) also make the README's generated blocks (scripts/readme-figures.mjs); they read the results of
+// every format (an older run lacks some figures: "–").
 import { KIND_LABELS } from './load.mjs';
 import { METRICS } from './metrics.mjs';
 
@@ -28,7 +30,7 @@ export function ratio(a, b) {
 }
 
 /** Every failure of one tool grouped by client kind, error and phase, with when it ended relative to the switch. */
-function failureLines(swaps) {
+export function failureLines(swaps) {
   const groups = new Map();
   swaps.forEach((s, i) => {
     for (const f of s.failures) {
@@ -49,50 +51,126 @@ function failureLines(swaps) {
   });
 }
 
-export function markdown(results) {
-  const { machine, config, tools, coldStart, durationMs } = results;
+/** What each tool's Compose was: `docker compose 2.26.1`; runs before it was recorded named docker-compose's only. */
+export function composeOf(machine) {
+  const c = machine.compose;
+  if (c && typeof c === 'object') {
+    const command = machine.composeCommand ? `${machine.composeCommand} ` : '';
+    return { action: c.action ? `${command}${c.action}` : '–', baseline: c.baseline ? `${command}${c.baseline}` : '–' };
+  }
+  // Format 1: `docker-compose version --short`, which the baseline called; the action chose its own (auto).
+  return { action: '–', baseline: c ? `docker-compose ${c}` : '–' };
+}
+
+/** Which benchmark made these figures: format 2 (this file's) records itself; older runs do not. */
+export function benchOf(results) {
+  const b = results.bench;
+  if (!b) {
+    return 'benchmark format 1 (before issue 12: Compose not recorded per tool, no in-flight, start-up or new overhead figures)';
+  }
+  return `benchmark format ${b.format}${b.commit ? ` at commit ${b.commit}${b.dirty ? ' with uncommitted changes' : ''}` : ''}`;
+}
+
+/** The machine: date, CPU, engine, each tool's Compose, Nginx, Node and how busy it was. */
+export function machineLine(results) {
+  const { machine } = results;
+  const compose = composeOf(machine);
+  return (
+    `${machine.date.slice(0, 16).replace('T', ' ')} UTC · ${machine.cpuModel}, ${machine.cores} cores · Docker ${machine.docker.server} ` +
+    `· Compose: action ${compose.action}, baseline ${compose.baseline} · ${machine.nginx} · Node ${machine.node} · load average (1/5/15 min) at start ` +
+    `${machine.loadAverage.join(' ')}, at end ${(machine.loadAverageEnd ?? []).join(' ')}`
+  );
+}
+
+/** The run's settings: swaps, app, load, the action's inputs, the HEALTHCHECK, the run's length. */
+export function settingsLine(results) {
+  const { config, durationMs } = results;
+  return (
+    `${config.swaps} swap(s) per tool (blue → green and back), interleaved; ${config.quick ? 'quick mode; ' : ''}app start-up delay ` +
+    `${config.startupDelayMs} ms${config.exitOnSigterm ? ' (the app exits at once on SIGTERM, cutting requests in flight)' : ' (the app finishes its requests in flight on SIGTERM)'}; load through the proxy during each swap: ${config.ratePerSec} req/s for each of 3 client kinds ` +
+    `+ one /slow?ms=${config.slowMs} request every ${config.slowEveryMs} ms. Action: health-interval ${config.healthInterval} s, ` +
+    `drain-seconds ${config.drainSeconds}, cleanup ${config.cleanup}${config.compose ? `, compose-command ${composeCommandOf(config.compose)}` : ''}. The app image's Docker HEALTHCHECK (every 1 s): ` +
+    `${config.dockerHealthcheck ? 'on (the action waits for it, the baseline does not)' : 'disabled in the color files (both tools react to the app answering)'}. Whole run (one command): ${(durationMs / 1000).toFixed(0)} s.`
+  );
+}
+
+const composeCommandOf = (which) => ({ v2: 'docker compose', v1: 'docker-compose' })[which] ?? which;
+
+/**
+ * The table comparing the tools: one row per figure of METRICS (only `keys`, in METRICS' order, when given), the
+ * swaps that succeeded, and the bundles' cold start and size (coldStart). ratio: the project / baseline column.
+ */
+export function tableLines(results, { keys, ratio: withRatio = true, coldStart: withColdStart = true } = {}) {
+  const { tools, coldStart } = results;
   const p = tools.action.summary;
   const b = tools.baseline.summary;
+  const end = withRatio ? ' ratio project / baseline |' : '';
   const lines = [
-    '# Blue-green swap benchmark: this project vs the seed pipeline',
-    '',
-    `${machine.date.slice(0, 16).replace('T', ' ')} UTC · ${machine.cpuModel}, ${machine.cores} cores · Docker ${machine.docker.server} ` +
-      `· docker-compose ${machine.compose} · ${machine.nginx} · Node ${machine.node} · load average (1/5/15 min) at start ` +
-      `${machine.loadAverage.join(' ')}, at end ${(machine.loadAverageEnd ?? []).join(' ')}`,
-    '',
-    `${config.swaps} swap(s) per tool (blue → green and back), interleaved; ${config.quick ? 'quick mode; ' : ''}app start-up delay ` +
-      `${config.startupDelayMs} ms${config.exitOnSigterm ? ' (the app exits at once on SIGTERM, cutting requests in flight)' : ' (the app finishes its requests in flight on SIGTERM)'}; load through the proxy during each swap: ${config.ratePerSec} req/s for each of 3 client kinds ` +
-      `+ one /slow?ms=${config.slowMs} request every ${config.slowEveryMs} ms. Action: health-interval ${config.healthInterval} s, ` +
-      `drain-seconds ${config.drainSeconds}, cleanup ${config.cleanup}. The app image's Docker HEALTHCHECK (every 1 s): ` +
-      `${config.dockerHealthcheck ? 'on (the action waits for it, the baseline does not)' : 'disabled in the color files (both tools react to the app answering)'}. Whole run (one command): ${(durationMs / 1000).toFixed(0)} s.`,
-    '',
-    '| figure (median [min–max] over the swaps) | this project (bundled action) | baseline (seed pipeline) | ratio project / baseline |',
-    '|---|---:|---:|---:|',
+    `| figure (median [min–max] over the swaps) | this project (bundled action) | baseline (seed pipeline) |${end}`,
+    `|---|---:|---:|${withRatio ? '---:|' : ''}`,
   ];
+  const row = (cells, r) => `| ${cells.join(' | ')} |${withRatio ? (r ? ` ${r} |` : ' |') : ''}`;
   for (const [key, label, unit] of METRICS) {
+    if (keys && !keys.includes(key)) continue;
     lines.push(
-      `| ${LABELS[key] ?? label} | ${cell(p[key], unit)} | ${cell(b[key], unit)} | ${ratio(p[key]?.median, b[key]?.median)} |`,
+      row([LABELS[key] ?? label, cell(p[key], unit), cell(b[key], unit)], ratio(p[key]?.median, b[key]?.median)),
     );
   }
   const okCount = (t) => `${t.swaps.filter((s) => s.ok).length}/${t.swaps.length}`;
-  lines.push(`| swaps that succeeded | ${okCount(tools.action)} | ${okCount(tools.baseline)} | |`);
-  if (coldStart) {
+  lines.push(row(['swaps that succeeded', okCount(tools.action), okCount(tools.baseline)], ''));
+  if (coldStart && withColdStart) {
     const kb = (n) => `${(n / 1024).toFixed(0)} KiB (${n} B)`;
     lines.push(
-      `| cold start, \`node dist/cli/index.js --help\` (median of ${coldStart.runs}) | ${value(coldStart.cliHelpMs.median, 'ms')} | – | – |`,
-      `| cold start, action bundle, invalid input (median of ${coldStart.runs}) | ${value(coldStart.actionInvalidInputMs.median, 'ms')} | – | – |`,
-      `| bundle size, dist/action/index.js | ${kb(coldStart.bundleBytes.action)} | – | – |`,
-      `| bundle size, dist/cli/index.js | ${kb(coldStart.bundleBytes.cli)} | – | – |`,
+      row(
+        [
+          `cold start, \`node dist/cli/index.js --help\` (median of ${coldStart.runs})`,
+          value(coldStart.cliHelpMs.median, 'ms'),
+          '–',
+        ],
+        '–',
+      ),
+      row(
+        [
+          `cold start, action bundle, invalid input (median of ${coldStart.runs})`,
+          value(coldStart.actionInvalidInputMs.median, 'ms'),
+          '–',
+        ],
+        '–',
+      ),
+      row(['bundle size, dist/action/index.js', kb(coldStart.bundleBytes.action), '–'], '–'),
+      row(['bundle size, dist/cli/index.js', kb(coldStart.bundleBytes.cli), '–'], '–'),
     );
   }
-  lines.push(
+  return lines;
+}
+
+/** What the table's figures mean. */
+export const NOTES =
+  'Switch = the first answer of the new color through the proxy. Ready = the `listening ... t=` line of the new container. ' +
+  'Slow requests "at the switch" are those in flight at that instant; lost = not answered 200. Compose time: the action\'s ' +
+  "`up` + `cleanup` phases; the baseline's `up -d --build` + `down` calls. Drain: the action's `drain` phase (`watch` " +
+  'when only a watch runs), from the end of the switch and its checks until cleanup; the baseline has no drain. Beside ' +
+  'it, the longest request in flight at the switch: of the requests sent before the switch and ended after it that the ' +
+  'new color did not answer (the old color did, or nobody: cut), the time from the switch to the end of the longest, ' +
+  "what a drain has to wait for. App start-up: from the container's start (`docker inspect .State.StartedAt`) to its " +
+  "`listening` line. Own overhead: wall time − compose time − drain − the part of the app's start-up after `up` " +
+  'returned (the container starts inside `up`: that part is already compose time). Below, a ' +
+  "failure's phase is the deploy phase that was running when the failed request ended (the baseline's switch ends " +
+  'as soon as `nginx -s reload` returns, so what follows a reload falls in its cleanup).';
+
+export function markdown(results) {
+  const { tools } = results;
+  const lines = [
+    '# Blue-green swap benchmark: this project vs the seed pipeline',
     '',
-    'Switch = the first answer of the new color through the proxy. Ready = the `listening ... t=` line of the new container. ' +
-      'Slow requests "at the switch" are those in flight at that instant; lost = not answered 200. Compose time: the action\'s ' +
-      "`up` + `cleanup` phases; the baseline's `up -d --build` + `down` calls. The baseline has no drain. Below, a " +
-      "failure's phase is the deploy phase that was running when the failed request ended (the baseline's switch ends " +
-      'as soon as `nginx -s reload` returns, so what follows a reload falls in its cleanup).',
-  );
+    machineLine(results),
+    '',
+    `${settingsLine(results)} Made by the ${benchOf(results)}.`,
+    '',
+    ...tableLines(results),
+    '',
+    NOTES,
+  ];
   for (const [name, t] of [
     ['This project', tools.action],
     ['Baseline', tools.baseline],

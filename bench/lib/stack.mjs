@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COMPOSE, composeArgs } from './compose.mjs';
 import { run, runOk, sleep } from './proc.mjs';
 
 // The Nginx config a user copies from examples/, for both tools.
@@ -61,11 +62,15 @@ networks:
 
 /**
  * dockerHealthcheck keeps the app image's HEALTHCHECK (every 1 s), which the action waits for (off: disabled);
- * exitOnSigterm makes the app exit at once on SIGTERM, cutting its requests in flight, as many apps do.
+ * exitOnSigterm makes the app exit at once on SIGTERM, cutting its requests in flight, as many apps do; compose is
+ * the CLI (bench/lib/compose.mjs) that starts and removes the shared services (v1 unless told: bench:canary's).
  * Writes the project into <tmp>/bgbench-XXXX/<name>/: the directory is named like the project because the seed's
- * pipeline calls docker-compose without -p, so compose takes the project name from the directory.
+ * pipeline calls compose without -p, so compose takes the project name from the directory.
  */
-export async function createStack(tool, { images, startupDelayMs, dockerHealthcheck = false, exitOnSigterm = false }) {
+export async function createStack(
+  tool,
+  { images, startupDelayMs, dockerHealthcheck = false, exitOnSigterm = false, compose = COMPOSE.v1 },
+) {
   const name = `bgbench-${tool}-${randomBytes(3).toString('hex')}`;
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bgbench-'));
   const dir = path.join(root, name);
@@ -95,14 +100,15 @@ export async function createStack(tool, { images, startupDelayMs, dockerHealthch
     // Both tools write the same include: the proxy reaches a color by its container name on the shared network.
     template: `upstream app {\n    server ${name}-dev-{color}:8000;\n}\n`,
     appContainer: (color) => `${name}-dev-${color}`,
-    startShared: () => startShared(dir, name, proxyPort),
-    cleanup: () => cleanupStack(root, dir, name, proxyContainer),
+    compose,
+    startShared: () => startShared(compose, dir, name, proxyPort),
+    cleanup: () => cleanupStack(compose, root, dir, name, proxyContainer),
   };
 }
 
 /** The user's one-time step before the first deploy: start the proxy and the database. */
-async function startShared(dir, name, proxyPort) {
-  await runOk('docker-compose', ['-p', name, '-f', 'docker-compose.yml', 'up', '-d'], { cwd: dir });
+async function startShared(compose, dir, name, proxyPort) {
+  await runOk(...composeArgs(compose, ['-p', name, '-f', 'docker-compose.yml', 'up', '-d']), { cwd: dir });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const r = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${proxyPort}/`], {
@@ -115,21 +121,21 @@ async function startShared(dir, name, proxyPort) {
 }
 
 /** Removes the project's containers, network, built images and files; never throws. */
-async function cleanupStack(root, dir, name, proxyContainer) {
-  // The shared file last: its definition of the network (not external) wins, so down removes it.
+async function cleanupStack(compose, root, dir, name, proxyContainer) {
+  // The shared file last: with v1 its definition of the network (not external) wins, so down removes it (v2 merges
+  // the two definitions into an external one: the network is removed below).
   const files = ['docker-compose.blue.yml', 'docker-compose.green.yml', 'docker-compose.yml'].flatMap((f) => ['-f', f]);
   const opts = { duringAbort: true };
-  await run('docker-compose', ['-p', name, ...files, 'down', '-v', '--rmi', 'local', '--remove-orphans', '-t', '1'], {
-    ...opts,
-    cwd: dir,
-    timeoutMs: 120_000,
-  });
+  const down = ['-p', name, ...files, 'down', '-v', '--rmi', 'local', '--remove-orphans', '-t', '1'];
+  await run(...composeArgs(compose, down), { ...opts, cwd: dir, timeoutMs: 120_000 });
   // Whatever compose missed.
   const label = `label=com.docker.compose.project=${name}`;
   const ids = (await run('docker', ['ps', '-aq', '--filter', label], opts)).stdout.split(/\s+/).filter(Boolean);
   if (ids.length) await run('docker', ['rm', '-f', '-v', ...ids], opts);
   await run('docker', ['network', 'rm', `${name}-net`], opts);
-  await run('docker', ['image', 'rm', `${name}_app-blue`, `${name}_app-green`], opts);
+  // Built images: <project>_<service> with v1, <project>-<service> with v2.
+  const built = ['blue', 'green'].flatMap((color) => [`${name}_app-${color}`, `${name}-app-${color}`]);
+  await run('docker', ['image', 'rm', ...built], opts);
   await fs.rm(root, { recursive: true, force: true }).catch(() => {});
   // The action's lock for this proxy (a container on the engine), in case a run was killed before releasing it.
   const lock = `label=bluegreen-action.lock=proxy:${proxyContainer}`;
@@ -155,6 +161,16 @@ async function freePorts(count) {
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   }
+}
+
+/**
+ * Epoch ms at which Docker started the container (`.State.StartedAt`, the engine's clock, the same as the app's:
+ * one kernel), or undefined.
+ */
+export async function startedTime(container) {
+  const r = await run('docker', ['inspect', '--format', '{{.State.StartedAt}}', container]);
+  const t = r.code === 0 ? Date.parse(r.stdout.trim()) : NaN;
+  return Number.isFinite(t) && t > 0 ? t : undefined;
 }
 
 /** Epoch ms of the new color's `listening ... t=<ms>` log line printed at or after `since`. */

@@ -14,6 +14,7 @@ const PHASE_FILL = {
   health: '#e6dcf5',
   switch: '#fbd5d5',
   drain: '#d6eef0',
+  watch: '#d6eef0',
   cleanup: '#e3e3e3',
 };
 
