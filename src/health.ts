@@ -8,6 +8,8 @@ export interface ProbeResult {
   response?: HttpResponse;
   /** No point in waiting longer (the container exited). */
   fatal?: boolean;
+  /** Nothing answered at all (refused, reset): the next probe may come sooner than a whole interval. */
+  silent?: boolean;
 }
 
 export interface PollOutcome {
@@ -28,7 +30,7 @@ const PROGRESS_EVERY_MS = 10_000;
  */
 export async function pollUntil(
   probe: (timeoutMs: number) => Promise<ProbeResult>,
-  options: { what: string; timeoutMs: number; intervalMs: number },
+  options: { what: string; timeoutMs: number; intervalMs: number; silentIntervalMs?: number },
   deps: { clock: Clock; log: Logger; signal?: AbortSignal },
 ): Promise<PollOutcome> {
   const { clock, log } = deps;
@@ -58,7 +60,10 @@ export async function pollUntil(
       lastProgress = clock.now();
     }
     // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
-    await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()), deps.signal);
+    const interval = result.silent
+      ? Math.min(options.intervalMs, options.silentIntervalMs ?? Infinity)
+      : options.intervalMs;
+    await clock.sleep(Math.min(interval, deadline - clock.now()), deps.signal);
   }
 }
 
@@ -90,7 +95,7 @@ export async function probeHttp(
     }
     return { ok: true, response, detail: `HTTP ${response.status}` };
   } catch (error) {
-    return { ok: false, detail: describeNetworkError(error) };
+    return { ok: false, silent: true, detail: describeNetworkError(error) };
   }
 }
 

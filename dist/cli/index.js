@@ -31014,10 +31014,25 @@ class Nginx {
         return readInclude(content, target, colors, ports);
     }
     planSwitch(container) {
-        return `docker exec ${container} nginx -T, then docker exec ${container} nginx -s reload`;
+        return (`docker exec ${container} nginx -T, then docker kill --signal HUP ${container} (docker exec ${container} ` +
+            'nginx -s reload when its first process is not the Nginx master)');
     }
-    beforeReload(container) {
-        return this.acceptingWorkers(container);
+    /**
+     * The workers that accept connections before the reload, and whether the container's first process is the Nginx
+     * master (as in the official image): then the reload is a SIGHUP sent by the engine, as `nginx -s reload` sends
+     * it, without starting a process in the container.
+     */
+    async beforeReload(container) {
+        const [top, pid] = await Promise.all([
+            this.docker(['top', container]).catch(() => undefined),
+            this.docker(['inspect', '--type', 'container', '--format', '{{.State.Pid}}', container]).catch(() => undefined),
+        ]);
+        const processes = top?.exitCode === 0 ? topProcesses(top.stdout) : undefined;
+        const master = processes?.find((p) => p.cmd.startsWith('nginx: master process'));
+        return {
+            workers: top?.exitCode === 0 ? acceptingWorkerPids(top.stdout) : undefined,
+            masterIsInit: Boolean(master && pid?.exitCode === 0 && master.pid === pid.stdout.trim()),
+        };
     }
     describe(target) {
         return target.file ? `${target.file} (mounted in ${target.container})` : `${target.container}:${target.path}`;
@@ -31080,11 +31095,18 @@ class Nginx {
      * the old configuration. This waits until every worker that accepts connections is a new one (old workers
      * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
      * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
-     * `workers` is beforeReload() taken beforehand (off the path to the reload), or taken here.
+     * `prepared` is beforeReload(), taken off the path to the reload; without it the workers are seen here, and
+     * `nginx -s reload` is sent.
      */
-    async reload(container, workers, signal) {
-        const before = (await (workers ?? this.acceptingWorkers(container)));
-        ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+    async reload(container, prepared, signal) {
+        const seen = (await prepared);
+        const before = seen ? seen.workers : await this.acceptingWorkers(container);
+        if (seen?.masterIsInit) {
+            ensureOk(await this.docker(['kill', '--signal', 'HUP', container]), `SIGHUP to the Nginx master of ${container}`);
+        }
+        else {
+            ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+        }
         if (!before?.length)
             return false;
         const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
@@ -31284,7 +31306,10 @@ async function pollUntil(probe, options, deps) {
             lastProgress = clock.now();
         }
         // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
-        await clock.sleep(Math.min(options.intervalMs, deadline - clock.now()), deps.signal);
+        const interval = result.silent
+            ? Math.min(options.intervalMs, options.silentIntervalMs ?? Infinity)
+            : options.intervalMs;
+        await clock.sleep(Math.min(interval, deadline - clock.now()), deps.signal);
     }
 }
 /** One GET whose status and body must match what is expected. */
@@ -31304,7 +31329,7 @@ async function probeHttp(http, url, expect, timeoutMs, signal) {
         return { ok: true, response, detail: `HTTP ${response.status}` };
     }
     catch (error) {
-        return { ok: false, detail: describeNetworkError(error) };
+        return { ok: false, silent: true, detail: describeNetworkError(error) };
     }
 }
 function formatStatuses(statuses) {
@@ -31946,6 +31971,11 @@ const VERIFY_INTERVAL_MS = 200;
 const UNCONFIRMED_HOLD_MS = 1_000;
 /** How often Docker's own health status is read while the app already answers. */
 const DOCKER_HEALTH_WATCH_MS = 100;
+/**
+ * How often the app is asked while nothing answers on its port at all (it is still starting): a refused connection
+ * costs nothing, and is the moment a deploy waits for. Its containers are still inspected every health-interval.
+ */
+const SILENT_PROBE_MS = 50;
 /** Steps 3 to 6, the same for a deploy and a rollback. */
 async function swap(d, s, next, starts) {
     const nextPort = d.compose.port(next);
@@ -31958,7 +31988,23 @@ async function swap(d, s, next, starts) {
         // Compose is asked once which containers the color has; each probe then only inspects them.
         const ids = (await d.compose.containers(next, nextServices)).map((c) => c.id);
         d.nextIds = ids;
-        const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, nextServices, ids, url, timeoutMs, s.oneOff[next])), { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs }, d.deps);
+        let inspectedAt = -Infinity;
+        const probe = async (timeoutMs) => {
+            // Between two inspections, only the port is asked, until something answers on it.
+            if (d.deps.clock.now() - inspectedAt < h.intervalMs) {
+                const http = await probeHttp(d.deps.http, url, h, timeoutMs, d.deps.signal);
+                if (http.silent)
+                    return http;
+            }
+            inspectedAt = d.deps.clock.now();
+            return probeColor(d, nextServices, ids, url, timeoutMs, s.oneOff[next]);
+        };
+        const outcome = await pollUntil(d.cancellable(probe), {
+            what: `${next} at ${url}`,
+            timeoutMs: h.timeoutMs,
+            intervalMs: h.intervalMs,
+            silentIntervalMs: SILENT_PROBE_MS,
+        }, d.deps);
         const once = s.oneOff[next] ?? [];
         if (outcome.ok && once.length) {
             // Done with: from here the color is its long-running containers (a one-off pruned later changes nothing).
@@ -32221,6 +32267,7 @@ async function switchProxies(d, s, next, port, starts, split) {
     const phase = split === undefined ? 'switch' : 'canary';
     await d.record(phase, { includes });
     const live = s.live ?? '';
+    const tests = [];
     for (const inc of s.includes) {
         const content = split === undefined
             ? d.proxy.render(inc.target, next, port)
@@ -32230,12 +32277,23 @@ async function switchProxies(d, s, next, port, starts, split) {
             st.written.push({ target: inc.target, previous: inc.content });
         await d.proxy.write(inc.target, content);
         if (!toStart.has(inc.target.container))
-            await test(inc.target, content);
+            tests.push(() => test(inc.target, content));
     }
+    const last = tests.pop();
+    for (const t of tests)
+        await t();
+    // The journal says the reloads may begin while the last test runs, off the path to the reload: a run that dies
+    // in between leaves the next one a reload that changes nothing, at worst.
+    const [tested, recorded] = await Promise.allSettled([
+        last?.(),
+        d.record(phase, { reloading: [...running, ...toStart] }),
+    ]);
+    for (const r of [tested, recorded])
+        if (r.status === 'rejected')
+            throw r.reason;
     // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing: at
     // the first canary step already (whose split is not checked: a check may land on either color).
     const checks = split === undefined || first ? proxyChecks(d, running, listen, s.proxies) : [];
-    await d.record(phase, { reloading: [...running, ...toStart] });
     for (const c of running) {
         d.trafficOnNew = true;
         st.reloaded = true;

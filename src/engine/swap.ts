@@ -20,6 +20,11 @@ const VERIFY_INTERVAL_MS = 200;
 const UNCONFIRMED_HOLD_MS = 1_000;
 /** How often Docker's own health status is read while the app already answers. */
 const DOCKER_HEALTH_WATCH_MS = 100;
+/**
+ * How often the app is asked while nothing answers on its port at all (it is still starting): a refused connection
+ * costs nothing, and is the moment a deploy waits for. Its containers are still inspected every health-interval.
+ */
+export const SILENT_PROBE_MS = 50;
 
 /** One check through a proxy after the switch. */
 export interface VerifyCheck {
@@ -43,9 +48,24 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
     // Compose is asked once which containers the color has; each probe then only inspects them.
     const ids = (await d.compose.containers(next, nextServices)).map((c) => c.id);
     d.nextIds = ids;
+    let inspectedAt = -Infinity;
+    const probe = async (timeoutMs: number): Promise<ProbeResult> => {
+      // Between two inspections, only the port is asked, until something answers on it.
+      if (d.deps.clock.now() - inspectedAt < h.intervalMs) {
+        const http = await probeHttp(d.deps.http, url, h, timeoutMs, d.deps.signal);
+        if (http.silent) return http;
+      }
+      inspectedAt = d.deps.clock.now();
+      return probeColor(d, nextServices, ids, url, timeoutMs, s.oneOff[next]);
+    };
     const outcome = await pollUntil(
-      d.cancellable((timeoutMs) => probeColor(d, nextServices, ids, url, timeoutMs, s.oneOff[next])),
-      { what: `${next} at ${url}`, timeoutMs: h.timeoutMs, intervalMs: h.intervalMs },
+      d.cancellable(probe),
+      {
+        what: `${next} at ${url}`,
+        timeoutMs: h.timeoutMs,
+        intervalMs: h.intervalMs,
+        silentIntervalMs: SILENT_PROBE_MS,
+      },
       d.deps,
     );
     const once = s.oneOff[next] ?? [];
@@ -346,6 +366,7 @@ export async function switchProxies(
   const phase = split === undefined ? 'switch' : 'canary';
   await d.record(phase, { includes });
   const live = s.live ?? '';
+  const tests: (() => Promise<void>)[] = [];
   for (const inc of s.includes) {
     const content =
       split === undefined
@@ -360,12 +381,20 @@ export async function switchProxies(
     );
     if (first) st.written.push({ target: inc.target, previous: inc.content });
     await d.proxy.write(inc.target, content);
-    if (!toStart.has(inc.target.container)) await test(inc.target, content);
+    if (!toStart.has(inc.target.container)) tests.push(() => test(inc.target, content));
   }
+  const last = tests.pop();
+  for (const t of tests) await t();
+  // The journal says the reloads may begin while the last test runs, off the path to the reload: a run that dies
+  // in between leaves the next one a reload that changes nothing, at worst.
+  const [tested, recorded] = await Promise.allSettled([
+    last?.(),
+    d.record(phase, { reloading: [...running, ...toStart] }),
+  ]);
+  for (const r of [tested, recorded]) if (r.status === 'rejected') throw r.reason;
   // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing: at
   // the first canary step already (whose split is not checked: a check may land on either color).
   const checks = split === undefined || first ? proxyChecks(d, running, listen, s.proxies) : [];
-  await d.record(phase, { reloading: [...running, ...toStart] });
   for (const c of running) {
     d.trafficOnNew = true;
     st.reloaded = true;

@@ -20,7 +20,7 @@ type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | nu
 
 interface ProxyInspect {
   Name?: string;
-  State?: { Status?: string; Running?: boolean; Restarting?: boolean; StartedAt?: string };
+  State?: { Status?: string; Running?: boolean; Restarting?: boolean; StartedAt?: string; Pid?: number };
   RestartCount?: number;
   Config?: { Labels?: Record<string, string> };
   NetworkSettings?: { Ports?: PortBindings };
@@ -36,6 +36,12 @@ function publishedPorts(ports: PortBindings): ProxyState['published'] {
       published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
   }
   return published;
+}
+
+/** What a reload needs, seen before it: see Nginx.beforeReload. */
+interface BeforeReload {
+  workers: string[] | undefined;
+  masterIsInit: boolean;
 }
 
 export class NginxError extends Error {
@@ -71,11 +77,28 @@ export class Nginx implements Proxy {
   }
 
   planSwitch(container: string): string {
-    return `docker exec ${container} nginx -T, then docker exec ${container} nginx -s reload`;
+    return (
+      `docker exec ${container} nginx -T, then docker kill --signal HUP ${container} (docker exec ${container} ` +
+      'nginx -s reload when its first process is not the Nginx master)'
+    );
   }
 
-  beforeReload(container: string): Promise<string[] | undefined> {
-    return this.acceptingWorkers(container);
+  /**
+   * The workers that accept connections before the reload, and whether the container's first process is the Nginx
+   * master (as in the official image): then the reload is a SIGHUP sent by the engine, as `nginx -s reload` sends
+   * it, without starting a process in the container.
+   */
+  async beforeReload(container: string): Promise<BeforeReload> {
+    const [top, pid] = await Promise.all([
+      this.docker(['top', container]).catch(() => undefined),
+      this.docker(['inspect', '--type', 'container', '--format', '{{.State.Pid}}', container]).catch(() => undefined),
+    ]);
+    const processes = top?.exitCode === 0 ? topProcesses(top.stdout) : undefined;
+    const master = processes?.find((p) => p.cmd.startsWith('nginx: master process'));
+    return {
+      workers: top?.exitCode === 0 ? acceptingWorkerPids(top.stdout) : undefined,
+      masterIsInit: Boolean(master && pid?.exitCode === 0 && master.pid === pid.stdout.trim()),
+    };
   }
 
   describe(target: ProxyTarget): string {
@@ -148,11 +171,17 @@ export class Nginx implements Proxy {
    * the old configuration. This waits until every worker that accepts connections is a new one (old workers
    * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
    * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
-   * `workers` is beforeReload() taken beforehand (off the path to the reload), or taken here.
+   * `prepared` is beforeReload(), taken off the path to the reload; without it the workers are seen here, and
+   * `nginx -s reload` is sent.
    */
-  async reload(container: string, workers?: Promise<unknown>, signal?: AbortSignal): Promise<boolean> {
-    const before = (await (workers ?? this.acceptingWorkers(container))) as string[] | undefined;
-    ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+  async reload(container: string, prepared?: Promise<unknown>, signal?: AbortSignal): Promise<boolean> {
+    const seen = (await prepared) as BeforeReload | undefined;
+    const before = seen ? seen.workers : await this.acceptingWorkers(container);
+    if (seen?.masterIsInit) {
+      ensureOk(await this.docker(['kill', '--signal', 'HUP', container]), `SIGHUP to the Nginx master of ${container}`);
+    } else {
+      ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+    }
     if (!before?.length) return false;
     const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
     for (;;) {

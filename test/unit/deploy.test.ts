@@ -224,6 +224,19 @@ describe('failures and the rollback that follows', () => {
     expect(host.calls.filter((c) => c.endsWith(' ps -a -q app-green'))).toHaveLength(2);
   });
 
+  it('while nothing answers on its port, asks it every 0.05 s, and inspects its containers every health-interval', async () => {
+    const { host, clock, run } = await setup({ live: 'blue', raw: { 'health-interval': '1' } });
+    host.listensAt.set('app-green', clock.now() + 1_330);
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    // Seen listening within 0.05 s, not at the next whole interval (2 s).
+    expect(result.phases.find((p) => p.name === 'health')?.ms).toBe(1_350);
+    // The listing's, then the first probe's, the one at 1 s and the one that found it answering: not one per 0.05 s.
+    const health = host.calls.slice(host.calls.findIndex((c) => c.includes('up -d')) + 1);
+    const inspects = health.slice(0, health.indexOf('docker top proxy'));
+    expect(inspects.filter((c) => c.startsWith('docker inspect'))).toHaveLength(4);
+  });
+
   it('once the app answers, watches for Docker to say healthy every 0.1 s, not at the next probe', async () => {
     const { host, run } = await setup({ live: 'blue', raw: { 'health-interval': '1' } });
     // Read by the listing before probing, by the first probe, then by two watches 0.1 s apart.
@@ -290,6 +303,24 @@ describe('failures and the rollback that follows', () => {
     const result = await run();
     expect(result.status).toBe('rolled-back');
     expect(result.error).toMatch(/proxy does not read the include .*Mount its directory/);
+  });
+
+  it("Nginx's master is the container's first process (the official image): the reload is a SIGHUP from the engine", async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    host.masterIsInit = true;
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
+    expect(host.changes).toEqual([UP_GREEN, 'docker kill --signal HUP proxy', STOP_BLUE]);
+    expect(host.servedColor('proxy')).toBe('green');
+    expect(host.calls).toContain('docker inspect --type container --format "{{.State.Pid}}" proxy');
+  });
+
+  it('a first process that is not the master (an init, a script): nginx -s reload in the container', async () => {
+    const { host, run } = await setup({ live: 'blue' });
+    const result = await run();
+    expect(result.status).toBe('deployed');
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
+    expect(host.calls.filter((c) => c.startsWith('docker kill'))).toEqual([]);
   });
 
   it('reload fails: includes restored, proxies reloaded back, new color stopped', async () => {

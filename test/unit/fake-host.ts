@@ -271,6 +271,8 @@ export class FakeHost implements Runner, Http {
   readonly finishing = new Set<string>();
   /** Services whose container crash-loops whenever compose starts it: its restart policy keeps restarting it. */
   readonly crashLooping = new Set<string>();
+  /** When (host clock) a service begins to answer on its port, once running: a slow start. */
+  readonly listensAt = new Map<string, number>();
   /** HTTP status each app service answers on its port (default 200). */
   readonly appStatus = new Map<string, number>();
   /** Services whose appStatus goes once `up` recreates them (a new version that fixes them). */
@@ -298,6 +300,8 @@ export class FakeHost implements Runner, Http {
   oldWorkersBusyMs = 0;
   /** The same, for one proxy. */
   readonly proxyBusyMs = new Map<string, number>();
+  /** The proxies' first process is the Nginx master (the official image), so SIGHUP reloads it; else an init. */
+  masterIsInit = false;
   /**
    * The proxies that log each request to their output, in the README's format, as `docker logs --timestamps`
    * shows it: Docker's receive time (ms, and a sequence that keeps the stamps of one ms apart) and the line.
@@ -744,13 +748,21 @@ export class FakeHost implements Runner, Http {
   ): RunResult {
     if (args[0] === 'inspect') {
       let type: string | undefined;
+      let format: string | undefined;
       const refs: string[] = [];
       for (let i = 1; i < args.length; i++) {
         const a = args[i] as string;
         if (a === '--type') type = args[++i];
         else if (a.startsWith('--type=')) type = a.slice('--type='.length);
+        else if (a === '--format') format = args[++i];
         else if (a.startsWith('-')) return err(`unknown flag: ${a}`);
         else refs.push(a);
+      }
+      if (format !== undefined) {
+        // The one format the tool asks of a proxy: its first process (1, the master of `docker top`, or an init).
+        const proxy = this.proxies.get(refs[0] ?? '');
+        if (format !== '{{.State.Pid}}' || !proxy) return err(`unexpected docker ${args.join(' ')}`);
+        return ok(`${proxy.running ? (this.masterIsInit ? 1 : 4242) : 0}\n`);
       }
       // Real docker prints what it found and exits 1 naming what it did not.
       const found: object[] = [];
@@ -876,17 +888,30 @@ export class FakeHost implements Runner, Http {
       if (nginxArgs === '-s reload') {
         // A reload with a bad config keeps the old one, as Nginx does.
         if (rejected) return err('nginx: [emerg] unknown directive');
-        proxy.served = includes;
-        if (!this.reloadNeverTakesEffect) {
-          proxy.lingering = { pids: proxy.workers, looks: 1 };
-          const busyMs = this.proxyBusyMs.get(args[1] ?? '') ?? this.oldWorkersBusyMs;
-          proxy.shuttingDown = { pids: proxy.workers, until: this.clock.now() + busyMs };
-          proxy.workers = [this.nextPid++];
-        }
+        this.reloadProxy(args[1] ?? '', proxy);
         return ok();
       }
     }
+    if (args[0] === 'kill' && args[1] === '--signal' && args[2] === 'HUP') {
+      const proxy = this.proxies.get(args[3] ?? '');
+      if (!proxy?.running) return err(`Error response from daemon: Container ${args[3]} is not running`);
+      // Nginx's master reloads on SIGHUP; with a bad config it logs the error and keeps the old one.
+      if (this.masterIsInit && ![...this.includesOf(proxy).values()].some((c) => this.nginxRejects?.(c))) {
+        this.reloadProxy(args[3] ?? '', proxy);
+      }
+      return ok(`${args[3]}\n`);
+    }
     return err(`unexpected docker command ${args.join(' ')}`);
+  }
+
+  /** Nginx loads the includes it has now: new workers, the old ones shutting down for as long as they are busy. */
+  private reloadProxy(name: string, proxy: FakeProxy): void {
+    proxy.served = this.includesOf(proxy);
+    if (this.reloadNeverTakesEffect) return;
+    proxy.lingering = { pids: proxy.workers, looks: 1 };
+    const busyMs = this.proxyBusyMs.get(name) ?? this.oldWorkersBusyMs;
+    proxy.shuttingDown = { pids: proxy.workers, until: this.clock.now() + busyMs };
+    proxy.workers = [this.nextPid++];
   }
 
   /** A proxy container that is exited, crash-looping (restarting) or running. */
@@ -1035,7 +1060,8 @@ export class FakeHost implements Runner, Http {
   private serving(key: string): boolean {
     const [project, service] = key.includes('/') ? (key.split('/') as [string, string]) : [undefined, key];
     const c = this.containers.get(service, project);
-    return Boolean(c?.running && c.status !== 'restarting');
+    const listening = this.clock.now() >= (this.listensAt.get(service) ?? -Infinity);
+    return Boolean(c?.running && c.status !== 'restarting' && listening);
   }
 
   /**
