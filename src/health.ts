@@ -23,6 +23,8 @@ const MAX_PROBE_MS = 5_000;
 /** Even the probe at the deadline gets this long: a probe given a few ms tells nothing. */
 const MIN_PROBE_MS = 1_000;
 const PROGRESS_EVERY_MS = 10_000;
+/** Errors that mean nothing listens on the port yet. */
+const SILENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
 
 /**
  * Probes until one answer is good or the deadline passes. The first probe goes at once. The log gets a line
@@ -95,7 +97,10 @@ export async function probeHttp(
     }
     return { ok: true, response, detail: `HTTP ${response.status}` };
   } catch (error) {
-    return { ok: false, silent: true, detail: describeNetworkError(error) };
+    // Refused, or reset before any answer (a published port whose container does not listen yet); a timeout is
+    // an app that took the connection, and is asked at the usual pace.
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    return { ok: false, silent: SILENT.has(code), detail: describeNetworkError(error) };
   }
 }
 

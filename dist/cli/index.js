@@ -30973,8 +30973,6 @@ function lastOf(list) {
 const nginx_TIMEOUT_MS = 60_000;
 const RELOAD_CONFIRM_MS = 10_000;
 const STARTED_STABLE_MS = 500;
-/** A drain asks several times a second: one slow answer is let go rather than held up for a minute. */
-const DRAIN_TOP_MS = 5_000;
 /** The longest a follow of a proxy's log may last: a watch is stopped long before (watch-seconds is at most 1 h). */
 const FOLLOW_MS = 2 * 3_600_000;
 function publishedPorts(ports) {
@@ -31014,25 +31012,10 @@ class Nginx {
         return readInclude(content, target, colors, ports);
     }
     planSwitch(container) {
-        return (`docker exec ${container} nginx -T, then docker kill --signal HUP ${container} (docker exec ${container} ` +
-            'nginx -s reload when its first process is not the Nginx master)');
+        return `docker exec ${container} nginx -T, then docker exec ${container} nginx -s reload`;
     }
-    /**
-     * The workers that accept connections before the reload, and whether the container's first process is the Nginx
-     * master (as in the official image): then the reload is a SIGHUP sent by the engine, as `nginx -s reload` sends
-     * it, without starting a process in the container.
-     */
-    async beforeReload(container) {
-        const [top, pid] = await Promise.all([
-            this.docker(['top', container]).catch(() => undefined),
-            this.docker(['inspect', '--type', 'container', '--format', '{{.State.Pid}}', container]).catch(() => undefined),
-        ]);
-        const processes = top?.exitCode === 0 ? topProcesses(top.stdout) : undefined;
-        const master = processes?.find((p) => p.cmd.startsWith('nginx: master process'));
-        return {
-            workers: top?.exitCode === 0 ? acceptingWorkerPids(top.stdout) : undefined,
-            masterIsInit: Boolean(master && pid?.exitCode === 0 && master.pid === pid.stdout.trim()),
-        };
+    beforeReload(container) {
+        return this.acceptingWorkers(container);
     }
     describe(target) {
         return target.file ? `${target.file} (mounted in ${target.container})` : `${target.container}:${target.path}`;
@@ -31095,18 +31078,13 @@ class Nginx {
      * the old configuration. This waits until every worker that accepts connections is a new one (old workers
      * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
      * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
-     * `prepared` is beforeReload(), taken off the path to the reload; without it the workers are seen here, and
-     * `nginx -s reload` is sent.
+     * `workers` is beforeReload() taken beforehand (off the path to the reload), or taken here.
      */
-    async reload(container, prepared, signal) {
-        const seen = (await prepared);
-        const before = seen ? seen.workers : await this.acceptingWorkers(container);
-        if (seen?.masterIsInit) {
-            ensureOk(await this.docker(['kill', '--signal', 'HUP', container]), `SIGHUP to the Nginx master of ${container}`);
-        }
-        else {
-            ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
-        }
+    async reload(container, workers, signal) {
+        const before = (await (workers ?? this.acceptingWorkers(container)));
+        // Not `docker kill --signal HUP`: the engine would take the container for stopped by hand, and its restart
+        // policy (unless-stopped) would no longer bring it back after a crash or a reboot (moby/moby#41302).
+        ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
         if (!before?.length)
             return false;
         const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
@@ -31161,8 +31139,8 @@ class Nginx {
      * Old workers that still finish requests: after a reload each old worker stops accepting, retitles itself "is
      * shutting down", and exits once its last request is done (idle keep-alive connections are closed at once).
      */
-    async draining(container) {
-        const r = await this.docker(['top', container], undefined, DRAIN_TOP_MS).catch(() => undefined);
+    async draining(container, timeoutMs) {
+        const r = await this.docker(['top', container], undefined, timeoutMs).catch(() => undefined);
         return r?.exitCode === 0 ? shuttingDownWorkers(r.stdout) : undefined;
     }
     /**
@@ -31273,6 +31251,8 @@ const MAX_PROBE_MS = 5_000;
 /** Even the probe at the deadline gets this long: a probe given a few ms tells nothing. */
 const MIN_PROBE_MS = 1_000;
 const PROGRESS_EVERY_MS = 10_000;
+/** Errors that mean nothing listens on the port yet. */
+const SILENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
 /**
  * Probes until one answer is good or the deadline passes. The first probe goes at once. The log gets a line
  * when the answer changes and a progress line every 10 s, not a line per probe.
@@ -31329,7 +31309,10 @@ async function probeHttp(http, url, expect, timeoutMs, signal) {
         return { ok: true, response, detail: `HTTP ${response.status}` };
     }
     catch (error) {
-        return { ok: false, silent: true, detail: describeNetworkError(error) };
+        // Refused, or reset before any answer (a published port whose container does not listen yet); a timeout is
+        // an app that took the connection, and is asked at the usual pace.
+        const code = error.code ?? '';
+        return { ok: false, silent: SILENT.has(code), detail: describeNetworkError(error) };
     }
 }
 function formatStatuses(statuses) {
@@ -31494,30 +31477,41 @@ function drainDecision(states, elapsedMs, boundMs) {
     ];
     return { ms: elapsedMs, ended: 'bound', why: `drain-seconds (${drain_seconds(boundMs)}) reached: ${parts.join('; ')}` };
 }
+/** Failed looks in a row after which a proxy is taken for one whose workers cannot be seen. */
+const BLIND_AFTER = 3;
+/** The longest one look may take: a slow answer is let go rather than held up. */
+const LOOK_MS = 5_000;
 /**
- * Waits until the old color has nothing in flight through any switched proxy, or boundMs passes; a cancel ends the
- * wait (the caller checks it). Proxies whose reload could not be confirmed are asked anyway: one that shows its
- * workers after all tells its drain.
+ * Waits until the old color has nothing in flight through any of `proxies`, or boundMs passes. Resolves with how
+ * it ended; undefined when `stop` (a failed watch, a cancel) ended it first. A proxy whose reload could not be
+ * confirmed is not asked: right after a reload, a proxy's old processes may still take requests for a moment
+ * without being told apart, which only a confirmed reload rules out.
  */
-async function drainOld(d, boundMs, proxies = [...d.switchedAt.keys()]) {
+async function drainOld(d, boundMs, stop, proxies = [...d.switchedAt.keys()]) {
     const start = d.deps.clock.now();
-    const states = new Map(proxies.map((c) => [c, { container: c, busy: undefined }]));
+    const left = () => start + boundMs - d.deps.clock.now();
+    const states = proxies.map((c) => ({
+        container: c,
+        busy: undefined,
+        failed: d.unconfirmed.has(c) ? BLIND_AFTER : 0,
+    }));
+    const asked = () => states.filter((s) => s.busy !== 0 && s.failed < BLIND_AFTER);
     for (;;) {
-        await Promise.all([...states.values()]
-            .filter((s) => s.busy !== 0)
-            .map(async (s) => void (s.busy = await d.proxy.draining(s.container).catch(() => undefined))));
-        const elapsed = d.deps.clock.now() - start;
-        const end = drainDecision([...states.values()], elapsed, boundMs);
-        if (end || d.deps.signal?.aborted) {
-            return end ?? { ms: elapsed, ended: 'bound', why: `cancelled after ${drain_seconds(elapsed)}` };
-        }
-        // Proxies that cannot tell are not asked again and again: the bound is all that is left for them.
-        if ([...states.values()].every((s) => s.busy === undefined)) {
-            await d.deps.clock.sleep(start + boundMs - d.deps.clock.now(), d.deps.signal);
-        }
-        else {
-            await d.deps.clock.sleep(Math.min(DRAIN_POLL_MS, Math.max(0, start + boundMs - d.deps.clock.now())), d.deps.signal);
-        }
+        await Promise.all(asked().map(async (s) => {
+            s.busy = await d.proxy
+                .draining(s.container, Math.min(LOOK_MS, Math.max(DRAIN_POLL_MS, left())))
+                .catch(() => undefined);
+            s.failed = s.busy === undefined ? s.failed + 1 : 0;
+        }));
+        if (stop.aborted)
+            return undefined;
+        const end = drainDecision(states, d.deps.clock.now() - start, boundMs);
+        if (end)
+            return end;
+        // Once no proxy can tell any more, only the bound is left: it is not asked again and again.
+        await d.deps.clock.sleep(asked().length ? Math.min(DRAIN_POLL_MS, Math.max(0, left())) : left(), stop);
+        if (stop.aborted)
+            return undefined;
     }
 }
 
@@ -31702,6 +31696,11 @@ function colorOfUpstream(upstream, colors) {
 
 /** How often the figures are judged: a failing release is rolled back within about this long of the gate's crossing. */
 const WATCH_POLL_MS = 1_000;
+/**
+ * How long a watch that ends waits for the first line of a proxy that showed none yet: `docker logs --follow` takes
+ * a few tens of ms to print, and a watch as short as a quick drain would otherwise end before it could.
+ */
+const FIRST_LINE_MS = 1_000;
 /** The 95th percentile by nearest rank; null for no value. */
 function p95(values) {
     if (!values.length)
@@ -31775,20 +31774,36 @@ class TrafficWatch {
         for (const c of colors)
             this.tallies.set(c.color, { requests: 0, errors: 0, latencies: [] });
         for (const [container, at] of d.switchedAt) {
-            const log = { lines: 0, format: null, following: Promise.resolve() };
+            let sawFirst = () => { };
+            const first = new Promise((resolve) => (sawFirst = resolve));
+            const log = { lines: 0, format: null, following: Promise.resolve(), first, sawFirst };
             log.following = d.proxy
                 .followAccessLog(container, at, (r) => this.count(log, r), this.stopping.signal)
                 .then((problem) => void (log.problem = problem), (error) => void (log.problem = error.message));
             this.logs.set(container, log);
         }
     }
-    /** Ends the follows, once what they printed is counted. */
-    async stop() {
+    /**
+     * Ends the follows, once what they printed is counted. With graceMs, a proxy whose log showed no line yet (whose
+     * follow may not have printed yet) gets that long to show its first.
+     */
+    async stop(graceMs = 0) {
+        const silent = [...this.logs.values()].filter((l) => !l.lines && !l.problem);
+        if (graceMs && silent.length && !this.stopping.signal.aborted) {
+            const done = new AbortController();
+            const cancel = this.d.deps.signal ? [this.d.deps.signal] : [];
+            await Promise.race([
+                Promise.all(silent.map((l) => Promise.race([l.first, l.following]))),
+                this.d.deps.clock.sleep(graceMs, AbortSignal.any([done.signal, ...cancel])),
+            ]);
+            done.abort();
+        }
         this.stopping.abort();
         await Promise.all([...this.logs.values()].map((l) => l.following));
     }
     count(log, r) {
-        log.lines++;
+        if (!log.lines++)
+            log.sawFirst();
         log.format = log.format === 'bluegreen' ? 'bluegreen' : r.format;
         if (r.agent === this.d.ownAgent)
             return;
@@ -31918,7 +31933,7 @@ async function watchTraffic(d, watch, window, checked) {
             d.checkCancelled('during the traffic watch');
             const over = drained && d.deps.clock.now() - start >= window.minMs;
             if (over)
-                await watch.stop();
+                await watch.stop(FIRST_LINE_MS);
             const judged = watch.judge();
             if (judged.verdict === 'failed' || over) {
                 watch_settle(d, watch, judged, checked);
@@ -32051,11 +32066,20 @@ async function swap(d, s, next, starts) {
         }
         if (drainMs || watchMs) {
             await d.phase(drainMs ? 'drain' : 'watch', async () => {
-                const drain = drainMs ? drained(d, old, drainMs) : undefined;
-                if (watchMs)
-                    await watchAndDrain(d, s, next, watchMs === 'drain' ? 0 : watchMs, drain, checks);
-                else
+                // Ended with the phase, whichever way it ends: a failed watch rolls back at once.
+                const stop = new AbortController();
+                const cancel = d.deps.signal ? [d.deps.signal] : [];
+                const drain = drainMs ? drained(d, old, drainMs, AbortSignal.any([stop.signal, ...cancel])) : undefined;
+                try {
+                    if (watchMs)
+                        await watchAndDrain(d, s, next, watchMs === 'drain' ? 0 : watchMs, drain, checks);
+                    else
+                        await drain;
+                }
+                finally {
+                    stop.abort();
                     await drain;
+                }
                 d.checkCancelled('during drain');
                 await recheck(d, s, next, checks);
             });
@@ -32110,10 +32134,12 @@ async function watchAndDrain(d, s, next, minMs, drain, checks) {
         `(max-error-rate ${w.maxErrorRate}%, min-requests ${w.minRequests}${latency})`);
     await watchTraffic(d, watch, { minMs, until: drain }, new Set(checks.map((c) => c.what)));
 }
-/** The old color's drain, said in the log and the result when it ends. */
-async function drained(d, old, boundMs) {
+/** The old color's drain, said in the log and the result when it ends (not when `stop` ended it). */
+async function drained(d, old, boundMs, stop) {
     d.log.info(`Draining ${old}: it runs until every proxy is done with the requests it sent there (at most ${boundMs / 1000} s)`);
-    const end = await drainOld(d, boundMs);
+    const end = await drainOld(d, boundMs, stop);
+    if (!end)
+        return;
     d.result.drain = end;
     d.log.info(`Drain of ${old} ended: ${end.why}.`);
 }
@@ -32282,18 +32308,28 @@ async function switchProxies(d, s, next, port, starts, split) {
     const last = tests.pop();
     for (const t of tests)
         await t();
-    // The journal says the reloads may begin while the last test runs, off the path to the reload: a run that dies
-    // in between leaves the next one a reload that changes nothing, at worst.
+    // The journal says the reloads may begin while the last test runs, off the path to the reload; should the test
+    // fail, it is put back, so that the next run never takes a reload for begun that was not.
+    const reloadedBefore = d.entry?.reloading ?? [];
     const [tested, recorded] = await Promise.allSettled([
         last?.(),
         d.record(phase, { reloading: [...running, ...toStart] }),
     ]);
-    for (const r of [tested, recorded])
-        if (r.status === 'rejected')
-            throw r.reason;
-    // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing: at
-    // the first canary step already (whose split is not checked: a check may land on either color).
-    const checks = split === undefined || first ? proxyChecks(d, running, listen, s.proxies) : [];
+    if (recorded.status === 'rejected')
+        throw recorded.reason;
+    let checks = [];
+    try {
+        if (tested.status === 'rejected')
+            throw tested.reason;
+        // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing:
+        // at the first canary step already (whose split is not checked: a check may land on either color).
+        if (split === undefined || first)
+            checks = proxyChecks(d, running, listen, s.proxies);
+    }
+    catch (error) {
+        await d.record(phase, { reloading: reloadedBefore });
+        throw error;
+    }
     for (const c of running) {
         d.trafficOnNew = true;
         st.reloaded = true;
@@ -32661,8 +32697,10 @@ async function carryOut(d, entry, seen, r) {
     }
     if (r.drain && d.config.drainMs > 0) {
         d.log.info(`Draining ${r.drain}, until the proxies are done with its requests (at most ${d.config.drainMs / 1000} s)`);
-        const end = await drainOld(d, d.config.drainMs, d.runningProxies(seen));
-        d.log.info(`Drain of ${r.drain} ended: ${end.why}.`);
+        const stop = d.deps.signal ?? new AbortController().signal;
+        const end = await drainOld(d, d.config.drainMs, stop, d.runningProxies(seen));
+        if (end)
+            d.log.info(`Drain of ${r.drain} ended: ${end.why}.`);
     }
     return {
         serving: r.color,

@@ -41,37 +41,45 @@ export function drainDecision(states: readonly ProxyDrain[], elapsedMs: number, 
   return { ms: elapsedMs, ended: 'bound', why: `drain-seconds (${seconds(boundMs)}) reached: ${parts.join('; ')}` };
 }
 
+/** Failed looks in a row after which a proxy is taken for one whose workers cannot be seen. */
+const BLIND_AFTER = 3;
+/** The longest one look may take: a slow answer is let go rather than held up. */
+const LOOK_MS = 5_000;
+
 /**
- * Waits until the old color has nothing in flight through any switched proxy, or boundMs passes; a cancel ends the
- * wait (the caller checks it). Proxies whose reload could not be confirmed are asked anyway: one that shows its
- * workers after all tells its drain.
+ * Waits until the old color has nothing in flight through any of `proxies`, or boundMs passes. Resolves with how
+ * it ended; undefined when `stop` (a failed watch, a cancel) ended it first. A proxy whose reload could not be
+ * confirmed is not asked: right after a reload, a proxy's old processes may still take requests for a moment
+ * without being told apart, which only a confirmed reload rules out.
  */
 export async function drainOld(
   d: Deployment,
   boundMs: number,
+  stop: AbortSignal,
   proxies: readonly string[] = [...d.switchedAt.keys()],
-): Promise<DrainEnd> {
+): Promise<DrainEnd | undefined> {
   const start = d.deps.clock.now();
-  const states = new Map<string, ProxyDrain>(proxies.map((c) => [c, { container: c, busy: undefined }]));
+  const left = () => start + boundMs - d.deps.clock.now();
+  const states = proxies.map((c): ProxyDrain & { failed: number } => ({
+    container: c,
+    busy: undefined,
+    failed: d.unconfirmed.has(c) ? BLIND_AFTER : 0,
+  }));
+  const asked = () => states.filter((s) => s.busy !== 0 && s.failed < BLIND_AFTER);
   for (;;) {
     await Promise.all(
-      [...states.values()]
-        .filter((s) => s.busy !== 0)
-        .map(async (s) => void (s.busy = await d.proxy.draining(s.container).catch(() => undefined))),
+      asked().map(async (s) => {
+        s.busy = await d.proxy
+          .draining(s.container, Math.min(LOOK_MS, Math.max(DRAIN_POLL_MS, left())))
+          .catch(() => undefined);
+        s.failed = s.busy === undefined ? s.failed + 1 : 0;
+      }),
     );
-    const elapsed = d.deps.clock.now() - start;
-    const end = drainDecision([...states.values()], elapsed, boundMs);
-    if (end || d.deps.signal?.aborted) {
-      return end ?? { ms: elapsed, ended: 'bound', why: `cancelled after ${seconds(elapsed)}` };
-    }
-    // Proxies that cannot tell are not asked again and again: the bound is all that is left for them.
-    if ([...states.values()].every((s) => s.busy === undefined)) {
-      await d.deps.clock.sleep(start + boundMs - d.deps.clock.now(), d.deps.signal);
-    } else {
-      await d.deps.clock.sleep(
-        Math.min(DRAIN_POLL_MS, Math.max(0, start + boundMs - d.deps.clock.now())),
-        d.deps.signal,
-      );
-    }
+    if (stop.aborted) return undefined;
+    const end = drainDecision(states, d.deps.clock.now() - start, boundMs);
+    if (end) return end;
+    // Once no proxy can tell any more, only the bound is left: it is not asked again and again.
+    await d.deps.clock.sleep(asked().length ? Math.min(DRAIN_POLL_MS, Math.max(0, left())) : left(), stop);
+    if (stop.aborted) return undefined;
   }
 }

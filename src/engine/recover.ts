@@ -168,8 +168,9 @@ export async function carryOut(
     d.log.info(
       `Draining ${r.drain}, until the proxies are done with its requests (at most ${d.config.drainMs / 1000} s)`,
     );
-    const end = await drainOld(d, d.config.drainMs, d.runningProxies(seen));
-    d.log.info(`Drain of ${r.drain} ended: ${end.why}.`);
+    const stop = d.deps.signal ?? new AbortController().signal;
+    const end = await drainOld(d, d.config.drainMs, stop, d.runningProxies(seen));
+    if (end) d.log.info(`Drain of ${r.drain} ended: ${end.why}.`);
   }
   return {
     serving: r.color,

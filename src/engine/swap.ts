@@ -114,9 +114,17 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
     }
     if (drainMs || watchMs) {
       await d.phase(drainMs ? 'drain' : 'watch', async () => {
-        const drain = drainMs ? drained(d, old, drainMs) : undefined;
-        if (watchMs) await watchAndDrain(d, s, next, watchMs === 'drain' ? 0 : watchMs, drain, checks);
-        else await drain;
+        // Ended with the phase, whichever way it ends: a failed watch rolls back at once.
+        const stop = new AbortController();
+        const cancel = d.deps.signal ? [d.deps.signal] : [];
+        const drain = drainMs ? drained(d, old, drainMs, AbortSignal.any([stop.signal, ...cancel])) : undefined;
+        try {
+          if (watchMs) await watchAndDrain(d, s, next, watchMs === 'drain' ? 0 : watchMs, drain, checks);
+          else await drain;
+        } finally {
+          stop.abort();
+          await drain;
+        }
         d.checkCancelled('during drain');
         await recheck(d, s, next, checks);
       });
@@ -183,12 +191,13 @@ async function watchAndDrain(
   await watchTraffic(d, watch, { minMs, until: drain }, new Set(checks.map((c) => c.what)));
 }
 
-/** The old color's drain, said in the log and the result when it ends. */
-async function drained(d: Deployment, old: string, boundMs: number): Promise<void> {
+/** The old color's drain, said in the log and the result when it ends (not when `stop` ended it). */
+async function drained(d: Deployment, old: string, boundMs: number, stop: AbortSignal): Promise<void> {
   d.log.info(
     `Draining ${old}: it runs until every proxy is done with the requests it sent there (at most ${boundMs / 1000} s)`,
   );
-  const end = await drainOld(d, boundMs);
+  const end = await drainOld(d, boundMs, stop);
+  if (!end) return;
   d.result.drain = end;
   d.log.info(`Drain of ${old} ended: ${end.why}.`);
 }
@@ -385,16 +394,24 @@ export async function switchProxies(
   }
   const last = tests.pop();
   for (const t of tests) await t();
-  // The journal says the reloads may begin while the last test runs, off the path to the reload: a run that dies
-  // in between leaves the next one a reload that changes nothing, at worst.
+  // The journal says the reloads may begin while the last test runs, off the path to the reload; should the test
+  // fail, it is put back, so that the next run never takes a reload for begun that was not.
+  const reloadedBefore = d.entry?.reloading ?? [];
   const [tested, recorded] = await Promise.allSettled([
     last?.(),
     d.record(phase, { reloading: [...running, ...toStart] }),
   ]);
-  for (const r of [tested, recorded]) if (r.status === 'rejected') throw r.reason;
-  // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing: at
-  // the first canary step already (whose split is not checked: a check may land on either color).
-  const checks = split === undefined || first ? proxyChecks(d, running, listen, s.proxies) : [];
+  if (recorded.status === 'rejected') throw recorded.reason;
+  let checks: VerifyCheck[] = [];
+  try {
+    if (tested.status === 'rejected') throw tested.reason;
+    // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing:
+    // at the first canary step already (whose split is not checked: a check may land on either color).
+    if (split === undefined || first) checks = proxyChecks(d, running, listen, s.proxies);
+  } catch (error) {
+    await d.record(phase, { reloading: reloadedBefore });
+    throw error;
+  }
   for (const c of running) {
     d.trafficOnNew = true;
     st.reloaded = true;

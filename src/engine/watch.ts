@@ -9,6 +9,11 @@ import type { ColorTraffic, TrafficStep, TrafficVerdict, TrafficView, WatchedPro
 
 /** How often the figures are judged: a failing release is rolled back within about this long of the gate's crossing. */
 export const WATCH_POLL_MS = 1_000;
+/**
+ * How long a watch that ends waits for the first line of a proxy that showed none yet: `docker logs --follow` takes
+ * a few tens of ms to print, and a watch as short as a quick drain would otherwise end before it could.
+ */
+export const FIRST_LINE_MS = 1_000;
 
 interface Tally {
   requests: number;
@@ -80,6 +85,9 @@ interface ProxyLog {
   /** Why its log cannot be read; undefined while it is followed. */
   problem?: string;
   following: Promise<void>;
+  /** Settles at its first line. */
+  first: Promise<void>;
+  sawFirst: () => void;
 }
 
 /**
@@ -101,7 +109,9 @@ export class TrafficWatch {
     this.started = d.deps.clock.now();
     for (const c of colors) this.tallies.set(c.color, { requests: 0, errors: 0, latencies: [] });
     for (const [container, at] of d.switchedAt) {
-      const log: ProxyLog = { lines: 0, format: null, following: Promise.resolve() };
+      let sawFirst = () => {};
+      const first = new Promise<void>((resolve) => (sawFirst = resolve));
+      const log: ProxyLog = { lines: 0, format: null, following: Promise.resolve(), first, sawFirst };
       log.following = d.proxy
         .followAccessLog(container, at, (r) => this.count(log, r), this.stopping.signal)
         .then(
@@ -112,14 +122,27 @@ export class TrafficWatch {
     }
   }
 
-  /** Ends the follows, once what they printed is counted. */
-  async stop(): Promise<void> {
+  /**
+   * Ends the follows, once what they printed is counted. With graceMs, a proxy whose log showed no line yet (whose
+   * follow may not have printed yet) gets that long to show its first.
+   */
+  async stop(graceMs = 0): Promise<void> {
+    const silent = [...this.logs.values()].filter((l) => !l.lines && !l.problem);
+    if (graceMs && silent.length && !this.stopping.signal.aborted) {
+      const done = new AbortController();
+      const cancel = this.d.deps.signal ? [this.d.deps.signal] : [];
+      await Promise.race([
+        Promise.all(silent.map((l) => Promise.race([l.first, l.following]))),
+        this.d.deps.clock.sleep(graceMs, AbortSignal.any([done.signal, ...cancel])),
+      ]);
+      done.abort();
+    }
     this.stopping.abort();
     await Promise.all([...this.logs.values()].map((l) => l.following));
   }
 
   private count(log: ProxyLog, r: AccessRecord): void {
-    log.lines++;
+    if (!log.lines++) log.sawFirst();
     log.format = log.format === 'bluegreen' ? 'bluegreen' : r.format;
     if (r.agent === this.d.ownAgent) return;
     // Each upstream tried counts for its color: one that refused or timed out before the other color answered
@@ -260,7 +283,7 @@ export async function watchTraffic(
       }
       d.checkCancelled('during the traffic watch');
       const over = drained && d.deps.clock.now() - start >= window.minMs;
-      if (over) await watch.stop();
+      if (over) await watch.stop(FIRST_LINE_MS);
       const judged = watch.judge();
       if (judged.verdict === 'failed' || over) {
         settle(d, watch, judged, checked);

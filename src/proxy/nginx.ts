@@ -11,8 +11,6 @@ import type { Proxy, ProxyState } from './proxy.js';
 const TIMEOUT_MS = 60_000;
 const RELOAD_CONFIRM_MS = 10_000;
 const STARTED_STABLE_MS = 500;
-/** A drain asks several times a second: one slow answer is let go rather than held up for a minute. */
-const DRAIN_TOP_MS = 5_000;
 /** The longest a follow of a proxy's log may last: a watch is stopped long before (watch-seconds is at most 1 h). */
 const FOLLOW_MS = 2 * 3_600_000;
 
@@ -20,7 +18,7 @@ type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | nu
 
 interface ProxyInspect {
   Name?: string;
-  State?: { Status?: string; Running?: boolean; Restarting?: boolean; StartedAt?: string; Pid?: number };
+  State?: { Status?: string; Running?: boolean; Restarting?: boolean; StartedAt?: string };
   RestartCount?: number;
   Config?: { Labels?: Record<string, string> };
   NetworkSettings?: { Ports?: PortBindings };
@@ -36,12 +34,6 @@ function publishedPorts(ports: PortBindings): ProxyState['published'] {
       published.set(Number(m[1]), { hostIp: binding.HostIp ?? '', hostPort: Number(binding.HostPort) });
   }
   return published;
-}
-
-/** What a reload needs, seen before it: see Nginx.beforeReload. */
-interface BeforeReload {
-  workers: string[] | undefined;
-  masterIsInit: boolean;
 }
 
 export class NginxError extends Error {
@@ -77,28 +69,11 @@ export class Nginx implements Proxy {
   }
 
   planSwitch(container: string): string {
-    return (
-      `docker exec ${container} nginx -T, then docker kill --signal HUP ${container} (docker exec ${container} ` +
-      'nginx -s reload when its first process is not the Nginx master)'
-    );
+    return `docker exec ${container} nginx -T, then docker exec ${container} nginx -s reload`;
   }
 
-  /**
-   * The workers that accept connections before the reload, and whether the container's first process is the Nginx
-   * master (as in the official image): then the reload is a SIGHUP sent by the engine, as `nginx -s reload` sends
-   * it, without starting a process in the container.
-   */
-  async beforeReload(container: string): Promise<BeforeReload> {
-    const [top, pid] = await Promise.all([
-      this.docker(['top', container]).catch(() => undefined),
-      this.docker(['inspect', '--type', 'container', '--format', '{{.State.Pid}}', container]).catch(() => undefined),
-    ]);
-    const processes = top?.exitCode === 0 ? topProcesses(top.stdout) : undefined;
-    const master = processes?.find((p) => p.cmd.startsWith('nginx: master process'));
-    return {
-      workers: top?.exitCode === 0 ? acceptingWorkerPids(top.stdout) : undefined,
-      masterIsInit: Boolean(master && pid?.exitCode === 0 && master.pid === pid.stdout.trim()),
-    };
+  beforeReload(container: string): Promise<string[] | undefined> {
+    return this.acceptingWorkers(container);
   }
 
   describe(target: ProxyTarget): string {
@@ -171,17 +146,13 @@ export class Nginx implements Proxy {
    * the old configuration. This waits until every worker that accepts connections is a new one (old workers
    * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
    * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
-   * `prepared` is beforeReload(), taken off the path to the reload; without it the workers are seen here, and
-   * `nginx -s reload` is sent.
+   * `workers` is beforeReload() taken beforehand (off the path to the reload), or taken here.
    */
-  async reload(container: string, prepared?: Promise<unknown>, signal?: AbortSignal): Promise<boolean> {
-    const seen = (await prepared) as BeforeReload | undefined;
-    const before = seen ? seen.workers : await this.acceptingWorkers(container);
-    if (seen?.masterIsInit) {
-      ensureOk(await this.docker(['kill', '--signal', 'HUP', container]), `SIGHUP to the Nginx master of ${container}`);
-    } else {
-      ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
-    }
+  async reload(container: string, workers?: Promise<unknown>, signal?: AbortSignal): Promise<boolean> {
+    const before = (await (workers ?? this.acceptingWorkers(container))) as string[] | undefined;
+    // Not `docker kill --signal HUP`: the engine would take the container for stopped by hand, and its restart
+    // policy (unless-stopped) would no longer bring it back after a crash or a reboot (moby/moby#41302).
+    ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
     if (!before?.length) return false;
     const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
     for (;;) {
@@ -244,8 +215,8 @@ export class Nginx implements Proxy {
    * Old workers that still finish requests: after a reload each old worker stops accepting, retitles itself "is
    * shutting down", and exits once its last request is done (idle keep-alive connections are closed at once).
    */
-  async draining(container: string): Promise<number | undefined> {
-    const r = await this.docker(['top', container], undefined, DRAIN_TOP_MS).catch(() => undefined);
+  async draining(container: string, timeoutMs: number): Promise<number | undefined> {
+    const r = await this.docker(['top', container], undefined, timeoutMs).catch(() => undefined);
     return r?.exitCode === 0 ? shuttingDownWorkers(r.stdout) : undefined;
   }
 

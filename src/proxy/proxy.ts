@@ -56,7 +56,7 @@ export interface Proxy {
    * How many of the proxy's processes still finish requests they took before its last reload (0: none, so none can
    * reach the color it pointed at before); undefined when that cannot be seen.
    */
-  draining(container: string): Promise<number | undefined>;
+  draining(container: string, timeoutMs: number): Promise<number | undefined>;
   /** Each proxy container that exists. */
   inspect(containers: string[]): Promise<Map<string, ProxyState>>;
   /** Restarts a proxy that could not run before its include named a color. */

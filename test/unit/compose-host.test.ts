@@ -118,7 +118,7 @@ describe.each(VERSIONS)('one-off and crash-looping containers (compose %s)', (_,
     const up = host.calls.indexOf(compose('green', 'up -d --no-deps --build app-green'));
     const probes = host.calls
       .slice(up)
-      .filter((c) => c.startsWith('docker inspect --type container ') && !c.includes('--format'))
+      .filter((c) => c.startsWith('docker inspect --type container '))
       .slice(1);
     expect(probes.length).toBeGreaterThan(0);
     for (const probe of probes) expect(probe).toBe(`docker inspect --type container ${fakeId('app-green')}`);

@@ -305,24 +305,6 @@ describe('failures and the rollback that follows', () => {
     expect(result.error).toMatch(/proxy does not read the include .*Mount its directory/);
   });
 
-  it("Nginx's master is the container's first process (the official image): the reload is a SIGHUP from the engine", async () => {
-    const { host, run } = await setup({ live: 'blue' });
-    host.masterIsInit = true;
-    const result = await run();
-    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
-    expect(host.changes).toEqual([UP_GREEN, 'docker kill --signal HUP proxy', STOP_BLUE]);
-    expect(host.servedColor('proxy')).toBe('green');
-    expect(host.calls).toContain('docker inspect --type container --format "{{.State.Pid}}" proxy');
-  });
-
-  it('a first process that is not the master (an init, a script): nginx -s reload in the container', async () => {
-    const { host, run } = await setup({ live: 'blue' });
-    const result = await run();
-    expect(result.status).toBe('deployed');
-    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
-    expect(host.calls.filter((c) => c.startsWith('docker kill'))).toEqual([]);
-  });
-
   it('reload fails: includes restored, proxies reloaded back, new color stopped', async () => {
     const { host, files, log, run } = await setup({ live: 'blue' });
     const before = files.data.get(INCLUDE);

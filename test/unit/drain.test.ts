@@ -6,7 +6,7 @@ import { DRAIN_POLL_MS, drainDecision } from '../../src/engine/drain.js';
 import { execute } from '../../src/engine/deployment.js';
 import { renderInclude } from '../../src/proxy/include.js';
 import { acceptingWorkerPids, shuttingDownWorkers } from '../../src/proxy/nginx.js';
-import { RELOAD, setup, STOP_BLUE, UP_GREEN } from './deploy-setup.js';
+import { eachWatchPoll, RELOAD, setup, STOP_BLUE, UP_GREEN } from './deploy-setup.js';
 
 /** `docker top` of the official Nginx image (Docker 20.10 and 26 print the same columns), a worker shutting down. */
 const TOP = [
@@ -88,6 +88,30 @@ describe('the decision', () => {
   });
 });
 
+describe('the journal beside the last nginx -T', () => {
+  it('records that reloads may begin while the test runs; a failed test takes it back before the undo', async () => {
+    const ok = await setup({ live: 'blue' });
+    await ok.run();
+    const phases = ok.journal.written.map((e) => [e.phase, e.reloading.length]);
+    expect(phases.slice(0, 3)).toEqual([
+      ['up', 0],
+      ['switch', 0],
+      ['switch', 1],
+    ]);
+    const rejected = await setup({ live: 'blue' });
+    rejected.host.nginxRejects = (content) => content.includes('app-green');
+    const result = await rejected.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1 });
+    expect(rejected.journal.written.map((e) => [e.phase, e.reloading.length])).toEqual([
+      ['up', 0],
+      ['switch', 0],
+      ['switch', 1],
+      ['switch', 0],
+      ['undo', 0],
+    ]);
+  });
+});
+
 describe('the drain of a deploy on the fake host', () => {
   it("ends when the proxy's old worker exits: 1.8 s, asked every 0.2 s; then the old color stops", async () => {
     const { host, log, run } = await setup({ live: 'blue' });
@@ -104,10 +128,11 @@ describe('the drain of a deploy on the fake host', () => {
     expect(log.text).toContain('Drain of blue ended: every old worker of proxy exited after 1.8 s.');
   });
 
-  it('nothing in flight: it ends at its first look, at once', async () => {
+  it('nothing in flight: it ends at its first look, at once, and the watch as long as it still reads the log', async () => {
     const { run } = await setup({ live: 'blue' });
     const result = await run();
     expect(result.drain).toEqual({ ms: 0, ended: 'drained', why: 'every old worker of proxy exited after 0.0 s' });
+    expect(result.traffic).toMatchObject({ verdict: 'too few requests', proxies: [{ watched: true, lines: 1 }] });
   });
 
   it('a worker busy past drain-seconds: the old color is stopped at the bound, and the result says why', async () => {
@@ -123,7 +148,7 @@ describe('the drain of a deploy on the fake host', () => {
     expect(host.changes.at(-1)).toBe(STOP_BLUE);
   });
 
-  it('a proxy whose workers cannot be seen (docker top refused): the bound, asked once, not every 0.2 s', async () => {
+  it('a proxy whose workers cannot be seen (docker top refused): the bound, not asked every 0.2 s', async () => {
     const { host, clock, run } = await setup({ live: 'blue', raw: { 'watch-seconds': '0' } });
     host.injections.push((command) =>
       command === 'docker top proxy' ? { exitCode: 1, stderr: 'Error response from daemon: not supported' } : undefined,
@@ -135,9 +160,35 @@ describe('the drain of a deploy on the fake host', () => {
       ended: 'bound',
       why: 'drain-seconds (10.0 s) reached: the workers of proxy cannot be seen',
     });
-    // Before the reload, after it (which cannot confirm it either), and once by the drain: then only the bound.
-    expect(host.calls.filter((c) => c === 'docker top proxy')).toHaveLength(3);
+    // Before the reload only: the reload cannot be confirmed, so the drain does not ask, and waits for its bound.
+    expect(host.calls.filter((c) => c === 'docker top proxy')).toHaveLength(1);
     expect(clock.slept).toContain(10_000);
+  });
+
+  it('a look that fails now and then is asked again: the drain still ends when the old worker exits', async () => {
+    const { host, run } = await setup({ live: 'blue', raw: { 'watch-seconds': '0' } });
+    host.oldWorkersBusyMs = 1_000;
+    let looks = 0;
+    // The look before the reload and the two that confirm it pass; the drain's first two fail.
+    host.injections.push((command) =>
+      command === 'docker top proxy' && [4, 5].includes(++looks)
+        ? { exitCode: 1, stderr: 'Error response from daemon: context deadline exceeded' }
+        : undefined,
+    );
+    const result = await run();
+    expect(result.drain).toEqual({ ms: 1_000, ended: 'drained', why: 'every old worker of proxy exited after 1.0 s' });
+  });
+
+  it('a watch that fails ends the drain with it: no look at the proxy after the rollback', async () => {
+    const { host, clock, run } = await setup({ live: 'blue' });
+    host.oldWorkersBusyMs = 30_000;
+    eachWatchPoll(clock, host, () => host.userRequests('proxy', 40, (i) => (i % 2 ? 500 : 200)));
+    const result = await run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1 });
+    expect(result.drain).toBeUndefined();
+    const looks = host.calls.filter((c) => c === 'docker top proxy').length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(host.calls.filter((c) => c === 'docker top proxy').length).toBe(looks);
   });
 
   it('two proxies: the drain lasts until the slower one is done', async () => {

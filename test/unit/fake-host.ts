@@ -300,8 +300,6 @@ export class FakeHost implements Runner, Http {
   oldWorkersBusyMs = 0;
   /** The same, for one proxy. */
   readonly proxyBusyMs = new Map<string, number>();
-  /** The proxies' first process is the Nginx master (the official image), so SIGHUP reloads it; else an init. */
-  masterIsInit = false;
   /**
    * The proxies that log each request to their output, in the README's format, as `docker logs --timestamps`
    * shows it: Docker's receive time (ms, and a sequence that keeps the stamps of one ms apart) and the line.
@@ -748,21 +746,13 @@ export class FakeHost implements Runner, Http {
   ): RunResult {
     if (args[0] === 'inspect') {
       let type: string | undefined;
-      let format: string | undefined;
       const refs: string[] = [];
       for (let i = 1; i < args.length; i++) {
         const a = args[i] as string;
         if (a === '--type') type = args[++i];
         else if (a.startsWith('--type=')) type = a.slice('--type='.length);
-        else if (a === '--format') format = args[++i];
         else if (a.startsWith('-')) return err(`unknown flag: ${a}`);
         else refs.push(a);
-      }
-      if (format !== undefined) {
-        // The one format the tool asks of a proxy: its first process (1, the master of `docker top`, or an init).
-        const proxy = this.proxies.get(refs[0] ?? '');
-        if (format !== '{{.State.Pid}}' || !proxy) return err(`unexpected docker ${args.join(' ')}`);
-        return ok(`${proxy.running ? (this.masterIsInit ? 1 : 4242) : 0}\n`);
       }
       // Real docker prints what it found and exits 1 naming what it did not.
       const found: object[] = [];
@@ -891,15 +881,6 @@ export class FakeHost implements Runner, Http {
         this.reloadProxy(args[1] ?? '', proxy);
         return ok();
       }
-    }
-    if (args[0] === 'kill' && args[1] === '--signal' && args[2] === 'HUP') {
-      const proxy = this.proxies.get(args[3] ?? '');
-      if (!proxy?.running) return err(`Error response from daemon: Container ${args[3]} is not running`);
-      // Nginx's master reloads on SIGHUP; with a bad config it logs the error and keeps the old one.
-      if (this.masterIsInit && ![...this.includesOf(proxy).values()].some((c) => this.nginxRejects?.(c))) {
-        this.reloadProxy(args[3] ?? '', proxy);
-      }
-      return ok(`${args[3]}\n`);
     }
     return err(`unexpected docker command ${args.join(' ')}`);
   }
