@@ -23,7 +23,7 @@ import { CLI_BUNDLE, ROOT, stackInputs } from './lib/action.mjs';
 import { canaryChart } from './lib/canary-svg.mjs';
 import { failed, KIND_LABELS, startLoad } from './lib/load.mjs';
 import { machineInfo } from './lib/machine.mjs';
-import { abort, isAborting, now, run, sleep } from './lib/proc.mjs';
+import { isAborting, now, onInterrupt, requireEngine, run, sleep } from './lib/proc.mjs';
 import { createStack } from './lib/stack.mjs';
 
 const OUT = path.join(ROOT, 'bench/results/canary');
@@ -259,19 +259,10 @@ function cleanup() {
   cleaning ??= Promise.all(stacks.map((s) => s.cleanup()));
   return cleaning;
 }
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, async () => {
-    console.error(`\n${signal}: stopping and removing the benchmark's containers, networks and files...`);
-    abort();
-    await cleanup();
-    process.exit(130);
-  });
-}
+onInterrupt(cleanup);
 
 async function preflight() {
-  if ((await run('docker', ['info'], { timeoutMs: 30_000 })).code !== 0) {
-    throw new Error('No Docker engine answers (`docker info` failed). Start one first: sudo bash scripts/provision.sh');
-  }
+  await requireEngine();
   if ((await run('docker-compose', ['version'])).code !== 0) throw new Error('`docker-compose` is missing');
   // dist/ is another engineer's (and CI's) to build: never rebuilt from here.
   await fs.access(CLI_BUNDLE).catch(() => {

@@ -46,7 +46,7 @@ import {
   dnsTeardown,
   noReloadConfs,
 } from './lib/no-reload.mjs';
-import { abort, isAborting, now, run, runOk, sleep } from './lib/proc.mjs';
+import { isAborting, now, onInterrupt, requireEngine, run, runOk, sleep } from './lib/proc.mjs';
 import { eventFigures, summarizeEvents } from './lib/reload-metrics.mjs';
 import { reloadMarkdown, SCENARIOS } from './lib/reload-report.mjs';
 import { createStack, HEALTH_PATH } from './lib/stack.mjs';
@@ -101,19 +101,10 @@ function cleanup() {
   })();
   return cleaning;
 }
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, async () => {
-    console.error(`\n${signal}: stopping and removing the benchmark's containers, networks and files...`);
-    abort();
-    await cleanup();
-    process.exit(130);
-  });
-}
+onInterrupt(cleanup);
 
 async function preflight() {
-  if ((await run('docker', ['info'], { timeoutMs: 30_000 })).code !== 0) {
-    throw new Error('No Docker engine answers (`docker info` failed). Start one first: sudo bash scripts/provision.sh');
-  }
+  await requireEngine();
   if (!(await composeVersion(COMPOSE.v2))) throw new Error('`docker compose` (Compose v2) does not answer');
   // dist/ is another engineer's (and CI's) to build: never rebuilt from here.
   await fs.access(CLI_BUNDLE).catch(() => {

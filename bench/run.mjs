@@ -29,7 +29,7 @@ import { composeCli, composeVersion, composeVersionOf } from './lib/compose.mjs'
 import { KINDS, startLoad } from './lib/load.mjs';
 import { coldStart, machineInfo } from './lib/machine.mjs';
 import { summarize, swapFigures } from './lib/metrics.mjs';
-import { abort, isAborting, now, run, sleep, watch } from './lib/proc.mjs';
+import { isAborting, now, onInterrupt, requireEngine, run, sleep, watch } from './lib/proc.mjs';
 import { markdown, ratio } from './lib/report.mjs';
 import { createStack, readyTime, startedTime } from './lib/stack.mjs';
 import { swapChart } from './lib/svg.mjs';
@@ -86,9 +86,7 @@ const TOOLS = {
 
 /** The engine, the chosen compose, curl and the bundles must be there, or nothing can be measured. */
 async function preflight(config) {
-  if ((await run('docker', ['info'], { timeoutMs: 30_000 })).code !== 0) {
-    throw new Error('No Docker engine answers (`docker info` failed). Start one first: sudo bash scripts/provision.sh');
-  }
+  await requireEngine();
   const compose = composeCli(config.compose);
   if (!(await composeVersion(compose))) {
     throw new Error(
@@ -209,14 +207,7 @@ function cleanup() {
   cleaning ??= Promise.all(stacks.map((s) => s.cleanup()));
   return cleaning;
 }
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, async () => {
-    console.error(`\n${signal}: stopping and removing the benchmark's containers, networks and files...`);
-    abort();
-    await cleanup();
-    process.exit(130);
-  });
-}
+onInterrupt(cleanup);
 
 /** Which benchmark made the figures: its format, and the commit of bench/, dist/ and action.yml. */
 async function benchInfo() {

@@ -112,3 +112,22 @@ export function abort() {
     }
   }
 }
+
+/** On Ctrl-C or SIGTERM: ends what runs, removes what the benchmark created (cleanup), and exits 130. */
+export function onInterrupt(cleanup) {
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, async () => {
+      console.error(`\n${signal}: stopping and removing the benchmark's containers, networks and files...`);
+      abort();
+      await cleanup();
+      process.exit(130);
+    });
+  }
+}
+
+/** A Docker engine must answer, or nothing can be measured. */
+export async function requireEngine() {
+  if ((await run('docker', ['info'], { timeoutMs: 30_000 })).code !== 0) {
+    throw new Error('No Docker engine answers (`docker info` failed). Start one first: sudo bash scripts/provision.sh');
+  }
+}
