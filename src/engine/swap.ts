@@ -375,7 +375,6 @@ export async function switchProxies(
   const phase = split === undefined ? 'switch' : 'canary';
   await d.record(phase, { includes });
   const live = s.live ?? '';
-  const tests: (() => Promise<void>)[] = [];
   for (const inc of s.includes) {
     const content =
       split === undefined
@@ -390,28 +389,14 @@ export async function switchProxies(
     );
     if (first) st.written.push({ target: inc.target, previous: inc.content });
     await d.proxy.write(inc.target, content);
-    if (!toStart.has(inc.target.container)) tests.push(() => test(inc.target, content));
+    if (!toStart.has(inc.target.container)) await test(inc.target, content);
   }
-  const last = tests.pop();
-  for (const t of tests) await t();
-  // The journal says the reloads may begin while the last test runs, off the path to the reload; should the test
-  // fail, it is put back, so that the next run never takes a reload for begun that was not.
-  const reloadedBefore = d.entry?.reloading ?? [];
-  const [tested, recorded] = await Promise.allSettled([
-    last?.(),
-    d.record(phase, { reloading: [...running, ...toStart] }),
-  ]);
-  if (recorded.status === 'rejected') throw recorded.reason;
-  let checks: VerifyCheck[] = [];
-  try {
-    if (tested.status === 'rejected') throw tested.reason;
-    // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing:
-    // at the first canary step already (whose split is not checked: a check may land on either color).
-    if (split === undefined || first) checks = proxyChecks(d, running, listen, s.proxies);
-  } catch (error) {
-    await d.record(phase, { reloading: reloadedBefore });
-    throw error;
-  }
+  // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing: at
+  // the first canary step already (whose split is not checked: a check may land on either color).
+  const checks = split === undefined || first ? proxyChecks(d, running, listen, s.proxies) : [];
+  // Only once every test passed: `status` and the next run take a proxy whose reload may have begun for one that
+  // may serve the new color.
+  await d.record(phase, { reloading: [...running, ...toStart] });
   for (const c of running) {
     d.trafficOnNew = true;
     st.reloaded = true;
