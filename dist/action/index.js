@@ -63184,9 +63184,15 @@ class TrafficWatch {
         };
         const before = this.d.result.traffic?.steps ?? [];
         const total = watch_figures(this.d.trafficTotal);
+        // A step too short to judge (the watch after a quick drain) does not undo what the canary steps before it
+        // showed: the release is then judged on all its requests so far.
+        const overall = verdict === 'too few requests' && before.length
+            ? judge(this.d.trafficTotal, this.d.config.watch, this.next)
+            : { verdict, detail };
+        const kept = overall.verdict === 'passed' ? overall : { verdict, detail };
         this.d.result.traffic = {
-            verdict,
-            detail,
+            verdict: kept.verdict,
+            detail: kept.verdict === verdict ? detail : `${kept.detail}, over every step`,
             color: this.next,
             requests: total.requests,
             errors: total.errors,

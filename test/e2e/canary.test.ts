@@ -191,6 +191,8 @@ describe('canary steps before the switch', () => {
         'canary-steps': '10,50',
         'canary-interval': String(interval),
         'min-requests': '10',
+        // The drain ends as soon as blue's old workers are gone: the watch after the switch is given a window.
+        'watch-seconds': '2',
       });
       // During the first step: what status says, and the include as written.
       await deploy.live.seen(/Watching 10% of the requests/);
@@ -307,6 +309,7 @@ describe('canary steps before the switch', () => {
         'canary-steps': '50',
         'canary-interval': '4',
         'min-requests': '10',
+        'watch-seconds': '2',
       });
       await deploy.live.seen(/Watching 50% of the requests/);
       const edgeInclude = await docker([

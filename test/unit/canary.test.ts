@@ -208,6 +208,19 @@ const CANARY = { 'canary-steps': '10,50', 'canary-interval': '5' };
 const EDGE_INC = '/etc/nginx/conf.d/edge/service-url.inc';
 
 describe('canary steps on the fake host', () => {
+  it('steps that passed, then a drain too quick to judge: the release passes on all its requests', async () => {
+    const s = await setup({ live: 'blue', raw: CANARY });
+    usersThroughProxy(s, 100);
+    const result = await s.run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
+    const t = result.traffic;
+    expect(t?.steps.map((x) => x.verdict)).toEqual(['passed', 'passed', 'too few requests']);
+    expect(t).toMatchObject({
+      verdict: 'passed',
+      detail: '300 requests to green, 0 failed (0.0%), p95 5 ms, over every step',
+    });
+  });
+
   it('10% then 50% then all: each step written, tested, reloaded and watched; then the switch, watch and drain', async () => {
     const s = await setup({ live: 'blue', raw: CANARY });
     // Blue's old workers stay busy past drain-seconds: the watch after the switch lasts the whole 10 s drain.
