@@ -269,7 +269,9 @@ describe('the traffic watch after the switch', () => {
         const t = await expectRolledBack(stack, deploy, from, to);
         console.log(`traffic: ${JSON.stringify(t)}`);
         expect(t.requests).toBeGreaterThanOrEqual(20);
-        expect(t.errorRate).toBeGreaterThan(30);
+        // The combined format tells no upstream: the old color's requests that end after the reload count for the
+        // new color too, and dilute its 50% (28% seen on Engine 26); still far above max-error-rate.
+        expect(t.errorRate).toBeGreaterThan(15);
         expect(t.errorRate).toBeLessThan(70);
         expectProxyWatched(stack, t, 'combined');
         expectNothingLost(report, to);
