@@ -63106,10 +63106,9 @@ class TrafficWatch {
         const silent = [...this.logs.values()].filter((l) => !l.lines && !l.problem);
         if (graceMs && silent.length && !this.stopping.signal.aborted) {
             const done = new AbortController();
-            const cancel = this.d.deps.signal ? [this.d.deps.signal] : [];
             await Promise.race([
                 Promise.all(silent.map((l) => Promise.race([l.first, l.following]))),
-                this.d.deps.clock.sleep(graceMs, AbortSignal.any([done.signal, ...cancel])),
+                this.d.deps.clock.sleep(graceMs, this.d.orCancel(done.signal)),
             ]);
             done.abort();
         }
@@ -63243,13 +63242,12 @@ async function watchTraffic(d, watch, window, checked) {
         wake.abort();
     };
     void window.until?.then(woken, woken);
-    const cancel = d.deps.signal ? [d.deps.signal] : [];
     try {
         for (;;) {
             const left = start + window.minMs - d.deps.clock.now();
             if (!drained || left > 0) {
                 const ms = left > 0 ? Math.min(WATCH_POLL_MS, left) : WATCH_POLL_MS;
-                await d.deps.clock.sleep(ms, drained ? d.deps.signal : AbortSignal.any([wake.signal, ...cancel]));
+                await d.deps.clock.sleep(ms, drained ? d.deps.signal : d.orCancel(wake.signal));
             }
             d.checkCancelled('during the traffic watch');
             const over = drained && d.deps.clock.now() - start >= window.minMs;
@@ -63389,8 +63387,7 @@ async function swap(d, s, next, starts) {
             await d.phase(drainMs ? 'drain' : 'watch', async () => {
                 // Ended with the phase, whichever way it ends: a failed watch rolls back at once.
                 const stop = new AbortController();
-                const cancel = d.deps.signal ? [d.deps.signal] : [];
-                const drain = drainMs ? drained(d, old, drainMs, AbortSignal.any([stop.signal, ...cancel])) : undefined;
+                const drain = drainMs ? drained(d, old, drainMs, d.orCancel(stop.signal)) : undefined;
                 try {
                     if (watchMs)
                         await watchAndDrain(d, s, next, watchMs === 'drain' ? 0 : watchMs, drain, checks);
@@ -64680,6 +64677,10 @@ class Deployment {
     /** A probe that gives up at once when the run is cancelled. */
     cancellable(probe) {
         return async (timeoutMs) => this.deps.signal?.aborted ? { ok: false, fatal: true, detail: 'cancelled' } : probe(timeoutMs);
+    }
+    /** A signal that aborts with `signal` or with the run's cancel, whichever comes first. */
+    orCancel(signal) {
+        return this.deps.signal ? AbortSignal.any([signal, this.deps.signal]) : signal;
     }
     /** The undo itself is never cancelled. */
     checkCancelled(when) {

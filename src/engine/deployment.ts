@@ -347,6 +347,11 @@ export class Deployment {
       this.deps.signal?.aborted ? { ok: false, fatal: true, detail: 'cancelled' } : probe(timeoutMs);
   }
 
+  /** A signal that aborts with `signal` or with the run's cancel, whichever comes first. */
+  orCancel(signal: AbortSignal): AbortSignal {
+    return this.deps.signal ? AbortSignal.any([signal, this.deps.signal]) : signal;
+  }
+
   /** The undo itself is never cancelled. */
   checkCancelled(when: string): void {
     if (this.deps.signal?.aborted && !this.undoing) {

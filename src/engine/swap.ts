@@ -24,7 +24,7 @@ const DOCKER_HEALTH_WATCH_MS = 100;
  * How often the app is asked while nothing answers on its port at all (it is still starting): a refused connection
  * costs nothing, and is the moment a deploy waits for. Its containers are still inspected every health-interval.
  */
-export const SILENT_PROBE_MS = 50;
+const SILENT_PROBE_MS = 50;
 
 /** One check through a proxy after the switch. */
 export interface VerifyCheck {
@@ -116,8 +116,7 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
       await d.phase(drainMs ? 'drain' : 'watch', async () => {
         // Ended with the phase, whichever way it ends: a failed watch rolls back at once.
         const stop = new AbortController();
-        const cancel = d.deps.signal ? [d.deps.signal] : [];
-        const drain = drainMs ? drained(d, old, drainMs, AbortSignal.any([stop.signal, ...cancel])) : undefined;
+        const drain = drainMs ? drained(d, old, drainMs, d.orCancel(stop.signal)) : undefined;
         try {
           if (watchMs) await watchAndDrain(d, s, next, watchMs === 'drain' ? 0 : watchMs, drain, checks);
           else await drain;

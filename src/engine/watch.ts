@@ -130,10 +130,9 @@ export class TrafficWatch {
     const silent = [...this.logs.values()].filter((l) => !l.lines && !l.problem);
     if (graceMs && silent.length && !this.stopping.signal.aborted) {
       const done = new AbortController();
-      const cancel = this.d.deps.signal ? [this.d.deps.signal] : [];
       await Promise.race([
         Promise.all(silent.map((l) => Promise.race([l.first, l.following]))),
-        this.d.deps.clock.sleep(graceMs, AbortSignal.any([done.signal, ...cancel])),
+        this.d.deps.clock.sleep(graceMs, this.d.orCancel(done.signal)),
       ]);
       done.abort();
     }
@@ -280,13 +279,12 @@ export async function watchTraffic(
     wake.abort();
   };
   void window.until?.then(woken, woken);
-  const cancel = d.deps.signal ? [d.deps.signal] : [];
   try {
     for (;;) {
       const left = start + window.minMs - d.deps.clock.now();
       if (!drained || left > 0) {
         const ms = left > 0 ? Math.min(WATCH_POLL_MS, left) : WATCH_POLL_MS;
-        await d.deps.clock.sleep(ms, drained ? d.deps.signal : AbortSignal.any([wake.signal, ...cancel]));
+        await d.deps.clock.sleep(ms, drained ? d.deps.signal : d.orCancel(wake.signal));
       }
       d.checkCancelled('during the traffic watch');
       const over = drained && d.deps.clock.now() - start >= window.minMs;
