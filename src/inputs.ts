@@ -45,6 +45,11 @@ export const INPUTS = [
     help: 'compose project (-p); may contain {color} to run each color as its own project',
   },
   { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
+  {
+    name: 'docker-api',
+    default: 'auto',
+    help: "auto: the engine's API on its local socket for inspect, top, exec and cp; off: the docker CLI for all",
+  },
   { name: 'colors', default: 'blue,green', help: 'the two color names' },
   { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
   { name: 'build', default: 'true', help: 'pass --build to up' },

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config/config.js';
 import { configTable, DEFAULT_FILES, effectiveInputs, resolveInputs, type Layered } from './config/sources.js';
 import { describeEndpoint, endpointOf, onEndpoint } from './docker/docker.js';
+import { localApiSocket, socketTransport, viaEngineApi } from './docker/engine-api.js';
 import { dockerJournal } from './docker/journal.js';
 import { dockerLocks } from './docker/lock.js';
 import { execute } from './engine/deployment.js';
@@ -99,8 +100,11 @@ export async function runCommand(given: Given, log: Logger, signal?: AbortSignal
       );
     }
     const endpoint = endpointOf(process.env);
-    log.info(`Docker engine: ${describeEndpoint(endpoint)}`);
-    const runner = onEndpoint(createExecaRunner(), endpoint);
+    const cli = onEndpoint(createExecaRunner(), endpoint);
+    const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
+    const api = socket ? `; its API on ${socket} for inspect, top, exec and cp` : '';
+    log.info(`Docker engine: ${describeEndpoint(endpoint)}${api}`);
+    const runner = socket ? viaEngineApi(cli, socketTransport(socket)) : cli;
     const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
     const journal = dockerJournal(runner);
     const processes = procProcesses(systemClock);

@@ -19349,6 +19349,11 @@ const INPUTS = [
         help: 'compose project (-p); may contain {color} to run each color as its own project',
     },
     { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
+    {
+        name: 'docker-api',
+        default: 'auto',
+        help: "auto: the engine's API on its local socket for inspect, top, exec and cp; off: the docker CLI for all",
+    },
     { name: 'colors', default: 'blue,green', help: 'the two color names' },
     { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
     { name: 'build', default: 'true', help: 'pass --build to up' },
@@ -19703,6 +19708,7 @@ const schema = object({
         }
     }),
     'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose']),
+    'docker-api': choice('docker-api', ['auto', 'off']),
     colors: config_text('colors').transform((v, ctx) => {
         const colors = splitList(v);
         if (colors.length !== 2)
@@ -19903,6 +19909,7 @@ async function config_validate(raw, files, escapedNewlines) {
         colorFile: p['color-file'],
         projectName: p['project-name'],
         composeCommand: p['compose-command'],
+        dockerApi: p['docker-api'],
         colors: p.colors,
         ports: p.ports,
         build: p.build,
@@ -20721,10 +20728,11 @@ function onEndpoint(runner, endpoint) {
     };
 }
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:http"
+const external_node_http_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
+var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_namespaceObject);
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
@@ -22069,7 +22077,7 @@ const npmRunPathEnv = ({env = external_node_process_namespaceObject.env, ...opti
 };
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./node_modules/execa/lib/return/final-error.js
 // When the subprocess fails, this is the error instance being returned.
 // If another error instance is being thrown, it is kept as `error.cause`.
@@ -22669,7 +22677,7 @@ const killOnTimeout = async ({kill, forceKillAfterDelay, context, controllerSign
 	}
 
 	try {
-		await (0,promises_namespaceObject.setTimeout)(forceKillAfterDelay, undefined, {signal: controllerSignal});
+		await (0,external_node_timers_promises_namespaceObject.setTimeout)(forceKillAfterDelay, undefined, {signal: controllerSignal});
 		if (kill('SIGKILL')) {
 			context.isForcefullyTerminated ??= true;
 		}
@@ -23050,7 +23058,7 @@ const onMessage = async ({anyProcess, channel, isSubprocess, ipcEmitter}, wrappe
 		// eslint-disable-next-line no-await-in-loop
 		await waitForOutgoingMessages(anyProcess, ipcEmitter, wrappedMessage);
 		// eslint-disable-next-line no-await-in-loop
-		await promises_namespaceObject.scheduler.yield();
+		await external_node_timers_promises_namespaceObject.scheduler.yield();
 
 		// eslint-disable-next-line no-await-in-loop
 		const message = await handleStrictRequest({
@@ -23444,7 +23452,7 @@ const startIpc = async ({anyProcess, channel, isSubprocess, ipc}) => {
 	}
 
 	getIpcEmitter(anyProcess, channel, isSubprocess);
-	await promises_namespaceObject.scheduler.yield();
+	await external_node_timers_promises_namespaceObject.scheduler.yield();
 };
 
 let cancelListening = false;
@@ -23559,7 +23567,7 @@ const throwOnTimeout = (subprocess, timeout, context, controller) => timeout ===
 	: [killAfterTimeout(subprocess, timeout, context, controller)];
 
 const killAfterTimeout = async (subprocess, timeout, context, {signal}) => {
-	await (0,promises_namespaceObject.setTimeout)(timeout, undefined, {signal});
+	await (0,external_node_timers_promises_namespaceObject.setTimeout)(timeout, undefined, {signal});
 	context.terminationReason ??= 'timeout';
 	subprocess.kill();
 	throw new DiscardedError();
@@ -23718,6 +23726,8 @@ const ENCODING_ALIASES = {
 
 const serializeEncoding = encoding => typeof encoding === 'string' ? `"${encoding}"` : String(encoding);
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./node_modules/execa/lib/arguments/cwd.js
 
 
@@ -28637,7 +28647,7 @@ const logOutputAsync = async ({stream, onStreamEnd, fdNumber, encoding, allMixed
 // When using `buffer: false`, users need to read `subprocess.stdout|stderr|all` right away
 // See https://github.com/sindresorhus/execa/issues/730 and https://github.com/sindresorhus/execa/pull/729#discussion_r1465496310
 const resumeStream = async stream => {
-	await (0,promises_namespaceObject.setImmediate)();
+	await (0,external_node_timers_promises_namespaceObject.setImmediate)();
 	if (stream.readableFlowing === null) {
 		stream.resume();
 	}
@@ -30001,6 +30011,358 @@ function forwardLines(subprocess, onLine) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/docker/engine-api.ts
+
+
+
+
+
+/**
+ * The Docker Engine API on the engine's local socket, for the calls a deploy makes most often and on its critical
+ * path: inspect, top, exec, cp, and the create/rm of its lock and journal containers. Each docker CLI call costs
+ * 20 to 140 ms of process start-up and connection set-up (a `docker cp` from stdin the most); the same request on
+ * the socket takes a few. Everything else (compose, stop, logs, and every call to a tcp://, ssh:// or context
+ * endpoint, whose TLS and SSH settings only the CLI knows) stays with the CLI.
+ *
+ * It is a Runner: callers keep asking for `docker inspect ...`, and get what the CLI would print (the same JSON,
+ * exit codes and the daemon's error messages), so that every caller and fake stays as it is.
+ */
+/** The oldest API both Debian 12's Engine 20.10 and current engines answer, pinned so that shapes do not move. */
+const API_VERSION = 'v1.41';
+/** The engine could not be reached at all: nothing was sent, so the CLI may do the same call instead. */
+class ApiUnreachable extends Error {
+}
+/** Errors of connecting: the request never reached the engine. */
+const CONNECT_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTSOCK']);
+/** The API over a unix socket or a Windows named pipe. A connection per request: on a local socket it costs µs. */
+function socketTransport(socketPath) {
+    return {
+        request: ({ method, path: p, body, signal }) => new Promise((resolve, reject) => {
+            const raw = body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body);
+            const type = body instanceof Uint8Array ? 'application/x-tar' : 'application/json';
+            const req = external_node_http_default().request({
+                socketPath,
+                method,
+                path: `/${API_VERSION}${p}`,
+                agent: false,
+                signal,
+                headers: raw === undefined ? { Host: 'docker' } : { Host: 'docker', 'Content-Type': type },
+            }, (res) => {
+                const chunks = [];
+                res.on('data', (c) => chunks.push(c));
+                res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+                res.on('error', reject);
+            });
+            req.on('error', (e) => reject(e.code && CONNECT_ERRORS.has(e.code) ? new ApiUnreachable(`${socketPath}: ${e.message}`) : e));
+            req.end(raw);
+        }),
+    };
+}
+/**
+ * The socket of the engine the docker CLI would reach, when it is a local one: DOCKER_HOST=unix:// or npipe://, or
+ * neither DOCKER_HOST nor DOCKER_CONTEXT nor a current context other than the default in the CLI's config.
+ */
+async function localApiSocket(endpoint, env, readText = (file) => (0,promises_namespaceObject.readFile)(file, 'utf8'), platform = process.platform) {
+    if (endpoint.host) {
+        if (endpoint.host.startsWith('unix://'))
+            return endpoint.host.slice('unix://'.length) || undefined;
+        if (endpoint.host.startsWith('npipe://'))
+            return endpoint.host.slice('npipe://'.length).replace(/\//g, '\\');
+        return undefined;
+    }
+    if (endpoint.context && endpoint.context !== 'default')
+        return undefined;
+    if (!endpoint.context) {
+        // os.homedir() is where the CLI looks too: HOME on Linux and macOS, USERPROFILE on Windows.
+        const dir = env.DOCKER_CONFIG?.trim() || external_node_path_default().join(external_node_os_default().homedir(), '.docker');
+        let current;
+        try {
+            current = JSON.parse(await readText(external_node_path_default().join(dir, 'config.json')))
+                .currentContext;
+        }
+        catch {
+            // No config file, or one the CLI would also ignore: the default context.
+        }
+        if (typeof current === 'string' && current !== '' && current !== 'default')
+            return undefined;
+    }
+    return platform === 'win32' ? '\\\\.\\pipe\\docker_engine' : '/var/run/docker.sock';
+}
+/**
+ * Serves the docker commands it knows over the API and hands every other one to `cli`, unchanged. When the socket
+ * cannot be reached, that call and every later one go to the CLI, which then says what is wrong in its own words.
+ */
+function viaEngineApi(cli, transport) {
+    let reachable = true;
+    return {
+        async run(file, args, options) {
+            const call = file === 'docker' && reachable ? apiCall(args, options) : undefined;
+            if (!call)
+                return cli.run(file, args, options);
+            const command = describeCommand(file, args);
+            const deadline = new AbortController();
+            const timer = setTimeout(() => deadline.abort(new Error('timed out')), options.timeoutMs);
+            const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
+            try {
+                const outcome = await call(new Api(transport, signal));
+                const stdout = outcome.stdout ?? '';
+                return {
+                    command,
+                    exitCode: outcome.exitCode,
+                    stdout: typeof stdout === 'string' ? stdout : stdout.toString(options.encoding ?? 'utf8'),
+                    stderr: outcome.stderr ?? '',
+                    timedOut: false,
+                };
+            }
+            catch (error) {
+                if (error instanceof ApiUnreachable) {
+                    reachable = false;
+                    return cli.run(file, args, options);
+                }
+                const timedOut = deadline.signal.aborted;
+                const why = timedOut ? 'timed out' : options.signal?.aborted ? 'cancelled' : error.message;
+                return { command, exitCode: -1, stdout: '', stderr: `docker engine API: ${why}`, timedOut };
+            }
+            finally {
+                clearTimeout(timer);
+            }
+        },
+    };
+}
+/** A response that is not a success: the daemon's message, as the CLI prints it. */
+class DaemonError extends Error {
+    status;
+    constructor(status, message) {
+        super(message);
+        this.status = status;
+    }
+}
+class Api {
+    transport;
+    signal;
+    constructor(transport, signal) {
+        this.transport = transport;
+        this.signal = signal;
+    }
+    async send(method, p, body) {
+        const r = await this.transport.request({ method, path: p, body, signal: this.signal });
+        if (r.status >= 400)
+            throw new DaemonError(r.status, messageOf(r.body));
+        return r;
+    }
+    async json(method, p, body) {
+        return JSON.parse((await this.send(method, p, body)).body.toString('utf8'));
+    }
+}
+function messageOf(body) {
+    const text = body.toString('utf8').trim();
+    try {
+        const message = JSON.parse(text).message;
+        if (typeof message === 'string')
+            return message;
+    }
+    catch {
+        // Not JSON: the text itself.
+    }
+    return text;
+}
+const daemonSaid = (e) => ({ exitCode: 1, stderr: `Error response from daemon: ${e.message}\n` });
+/** Runs a call; a daemon error becomes the CLI's exit 1 with its message (or what `onError` makes of it). */
+function guarded(call, onError = daemonSaid) {
+    return async (api) => {
+        try {
+            return await call(api);
+        }
+        catch (error) {
+            if (error instanceof DaemonError)
+                return onError(error);
+            throw error;
+        }
+    };
+}
+const enc = encodeURIComponent;
+const isFlag = (a) => a.startsWith('-');
+/** The API call for these docker arguments, or undefined when only the CLI does them. */
+function apiCall(args, options) {
+    const [verb = '', ...rest] = args;
+    if (verb === 'inspect' && rest[0] === '--type' && rest[1] === 'container' && names(rest.slice(2)))
+        return inspectContainers(rest.slice(2), 'object');
+    if (verb === 'container' && rest[0] === 'inspect' && names(rest.slice(1)))
+        return inspectContainers(rest.slice(1), 'container');
+    if (verb === 'image' && rest[0] === 'inspect' && rest.length === 2 && names(rest.slice(1)))
+        return inspectImage(rest[1] ?? '');
+    if (verb === 'top' && rest.length === 1 && names(rest))
+        return engine_api_top(rest[0] ?? '');
+    if (verb === 'exec' && rest.length >= 2 && !isFlag(rest[0] ?? ''))
+        return exec(rest[0] ?? '', rest.slice(1));
+    if (verb === 'cp')
+        return copy(rest, options);
+    if (verb === 'create')
+        return create(rest);
+    if (verb === 'rm' && rest.length === 1 && names(rest))
+        return remove(rest[0] ?? '');
+    return undefined;
+}
+function names(list) {
+    return list.length > 0 && list.every((n) => n !== '' && !isFlag(n));
+}
+/**
+ * `docker inspect`: the found ones as a JSON array, in the order asked; exit 1 with a line for each one that is
+ * not there ("No such <kind>") or that the daemon could not inspect (its message).
+ */
+function inspectContainers(ids, kind) {
+    return async (api) => {
+        const each = await Promise.all(ids.map((id) => api.json('GET', `/containers/${enc(id)}/json`).then((found) => ({ found, error: '' }), (error) => {
+            if (!(error instanceof DaemonError))
+                throw error;
+            const line = error.status === 404 ? `Error: No such ${kind}: ${id}\n` : daemonSaid(error).stderr;
+            return { found: undefined, error: line ?? '' };
+        })));
+        const errors = each.map((e) => e.error).join('');
+        return {
+            exitCode: errors ? 1 : 0,
+            stdout: `${JSON.stringify(each.filter((e) => !e.error).map((e) => e.found), null, 4)}\n`,
+            stderr: errors,
+        };
+    };
+}
+function inspectImage(name) {
+    return guarded(async (api) => ({
+        exitCode: 0,
+        stdout: `${JSON.stringify([await api.json('GET', `/images/${enc(name)}/json`)], null, 4)}\n`,
+    }), (e) => (e.status === 404 ? { exitCode: 1, stderr: `Error: No such image: ${name}\n` } : daemonSaid(e)));
+}
+/** `docker top`: ps's columns, padded as the CLI's table is (the PID and CMD columns are what callers read). */
+function engine_api_top(container) {
+    return guarded(async (api) => {
+        const r = await api.json('GET', `/containers/${enc(container)}/top`);
+        const rows = [r.Titles ?? [], ...(r.Processes ?? [])];
+        const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
+        const line = (row) => row
+            .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + 3)))
+            .join('')
+            .trimEnd();
+        return { exitCode: 0, stdout: `${rows.map(line).join('\n')}\n` };
+    });
+}
+/** How often the exit code of an exec whose output has ended is asked for, until the engine has it. */
+const EXEC_EXIT_POLL_MS = 5;
+/** `docker exec container cmd...`: its stdout and stderr, and its exit code. */
+function exec(container, cmd) {
+    return guarded(async (api) => {
+        const { Id: id } = await api.json('POST', `/containers/${enc(container)}/exec`, {
+            AttachStdout: true,
+            AttachStderr: true,
+            Cmd: cmd,
+        });
+        const stream = await api.send('POST', `/exec/${enc(id)}/start`, { Detach: false, Tty: false });
+        const { stdout, stderr } = demultiplex(stream.body);
+        for (;;) {
+            const state = await api.json('GET', `/exec/${enc(id)}/json`);
+            if (!state.Running && typeof state.ExitCode === 'number')
+                return { exitCode: state.ExitCode, stdout, stderr };
+            await new Promise((resolve) => setTimeout(resolve, EXEC_EXIT_POLL_MS));
+        }
+    });
+}
+/** Docker's multiplexed stream: frames of [stream, 0, 0, 0, size (4 bytes, big-endian)] then size bytes. */
+function demultiplex(body) {
+    const out = [];
+    const err = [];
+    let offset = 0;
+    while (offset + 8 <= body.length) {
+        const kind = body[offset];
+        const size = body.readUInt32BE(offset + 4);
+        const frame = body.subarray(offset + 8, offset + 8 + size);
+        (kind === 2 ? err : out).push(frame);
+        offset += 8 + size;
+    }
+    return { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+}
+/** `docker cp - container:dir` (a tar on stdin) and `docker cp [-L] container:path -` (a tar on stdout). */
+function copy(rest, options) {
+    const follow = rest[0] === '-L';
+    const [from = '', to = '', ...more] = follow ? rest.slice(1) : rest;
+    if (more.length)
+        return undefined;
+    if (from === '-' && !follow && options.input instanceof Uint8Array) {
+        const target = splitContainerPath(to);
+        const archive = options.input;
+        return (target &&
+            guarded(async (api) => {
+                const query = `path=${enc(target.path)}&noOverwriteDirNonDir=true`;
+                await api.send('PUT', `/containers/${enc(target.container)}/archive?${query}`, archive);
+                return { exitCode: 0 };
+            }));
+    }
+    const source = splitContainerPath(from);
+    if (to !== '-' || !source)
+        return undefined;
+    return guarded(async (api) => {
+        const get = (p) => api.send('GET', `/containers/${enc(source.container)}/archive?path=${enc(p)}`);
+        let r = await get(source.path);
+        // With -L the CLI copies what a link points at: the engine names the link's target, resolved, in its stat.
+        const target = follow ? linkTargetOf(r) : undefined;
+        if (target)
+            r = await get(target);
+        return { exitCode: 0, stdout: r.body };
+    });
+}
+function splitContainerPath(arg) {
+    const colon = arg.indexOf(':');
+    if (colon <= 0 || colon === arg.length - 1)
+        return undefined;
+    return { container: arg.slice(0, colon), path: arg.slice(colon + 1) };
+}
+/** X-Docker-Container-Path-Stat: base64 JSON of the path's stat, whose linkTarget is set for a symbolic link. */
+function linkTargetOf(r) {
+    const header = r.headers['x-docker-container-path-stat'];
+    if (typeof header !== 'string')
+        return undefined;
+    try {
+        const stat = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+        return typeof stat.linkTarget === 'string' && stat.linkTarget ? stat.linkTarget : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** `docker create --name N [--label k=v]... image [cmd...]`, the form the lock and the journal use. */
+function create(rest) {
+    let name;
+    const labels = {};
+    let i = 0;
+    for (; i < rest.length && isFlag(rest[i] ?? ''); i += 2) {
+        const value = rest[i + 1];
+        if (value === undefined)
+            return undefined;
+        if (rest[i] === '--name')
+            name = value;
+        else if (rest[i] === '--label') {
+            const eq = value.indexOf('=');
+            labels[eq < 0 ? value : value.slice(0, eq)] = eq < 0 ? '' : value.slice(eq + 1);
+        }
+        else
+            return undefined;
+    }
+    const [image, ...cmd] = rest.slice(i);
+    if (!name || !image)
+        return undefined;
+    const body = { Image: image, Labels: labels, ...(cmd.length ? { Cmd: cmd } : {}) };
+    return guarded(async (api) => {
+        const { Id } = await api.json('POST', `/containers/create?name=${enc(name)}`, body);
+        return { exitCode: 0, stdout: `${Id}\n` };
+    });
+}
+function remove(container) {
+    return guarded(async (api) => {
+        await api.send('DELETE', `/containers/${enc(container)}`);
+        return { exitCode: 0, stdout: `${container}\n` };
+    });
+}
+
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 ;// CONCATENATED MODULE: ./src/docker/tar.ts
 /**
  * A single-file tar, as `docker cp` reads from and writes to a pipe: it moves an include file into and out of a
@@ -30819,8 +31181,6 @@ function parseInspect(json) {
     }));
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/processes.ts
 
 /**
@@ -30837,7 +31197,7 @@ const KILL_WAIT_MS = 2_000;
 function procProcesses(clock, proc = '/proc') {
     async function running(pid) {
         try {
-            const stat = await (0,external_node_fs_promises_namespaceObject.readFile)(`${proc}/${pid}/stat`, 'utf8');
+            const stat = await (0,promises_namespaceObject.readFile)(`${proc}/${pid}/stat`, 'utf8');
             // The state follows the command name, which may hold spaces and ends with ')'. A zombie has ended.
             return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
         }
@@ -30869,17 +31229,17 @@ function procProcesses(clock, proc = '/proc') {
             if (process.platform !== 'linux')
                 return [];
             const wanted = `${RUN_ENV}=${token}`;
-            const entries = await (0,external_node_fs_promises_namespaceObject.readdir)(proc).catch(() => []);
+            const entries = await (0,promises_namespaceObject.readdir)(proc).catch(() => []);
             const found = [];
             for (const entry of entries) {
                 const pid = Number(entry);
                 if (!Number.isInteger(pid) || pid === process.pid)
                     continue;
                 try {
-                    const environ = (await (0,external_node_fs_promises_namespaceObject.readFile)(`${proc}/${pid}/environ`, 'utf8')).split('\0');
+                    const environ = (await (0,promises_namespaceObject.readFile)(`${proc}/${pid}/environ`, 'utf8')).split('\0');
                     if (!environ.includes(wanted))
                         continue;
-                    const command = (await (0,external_node_fs_promises_namespaceObject.readFile)(`${proc}/${pid}/cmdline`, 'utf8')).split('\0').join(' ').trim();
+                    const command = (await (0,promises_namespaceObject.readFile)(`${proc}/${pid}/cmdline`, 'utf8')).split('\0').join(' ').trim();
                     found.push({ pid, command });
                 }
                 catch {
@@ -33392,9 +33752,6 @@ class Deployment {
     }
 }
 
-;// CONCATENATED MODULE: external "node:http"
-const external_node_http_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
-var external_node_http_default = /*#__PURE__*/__nccwpck_require__.n(external_node_http_namespaceObject);
 ;// CONCATENATED MODULE: external "node:https"
 const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
 var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_namespaceObject);
@@ -33518,6 +33875,7 @@ const nodeFiles = {
 
 
 
+
 /**
  * A cancelled job (GitHub sends SIGINT, then SIGTERM 7.5 s later; Jenkins sends SIGTERM) ends the step under way
  * and undoes what was done, instead of dying between writing an include and reloading the proxy.
@@ -33585,8 +33943,11 @@ async function main_runCommand(given, log, signal) {
                 'switches no proxy. Name the file with config / --config, or the proxy with nginx-container.');
         }
         const endpoint = endpointOf(process.env);
-        log.info(`Docker engine: ${describeEndpoint(endpoint)}`);
-        const runner = onEndpoint(createExecaRunner(), endpoint);
+        const cli = onEndpoint(createExecaRunner(), endpoint);
+        const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
+        const api = socket ? `; its API on ${socket} for inspect, top, exec and cp` : '';
+        log.info(`Docker engine: ${describeEndpoint(endpoint)}${api}`);
+        const runner = socket ? viaEngineApi(cli, socketTransport(socket)) : cli;
         const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
         const journal = dockerJournal(runner);
         const processes = procProcesses(systemClock);

@@ -35,6 +35,8 @@ export interface Config {
   colorFile: string;
   projectName: string;
   composeCommand: ComposeSetting;
+  /** auto: the engine's API on a local socket for the frequent calls (docker/engine-api.ts); off: the CLI only. */
+  dockerApi: 'auto' | 'off';
   colors: [string, string];
   ports: [number, number];
   build: boolean;
@@ -325,6 +327,7 @@ const schema = z
       }
     }),
     'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose'] as const),
+    'docker-api': choice('docker-api', ['auto', 'off'] as const),
     colors: text('colors').transform((v, ctx) => {
       const colors = splitList(v);
       if (colors.length !== 2) return fail(ctx, `exactly two names, e.g. blue,green (got ${colors.length})`);
@@ -535,6 +538,7 @@ async function validate(raw: RawInputs, files: Files, escapedNewlines: boolean):
     colorFile: p['color-file'],
     projectName: p['project-name'],
     composeCommand: p['compose-command'],
+    dockerApi: p['docker-api'],
     colors: p.colors,
     ports: p.ports,
     build: p.build,

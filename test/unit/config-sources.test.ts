@@ -305,6 +305,7 @@ const BAD: [InputName, string][] = [
   ['color-file', 'docker-compose.{colour}.yml'],
   ['project-name', 'Not A Name'],
   ['compose-command', 'podman'],
+  ['docker-api', 'cli'],
   ['colors', 'blue'],
   ['ports', '8000'],
   ['build', 'yes'],

@@ -413,6 +413,7 @@ describe('loadConfig accepts good configurations', () => {
       colorFile: 'docker-compose.{color}.yml',
       projectName: '',
       composeCommand: 'auto',
+      dockerApi: 'auto',
       colors: ['blue', 'green'],
       ports: [8000, 8001],
       build: true,
