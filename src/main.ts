@@ -102,7 +102,7 @@ export async function runCommand(given: Given, log: Logger, signal?: AbortSignal
     const endpoint = endpointOf(process.env);
     const cli = onEndpoint(createExecaRunner(), endpoint);
     const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
-    const api = socket ? `; its API on ${socket} for inspect, top, exec and cp` : '';
+    const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create and rm` : '';
     log.info(`Docker engine: ${describeEndpoint(endpoint)}${api}`);
     const runner = socket ? viaEngineApi(cli, socketTransport(socket)) : cli;
     const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });

@@ -19352,7 +19352,7 @@ const INPUTS = [
     {
         name: 'docker-api',
         default: 'auto',
-        help: "auto: the engine's API on its local socket for inspect, top, exec and cp; off: the docker CLI for all",
+        help: "auto: the engine's API on its local socket for inspect, top, exec, cp, create and rm; off: the docker CLI for all",
     },
     { name: 'colors', default: 'blue,green', help: 'the two color names' },
     { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },
@@ -30017,18 +30017,6 @@ function forwardLines(subprocess, onLine) {
 
 
 
-/**
- * The Docker Engine API on the engine's local socket, for the calls a deploy makes most often and on its critical
- * path: inspect, top, exec, cp, and the create/rm of its lock and journal containers. Each docker CLI call costs
- * 20 to 140 ms of process start-up and connection set-up (a `docker cp` from stdin the most); the same request on
- * the socket takes a few. Everything else (compose, stop, logs, and every call to a tcp://, ssh:// or context
- * endpoint, whose TLS and SSH settings only the CLI knows) stays with the CLI.
- *
- * It is a Runner: callers keep asking for `docker inspect ...`, and get what the CLI would print (the same JSON,
- * exit codes and the daemon's error messages), so that every caller and fake stays as it is.
- */
-/** The oldest API both Debian 12's Engine 20.10 and current engines answer, pinned so that shapes do not move. */
-const API_VERSION = 'v1.41';
 /** The engine could not be reached at all: nothing was sent, so the CLI may do the same call instead. */
 class ApiUnreachable extends Error {
 }
@@ -30036,26 +30024,37 @@ class ApiUnreachable extends Error {
 const CONNECT_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTSOCK']);
 /** The API over a unix socket or a Windows named pipe. A connection per request: on a local socket it costs µs. */
 function socketTransport(socketPath) {
+    let prefix;
+    const exchange = (method, p, signal, body) => new Promise((resolve, reject) => {
+        const raw = body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body);
+        const type = body instanceof Uint8Array ? 'application/x-tar' : 'application/json';
+        const req = external_node_http_default().request({
+            socketPath,
+            method,
+            path: p,
+            agent: false,
+            signal,
+            headers: raw === undefined ? { Host: 'docker' } : { Host: 'docker', 'Content-Type': type },
+        }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+            res.on('error', reject);
+        });
+        req.on('error', (e) => reject(e.code && CONNECT_ERRORS.has(e.code) ? new ApiUnreachable(`${socketPath}: ${e.message}`) : e));
+        req.end(raw);
+    });
+    const versionPrefix = (signal) => {
+        prefix ??= exchange('GET', '/_ping', signal).then((r) => {
+            const version = r.headers['api-version'];
+            return typeof version === 'string' && /^\d+\.\d+$/.test(version) ? `/v${version}` : '';
+        });
+        // A ping that failed (unreachable, cancelled) is asked again by the next call.
+        prefix.catch(() => (prefix = undefined));
+        return prefix;
+    };
     return {
-        request: ({ method, path: p, body, signal }) => new Promise((resolve, reject) => {
-            const raw = body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body);
-            const type = body instanceof Uint8Array ? 'application/x-tar' : 'application/json';
-            const req = external_node_http_default().request({
-                socketPath,
-                method,
-                path: `/${API_VERSION}${p}`,
-                agent: false,
-                signal,
-                headers: raw === undefined ? { Host: 'docker' } : { Host: 'docker', 'Content-Type': type },
-            }, (res) => {
-                const chunks = [];
-                res.on('data', (c) => chunks.push(c));
-                res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-                res.on('error', reject);
-            });
-            req.on('error', (e) => reject(e.code && CONNECT_ERRORS.has(e.code) ? new ApiUnreachable(`${socketPath}: ${e.message}`) : e));
-            req.end(raw);
-        }),
+        request: async ({ method, path: p, body, signal }) => exchange(method, `${await versionPrefix(signal)}${p}`, signal, body),
     };
 }
 /**
@@ -30144,8 +30143,19 @@ class Api {
         this.transport = transport;
         this.signal = signal;
     }
+    /** Requests that reached the engine: after the first, the call cannot be handed to the CLI (it would run twice). */
+    sent = 0;
     async send(method, p, body) {
-        const r = await this.transport.request({ method, path: p, body, signal: this.signal });
+        let r;
+        try {
+            r = await this.transport.request({ method, path: p, body, signal: this.signal });
+        }
+        catch (error) {
+            if (error instanceof ApiUnreachable && this.sent > 0)
+                throw new Error(`the engine went away: ${error.message}`, { cause: error });
+            throw error;
+        }
+        this.sent++;
         if (r.status >= 400)
             throw new DaemonError(r.status, messageOf(r.body));
         return r;
@@ -30186,9 +30196,9 @@ const isFlag = (a) => a.startsWith('-');
 function apiCall(args, options) {
     const [verb = '', ...rest] = args;
     if (verb === 'inspect' && rest[0] === '--type' && rest[1] === 'container' && names(rest.slice(2)))
-        return inspectContainers(rest.slice(2), 'object');
+        return inspectContainers(rest.slice(2));
     if (verb === 'container' && rest[0] === 'inspect' && names(rest.slice(1)))
-        return inspectContainers(rest.slice(1), 'container');
+        return inspectContainers(rest.slice(1));
     if (verb === 'image' && rest[0] === 'inspect' && rest.length === 2 && names(rest.slice(1)))
         return inspectImage(rest[1] ?? '');
     if (verb === 'top' && rest.length === 1 && names(rest))
@@ -30207,15 +30217,15 @@ function names(list) {
     return list.length > 0 && list.every((n) => n !== '' && !isFlag(n));
 }
 /**
- * `docker inspect`: the found ones as a JSON array, in the order asked; exit 1 with a line for each one that is
- * not there ("No such <kind>") or that the daemon could not inspect (its message).
+ * `docker [container] inspect`: the found ones as a JSON array, in the order asked; exit 1 with a line for each one
+ * that is not there ("No such container", as the CLI says with --type container) or could not be inspected.
  */
-function inspectContainers(ids, kind) {
+function inspectContainers(ids) {
     return async (api) => {
         const each = await Promise.all(ids.map((id) => api.json('GET', `/containers/${enc(id)}/json`).then((found) => ({ found, error: '' }), (error) => {
             if (!(error instanceof DaemonError))
                 throw error;
-            const line = error.status === 404 ? `Error: No such ${kind}: ${id}\n` : daemonSaid(error).stderr;
+            const line = error.status === 404 ? `Error: No such container: ${id}\n` : daemonSaid(error).stderr;
             return { found: undefined, error: line ?? '' };
         })));
         const errors = each.map((e) => e.error).join('');
@@ -30245,8 +30255,9 @@ function engine_api_top(container) {
         return { exitCode: 0, stdout: `${rows.map(line).join('\n')}\n` };
     });
 }
-/** How often the exit code of an exec whose output has ended is asked for, until the engine has it. */
+/** How often, and how many times, the exit code of an exec whose output has ended is asked for. */
 const EXEC_EXIT_POLL_MS = 5;
+const EXEC_EXIT_POLLS = 200;
 /** `docker exec container cmd...`: its stdout and stderr, and its exit code. */
 function exec(container, cmd) {
     return guarded(async (api) => {
@@ -30257,12 +30268,14 @@ function exec(container, cmd) {
         });
         const stream = await api.send('POST', `/exec/${enc(id)}/start`, { Detach: false, Tty: false });
         const { stdout, stderr } = demultiplex(stream.body);
-        for (;;) {
+        for (let poll = 0; poll < EXEC_EXIT_POLLS; poll++) {
             const state = await api.json('GET', `/exec/${enc(id)}/json`);
             if (!state.Running && typeof state.ExitCode === 'number')
                 return { exitCode: state.ExitCode, stdout, stderr };
             await new Promise((resolve) => setTimeout(resolve, EXEC_EXIT_POLL_MS));
         }
+        const waited = (EXEC_EXIT_POLLS * EXEC_EXIT_POLL_MS) / 1000;
+        return { exitCode: -1, stdout, stderr: `${stderr}the engine did not report the exit code within ${waited} s\n` };
     });
 }
 /** Docker's multiplexed stream: frames of [stream, 0, 0, 0, size (4 bytes, big-endian)] then size bytes. */
@@ -33945,7 +33958,7 @@ async function main_runCommand(given, log, signal) {
         const endpoint = endpointOf(process.env);
         const cli = onEndpoint(createExecaRunner(), endpoint);
         const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
-        const api = socket ? `; its API on ${socket} for inspect, top, exec and cp` : '';
+        const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create and rm` : '';
         log.info(`Docker engine: ${describeEndpoint(endpoint)}${api}`);
         const runner = socket ? viaEngineApi(cli, socketTransport(socket)) : cli;
         const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });

@@ -16,9 +16,11 @@ import type { DockerEndpoint } from './docker.js';
  * exit codes and the daemon's error messages), so that every caller and fake stays as it is.
  */
 
-/** The oldest API both Debian 12's Engine 20.10 and current engines answer, pinned so that shapes do not move. */
-export const API_VERSION = 'v1.41';
-
+/**
+ * The API version is the engine's own, asked once (`GET /_ping` answers in every version): a pinned one would be
+ * refused one day (Engine 29 refuses below 1.44, 20.10 knows nothing above 1.41), and a current docker CLI also
+ * talks the engine's version. The fields read here (State, Config.Labels, Ports, top, exec) are the same in all.
+ */
 export interface ApiRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Below the version: `/containers/x/json`. */
@@ -46,34 +48,46 @@ const CONNECT_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'EN
 
 /** The API over a unix socket or a Windows named pipe. A connection per request: on a local socket it costs µs. */
 export function socketTransport(socketPath: string): ApiTransport {
+  let prefix: Promise<string> | undefined;
+  const exchange = (method: string, p: string, signal: AbortSignal, body?: ApiRequest['body']) =>
+    new Promise<ApiResponse>((resolve, reject) => {
+      const raw = body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body);
+      const type = body instanceof Uint8Array ? 'application/x-tar' : 'application/json';
+      const req = http.request(
+        {
+          socketPath,
+          method,
+          path: p,
+          agent: false,
+          signal,
+          headers: raw === undefined ? { Host: 'docker' } : { Host: 'docker', 'Content-Type': type },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        reject(e.code && CONNECT_ERRORS.has(e.code) ? new ApiUnreachable(`${socketPath}: ${e.message}`) : e),
+      );
+      req.end(raw);
+    });
+  const versionPrefix = (signal: AbortSignal) => {
+    prefix ??= exchange('GET', '/_ping', signal).then((r) => {
+      const version = r.headers['api-version'];
+      return typeof version === 'string' && /^\d+\.\d+$/.test(version) ? `/v${version}` : '';
+    });
+    // A ping that failed (unreachable, cancelled) is asked again by the next call.
+    prefix.catch(() => (prefix = undefined));
+    return prefix;
+  };
   return {
-    request: ({ method, path: p, body, signal }) =>
-      new Promise((resolve, reject) => {
-        const raw = body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body);
-        const type = body instanceof Uint8Array ? 'application/x-tar' : 'application/json';
-        const req = http.request(
-          {
-            socketPath,
-            method,
-            path: `/${API_VERSION}${p}`,
-            agent: false,
-            signal,
-            headers: raw === undefined ? { Host: 'docker' } : { Host: 'docker', 'Content-Type': type },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () =>
-              resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-            );
-            res.on('error', reject);
-          },
-        );
-        req.on('error', (e: NodeJS.ErrnoException) =>
-          reject(e.code && CONNECT_ERRORS.has(e.code) ? new ApiUnreachable(`${socketPath}: ${e.message}`) : e),
-        );
-        req.end(raw);
-      }),
+    request: async ({ method, path: p, body, signal }) =>
+      exchange(method, `${await versionPrefix(signal)}${p}`, signal, body),
   };
 }
 
@@ -171,8 +185,19 @@ class Api {
     private readonly signal: AbortSignal,
   ) {}
 
+  /** Requests that reached the engine: after the first, the call cannot be handed to the CLI (it would run twice). */
+  private sent = 0;
+
   async send(method: ApiRequest['method'], p: string, body?: ApiRequest['body']): Promise<ApiResponse> {
-    const r = await this.transport.request({ method, path: p, body, signal: this.signal });
+    let r: ApiResponse;
+    try {
+      r = await this.transport.request({ method, path: p, body, signal: this.signal });
+    } catch (error) {
+      if (error instanceof ApiUnreachable && this.sent > 0)
+        throw new Error(`the engine went away: ${error.message}`, { cause: error });
+      throw error;
+    }
+    this.sent++;
     if (r.status >= 400) throw new DaemonError(r.status, messageOf(r.body));
     return r;
   }
@@ -214,9 +239,8 @@ const isFlag = (a: string) => a.startsWith('-');
 function apiCall(args: readonly string[], options: RunOptions): Call | undefined {
   const [verb = '', ...rest] = args;
   if (verb === 'inspect' && rest[0] === '--type' && rest[1] === 'container' && names(rest.slice(2)))
-    return inspectContainers(rest.slice(2), 'object');
-  if (verb === 'container' && rest[0] === 'inspect' && names(rest.slice(1)))
-    return inspectContainers(rest.slice(1), 'container');
+    return inspectContainers(rest.slice(2));
+  if (verb === 'container' && rest[0] === 'inspect' && names(rest.slice(1))) return inspectContainers(rest.slice(1));
   if (verb === 'image' && rest[0] === 'inspect' && rest.length === 2 && names(rest.slice(1)))
     return inspectImage(rest[1] ?? '');
   if (verb === 'top' && rest.length === 1 && names(rest)) return top(rest[0] ?? '');
@@ -232,10 +256,10 @@ function names(list: readonly string[]): boolean {
 }
 
 /**
- * `docker inspect`: the found ones as a JSON array, in the order asked; exit 1 with a line for each one that is
- * not there ("No such <kind>") or that the daemon could not inspect (its message).
+ * `docker [container] inspect`: the found ones as a JSON array, in the order asked; exit 1 with a line for each one
+ * that is not there ("No such container", as the CLI says with --type container) or could not be inspected.
  */
-function inspectContainers(ids: readonly string[], kind: 'object' | 'container'): Call {
+function inspectContainers(ids: readonly string[]): Call {
   return async (api) => {
     const each = await Promise.all(
       ids.map((id) =>
@@ -243,7 +267,7 @@ function inspectContainers(ids: readonly string[], kind: 'object' | 'container')
           (found: unknown) => ({ found, error: '' }),
           (error: unknown) => {
             if (!(error instanceof DaemonError)) throw error;
-            const line = error.status === 404 ? `Error: No such ${kind}: ${id}\n` : daemonSaid(error).stderr;
+            const line = error.status === 404 ? `Error: No such container: ${id}\n` : daemonSaid(error).stderr;
             return { found: undefined, error: line ?? '' };
           },
         ),
@@ -287,8 +311,9 @@ function top(container: string): Call {
   });
 }
 
-/** How often the exit code of an exec whose output has ended is asked for, until the engine has it. */
+/** How often, and how many times, the exit code of an exec whose output has ended is asked for. */
 const EXEC_EXIT_POLL_MS = 5;
+const EXEC_EXIT_POLLS = 200;
 
 /** `docker exec container cmd...`: its stdout and stderr, and its exit code. */
 function exec(container: string, cmd: readonly string[]): Call {
@@ -300,11 +325,13 @@ function exec(container: string, cmd: readonly string[]): Call {
     });
     const stream = await api.send('POST', `/exec/${enc(id)}/start`, { Detach: false, Tty: false });
     const { stdout, stderr } = demultiplex(stream.body);
-    for (;;) {
+    for (let poll = 0; poll < EXEC_EXIT_POLLS; poll++) {
       const state = await api.json<{ Running?: boolean; ExitCode?: number | null }>('GET', `/exec/${enc(id)}/json`);
       if (!state.Running && typeof state.ExitCode === 'number') return { exitCode: state.ExitCode, stdout, stderr };
       await new Promise((resolve) => setTimeout(resolve, EXEC_EXIT_POLL_MS));
     }
+    const waited = (EXEC_EXIT_POLLS * EXEC_EXIT_POLL_MS) / 1000;
+    return { exitCode: -1, stdout, stderr: `${stderr}the engine did not report the exit code within ${waited} s\n` };
   });
 }
 

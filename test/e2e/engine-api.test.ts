@@ -99,6 +99,11 @@ describe('the Docker Engine API runner, beside the docker CLI, on a real engine'
     expect(lines(af.stderr)).toBe(lines(cf.stderr));
     expect(lines(af.stderr)).toMatch(/^\[emerg\] open\(\) "\/etc\/nginx\/none.conf" failed/);
 
+    const [cn, an] = await both(['exec', proxy, '/no/such/binary']);
+    expect(cn.exitCode).not.toBe(0);
+    expect([an.exitCode, an.timedOut]).toEqual([cn.exitCode, false]);
+    expect(an.stdout + an.stderr).toMatch(/no such file or directory|not found/i);
+
     const [cx, ax] = await both(['exec', missing, 'nginx', '-t']);
     expect([cx.exitCode, ax.exitCode]).toEqual([1, 1]);
     for (const r of [cx, ax]) expect(r.stderr).toMatch(/No such container/i);

@@ -41,6 +41,8 @@ let dir = '';
 let socket = '';
 let server: http.Server;
 let requests: Recorded[] = [];
+let pings = 0;
+let apiVersion = '1.41';
 /** "METHOD url" to its answer; a list is answered in turn, its last answer repeated. */
 let routes: Record<string, Reply | Reply[]> = {};
 
@@ -63,10 +65,18 @@ beforeEach(async () => {
   socket = process.platform === 'win32' ? pipeName('d') : path.join(dir, 'd.sock');
   requests = [];
   routes = {};
+  pings = 0;
+  apiVersion = '1.41';
   server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      // The engine's version, asked once per transport: answered here and counted, not recorded with the rest.
+      if (req.url === '/_ping') {
+        pings++;
+        res.writeHead(200, { 'Api-Version': apiVersion, 'Content-Type': 'text/plain' });
+        return void res.end('OK');
+      }
       const recorded = {
         method: req.method ?? '',
         url: req.url ?? '',
@@ -154,7 +164,7 @@ describe('inspect', () => {
     };
     const args = ['inspect', '--type', 'container', 'a', 'b'];
     expect(await engine().run(args)).toEqual(
-      result(args, 1, `${JSON.stringify([a], null, 4)}\n`, 'Error: No such object: b\n'),
+      result(args, 1, `${JSON.stringify([a], null, 4)}\n`, 'Error: No such container: b\n'),
     );
     expect(
       asked()
@@ -178,7 +188,12 @@ describe('inspect', () => {
     };
     const args = ['inspect', '--type', 'container', 'd', 'a', 'b', 'c'];
     expect(await engine().run(args)).toEqual(
-      result(args, 1, `${JSON.stringify([a, c], null, 4)}\n`, 'Error: No such object: d\nError: No such object: b\n'),
+      result(
+        args,
+        1,
+        `${JSON.stringify([a, c], null, 4)}\n`,
+        'Error: No such container: d\nError: No such container: b\n',
+      ),
     );
   });
 
@@ -320,6 +335,38 @@ describe('exec', () => {
     expect(requests.map((r) => r.url)).toEqual(['/v1.41/containers/proxy/exec']);
   });
 
+  it('asks for the exit code a bounded number of times, then says the engine did not report it', async () => {
+    routes = {
+      'POST /v1.41/containers/proxy/exec': { status: 201, json: { Id: 'e2' } },
+      'POST /v1.41/exec/e2/start': { body: frame(1, 'out\n') },
+      'GET /v1.41/exec/e2/json': { json: { Running: false, ExitCode: null } },
+    };
+    const args = ['exec', 'proxy', 'nginx', '-t'];
+    expect(await engine().run(args, { timeoutMs: 30_000 })).toEqual(
+      result(args, -1, 'out\n', 'the engine did not report the exit code within 1 s\n'),
+    );
+    expect(requests.filter((r) => r.url === '/v1.41/exec/e2/json')).toHaveLength(200);
+  });
+
+  it('is not handed to the CLI once its command ran: an engine gone after the start fails the call', async () => {
+    const { cli, run } = engine();
+    routes = {
+      'POST /v1.41/containers/proxy/exec': { status: 201, json: { Id: 'e3' } },
+      'POST /v1.41/exec/e3/start': (res: http.ServerResponse) => {
+        // The reload ran; the engine then stops listening before its exit code is asked for.
+        res.end();
+        server.close();
+        server.closeAllConnections();
+        if (process.platform !== 'win32') rmSync(socket, { force: true });
+      },
+    };
+    const args = ['exec', 'proxy', 'nginx', '-s', 'reload'];
+    const r = await run(args);
+    expect([r.exitCode, r.timedOut]).toEqual([-1, false]);
+    expect(r.stderr).toMatch(/^docker engine API: the engine went away: /);
+    expect(cli.calls).toEqual([]);
+  });
+
   it('demultiplex: an empty stream is empty output; a cut-off last frame keeps what came', () => {
     expect(demultiplex(Buffer.alloc(0))).toEqual({ stdout: Buffer.alloc(0), stderr: '' });
     const cut = Buffer.concat([frame(1, 'abc'), frame(2, 'error: 12345').subarray(0, 8 + 7)]);
@@ -438,6 +485,24 @@ describe('create and rm', () => {
       { method: 'DELETE', url: '/v1.41/containers/n1', type: undefined, body: '' },
       { method: 'DELETE', url: '/v1.41/containers/n1', type: undefined, body: '' },
     ]);
+  });
+});
+
+describe('the API version', () => {
+  it("is the engine's own, asked once per transport, so that an engine that refuses old versions is served", async () => {
+    apiVersion = '1.51';
+    routes = {
+      'GET /v1.51/containers/a/json': { json: { Id: 'a' } },
+      'DELETE /v1.51/containers/a': { status: 204 },
+    };
+    const { run } = engine();
+    expect((await run(['container', 'inspect', 'a'])).exitCode).toBe(0);
+    expect((await run(['rm', 'a'])).exitCode).toBe(0);
+    expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /v1.51/containers/a/json',
+      'DELETE /v1.51/containers/a',
+    ]);
+    expect(pings).toBe(1);
   });
 });
 
