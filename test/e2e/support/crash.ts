@@ -169,7 +169,14 @@ export async function runKillable(args: string[], cwd: string, kill?: KillAtCall
     await fs.writeFile(files.trace, '');
   }
   const given = args.some((a) => a === '--compose-command' || a.startsWith('--compose-command='));
-  const cli = [CLI_BUNDLE, ...args, ...(given ? [] : ['--compose-command', COMPOSE.command])];
+  // A kill at a call needs the call to start a docker process, which the shim is: the tool would otherwise send
+  // its exec, cp and create to the engine's API. Runs killed after a delay, and every recovery, use the API.
+  const cli = [
+    CLI_BUNDLE,
+    ...args,
+    ...(given ? [] : ['--compose-command', COMPOSE.command]),
+    ...(atCall ? ['--docker-api', 'off'] : []),
+  ];
   const started = Date.now();
   const proc = execa(process.execPath, cli, {
     cwd,
