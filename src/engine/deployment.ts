@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, maskUrls, type Config, type ProxyTarget } from '../config/config.js';
 import { ComposeDriver, detectCompose, projectNameOf } from '../docker/compose.js';
-import { journalName, type Journal, type JournalEntry, type JournalPhase } from '../docker/journal.js';
+import { journalRemoval, type Journal, type JournalEntry, type JournalPhase } from '../docker/journal.js';
 import { thisProcess, type Locks } from '../docker/lock.js';
 import type { ProbeResult } from '../health.js';
 import type { Clock, Files, Http, Logger } from '../io.js';
-import { RUN_ENV, type Processes } from '../processes.js';
+import { RUN_ENV, type ContainerSignals, type Processes } from '../processes.js';
 import { createProxy, type Proxy } from '../proxy/proxy.js';
 import type { Runner } from '../runner.js';
 import { runCommand } from './commands.js';
@@ -27,6 +27,8 @@ export interface Deps {
   journal: Journal;
   /** Finds and ends the child processes that a dead run left behind. */
   processes: Processes;
+  /** Signals a proxy's processes directly when this machine runs them (given with the engine's API only). */
+  signals?: ContainerSignals;
   /** Aborted when the run is cancelled (SIGINT/SIGTERM): the step under way ends and the undo runs. */
   signal?: AbortSignal;
 }
@@ -107,7 +109,7 @@ export class Deployment {
         return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal });
       },
     };
-    this.proxy = createProxy({ runner: this.runner, files: deps.files, clock: deps.clock });
+    this.proxy = createProxy({ runner: this.runner, files: deps.files, clock: deps.clock, signals: deps.signals });
     this.result = failedResult(config.command, 1);
   }
 
@@ -239,11 +241,11 @@ export class Deployment {
       return;
     }
     if (error instanceof RecoveryFailure) {
-      const name = journalName(await this.journalKey());
+      const removal = journalRemoval(await this.journalKey());
       this.result.error =
         `${message}\nWhat each proxy serves is as that run left it, or as far as this recovery got (see the log). ` +
         'Its journal is kept: fix the cause and run again, and the recovery is tried again first. To deploy over ' +
-        `that state without a recovery (after checking the proxies by hand), remove the journal: docker rm ${name}`;
+        `that state without a recovery (after checking the proxies by hand), ${removal}.`;
       this.finish('failed', 3, undefined);
       return;
     }

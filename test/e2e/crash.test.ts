@@ -28,7 +28,7 @@ const UP = { command: COMPOSE_BIN, match: new RegExp(`${COLOR_CALL} up -d --no-d
 const STOP = { command: COMPOSE_BIN, match: new RegExp(`${COLOR_CALL} stop `) } as const;
 const NGINX_TEST = { command: 'docker', match: /^docker exec \S+ nginx -T$/ } as const;
 const RELOAD = { command: 'docker', match: /^docker exec \S+ nginx -s reload$/ } as const;
-const JOURNAL = { command: 'docker', match: /^docker cp - bluegreen-journal-/ } as const;
+const JOURNAL = { command: 'docker', match: /^docker create --name bluegreen-journal-/ } as const;
 
 interface CallPoint {
   name: string;

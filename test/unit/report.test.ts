@@ -517,7 +517,9 @@ describe('failures that could not be restored (exit code 3)', () => {
     expect(error).toMatch(
       /^recovering the unfinished deploy failed: could not end process\(es\) 4242; end them by hand/,
     );
-    expect(error).toMatch(/remove the journal: docker rm bluegreen-journal-\S+$/);
+    expect(error).toMatch(
+      /remove its containers \(docker ps -a -q --filter "label=bluegreen-action\.journal=project:\S+" lists them\) with docker rm\.$/,
+    );
     const text = summaryText(result);
     expect(text).toContain('Result: deploy failed and could NOT be restored');
     expect(text).toContain('  status=failed color=- port=- previous=- rolled-back=false');
