@@ -48,7 +48,7 @@ export const INPUTS = [
   {
     name: 'docker-api',
     default: 'auto',
-    help: "auto: the engine's API on its local socket for inspect, top, exec, cp, create and rm; off: the docker CLI for all",
+    help: "auto: the engine's API on its local socket for inspect, top, exec, cp, create, rm and ps, reloads signalled from here; off: the docker CLI",
   },
   { name: 'colors', default: 'blue,green', help: 'the two color names' },
   { name: 'ports', default: '8000,8001', help: 'host port of each color, in the same order' },

@@ -8,7 +8,7 @@ import { execute } from './engine/deployment.js';
 import { failedResult, type Result } from './engine/result.js';
 import { COMMAND_NAMES, type RawInputs } from './inputs.js';
 import { nodeFiles, nodeHttp, systemClock, type Logger } from './io.js';
-import { procProcesses } from './processes.js';
+import { procContainerSignals, procProcesses } from './processes.js';
 import { createExecaRunner } from './runner.js';
 
 /**
@@ -102,12 +102,14 @@ export async function runCommand(given: Given, log: Logger, signal?: AbortSignal
     const endpoint = endpointOf(process.env);
     const cli = onEndpoint(createExecaRunner(), endpoint);
     const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
-    const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create and rm` : '';
+    const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create, rm and ps` : '';
     log.info(`Docker engine: ${describeEndpoint(endpoint)}${api}`);
     const runner = socket ? viaEngineApi(cli, socketTransport(socket)) : cli;
     const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
     const journal = dockerJournal(runner);
     const processes = procProcesses(systemClock);
+    // With the engine on this machine's socket, a reload may signal Nginx's master directly (checked in /proc).
+    const signals = socket ? procContainerSignals() : undefined;
     const deps = {
       runner,
       http: nodeHttp,
@@ -117,6 +119,7 @@ export async function runCommand(given: Given, log: Logger, signal?: AbortSignal
       locks,
       journal,
       processes,
+      signals,
       signal,
     };
     return await execute(config, deps);

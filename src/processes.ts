@@ -14,6 +14,38 @@ export interface ProcessInfo {
   command: string;
 }
 
+/**
+ * Signals sent to a process of a container straight from this machine, without a `docker exec` (70 to 90 ms of the
+ * engine's work): only where this machine runs that container's processes, which /proc tells.
+ */
+export interface ContainerSignals {
+  /**
+   * Sends `signal` to `pid` (as `docker top` names it) only if /proc shows that process in the container `id`'s
+   * cgroup, its command line starting with `command`; false when that cannot be told or the signal not sent.
+   */
+  send(pid: number, id: string, command: string, signal: NodeJS.Signals): Promise<boolean>;
+}
+
+/** Reads /proc (Linux): a process of the container has its full id in its cgroup path, whatever the driver. */
+export function procContainerSignals(proc = '/proc'): ContainerSignals {
+  return {
+    async send(pid, id, command, signal) {
+      if (process.platform !== 'linux' || !/^[0-9a-f]{64}$/.test(id) || !Number.isInteger(pid) || pid <= 1)
+        return false;
+      try {
+        const cgroup = await readFile(`${proc}/${pid}/cgroup`, 'utf8');
+        const cmdline = (await readFile(`${proc}/${pid}/cmdline`, 'utf8')).split('\0').join(' ').trim();
+        if (!cgroup.includes(id) || !cmdline.startsWith(command)) return false;
+        process.kill(pid, signal);
+        return true;
+      } catch {
+        // Not this machine's, gone, or not ours to signal (another user's): the caller uses docker exec.
+        return false;
+      }
+    },
+  };
+}
+
 /** The processes of this machine, as far as this tool needs them. */
 export interface Processes {
   /** Those whose environment holds RUN_ENV=token: empty where environments cannot be read (not Linux). */

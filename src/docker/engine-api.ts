@@ -7,7 +7,7 @@ import type { DockerEndpoint } from './docker.js';
 
 /**
  * The Docker Engine API on the engine's local socket, for the calls a deploy makes most often and on its critical
- * path: inspect, top, exec, cp, and the create/rm of its lock and journal containers. Each docker CLI call costs
+ * path: inspect, top, exec, cp, and the create, rm and ps of its lock and journal containers. Each docker CLI call costs
  * 20 to 140 ms of process start-up and connection set-up (a `docker cp` from stdin the most); the same request on
  * the socket takes a few. Everything else (compose, stop, logs, and every call to a tcp://, ssh:// or context
  * endpoint, whose TLS and SSH settings only the CLI knows) stays with the CLI.
@@ -150,7 +150,10 @@ export function viaEngineApi(cli: Runner, transport: ApiTransport): Runner {
         return {
           command,
           exitCode: outcome.exitCode,
-          stdout: typeof stdout === 'string' ? stdout : stdout.toString(options.encoding ?? 'utf8'),
+          // What the CLI prints is bytes: as latin1, each byte is one char (a tar stream, or UTF-8 JSON undecoded).
+          stdout: (typeof stdout === 'string' ? Buffer.from(stdout, 'utf8') : stdout).toString(
+            options.encoding ?? 'utf8',
+          ),
           stderr: outcome.stderr ?? '',
           timedOut: false,
         };
@@ -248,6 +251,7 @@ function apiCall(args: readonly string[], options: RunOptions): Call | undefined
   if (verb === 'cp') return copy(rest, options);
   if (verb === 'create') return create(rest);
   if (verb === 'rm' && rest.length === 1 && names(rest)) return remove(rest[0] ?? '');
+  if (verb === 'ps') return listIds(rest);
   return undefined;
 }
 
@@ -417,6 +421,23 @@ function create(rest: readonly string[]): Call | undefined {
   return guarded(async (api) => {
     const { Id } = await api.json<{ Id: string }>('POST', `/containers/create?name=${enc(name)}`, body);
     return { exitCode: 0, stdout: `${Id}\n` };
+  });
+}
+
+/** `docker ps -a -q --no-trunc --filter label=...`: the ids of every container with those labels, one per line. */
+function listIds(rest: readonly string[]): Call | undefined {
+  const [a, q, full, ...filters] = rest;
+  if (a !== '-a' || q !== '-q' || full !== '--no-trunc' || !filters.length || filters.length % 2) return undefined;
+  const labels: string[] = [];
+  for (let i = 0; i < filters.length; i += 2) {
+    const value = filters[i + 1] ?? '';
+    if (filters[i] !== '--filter' || !value.startsWith('label=')) return undefined;
+    labels.push(value.slice('label='.length));
+  }
+  const query = `all=1&filters=${enc(JSON.stringify({ label: labels }))}`;
+  return guarded(async (api) => {
+    const list = await api.json<{ Id: string }[]>('GET', `/containers/json?${query}`);
+    return { exitCode: 0, stdout: list.map((c) => `${c.Id}\n`).join('') };
   });
 }
 

@@ -6,6 +6,7 @@ import { packFile, unpackFirstFile } from '../docker/tar.js';
 import { parseLogLine, type AccessRecord } from './access-log.js';
 import { readInclude, renderInclude, renderSplit, type IncludeReading, type Share } from './include.js';
 import { dumpSections, listenPorts } from './nginx-config.js';
+import type { ContainerSignals } from '../processes.js';
 import type { Proxy, ProxyState } from './proxy.js';
 
 const TIMEOUT_MS = 60_000;
@@ -44,11 +45,21 @@ export class NginxError extends Error {
 }
 
 /** Nginx in a container: reads, writes, tests (nginx -T) and reloads the upstream include, and confirms the reload. */
+/** What a reload needs from before it: the workers to see replaced, and the master to signal directly. */
+interface BeforeReload {
+  workers?: string[];
+  master?: { pid: number; id: string };
+}
+
+/** The master's title, in `docker top` and in /proc/<pid>/cmdline alike. */
+const MASTER = 'nginx: master process';
+
 export class Nginx implements Proxy {
   constructor(
     private readonly runner: Runner,
     private readonly files: Files,
     private readonly clock: Clock,
+    private readonly signals?: ContainerSignals,
   ) {}
 
   render(target: ProxyTarget, color: string, port: number): string {
@@ -69,11 +80,22 @@ export class Nginx implements Proxy {
   }
 
   planSwitch(container: string): string {
-    return `docker exec ${container} nginx -T, then docker exec ${container} nginx -s reload`;
+    const reload = this.signals
+      ? 'a SIGHUP to its Nginx master (docker exec nginx -s reload where not on this machine)'
+      : `docker exec ${container} nginx -s reload`;
+    return `docker exec ${container} nginx -T, then ${reload}`;
   }
 
-  beforeReload(container: string): Promise<string[] | undefined> {
-    return this.acceptingWorkers(container);
+  async beforeReload(container: string): Promise<BeforeReload> {
+    const [processes, id] = await Promise.all([
+      this.top(container),
+      this.signals ? this.containerId(container) : undefined,
+    ]);
+    const master = processes?.find((p) => p.cmd.startsWith(MASTER));
+    return {
+      workers: processes && acceptingWorkerPids(processes),
+      master: master && id ? { pid: Number(master.pid), id } : undefined,
+    };
   }
 
   describe(target: ProxyTarget): string {
@@ -148,11 +170,15 @@ export class Nginx implements Proxy {
    * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
    * `workers` is beforeReload() taken beforehand (off the path to the reload), or taken here.
    */
-  async reload(container: string, workers?: Promise<unknown>, signal?: AbortSignal): Promise<boolean> {
-    const before = (await (workers ?? this.acceptingWorkers(container))) as string[] | undefined;
-    // Not `docker kill --signal HUP`: the engine would take the container for stopped by hand, and its restart
-    // policy (unless-stopped) would no longer bring it back after a crash or a reboot (moby/moby#41302).
-    ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+  async reload(container: string, taken?: Promise<unknown>, signal?: AbortSignal): Promise<boolean> {
+    const { workers: before, master } = (await (taken ?? this.beforeReload(container))) as BeforeReload;
+    // What `nginx -s reload` does, a SIGHUP to the master, sent from here when this machine runs it: 70 to 90 ms
+    // sooner than through docker exec. Not `docker kill --signal HUP`: the engine would take the container for
+    // stopped by hand, and its restart policy (unless-stopped) would no longer bring it back (moby/moby#41302).
+    const sent = master !== undefined && (await this.signals?.send(master.pid, master.id, MASTER, 'SIGHUP'));
+    if (!sent) {
+      ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
+    }
     if (!before?.length) return false;
     const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
     for (;;) {
@@ -207,8 +233,24 @@ export class Nginx implements Proxy {
 
   /** PIDs of the workers that accept connections now, or undefined when they cannot be seen. */
   async acceptingWorkers(container: string): Promise<string[] | undefined> {
+    const processes = await this.top(container);
+    return processes && acceptingWorkerPids(processes);
+  }
+
+  /** The container's processes, as `docker top` lists them; undefined when they cannot be seen. */
+  private async top(container: string): Promise<TopProcess[] | undefined> {
     const r = await this.docker(['top', container]).catch(() => undefined);
-    return r?.exitCode === 0 ? acceptingWorkerPids(r.stdout) : undefined;
+    return r?.exitCode === 0 ? topProcesses(r.stdout) : undefined;
+  }
+
+  /** The container's full id, which its processes' cgroups name; undefined when it cannot be read. */
+  private async containerId(container: string): Promise<string | undefined> {
+    const r = await this.docker(['inspect', '--type', 'container', container]).catch(() => undefined);
+    try {
+      return r?.exitCode === 0 ? (JSON.parse(r.stdout) as { Id?: string }[])[0]?.Id : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -287,8 +329,13 @@ export class Nginx implements Proxy {
   }
 }
 
+interface TopProcess {
+  pid: string;
+  cmd: string;
+}
+
 /** Each process of `docker top` (ps) output: its PID and command; undefined when the columns cannot be found. */
-function topProcesses(top: string): { pid: string; cmd: string }[] | undefined {
+function topProcesses(top: string): TopProcess[] | undefined {
   const [header = '', ...rows] = top.split('\n').filter((l) => l.trim());
   const columns = header.trim().split(/\s+/);
   const pid = columns.indexOf('PID');
@@ -297,9 +344,10 @@ function topProcesses(top: string): { pid: string; cmd: string }[] | undefined {
   return rows.map((row) => row.trim().split(/\s+/)).map((f) => ({ pid: f[pid] ?? '', cmd: f.slice(cmd).join(' ') }));
 }
 
-/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output. */
-export function acceptingWorkerPids(top: string): string[] {
-  return (topProcesses(top) ?? []).filter((p) => p.cmd === 'nginx: worker process').map((p) => p.pid);
+/** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output or its processes. */
+export function acceptingWorkerPids(top: string | TopProcess[]): string[] {
+  const processes = typeof top === 'string' ? (topProcesses(top) ?? []) : top;
+  return processes.filter((p) => p.cmd === 'nginx: worker process').map((p) => p.pid);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ProxyTarget } from '../config/config.js';
 import type { Clock, Files } from '../io.js';
+import type { ContainerSignals } from '../processes.js';
 import type { Runner } from '../runner.js';
 import type { AccessRecord } from './access-log.js';
 import type { IncludeReading, Share } from './include.js';
@@ -81,9 +82,11 @@ export interface ProxyDeps {
   runner: Runner;
   files: Files;
   clock: Clock;
+  /** Given when the engine is on this machine's socket: a reload may then signal the master directly. */
+  signals?: ContainerSignals;
 }
 
 /** The one place that chooses the kind of proxy: Nginx is the only one so far. */
 export function createProxy(deps: ProxyDeps): Proxy {
-  return new Nginx(deps.runner, deps.files, deps.clock);
+  return new Nginx(deps.runner, deps.files, deps.clock, deps.signals);
 }

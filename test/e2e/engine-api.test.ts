@@ -4,9 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestImages } from '../../scripts/images.mjs';
 import { endpointOf } from '../../src/docker/docker.js';
 import { localApiSocket, socketTransport, viaEngineApi } from '../../src/docker/engine-api.js';
-import { LOCK_IMAGE } from '../../src/docker/lock.js';
+import { dockerJournal, JOURNAL_LABEL, type JournalEntry } from '../../src/docker/journal.js';
+import { LOCK_IMAGE, thisProcess } from '../../src/docker/lock.js';
 import { packFile, unpackFirstFile } from '../../src/docker/tar.js';
 import { acceptingWorkerPids, shuttingDownWorkers } from '../../src/proxy/nginx.js';
+import { procContainerSignals } from '../../src/processes.js';
 import { createExecaRunner, type RunOptions, type Runner } from '../../src/runner.js';
 import { docker, waitFor } from './support/docker.js';
 
@@ -117,6 +119,26 @@ describe('the Docker Engine API runner, beside the docker CLI, on a real engine'
     }, 10_000);
   });
 
+  it("a reload by SIGHUP from this machine: /proc shows the master in the proxy's cgroup, new workers start", async () => {
+    const top = (await docker(['top', proxy])).stdout;
+    const masterPid = Number(/^\S+\s+(\d+)\s.*nginx: master process/m.exec(top)?.[1]);
+    const id = (JSON.parse((await docker(['container', 'inspect', proxy])).stdout) as Inspected[])[0]?.Id ?? '';
+    const signals = procContainerSignals();
+    // Not to another container's process, nor to a worker.
+    expect(await signals.send(masterPid, 'f'.repeat(64), 'nginx: master process', 'SIGHUP')).toBe(false);
+    const worker = Number(acceptingWorkerPids(top)[0]);
+    expect(await signals.send(worker, id, 'nginx: master process', 'SIGHUP')).toBe(false);
+    const before = acceptingWorkerPids(top);
+    expect(await signals.send(masterPid, id, 'nginx: master process', 'SIGHUP')).toBe(true);
+    await waitFor(async () => {
+      const now = acceptingWorkerPids((await docker(['top', proxy])).stdout);
+      return now.length > 0 && now.every((pid) => !before.includes(pid));
+    }, 10_000);
+    // Docker did not see a signal of its own: the container still runs, with its restart policy's count.
+    const [after] = JSON.parse((await docker(['container', 'inspect', proxy])).stdout) as Inspected[];
+    expect([after?.State?.Running, after?.RestartCount]).toEqual([true, 0]);
+  });
+
   it('cp: a file written through the API is read back by the CLI, and the other way round', async () => {
     const input = packFile('api.conf', '# written through the API\n', 1_700_000_000);
     const put = await api.run('docker', ['cp', '-', `${proxy}:/etc/nginx/conf.d`], { ...opts, input });
@@ -152,9 +174,39 @@ describe('the Docker Engine API runner, beside the docker CLI, on a real engine'
     expect([c.exitCode, a.exitCode]).toEqual([1, 1]);
     for (const r of [c, a]) expect(r.stderr).toMatch(/Conflict|already in use/i);
 
+    const list = ['ps', '-a', '-q', '--no-trunc', '--filter', 'label=bluegreen.test={"a":1}'];
+    const [cl, al] = await both(list);
+    expect([cl.exitCode, al.exitCode, al.stdout]).toEqual([0, 0, cl.stdout]);
+    expect(al.stdout).toBe(`${made.stdout.trim()}\n`);
+
     expect(await api.run('docker', ['rm', name], opts)).toMatchObject({ exitCode: 0, stdout: `${name}\n` });
     const [cr, ar] = await both(['rm', name]);
     expect([cr.exitCode, ar.exitCode]).toEqual([1, 1]);
     for (const r of [cr, ar]) expect(r.stderr).toMatch(/No such container/i);
+  });
+
+  it('the journal: entries written through the API are read through the CLI, every character kept, then cleared', async () => {
+    const key = `project:${RUN}`;
+    const entry: JournalEntry = {
+      version: 1,
+      run: thisProcess('token-e2e', 'deploy', Date.now()),
+      command: 'deploy',
+      from: 'blue',
+      to: 'green',
+      phase: 'switch',
+      at: new Date().toISOString(),
+      includes: [
+        { container: proxy, path: '/etc/nginx/conf.d/app.inc', previous: '# café →\nupstream app { server a:1; }\n' },
+      ],
+      reloading: [],
+    };
+    const written = dockerJournal(api);
+    await written.write(key, entry);
+    await written.write(key, { ...entry, phase: 'switched', reloading: [proxy] });
+    expect(await dockerJournal(cli).read(key)).toEqual({ ...entry, phase: 'switched', reloading: [proxy] });
+    await dockerJournal(cli).clear(key);
+    expect(await dockerJournal(api).read(key)).toBeUndefined();
+    const left = await docker(['ps', '-a', '-q', '--filter', `label=${JOURNAL_LABEL}=${key}`]);
+    expect(left.stdout.trim()).toBe('');
   });
 });

@@ -126,6 +126,30 @@ describe('the drain of a deploy on the fake host', () => {
     expect(log.text).toContain('Drain of blue ended: every old worker of proxy exited after 1.8 s.');
   });
 
+  it('with the engine on this machine, the reload is a SIGHUP to the master, confirmed and drained the same way', async () => {
+    const { host, deps, config } = await setup({ live: 'blue' });
+    host.oldWorkersBusyMs = 1_800;
+    const result = await execute(config, { ...deps, signals: host.signals });
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, drain: { ms: 1_800, ended: 'drained' } });
+    expect(host.changes).toEqual([UP_GREEN, 'SIGHUP proxy', STOP_BLUE]);
+    // The master and the container's id are read before the reload, beside the workers it confirms against.
+    const signalled = host.calls.indexOf('SIGHUP proxy');
+    expect(host.calls.slice(0, signalled)).toContain('docker inspect --type container proxy');
+    expect(host.calls.slice(signalled, signalled + 3)).toEqual([
+      'SIGHUP proxy',
+      'docker top proxy',
+      'docker top proxy',
+    ]);
+  });
+
+  it('a signal that cannot be sent (another machine, another user): docker exec nginx -s reload', async () => {
+    const { host, deps, config } = await setup({ live: 'blue' });
+    host.signalsRefused = true;
+    const result = await execute(config, { ...deps, signals: host.signals });
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
+  });
+
   it('nothing in flight: it ends at its first look, at once, and the watch as long as it still reads the log', async () => {
     const { run } = await setup({ live: 'blue' });
     const result = await run();

@@ -488,6 +488,40 @@ describe('create and rm', () => {
   });
 });
 
+describe('ps', () => {
+  it('lists the full ids of every container with the labels asked, one per line', async () => {
+    const filters = encodeURIComponent(JSON.stringify({ label: ['bluegreen-action.journal=project:app', 'x=1'] }));
+    routes = { [`GET /v1.41/containers/json?all=1&filters=${filters}`]: { json: [{ Id: 'c2' }, { Id: 'c1' }] } };
+    const args = ['ps', '-a', '-q', '--no-trunc', '--filter', 'label=bluegreen-action.journal=project:app'];
+    args.push('--filter', 'label=x=1');
+    // As latin1, as the journal may ask: ids are ASCII either way.
+    expect(await engine().run(args, { encoding: 'latin1' })).toEqual(result(args, 0, 'c2\nc1\n'));
+    expect(requests).toHaveLength(1);
+  });
+
+  it('leaves every other form to the CLI', async () => {
+    const { cli, run } = engine();
+    for (const args of [
+      ['ps'],
+      ['ps', '-a', '-q', '--no-trunc'],
+      ['ps', '-a', '-q', '--no-trunc', '--filter', 'name=x'],
+      ['ps', '-a', '-q', '--filter', 'label=x'],
+      ['ps', '-a', '-q', '--no-trunc', '--filter'],
+    ])
+      await run(args);
+    expect(cli.calls).toHaveLength(5);
+    expect(requests).toEqual([]);
+  });
+
+  it('gives UTF-8 output as the bytes the CLI prints when latin1 is asked for', async () => {
+    routes = { 'GET /v1.41/containers/a/json': { json: { Id: 'a', Config: { Labels: { k: 'café' } } } } };
+    const r = await engine().run(['container', 'inspect', 'a'], { encoding: 'latin1' });
+    expect(JSON.parse(Buffer.from(r.stdout, 'latin1').toString('utf8'))).toEqual([
+      { Id: 'a', Config: { Labels: { k: 'café' } } },
+    ]);
+  });
+});
+
 describe('the API version', () => {
   it("is the engine's own, asked once per transport, so that an engine that refuses old versions is served", async () => {
     apiVersion = '1.51';

@@ -5,7 +5,7 @@ import type { ContainerState } from '../../src/docker/compose.js';
 import type { Http, HttpResponse } from '../../src/io.js';
 import type { Journal, JournalEntry } from '../../src/docker/journal.js';
 import type { LockHolder, Locks } from '../../src/docker/lock.js';
-import type { ProcessInfo, Processes } from '../../src/processes.js';
+import type { ContainerSignals, ProcessInfo, Processes } from '../../src/processes.js';
 import { describeCommand, type RunOptions, type RunResult, type Runner } from '../../src/runner.js';
 import { packFile, unpackFirstFile } from '../../src/docker/tar.js';
 import type { FakeFiles } from './fakes.js';
@@ -433,6 +433,26 @@ export class FakeHost implements Runner, Http {
     c.exitCode = exitCode ?? (status === 'running' || status === 'created' ? 0 : 1);
     if (status === 'restarting') c.restartCount++;
   }
+
+  /**
+   * Signals from the runner to a proxy's Nginx master (what a run on the engine's machine sends instead of docker
+   * exec nginx -s reload), when a test gives them as deps.signals; recorded in calls as `SIGHUP <proxy>`. The fake
+   * masters are pid 1 of their proxy, and the signal reaches them unless signalsRefused.
+   */
+  signalsRefused = false;
+  readonly signals: ContainerSignals = {
+    send: async (pid, id, command, signal) => {
+      const found = [...this.proxies].find(([name]) => sha256(`proxy ${name}`) === id);
+      if (this.signalsRefused || !found?.[1].running || pid !== 1 || !command.startsWith('nginx: master process'))
+        return false;
+      const [name, proxy] = found;
+      this.calls.push(`${signal} ${name}`);
+      // A master that cannot load the new configuration keeps its workers and logs why, as Nginx does.
+      if (signal === 'SIGHUP' && ![...this.includesOf(proxy).values()].some((c) => this.nginxRejects?.(c)))
+        this.reloadProxy(name, proxy);
+      return true;
+    },
+  };
 
   /** The command lines that change something (no version/ps/inspect/cp-out/nginx -T/logs). */
   get changes(): string[] {
