@@ -30693,6 +30693,8 @@ const JOURNAL_LABEL = 'bluegreen-action.journal';
 /** Each entry's place in the order of writes, and the entry itself (JSON), on the container that holds it. */
 const JOURNAL_SEQ_LABEL = 'bluegreen-action.journal.seq';
 const JOURNAL_ENTRY_LABEL = 'bluegreen-action.journal.entry';
+/** On the entry that marks a journal cleared while older entries could not all be removed. */
+const JOURNAL_CLEARED_LABEL = 'bluegreen-action.journal.cleared';
 /** Where an earlier version of this tool kept the entry: a file in the journal container, written with docker cp. */
 const LEGACY_FILE = 'journal.json';
 const TIMEOUT_MS = 60_000;
@@ -30720,56 +30722,81 @@ function dockerJournal(runner) {
         return r;
     }
     /** The containers of a journal, oldest entry first. */
-    async function stored(key) {
-        const filter = `label=${JOURNAL_LABEL}=${key}`;
+    async function stored(key, again = true) {
         const what = `reading the deploy journal ${journalName(key)}`;
-        const ps = await docker(what, ['ps', '-a', '-q', '--no-trunc', '--filter', filter]);
+        const ps = await docker(what, ['ps', '-a', '-q', '--no-trunc', '--filter', `label=${JOURNAL_LABEL}=${key}`]);
         const ids = ps.stdout
             .split('\n')
             .map((l) => l.trim())
             .filter(Boolean);
         if (!ids.length)
             return [];
-        // One removed meanwhile (by a run that ended) is left out: docker prints the others.
-        const r = await docker(what, ['inspect', '--type', 'container', ...ids], GONE, 'utf8');
-        const found = JSON.parse(r.stdout || '[]');
-        return found
-            .map((c) => {
+        const r = await docker(what, ['inspect', '--type', 'container', ...ids], undefined, 'utf8').catch((error) => {
+            // Removed meanwhile (by the run that holds the lock, while `status` reads): docker prints the others.
+            const r = error instanceof CommandError ? error.result : undefined;
+            const lines = r?.stderr.split('\n').filter((l) => l.trim()) ?? [];
+            if (r && !r.timedOut && lines.length && lines.every((l) => GONE.test(l)))
+                return r;
+            throw error;
+        });
+        const found = JSON.parse(r.stdout || '[]').map((c) => {
             const labels = c.Config?.Labels ?? {};
             const seq = Number(labels[JOURNAL_SEQ_LABEL] ?? -1);
             return {
+                id: c.Id ?? '',
                 name: (c.Name ?? '').replace(/^\//, ''),
                 seq: Number.isInteger(seq) ? seq : -1,
                 entry: labels[JOURNAL_ENTRY_LABEL],
+                cleared: labels[JOURNAL_CLEARED_LABEL] === 'true',
             };
-        })
-            .sort((a, b) => a.seq - b.seq);
+        });
+        // Every one gone between the two: a newer entry may have been written meanwhile.
+        if (!found.length && again)
+            return stored(key, false);
+        return found.sort((a, b) => a.seq - b.seq);
     }
-    /** Per key: the highest number seen or written, and the containers of older entries, not yet removed. */
+    /** Per key: the highest number seen or written, the ids of older entries not yet removed, their removal. */
     const state = new Map();
     async function known(key, all) {
         let s = state.get(key);
         if (!s || all) {
             const list = all ?? (await stored(key));
-            s = {
-                seq: Math.max(0, ...list.map((e) => e.seq)),
-                older: list.map((e) => e.name),
-                removing: s?.removing ?? Promise.resolve(),
-            };
+            const removing = s?.removing ?? Promise.resolve();
+            s = { seq: Math.max(0, ...list.map((e) => e.seq)), older: list.map((e) => e.id), removing };
             state.set(key, s);
         }
         return s;
     }
-    async function remove(names) {
-        for (const name of names)
-            await docker(`removing the deploy journal ${name}`, ['rm', name], GONE);
+    /** Removes each, oldest first; those that cannot be removed now are left for a later clear. */
+    async function remove(ids) {
+        const left = [];
+        for (const id of ids) {
+            const r = await docker(`removing a deploy journal entry ${id}`, ['rm', id], GONE).catch(() => undefined);
+            if (!r)
+                left.push(id);
+        }
+        return left;
+    }
+    async function create(key, seq, labels) {
+        const name = `${journalName(key)}-${seq}`;
+        const all = { [JOURNAL_LABEL]: key, [JOURNAL_SEQ_LABEL]: String(seq), ...labels };
+        const args = Object.entries(all).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+        const r = await docker(`writing the deploy journal ${name}`, [
+            'create',
+            '--name',
+            name,
+            ...args,
+            LOCK_IMAGE,
+            'journal',
+        ]);
+        return r.stdout.trim();
     }
     return {
         async read(key) {
             const all = await stored(key);
             await known(key, all);
             const newest = all.at(-1);
-            if (!newest)
+            if (!newest || newest.cleared)
                 return undefined;
             const text = newest.seq < 0 ? await readLegacy(newest.name) : newest.entry;
             if (text === undefined)
@@ -30783,26 +30810,48 @@ function dockerJournal(runner) {
             }
         },
         async write(key, entry) {
-            const s = await known(key);
-            const seq = s.seq + 1;
-            const name = `${journalName(key)}-${seq}`;
-            const labels = [
-                ['--label', `${JOURNAL_LABEL}=${key}`],
-                ['--label', `${JOURNAL_SEQ_LABEL}=${seq}`],
-                ['--label', `${JOURNAL_ENTRY_LABEL}=${JSON.stringify(entry)}`],
-            ].flat();
-            await docker(`writing the deploy journal ${name}`, ['create', '--name', name, ...labels, LOCK_IMAGE, 'journal']);
-            s.seq = seq;
+            const labels = { [JOURNAL_ENTRY_LABEL]: JSON.stringify(entry) };
+            let s = await known(key);
+            let id;
+            try {
+                id = await create(key, s.seq + 1, labels);
+            }
+            catch (error) {
+                // A create that timed out may have been made all the same: the next write lists the entries again. One that
+                // a name already held (such a create) is retried above it at once.
+                state.delete(key);
+                if (!(error instanceof CommandError && IN_USE.test(error.result.stderr)))
+                    throw error;
+                s = await known(key);
+                id = await create(key, s.seq + 1, labels);
+            }
+            s.seq += 1;
             // Off the deploy's path: until they are gone, the higher number is the journal.
             const older = s.older;
-            s.older = [name];
-            s.removing = s.removing.then(() => remove(older)).catch(() => undefined);
+            s.older = [id];
+            s.removing = s.removing.then(() => remove(older)).then(() => undefined);
         },
         async clear(key) {
-            const s = state.get(key);
-            await s?.removing;
-            await remove((await stored(key)).map((e) => e.name));
+            await state.get(key)?.removing;
             state.delete(key);
+            const all = await stored(key);
+            const [only] = all;
+            // One entry goes at once: there is no older one that could become the journal if its removal failed.
+            if (all.length === 1 && only) {
+                await docker(`removing the deploy journal ${only.name}`, ['rm', only.id], GONE);
+                return;
+            }
+            if (!all.length)
+                return;
+            // Several (a run that died before its removals): a mark above them all first, so that the journal reads as
+            // cleared whichever of them cannot be removed now.
+            const mark = await create(key, Math.max(0, ...all.map((e) => e.seq)) + 1, { [JOURNAL_CLEARED_LABEL]: 'true' });
+            const left = await remove(all.map((e) => e.id));
+            if (!left.length)
+                await remove([mark]);
+        },
+        async settle(key) {
+            await state.get(key)?.removing;
         },
     };
     /** The entry an earlier version of this tool wrote into a file; undefined when it died before writing one. */
@@ -30815,6 +30864,8 @@ function dockerJournal(runner) {
 const NOT_THERE = /could not find the file|no such file|no such container/i;
 /** Removed by another run meanwhile, or already. */
 const GONE = /no such (container|object)/i;
+/** The name of the entry was taken: by a create that timed out here, yet was made. */
+const IN_USE = /Conflict|already in use/i;
 
 ;// CONCATENATED MODULE: ./src/docker/compose.ts
 
@@ -31585,7 +31636,9 @@ class Nginx {
         // What `nginx -s reload` does, a SIGHUP to the master, sent from here when this machine runs it: 70 to 90 ms
         // sooner than through docker exec. Not `docker kill --signal HUP`: the engine would take the container for
         // stopped by hand, and its restart policy (unless-stopped) would no longer bring it back (moby/moby#41302).
-        const sent = master !== undefined && (await this.signals?.send(master.pid, master.id, MASTER, 'SIGHUP'));
+        // Only where the new workers can be seen: a master that cannot load the configuration says nothing to a
+        // signal (nginx -s reload would exit 1), and the confirmation is then what tells.
+        const sent = master !== undefined && before?.length && (await this.signals?.send(master.pid, master.id, MASTER, 'SIGHUP'));
         if (!sent) {
             ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
         }
@@ -31600,7 +31653,7 @@ class Nginx {
             if (signal?.aborted)
                 throw new NginxError(`cancelled while confirming the reload of ${container}`);
             if (this.clock.now() >= deadline) {
-                throw new NginxError(`${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after nginx -s reload: ` +
+                throw new NginxError(`${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after the reload: ` +
                     'the new configuration did not take effect (see the proxy log).');
             }
             await this.clock.sleep(50, signal);
@@ -33748,6 +33801,7 @@ class Deployment {
             return;
         await this.journalWrites.catch(() => undefined);
         if (this.result.exitCode === 3) {
+            await this.deps.journal.settle(await this.journalKey()).catch(() => undefined);
             this.log.warn('The journal of this run is kept: the next deploy or rollback repairs what it left first.');
             return;
         }

@@ -52,12 +52,16 @@ export interface Journal {
   write(key: string, entry: JournalEntry): Promise<void>;
   /** Called once the run left a state the next run needs no help with. */
   clear(key: string): Promise<void>;
+  /** Resolves once what the journal does off the deploy's path is done: before the lock goes to the next run. */
+  settle(key: string): Promise<void>;
 }
 
 export const JOURNAL_LABEL = 'bluegreen-action.journal';
 /** Each entry's place in the order of writes, and the entry itself (JSON), on the container that holds it. */
 export const JOURNAL_SEQ_LABEL = 'bluegreen-action.journal.seq';
 export const JOURNAL_ENTRY_LABEL = 'bluegreen-action.journal.entry';
+/** On the entry that marks a journal cleared while older entries could not all be removed. */
+export const JOURNAL_CLEARED_LABEL = 'bluegreen-action.journal.cleared';
 /** Where an earlier version of this tool kept the entry: a file in the journal container, written with docker cp. */
 const LEGACY_FILE = 'journal.json';
 const TIMEOUT_MS = 60_000;
@@ -73,10 +77,13 @@ export function journalRemoval(key: string): string {
 }
 
 interface Stored {
+  id: string;
   name: string;
   /** -1: an entry of an earlier version, in a file. */
   seq: number;
   entry?: string;
+  /** A mark that the journal was cleared: the entries below it are left over. */
+  cleared: boolean;
 }
 
 /**
@@ -100,53 +107,78 @@ export function dockerJournal(runner: Runner): Journal {
   }
 
   /** The containers of a journal, oldest entry first. */
-  async function stored(key: string): Promise<Stored[]> {
-    const filter = `label=${JOURNAL_LABEL}=${key}`;
+  async function stored(key: string, again = true): Promise<Stored[]> {
     const what = `reading the deploy journal ${journalName(key)}`;
-    const ps = await docker(what, ['ps', '-a', '-q', '--no-trunc', '--filter', filter]);
+    const ps = await docker(what, ['ps', '-a', '-q', '--no-trunc', '--filter', `label=${JOURNAL_LABEL}=${key}`]);
     const ids = ps.stdout
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean);
     if (!ids.length) return [];
-    // One removed meanwhile (by a run that ended) is left out: docker prints the others.
-    const r = await docker(what, ['inspect', '--type', 'container', ...ids], GONE, 'utf8');
-    const found = JSON.parse(r.stdout || '[]') as {
-      Name?: string;
-      Config?: { Labels?: Record<string, string> };
-    }[];
-    return found
-      .map((c) => {
-        const labels = c.Config?.Labels ?? {};
-        const seq = Number(labels[JOURNAL_SEQ_LABEL] ?? -1);
-        return {
-          name: (c.Name ?? '').replace(/^\//, ''),
-          seq: Number.isInteger(seq) ? seq : -1,
-          entry: labels[JOURNAL_ENTRY_LABEL],
-        };
-      })
-      .sort((a, b) => a.seq - b.seq);
+    const r = await docker(what, ['inspect', '--type', 'container', ...ids], undefined, 'utf8').catch(
+      (error: unknown) => {
+        // Removed meanwhile (by the run that holds the lock, while `status` reads): docker prints the others.
+        const r = error instanceof CommandError ? error.result : undefined;
+        const lines = r?.stderr.split('\n').filter((l) => l.trim()) ?? [];
+        if (r && !r.timedOut && lines.length && lines.every((l) => GONE.test(l))) return r;
+        throw error;
+      },
+    );
+    const found = (
+      JSON.parse(r.stdout || '[]') as { Id?: string; Name?: string; Config?: { Labels?: Record<string, string> } }[]
+    ).map((c) => {
+      const labels = c.Config?.Labels ?? {};
+      const seq = Number(labels[JOURNAL_SEQ_LABEL] ?? -1);
+      return {
+        id: c.Id ?? '',
+        name: (c.Name ?? '').replace(/^\//, ''),
+        seq: Number.isInteger(seq) ? seq : -1,
+        entry: labels[JOURNAL_ENTRY_LABEL],
+        cleared: labels[JOURNAL_CLEARED_LABEL] === 'true',
+      };
+    });
+    // Every one gone between the two: a newer entry may have been written meanwhile.
+    if (!found.length && again) return stored(key, false);
+    return found.sort((a, b) => a.seq - b.seq);
   }
 
-  /** Per key: the highest number seen or written, and the containers of older entries, not yet removed. */
+  /** Per key: the highest number seen or written, the ids of older entries not yet removed, their removal. */
   const state = new Map<string, { seq: number; older: string[]; removing: Promise<void> }>();
 
   async function known(key: string, all?: Stored[]) {
     let s = state.get(key);
     if (!s || all) {
       const list = all ?? (await stored(key));
-      s = {
-        seq: Math.max(0, ...list.map((e) => e.seq)),
-        older: list.map((e) => e.name),
-        removing: s?.removing ?? Promise.resolve(),
-      };
+      const removing = s?.removing ?? Promise.resolve();
+      s = { seq: Math.max(0, ...list.map((e) => e.seq)), older: list.map((e) => e.id), removing };
       state.set(key, s);
     }
     return s;
   }
 
-  async function remove(names: string[]): Promise<void> {
-    for (const name of names) await docker(`removing the deploy journal ${name}`, ['rm', name], GONE);
+  /** Removes each, oldest first; those that cannot be removed now are left for a later clear. */
+  async function remove(ids: string[]): Promise<string[]> {
+    const left: string[] = [];
+    for (const id of ids) {
+      const r = await docker(`removing a deploy journal entry ${id}`, ['rm', id], GONE).catch(() => undefined);
+      if (!r) left.push(id);
+    }
+    return left;
+  }
+
+  async function create(key: string, seq: number, labels: Record<string, string>): Promise<string> {
+    const name = `${journalName(key)}-${seq}`;
+    const all = { [JOURNAL_LABEL]: key, [JOURNAL_SEQ_LABEL]: String(seq), ...labels };
+    const args = Object.entries(all).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    const r = await docker(`writing the deploy journal ${name}`, [
+      'create',
+      '--name',
+      name,
+      ...args,
+      LOCK_IMAGE,
+      'journal',
+    ]);
+    return r.stdout.trim();
   }
 
   return {
@@ -154,7 +186,7 @@ export function dockerJournal(runner: Runner): Journal {
       const all = await stored(key);
       await known(key, all);
       const newest = all.at(-1);
-      if (!newest) return undefined;
+      if (!newest || newest.cleared) return undefined;
       const text = newest.seq < 0 ? await readLegacy(newest.name) : newest.entry;
       if (text === undefined) return undefined;
       try {
@@ -168,27 +200,46 @@ export function dockerJournal(runner: Runner): Journal {
     },
 
     async write(key, entry) {
-      const s = await known(key);
-      const seq = s.seq + 1;
-      const name = `${journalName(key)}-${seq}`;
-      const labels = [
-        ['--label', `${JOURNAL_LABEL}=${key}`],
-        ['--label', `${JOURNAL_SEQ_LABEL}=${seq}`],
-        ['--label', `${JOURNAL_ENTRY_LABEL}=${JSON.stringify(entry)}`],
-      ].flat();
-      await docker(`writing the deploy journal ${name}`, ['create', '--name', name, ...labels, LOCK_IMAGE, 'journal']);
-      s.seq = seq;
+      const labels = { [JOURNAL_ENTRY_LABEL]: JSON.stringify(entry) };
+      let s = await known(key);
+      let id: string;
+      try {
+        id = await create(key, s.seq + 1, labels);
+      } catch (error) {
+        // A create that timed out may have been made all the same: the next write lists the entries again. One that
+        // a name already held (such a create) is retried above it at once.
+        state.delete(key);
+        if (!(error instanceof CommandError && IN_USE.test(error.result.stderr))) throw error;
+        s = await known(key);
+        id = await create(key, s.seq + 1, labels);
+      }
+      s.seq += 1;
       // Off the deploy's path: until they are gone, the higher number is the journal.
       const older = s.older;
-      s.older = [name];
-      s.removing = s.removing.then(() => remove(older)).catch(() => undefined);
+      s.older = [id];
+      s.removing = s.removing.then(() => remove(older)).then(() => undefined);
     },
 
     async clear(key) {
-      const s = state.get(key);
-      await s?.removing;
-      await remove((await stored(key)).map((e) => e.name));
+      await state.get(key)?.removing;
       state.delete(key);
+      const all = await stored(key);
+      const [only] = all;
+      // One entry goes at once: there is no older one that could become the journal if its removal failed.
+      if (all.length === 1 && only) {
+        await docker(`removing the deploy journal ${only.name}`, ['rm', only.id], GONE);
+        return;
+      }
+      if (!all.length) return;
+      // Several (a run that died before its removals): a mark above them all first, so that the journal reads as
+      // cleared whichever of them cannot be removed now.
+      const mark = await create(key, Math.max(0, ...all.map((e) => e.seq)) + 1, { [JOURNAL_CLEARED_LABEL]: 'true' });
+      const left = await remove(all.map((e) => e.id));
+      if (!left.length) await remove([mark]);
+    },
+
+    async settle(key) {
+      await state.get(key)?.removing;
     },
   };
 
@@ -203,3 +254,5 @@ export function dockerJournal(runner: Runner): Journal {
 const NOT_THERE = /could not find the file|no such file|no such container/i;
 /** Removed by another run meanwhile, or already. */
 const GONE = /no such (container|object)/i;
+/** The name of the entry was taken: by a create that timed out here, yet was made. */
+const IN_USE = /Conflict|already in use/i;

@@ -209,6 +209,7 @@ export class Deployment {
     if (!this.entry && !this.recovered) return;
     await this.journalWrites.catch(() => undefined);
     if (this.result.exitCode === 3) {
+      await this.deps.journal.settle(await this.journalKey()).catch(() => undefined);
       this.log.warn('The journal of this run is kept: the next deploy or rollback repairs what it left first.');
       return;
     }

@@ -324,7 +324,7 @@ describe('failures and the rollback that follows', () => {
     const start = clock.now();
     const result = await run();
     expect(result).toMatchObject({ status: 'failed', exitCode: 3 });
-    expect(result.error).toMatch(/switch failed: .*still ran its old Nginx workers 10 s after nginx -s reload/);
+    expect(result.error).toMatch(/switch failed: .*still ran its old Nginx workers 10 s after the reload/);
     expect(result.error).toMatch(/ROLLBACK INCOMPLETE: could not restore the proxy includes/);
     expect(clock.now() - start).toBeGreaterThanOrEqual(20_000);
     expect(files.data.get(INCLUDE)).toBe(before);

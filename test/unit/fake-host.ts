@@ -53,6 +53,7 @@ export class FakeJournal implements Journal {
     this.cleared++;
     this.entries.delete(key);
   }
+  async settle() {}
 }
 
 /** Processes left running by a dead run, found by their run token; `ended` are those this run ended. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   dockerJournal,
+  JOURNAL_CLEARED_LABEL,
   JOURNAL_ENTRY_LABEL,
   JOURNAL_LABEL,
   JOURNAL_SEQ_LABEL,
@@ -27,8 +28,12 @@ class JournalEngine implements Runner {
   /** A name whose rm fails with a daemon error. */
   failRemoving?: string;
 
+  /** Every id a name had, kept after its removal. */
+  readonly ids = new Map<string, string>();
+
   add(name: string, labels: Record<string, string>, files: Record<string, string> = {}): void {
     const id = `${String(this.nextId++).padStart(4, '0')}${'f'.repeat(60)}`;
+    this.ids.set(name, id);
     this.containers.set(name, { id, labels, files: new Map(Object.entries(files)) });
   }
 
@@ -101,8 +106,10 @@ class JournalEngine implements Runner {
       return result(0, Buffer.from(packFile('journal.json', content, 0)).toString('latin1'));
     }
     if (sub === 'rm') {
-      if (rest[0] === this.failRemoving) return result(1, '', 'Error response from daemon: driver failed');
-      if (!this.containers.delete(rest[0] ?? ''))
+      const [name] = byName(rest[0] ?? '') ?? [];
+      if (name !== undefined && name === this.failRemoving)
+        return result(1, '', 'Error response from daemon: driver failed');
+      if (name === undefined || !this.containers.delete(name))
         return result(1, '', `Error response from daemon: No such container: ${rest[0]}`);
       return result(0, `${rest[0]}\n`);
     }
@@ -145,6 +152,8 @@ const createCall = (seq: number, entry: JournalEntry) =>
     LOCK_IMAGE,
     'journal',
   ]);
+/** `docker rm` of the id a name had. */
+const rm = (engine: JournalEngine, name: string) => `docker rm ${engine.ids.get(name)}`;
 /** Lets the removals that a write starts off the deploy's path run. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 const SWITCHED: JournalEntry = { ...ENTRY, phase: 'switched', reloading: ['proxy'] };
@@ -158,7 +167,7 @@ describe('the journal on the Docker engine', () => {
     await journal.write(KEY, ENTRY);
     await journal.write(KEY, SWITCHED);
     await settle();
-    expect(engine.calls).toEqual([LIST, createCall(1, ENTRY), createCall(2, SWITCHED), `docker rm ${NAME}-1`]);
+    expect(engine.calls).toEqual([LIST, createCall(1, ENTRY), createCall(2, SWITCHED), rm(engine, `${NAME}-1`)]);
     expect([...engine.containers.keys()]).toEqual([`${NAME}-2`]);
     expect(await journal.read(KEY)).toEqual(SWITCHED);
   });
@@ -199,9 +208,9 @@ describe('the journal on the Docker engine', () => {
     // The older ones go oldest first: a run that dies meanwhile leaves its newest entry the highest.
     expect(engine.calls).toEqual([
       createCall(4, { ...ENTRY, phase: 'undo' }),
-      `docker rm ${NAME}-1`,
-      `docker rm ${NAME}-2`,
-      `docker rm ${NAME}-3`,
+      rm(engine, `${NAME}-1`),
+      rm(engine, `${NAME}-2`),
+      rm(engine, `${NAME}-3`),
     ]);
     expect(await dockerJournal(engine).read(KEY)).toMatchObject({ phase: 'undo' });
   });
@@ -214,14 +223,14 @@ describe('the journal on the Docker engine', () => {
     await journal.write(KEY, { ...SWITCHED, phase: 'cleanup' });
     await journal.clear(KEY);
     expect(engine.calls.filter((c) => c.startsWith('docker rm'))).toEqual([
-      `docker rm ${NAME}-1`,
-      `docker rm ${NAME}-2`,
-      `docker rm ${NAME}-3`,
+      rm(engine, `${NAME}-1`),
+      rm(engine, `${NAME}-2`),
+      rm(engine, `${NAME}-3`),
     ]);
     expect(engine.containers.size).toBe(0);
   });
 
-  it('a removal that fails does not fail the deploy: the entry is removed with the journal', async () => {
+  it('a removal that fails does not fail the deploy; the clear then marks the journal cleared above what is left', async () => {
     const engine = new JournalEngine();
     const journal = dockerJournal(engine);
     await journal.write(KEY, ENTRY);
@@ -230,9 +239,90 @@ describe('the journal on the Docker engine', () => {
     await settle();
     expect([...engine.containers.keys()]).toEqual([`${NAME}-1`, `${NAME}-2`]);
     expect(await dockerJournal(engine).read(KEY)).toEqual(SWITCHED);
-    engine.failRemoving = undefined;
+    engine.calls.length = 0;
     await journal.clear(KEY);
+    // Entry 1 cannot go: the mark (3) stays above it, and the journal reads as cleared.
+    expect(engine.calls.filter((c) => !c.startsWith('docker ps') && !c.startsWith('docker inspect'))).toEqual([
+      describeCommand('docker', [
+        'create',
+        '--name',
+        `${NAME}-3`,
+        '--label',
+        `${JOURNAL_LABEL}=${KEY}`,
+        '--label',
+        `${JOURNAL_SEQ_LABEL}=3`,
+        '--label',
+        `${JOURNAL_CLEARED_LABEL}=true`,
+        LOCK_IMAGE,
+        'journal',
+      ]),
+      rm(engine, `${NAME}-1`),
+      rm(engine, `${NAME}-2`),
+    ]);
+    expect([...engine.containers.keys()]).toEqual([`${NAME}-1`, `${NAME}-3`]);
+    expect(await dockerJournal(engine).read(KEY)).toBeUndefined();
+    // The next run writes above the mark; its clear removes all, the mark last.
+    engine.failRemoving = undefined;
+    const next = dockerJournal(engine);
+    expect(await next.read(KEY)).toBeUndefined();
+    await next.write(KEY, ENTRY);
+    await next.clear(KEY);
     expect(engine.containers.size).toBe(0);
+  });
+
+  it('a create that timed out yet was made: the next write lists again and goes above it', async () => {
+    const engine = new JournalEngine();
+    const journal = dockerJournal(engine);
+    await journal.write(KEY, ENTRY);
+    const timedOut = engine.run.bind(engine);
+    let once = true;
+    engine.run = async (file, args, options) => {
+      const r = await timedOut(file, args, options);
+      if (once && args[0] === 'create') {
+        once = false;
+        return { ...r, exitCode: -1, stdout: '', timedOut: true };
+      }
+      return r;
+    };
+    await expect(journal.write(KEY, SWITCHED)).rejects.toThrow(/writing the deploy journal/);
+    await journal.write(KEY, { ...SWITCHED, phase: 'undo' });
+    await settle();
+    expect([...engine.containers.keys()]).toEqual([`${NAME}-3`]);
+    expect(await dockerJournal(engine).read(KEY)).toMatchObject({ phase: 'undo' });
+  });
+
+  it('a name already taken by such a create is written above at once', async () => {
+    const engine = new JournalEngine();
+    const journal = dockerJournal(engine);
+    expect(await journal.read(KEY)).toBeUndefined();
+    // Made by a create whose answer never came, after this run listed the journal.
+    engine.add(`${NAME}-1`, {
+      [JOURNAL_LABEL]: KEY,
+      [JOURNAL_SEQ_LABEL]: '1',
+      [JOURNAL_ENTRY_LABEL]: JSON.stringify(ENTRY),
+    });
+    await journal.write(KEY, SWITCHED);
+    await settle();
+    expect([...engine.containers.keys()]).toEqual([`${NAME}-2`]);
+    expect(await journal.read(KEY)).toEqual(SWITCHED);
+  });
+
+  it('read without the lock (status) while a run replaces its entry: listed again when every one listed is gone', async () => {
+    const engine = new JournalEngine();
+    await dockerJournal(engine).write(KEY, ENTRY);
+    const real = engine.run.bind(engine);
+    let raced = false;
+    engine.run = async (file, args, options) => {
+      if (!raced && args[0] === 'inspect') {
+        raced = true;
+        // Between the list and the inspect: the other run writes entry 2 and removes entry 1.
+        const other = dockerJournal({ run: real });
+        await other.write(KEY, SWITCHED);
+        await settle();
+      }
+      return real(file, args, options);
+    };
+    expect(await dockerJournal(engine).read(KEY)).toEqual(SWITCHED);
   });
 
   it('keeps every character of an include, whatever the runner decodes', async () => {
@@ -259,7 +349,7 @@ describe('the journal on the Docker engine', () => {
     expect(engine.calls.at(-1)).toBe(`docker cp ${NAME}:/journal.json -`);
     await journal.write(KEY, SWITCHED);
     await settle();
-    expect(engine.calls.slice(-2)).toEqual([createCall(1, SWITCHED), `docker rm ${NAME}`]);
+    expect(engine.calls.slice(-2)).toEqual([createCall(1, SWITCHED), rm(engine, `${NAME}`)]);
     expect(await journal.read(KEY)).toEqual(SWITCHED);
     // One that died before its first entry was stored holds nothing.
     const empty = new JournalEngine();

@@ -232,6 +232,7 @@ function killable(s: Setup, at: number, when: 'before' | 'after', config: Config
       read: (key) => step('journal read', () => d.journal.read(key)),
       write: (key, e) => step(`journal ${e.phase}`, () => d.journal.write(key, e)),
       clear: (key) => step('journal clear', () => d.journal.clear(key)),
+      settle: (key) => d.journal.settle(key),
     },
     log: new RecordingLogger(),
   };
