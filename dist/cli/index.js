@@ -30920,6 +30920,10 @@ async function detectCompose(runner, setting) {
     throw new Error('Neither "docker compose" nor "docker-compose" answered to "version". Install Docker Compose on this machine ' +
         '(v2 plugin or v1), or name the one you have with compose-command. Nothing was changed.');
 }
+const PROJECT_LABEL = 'com.docker.compose.project';
+const ONE_OFF_LABEL = 'com.docker.compose.oneoff';
+/** A project name that both Compose versions use as given, so that it is the value of their project label. */
+const PROJECT_LABEL_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 /**
  * The compose project of the shared files, as compose picks it: -p (project-name), else COMPOSE_PROJECT_NAME from
  * the environment or the project's .env, else a top-level `name:` (the last file that sets one), else the
@@ -31119,6 +31123,19 @@ class ComposeDriver {
     async containers(color, services) {
         if (!services.length)
             return [];
+        const project = this.config.projectName.replace(/\{color\}/g, color);
+        // A project name given as Compose writes it in its labels (v1 and v2 take it as it is): the containers are
+        // those labels, found by one `docker ps` (a few ms on the engine's API), where `compose ps` takes 100 to 200 ms
+        // to read the files first. Compose lists the same: the project's containers of these services, no one-off.
+        if (PROJECT_LABEL_NAME.test(project)) {
+            const filters = [`${PROJECT_LABEL}=${project}`, `${ONE_OFF_LABEL}=False`].flatMap((f) => [
+                '--filter',
+                `label=${f}`,
+            ]);
+            const ps = ensureOk(await this.runner.run('docker', ['ps', '-a', '-q', '--no-trunc', ...filters], { timeoutMs: QUERY_TIMEOUT_MS }), `listing the ${color} containers`);
+            const all = await this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
+            return all.filter((c) => services.includes(c.service));
+        }
         const ps = ensureOk(await this.exec(color, this.args(color, ['ps', '-a', '-q', ...services]), QUERY_TIMEOUT_MS, false), `listing the ${color} containers`);
         return this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
     }

@@ -269,6 +269,49 @@ describe.each(CLIS)('ComposeDriver with compose %s', (_, cli, version) => {
       expect(runner.take()).toEqual([]);
     });
 
+    it('with project-name given as Compose labels it: one docker ps by its labels, the same containers', async () => {
+      const { host, runner, driver } = driverOn({ ...SEPARATE, projectName: 'shop_2-{color}' }, cli);
+      await driver.up('blue', ['app'], true);
+      await driver.up('green', ['app'], true);
+      await driver.stop('blue', ['app']);
+      // A one-off container of green (compose run) and another project's container are not green's.
+      const made = host.containers.get('app', 'shop_2-green')!;
+      const labels = { ...made.labels, 'com.docker.compose.oneoff': 'True' };
+      host.containers.add({ ...made, fullId: 'f'.repeat(64), oneoff: true, labels });
+      runner.take();
+      const [blue] = await driver.containers('blue', ['app']);
+      const green = await driver.containers('green', ['app', 'worker']);
+      expect(runner.take().map((c) => c.argv)).toEqual([
+        [
+          'docker',
+          'ps',
+          '-a',
+          '-q',
+          '--no-trunc',
+          '--filter',
+          'label=com.docker.compose.project=shop_2-blue',
+          '--filter',
+          'label=com.docker.compose.oneoff=False',
+        ],
+        ['docker', 'inspect', '--type', 'container', host.containers.get('app', 'shop_2-blue')?.fullId],
+        [
+          'docker',
+          'ps',
+          '-a',
+          '-q',
+          '--no-trunc',
+          '--filter',
+          'label=com.docker.compose.project=shop_2-green',
+          '--filter',
+          'label=com.docker.compose.oneoff=False',
+        ],
+        ['docker', 'inspect', '--type', 'container', host.containers.get('app', 'shop_2-green')?.fullId],
+      ]);
+      expect(blue).toMatchObject({ id: fakeId('app', 1), running: false, status: 'exited' });
+      expect(green).toMatchObject([{ id: fakeId('app', 2), running: true, service: 'app' }]);
+      // Without project-name, Compose names the project itself: compose ps (the test above).
+    });
+
     it('stops known containers and reads their logs with docker directly, by id', async () => {
       const { host, runner, driver } = driverOn(SHARED, cli);
       await driver.up('green', ['app-green'], true);

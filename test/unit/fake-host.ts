@@ -811,6 +811,16 @@ export class FakeHost implements Runner, Http {
         ? { ...err(missing.map((m) => `Error response from daemon: No such container: ${m}`).join('\n')), stdout }
         : ok(stdout);
     }
+    if (args[0] === 'ps' && args[1] === '-a') {
+      // The ids of every container with all the labels asked (how the tool lists a project's containers).
+      if (args[2] !== '-q' || args[3] !== '--no-trunc') return err(`unexpected docker ps call: ${args.join(' ')}`);
+      const labels = args
+        .slice(4)
+        .filter((_, i) => i % 2 === 1)
+        .map((f) => f.replace(/^label=/, '').split(/=(.*)/s) as [string, string]);
+      const found = [...this.containers].filter((c) => labels.every(([k, v]) => c.labels[k] === v));
+      return ok(found.map((c) => `${c.fullId}\n`).join(''));
+    }
     if (args[0] === 'ps') {
       // Only what the tool asks: every container with a label, as "ID NAME" lines.
       const filter = args[args.indexOf('--filter') + 1] ?? '';
