@@ -137,8 +137,8 @@ export function tableLines(results, { keys, ratio: withRatio = true, coldStart: 
         ],
         '–',
       ),
-      row(['bundle size, dist/action/index.js', kb(coldStart.bundleBytes.action), '–'], '–'),
-      row(['bundle size, dist/cli/index.js', kb(coldStart.bundleBytes.cli), '–'], '–'),
+      row(['bundle size, dist/action/bundle.js', kb(coldStart.bundleBytes.action), '–'], '–'),
+      row(['bundle size, dist/cli/bundle.js', kb(coldStart.bundleBytes.cli), '–'], '–'),
     );
   }
   return lines;

@@ -11,6 +11,11 @@ import type { Proxy, ProxyState } from './proxy.js';
 
 const TIMEOUT_MS = 60_000;
 const RELOAD_CONFIRM_MS = 10_000;
+/**
+ * How often the workers are looked at after a reload: new workers start within milliseconds, but Nginx lets the
+ * old ones accept for 100 ms more (ngx_msleep(100) in its master cycle); a `docker top` costs the engine 20 ms.
+ */
+const RELOAD_POLL_MS = 20;
 const STARTED_STABLE_MS = 500;
 /** The longest a follow of a proxy's log may last: a watch is stopped long before (watch-seconds is at most 1 h). */
 const FOLLOW_MS = 2 * 3_600_000;
@@ -195,7 +200,7 @@ export class Nginx implements Proxy {
             'the new configuration did not take effect (see the proxy log).',
         );
       }
-      await this.clock.sleep(50, signal);
+      await this.clock.sleep(RELOAD_POLL_MS, signal);
     }
   }
 
