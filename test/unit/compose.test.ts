@@ -281,30 +281,15 @@ describe.each(CLIS)('ComposeDriver with compose %s', (_, cli, version) => {
       runner.take();
       const [blue] = await driver.containers('blue', ['app']);
       const green = await driver.containers('green', ['app', 'worker']);
+      const listed = (project: string) => [
+        ...['docker', 'ps', '-a', '-q', '--no-trunc'],
+        ...['--filter', `label=com.docker.compose.project=${project}`],
+        ...['--filter', 'label=com.docker.compose.oneoff=False'],
+      ];
       expect(runner.take().map((c) => c.argv)).toEqual([
-        [
-          'docker',
-          'ps',
-          '-a',
-          '-q',
-          '--no-trunc',
-          '--filter',
-          'label=com.docker.compose.project=shop_2-blue',
-          '--filter',
-          'label=com.docker.compose.oneoff=False',
-        ],
+        listed('shop_2-blue'),
         ['docker', 'inspect', '--type', 'container', host.containers.get('app', 'shop_2-blue')?.fullId],
-        [
-          'docker',
-          'ps',
-          '-a',
-          '-q',
-          '--no-trunc',
-          '--filter',
-          'label=com.docker.compose.project=shop_2-green',
-          '--filter',
-          'label=com.docker.compose.oneoff=False',
-        ],
+        listed('shop_2-green'),
         ['docker', 'inspect', '--type', 'container', host.containers.get('app', 'shop_2-green')?.fullId],
       ]);
       expect(blue).toMatchObject({ id: fakeId('app', 1), running: false, status: 'exited' });
