@@ -31552,6 +31552,7 @@ class NginxError extends Error {
 }
 /** The master's title, in `docker top` and in /proc/<pid>/cmdline alike. */
 const MASTER = 'nginx: master process';
+/** Nginx in a container: reads, writes, tests (nginx -T) and reloads the upstream include, and confirms the reload. */
 class Nginx {
     runner;
     files;

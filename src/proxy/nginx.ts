@@ -49,7 +49,6 @@ export class NginxError extends Error {
   }
 }
 
-/** Nginx in a container: reads, writes, tests (nginx -T) and reloads the upstream include, and confirms the reload. */
 /** What a reload needs from before it: the workers to see replaced, and the master to signal directly. */
 interface BeforeReload {
   workers?: string[];
@@ -59,6 +58,7 @@ interface BeforeReload {
 /** The master's title, in `docker top` and in /proc/<pid>/cmdline alike. */
 const MASTER = 'nginx: master process';
 
+/** Nginx in a container: reads, writes, tests (nginx -T) and reloads the upstream include, and confirms the reload. */
 export class Nginx implements Proxy {
   constructor(
     private readonly runner: Runner,
