@@ -61205,6 +61205,11 @@ function socketTransport(socketPath) {
         req.on('error', (e) => reject(e.code && CONNECT_ERRORS.has(e.code) ? new ApiUnreachable(`${socketPath}: ${e.message}`) : e));
         req.end(raw);
     });
+    /**
+     * The API version is the engine's own, asked once (`GET /_ping` answers in every version): a pinned one would be
+     * refused one day (Engine 29 refuses below 1.44, 20.10 knows nothing above 1.41), and a current docker CLI also
+     * talks the engine's version. The fields read here (State, Config.Labels, Ports, top, exec) are the same in all.
+     */
     const versionPrefix = (signal) => {
         prefix ??= exchange('GET', '/_ping', signal).then((r) => {
             const version = r.headers['api-version'];

@@ -16,11 +16,6 @@ import type { DockerEndpoint } from './docker.js';
  * exit codes and the daemon's error messages), so that every caller and fake stays as it is.
  */
 
-/**
- * The API version is the engine's own, asked once (`GET /_ping` answers in every version): a pinned one would be
- * refused one day (Engine 29 refuses below 1.44, 20.10 knows nothing above 1.41), and a current docker CLI also
- * talks the engine's version. The fields read here (State, Config.Labels, Ports, top, exec) are the same in all.
- */
 export interface ApiRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Below the version: `/containers/x/json`. */
@@ -76,6 +71,11 @@ export function socketTransport(socketPath: string): ApiTransport {
       );
       req.end(raw);
     });
+  /**
+   * The API version is the engine's own, asked once (`GET /_ping` answers in every version): a pinned one would be
+   * refused one day (Engine 29 refuses below 1.44, 20.10 knows nothing above 1.41), and a current docker CLI also
+   * talks the engine's version. The fields read here (State, Config.Labels, Ports, top, exec) are the same in all.
+   */
   const versionPrefix = (signal: AbortSignal) => {
     prefix ??= exchange('GET', '/_ping', signal).then((r) => {
       const version = r.headers['api-version'];
