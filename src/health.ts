@@ -10,6 +10,8 @@ export interface ProbeResult {
   fatal?: boolean;
   /** Nothing answered at all (refused, reset): the next probe may come sooner than a whole interval. */
   silent?: boolean;
+  /** The probe's own word on when the next one is worth sending, when that is sooner than the interval. */
+  againInMs?: number;
 }
 
 export interface PollOutcome {
@@ -62,9 +64,11 @@ export async function pollUntil(
       lastProgress = clock.now();
     }
     // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
-    const interval = result.silent
-      ? Math.min(options.intervalMs, options.silentIntervalMs ?? Infinity)
-      : options.intervalMs;
+    const interval = Math.min(
+      options.intervalMs,
+      result.silent ? (options.silentIntervalMs ?? Infinity) : Infinity,
+      result.againInMs ?? Infinity,
+    );
     await clock.sleep(Math.min(interval, deadline - clock.now()), deps.signal);
   }
 }

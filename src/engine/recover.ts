@@ -235,7 +235,7 @@ export async function pointProxies(
       ))
     )
       continue;
-    const confirmed = await d.proxy.reload(c, undefined, d.deps.signal);
+    const confirmed = await d.proxy.reload(c, { signal: d.deps.signal });
     if (!confirmed) d.unconfirmed.add(c);
     d.log.info(`Reloaded ${c}.`);
   }

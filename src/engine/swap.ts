@@ -18,13 +18,16 @@ const PROXY_START_MS = 30_000;
 const VERIFY_INTERVAL_MS = 200;
 /** How long an answer that does not tell its color must hold through a proxy whose reload was not confirmed. */
 const UNCONFIRMED_HOLD_MS = 1_000;
+/** For about this long after its reload a proxy's old workers may still answer (100 ms or so); asked this often. */
+const OLD_WORKERS_MS = 1_000;
+const OLD_WORKERS_POLL_MS = 20;
 /** How often Docker's own health status is read while the app already answers. */
 const DOCKER_HEALTH_WATCH_MS = 100;
 /**
  * How often the app is asked while nothing answers on its port at all (it is still starting): a refused connection
  * costs nothing, and is the moment a deploy waits for. Its containers are still inspected every health-interval.
  */
-const SILENT_PROBE_MS = 50;
+const SILENT_PROBE_MS = 20;
 
 /** One check through a proxy after the switch. */
 export interface VerifyCheck {
@@ -132,6 +135,9 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
     d.result.traffic = skipped(next, 'no color served before: there is nothing to go back to');
   }
   if (old && old !== next) {
+    // With no drain (or a bound shorter than that moment), the old workers' last moment of accepting is waited out
+    // here: what they take goes to the old color.
+    await settled(d);
     await d.record('cleanup');
     d.cleanupStarted = true;
     await d.phase('cleanup', () => cleanup(d, old, s.services[old] ?? []));
@@ -356,8 +362,6 @@ export async function switchProxies(
       },
     });
   }
-  // Seen while the includes are written and tested, so that the reload does not wait for it.
-  const workers = new Map(running.map((c) => [c, d.proxy.beforeReload(c)]));
   const test = async (target: ProxyTarget, content: string) => {
     try {
       const ports = await d.proxy.test(target, content);
@@ -373,6 +377,9 @@ export async function switchProxies(
   // A canary step is undone by the next run, should this one die: its new color was not judged yet.
   const phase = split === undefined ? 'switch' : 'canary';
   await d.record(phase, { includes });
+  // Seen while the includes are written and tested, so that the reload does not wait for it (nor the journal's
+  // entry above for it: the engine answers each sooner alone).
+  const workers = new Map(running.map((c) => [c, d.proxy.beforeReload(c)]));
   const live = s.live ?? '';
   for (const inc of s.includes) {
     const content =
@@ -403,10 +410,12 @@ export async function switchProxies(
     if (split !== undefined) st.split.add(c);
     // From the reload on: the new workers' first requests count; the old workers' last ones tell their upstream.
     d.switchedAt.set(c, d.deps.clock.now());
-    const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+    // Until its new workers run: the old ones' last moment of accepting is waited out by the drain (and by the
+    // verify, for an answer that does not tell its color), not here.
+    const confirmed = await d.proxy.reload(c, { taken: workers.get(c), signal: d.deps.signal, until: 'started' });
     if (split === undefined) st.split.delete(c);
     if (!confirmed) d.unconfirmed.add(c);
-    d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
+    d.log.info(confirmed ? `Reloaded ${c}: its new workers run the new configuration.` : `Reloaded ${c}.`);
   }
   for (const start of starts) {
     d.trafficOnNew = true;
@@ -532,7 +541,10 @@ export async function checkThrough(
     : { ...d.config.health, headers: { ...d.config.health.headers, 'User-Agent': d.ownAgent } };
   let told: Attribution = {};
   let goodSince: number | undefined;
+  // Whether no old worker took requests any more when the probe was sent (known once waited for).
+  let oldRetired = false;
   const probe = async (timeoutMs: number): Promise<ProbeResult> => {
+    const sentRetired = oldRetired;
     const answer = await probeHttp(d.deps.http, check.url, h, timeoutMs, d.deps.signal);
     if (!answer.ok || !answer.response) {
       goodSince = undefined;
@@ -543,18 +555,26 @@ export async function checkThrough(
     // the old workers may still be answering, so the answer must hold for a while. An answer that tells of
     // neither color (another server block, another app's container) fails.
     if (told.color === undefined && told.how === undefined) {
-      if (!d.unconfirmed.has(check.what)) return answer;
+      if (!d.unconfirmed.has(check.what)) {
+        if (sentRetired) return answer;
+        // Sent while an old worker may still have taken it: asked again once none can.
+        await settled(d);
+        oldRetired = true;
+        return { ok: false, detail: `${answer.detail}, maybe from an old worker`, againInMs: 0 };
+      }
       goodSince ??= d.deps.clock.now();
       return d.deps.clock.now() - goodSince >= UNCONFIRMED_HOLD_MS
         ? answer
         : { ok: false, detail: `${answer.detail}, to hold ${UNCONFIRMED_HOLD_MS / 1000} s (reload not confirmed)` };
     }
-    return told.color === next
-      ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
-      : {
-          ok: false,
-          detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})`,
-        };
+    if (told.color === next) return { ...answer, detail: `${answer.detail} from ${next} (${told.how})` };
+    // Right after a reload, an old worker that still accepts answers from the old color: asked again at once.
+    const reloadedLast = Math.max(0, ...d.switchedAt.values());
+    return {
+      ok: false,
+      detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})`,
+      ...(d.deps.clock.now() - reloadedLast < OLD_WORKERS_MS ? { againInMs: OLD_WORKERS_POLL_MS } : {}),
+    };
   };
   const outcome = await pollUntil(
     d.cancellable(probe),
@@ -570,6 +590,16 @@ export async function checkThrough(
     );
   }
   return { detail: outcome.detail, told };
+}
+
+/**
+ * Waits until no switched proxy's old workers take requests any more: until then an answer that does not tell its
+ * color may come from the old color, and the old color must not be stopped. The reloads were confirmed, so this
+ * lasts a moment (100 ms or so); at once for proxies seen so already.
+ */
+async function settled(d: Deployment): Promise<void> {
+  const confirmed = [...d.switchedAt.keys()].filter((c) => !d.unconfirmed.has(c));
+  await Promise.all(confirmed.map((c) => d.proxy.settled(c, d.deps.signal)));
 }
 
 export function setVerified(d: Deployment, what: string, text: string): void {

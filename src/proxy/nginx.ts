@@ -7,7 +7,7 @@ import { parseLogLine, type AccessRecord } from './access-log.js';
 import { readInclude, renderInclude, renderSplit, type IncludeReading, type Share } from './include.js';
 import { dumpSections, listenPorts } from './nginx-config.js';
 import type { ContainerSignals } from '../processes.js';
-import type { Proxy, ProxyState } from './proxy.js';
+import type { Proxy, ProxyState, ReloadOptions } from './proxy.js';
 
 const TIMEOUT_MS = 60_000;
 const RELOAD_CONFIRM_MS = 10_000;
@@ -51,12 +51,16 @@ export class NginxError extends Error {
 
 /** What a reload needs from before it: the workers to see replaced, and the master to signal directly. */
 interface BeforeReload {
+  /** The workers that accept connections; undefined when they cannot be seen. */
   workers?: string[];
+  /** Every worker, those still finishing requests from an earlier reload too. */
+  all?: string[];
   master?: { pid: number; id: string };
 }
 
 /** The master's title, in `docker top` and in /proc/<pid>/cmdline alike. */
 const MASTER = 'nginx: master process';
+const WORKER = 'nginx: worker process';
 
 /** Nginx in a container: reads, writes, tests (nginx -T) and reloads the upstream include, and confirms the reload. */
 export class Nginx implements Proxy {
@@ -66,6 +70,11 @@ export class Nginx implements Proxy {
     private readonly clock: Clock,
     private readonly signals?: ContainerSignals,
   ) {}
+
+  /** Per proxy, every worker it had before this run's last reload of it: what may still reach the color it left. */
+  private readonly replaced = new Map<string, Set<string>>();
+  /** The proxies whose old workers were seen to no longer accept since their last reload. */
+  private readonly retired = new Set<string>();
 
   render(target: ProxyTarget, color: string, port: number): string {
     return renderInclude(target, color, port);
@@ -99,6 +108,7 @@ export class Nginx implements Proxy {
     const master = processes?.find((p) => p.cmd.startsWith(MASTER));
     return {
       workers: processes && acceptingWorkerPids(processes),
+      all: processes && workerPids(processes),
       master: master && id ? { pid: Number(master.pid), id } : undefined,
     };
   }
@@ -169,14 +179,15 @@ export class Nginx implements Proxy {
   }
 
   /**
-   * `nginx -s reload` only signals the master: for a moment the old workers still accept new connections with
-   * the old configuration. This waits until every worker that accepts connections is a new one (old workers
-   * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
-   * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
-   * `workers` is beforeReload() taken beforehand (off the path to the reload), or taken here.
+   * `nginx -s reload` only signals the master: it starts new workers with the new configuration at once, then lets
+   * the old ones accept new connections for 100 ms more (ngx_msleep(100) in its master cycle) before they retitle
+   * themselves "is shutting down" and stop accepting. `docker top` shows both from the host, so nothing needs to
+   * be installed in the image. Resolves once no old worker accepts (`until: 'started'`: once a new worker runs,
+   * when what follows waits out the old ones itself); false when the workers cannot be seen (not confirmed).
    */
-  async reload(container: string, taken?: Promise<unknown>, signal?: AbortSignal): Promise<boolean> {
-    const { workers: before, master } = (await (taken ?? this.beforeReload(container))) as BeforeReload;
+  async reload(container: string, options: ReloadOptions = {}): Promise<boolean> {
+    const { taken, signal, until = 'settled' } = options;
+    const { workers: before, all, master } = (await (taken ?? this.beforeReload(container))) as BeforeReload;
     // What `nginx -s reload` does, a SIGHUP to the master, sent from here when this machine runs it: 70 to 90 ms
     // sooner than through docker exec. Not `docker kill --signal HUP`: the engine would take the container for
     // stopped by hand, and its restart policy (unless-stopped) would no longer bring it back (moby/moby#41302).
@@ -187,18 +198,52 @@ export class Nginx implements Proxy {
     if (!sent) {
       ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
     }
-    if (!before?.length) return false;
+    if (!before?.length) {
+      this.replaced.delete(container);
+      this.retired.delete(container);
+      return false;
+    }
+    const old = new Set([...before, ...(all ?? [])]);
+    this.replaced.set(container, old);
+    this.retired.delete(container);
+    if (until === 'settled') {
+      await this.settled(container, signal);
+      return true;
+    }
+    const started = (accepting: string[]) => accepting.some((pid) => !old.has(pid));
+    const failure =
+      'still ran only its old Nginx workers %s after the reload: the new configuration did not take effect';
+    return this.waitWorkers(container, started, `${failure} (see the proxy log)`, signal);
+  }
+
+  /**
+   * Resolves once every worker that accepts connections was started by this run's last reload of the proxy (at
+   * once without such a reload): no new request can reach the color it left any more.
+   */
+  async settled(container: string, signal?: AbortSignal): Promise<void> {
+    const old = this.replaced.get(container);
+    if (!old || this.retired.has(container)) return;
+    const settled = (accepting: string[]) => accepting.length > 0 && accepting.every((pid) => !old.has(pid));
+    const failure =
+      'still let its old Nginx workers accept connections %s after the reload (Nginx stops them after 100 ms)';
+    await this.waitWorkers(container, settled, `${failure}: see the proxy log`, signal);
+    this.retired.add(container);
+  }
+
+  /** Looks at the workers until `done`; `failure` (%s: the time waited) is the error after RELOAD_CONFIRM_MS. */
+  private async waitWorkers(
+    container: string,
+    done: (accepting: string[]) => boolean,
+    failure: string,
+    signal?: AbortSignal,
+  ): Promise<true> {
     const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
     for (;;) {
-      const now = (await this.acceptingWorkers(container)) ?? [];
-      if (now.length && now.every((pid) => !before.includes(pid))) return true;
+      if (done((await this.acceptingWorkers(container)) ?? [])) return true;
       // A cancel ends the wait (docker top is ended by it too): the undo reloads again anyway.
       if (signal?.aborted) throw new NginxError(`cancelled while confirming the reload of ${container}`);
       if (this.clock.now() >= deadline) {
-        throw new NginxError(
-          `${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after the reload: ` +
-            'the new configuration did not take effect (see the proxy log).',
-        );
+        throw new NginxError(`${container} ${failure.replace('%s', `${RELOAD_CONFIRM_MS / 1000} s`)}.`);
       }
       await this.clock.sleep(RELOAD_POLL_MS, signal);
     }
@@ -262,12 +307,20 @@ export class Nginx implements Proxy {
   }
 
   /**
-   * Old workers that still finish requests: after a reload each old worker stops accepting, retitles itself "is
-   * shutting down", and exits once its last request is done (idle keep-alive connections are closed at once).
+   * Old workers that may still send requests to the color the last reload left: each old worker accepts for a
+   * moment more, then stops, retitles itself "is shutting down", and exits once its last request is done (idle
+   * keep-alive connections are closed at once). Every worker shutting down counts and, after this run's reload,
+   * so does every worker it replaced, by PID, whatever its title: not yet retitled, it still accepts.
    */
   async draining(container: string, timeoutMs: number): Promise<number | undefined> {
     const r = await this.docker(['top', container], undefined, timeoutMs).catch(() => undefined);
-    return r?.exitCode === 0 ? shuttingDownWorkers(r.stdout) : undefined;
+    if (r?.exitCode !== 0) return undefined;
+    const old = this.replaced.get(container);
+    const processes = topProcesses(r.stdout);
+    if (!old || !processes) return shuttingDownWorkers(r.stdout);
+    const workers = processes.filter((p) => p.cmd.startsWith(WORKER));
+    if (!workers.length) return undefined;
+    return workers.filter((p) => p.cmd !== WORKER || old.has(p.pid)).length;
   }
 
   /**
@@ -352,6 +405,11 @@ function topProcesses(top: string): TopProcess[] | undefined {
   return rows.map((row) => row.trim().split(/\s+/)).map((f) => ({ pid: f[pid] ?? '', cmd: f.slice(cmd).join(' ') }));
 }
 
+/** PIDs of every Nginx worker, accepting or shutting down. */
+function workerPids(processes: TopProcess[]): string[] {
+  return processes.filter((p) => p.cmd.startsWith(WORKER)).map((p) => p.pid);
+}
+
 /** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output or its processes. */
 export function acceptingWorkerPids(top: string | TopProcess[]): string[] {
   const processes = typeof top === 'string' ? (topProcesses(top) ?? []) : top;
@@ -363,7 +421,7 @@ export function acceptingWorkerPids(top: string | TopProcess[]): string[] {
  * worker shows at all (another ps, another proxy): then it cannot be told.
  */
 export function shuttingDownWorkers(top: string): number | undefined {
-  const workers = (topProcesses(top) ?? []).filter((p) => p.cmd.startsWith('nginx: worker process'));
+  const workers = (topProcesses(top) ?? []).filter((p) => p.cmd.startsWith(WORKER));
   if (!workers.length) return undefined;
   return workers.filter((p) => p.cmd === 'nginx: worker process is shutting down').length;
 }

@@ -52,7 +52,12 @@ export interface Proxy {
   /** What reload() needs to confirm the new configuration took effect, taken off the path to the reload. */
   beforeReload(container: string): Promise<unknown>;
   /** Reloads; resolves true once the new configuration serves, false when that cannot be seen. */
-  reload(container: string, before?: Promise<unknown>, signal?: AbortSignal): Promise<boolean>;
+  reload(container: string, options?: ReloadOptions): Promise<boolean>;
+  /**
+   * After a reload with `until: 'started'`: resolves once none of the proxy's processes from before it takes new
+   * requests (at once when it was not reloaded); rejects when that does not come.
+   */
+  settled(container: string, signal?: AbortSignal): Promise<void>;
   /**
    * How many of the proxy's processes still finish requests they took before its last reload (0: none, so none can
    * reach the color it pointed at before); undefined when that cannot be seen.
@@ -76,6 +81,18 @@ export interface Proxy {
   ): Promise<string | undefined>;
   /** The commands a switch runs in a proxy, for the dry run's plan. */
   planSwitch(container: string): string;
+}
+
+export interface ReloadOptions {
+  /** beforeReload(), taken off the path to the reload. */
+  taken?: Promise<unknown>;
+  signal?: AbortSignal;
+  /**
+   * settled (the default): until no process from before the reload takes new requests, so that the color it left
+   * can be stopped at once. started: until the new configuration takes requests; the old processes may still take
+   * some for a moment (Nginx: 100 ms), which the drain that follows waits out.
+   */
+  until?: 'started' | 'settled';
 }
 
 export interface ProxyDeps {

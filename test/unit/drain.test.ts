@@ -5,8 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { DRAIN_POLL_MS, drainDecision } from '../../src/engine/drain.js';
 import { execute } from '../../src/engine/deployment.js';
 import { renderInclude } from '../../src/proxy/include.js';
-import { acceptingWorkerPids, shuttingDownWorkers } from '../../src/proxy/nginx.js';
+import { acceptingWorkerPids, Nginx, shuttingDownWorkers } from '../../src/proxy/nginx.js';
+import type { Runner } from '../../src/runner.js';
 import { eachWatchPoll, RELOAD, setup, STOP_BLUE, UP_GREEN } from './deploy-setup.js';
+import { FakeClock, FakeFiles } from './fakes.js';
 
 /** `docker top` of the official Nginx image (Docker 20.10 and 26 print the same columns), a worker shutting down. */
 const TOP = [
@@ -33,6 +35,128 @@ describe("the proxy's old workers, from docker top", () => {
     expect(shuttingDownWorkers('PID TTY TIME\n1 ? 00:00:00')).toBeUndefined();
     expect(shuttingDownWorkers('')).toBeUndefined();
     expect(shuttingDownWorkers(`${header}\nroot 7 1 0 09:12 ? 00:00:00 haproxy -f /etc/haproxy.cfg`)).toBeUndefined();
+  });
+});
+
+describe('the reload and the drain, by the PIDs of the workers from before the reload', () => {
+  const header = TOP.split('\n')[0] ?? '';
+  const top = (workers: [number, 'accepting' | 'shutting down'][]) =>
+    [
+      header,
+      'root 1 0 0 09:12 ? 00:00:00 nginx: master process nginx -g daemon off;',
+      ...workers.map(
+        ([pid, state]) =>
+          `nobody ${pid} 1 0 09:12 ? 00:00:00 nginx: worker process${state === 'shutting down' ? ' is shutting down' : ''}`,
+      ),
+    ].join('\n');
+  /** A proxy whose `docker top` shows these lists in turn (the last one stays). */
+  function proxy(...tops: string[]) {
+    const calls: string[] = [];
+    const runner: Runner = {
+      run: async (file, args) => {
+        calls.push(args.join(' '));
+        const stdout = args[0] === 'top' ? (tops.length > 1 ? tops.shift() : tops[0]) : '';
+        return { command: [file, ...args].join(' '), exitCode: 0, stdout: stdout ?? '', stderr: '', timedOut: false };
+      },
+    };
+    const clock = new FakeClock();
+    return { nginx: new Nginx(runner, new FakeFiles({}), clock), calls, clock };
+  }
+
+  it("until 'started': done at the first look that shows a new worker, while the old one still accepts", async () => {
+    const { nginx, calls } = proxy(
+      top([[10, 'accepting']]),
+      top([[10, 'accepting']]),
+      top([
+        [10, 'accepting'],
+        [20, 'accepting'],
+      ]),
+      top([
+        [10, 'accepting'],
+        [20, 'accepting'],
+      ]),
+      top([
+        [10, 'shutting down'],
+        [20, 'accepting'],
+      ]),
+    );
+    await expect(nginx.reload('proxy', { until: 'started' })).resolves.toBe(true);
+    expect(calls).toEqual(['top proxy', 'exec proxy nginx -s reload', 'top proxy', 'top proxy']);
+    // Not yet retitled, the old worker may still take requests to the color it left: it counts.
+    expect(await nginx.draining('proxy', 1_000)).toBe(1);
+    await nginx.settled('proxy');
+    expect(calls.filter((c) => c === 'top proxy')).toHaveLength(5);
+    // Once seen, it is not asked again.
+    await nginx.settled('proxy');
+    expect(calls.filter((c) => c === 'top proxy')).toHaveLength(5);
+  });
+
+  it('by default until no old worker accepts, as an undo needs before it stops the color it leaves', async () => {
+    const { nginx, calls, clock } = proxy(
+      top([[10, 'accepting']]),
+      top([
+        [10, 'accepting'],
+        [20, 'accepting'],
+      ]),
+      top([
+        [10, 'accepting'],
+        [20, 'accepting'],
+      ]),
+      top([
+        [10, 'shutting down'],
+        [20, 'accepting'],
+      ]),
+    );
+    const start = clock.now();
+    await expect(nginx.reload('proxy')).resolves.toBe(true);
+    expect(calls.filter((c) => c === 'top proxy')).toHaveLength(4);
+    expect(clock.now() - start).toBe(40);
+  });
+
+  it('counts the workers this run replaced, whatever their title, and every worker shutting down', async () => {
+    const { nginx } = proxy(
+      // Before: one worker still finishing an earlier reload's requests (it may serve the old color too).
+      top([
+        [5, 'shutting down'],
+        [10, 'accepting'],
+      ]),
+      top([
+        [5, 'shutting down'],
+        [10, 'accepting'],
+        [20, 'accepting'],
+      ]),
+      // Not yet retitled, 10 still accepts: it counts.
+      top([
+        [5, 'shutting down'],
+        [10, 'accepting'],
+        [20, 'accepting'],
+      ]),
+      top([
+        [10, 'shutting down'],
+        [20, 'accepting'],
+      ]),
+      top([[20, 'accepting']]),
+      // Another reload since (or a worker that came while this one was prepared): whatever it serves, it counts.
+      top([
+        [20, 'shutting down'],
+        [30, 'accepting'],
+      ]),
+    );
+    await nginx.reload('proxy', { until: 'started' });
+    expect(await nginx.draining('proxy', 1_000)).toBe(2);
+    expect(await nginx.draining('proxy', 1_000)).toBe(1);
+    expect(await nginx.draining('proxy', 1_000)).toBe(0);
+    expect(await nginx.draining('proxy', 1_000)).toBe(1);
+  });
+
+  it('without a reload of its own to go by, every worker shutting down counts (a run that took over a drain)', async () => {
+    const { nginx } = proxy(
+      top([
+        [10, 'shutting down'],
+        [20, 'accepting'],
+      ]),
+    );
+    expect(await nginx.draining('proxy', 1_000)).toBe(1);
   });
 });
 
@@ -119,10 +243,11 @@ describe('the drain of a deploy on the fake host', () => {
     expect(result.drain).toEqual({ ms: 1_800, ended: 'drained', why: 'every old worker of proxy exited after 1.8 s' });
     expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(1_800);
     expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
-    // Two looks confirm the reload (the old worker still listed as accepting, then the new one); the drain's
-    // first look comes right away, then one every DRAIN_POLL_MS until the old worker is gone.
+    // One look confirms the reload (the new worker runs, beside the old one still accepting); one more before the
+    // verify's answer counts (it does not tell its color: the old worker must no longer accept); the drain's first
+    // look comes right away and counts the old worker, then one every DRAIN_POLL_MS until it is gone.
     const tops = host.calls.slice(host.calls.indexOf(RELOAD)).filter((c) => c === 'docker top proxy');
-    expect(tops.length).toBe(2 + 1 + 1_800 / DRAIN_POLL_MS);
+    expect(tops.length).toBe(1 + 1 + 1 + 1_800 / DRAIN_POLL_MS);
     expect(log.text).toContain('Drain of blue ended: every old worker of proxy exited after 1.8 s.');
   });
 
@@ -135,11 +260,9 @@ describe('the drain of a deploy on the fake host', () => {
     // The master and the container's id are read before the reload, beside the workers it confirms against.
     const signalled = host.calls.indexOf('SIGHUP proxy');
     expect(host.calls.slice(0, signalled)).toContain('docker inspect --type container proxy');
-    expect(host.calls.slice(signalled, signalled + 3)).toEqual([
-      'SIGHUP proxy',
-      'docker top proxy',
-      'docker top proxy',
-    ]);
+    // One look shows the new worker beside the old one, still accepting: confirmed, the verify goes on at once.
+    expect(host.calls.slice(signalled, signalled + 2)).toEqual(['SIGHUP proxy', 'docker top proxy']);
+    expect(host.calls[signalled + 2]).toMatch(/^docker inspect --type container /);
   });
 
   it('a signal that cannot be sent (another machine, another user): docker exec nginx -s reload', async () => {
@@ -154,7 +277,8 @@ describe('the drain of a deploy on the fake host', () => {
     const { run } = await setup({ live: 'blue' });
     const result = await run();
     expect(result.drain).toEqual({ ms: 0, ended: 'drained', why: 'every old worker of proxy exited after 0.0 s' });
-    expect(result.traffic).toMatchObject({ verdict: 'too few requests', proxies: [{ watched: true, lines: 1 }] });
+    // The tool's own two checks (the first sent before the old workers were seen to stop accepting).
+    expect(result.traffic).toMatchObject({ verdict: 'too few requests', proxies: [{ watched: true, lines: 2 }] });
   });
 
   it('a worker busy past drain-seconds: the old color is stopped at the bound, and the result says why', async () => {

@@ -183,7 +183,8 @@ interface FakeProxy {
   served: Map<string, string>;
   /** Worker PIDs that accept connections, and old ones still listed as accepting for a few more looks. */
   workers: number[];
-  lingering: { pids: number[]; looks: number };
+  /** Old workers still accepting after a reload, for this many more looks; `served` is what they serve. */
+  lingering: { pids: number[]; looks: number; served?: Map<string, string> };
   /** Old workers that finish their requests after a reload, until (host clock) `until`. */
   shuttingDown: { pids: number[]; until: number };
 }
@@ -295,6 +296,12 @@ export class FakeHost implements Runner, Http {
   readonly composeProxies = new Map<string, { container: string; mounts: Record<string, string> }>();
   /** Nginx fails to start in a proxy while its include matches (an upstream host that does not resolve). */
   nginxCannotStart?: (content: string) => boolean;
+  /**
+   * For how many `docker top` looks after a reload the old workers are still listed as accepting; with
+   * oldWorkersAnswer they also take the proxy's requests meanwhile, with what they loaded before (Nginx: 100 ms).
+   */
+  oldWorkersAcceptLooks = 1;
+  oldWorkersAnswer = false;
   /** A reload whose new workers never replace the old ones (the config did not take effect). */
   reloadNeverTakesEffect = false;
   /** How long a proxy's old workers finish requests after a reload (shown as "is shutting down" meanwhile). */
@@ -478,11 +485,7 @@ export class FakeHost implements Runner, Http {
 
   /** The color marker of what a proxy serves now. */
   servedColor(proxy: string): string | undefined {
-    for (const content of this.proxies.get(proxy)?.served.values() ?? []) {
-      const m = /color=([a-z0-9_-]+)/.exec(content);
-      if (m) return m[1];
-    }
-    return undefined;
+    return colorIn(this.proxies.get(proxy)?.served);
   }
 
   async run(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
@@ -918,9 +921,10 @@ export class FakeHost implements Runner, Http {
 
   /** Nginx loads the includes it has now: new workers, the old ones shutting down for as long as they are busy. */
   private reloadProxy(name: string, proxy: FakeProxy): void {
+    const before = proxy.served;
     proxy.served = this.includesOf(proxy);
     if (this.reloadNeverTakesEffect) return;
-    proxy.lingering = { pids: proxy.workers, looks: 1 };
+    proxy.lingering = { pids: proxy.workers, looks: this.oldWorkersAcceptLooks, served: before };
     const busyMs = this.proxyBusyMs.get(name) ?? this.oldWorkersBusyMs;
     proxy.shuttingDown = { pids: proxy.workers, until: this.clock.now() + busyMs };
     proxy.workers = [this.nextPid++];
@@ -1172,9 +1176,12 @@ export class FakeHost implements Runner, Http {
     if (!this.proxies.get(name)?.running) {
       throw Object.assign(new Error(`connect ECONNREFUSED ${u.host}`), { code: 'ECONNREFUSED' });
     }
-    const color = this.servedColor(name);
+    const proxy = this.proxies.get(name);
+    const old = this.oldWorkersAnswer && proxy?.lingering.looks ? proxy.lingering.served : undefined;
+    const loaded = old ?? proxy?.served;
+    const color = colorIn(loaded);
     // Nginx answers 502 when the upstream it points at (a color's port in the include) does not run.
-    const served = [...(this.proxies.get(name)?.served.values() ?? [])].join('\n');
+    const served = [...(loaded?.values() ?? [])].join('\n');
     const ports = [...served.matchAll(/:(\d+)\b/g)].map((m) => Number(m[1]));
     const up = Object.entries(this.portOf).some(([k, port]) => ports.includes(port) && this.serving(k));
     const status = this.proxyAnswer?.(color) ?? (up ? 200 : 502);
@@ -1186,4 +1193,13 @@ export class FakeHost implements Runner, Http {
     );
     return { status, body: `served by ${color}`, headers: this.proxyHeaders?.(color) ?? {} };
   }
+}
+
+/** The color an include names (its marker line), in what a proxy loaded. */
+function colorIn(loaded: Map<string, string> | undefined): string | undefined {
+  for (const content of loaded?.values() ?? []) {
+    const m = /color=([a-z0-9_-]+)/.exec(content);
+    if (m) return m[1];
+  }
+  return undefined;
 }

@@ -193,7 +193,7 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
       errorRate: 0,
       p95Ms: 19,
       windowMs: 10_000,
-      proxies: [{ container: 'proxy', watched: true, format: 'bluegreen', lines: 101 }],
+      proxies: [{ container: 'proxy', watched: true, format: 'bluegreen', lines: 102 }],
     });
     expect(result.phases.find((p) => p.name === 'drain')?.ms).toBe(10_000);
     expect(host.changes).toEqual([UP_GREEN, RELOAD, STOP_BLUE]);
@@ -207,7 +207,7 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     expect(result.traffic).toMatchObject({
       verdict: 'too few requests',
       detail: '0 requests to green, fewer than min-requests (20): not judged',
-      proxies: [{ watched: true, lines: 1 }],
+      proxies: [{ watched: true, lines: 2 }],
     });
   });
 
@@ -401,7 +401,7 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
       ),
     );
     const result = await run();
-    expect(result.traffic).toMatchObject({ requests: 10, proxies: [{ lines: 11 }] });
+    expect(result.traffic).toMatchObject({ requests: 10, proxies: [{ lines: 12 }] });
   });
 
   it('a rollback is not reversed by the watch: its figures are reported, and it stands', async () => {
