@@ -401,7 +401,7 @@ function linkTargetOf(r: ApiResponse): string | undefined {
   }
 }
 
-/** `docker create --name N [--label k=v]... image [cmd...]`, the form the lock and the journal use. */
+/** `docker create --name N [--label k=v]... [--pull never] image [cmd...]`, the form the lock and the journal use. */
 function create(rest: readonly string[]): Call | undefined {
   let name: string | undefined;
   const labels: Record<string, string> = {};
@@ -410,6 +410,8 @@ function create(rest: readonly string[]): Call | undefined {
     const value = rest[i + 1];
     if (value === undefined) return undefined;
     if (rest[i] === '--name') name = value;
+    // The API never pulls: a missing image is its "No such image", as the CLI says with --pull never.
+    else if (rest[i] === '--pull' && value === 'never') continue;
     else if (rest[i] === '--label') {
       const eq = value.indexOf('=');
       labels[eq < 0 ? value : value.slice(0, eq)] = eq < 0 ? '' : value.slice(eq + 1);

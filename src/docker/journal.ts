@@ -175,6 +175,9 @@ export function dockerJournal(runner: Runner): Journal {
       '--name',
       name,
       ...args,
+      // Never pulled, should the image be gone: a name on a registry is not ours.
+      '--pull',
+      'never',
       LOCK_IMAGE,
       'journal',
     ]);

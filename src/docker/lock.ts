@@ -100,12 +100,21 @@ export function dockerLocks(
     await docker(`creating the lock image ${LOCK_IMAGE}`, ['import', '-', LOCK_IMAGE], undefined, archive);
   }
 
-  /** Creates the lock container: its id, or undefined when another one holds the name. */
+  /**
+   * Creates the lock container: its id, or undefined when another one holds the name. The image is made on the
+   * first create that misses it (once per engine): asking for it before every create would cost each run a call.
+   * Never pulled: a name on a registry is not ours.
+   */
   async function create(key: string, name: string, token: string): Promise<string | undefined> {
     const holder = thisProcess(token, options.command, deps.clock.now());
     const labels = ['--label', `${LOCK_LABEL}=${key}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
-    const args = ['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'];
-    const r = await docker(`creating the deploy lock ${name}`, args, /Conflict|already in use/i);
+    const args = ['create', '--name', name, ...labels, '--pull', 'never', LOCK_IMAGE, 'lock'];
+    const what = `creating the deploy lock ${name}`;
+    let r = await docker(what, args, /Conflict|already in use|No such image/i);
+    if (/No such image/i.test(r.stderr)) {
+      await ensureImage();
+      r = await docker(what, args, /Conflict|already in use/i);
+    }
     return r.exitCode === 0 ? r.stdout.trim() : undefined;
   }
 
@@ -173,7 +182,6 @@ export function dockerLocks(
 
   return {
     async acquire(keys, signal) {
-      await ensureImage();
       const token = randomUUID();
       heldHere.add(token);
       const deadline = deps.clock.now() + options.waitMs;

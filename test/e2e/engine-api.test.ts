@@ -179,6 +179,12 @@ describe('the Docker Engine API runner, beside the docker CLI, on a real engine'
     expect([cl.exitCode, al.exitCode, al.stdout]).toEqual([0, 0, cl.stdout]);
     expect(al.stdout).toBe(`${made.stdout.trim()}\n`);
 
+    // --pull never (as the lock and the journal create): an image the engine lacks is refused alike, never pulled.
+    const missing = ['create', '--name', `${name}-x`, '--pull', 'never', 'bluegreen-action/no-such-image:1', 'lock'];
+    const [cm, am] = await both(missing);
+    expect([cm.exitCode, am.exitCode]).toEqual([1, 1]);
+    for (const r of [cm, am]) expect(r.stderr).toMatch(/No such image: bluegreen-action\/no-such-image:1/);
+
     expect(await api.run('docker', ['rm', name], opts)).toMatchObject({ exitCode: 0, stdout: `${name}\n` });
     const [cr, ar] = await both(['rm', name]);
     expect([cr.exitCode, ar.exitCode]).toEqual([1, 1]);

@@ -472,6 +472,15 @@ describe('create and rm', () => {
     expect(r.stderr.startsWith('Error response from daemon: Conflict.')).toBe(true);
   });
 
+  it("--pull never, as the lock asks: the API never pulls; a missing image is the daemon's message", async () => {
+    const never = ['create', '--name', 'n1', '--label', 'k=v', '--pull', 'never', 'img:1', 'lock'];
+    routes = { 'POST /v1.41/containers/create?name=n1': notFound('No such image: img:1') };
+    expect(await engine().run(never)).toEqual(
+      result(never, 1, '', 'Error response from daemon: No such image: img:1\n'),
+    );
+    expect(asked()).toMatchObject([{ body: { Image: 'img:1', Labels: { k: 'v' }, Cmd: ['lock'] } }]);
+  });
+
   it("rm deletes and prints the name; a missing one is the daemon's message", async () => {
     routes = {
       'DELETE /v1.41/containers/n1': [{ status: 204 }, notFound('No such container: n1')],
@@ -551,6 +560,7 @@ describe('what stays with the CLI', () => {
       ['docker', ['exec', 'c'], { timeoutMs: 1_000 }],
       ['docker', ['create', '--rm', 'img'], { timeoutMs: 1_000 }],
       ['docker', ['create', '--name', 'n1'], { timeoutMs: 1_000 }],
+      ['docker', ['create', '--name', 'n1', '--pull', 'always', 'img'], { timeoutMs: 1_000 }],
       ['docker', ['cp', 'a', 'b'], { timeoutMs: 1_000 }],
       ['docker', ['cp', 'proxy:/a', '/tmp/a'], { timeoutMs: 1_000 }],
       ['docker', ['cp', '-', 'proxy:/etc'], { timeoutMs: 1_000, input: 'not a tar as bytes' }],

@@ -149,6 +149,8 @@ const createCall = (seq: number, entry: JournalEntry) =>
     `${JOURNAL_SEQ_LABEL}=${seq}`,
     '--label',
     `${JOURNAL_ENTRY_LABEL}=${JSON.stringify(entry)}`,
+    '--pull',
+    'never',
     LOCK_IMAGE,
     'journal',
   ]);
@@ -253,6 +255,8 @@ describe('the journal on the Docker engine', () => {
         `${JOURNAL_SEQ_LABEL}=3`,
         '--label',
         `${JOURNAL_CLEARED_LABEL}=true`,
+        '--pull',
+        'never',
         LOCK_IMAGE,
         'journal',
       ]),

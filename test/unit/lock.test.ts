@@ -76,7 +76,11 @@ class FakeEngine implements Runner {
     if (sub === 'create') {
       const name = rest[rest.indexOf('--name') + 1] ?? '';
       const image = rest.at(-2) ?? '';
-      if (!this.images.has(image)) return result(125, '', `Unable to find image '${image}' locally\n`);
+      if (!this.images.has(image)) {
+        // Without --pull never the CLI would pull it.
+        expect(rest.slice(-4, -2)).toEqual(['--pull', 'never']);
+        return result(1, '', `Error response from daemon: No such image: ${image}\n`);
+      }
       const taken = this.byName(name);
       if (taken) {
         return result(
@@ -157,18 +161,20 @@ describe('dockerLocks', () => {
     const { locks, clock } = locksOn(engine, { command: 'rollback' });
     const release = await locks.acquire(['proxy:nginx']);
     const name = lockName('proxy:nginx');
-    const [inspectImage, create] = engine.argv;
-    expect(inspectImage).toEqual(['image', 'inspect', LOCK_IMAGE]);
-    expect(create).toEqual([
-      'create',
-      '--name',
-      name,
-      '--label',
-      'bluegreen-action.lock=proxy:nginx',
-      '--label',
-      expect.stringMatching(/^bluegreen-action\.holder=\{/),
-      'bluegreen-action/lock:1',
-      'lock',
+    expect(engine.argv).toEqual([
+      [
+        'create',
+        '--name',
+        name,
+        '--label',
+        'bluegreen-action.lock=proxy:nginx',
+        '--label',
+        expect.stringMatching(/^bluegreen-action\.holder=\{/),
+        '--pull',
+        'never',
+        'bluegreen-action/lock:1',
+        'lock',
+      ],
     ]);
     const holder = JSON.parse(engine.byName(name)?.labels[HOLDER_LABEL] ?? '') as LockHolder;
     expect(holder).toEqual({
@@ -191,23 +197,25 @@ describe('dockerLocks', () => {
     expect(engine.containers.size).toBe(0);
   });
 
-  it('imports the lock image from an in-memory archive, never pulls (speed: no import once the engine has it)', async () => {
+  it('imports the lock image from an in-memory archive when a create misses it, never pulls; then only creates', async () => {
     const engine = new FakeEngine();
     const { locks } = locksOn(engine);
     await (
       await locks.acquire(['proxy:a'])
     )();
-    expect(engine.argv.slice(0, 2)).toEqual([
+    expect(engine.argv.slice(0, 4).map((a) => a.slice(0, 3))).toEqual([
+      ['create', '--name', lockName('proxy:a')],
       ['image', 'inspect', LOCK_IMAGE],
       ['import', '-', LOCK_IMAGE],
+      ['create', '--name', lockName('proxy:a')],
     ]);
     expect(unpackFirstFile(engine.imported ?? new Uint8Array())).toMatch(/bluegreen-action deploy lock/);
     engine.argv.length = 0;
     await (
       await locks.acquire(['proxy:a'])
     )();
-    expect(engine.argv.filter((a) => a[0] === 'import')).toEqual([]);
-    expect(engine.argv.flat().filter((x) => x === 'pull' || x.startsWith('--pull'))).toEqual([]);
+    expect(engine.argv.map((a) => a[0])).toEqual(['create', 'container', 'rm']);
+    expect(engine.argv.flat().filter((x) => x === 'pull')).toEqual([]);
   });
 
   it('takes the keys in sorted order, whatever order they come in', async () => {
@@ -294,7 +302,7 @@ describe('dockerLocks', () => {
     const stale = engine.add(name, 'proxy:a', { ...ELSEWHERE, host: os.hostname(), pid: dead });
     const { locks, log, clock } = locksOn(engine);
     const release = await locks.acquire(['proxy:a']);
-    expect(engine.argv.slice(1)).toEqual([
+    expect(engine.argv).toEqual([
       expect.arrayContaining(['create', name]),
       ['container', 'inspect', name],
       ['rm', stale.id],
@@ -453,6 +461,7 @@ describe('dockerLocks', () => {
     );
     await expect(locks.holders(['proxy:a'])).rejects.toThrow(/reading the deploy lock .* failed .*\nCannot connect/);
     const denied = { stdout: '[]\n', stderr: 'permission denied while trying to connect' };
+    engine.images.clear();
     engine.answer = (args) => (args[0] === 'image' ? denied : undefined);
     await expect(locks.acquire(['proxy:a'])).rejects.toThrow(/^looking for the lock image bluegreen-action\/lock:1 /);
     expect(clock.slept).toEqual([]);
