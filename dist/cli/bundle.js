@@ -30347,7 +30347,7 @@ function linkTargetOf(r) {
         return undefined;
     }
 }
-/** `docker create --name N [--label k=v]... image [cmd...]`, the form the lock and the journal use. */
+/** `docker create --name N [--label k=v]... [--pull never] image [cmd...]`, the form the lock and the journal use. */
 function create(rest) {
     let name;
     const labels = {};
@@ -30358,6 +30358,9 @@ function create(rest) {
             return undefined;
         if (rest[i] === '--name')
             name = value;
+        // The API never pulls: a missing image is its "No such image", as the CLI says with --pull never.
+        else if (rest[i] === '--pull' && value === 'never')
+            continue;
         else if (rest[i] === '--label') {
             const eq = value.indexOf('=');
             labels[eq < 0 ? value : value.slice(0, eq)] = eq < 0 ? '' : value.slice(eq + 1);
@@ -30506,12 +30509,21 @@ function dockerLocks(deps, options) {
         const archive = packFile('lock', 'bluegreen-action deploy lock: a container of this image is never started\n', 0);
         await docker(`creating the lock image ${LOCK_IMAGE}`, ['import', '-', LOCK_IMAGE], undefined, archive);
     }
-    /** Creates the lock container: its id, or undefined when another one holds the name. */
+    /**
+     * Creates the lock container: its id, or undefined when another one holds the name. The image is made on the
+     * first create that misses it (once per engine): asking for it before every create would cost each run a call.
+     * Never pulled: a name on a registry is not ours.
+     */
     async function create(key, name, token) {
         const holder = thisProcess(token, options.command, deps.clock.now());
         const labels = ['--label', `${LOCK_LABEL}=${key}`, '--label', `${HOLDER_LABEL}=${JSON.stringify(holder)}`];
-        const args = ['create', '--name', name, ...labels, LOCK_IMAGE, 'lock'];
-        const r = await docker(`creating the deploy lock ${name}`, args, /Conflict|already in use/i);
+        const args = ['create', '--name', name, ...labels, '--pull', 'never', LOCK_IMAGE, 'lock'];
+        const what = `creating the deploy lock ${name}`;
+        let r = await docker(what, args, /Conflict|already in use|No such image/i);
+        if (/No such image/i.test(r.stderr)) {
+            await ensureImage();
+            r = await docker(what, args, /Conflict|already in use/i);
+        }
         return r.exitCode === 0 ? r.stdout.trim() : undefined;
     }
     /** Removes a container by id; one that is already gone is fine (another waiter or release was first). */
@@ -30578,7 +30590,6 @@ function dockerLocks(deps, options) {
     }
     return {
         async acquire(keys, signal) {
-            await ensureImage();
             const token = (0,external_node_crypto_namespaceObject.randomUUID)();
             heldHere.add(token);
             const deadline = deps.clock.now() + options.waitMs;
@@ -30790,6 +30801,9 @@ function dockerJournal(runner) {
             '--name',
             name,
             ...args,
+            // Never pulled, should the image be gone: a name on a registry is not ours.
+            '--pull',
+            'never',
             LOCK_IMAGE,
             'journal',
         ]);
@@ -30981,6 +30995,8 @@ class ComposeDriver {
         this.files = files;
         this.onLine = onLine;
     }
+    /** A project's containers as one listing under way gives them: both colors of one project ask at once. */
+    listing = new Map();
     /** With {color} in project-name each color is its own project and shares no services with the other. */
     get separateProjects() {
         return this.config.projectName.includes('{color}');
@@ -31132,15 +31148,23 @@ class ComposeDriver {
         // those labels, found by one `docker ps` (a few ms on the engine's API), where `compose ps` takes 100 to 200 ms
         // to read the files first. Compose lists the same: the project's containers of these services, no one-off.
         if (PROJECT_LABEL_NAME.test(project)) {
-            const filters = [`${PROJECT_LABEL}=${project}`, `${ONE_OFF_LABEL}=False`].flatMap((f) => [
-                '--filter',
-                `label=${f}`,
-            ]);
-            const ps = ensureOk(await this.runner.run('docker', ['ps', '-a', '-q', '--no-trunc', ...filters], { timeoutMs: QUERY_TIMEOUT_MS }), `listing the ${color} containers`);
-            const all = await this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
-            return all.filter((c) => services.includes(c.service));
+            // Shared only by calls under way at once: a later call lists again.
+            let all = this.listing.get(project);
+            if (!all) {
+                all = this.byLabels(project).finally(() => this.listing.delete(project));
+                this.listing.set(project, all);
+            }
+            return (await all).filter((c) => services.includes(c.service));
         }
         const ps = ensureOk(await this.exec(color, this.args(color, ['ps', '-a', '-q', ...services]), QUERY_TIMEOUT_MS, false), `listing the ${color} containers`);
+        return this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
+    }
+    async byLabels(project) {
+        const filters = [`${PROJECT_LABEL}=${project}`, `${ONE_OFF_LABEL}=False`].flatMap((f) => [
+            '--filter',
+            `label=${f}`,
+        ]);
+        const ps = ensureOk(await this.runner.run('docker', ['ps', '-a', '-q', '--no-trunc', ...filters], { timeoutMs: QUERY_TIMEOUT_MS }), `listing the containers of the Compose project ${project}`);
         return this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
     }
     /** The state of known containers: one `docker inspect`, much quicker than asking compose again. */
@@ -31557,6 +31581,7 @@ class NginxError extends Error {
 }
 /** The master's title, in `docker top` and in /proc/<pid>/cmdline alike. */
 const MASTER = 'nginx: master process';
+const WORKER = 'nginx: worker process';
 /** Nginx in a container: reads, writes, tests (nginx -T) and reloads the upstream include, and confirms the reload. */
 class Nginx {
     runner;
@@ -31569,6 +31594,10 @@ class Nginx {
         this.clock = clock;
         this.signals = signals;
     }
+    /** Per proxy, every worker it had before this run's last reload of it: what may still reach the color it left. */
+    replaced = new Map();
+    /** The proxies whose old workers were seen to no longer accept since their last reload. */
+    retired = new Set();
     render(target, color, port) {
         return renderInclude(target, color, port);
     }
@@ -31592,6 +31621,7 @@ class Nginx {
         const master = processes?.find((p) => p.cmd.startsWith(MASTER));
         return {
             workers: processes && acceptingWorkerPids(processes),
+            all: processes && workerPids(processes),
             master: master && id ? { pid: Number(master.pid), id } : undefined,
         };
     }
@@ -31652,14 +31682,15 @@ class Nginx {
         }
     }
     /**
-     * `nginx -s reload` only signals the master: for a moment the old workers still accept new connections with
-     * the old configuration. This waits until every worker that accepts connections is a new one (old workers
-     * retitle themselves "is shutting down" and stop accepting), as `docker top` shows from the host, so nothing
-     * needs to be installed in the image. Returns false when the workers cannot be seen (then it is not confirmed).
-     * `workers` is beforeReload() taken beforehand (off the path to the reload), or taken here.
+     * `nginx -s reload` only signals the master: it starts new workers with the new configuration at once, then lets
+     * the old ones accept new connections for 100 ms more (ngx_msleep(100) in its master cycle) before they retitle
+     * themselves "is shutting down" and stop accepting. `docker top` shows both from the host, so nothing needs to
+     * be installed in the image. Resolves once no old worker accepts (`until: 'started'`: once a new worker runs,
+     * when what follows waits out the old ones itself); false when the workers cannot be seen (not confirmed).
      */
-    async reload(container, taken, signal) {
-        const { workers: before, master } = (await (taken ?? this.beforeReload(container)));
+    async reload(container, options = {}) {
+        const { taken, signal, until = 'settled' } = options;
+        const { workers: before, all, master } = (await (taken ?? this.beforeReload(container)));
         // What `nginx -s reload` does, a SIGHUP to the master, sent from here when this machine runs it: 70 to 90 ms
         // sooner than through docker exec. Not `docker kill --signal HUP`: the engine would take the container for
         // stopped by hand, and its restart policy (unless-stopped) would no longer bring it back (moby/moby#41302).
@@ -31669,19 +31700,46 @@ class Nginx {
         if (!sent) {
             ensureOk(await this.docker(['exec', container, 'nginx', '-s', 'reload']), `nginx -s reload in ${container}`);
         }
-        if (!before?.length)
+        if (!before?.length) {
+            this.replaced.delete(container);
+            this.retired.delete(container);
             return false;
+        }
+        const old = new Set([...before, ...(all ?? [])]);
+        this.replaced.set(container, old);
+        this.retired.delete(container);
+        if (until === 'settled') {
+            await this.settled(container, signal);
+            return true;
+        }
+        const started = (accepting) => accepting.some((pid) => !old.has(pid));
+        const failure = 'still ran only its old Nginx workers %s after the reload: the new configuration did not take effect';
+        return this.waitWorkers(container, started, `${failure} (see the proxy log)`, signal);
+    }
+    /**
+     * Resolves once every worker that accepts connections was started by this run's last reload of the proxy (at
+     * once without such a reload): no new request can reach the color it left any more.
+     */
+    async settled(container, signal) {
+        const old = this.replaced.get(container);
+        if (!old || this.retired.has(container))
+            return;
+        const settled = (accepting) => accepting.length > 0 && accepting.every((pid) => !old.has(pid));
+        const failure = 'still let its old Nginx workers accept connections %s after the reload (Nginx stops them after 100 ms)';
+        await this.waitWorkers(container, settled, `${failure}: see the proxy log`, signal);
+        this.retired.add(container);
+    }
+    /** Looks at the workers until `done`; `failure` (%s: the time waited) is the error after RELOAD_CONFIRM_MS. */
+    async waitWorkers(container, done, failure, signal) {
         const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
         for (;;) {
-            const now = (await this.acceptingWorkers(container)) ?? [];
-            if (now.length && now.every((pid) => !before.includes(pid)))
+            if (done((await this.acceptingWorkers(container)) ?? []))
                 return true;
             // A cancel ends the wait (docker top is ended by it too): the undo reloads again anyway.
             if (signal?.aborted)
                 throw new NginxError(`cancelled while confirming the reload of ${container}`);
             if (this.clock.now() >= deadline) {
-                throw new NginxError(`${container} still ran its old Nginx workers ${RELOAD_CONFIRM_MS / 1000} s after the reload: ` +
-                    'the new configuration did not take effect (see the proxy log).');
+                throw new NginxError(`${container} ${failure.replace('%s', `${RELOAD_CONFIRM_MS / 1000} s`)}.`);
             }
             await this.clock.sleep(RELOAD_POLL_MS, signal);
         }
@@ -31735,12 +31793,23 @@ class Nginx {
         }
     }
     /**
-     * Old workers that still finish requests: after a reload each old worker stops accepting, retitles itself "is
-     * shutting down", and exits once its last request is done (idle keep-alive connections are closed at once).
+     * Old workers that may still send requests to the color the last reload left: each old worker accepts for a
+     * moment more, then stops, retitles itself "is shutting down", and exits once its last request is done (idle
+     * keep-alive connections are closed at once). Every worker shutting down counts and, after this run's reload,
+     * so does every worker it replaced, by PID, whatever its title: not yet retitled, it still accepts.
      */
     async draining(container, timeoutMs) {
         const r = await this.docker(['top', container], undefined, timeoutMs).catch(() => undefined);
-        return r?.exitCode === 0 ? shuttingDownWorkers(r.stdout) : undefined;
+        if (r?.exitCode !== 0)
+            return undefined;
+        const old = this.replaced.get(container);
+        const processes = topProcesses(r.stdout);
+        if (!old || !processes)
+            return shuttingDownWorkers(r.stdout);
+        const workers = processes.filter((p) => p.cmd.startsWith(WORKER));
+        if (!workers.length)
+            return undefined;
+        return workers.filter((p) => p.cmd !== WORKER || old.has(p.pid)).length;
     }
     /**
      * The state of each proxy container, in one `docker inspect`: a container that does not exist is absent from
@@ -31816,6 +31885,10 @@ function topProcesses(top) {
         return undefined;
     return rows.map((row) => row.trim().split(/\s+/)).map((f) => ({ pid: f[pid] ?? '', cmd: f.slice(cmd).join(' ') }));
 }
+/** PIDs of every Nginx worker, accepting or shutting down. */
+function workerPids(processes) {
+    return processes.filter((p) => p.cmd.startsWith(WORKER)).map((p) => p.pid);
+}
 /** PIDs of the Nginx workers that accept connections, from `docker top` (ps) output or its processes. */
 function acceptingWorkerPids(top) {
     const processes = typeof top === 'string' ? (topProcesses(top) ?? []) : top;
@@ -31826,7 +31899,7 @@ function acceptingWorkerPids(top) {
  * worker shows at all (another ps, another proxy): then it cannot be told.
  */
 function shuttingDownWorkers(top) {
-    const workers = (topProcesses(top) ?? []).filter((p) => p.cmd.startsWith('nginx: worker process'));
+    const workers = (topProcesses(top) ?? []).filter((p) => p.cmd.startsWith(WORKER));
     if (!workers.length)
         return undefined;
     return workers.filter((p) => p.cmd === 'nginx: worker process is shutting down').length;
@@ -31886,9 +31959,7 @@ async function pollUntil(probe, options, deps) {
             lastProgress = clock.now();
         }
         // The last wait ends at the deadline, where one more probe goes: a slow start gets every chance it was given.
-        const interval = result.silent
-            ? Math.min(options.intervalMs, options.silentIntervalMs ?? Infinity)
-            : options.intervalMs;
+        const interval = Math.min(options.intervalMs, result.silent ? (options.silentIntervalMs ?? Infinity) : Infinity, result.againInMs ?? Infinity);
         await clock.sleep(Math.min(interval, deadline - clock.now()), deps.signal);
     }
 }
@@ -32588,13 +32659,16 @@ const PROXY_START_MS = 30_000;
 const VERIFY_INTERVAL_MS = 200;
 /** How long an answer that does not tell its color must hold through a proxy whose reload was not confirmed. */
 const UNCONFIRMED_HOLD_MS = 1_000;
+/** For about this long after its reload a proxy's old workers may still answer (100 ms or so); asked this often. */
+const OLD_WORKERS_MS = 1_000;
+const OLD_WORKERS_POLL_MS = 20;
 /** How often Docker's own health status is read while the app already answers. */
 const DOCKER_HEALTH_WATCH_MS = 100;
 /**
  * How often the app is asked while nothing answers on its port at all (it is still starting): a refused connection
  * costs nothing, and is the moment a deploy waits for. Its containers are still inspected every health-interval.
  */
-const SILENT_PROBE_MS = 50;
+const SILENT_PROBE_MS = 20;
 /** Steps 3 to 6, the same for a deploy and a rollback. */
 async function swap(d, s, next, starts) {
     const nextPort = d.compose.port(next);
@@ -32692,6 +32766,9 @@ async function swap(d, s, next, starts) {
         d.result.traffic = skipped(next, 'no color served before: there is nothing to go back to');
     }
     if (old && old !== next) {
+        // With no drain (or a bound shorter than that moment), the old workers' last moment of accepting is waited out
+        // here: what they take goes to the old color.
+        await settled(d);
         await d.record('cleanup');
         d.cleanupStarted = true;
         await d.phase('cleanup', () => cleanup(d, old, s.services[old] ?? []));
@@ -32877,8 +32954,6 @@ async function switchProxies(d, s, next, port, starts, split) {
             },
         });
     }
-    // Seen while the includes are written and tested, so that the reload does not wait for it.
-    const workers = new Map(running.map((c) => [c, d.proxy.beforeReload(c)]));
     const test = async (target, content) => {
         try {
             const ports = await d.proxy.test(target, content);
@@ -32895,6 +32970,9 @@ async function switchProxies(d, s, next, port, starts, split) {
     // A canary step is undone by the next run, should this one die: its new color was not judged yet.
     const phase = split === undefined ? 'switch' : 'canary';
     await d.record(phase, { includes });
+    // Seen while the includes are written and tested, so that the reload does not wait for it (nor the journal's
+    // entry above for it: the engine answers each sooner alone).
+    const workers = new Map(running.map((c) => [c, d.proxy.beforeReload(c)]));
     const live = s.live ?? '';
     for (const inc of s.includes) {
         const content = split === undefined
@@ -32921,12 +32999,14 @@ async function switchProxies(d, s, next, port, starts, split) {
             st.split.add(c);
         // From the reload on: the new workers' first requests count; the old workers' last ones tell their upstream.
         d.switchedAt.set(c, d.deps.clock.now());
-        const confirmed = await d.proxy.reload(c, workers.get(c), d.deps.signal);
+        // Until its new workers run: the old ones' last moment of accepting is waited out by the drain (and by the
+        // verify, for an answer that does not tell its color), not here.
+        const confirmed = await d.proxy.reload(c, { taken: workers.get(c), signal: d.deps.signal, until: 'started' });
         if (split === undefined)
             st.split.delete(c);
         if (!confirmed)
             d.unconfirmed.add(c);
-        d.log.info(confirmed ? `Reloaded ${c}: its workers now run the new configuration.` : `Reloaded ${c}.`);
+        d.log.info(confirmed ? `Reloaded ${c}: its new workers run the new configuration.` : `Reloaded ${c}.`);
     }
     for (const start of starts) {
         d.trafficOnNew = true;
@@ -33036,7 +33116,10 @@ async function checkThrough(d, check, next, colors, when = '') {
         : { ...d.config.health, headers: { ...d.config.health.headers, 'User-Agent': d.ownAgent } };
     let told = {};
     let goodSince;
+    // Whether no old worker took requests any more when the probe was sent (known once waited for).
+    let oldRetired = false;
     const probe = async (timeoutMs) => {
+        const sentRetired = oldRetired;
         const answer = await probeHttp(d.deps.http, check.url, h, timeoutMs, d.deps.signal);
         if (!answer.ok || !answer.response) {
             goodSince = undefined;
@@ -33047,19 +33130,28 @@ async function checkThrough(d, check, next, colors, when = '') {
         // the old workers may still be answering, so the answer must hold for a while. An answer that tells of
         // neither color (another server block, another app's container) fails.
         if (told.color === undefined && told.how === undefined) {
-            if (!d.unconfirmed.has(check.what))
-                return answer;
+            if (!d.unconfirmed.has(check.what)) {
+                if (sentRetired)
+                    return answer;
+                // Sent while an old worker may still have taken it: asked again once none can.
+                await settled(d);
+                oldRetired = true;
+                return { ok: false, detail: `${answer.detail}, maybe from an old worker`, againInMs: 0 };
+            }
             goodSince ??= d.deps.clock.now();
             return d.deps.clock.now() - goodSince >= UNCONFIRMED_HOLD_MS
                 ? answer
                 : { ok: false, detail: `${answer.detail}, to hold ${UNCONFIRMED_HOLD_MS / 1000} s (reload not confirmed)` };
         }
-        return told.color === next
-            ? { ...answer, detail: `${answer.detail} from ${next} (${told.how})` }
-            : {
-                ok: false,
-                detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})`,
-            };
+        if (told.color === next)
+            return { ...answer, detail: `${answer.detail} from ${next} (${told.how})` };
+        // Right after a reload, an old worker that still accepts answers from the old color: asked again at once.
+        const reloadedLast = Math.max(0, ...d.switchedAt.values());
+        return {
+            ok: false,
+            detail: `${answer.detail}, but ${told.color ? `from ${told.color}` : 'the color is unknown'} (${told.how})`,
+            ...(d.deps.clock.now() - reloadedLast < OLD_WORKERS_MS ? { againInMs: OLD_WORKERS_POLL_MS } : {}),
+        };
     };
     const outcome = await pollUntil(d.cancellable(probe), { what: `${check.what} at ${check.url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS }, d.deps);
     if (!outcome.ok) {
@@ -33069,6 +33161,15 @@ async function checkThrough(d, check, next, colors, when = '') {
             `${d.config.verifyTimeoutMs / 1000} s: ${outcome.detail}`);
     }
     return { detail: outcome.detail, told };
+}
+/**
+ * Waits until no switched proxy's old workers take requests any more: until then an answer that does not tell its
+ * color may come from the old color, and the old color must not be stopped. The reloads were confirmed, so this
+ * lasts a moment (100 ms or so); at once for proxies seen so already.
+ */
+async function settled(d) {
+    const confirmed = [...d.switchedAt.keys()].filter((c) => !d.unconfirmed.has(c));
+    await Promise.all(confirmed.map((c) => d.proxy.settled(c, d.deps.signal)));
 }
 function setVerified(d, what, text) {
     for (const view of d.result.proxies.filter((p) => p.container === what))
@@ -33336,7 +33437,7 @@ async function pointProxies(d, seen, entry, color, reload) {
         if (color === undefined &&
             !(await d.proxy.testOnly(c).then(() => true, () => false)))
             continue;
-        const confirmed = await d.proxy.reload(c, undefined, d.deps.signal);
+        const confirmed = await d.proxy.reload(c, { signal: d.deps.signal });
         if (!confirmed)
             d.unconfirmed.add(c);
         d.log.info(`Reloaded ${c}.`);

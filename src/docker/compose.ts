@@ -150,6 +150,9 @@ export class ComposeDriver {
     private readonly onLine?: (line: string) => void,
   ) {}
 
+  /** A project's containers as one listing under way gives them: both colors of one project ask at once. */
+  private readonly listing = new Map<string, Promise<ContainerState[]>>();
+
   /** With {color} in project-name each color is its own project and shares no services with the other. */
   get separateProjects(): boolean {
     return this.config.projectName.includes('{color}');
@@ -319,20 +322,29 @@ export class ComposeDriver {
     // those labels, found by one `docker ps` (a few ms on the engine's API), where `compose ps` takes 100 to 200 ms
     // to read the files first. Compose lists the same: the project's containers of these services, no one-off.
     if (PROJECT_LABEL_NAME.test(project)) {
-      const filters = [`${PROJECT_LABEL}=${project}`, `${ONE_OFF_LABEL}=False`].flatMap((f) => [
-        '--filter',
-        `label=${f}`,
-      ]);
-      const ps = ensureOk(
-        await this.runner.run('docker', ['ps', '-a', '-q', '--no-trunc', ...filters], { timeoutMs: QUERY_TIMEOUT_MS }),
-        `listing the ${color} containers`,
-      );
-      const all = await this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
-      return all.filter((c) => services.includes(c.service));
+      // Shared only by calls under way at once: a later call lists again.
+      let all = this.listing.get(project);
+      if (!all) {
+        all = this.byLabels(project).finally(() => this.listing.delete(project));
+        this.listing.set(project, all);
+      }
+      return (await all).filter((c) => services.includes(c.service));
     }
     const ps = ensureOk(
       await this.exec(color, this.args(color, ['ps', '-a', '-q', ...services]), QUERY_TIMEOUT_MS, false),
       `listing the ${color} containers`,
+    );
+    return this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
+  }
+
+  private async byLabels(project: string): Promise<ContainerState[]> {
+    const filters = [`${PROJECT_LABEL}=${project}`, `${ONE_OFF_LABEL}=False`].flatMap((f) => [
+      '--filter',
+      `label=${f}`,
+    ]);
+    const ps = ensureOk(
+      await this.runner.run('docker', ['ps', '-a', '-q', '--no-trunc', ...filters], { timeoutMs: QUERY_TIMEOUT_MS }),
+      `listing the containers of the Compose project ${project}`,
     );
     return this.inspect(ps.stdout.split(/\s+/).filter(Boolean));
   }

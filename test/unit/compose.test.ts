@@ -297,6 +297,27 @@ describe.each(CLIS)('ComposeDriver with compose %s', (_, cli, version) => {
       // Without project-name, Compose names the project itself: compose ps (the test above).
     });
 
+    it('both colors of one project asked at once: one listing serves both; asked again later, listed again', async () => {
+      const { host, runner, driver } = driverOn({ ...SHARED, projectName: 'shop' }, cli);
+      await driver.up('blue', ['app-blue'], true);
+      await driver.up('green', ['app-green'], true);
+      runner.take();
+      const [blue, green] = await Promise.all([
+        driver.containers('blue', ['app-blue']),
+        driver.containers('green', ['app-green']),
+      ]);
+      expect(blue).toMatchObject([{ service: 'app-blue' }]);
+      expect(green).toMatchObject([{ service: 'app-green' }]);
+      const ids = ['app-blue', 'app-green'].map((s) => host.containers.get(s, 'shop')?.fullId);
+      const once = [
+        ['docker', 'ps', '-a', '-q', '--no-trunc', '--filter', 'label=com.docker.compose.project=shop'],
+        ['docker', 'inspect', '--type', 'container', ...ids],
+      ];
+      expect(runner.take().map((c) => c.argv.slice(0, c.argv[1] === 'ps' ? 7 : undefined))).toEqual(once);
+      await driver.containers('green', ['app-green']);
+      expect(runner.take()).toHaveLength(2);
+    });
+
     it('stops known containers and reads their logs with docker directly, by id', async () => {
       const { host, runner, driver } = driverOn(SHARED, cli);
       await driver.up('green', ['app-green'], true);
