@@ -30526,9 +30526,9 @@ function dockerLocks(deps, options) {
         }
         return r.exitCode === 0 ? r.stdout.trim() : undefined;
     }
-    /** Removes a container by id; one that is already gone is fine (another waiter or release was first). */
+    /** Removes a container by id: false when it was gone already (another waiter or release was first). */
     async function remove(id, name) {
-        await docker(`removing the deploy lock ${name}`, ['rm', id], /No such container/i);
+        return (await docker(`removing the deploy lock ${name}`, ['rm', id], /No such container/i)).exitCode === 0;
     }
     async function acquireOne(key, token, deadline, signal) {
         const name = lockName(key);
@@ -30571,15 +30571,14 @@ function dockerLocks(deps, options) {
             await deps.clock.sleep(POLL_MS, signal);
         }
     }
-    async function releaseAll(held, token) {
+    async function releaseAll(held) {
         const problems = [];
         for (const h of [...held].reverse()) {
             try {
-                const current = await inspect(h.id);
-                if (current?.holder?.token === token)
-                    await remove(h.id, h.name);
-                else
+                // By the id this run created: no other lock can have it (a container's labels cannot change either).
+                if (!(await remove(h.id, h.name))) {
                     deps.log.warn(`The deploy lock ${h.key} was removed by someone else while this run held it.`);
+                }
             }
             catch (error) {
                 problems.push(error.message);
@@ -30600,11 +30599,11 @@ function dockerLocks(deps, options) {
                     held.push(await acquireOne(key, token, deadline, signal));
             }
             catch (error) {
-                await releaseAll(held, token).catch((e) => deps.log.warn(`Could not remove the deploy lock: ${e.message}`));
+                await releaseAll(held).catch((e) => deps.log.warn(`Could not remove the deploy lock: ${e.message}`));
                 heldHere.delete(token);
                 throw error;
             }
-            return () => releaseAll(held, token).finally(() => heldHere.delete(token));
+            return () => releaseAll(held).finally(() => heldHere.delete(token));
         },
         async holders(keys) {
             const found = [];
@@ -30770,14 +30769,17 @@ function dockerJournal(runner) {
             return stored(key, false);
         return found.sort((a, b) => a.seq - b.seq);
     }
-    /** Per key: the highest number seen or written, the ids of older entries not yet removed, their removal. */
+    /**
+     * Per key: the highest number seen or written, the ids of older entries not yet removed, their removal, and
+     * whether every entry is known here (this run wrote the newest, and every removal of an older one succeeded).
+     */
     const state = new Map();
     async function known(key, all) {
         let s = state.get(key);
         if (!s || all) {
             const list = all ?? (await stored(key));
             const removing = s?.removing ?? Promise.resolve();
-            s = { seq: Math.max(0, ...list.map((e) => e.seq)), older: list.map((e) => e.id), removing };
+            s = { seq: Math.max(0, ...list.map((e) => e.seq)), older: list.map((e) => e.id), removing, whole: false };
             state.set(key, s);
         }
         return s;
@@ -30847,11 +30849,23 @@ function dockerJournal(runner) {
             // Off the deploy's path: until they are gone, the higher number is the journal.
             const older = s.older;
             s.older = [id];
-            s.removing = s.removing.then(() => remove(older)).then(() => undefined);
+            s.whole = true;
+            const now = s;
+            s.removing = s.removing.then(async () => {
+                if ((await remove(older)).length)
+                    now.whole = false;
+            });
         },
         async clear(key) {
-            await state.get(key)?.removing;
+            const s = state.get(key);
+            await s?.removing;
             state.delete(key);
+            // Only this run's entry is left: it goes at once, without listing the journal again.
+            const [own] = s?.whole ? s.older : [];
+            if (own && s?.older.length === 1) {
+                await docker(`removing the deploy journal entry ${own}`, ['rm', own], GONE);
+                return;
+            }
             const all = await stored(key);
             const [only] = all;
             // One entry goes at once: there is no older one that could become the journal if its removal failed.

@@ -142,15 +142,18 @@ export function dockerJournal(runner: Runner): Journal {
     return found.sort((a, b) => a.seq - b.seq);
   }
 
-  /** Per key: the highest number seen or written, the ids of older entries not yet removed, their removal. */
-  const state = new Map<string, { seq: number; older: string[]; removing: Promise<void> }>();
+  /**
+   * Per key: the highest number seen or written, the ids of older entries not yet removed, their removal, and
+   * whether every entry is known here (this run wrote the newest, and every removal of an older one succeeded).
+   */
+  const state = new Map<string, { seq: number; older: string[]; removing: Promise<void>; whole: boolean }>();
 
   async function known(key: string, all?: Stored[]) {
     let s = state.get(key);
     if (!s || all) {
       const list = all ?? (await stored(key));
       const removing = s?.removing ?? Promise.resolve();
-      s = { seq: Math.max(0, ...list.map((e) => e.seq)), older: list.map((e) => e.id), removing };
+      s = { seq: Math.max(0, ...list.map((e) => e.seq)), older: list.map((e) => e.id), removing, whole: false };
       state.set(key, s);
     }
     return s;
@@ -220,12 +223,23 @@ export function dockerJournal(runner: Runner): Journal {
       // Off the deploy's path: until they are gone, the higher number is the journal.
       const older = s.older;
       s.older = [id];
-      s.removing = s.removing.then(() => remove(older)).then(() => undefined);
+      s.whole = true;
+      const now = s;
+      s.removing = s.removing.then(async () => {
+        if ((await remove(older)).length) now.whole = false;
+      });
     },
 
     async clear(key) {
-      await state.get(key)?.removing;
+      const s = state.get(key);
+      await s?.removing;
       state.delete(key);
+      // Only this run's entry is left: it goes at once, without listing the journal again.
+      const [own] = s?.whole ? s.older : [];
+      if (own && s?.older.length === 1) {
+        await docker(`removing the deploy journal entry ${own}`, ['rm', own], GONE);
+        return;
+      }
       const all = await stored(key);
       const [only] = all;
       // One entry goes at once: there is no older one that could become the journal if its removal failed.

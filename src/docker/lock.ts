@@ -118,9 +118,9 @@ export function dockerLocks(
     return r.exitCode === 0 ? r.stdout.trim() : undefined;
   }
 
-  /** Removes a container by id; one that is already gone is fine (another waiter or release was first). */
-  async function remove(id: string, name: string): Promise<void> {
-    await docker(`removing the deploy lock ${name}`, ['rm', id], /No such container/i);
+  /** Removes a container by id: false when it was gone already (another waiter or release was first). */
+  async function remove(id: string, name: string): Promise<boolean> {
+    return (await docker(`removing the deploy lock ${name}`, ['rm', id], /No such container/i)).exitCode === 0;
   }
 
   async function acquireOne(key: string, token: string, deadline: number, signal?: AbortSignal): Promise<Held> {
@@ -166,13 +166,14 @@ export function dockerLocks(
     }
   }
 
-  async function releaseAll(held: Held[], token: string): Promise<void> {
+  async function releaseAll(held: Held[]): Promise<void> {
     const problems: string[] = [];
     for (const h of [...held].reverse()) {
       try {
-        const current = await inspect(h.id);
-        if (current?.holder?.token === token) await remove(h.id, h.name);
-        else deps.log.warn(`The deploy lock ${h.key} was removed by someone else while this run held it.`);
+        // By the id this run created: no other lock can have it (a container's labels cannot change either).
+        if (!(await remove(h.id, h.name))) {
+          deps.log.warn(`The deploy lock ${h.key} was removed by someone else while this run held it.`);
+        }
       } catch (error) {
         problems.push((error as Error).message);
       }
@@ -190,13 +191,11 @@ export function dockerLocks(
         // Always in the same order: two deploys that share keys can never hold one each and wait for the other.
         for (const key of [...new Set(keys)].sort()) held.push(await acquireOne(key, token, deadline, signal));
       } catch (error) {
-        await releaseAll(held, token).catch((e: Error) =>
-          deps.log.warn(`Could not remove the deploy lock: ${e.message}`),
-        );
+        await releaseAll(held).catch((e: Error) => deps.log.warn(`Could not remove the deploy lock: ${e.message}`));
         heldHere.delete(token);
         throw error;
       }
-      return () => releaseAll(held, token).finally(() => heldHere.delete(token));
+      return () => releaseAll(held).finally(() => heldHere.delete(token));
     },
 
     async holders(keys) {

@@ -217,6 +217,19 @@ describe('the journal on the Docker engine', () => {
     expect(await dockerJournal(engine).read(KEY)).toMatchObject({ phase: 'undo' });
   });
 
+  it("a run's clear of its own entry, every older one gone: one rm, no listing", async () => {
+    const engine = new JournalEngine();
+    const journal = dockerJournal(engine);
+    await journal.write(KEY, ENTRY);
+    await journal.write(KEY, SWITCHED);
+    await settle();
+    const own = rm(engine, `${NAME}-2`);
+    engine.calls.length = 0;
+    await journal.clear(KEY);
+    expect(engine.calls).toEqual([own]);
+    expect(engine.containers.size).toBe(0);
+  });
+
   it('clears oldest first, after the removals under way', async () => {
     const engine = new JournalEngine();
     const journal = dockerJournal(engine);

@@ -190,10 +190,7 @@ describe('dockerLocks', () => {
     const id = engine.byName(name)?.id ?? '';
     engine.argv.length = 0;
     await release();
-    expect(engine.argv).toEqual([
-      ['container', 'inspect', id],
-      ['rm', id],
-    ]);
+    expect(engine.argv).toEqual([['rm', id]]);
     expect(engine.containers.size).toBe(0);
   });
 
@@ -214,7 +211,7 @@ describe('dockerLocks', () => {
     await (
       await locks.acquire(['proxy:a'])
     )();
-    expect(engine.argv.map((a) => a[0])).toEqual(['create', 'container', 'rm']);
+    expect(engine.argv.map((a) => a[0])).toEqual(['create', 'rm']);
     expect(engine.argv.flat().filter((x) => x === 'pull')).toEqual([]);
   });
 
@@ -424,16 +421,9 @@ describe('dockerLocks', () => {
     const other = engine.add(name, 'proxy:a', ELSEWHERE);
     await release();
     expect(engine.byName(name)).toBe(other);
-    expect(engine.argv.filter((a) => a[0] === 'rm')).toEqual([]);
+    // Its own id, which the other lock cannot have: that removal finds nothing, and says so.
+    expect(engine.argv.filter((a) => a[0] === 'rm')).toEqual([['rm', mine?.id]]);
     expect(log.text).toMatch(/warning: The deploy lock proxy:a was removed by someone else/);
-    // Its own container, but the token is not this run's any more: left alone too.
-    engine.containers.clear();
-    const again = await locks.acquire(['proxy:a']);
-    const c = engine.byName(name);
-    if (c) c.labels[HOLDER_LABEL] = JSON.stringify(ELSEWHERE);
-    await again();
-    expect(engine.byName(name)).toBe(c);
-    expect(engine.argv.filter((a) => a[0] === 'rm')).toEqual([]);
   });
 
   it('a release that fails rejects with what failed (the deploy only warns)', async () => {
