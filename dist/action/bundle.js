@@ -62171,6 +62171,10 @@ class ComposeDriver {
         this.files = files;
         this.onLine = onLine;
     }
+    /** Each compose file's services, read and parsed once a run. */
+    parsed = new Map();
+    /** The project's name as compose v2 and v1 write it. */
+    projectNames;
     /** A project's containers as one listing under way gives them: both colors of one project ask at once. */
     listing = new Map();
     /** With {color} in project-name each color is its own project and shares no services with the other. */
@@ -62289,9 +62293,12 @@ class ComposeDriver {
      * existing container is recognised by its compose labels instead.
      */
     async defaultNames(service) {
-        const v2 = await projectNameOf(this.config, this.files);
-        // Compose v1 keeps a leading - or _ that v2 trims.
-        const v1 = (await givenProjectName(this.config, this.files)).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+        this.projectNames ??= Promise.all([
+            projectNameOf(this.config, this.files),
+            // Compose v1 keeps a leading - or _ that v2 trims.
+            givenProjectName(this.config, this.files).then((name) => name.toLowerCase().replace(/[^a-z0-9_-]/g, '')),
+        ]);
+        const [v2, v1] = await this.projectNames;
         return [`${v2}-${service}-1`, `${v1}_${service}_1`];
     }
     /**
@@ -62500,7 +62507,17 @@ class ComposeDriver {
     async servicesOf(file, input) {
         return (await this.serviceDefs(file, input)).map(([name]) => name);
     }
-    async serviceDefs(file, input) {
+    /** A deploy asks for the same services many times: each file is read and parsed once. */
+    serviceDefs(file, input) {
+        const key = `${input}\0${file}`;
+        let defs = this.parsed.get(key);
+        if (!defs) {
+            defs = this.readServiceDefs(file, input);
+            this.parsed.set(key, defs);
+        }
+        return defs;
+    }
+    async readServiceDefs(file, input) {
         const text = await this.files.read(file);
         let doc;
         try {

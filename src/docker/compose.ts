@@ -150,6 +150,10 @@ export class ComposeDriver {
     private readonly onLine?: (line: string) => void,
   ) {}
 
+  /** Each compose file's services, read and parsed once a run. */
+  private readonly parsed = new Map<string, Promise<[string, unknown][]>>();
+  /** The project's name as compose v2 and v1 write it. */
+  private projectNames?: Promise<[string, string]>;
   /** A project's containers as one listing under way gives them: both colors of one project ask at once. */
   private readonly listing = new Map<string, Promise<ContainerState[]>>();
 
@@ -286,9 +290,12 @@ export class ComposeDriver {
    * existing container is recognised by its compose labels instead.
    */
   private async defaultNames(service: string): Promise<string[]> {
-    const v2 = await projectNameOf(this.config, this.files);
-    // Compose v1 keeps a leading - or _ that v2 trims.
-    const v1 = (await givenProjectName(this.config, this.files)).toLowerCase().replace(/[^a-z0-9_-]/g, '');
+    this.projectNames ??= Promise.all([
+      projectNameOf(this.config, this.files),
+      // Compose v1 keeps a leading - or _ that v2 trims.
+      givenProjectName(this.config, this.files).then((name) => name.toLowerCase().replace(/[^a-z0-9_-]/g, '')),
+    ]);
+    const [v2, v1] = await this.projectNames;
     return [`${v2}-${service}-1`, `${v1}_${service}_1`];
   }
 
@@ -542,7 +549,18 @@ export class ComposeDriver {
     return (await this.serviceDefs(file, input)).map(([name]) => name);
   }
 
-  private async serviceDefs(file: string, input: string): Promise<[string, unknown][]> {
+  /** A deploy asks for the same services many times: each file is read and parsed once. */
+  private serviceDefs(file: string, input: string): Promise<[string, unknown][]> {
+    const key = `${input}\0${file}`;
+    let defs = this.parsed.get(key);
+    if (!defs) {
+      defs = this.readServiceDefs(file, input);
+      this.parsed.set(key, defs);
+    }
+    return defs;
+  }
+
+  private async readServiceDefs(file: string, input: string): Promise<[string, unknown][]> {
     const text = await this.files.read(file);
     let doc: unknown;
     try {

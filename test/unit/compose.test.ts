@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config.js';
 import {
@@ -295,6 +296,27 @@ describe.each(CLIS)('ComposeDriver with compose %s', (_, cli, version) => {
       expect(blue).toMatchObject({ id: fakeId('app', 1), running: false, status: 'exited' });
       expect(green).toMatchObject([{ id: fakeId('app', 2), running: true, service: 'app' }]);
       // Without project-name, Compose names the project itself: compose ps (the test above).
+    });
+
+    it('reads and parses each compose file once, however often its services are asked', async () => {
+      const files = new FakeFiles(FILES);
+      const read = files.read.bind(files);
+      const reads: string[] = [];
+      files.read = async (p) => (reads.push(p), read(p));
+      const { driver } = driverOn(SHARED, cli, files);
+      await driver.checkColorsApart();
+      for (const color of ['blue', 'green']) {
+        await driver.colorServices(color);
+        await driver.oneOffServices(color);
+      }
+      await driver.sharedServices();
+      // Each color file was asked five times, the shared file twice.
+      await driver.sharedServices();
+      const readsOf = (name: string) => reads.filter((r) => path.basename(r) === name);
+      expect(readsOf('docker-compose.blue.yml')).toHaveLength(1);
+      expect(readsOf('docker-compose.green.yml')).toHaveLength(1);
+      // Once for its services, and once each for the project's name as v2 and v1 write it.
+      expect(readsOf('docker-compose.yml')).toHaveLength(3);
     });
 
     it('both colors of one project asked at once: one listing serves both; asked again later, listed again', async () => {
