@@ -63,23 +63,19 @@ describe('the reload and the drain, by the PIDs of the workers from before the r
     return { nginx: new Nginx(runner, new FakeFiles({}), clock), calls, clock };
   }
 
+  /** Worker 10 alone; then new worker 20 beside it, still accepting; then 10 retired. */
+  const ONE_OLD = top([[10, 'accepting']]);
+  const BESIDE = top([
+    [10, 'accepting'],
+    [20, 'accepting'],
+  ]);
+  const RETIRED = top([
+    [10, 'shutting down'],
+    [20, 'accepting'],
+  ]);
+
   it("until 'started': done at the first look that shows a new worker, while the old one still accepts", async () => {
-    const { nginx, calls } = proxy(
-      top([[10, 'accepting']]),
-      top([[10, 'accepting']]),
-      top([
-        [10, 'accepting'],
-        [20, 'accepting'],
-      ]),
-      top([
-        [10, 'accepting'],
-        [20, 'accepting'],
-      ]),
-      top([
-        [10, 'shutting down'],
-        [20, 'accepting'],
-      ]),
-    );
+    const { nginx, calls } = proxy(ONE_OLD, ONE_OLD, BESIDE, BESIDE, RETIRED);
     await expect(nginx.reload('proxy', { until: 'started' })).resolves.toBe(true);
     expect(calls).toEqual(['top proxy', 'exec proxy nginx -s reload', 'top proxy', 'top proxy']);
     // Not yet retitled, the old worker may still take requests to the color it left: it counts.
@@ -92,21 +88,7 @@ describe('the reload and the drain, by the PIDs of the workers from before the r
   });
 
   it('by default until no old worker accepts, as an undo needs before it stops the color it leaves', async () => {
-    const { nginx, calls, clock } = proxy(
-      top([[10, 'accepting']]),
-      top([
-        [10, 'accepting'],
-        [20, 'accepting'],
-      ]),
-      top([
-        [10, 'accepting'],
-        [20, 'accepting'],
-      ]),
-      top([
-        [10, 'shutting down'],
-        [20, 'accepting'],
-      ]),
-    );
+    const { nginx, calls, clock } = proxy(ONE_OLD, BESIDE, BESIDE, RETIRED);
     const start = clock.now();
     await expect(nginx.reload('proxy')).resolves.toBe(true);
     expect(calls.filter((c) => c === 'top proxy')).toHaveLength(4);
