@@ -32796,10 +32796,10 @@ async function swap(d, s, next, starts) {
     else {
         d.result.traffic = skipped(next, 'no color served before: there is nothing to go back to');
     }
+    // Before the old color stops and before the run says where traffic is, the old workers' last moment of accepting
+    // is over (with no drain, or a bound shorter than it; after a first deploy, they serve what the proxy had).
+    await settled(d);
     if (old && old !== next) {
-        // With no drain (or a bound shorter than that moment), the old workers' last moment of accepting is waited out
-        // here: what they take goes to the old color.
-        await settled(d);
         await d.record('cleanup');
         d.cleanupStarted = true;
         await d.phase('cleanup', () => cleanup(d, old, s.services[old] ?? []));

@@ -899,6 +899,17 @@ describe('traffic truth: every proxy checked through itself after the switch', (
     expect(result.error).toMatch(/proxy did not answer as expected from green .*: HTTP 502/);
   });
 
+  it("a first deploy says it is done only once the old workers (the proxy's placeholder) no longer accept", async () => {
+    const { host, run } = await setup();
+    host.oldWorkersAcceptLooks = 3;
+    host.proxyHeaders = (color) => ({
+      'x-bluegreen-upstream': `${host.containers.get(`app-${color}`)?.addresses[0]}:8000`,
+    });
+    const result = await run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
+    expect(host.proxies.get('proxy')?.lingering.looks).toBe(0);
+  });
+
   it('with drain-seconds 0, the old color is stopped only once no old worker takes requests', async () => {
     const { host, run } = await setup({ live: 'blue', raw: { 'drain-seconds': '0' } });
     host.oldWorkersAcceptLooks = 3;
