@@ -63002,6 +63002,10 @@ class Nginx {
         const workers = processes.filter((p) => p.cmd.startsWith(WORKER));
         if (!workers.length)
             return undefined;
+        // Seen here as settled() would see it: the run's end then need not look again.
+        const accepting = acceptingWorkerPids(processes);
+        if (accepting.length && accepting.every((pid) => !old.has(pid)))
+            this.retired.add(container);
         return workers.filter((p) => p.cmd !== WORKER || old.has(p.pid)).length;
     }
     /**

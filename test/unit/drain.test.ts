@@ -96,7 +96,7 @@ describe('the reload and the drain, by the PIDs of the workers from before the r
   });
 
   it('counts the workers this run replaced, whatever their title, and every worker shutting down', async () => {
-    const { nginx } = proxy(
+    const { nginx, calls } = proxy(
       // Before: one worker still finishing an earlier reload's requests (it may serve the old color too).
       top([
         [5, 'shutting down'],
@@ -129,6 +129,10 @@ describe('the reload and the drain, by the PIDs of the workers from before the r
     expect(await nginx.draining('proxy', 1_000)).toBe(1);
     expect(await nginx.draining('proxy', 1_000)).toBe(0);
     expect(await nginx.draining('proxy', 1_000)).toBe(1);
+    // The drain saw that no old worker accepts any more: settled() does not look again.
+    const looks = calls.length;
+    await nginx.settled('proxy');
+    expect(calls).toHaveLength(looks);
   });
 
   it('without a reload of its own to go by, every worker shutting down counts (a run that took over a drain)', async () => {
