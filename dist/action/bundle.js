@@ -62906,8 +62906,7 @@ class Nginx {
             return true;
         }
         const started = (accepting) => accepting.some((pid) => !old.has(pid));
-        const failure = 'still ran only its old Nginx workers %s after the reload: the new configuration did not take effect';
-        return this.waitWorkers(container, started, `${failure} (see the proxy log)`, signal);
+        return this.waitWorkers(container, started, 'still ran only its old Nginx workers', signal);
     }
     /**
      * Resolves once every worker that accepts connections was started by this run's last reload of the proxy (at
@@ -62917,13 +62916,12 @@ class Nginx {
         const old = this.replaced.get(container);
         if (!old || this.retired.has(container))
             return;
-        const settled = (accepting) => accepting.length > 0 && accepting.every((pid) => !old.has(pid));
-        const failure = 'still let its old Nginx workers accept connections %s after the reload (Nginx stops them after 100 ms)';
-        await this.waitWorkers(container, settled, `${failure}: see the proxy log`, signal);
+        const settled = (accepting) => oldRetired(accepting, old);
+        await this.waitWorkers(container, settled, 'still let its old Nginx workers accept connections', signal);
         this.retired.add(container);
     }
-    /** Looks at the workers until `done`; `failure` (%s: the time waited) is the error after RELOAD_CONFIRM_MS. */
-    async waitWorkers(container, done, failure, signal) {
+    /** Looks at the workers until `done`; after RELOAD_CONFIRM_MS, fails saying the proxy `still` did so. */
+    async waitWorkers(container, done, still, signal) {
         const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
         for (;;) {
             if (done((await this.acceptingWorkers(container)) ?? []))
@@ -62932,7 +62930,8 @@ class Nginx {
             if (signal?.aborted)
                 throw new NginxError(`cancelled while confirming the reload of ${container}`);
             if (this.clock.now() >= deadline) {
-                throw new NginxError(`${container} ${failure.replace('%s', `${RELOAD_CONFIRM_MS / 1000} s`)}.`);
+                throw new NginxError(`${container} ${still} ${RELOAD_CONFIRM_MS / 1000} s after the reload: the new configuration did not ` +
+                    'take effect in time (see the proxy log).');
             }
             await this.clock.sleep(RELOAD_POLL_MS, signal);
         }
@@ -63003,8 +63002,7 @@ class Nginx {
         if (!workers.length)
             return undefined;
         // Seen here as settled() would see it: the run's end then need not look again.
-        const accepting = acceptingWorkerPids(processes);
-        if (accepting.length && accepting.every((pid) => !old.has(pid)))
+        if (oldRetired(acceptingWorkerPids(processes), old))
             this.retired.add(container);
         return workers.filter((p) => p.cmd !== WORKER || old.has(p.pid)).length;
     }
@@ -63081,6 +63079,10 @@ function topProcesses(top) {
     if (pid < 0 || cmd < 0)
         return undefined;
     return rows.map((row) => row.trim().split(/\s+/)).map((f) => ({ pid: f[pid] ?? '', cmd: f.slice(cmd).join(' ') }));
+}
+/** Whether every worker that accepts connections is a new one: none from before the reload takes requests. */
+function oldRetired(accepting, old) {
+    return accepting.length > 0 && accepting.every((pid) => !old.has(pid));
 }
 /** PIDs of every Nginx worker, accepting or shutting down. */
 function workerPids(processes) {

@@ -211,9 +211,7 @@ export class Nginx implements Proxy {
       return true;
     }
     const started = (accepting: string[]) => accepting.some((pid) => !old.has(pid));
-    const failure =
-      'still ran only its old Nginx workers %s after the reload: the new configuration did not take effect';
-    return this.waitWorkers(container, started, `${failure} (see the proxy log)`, signal);
+    return this.waitWorkers(container, started, 'still ran only its old Nginx workers', signal);
   }
 
   /**
@@ -223,18 +221,16 @@ export class Nginx implements Proxy {
   async settled(container: string, signal?: AbortSignal): Promise<void> {
     const old = this.replaced.get(container);
     if (!old || this.retired.has(container)) return;
-    const settled = (accepting: string[]) => accepting.length > 0 && accepting.every((pid) => !old.has(pid));
-    const failure =
-      'still let its old Nginx workers accept connections %s after the reload (Nginx stops them after 100 ms)';
-    await this.waitWorkers(container, settled, `${failure}: see the proxy log`, signal);
+    const settled = (accepting: string[]) => oldRetired(accepting, old);
+    await this.waitWorkers(container, settled, 'still let its old Nginx workers accept connections', signal);
     this.retired.add(container);
   }
 
-  /** Looks at the workers until `done`; `failure` (%s: the time waited) is the error after RELOAD_CONFIRM_MS. */
+  /** Looks at the workers until `done`; after RELOAD_CONFIRM_MS, fails saying the proxy `still` did so. */
   private async waitWorkers(
     container: string,
     done: (accepting: string[]) => boolean,
-    failure: string,
+    still: string,
     signal?: AbortSignal,
   ): Promise<true> {
     const deadline = this.clock.now() + RELOAD_CONFIRM_MS;
@@ -243,7 +239,10 @@ export class Nginx implements Proxy {
       // A cancel ends the wait (docker top is ended by it too): the undo reloads again anyway.
       if (signal?.aborted) throw new NginxError(`cancelled while confirming the reload of ${container}`);
       if (this.clock.now() >= deadline) {
-        throw new NginxError(`${container} ${failure.replace('%s', `${RELOAD_CONFIRM_MS / 1000} s`)}.`);
+        throw new NginxError(
+          `${container} ${still} ${RELOAD_CONFIRM_MS / 1000} s after the reload: the new configuration did not ` +
+            'take effect in time (see the proxy log).',
+        );
       }
       await this.clock.sleep(RELOAD_POLL_MS, signal);
     }
@@ -321,8 +320,7 @@ export class Nginx implements Proxy {
     const workers = processes.filter((p) => p.cmd.startsWith(WORKER));
     if (!workers.length) return undefined;
     // Seen here as settled() would see it: the run's end then need not look again.
-    const accepting = acceptingWorkerPids(processes);
-    if (accepting.length && accepting.every((pid) => !old.has(pid))) this.retired.add(container);
+    if (oldRetired(acceptingWorkerPids(processes), old)) this.retired.add(container);
     return workers.filter((p) => p.cmd !== WORKER || old.has(p.pid)).length;
   }
 
@@ -406,6 +404,11 @@ function topProcesses(top: string): TopProcess[] | undefined {
   const cmd = columns.findIndex((c) => c === 'CMD' || c === 'COMMAND');
   if (pid < 0 || cmd < 0) return undefined;
   return rows.map((row) => row.trim().split(/\s+/)).map((f) => ({ pid: f[pid] ?? '', cmd: f.slice(cmd).join(' ') }));
+}
+
+/** Whether every worker that accepts connections is a new one: none from before the reload takes requests. */
+function oldRetired(accepting: string[], old: Set<string>): boolean {
+  return accepting.length > 0 && accepting.every((pid) => !old.has(pid));
 }
 
 /** PIDs of every Nginx worker, accepting or shutting down. */
