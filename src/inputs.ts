@@ -44,6 +44,12 @@ export const INPUTS = [
     default: '',
     help: 'compose project (-p); may contain {color} to run each color as its own project',
   },
+  {
+    name: 'hosts',
+    default: '',
+    help: 'Docker engines to deploy to together (ssh://, tcp://, unix:// or context names); empty: the local engine',
+  },
+  { name: 'max-parallel', default: '4', help: 'with several hosts: how many bring up and health-check at once' },
   { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
   {
     name: 'docker-api',

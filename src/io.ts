@@ -143,3 +143,24 @@ export interface Logger {
   /** Runs fn inside a foldable section of the log. */
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
+
+/**
+ * One host's log among several that run at once: each line names its host, and a group is a line of its own (the
+ * hosts' sections would otherwise nest into each other).
+ */
+export function hostLogger(log: Logger, host: string): Logger {
+  const named = (message: string) =>
+    message
+      .split('\n')
+      .map((line) => `[${host}] ${line}`)
+      .join('\n');
+  return {
+    info: (m) => log.info(named(m)),
+    warn: (m) => log.warn(named(m)),
+    error: (m) => log.error(named(m)),
+    group: async (name, fn) => {
+      log.info(named(`── ${name}`));
+      return fn();
+    },
+  };
+}

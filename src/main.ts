@@ -1,13 +1,15 @@
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { hostConfigs } from './config/host-configs.js';
 import { configTable, DEFAULT_FILES, effectiveInputs, resolveInputs, type Layered } from './config/sources.js';
-import { describeEndpoint, endpointOf, onEndpoint } from './docker/docker.js';
+import { describeEndpoint, endpointOf, onEndpoint, type DockerEndpoint } from './docker/docker.js';
 import { localApiSocket, socketTransport, viaEngineApi } from './docker/engine-api.js';
 import { dockerJournal } from './docker/journal.js';
 import { dockerLocks } from './docker/lock.js';
-import { execute } from './engine/deployment.js';
+import { execute, type Deps } from './engine/deployment.js';
+import { executeFleet } from './engine/fleet.js';
 import { failedResult, type Result } from './engine/result.js';
 import { COMMAND_NAMES, type RawInputs } from './inputs.js';
-import { nodeFiles, nodeHttp, systemClock, type Logger } from './io.js';
+import { hostLogger, nodeFiles, nodeHttp, systemClock, type Logger } from './io.js';
 import { procContainerSignals, procProcesses } from './processes.js';
 import { createExecaRunner } from './runner.js';
 
@@ -84,6 +86,28 @@ export async function describeConfig(given: Given): Promise<ConfigReport> {
   }
 }
 
+/** The real docker (its API on a local socket when it has one), HTTP, files and clock, for one engine. */
+async function engineDeps(config: Config, endpoint: DockerEndpoint, log: Logger, signal?: AbortSignal): Promise<Deps> {
+  const cli = onEndpoint(createExecaRunner(), endpoint);
+  const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
+  const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create, rm and ps` : '';
+  log.info(`Docker engine: ${describeEndpoint(endpoint)}${api}`);
+  const runner = socket ? viaEngineApi(cli, socketTransport(socket)) : cli;
+  return {
+    runner,
+    http: nodeHttp,
+    files: nodeFiles,
+    clock: systemClock,
+    log,
+    locks: dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command }),
+    journal: dockerJournal(runner),
+    processes: procProcesses(systemClock),
+    // With the engine on this machine's socket, a reload may signal Nginx's master directly (checked in /proc).
+    signals: socket ? procContainerSignals() : undefined,
+    signal,
+  };
+}
+
 /** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
 export async function runCommand(given: Given, log: Logger, signal?: AbortSignal): Promise<Result> {
   try {
@@ -92,37 +116,32 @@ export async function runCommand(given: Given, log: Logger, signal?: AbortSignal
       for (const line of configTable(layered)) log.info(line);
     });
     const config = await loadConfig(layered.raw, nodeFiles, layered.sources);
-    if (!layered.file && config.targets.length === 0 && config.command !== 'status') {
+    if (!layered.file && !config.targets.length && !config.hosts.length && config.command !== 'status') {
       // Outside the collapsed group: a config file that was not found would otherwise go unnoticed.
       log.warn(
         `No config file (${DEFAULT_FILES.join(' or ')}) in ${config.workingDirectory} and no proxy named: this run ` +
           'switches no proxy. Name the file with config / --config, or the proxy with nginx-container.',
       );
     }
-    const endpoint = endpointOf(process.env);
-    const cli = onEndpoint(createExecaRunner(), endpoint);
-    const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
-    const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create, rm and ps` : '';
-    log.info(`Docker engine: ${describeEndpoint(endpoint)}${api}`);
-    const runner = socket ? viaEngineApi(cli, socketTransport(socket)) : cli;
-    const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
-    const journal = dockerJournal(runner);
-    const processes = procProcesses(systemClock);
-    // With the engine on this machine's socket, a reload may signal Nginx's master directly (checked in /proc).
-    const signals = socket ? procContainerSignals() : undefined;
-    const deps = {
-      runner,
-      http: nodeHttp,
-      files: nodeFiles,
-      clock: systemClock,
-      log,
-      locks,
-      journal,
-      processes,
-      signals,
-      signal,
-    };
-    return await execute(config, deps);
+    if (config.hosts.length) {
+      const hosts = await hostConfigs(config, layered.raw, nodeFiles, layered.sources);
+      const fleet = await Promise.all(
+        hosts.map(async ({ host, config: c }) => {
+          const own = hosts.length > 1 ? hostLogger(log, host.name) : log;
+          return {
+            name: host.name,
+            docker: describeEndpoint(host.endpoint),
+            config: c,
+            deps: await engineDeps(c, host.endpoint, own, signal),
+          };
+        }),
+      );
+      log.info(
+        `Hosts: ${fleet.map((h) => `${h.name} (${h.docker})`).join(', ')}; ${config.maxParallel} at most bring up at once.`,
+      );
+      return await executeFleet(fleet, { maxParallel: config.maxParallel, log, clock: systemClock, signal });
+    }
+    return await execute(config, await engineDeps(config, endpointOf(process.env), log, signal));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const command = COMMAND_NAMES.find((c) => c === given.inputs.command) ?? 'deploy';

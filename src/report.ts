@@ -1,4 +1,4 @@
-import type { ColorTraffic, Result, TrafficView } from './engine/result.js';
+import type { ColorTraffic, HostResult, Result, TrafficView } from './engine/result.js';
 import { describeSplit } from './engine/detect.js';
 import { percent } from './engine/watch.js';
 
@@ -65,11 +65,18 @@ export function summaryMarkdown(result: Result): string {
     for (const p of result.phases)
       lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
   }
+  if (result.hosts?.length) lines.push('', ...hostsMarkdown(result.hosts));
   if (result.proxies.length) {
-    lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
+    const onHosts = result.proxies.some((p) => p.host !== undefined);
+    lines.push(
+      '',
+      `| ${onHosts ? 'host | ' : ''}proxy | include | pointed at (before) | checked after the switch |`,
+      `|${onHosts ? '---|' : ''}---|---|---|---|`,
+    );
     for (const p of result.proxies) {
       const pointed = p.split ? `split: ${describeSplit(p.split)}` : (p.color ?? '?');
-      lines.push(`| ${p.container} | \`${p.include}\` | ${pointed} | ${cell(p.verified ?? '—')} |`);
+      const host = onHosts ? `${p.host ?? ''} | ` : '';
+      lines.push(`| ${host}${p.container} | \`${p.include}\` | ${pointed} | ${cell(p.verified ?? '—')} |`);
     }
   }
   if (result.verifyUrl) lines.push('', `verify-url: ${cell(result.verifyUrl)}`);
@@ -122,6 +129,26 @@ export function summaryMarkdown(result: Result): string {
     lines.push('', ...details(`Last log lines of ${result.targetColor ?? 'the new color'}`, result.logTail));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Each host's outcome, what it serves, its phases with their times, its drain and its traffic's verdict. */
+function hostsMarkdown(hosts: HostResult[]): string[] {
+  const lines = [
+    '| host | engine | result | serving | phases | traffic after the switch |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const h of hosts) {
+    const result = `${ICON[h.status]} \`${h.status}\` (exit code ${h.exitCode})`;
+    const traffic = h.traffic ? `${VERDICT_ICON[h.traffic.verdict]} ${cell(h.traffic.detail)}` : '—';
+    lines.push(
+      `| ${h.host} | ${cell(h.docker)} | ${result} | ${h.color ?? '—'} | ${cell(phasesText(h)) || '—'} | ${traffic} |`,
+    );
+  }
+  return lines;
+}
+
+function phasesText(result: Result): string {
+  return result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ');
 }
 
 const VERDICT_ICON: Record<TrafficView['verdict'], string> = {
@@ -178,9 +205,12 @@ export function summaryText(result: Result, { withError = true } = {}): string {
     `  status=${o.status} color=${o.color || '-'} port=${o.port || '-'} previous=${o['previous-color'] || '-'} ` +
       `rolled-back=${o['rolled-back']} duration=${o.duration}s exit=${result.exitCode}`,
   ];
-  if (result.phases.length) {
+  if (result.phases.length) lines.push(`  phases: ${phasesText(result)}`);
+  for (const h of result.hosts ?? []) {
     lines.push(
-      `  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`,
+      `  host ${h.host} (${h.docker}): ${h.status}, exit ${h.exitCode}, serving ${h.color ?? '-'}` +
+        `${h.phases.length ? `; phases: ${phasesText(h)}` : ''}${h.drain ? `; drain: ${h.drain.why}` : ''}` +
+        `${h.traffic ? `; traffic: ${h.traffic.verdict}` : ''}`,
     );
   }
   if (result.drain) lines.push(`  drain: ${result.drain.why}`);

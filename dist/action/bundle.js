@@ -40929,6 +40929,12 @@ const INPUTS = [
         default: '',
         help: 'compose project (-p); may contain {color} to run each color as its own project',
     },
+    {
+        name: 'hosts',
+        default: '',
+        help: 'Docker engines to deploy to together (ssh://, tcp://, unix:// or context names); empty: the local engine',
+    },
+    { name: 'max-parallel', default: '4', help: 'with several hosts: how many bring up and health-check at once' },
     { name: 'compose-command', default: 'auto', help: 'auto, "docker compose" or docker-compose' },
     {
         name: 'docker-api',
@@ -50890,6 +50896,135 @@ function wordsOf(content) {
     return nginxTokens(content).filter((t) => t !== ';' && t !== '{' && t !== '}');
 }
 
+;// CONCATENATED MODULE: ./src/config/hosts.ts
+// `hosts`: the Docker engines one release goes to together, each with the inputs it sets for itself.
+
+/** What a host's entry may set for itself: how the runner reaches it, and its proxies. */
+const PROXY_KEYS = [
+    'nginx-container',
+    'nginx-targets',
+    'upstream-file',
+    'upstream-path',
+    'upstream-template',
+    'upstream-host',
+];
+const OVERRIDES = ['health-host', 'verify-url', ...PROXY_KEYS];
+const ENTRY_KEYS = ['docker', 'name', ...OVERRIDES];
+/** What a host's own proxy input replaces of the shared ones: the inputs that would contradict it. */
+const REPLACES = {
+    'nginx-targets': ['nginx-container', 'upstream-file', 'upstream-path'],
+    'nginx-container': ['nginx-targets'],
+    'upstream-file': ['upstream-path', 'nginx-targets'],
+    'upstream-path': ['upstream-file', 'nginx-targets'],
+};
+const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
+const NET_HOST = `(?:${HOST_LABEL}(?:\\.${HOST_LABEL})*|\\[[0-9A-Fa-f:.]+\\])`;
+const SSH = new RegExp(`^ssh://(?:[A-Za-z0-9._-]+@)?(${NET_HOST})(?::(\\d{1,5}))?$`);
+const TCP = new RegExp(`^tcp://(${NET_HOST})(?::(\\d{1,5}))?$`);
+const SOCKET = /^unix:\/\/(\/[^\s]+)$/;
+const PIPE = /^npipe:\/\/(\/\/\S+)$/;
+/** As the docker CLI allows context names. */
+const CONTEXT = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+/** The entries of `hosts`: a YAML list (the config file's, or an input holding one), else a comma or line list. */
+function itemsOf(text) {
+    let doc;
+    try {
+        doc = (0,dist/* parse */.qg)(text, { schema: 'failsafe' });
+    }
+    catch {
+        doc = undefined;
+    }
+    return Array.isArray(doc)
+        ? doc
+        : text
+            .split(/[\n,]/)
+            .map((x) => x.trim())
+            .filter(Boolean);
+}
+function endpointOf(docker) {
+    let m = SSH.exec(docker) ?? TCP.exec(docker);
+    if (m?.[1]) {
+        const port = m[2] === undefined ? undefined : Number(m[2]);
+        if (port !== undefined && !(port >= 1 && port <= 65535))
+            return undefined;
+        const name = docker.startsWith('tcp:') && m[2] ? `${m[1]}:${m[2]}` : m[1];
+        return { endpoint: { host: docker }, name, remote: true, address: m[1] };
+    }
+    m = SOCKET.exec(docker) ?? PIPE.exec(docker);
+    if (m?.[1])
+        return { endpoint: { host: docker }, name: m[1], remote: false };
+    if (CONTEXT.test(docker))
+        return { endpoint: { context: docker }, name: docker, remote: true };
+    return undefined;
+}
+/** An override's value as the input's text (a list in YAML, as the config file gives it). */
+function overrideText(key, value) {
+    if (typeof value === 'string')
+        return value;
+    if (key === 'nginx-targets' && Array.isArray(value))
+        return (0,dist/* stringify */.As)(value);
+    if (key === 'nginx-container' && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+        return value.join(',');
+    }
+    return undefined;
+}
+/** Reads `hosts` into entries; every problem is an issue of the input `hosts`. */
+function parseHosts(text) {
+    const issues = [];
+    const hosts = [];
+    if (!text.trim())
+        return { hosts, issues };
+    for (const [index, item] of itemsOf(text).entries()) {
+        const at = `hosts[${index}]`;
+        const map = typeof item === 'string'
+            ? { docker: item }
+            : typeof item === 'object' && item !== null && !Array.isArray(item)
+                ? item
+                : undefined;
+        if (!map) {
+            issues.push(`${at}: a Docker endpoint or context, or a map with docker: and what the host sets for itself`);
+            continue;
+        }
+        const unknown = Object.keys(map).filter((k) => !ENTRY_KEYS.includes(k));
+        if (unknown.length) {
+            issues.push(`${at}: unknown key(s) ${unknown.join(', ')}; a host may set ${ENTRY_KEYS.join(', ')}`);
+            continue;
+        }
+        const docker = typeof map.docker === 'string' ? map.docker.trim() : '';
+        const found = endpointOf(docker);
+        if (!found) {
+            issues.push(`${at}: "${docker}" is not a Docker endpoint: ssh://[user@]host[:port], tcp://host[:port], ` +
+                'unix:///path/to/docker.sock, npipe:////./pipe/name, or a docker context name');
+            continue;
+        }
+        const name = map.name === undefined ? found.name : typeof map.name === 'string' ? map.name : '';
+        if (map.name !== undefined && !NAME.test(name)) {
+            issues.push(`${at}: name "${name}" must be letters, digits, _ . : -, at most 64`);
+            continue;
+        }
+        const overrides = {};
+        for (const key of OVERRIDES) {
+            if (map[key] === undefined)
+                continue;
+            const value = overrideText(key, map[key]);
+            if (value === undefined)
+                issues.push(`${at}.${key}: ${key === 'nginx-targets' ? 'a YAML list of proxies' : 'one value'}`);
+            else
+                overrides[key] = value;
+        }
+        hosts.push({ name, endpoint: found.endpoint, remote: found.remote, overrides, address: found.address });
+    }
+    for (const [i, h] of hosts.entries()) {
+        if (hosts.findIndex((o) => o.name === h.name) !== i)
+            issues.push(`two hosts are named ${h.name}: give each a name`);
+        const same = hosts.findIndex((o) => JSON.stringify(o.endpoint) === JSON.stringify(h.endpoint));
+        if (same !== i)
+            issues.push(`${hosts[same]?.name} and ${h.name} are the same engine`);
+    }
+    return { hosts, issues };
+}
+
 ;// CONCATENATED MODULE: ./src/config/words.ts
 /**
  * A command given as one string (an input, a flag, a variable, a config key) becomes an argument array without a
@@ -51000,6 +51135,7 @@ function quoteWords(words) {
 
 
 
+
 /** Inputs that hold a command line: split into words like a shell would, but never run by one. */
 const COMMAND_INPUTS = new Set([
     'pre-deploy-command',
@@ -51022,8 +51158,8 @@ class config_ConfigError extends Error {
 // Anything that reaches an Nginx config is held to these shapes, so a value cannot close a block or add a directive.
 const COLOR = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
-const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
-const HOST = new RegExp(`^(?:${HOST_LABEL})(?:\\.${HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
+const config_HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?';
+const HOST = new RegExp(`^(?:${config_HOST_LABEL})(?:\\.${config_HOST_LABEL})*$|^\\[[0-9A-Fa-f:.]+\\]$`);
 // Two characters at least: docker cp on Windows reads `p:/etc/...` as a drive letter.
 const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,127}$/;
 const INCLUDE_PATH = /^\/[^\s;{}"'\\]*[^/\s]$/;
@@ -51216,6 +51352,11 @@ const schema = object({
             });
         }
     }),
+    hosts: config_text('hosts').transform((v, ctx) => {
+        const { hosts, issues } = parseHosts(v);
+        return issues.length ? fail(ctx, issues.join('; ')) : hosts;
+    }),
+    'max-parallel': whole('max-parallel', { min: 1, max: 256 }),
     'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose']),
     'docker-api': choice('docker-api', ['auto', 'off']),
     colors: config_text('colors').transform((v, ctx) => {
@@ -51418,6 +51559,8 @@ async function config_validate(raw, files, escapedNewlines) {
         colorFile: p['color-file'],
         projectName: p['project-name'],
         composeCommand: p['compose-command'],
+        hosts: p.hosts,
+        maxParallel: p['max-parallel'],
         dockerApi: p['docker-api'],
         colors: p.colors,
         ports: p.ports,
@@ -51530,6 +51673,75 @@ function buildTargets(p, workingDirectory, problem) {
     return targets;
 }
 
+;// CONCATENATED MODULE: ./src/config/host-configs.ts
+
+
+/** The inputs that run the same command once per host: only one host may run them (a migration, a hook). */
+const ONCE = [
+    'pre-deploy-command',
+    'pre-switch-command',
+    'post-switch-command',
+    'on-failure-command',
+];
+/**
+ * Each host's configuration: the inputs laid over by what its entry sets (a proxy input replaces the shared ones
+ * that would contradict it; health-host defaults to the host of its URL unless given for all). Every host is
+ * validated before anything runs; a problem names the host.
+ */
+async function hostConfigs(base, raw, files, sources = {}) {
+    const issues = [];
+    if (base.hosts.length > 1) {
+        for (const input of ONCE.filter((i) => raw[i])) {
+            issues.push({
+                input,
+                source: sources[input]?.label,
+                message: 'not with several hosts yet: it would run once per host (a migration against a shared database, a hook ' +
+                    'that announces the release). Run it in a step of its own, before or after the deploy.',
+            });
+        }
+    }
+    const configs = [];
+    for (const host of base.hosts) {
+        const own = { ...host.overrides };
+        // The address in the URL is only a default: health-host given for every host wins over it.
+        if (own['health-host'] === undefined && !raw['health-host'] && host.address)
+            own['health-host'] = host.address;
+        const laid = { ...raw, hosts: '' };
+        for (const key of Object.keys(own))
+            for (const k of REPLACES[key] ?? [])
+                delete laid[k];
+        Object.assign(laid, own);
+        try {
+            const config = await config_loadConfig(laid, files, sources);
+            for (const t of config.targets.filter((x) => x.file && host.remote)) {
+                issues.push({
+                    input: `hosts (${host.name})`,
+                    value: t.file,
+                    message: `proxy ${t.container}: an include on the runner's disk (upstream-file, file:) cannot reach ${host.name}, ` +
+                        'whose engine is reached over the network (or by a context): give its path inside the container ' +
+                        '(upstream-path, path:), written with docker cp',
+                });
+            }
+            configs.push({ host, config: { ...config, hosts: [] } });
+        }
+        catch (error) {
+            if (!(error instanceof config_ConfigError))
+                throw error;
+            for (const issue of error.issues) {
+                const mine = Object.hasOwn(own, issue.input);
+                issues.push({
+                    ...issue,
+                    input: `${issue.input} of ${host.name}`,
+                    source: mine ? `hosts (${host.name})` : issue.source,
+                });
+            }
+        }
+    }
+    if (issues.length)
+        throw new config_ConfigError(issues);
+    return configs;
+}
+
 ;// CONCATENATED MODULE: ./src/config/sources.ts
 
 
@@ -51590,6 +51802,8 @@ function asInputText(name, value) {
         return value;
     if (name === 'nginx-targets')
         return Array.isArray(value) ? (0,dist/* stringify */.As)(value) : { problem: 'a YAML list of proxies' };
+    if (name === 'hosts')
+        return Array.isArray(value) ? (0,dist/* stringify */.As)(value) : { problem: 'a YAML list of hosts' };
     if (name === 'health-headers') {
         if (Array.isArray(value) && value.every((v) => typeof v === 'string'))
             return value.join('\n');
@@ -51861,7 +52075,7 @@ function sources_configTable(layered) {
 ;// CONCATENATED MODULE: ./src/docker/docker.ts
 /** The docker and compose executables, whose children are pinned to the endpoint. */
 const DOCKER_FILES = new Set(['docker', 'docker-compose']);
-function endpointOf(env) {
+function docker_endpointOf(env) {
     const host = env.DOCKER_HOST?.trim() || undefined;
     const context = env.DOCKER_CONTEXT?.trim() || undefined;
     return host ? { host } : context ? { context } : {};
@@ -51875,10 +52089,11 @@ function describeEndpoint(endpoint) {
 }
 /** A runner whose docker and compose commands all go to `endpoint`; other commands are left as they are. */
 function onEndpoint(runner, endpoint) {
+    // A context is only used where DOCKER_HOST is empty (the CLI and Compose read an empty one as unset).
     const pinned = endpoint.host
         ? { DOCKER_HOST: endpoint.host }
         : endpoint.context
-            ? { DOCKER_CONTEXT: endpoint.context }
+            ? { DOCKER_CONTEXT: endpoint.context, DOCKER_HOST: '' }
             : {};
     if (!Object.keys(pinned).length)
         return runner;
@@ -64063,6 +64278,7 @@ async function swap(d, s, next, starts) {
                 `(${outcome.attempts} probes; last: ${outcome.detail})`);
         }
     });
+    await d.reach('healthy');
     const hooks = d.config.hooks;
     if (hooks.preSwitch.length) {
         await d.phase('pre-switch', () => runHook(d, 'pre-switch', hooks.preSwitch, { BLUEGREEN_STATUS: 'healthy' }));
@@ -64121,6 +64337,8 @@ async function swap(d, s, next, starts) {
     // Before the old color stops and before the run says where traffic is, the old workers' last moment of accepting
     // is over (with no drain, or a bound shorter than it; after a first deploy, they serve what the proxy had).
     await settled(d);
+    // With several hosts, no old color stops before every host passed its checks: until then, any failure rolls all back.
+    await d.reach('cleanup');
     if (old && old !== next) {
         await d.record('cleanup');
         d.cleanupStarted = true;
@@ -64341,6 +64559,8 @@ async function switchProxies(d, s, next, port, starts, split) {
     // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing: at
     // the first canary step already (whose split is not checked: a check may land on either color).
     const checks = split === undefined || first ? proxyChecks(d, running, listen, s.proxies) : [];
+    // With several hosts, every proxy of every host is tested before any reloads.
+    await d.reach('reload', split);
     // Only once every test passed: `status` and the next run take a proxy whose reload may have begun for one that
     // may serve the new color.
     await d.record(phase, { reloading: [...running, ...toStart] });
@@ -64909,6 +65129,7 @@ async function deploy(d, s) {
         pushStopNew(d, next, nextServices);
         await d.compose.up(next, nextServices, build);
     };
+    await d.reach('up');
     if (preDeploy) {
         await d.phase('prepare', async () => {
             await prepare();
@@ -64988,6 +65209,7 @@ async function rollback(d, s, unfinished) {
     if (d.config.dryRun)
         return planOnly(d, s, back);
     const starts = proxiesToStart(d, s);
+    await d.reach('up');
     await d.phase('start', async () => {
         await d.record('up');
         if (!s.running[back])
@@ -65200,6 +65422,7 @@ class Deployment {
         try {
             if (!this.readOnly)
                 release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
+            await this.reach('locked');
             const cli = await detectCompose(this.runner, this.config.composeCommand);
             this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
             this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
@@ -65210,9 +65433,11 @@ class Deployment {
                 await this.phase('recover', () => recover(this, unfinished));
             const situation = await this.phase('detect', () => detect(this));
             this.detected = true;
+            await this.reach('detected');
             await runCommand(this, situation, unfinished);
         }
         catch (error) {
+            this.deps.fleet?.failed(error);
             await this.fail(error);
             failed = true;
         }
@@ -65226,6 +65451,10 @@ class Deployment {
             await this.onFailure();
         this.result.durationMs = this.deps.clock.now() - this.started;
         return this.result;
+    }
+    /** With several hosts, waits there for the others (see engine/fleet.ts); at once for a single host. */
+    async reach(gate, step) {
+        await this.deps.fleet?.reach(gate, this, step);
     }
     /** One key per proxy, so deploys that share any proxy exclude each other; without a proxy, the compose project. */
     async lockKeys() {
@@ -65447,6 +65676,231 @@ class Deployment {
     }
 }
 
+;// CONCATENATED MODULE: ./src/engine/fleet.ts
+
+
+
+/** A canary step's reload comes before the switch's, and the steps in the order of their percents. */
+function rankOf(gate, step) {
+    const ranks = { locked: 10, detected: 20, up: 30, healthy: 40, reload: 51, cleanup: 60 };
+    return gate === 'reload' && step !== undefined ? 50 + step / 100 : ranks[gate];
+}
+const firstLine = (error) => (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+class Fleet {
+    hosts;
+    maxParallel;
+    log;
+    abort = new AbortController();
+    /** How far each host went; a host whose run ended went past every gate. */
+    reached = new Map();
+    runs = new Map();
+    wake = [];
+    holding = new Set();
+    /** Hosts that took their place to bring up their color, or ended: the next in order may take one. */
+    wentUp = new Set();
+    agreement;
+    /** Why the fleet stopped: the first failure, or the hosts' disagreement. */
+    reason;
+    /** Resolved once a host took its lock, or went past the point where it would: the next one in order may take its own. */
+    lockTaken = new Map();
+    lockTurns = new Map();
+    constructor(hosts, maxParallel, log, signal) {
+        this.hosts = hosts;
+        this.maxParallel = maxParallel;
+        this.log = log;
+        for (const h of hosts) {
+            this.reached.set(h.name, 0);
+            this.lockTurns.set(h.name, new Promise((resolve) => this.lockTaken.set(h.name, resolve)));
+        }
+        this.abort.signal.addEventListener('abort', () => this.notify(), { once: true });
+        if (signal) {
+            if (signal.aborted)
+                this.abort.abort(signal.reason);
+            else
+                signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
+        }
+    }
+    member(name) {
+        return {
+            reach: (gate, d, step) => this.reach(name, gate, d, step),
+            failed: (error) => this.fail(`${name} failed: ${firstLine(error)}`),
+        };
+    }
+    fail(reason, then = 'Every other host ends its step under way and undoes what it did.') {
+        if (this.abort.signal.aborted)
+            return;
+        this.reason = reason;
+        this.log.warn(`${reason}\n${then}`);
+        this.abort.abort(new Error(reason));
+    }
+    /** The host holds its lock (or takes none, or could not take it). */
+    tookLock(name) {
+        this.lockTaken.get(name)?.();
+    }
+    ended(name) {
+        this.tookLock(name);
+        this.holding.delete(name);
+        this.wentUp.add(name);
+        this.reached.set(name, Infinity);
+        this.notify();
+    }
+    notify() {
+        const wake = this.wake;
+        this.wake = [];
+        for (const w of wake)
+            w();
+    }
+    /** Waits until `ready` holds; a fleet that failed meanwhile ends the wait with its reason. */
+    async until(ready) {
+        for (;;) {
+            if (this.abort.signal.aborted) {
+                throw new StepFailure(`stopped: ${this.abort.signal.reason?.message ?? 'the fleet failed'}`);
+            }
+            if (ready())
+                return;
+            await new Promise((resolve) => this.wake.push(resolve));
+        }
+    }
+    async reach(name, gate, d, step) {
+        const rank = rankOf(gate, step);
+        this.tookLock(name);
+        this.runs.set(name, d);
+        this.reached.set(name, Math.max(this.reached.get(name) ?? 0, rank));
+        if (gate === 'healthy')
+            this.holding.delete(name);
+        this.notify();
+        if (gate === 'up') {
+            // In the order of hosts, max-parallel at a time.
+            const before = this.hosts
+                .slice(0, this.hosts.findIndex((h) => h.name === name))
+                .map((h) => h.name);
+            await this.until(() => this.holding.size < this.maxParallel && before.every((b) => this.wentUp.has(b)));
+            this.holding.add(name);
+            this.wentUp.add(name);
+            this.notify();
+            return;
+        }
+        await this.until(() => [...this.reached.values()].every((r) => r >= rank));
+        // status only reports what each host serves, whatever that is.
+        if (gate === 'detected' && d.config.command !== 'status')
+            this.agree();
+    }
+    /** Every host must serve the same color (or none): otherwise nothing changes, and the table says who serves what. */
+    agree() {
+        this.agreement ??= this.disagreement() ?? '';
+        if (this.agreement) {
+            this.fail(this.agreement, 'No host goes further.');
+            throw new StepFailure(this.agreement);
+        }
+    }
+    disagreement() {
+        const seen = this.hosts.map((h) => ({ name: h.name, docker: h.docker, r: this.runs.get(h.name)?.result }));
+        const colors = new Set(seen.map((s) => s.r?.previousColor ?? 'none'));
+        if (colors.size <= 1)
+            return undefined;
+        const rows = seen.map(({ name, docker, r }) => {
+            const proxies = (r?.proxies ?? []).map((p) => `${p.container} → ${p.color ?? '?'}`).join(', ') || 'no proxy';
+            const running = Object.entries(r?.running ?? {})
+                .filter(([, up]) => up)
+                .map(([c]) => c);
+            return `  ${name} (${docker}): serves ${r?.previousColor ?? 'no color'}; ${proxies}; running: ${running.join(', ') || 'none'}`;
+        });
+        return ('the hosts do not agree on the live color, so nothing was changed:\n' +
+            `${rows.join('\n')}\n` +
+            'Bring them to one color first (deploy or roll back the odd host alone, with hosts naming only it), then run again.');
+    }
+}
+/** Runs the command on every host together; the result is the fleet's, with each host's own inside. */
+async function executeFleet(hosts, options) {
+    const started = options.clock.now();
+    const fleet = new Fleet(hosts, options.maxParallel, options.log, options.signal);
+    // Taken one engine after the other, in the order of their addresses: two runs that name the same hosts in another
+    // order do not each hold one lock while waiting for the other's.
+    const order = [...hosts].sort((a, b) => (a.docker < b.docker ? -1 : a.docker > b.docker ? 1 : 0));
+    const turnOf = (h) => {
+        const before = order[order.indexOf(h) - 1];
+        return before ? fleet.lockTurns.get(before.name) : undefined;
+    };
+    const results = await Promise.all(hosts.map(async (h) => {
+        const deps = {
+            ...h.deps,
+            signal: fleet.abort.signal,
+            fleet: fleet.member(h.name),
+            locks: {
+                holders: (keys) => h.deps.locks.holders(keys),
+                acquire: async (keys, signal) => {
+                    try {
+                        await turnOf(h);
+                        if (fleet.abort.signal.aborted)
+                            throw new StepFailure(`stopped before its lock: ${fleet.reason}`);
+                        return await h.deps.locks.acquire(keys, signal);
+                    }
+                    finally {
+                        fleet.tookLock(h.name);
+                    }
+                },
+            },
+        };
+        try {
+            return { host: h, result: await execute(h.config, deps) };
+        }
+        catch (error) {
+            return {
+                host: h,
+                result: { ...failedResult(h.config.command, 3), error: `unexpected error: ${error.message}` },
+            };
+        }
+        finally {
+            fleet.ended(h.name);
+        }
+    }));
+    return fleetResult(results, options.clock.now() - started, fleet.reason);
+}
+/** The fleet's result: one color when every host ends on it; the worst exit code; each host's own inside. */
+function fleetResult(runs, durationMs, reason) {
+    const first = runs[0]?.result;
+    const command = first?.command ?? 'deploy';
+    const hosts = runs.map(({ host, result }) => ({ host: host.name, docker: host.docker, ...result }));
+    const exitCode = Math.max(...runs.map((r) => r.result.exitCode));
+    const colors = new Set(runs.map((r) => r.result.color));
+    const color = colors.size === 1 ? first?.color : undefined;
+    const all = (status) => runs.every((r) => r.result.status === status);
+    const status = exitCode === 0
+        ? (first?.status ?? 'failed')
+        : exitCode !== 3 && runs.some((r) => r.result.rolledBack) && !all('failed')
+            ? 'rolled-back'
+            : 'failed';
+    const result = {
+        ...failedResult(command, exitCode),
+        status,
+        color,
+        port: color === undefined ? undefined : first?.port,
+        previousColor: first?.previousColor,
+        previousPort: first?.previousPort,
+        targetColor: first?.targetColor,
+        rolledBack: runs.some((r) => r.result.rolledBack),
+        durationMs,
+        proxies: runs.flatMap(({ host, result }) => result.proxies.map((p) => ({ ...p, host: host.name }))),
+        hosts,
+    };
+    if (exitCode !== 0)
+        result.error = fleetError(hosts, color, reason);
+    return result;
+}
+function fleetError(hosts, color, reason) {
+    const known = hosts.filter((h) => h.color !== undefined);
+    const where = color !== undefined
+        ? `Every host serves ${color}.`
+        : !known.length && hosts.every((h) => h.exitCode <= 1)
+            ? 'No host was changed.'
+            : `The hosts do NOT serve one color: ${hosts.map((h) => `${h.host} ${h.color ?? 'unknown'}`).join(', ')}.`;
+    const lines = hosts.map((h) => {
+        const text = (h.error ?? '').split('\n').filter(Boolean).join(' ');
+        return `  - ${h.host} (${h.docker}): ${h.status}, exit code ${h.exitCode}, serving ${h.color ?? 'unknown'}${text ? `: ${text}` : ''}`;
+    });
+    return `${reason ?? 'the run failed'}\n${where}\nEach host:\n${lines.join('\n')}`;
+}
+
 ;// CONCATENATED MODULE: external "node:https"
 const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
 var external_node_https_default = /*#__PURE__*/__nccwpck_require__.n(external_node_https_namespaceObject);
@@ -65557,8 +66011,29 @@ const io_nodeFiles = {
         }
     },
 };
+/**
+ * One host's log among several that run at once: each line names its host, and a group is a line of its own (the
+ * hosts' sections would otherwise nest into each other).
+ */
+function hostLogger(log, host) {
+    const named = (message) => message
+        .split('\n')
+        .map((line) => `[${host}] ${line}`)
+        .join('\n');
+    return {
+        info: (m) => log.info(named(m)),
+        warn: (m) => log.warn(named(m)),
+        error: (m) => log.error(named(m)),
+        group: async (name, fn) => {
+            log.info(named(`── ${name}`));
+            return fn();
+        },
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/main.ts
+
+
 
 
 
@@ -65623,6 +66098,27 @@ async function describeConfig(given) {
         return report(layered, error.message);
     }
 }
+/** The real docker (its API on a local socket when it has one), HTTP, files and clock, for one engine. */
+async function engineDeps(config, endpoint, log, signal) {
+    const cli = onEndpoint(createExecaRunner(), endpoint);
+    const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
+    const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create, rm and ps` : '';
+    log.info(`Docker engine: ${describeEndpoint(endpoint)}${api}`);
+    const runner = socket ? viaEngineApi(cli, socketTransport(socket)) : cli;
+    return {
+        runner,
+        http: nodeHttp,
+        files: io_nodeFiles,
+        clock: systemClock,
+        log,
+        locks: dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command }),
+        journal: dockerJournal(runner),
+        processes: procProcesses(systemClock),
+        // With the engine on this machine's socket, a reload may signal Nginx's master directly (checked in /proc).
+        signals: socket ? procContainerSignals() : undefined,
+        signal,
+    };
+}
 /** Validates the inputs, then runs the command with the real docker, HTTP, files and clock. */
 async function main_runCommand(given, log, signal) {
     try {
@@ -65632,35 +66128,26 @@ async function main_runCommand(given, log, signal) {
                 log.info(line);
         });
         const config = await config_loadConfig(layered.raw, io_nodeFiles, layered.sources);
-        if (!layered.file && config.targets.length === 0 && config.command !== 'status') {
+        if (!layered.file && !config.targets.length && !config.hosts.length && config.command !== 'status') {
             // Outside the collapsed group: a config file that was not found would otherwise go unnoticed.
             log.warn(`No config file (${DEFAULT_FILES.join(' or ')}) in ${config.workingDirectory} and no proxy named: this run ` +
                 'switches no proxy. Name the file with config / --config, or the proxy with nginx-container.');
         }
-        const endpoint = endpointOf(process.env);
-        const cli = onEndpoint(createExecaRunner(), endpoint);
-        const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
-        const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create, rm and ps` : '';
-        log.info(`Docker engine: ${describeEndpoint(endpoint)}${api}`);
-        const runner = socket ? viaEngineApi(cli, socketTransport(socket)) : cli;
-        const locks = dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command });
-        const journal = dockerJournal(runner);
-        const processes = procProcesses(systemClock);
-        // With the engine on this machine's socket, a reload may signal Nginx's master directly (checked in /proc).
-        const signals = socket ? procContainerSignals() : undefined;
-        const deps = {
-            runner,
-            http: nodeHttp,
-            files: io_nodeFiles,
-            clock: systemClock,
-            log,
-            locks,
-            journal,
-            processes,
-            signals,
-            signal,
-        };
-        return await execute(config, deps);
+        if (config.hosts.length) {
+            const hosts = await hostConfigs(config, layered.raw, io_nodeFiles, layered.sources);
+            const fleet = await Promise.all(hosts.map(async ({ host, config: c }) => {
+                const own = hosts.length > 1 ? hostLogger(log, host.name) : log;
+                return {
+                    name: host.name,
+                    docker: describeEndpoint(host.endpoint),
+                    config: c,
+                    deps: await engineDeps(c, host.endpoint, own, signal),
+                };
+            }));
+            log.info(`Hosts: ${fleet.map((h) => `${h.name} (${h.docker})`).join(', ')}; ${config.maxParallel} at most bring up at once.`);
+            return await executeFleet(fleet, { maxParallel: config.maxParallel, log, clock: systemClock, signal });
+        }
+        return await execute(config, await engineDeps(config, docker_endpointOf(process.env), log, signal));
     }
     catch (error) {
         if (!(error instanceof config_ConfigError))
@@ -65732,11 +66219,15 @@ function summaryMarkdown(result) {
         for (const p of result.phases)
             lines.push(`| ${p.name} | ${(p.ms / 1000).toFixed(1)} s | ${p.ok ? 'ok' : '**failed**'} |`);
     }
+    if (result.hosts?.length)
+        lines.push('', ...hostsMarkdown(result.hosts));
     if (result.proxies.length) {
-        lines.push('', '| proxy | include | pointed at (before) | checked after the switch |', '|---|---|---|---|');
+        const onHosts = result.proxies.some((p) => p.host !== undefined);
+        lines.push('', `| ${onHosts ? 'host | ' : ''}proxy | include | pointed at (before) | checked after the switch |`, `|${onHosts ? '---|' : ''}---|---|---|---|`);
         for (const p of result.proxies) {
             const pointed = p.split ? `split: ${describeSplit(p.split)}` : (p.color ?? '?');
-            lines.push(`| ${p.container} | \`${p.include}\` | ${pointed} | ${cell(p.verified ?? '—')} |`);
+            const host = onHosts ? `${p.host ?? ''} | ` : '';
+            lines.push(`| ${host}${p.container} | \`${p.include}\` | ${pointed} | ${cell(p.verified ?? '—')} |`);
         }
     }
     if (result.verifyUrl)
@@ -65782,6 +66273,22 @@ function summaryMarkdown(result) {
         lines.push('', ...details(`Last log lines of ${result.targetColor ?? 'the new color'}`, result.logTail));
     }
     return `${lines.join('\n')}\n`;
+}
+/** Each host's outcome, what it serves, its phases with their times, its drain and its traffic's verdict. */
+function hostsMarkdown(hosts) {
+    const lines = [
+        '| host | engine | result | serving | phases | traffic after the switch |',
+        '|---|---|---|---|---|---|',
+    ];
+    for (const h of hosts) {
+        const result = `${ICON[h.status]} \`${h.status}\` (exit code ${h.exitCode})`;
+        const traffic = h.traffic ? `${VERDICT_ICON[h.traffic.verdict]} ${cell(h.traffic.detail)}` : '—';
+        lines.push(`| ${h.host} | ${cell(h.docker)} | ${result} | ${h.color ?? '—'} | ${cell(phasesText(h)) || '—'} | ${traffic} |`);
+    }
+    return lines;
+}
+function phasesText(result) {
+    return result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ');
 }
 const VERDICT_ICON = {
     passed: '✅',
@@ -65834,8 +66341,12 @@ function summaryText(result, { withError = true } = {}) {
         `  status=${o.status} color=${o.color || '-'} port=${o.port || '-'} previous=${o['previous-color'] || '-'} ` +
             `rolled-back=${o['rolled-back']} duration=${o.duration}s exit=${result.exitCode}`,
     ];
-    if (result.phases.length) {
-        lines.push(`  phases: ${result.phases.map((p) => `${p.name} ${(p.ms / 1000).toFixed(1)}s${p.ok ? '' : ' FAILED'}`).join(', ')}`);
+    if (result.phases.length)
+        lines.push(`  phases: ${phasesText(result)}`);
+    for (const h of result.hosts ?? []) {
+        lines.push(`  host ${h.host} (${h.docker}): ${h.status}, exit ${h.exitCode}, serving ${h.color ?? '-'}` +
+            `${h.phases.length ? `; phases: ${phasesText(h)}` : ''}${h.drain ? `; drain: ${h.drain.why}` : ''}` +
+            `${h.traffic ? `; traffic: ${h.traffic.verdict}` : ''}`);
     }
     if (result.drain)
         lines.push(`  drain: ${result.drain.why}`);

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Files } from '../io.js';
 import { renderInclude, splitForm, wordsOf } from '../proxy/include.js';
+import { parseHosts, type HostEntry } from './hosts.js';
 import { splitWords } from './words.js';
 
 import { COMMAND_NAMES, defaultOf, isGiven, type Command, type InputName, type RawInputs } from '../inputs.js';
@@ -35,6 +36,10 @@ export interface Config {
   colorFile: string;
   projectName: string;
   composeCommand: ComposeSetting;
+  /** The engines one release goes to together; empty: the one of DOCKER_HOST / DOCKER_CONTEXT. */
+  hosts: HostEntry[];
+  /** With several hosts: how many bring up and health-check at once. */
+  maxParallel: number;
   /** auto: the engine's API on a local socket for the frequent calls (docker/engine-api.ts); off: the CLI only. */
   dockerApi: 'auto' | 'off';
   colors: [string, string];
@@ -326,6 +331,11 @@ const schema = z
         });
       }
     }),
+    hosts: text('hosts').transform((v, ctx) => {
+      const { hosts, issues } = parseHosts(v);
+      return issues.length ? fail(ctx, issues.join('; ')) : hosts;
+    }),
+    'max-parallel': whole('max-parallel', { min: 1, max: 256 }),
     'compose-command': choice('compose-command', ['auto', 'docker compose', 'docker-compose'] as const),
     'docker-api': choice('docker-api', ['auto', 'off'] as const),
     colors: text('colors').transform((v, ctx) => {
@@ -538,6 +548,8 @@ async function validate(raw: RawInputs, files: Files, escapedNewlines: boolean):
     colorFile: p['color-file'],
     projectName: p['project-name'],
     composeCommand: p['compose-command'],
+    hosts: p.hosts,
+    maxParallel: p['max-parallel'],
     dockerApi: p['docker-api'],
     colors: p.colors,
     ports: p.ports,

@@ -95,6 +95,7 @@ function fileLabel(file: string, cwd: string): string {
 function asInputText(name: InputName, value: unknown): string | { problem: string } {
   if (typeof value === 'string') return value;
   if (name === 'nginx-targets') return Array.isArray(value) ? stringify(value) : { problem: 'a YAML list of proxies' };
+  if (name === 'hosts') return Array.isArray(value) ? stringify(value) : { problem: 'a YAML list of hosts' };
   if (name === 'health-headers') {
     if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join('\n');
     if (isPlainMap(value) && Object.values(value).every((v) => typeof v === 'string')) {

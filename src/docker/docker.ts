@@ -4,7 +4,7 @@ import type { Runner } from '../runner.js';
  * Where docker runs: the one engine that every docker and compose command of a run talks to. It is read once, from
  * the variables the docker CLI itself reads, and pinned on every docker and compose child process, so that no
  * command of a run can reach another engine (a step that changes DOCKER_HOST midway, a compose file's own env).
- * A remote host or a context named by configuration would be given here.
+ * With several hosts (the input hosts), each host's commands are pinned to its own engine.
  */
 export interface DockerEndpoint {
   /** DOCKER_HOST (unix://, tcp://, ssh://, npipe://), when set. */
@@ -30,10 +30,11 @@ export function describeEndpoint(endpoint: DockerEndpoint): string {
 
 /** A runner whose docker and compose commands all go to `endpoint`; other commands are left as they are. */
 export function onEndpoint(runner: Runner, endpoint: DockerEndpoint): Runner {
+  // A context is only used where DOCKER_HOST is empty (the CLI and Compose read an empty one as unset).
   const pinned: Record<string, string> = endpoint.host
     ? { DOCKER_HOST: endpoint.host }
     : endpoint.context
-      ? { DOCKER_CONTEXT: endpoint.context }
+      ? { DOCKER_CONTEXT: endpoint.context, DOCKER_HOST: '' }
       : {};
   if (!Object.keys(pinned).length) return runner;
   return {

@@ -81,6 +81,7 @@ async function deploy(d: Deployment, s: Situation): Promise<void> {
     pushStopNew(d, next, nextServices);
     await d.compose.up(next, nextServices, build);
   };
+  await d.reach('up');
   if (preDeploy) {
     await d.phase('prepare', async () => {
       await prepare();
@@ -171,6 +172,7 @@ async function rollback(d: Deployment, s: Situation, unfinished?: JournalEntry):
   }
   if (d.config.dryRun) return planOnly(d, s, back);
   const starts = proxiesToStart(d, s);
+  await d.reach('up');
   await d.phase('start', async () => {
     await d.record('up');
     if (!s.running[back]) pushStopNew(d, back, services);

@@ -10,6 +10,7 @@ import { createProxy, type Proxy } from '../proxy/proxy.js';
 import type { Runner } from '../runner.js';
 import { runCommand } from './commands.js';
 import { detect, type Situation } from './detect.js';
+import type { FleetMember, Gate } from './fleet.js';
 import { runHook } from './hooks.js';
 import { RecoveryFailure, StepFailure } from './errors.js';
 import { recover, reportUnfinished } from './recover.js';
@@ -31,6 +32,8 @@ export interface Deps {
   signals?: ContainerSignals;
   /** Aborted when the run is cancelled (SIGINT/SIGTERM): the step under way ends and the undo runs. */
   signal?: AbortSignal;
+  /** With several hosts: where this host's run waits for the others (engine/fleet.ts). */
+  fleet?: FleetMember;
 }
 
 /** One step of the undo stack, run in reverse order on failure or cancel. */
@@ -127,6 +130,7 @@ export class Deployment {
     let failed = false;
     try {
       if (!this.readOnly) release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
+      await this.reach('locked');
       const cli = await detectCompose(this.runner, this.config.composeCommand);
       this.log.info(
         `Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`,
@@ -137,8 +141,10 @@ export class Deployment {
       else if (unfinished) await this.phase('recover', () => recover(this, unfinished));
       const situation = await this.phase('detect', () => detect(this));
       this.detected = true;
+      await this.reach('detected');
       await runCommand(this, situation, unfinished);
     } catch (error) {
+      this.deps.fleet?.failed(error);
       await this.fail(error);
       failed = true;
     } finally {
@@ -150,6 +156,11 @@ export class Deployment {
     if (failed) await this.onFailure();
     this.result.durationMs = this.deps.clock.now() - this.started;
     return this.result;
+  }
+
+  /** With several hosts, waits there for the others (see engine/fleet.ts); at once for a single host. */
+  async reach(gate: Gate, step?: number): Promise<void> {
+    await this.deps.fleet?.reach(gate, this, step);
   }
 
   /** One key per proxy, so deploys that share any proxy exclude each other; without a proxy, the compose project. */

@@ -85,6 +85,8 @@ export interface TrafficView {
 
 export interface ProxyView {
   container: string;
+  /** With several hosts: the host it runs on. */
+  host?: string;
   include: string;
   /** The color the include points at, when it can be told. */
   color?: string;
@@ -128,6 +130,15 @@ export interface Result {
   locks?: LockView[];
   /** A deploy that did not finish (its process died, or it could not restore), as found when this run began. */
   interrupted?: InterruptedView;
+  /** With several hosts (the input hosts): each host's own result, in the order of hosts. */
+  hosts?: HostResult[];
+}
+
+/** One host's run among several: its result, named. */
+export interface HostResult extends Result {
+  host: string;
+  /** Its engine, as DOCKER_HOST or a context names it. */
+  docker: string;
 }
 
 export interface DrainView {

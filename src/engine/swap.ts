@@ -85,6 +85,7 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
       );
     }
   });
+  await d.reach('healthy');
   const hooks = d.config.hooks;
   if (hooks.preSwitch.length) {
     await d.phase('pre-switch', () => runHook(d, 'pre-switch', hooks.preSwitch, { BLUEGREEN_STATUS: 'healthy' }));
@@ -137,6 +138,8 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   // Before the old color stops and before the run says where traffic is, the old workers' last moment of accepting
   // is over (with no drain, or a bound shorter than it; after a first deploy, they serve what the proxy had).
   await settled(d);
+  // With several hosts, no old color stops before every host passed its checks: until then, any failure rolls all back.
+  await d.reach('cleanup');
   if (old && old !== next) {
     await d.record('cleanup');
     d.cleanupStarted = true;
@@ -400,6 +403,8 @@ export async function switchProxies(
   // Known before any reload, so that a proxy that cannot be checked (verify-proxies: required) changes nothing: at
   // the first canary step already (whose split is not checked: a check may land on either color).
   const checks = split === undefined || first ? proxyChecks(d, running, listen, s.proxies) : [];
+  // With several hosts, every proxy of every host is tested before any reloads.
+  await d.reach('reload', split);
   // Only once every test passed: `status` and the next run take a proxy whose reload may have begun for one that
   // may serve the new color.
   await d.record(phase, { reloading: [...running, ...toStart] });

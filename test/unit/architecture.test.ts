@@ -40,7 +40,13 @@ describe('the rooms of src/', () => {
 
   it('config/ reads the inputs, files and environment it is handed: no engine, no docker, no process, no entry point', () => {
     const config = sources('config');
-    expect(config.map(([file]) => file).sort()).toEqual(['config/config.ts', 'config/sources.ts', 'config/words.ts']);
+    expect(config.map(([file]) => file).sort()).toEqual([
+      'config/config.ts',
+      'config/host-configs.ts',
+      'config/hosts.ts',
+      'config/sources.ts',
+      'config/words.ts',
+    ]);
     for (const [file, text] of config) {
       for (const spec of imports(text)) {
         expect(spec, `${file} imports ${spec}`).not.toMatch(

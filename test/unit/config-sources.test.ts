@@ -304,6 +304,8 @@ const BAD: [InputName, string][] = [
   ['compose-files', 'missing.yml'],
   ['color-file', 'docker-compose.{colour}.yml'],
   ['project-name', 'Not A Name'],
+  ['hosts', 'ftp://web1'],
+  ['max-parallel', '0'],
   ['compose-command', 'podman'],
   ['docker-api', 'cli'],
   ['colors', 'blue'],

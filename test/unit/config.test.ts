@@ -413,6 +413,8 @@ describe('loadConfig accepts good configurations', () => {
       colorFile: 'docker-compose.{color}.yml',
       projectName: '',
       composeCommand: 'auto',
+      hosts: [],
+      maxParallel: 4,
       dockerApi: 'auto',
       colors: ['blue', 'green'],
       ports: [8000, 8001],

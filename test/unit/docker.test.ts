@@ -46,6 +46,7 @@ describe('where docker runs', () => {
     expect(onEndpoint(inner, {})).toBe(inner);
     const runner = onEndpoint(inner, { context: 'prod' });
     await runner.run('docker', ['ps'], { timeoutMs: 1000 });
-    expect(inner.calls).toEqual([{ file: 'docker', env: { DOCKER_CONTEXT: 'prod' } }]);
+    // An empty DOCKER_HOST is unset for the CLI and Compose: else it would win over the context.
+    expect(inner.calls).toEqual([{ file: 'docker', env: { DOCKER_CONTEXT: 'prod', DOCKER_HOST: '' } }]);
   });
 });

@@ -1,0 +1,73 @@
+// Each host's configuration: the inputs, laid over by what the host's entry of `hosts` sets for itself.
+import type { Files } from '../io.js';
+import type { InputName, RawInputs } from '../inputs.js';
+import { ConfigError, loadConfig, type Config, type ConfigIssue } from './config.js';
+import { REPLACES, type HostEntry } from './hosts.js';
+
+/** The inputs that run the same command once per host: only one host may run them (a migration, a hook). */
+const ONCE: readonly InputName[] = [
+  'pre-deploy-command',
+  'pre-switch-command',
+  'post-switch-command',
+  'on-failure-command',
+];
+
+/**
+ * Each host's configuration: the inputs laid over by what its entry sets (a proxy input replaces the shared ones
+ * that would contradict it; health-host defaults to the host of its URL unless given for all). Every host is
+ * validated before anything runs; a problem names the host.
+ */
+export async function hostConfigs(
+  base: Config,
+  raw: RawInputs,
+  files: Files,
+  sources: Partial<Record<string, { kind: string; label: string }>> = {},
+): Promise<{ host: HostEntry; config: Config }[]> {
+  const issues: ConfigIssue[] = [];
+  if (base.hosts.length > 1) {
+    for (const input of ONCE.filter((i) => raw[i])) {
+      issues.push({
+        input,
+        source: sources[input]?.label,
+        message:
+          'not with several hosts yet: it would run once per host (a migration against a shared database, a hook ' +
+          'that announces the release). Run it in a step of its own, before or after the deploy.',
+      });
+    }
+  }
+  const configs: { host: HostEntry; config: Config }[] = [];
+  for (const host of base.hosts) {
+    const own = { ...host.overrides };
+    // The address in the URL is only a default: health-host given for every host wins over it.
+    if (own['health-host'] === undefined && !raw['health-host'] && host.address) own['health-host'] = host.address;
+    const laid: RawInputs = { ...raw, hosts: '' };
+    for (const key of Object.keys(own)) for (const k of REPLACES[key] ?? []) delete laid[k];
+    Object.assign(laid, own);
+    try {
+      const config = await loadConfig(laid, files, sources);
+      for (const t of config.targets.filter((x) => x.file && host.remote)) {
+        issues.push({
+          input: `hosts (${host.name})`,
+          value: t.file,
+          message:
+            `proxy ${t.container}: an include on the runner's disk (upstream-file, file:) cannot reach ${host.name}, ` +
+            'whose engine is reached over the network (or by a context): give its path inside the container ' +
+            '(upstream-path, path:), written with docker cp',
+        });
+      }
+      configs.push({ host, config: { ...config, hosts: [] } });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const issue of error.issues) {
+        const mine = Object.hasOwn(own, issue.input);
+        issues.push({
+          ...issue,
+          input: `${issue.input} of ${host.name}`,
+          source: mine ? `hosts (${host.name})` : issue.source,
+        });
+      }
+    }
+  }
+  if (issues.length) throw new ConfigError(issues);
+  return configs;
+}

@@ -1,0 +1,269 @@
+// Several hosts, one release: each host runs the same sequence as a single host (its own lock, journal, undo), and
+// waits for the others at fixed points, so that no proxy reloads before every proxy of every host passed its test,
+// and no old color stops before every host passed its checks. A failure anywhere before the cleanup ends every
+// host's sequence, and each undoes what it did.
+import type { Config } from '../config/config.js';
+import type { Clock, Logger } from '../io.js';
+import { execute, type Deployment, type Deps } from './deployment.js';
+import { StepFailure } from './errors.js';
+import { failedResult, type HostResult, type Result } from './result.js';
+
+/**
+ * The points where a host waits for the others, in the order of a run: every lock is held; every host found what it
+ * serves (and they agree); a place among max-parallel to bring up its color; its color is healthy; every include is
+ * tested (per canary step, then for the switch); every host passed its checks after the switch.
+ */
+export type Gate = 'locked' | 'detected' | 'up' | 'healthy' | 'reload' | 'cleanup';
+
+/** How a host's run meets the others (Deps.fleet); a single host has none. */
+export interface FleetMember {
+  /**
+   * Resolves once every host reached `gate` (or went past it); 'up' only waits for a place among max-parallel.
+   * Rejects with a StepFailure once another host failed, or the hosts do not agree on what they serve.
+   */
+  reach(gate: Gate, d: Deployment, step?: number): Promise<void>;
+  /** This host's run failed: every other one ends its step under way and undoes what it did. */
+  failed(error: unknown): void;
+}
+
+export interface FleetHost {
+  name: string;
+  /** How its engine is reached, as logs say it. */
+  docker: string;
+  config: Config;
+  deps: Deps;
+}
+
+/** A canary step's reload comes before the switch's, and the steps in the order of their percents. */
+function rankOf(gate: Gate, step?: number): number {
+  const ranks: Record<Gate, number> = { locked: 10, detected: 20, up: 30, healthy: 40, reload: 51, cleanup: 60 };
+  return gate === 'reload' && step !== undefined ? 50 + step / 100 : ranks[gate];
+}
+
+const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+
+class Fleet {
+  readonly abort = new AbortController();
+  /** How far each host went; a host whose run ended went past every gate. */
+  private readonly reached = new Map<string, number>();
+  private readonly runs = new Map<string, Deployment>();
+  private wake: (() => void)[] = [];
+  private readonly holding = new Set<string>();
+  /** Hosts that took their place to bring up their color, or ended: the next in order may take one. */
+  private readonly wentUp = new Set<string>();
+  private agreement?: string;
+  /** Why the fleet stopped: the first failure, or the hosts' disagreement. */
+  reason?: string;
+  /** Resolved once a host took its lock, or went past the point where it would: the next one in order may take its own. */
+  private readonly lockTaken = new Map<string, () => void>();
+  readonly lockTurns = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly hosts: FleetHost[],
+    private readonly maxParallel: number,
+    private readonly log: Logger,
+    signal?: AbortSignal,
+  ) {
+    for (const h of hosts) {
+      this.reached.set(h.name, 0);
+      this.lockTurns.set(h.name, new Promise((resolve) => this.lockTaken.set(h.name, resolve)));
+    }
+    this.abort.signal.addEventListener('abort', () => this.notify(), { once: true });
+    if (signal) {
+      if (signal.aborted) this.abort.abort(signal.reason);
+      else signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
+    }
+  }
+
+  member(name: string): FleetMember {
+    return {
+      reach: (gate, d, step) => this.reach(name, gate, d, step),
+      failed: (error) => this.fail(`${name} failed: ${firstLine(error)}`),
+    };
+  }
+
+  fail(reason: string, then = 'Every other host ends its step under way and undoes what it did.'): void {
+    if (this.abort.signal.aborted) return;
+    this.reason = reason;
+    this.log.warn(`${reason}\n${then}`);
+    this.abort.abort(new Error(reason));
+  }
+
+  /** The host holds its lock (or takes none, or could not take it). */
+  tookLock(name: string): void {
+    this.lockTaken.get(name)?.();
+  }
+
+  ended(name: string): void {
+    this.tookLock(name);
+    this.holding.delete(name);
+    this.wentUp.add(name);
+    this.reached.set(name, Infinity);
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = [];
+    for (const w of wake) w();
+  }
+
+  /** Waits until `ready` holds; a fleet that failed meanwhile ends the wait with its reason. */
+  private async until(ready: () => boolean): Promise<void> {
+    for (;;) {
+      if (this.abort.signal.aborted) {
+        throw new StepFailure(`stopped: ${(this.abort.signal.reason as Error)?.message ?? 'the fleet failed'}`);
+      }
+      if (ready()) return;
+      await new Promise<void>((resolve) => this.wake.push(resolve));
+    }
+  }
+
+  private async reach(name: string, gate: Gate, d: Deployment, step?: number): Promise<void> {
+    const rank = rankOf(gate, step);
+    this.tookLock(name);
+    this.runs.set(name, d);
+    this.reached.set(name, Math.max(this.reached.get(name) ?? 0, rank));
+    if (gate === 'healthy') this.holding.delete(name);
+    this.notify();
+    if (gate === 'up') {
+      // In the order of hosts, max-parallel at a time.
+      const before = this.hosts
+        .slice(
+          0,
+          this.hosts.findIndex((h) => h.name === name),
+        )
+        .map((h) => h.name);
+      await this.until(() => this.holding.size < this.maxParallel && before.every((b) => this.wentUp.has(b)));
+      this.holding.add(name);
+      this.wentUp.add(name);
+      this.notify();
+      return;
+    }
+    await this.until(() => [...this.reached.values()].every((r) => r >= rank));
+    // status only reports what each host serves, whatever that is.
+    if (gate === 'detected' && d.config.command !== 'status') this.agree();
+  }
+
+  /** Every host must serve the same color (or none): otherwise nothing changes, and the table says who serves what. */
+  private agree(): void {
+    this.agreement ??= this.disagreement() ?? '';
+    if (this.agreement) {
+      this.fail(this.agreement, 'No host goes further.');
+      throw new StepFailure(this.agreement);
+    }
+  }
+
+  private disagreement(): string | undefined {
+    const seen = this.hosts.map((h) => ({ name: h.name, docker: h.docker, r: this.runs.get(h.name)?.result }));
+    const colors = new Set(seen.map((s) => s.r?.previousColor ?? 'none'));
+    if (colors.size <= 1) return undefined;
+    const rows = seen.map(({ name, docker, r }) => {
+      const proxies = (r?.proxies ?? []).map((p) => `${p.container} → ${p.color ?? '?'}`).join(', ') || 'no proxy';
+      const running = Object.entries(r?.running ?? {})
+        .filter(([, up]) => up)
+        .map(([c]) => c);
+      return `  ${name} (${docker}): serves ${r?.previousColor ?? 'no color'}; ${proxies}; running: ${running.join(', ') || 'none'}`;
+    });
+    return (
+      'the hosts do not agree on the live color, so nothing was changed:\n' +
+      `${rows.join('\n')}\n` +
+      'Bring them to one color first (deploy or roll back the odd host alone, with hosts naming only it), then run again.'
+    );
+  }
+}
+
+/** Runs the command on every host together; the result is the fleet's, with each host's own inside. */
+export async function executeFleet(
+  hosts: FleetHost[],
+  options: { maxParallel: number; log: Logger; clock: Clock; signal?: AbortSignal },
+): Promise<Result> {
+  const started = options.clock.now();
+  const fleet = new Fleet(hosts, options.maxParallel, options.log, options.signal);
+  // Taken one engine after the other, in the order of their addresses: two runs that name the same hosts in another
+  // order do not each hold one lock while waiting for the other's.
+  const order = [...hosts].sort((a, b) => (a.docker < b.docker ? -1 : a.docker > b.docker ? 1 : 0));
+  const turnOf = (h: FleetHost) => {
+    const before = order[order.indexOf(h) - 1];
+    return before ? fleet.lockTurns.get(before.name) : undefined;
+  };
+  const results = await Promise.all(
+    hosts.map(async (h) => {
+      const deps: Deps = {
+        ...h.deps,
+        signal: fleet.abort.signal,
+        fleet: fleet.member(h.name),
+        locks: {
+          holders: (keys) => h.deps.locks.holders(keys),
+          acquire: async (keys, signal) => {
+            try {
+              await turnOf(h);
+              if (fleet.abort.signal.aborted) throw new StepFailure(`stopped before its lock: ${fleet.reason}`);
+              return await h.deps.locks.acquire(keys, signal);
+            } finally {
+              fleet.tookLock(h.name);
+            }
+          },
+        },
+      };
+      try {
+        return { host: h, result: await execute(h.config, deps) };
+      } catch (error) {
+        return {
+          host: h,
+          result: { ...failedResult(h.config.command, 3), error: `unexpected error: ${(error as Error).message}` },
+        };
+      } finally {
+        fleet.ended(h.name);
+      }
+    }),
+  );
+  return fleetResult(results, options.clock.now() - started, fleet.reason);
+}
+
+/** The fleet's result: one color when every host ends on it; the worst exit code; each host's own inside. */
+export function fleetResult(runs: { host: FleetHost; result: Result }[], durationMs: number, reason?: string): Result {
+  const first = runs[0]?.result;
+  const command = first?.command ?? 'deploy';
+  const hosts: HostResult[] = runs.map(({ host, result }) => ({ host: host.name, docker: host.docker, ...result }));
+  const exitCode = Math.max(...runs.map((r) => r.result.exitCode)) as Result['exitCode'];
+  const colors = new Set(runs.map((r) => r.result.color));
+  const color = colors.size === 1 ? first?.color : undefined;
+  const all = (status: Result['status']) => runs.every((r) => r.result.status === status);
+  const status: Result['status'] =
+    exitCode === 0
+      ? (first?.status ?? 'failed')
+      : exitCode !== 3 && runs.some((r) => r.result.rolledBack) && !all('failed')
+        ? 'rolled-back'
+        : 'failed';
+  const result: Result = {
+    ...failedResult(command, exitCode),
+    status,
+    color,
+    port: color === undefined ? undefined : first?.port,
+    previousColor: first?.previousColor,
+    previousPort: first?.previousPort,
+    targetColor: first?.targetColor,
+    rolledBack: runs.some((r) => r.result.rolledBack),
+    durationMs,
+    proxies: runs.flatMap(({ host, result }) => result.proxies.map((p) => ({ ...p, host: host.name }))),
+    hosts,
+  };
+  if (exitCode !== 0) result.error = fleetError(hosts, color, reason);
+  return result;
+}
+
+function fleetError(hosts: HostResult[], color: string | undefined, reason: string | undefined): string {
+  const known = hosts.filter((h) => h.color !== undefined);
+  const where =
+    color !== undefined
+      ? `Every host serves ${color}.`
+      : !known.length && hosts.every((h) => h.exitCode <= 1)
+        ? 'No host was changed.'
+        : `The hosts do NOT serve one color: ${hosts.map((h) => `${h.host} ${h.color ?? 'unknown'}`).join(', ')}.`;
+  const lines = hosts.map((h) => {
+    const text = (h.error ?? '').split('\n').filter(Boolean).join(' ');
+    return `  - ${h.host} (${h.docker}): ${h.status}, exit code ${h.exitCode}, serving ${h.color ?? 'unknown'}${text ? `: ${text}` : ''}`;
+  });
+  return `${reason ?? 'the run failed'}\n${where}\nEach host:\n${lines.join('\n')}`;
+}

@@ -1,0 +1,331 @@
+// Several hosts, one release: each fake host is a whole Docker engine with its own proxy, lock and journal; they
+// share the runner's clock. The calls of all hosts are recorded in one list, in the order they were made.
+import { describe, expect, it } from 'vitest';
+import type { Deps } from '../../src/engine/deployment.js';
+import { executeFleet } from '../../src/engine/fleet.js';
+import { outputsOf, summaryMarkdown, summaryText } from '../../src/report.js';
+import type { LockHolder } from '../../src/docker/lock.js';
+import { INCLUDE, setup, STOP_BLUE, STOP_GREEN, UP_GREEN, type Setup } from './deploy-setup.js';
+import { FakeClock, RecordingLogger } from './fake-host.js';
+
+interface FleetOptions extends Setup {
+  /** Each host's live color, when they differ. */
+  lives?: ('blue' | 'green' | undefined)[];
+  maxParallel?: number;
+  names?: string[];
+}
+
+async function fleet(n: number, { lives, maxParallel = 4, names, ...options }: FleetOptions = {}) {
+  const clock = new FakeClock();
+  const calls: string[] = [];
+  const locks: string[] = [];
+  const hosts: (Omit<Awaited<ReturnType<typeof setup>>, 'deps'> & { name: string; deps: Deps })[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = names?.[i] ?? `web${i + 1}`;
+    const s = await setup({ ...options, live: lives ? lives[i] : options.live });
+    s.host.clock = clock;
+    const original = s.host.run.bind(s.host);
+    s.host.run = async (file, args, o) => {
+      const result = await original(file, args, o);
+      calls.push(`${name}: ${result.command}`);
+      return result;
+    };
+    s.locks.acquire = async (keys: string[]) => {
+      locks.push(`${name} acquire ${keys.join(' ')}`);
+      return async () => {
+        locks.push(`${name} release`);
+      };
+    };
+    hosts.push({ ...s, name, deps: { ...s.deps, clock } });
+  }
+  const log = new RecordingLogger();
+  const run = (signal?: AbortSignal) =>
+    executeFleet(
+      hosts.map((h) => ({ name: h.name, docker: `ssh://deploy@${h.name}`, config: h.config, deps: h.deps })),
+      { maxParallel, log, clock, signal },
+    );
+  const served = () => hosts.map((h) => h.host.servedColor('proxy'));
+  const of = (name: string, pattern: RegExp) =>
+    calls.flatMap((c, i) => (c.startsWith(`${name}: `) && pattern.test(c) ? [i] : []));
+  return { hosts, run, log, clock, calls, locks, served, of };
+}
+
+const RELOAD = /nginx -s reload$/;
+const TEST = /nginx -T$/;
+
+describe('several hosts, one release', () => {
+  it('switches every host: all tested before any reloads, no old color stopped before every host passed', async () => {
+    const f = await fleet(2, { live: 'blue' });
+    const result = await f.run();
+    expect(result).toMatchObject({
+      status: 'deployed',
+      exitCode: 0,
+      color: 'green',
+      port: 8001,
+      previousColor: 'blue',
+    });
+    expect(result.hosts?.map((h) => [h.host, h.status, h.color])).toEqual([
+      ['web1', 'deployed', 'green'],
+      ['web2', 'deployed', 'green'],
+    ]);
+    expect(f.served()).toEqual(['green', 'green']);
+    for (const h of f.hosts) expect(h.host.changes).toEqual([UP_GREEN, 'docker exec proxy nginx -s reload', STOP_BLUE]);
+    const tests = [...f.of('web1', TEST), ...f.of('web2', TEST)];
+    const reloads = [...f.of('web1', RELOAD), ...f.of('web2', RELOAD)];
+    expect(Math.max(...tests)).toBeLessThan(Math.min(...reloads));
+    const stops = [...f.of('web1', / stop app-blue$/), ...f.of('web2', / stop app-blue$/)];
+    expect(Math.max(...reloads)).toBeLessThan(Math.min(...stops));
+    // Each host's phases and outcome, and its proxies named by host.
+    expect(result.hosts?.[1]?.phases.map((p) => p.name)).toEqual([
+      'detect',
+      'up',
+      'health',
+      'switch',
+      'verify',
+      'drain',
+      'cleanup',
+    ]);
+    expect(result.proxies.map((p) => `${p.host}/${p.container}`)).toEqual(['web1/proxy', 'web2/proxy']);
+  });
+
+  it('takes every lock before anything changes, one engine after the other in the order of their addresses', async () => {
+    const f = await fleet(3, { live: 'blue', names: ['web3', 'web1', 'web2'] });
+    await f.run();
+    expect(f.locks.slice(0, 3)).toEqual([
+      'web1 acquire proxy:proxy',
+      'web2 acquire proxy:proxy',
+      'web3 acquire proxy:proxy',
+    ]);
+    expect(f.locks.slice(3).sort()).toEqual(['web1 release', 'web2 release', 'web3 release']);
+  });
+
+  it('a lock that cannot be taken on one host: nothing changes anywhere', async () => {
+    const f = await fleet(2, { live: 'blue' });
+    const second = f.hosts[1];
+    if (!second) throw new Error('no second host');
+    second.deps = {
+      ...second.deps,
+      locks: {
+        acquire: async () => {
+          throw new Error('another deploy holds the lock of proxy:proxy (process 7 on ci-2)');
+        },
+        holders: async () => [] as { key: string; holder: LockHolder }[],
+      },
+    };
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1, color: undefined });
+    expect(result.error).toMatch(/^web2 failed: another deploy holds the lock/);
+    expect(result.error).toMatch(/\nNo host was changed\.\n/);
+    for (const h of f.hosts) expect(h.host.changes).toEqual([]);
+    expect(f.locks).toEqual(['web1 acquire proxy:proxy', 'web1 release']);
+  });
+
+  it('hosts that disagree on the live color are refused with the table of what each serves; nothing changes', async () => {
+    const f = await fleet(3, { lives: ['blue', 'green', 'blue'] });
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1 });
+    expect(result.error).toMatch(/^the hosts do not agree on the live color, so nothing was changed:/);
+    expect(result.error).toMatch(/web1 \(ssh:\/\/deploy@web1\): serves blue; proxy → blue; running: blue/);
+    expect(result.error).toMatch(/web2 \(ssh:\/\/deploy@web2\): serves green; proxy → green; running: green/);
+    expect(result.error).toMatch(/deploy or roll back the odd host alone/);
+    for (const h of f.hosts) expect(h.host.changes).toEqual([]);
+    expect(f.served()).toEqual(['blue', 'green', 'blue']);
+  });
+
+  it('up fails on the second host: the first stops its new color, no proxy was touched', async () => {
+    const f = await fleet(2, { live: 'blue' });
+    f.hosts[1]?.host.fail(/ up -d /, { exitCode: 1, stderr: 'build failed: no space left on device' });
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue', rolledBack: true });
+    expect(result.error).toMatch(/^web2 failed: up failed/);
+    expect(result.error).toMatch(/Every host serves blue\./);
+    expect(f.calls.filter((c) => RELOAD.test(c) || TEST.test(c))).toEqual([]);
+    expect(f.hosts[0]?.host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it('the release fails health on the second host: both stay on the old color, the first one never reloads', async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'health-timeout': '3' } });
+    f.hosts[1]?.host.appStatus.set('app-green', 500);
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/^web2 failed: green did not become healthy within 3 s/);
+    expect(result.hosts?.map((h) => [h.host, h.status, h.exitCode, h.color])).toEqual([
+      ['web1', 'rolled-back', 1, 'blue'],
+      ['web2', 'rolled-back', 1, 'blue'],
+    ]);
+    // The first host was healthy and waited for the second at the gate: the failure ended its wait.
+    expect(result.hosts?.[0]?.error).toMatch(/stopped: web2 failed: green did not become healthy/);
+    expect(f.calls.filter((c) => RELOAD.test(c) || TEST.test(c))).toEqual([]);
+    for (const h of f.hosts) expect(h.host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it('nginx -t rejects the include on the second host: no proxy of any host reloads', async () => {
+    const f = await fleet(2, { live: 'blue' });
+    const second = f.hosts[1];
+    if (second) second.host.nginxRejects = (content) => content.includes('app-green');
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/^web2 failed: nginx -t in proxy rejected the new include/);
+    expect(f.calls.filter((c) => RELOAD.test(c))).toEqual([]);
+    for (const h of f.hosts) {
+      expect(h.files.data.get(INCLUDE)).toMatch(/app-blue/);
+      expect(h.host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+    }
+  });
+
+  it('the check through the second proxy fails after every host reloaded: every host goes back to the old color', async () => {
+    const f = await fleet(2, {
+      live: 'blue',
+      raw: { 'verify-url': 'http://127.0.0.1:8080/', 'verify-proxies': 'off' },
+    });
+    const second = f.hosts[1];
+    if (second) second.host.proxyAnswer = (color) => (color === 'green' ? 502 : 200);
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/^web2 failed: verify-url did not answer as expected from green/);
+    for (const h of f.hosts) {
+      expect(h.host.servedColor('proxy')).toBe('blue');
+      expect(h.host.changes).toEqual([
+        UP_GREEN,
+        'docker exec proxy nginx -s reload',
+        'docker exec proxy nginx -s reload',
+        STOP_GREEN,
+      ]);
+    }
+    expect(f.calls.filter((c) => / stop app-blue$/.test(c))).toEqual([]);
+  });
+
+  it('a cancel mid-deploy restores every host', async () => {
+    const f = await fleet(2, { live: 'blue' });
+    const controller = new AbortController();
+    const first = f.hosts[0];
+    if (!first) throw new Error('no host');
+    const original = first.host.run.bind(first.host);
+    first.host.run = async (file, args, o) => {
+      const result = await original(file, args, o);
+      if (RELOAD.test(result.command) && !controller.signal.aborted) controller.abort(new Error('SIGINT'));
+      return result;
+    };
+    const result = await f.run(controller.signal);
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/cancelled \(SIGINT\)/);
+    expect(f.served()).toEqual(['blue', 'blue']);
+    for (const h of f.hosts) expect(h.host.changes.at(-1)).toBe(STOP_GREEN);
+  });
+
+  it('a host that becomes unreachable during the undo: exit 3, and each host says where its traffic is', async () => {
+    const f = await fleet(2, {
+      live: 'blue',
+      raw: { 'verify-url': 'http://127.0.0.1:8080/', 'verify-proxies': 'off' },
+    });
+    const [first, second] = f.hosts;
+    if (!first || !second) throw new Error('no hosts');
+    second.host.proxyAnswer = (color) => (color === 'green' ? 502 : 200);
+    // Once its proxy serves green, the first host's engine answers no more.
+    const original = first.host.run.bind(first.host);
+    first.host.run = async (file, args, o) => {
+      if (
+        first.host.servedColor('proxy') === 'green' &&
+        file === 'docker' &&
+        f.hosts[1]?.host.servedColor('proxy') === 'green'
+      ) {
+        return {
+          command: [file, ...args].join(' '),
+          exitCode: 1,
+          stdout: '',
+          stderr: 'error during connect: ssh: connect to host web1 port 22: No route to host',
+          timedOut: false,
+        };
+      }
+      return original(file, args, o);
+    };
+    const result = await f.run();
+    expect(result.exitCode).toBe(3);
+    expect(result.status).toBe('failed');
+    expect(result.color).toBeUndefined();
+    expect(result.error).toMatch(/^web2 failed: verify-url did not answer/);
+    expect(result.error).toMatch(/The hosts do NOT serve one color: web1 green, web2 blue\./);
+    expect(result.error).toMatch(
+      /- web1 \(ssh:\/\/deploy@web1\): failed, exit code 3, serving green: .*ROLLBACK INCOMPLETE.*No route to host/,
+    );
+    expect(result.error).toMatch(/- web2 \(ssh:\/\/deploy@web2\): rolled-back, exit code 1, serving blue/);
+    expect(second.host.servedColor('proxy')).toBe('blue');
+  });
+
+  it('max-parallel 1: the second host brings up its color only once the first one is healthy', async () => {
+    const f = await fleet(2, { live: 'blue', maxParallel: 1 });
+    const first = f.hosts[0];
+    if (!first) throw new Error('no host');
+    first.host.listensAt.set('app-green', f.clock.now() + 5_000);
+    const upAt: Record<string, number> = {};
+    for (const h of f.hosts) {
+      const original = h.host.run.bind(h.host);
+      h.host.run = async (file, args, o) => {
+        if (args.includes('up')) upAt[h.name] = f.clock.now();
+        return original(file, args, o);
+      };
+    }
+    const start = f.clock.now();
+    expect((await f.run()).status).toBe('deployed');
+    expect(upAt.web1).toBe(start);
+    expect(upAt.web2).toBeGreaterThanOrEqual(start + 5_000);
+  });
+
+  it('max-parallel 2: both bring up at once', async () => {
+    const f = await fleet(2, { live: 'blue', maxParallel: 2 });
+    f.hosts[0]?.host.listensAt.set('app-green', f.clock.now() + 5_000);
+    const start = f.clock.now();
+    const ups: number[] = [];
+    for (const h of f.hosts) {
+      const original = h.host.run.bind(h.host);
+      h.host.run = async (file, args, o) => {
+        if (args.includes('up')) ups.push(f.clock.now());
+        return original(file, args, o);
+      };
+    }
+    expect((await f.run()).status).toBe('deployed');
+    expect(ups).toEqual([start, start]);
+  });
+
+  it('a failure after the old colors began to stop is not rolled back: traffic stays on the new color', async () => {
+    const f = await fleet(2, { live: 'blue' });
+    f.hosts[1]?.host.fail(/ stop app-blue$/, { exitCode: 1, stderr: 'timeout stopping app-blue' });
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'failed', exitCode: 3, color: 'green' });
+    expect(result.hosts?.map((h) => [h.host, h.status, h.exitCode])).toEqual([
+      ['web1', 'deployed', 0],
+      ['web2', 'failed', 3],
+    ]);
+    expect(f.served()).toEqual(['green', 'green']);
+  });
+
+  it("reports each host's outcome, phases and proxies in the summary, the log and the outputs", async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'health-timeout': '3' } });
+    f.hosts[1]?.host.appStatus.set('app-green', 500);
+    const result = await f.run();
+    const md = summaryMarkdown(result);
+    expect(md).toMatch(/\| host \| engine \| result \| serving \| phases \| traffic after the switch \|/);
+    expect(md).toMatch(
+      /\| web1 \| ssh:\/\/deploy@web1 \| ↩️ `rolled-back` \(exit code 1\) \| blue \| detect [\d.]+s, up [\d.]+s, health [\d.]+s, restore/,
+    );
+    expect(md).toMatch(
+      /\| web2 \| ssh:\/\/deploy@web2 \| ↩️ `rolled-back` \(exit code 1\) \| blue \| .*health [\d.]+s FAILED/,
+    );
+    expect(md).toMatch(/\| host \| proxy \| include \|/);
+    expect(md).toMatch(/\| web2 \| proxy \| `\/srv\/app\/nginx\/service-url\.inc \(mounted in proxy\)` \| blue \|/);
+    const text = summaryText(result);
+    expect(text).toMatch(/^ {2}host web1 \(ssh:\/\/deploy@web1\): rolled-back, exit 1, serving blue; phases: detect/m);
+    expect(text).toMatch(/web2 failed: green did not become healthy/);
+    expect(outputsOf(result)).toMatchObject({ color: 'blue', status: 'rolled-back', 'previous-color': 'blue' });
+  });
+
+  it('rollback goes back on every host together', async () => {
+    const f = await fleet(2, { live: 'green', idleStopped: true });
+    for (const h of f.hosts) h.config.command = 'rollback';
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 0, color: 'blue' });
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+});

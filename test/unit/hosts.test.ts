@@ -1,0 +1,161 @@
+// The input hosts: its entries, and each host's configuration laid over the shared one.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { hostConfigs } from '../../src/config/host-configs.js';
+import { parseHosts } from '../../src/config/hosts.js';
+import { resolveInputs } from '../../src/config/sources.js';
+import type { RawInputs } from '../../src/inputs.js';
+import { FakeFiles } from './fakes.js';
+
+const WD = '/srv/app';
+
+function files(extra: Record<string, string> = {}): FakeFiles {
+  const f = new FakeFiles({
+    [`${WD}/docker-compose.yml`]: 'services: {}\n',
+    [`${WD}/docker-compose.blue.yml`]: 'services: {}\n',
+    [`${WD}/docker-compose.green.yml`]: 'services: {}\n',
+    ...extra,
+  });
+  f.dirs.add(WD);
+  f.dirs.add(`${WD}/nginx`);
+  return f;
+}
+
+async function configs(raw: RawInputs, f = files()) {
+  const given = {
+    'working-directory': WD,
+    'nginx-container': 'proxy',
+    'upstream-path': '/etc/nginx/conf.d/app.inc',
+    ...raw,
+  };
+  const base = await loadConfig(given, f);
+  return hostConfigs(base, given, f);
+}
+
+async function refusal(p: Promise<unknown>): Promise<string> {
+  const error = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return (error as ConfigError).message;
+}
+
+describe('hosts', () => {
+  it('reads URLs and contexts, from a comma or line list, and names each host', () => {
+    const { hosts, issues } = parseHosts(
+      'ssh://deploy@web1.example.com, tcp://10.0.0.5:2376\nunix:///run/engine-b/docker.sock\nprod-eu',
+    );
+    expect(issues).toEqual([]);
+    expect(hosts.map((h) => [h.name, h.endpoint, h.remote, h.address])).toEqual([
+      ['web1.example.com', { host: 'ssh://deploy@web1.example.com' }, true, 'web1.example.com'],
+      ['10.0.0.5:2376', { host: 'tcp://10.0.0.5:2376' }, true, '10.0.0.5'],
+      ['/run/engine-b/docker.sock', { host: 'unix:///run/engine-b/docker.sock' }, false, undefined],
+      ['prod-eu', { context: 'prod-eu' }, true, undefined],
+    ]);
+  });
+
+  it.each([
+    ['ftp://web1', /is not a Docker endpoint/],
+    ['ssh://web1:99999', /is not a Docker endpoint/],
+    ['ssh://web1;reboot', /is not a Docker endpoint/],
+    ['- docker: ssh://web1\n  health-hots: 10.0.0.1', /unknown key\(s\) health-hots/],
+    ['- docker: ssh://a@web1\n- docker: ssh://b@web1', /two hosts are named web1: give each a name/],
+    ['- docker: ssh://a@web1\n  name: one\n- docker: ssh://a@web1\n  name: two', /one and two are the same engine/],
+    ['- docker: ssh://web1\n  name: "bad name"', /name "bad name" must be/],
+  ])('refuses %j', (text, message) => {
+    expect(parseHosts(text).issues.join('\n')).toMatch(message);
+  });
+
+  it('reaches a remote host at the address in its URL unless health-host is given for all, or for it', async () => {
+    const hosts = '- ssh://deploy@web1\n- docker: ssh://deploy@web2\n  health-host: 10.1.0.2\n- unix:///run/b.sock';
+    const plain = await configs({ hosts });
+    expect(plain.map((c) => c.config.health.host)).toEqual(['web1', '10.1.0.2', '127.0.0.1']);
+    const forAll = await configs({ hosts, 'health-host': '10.9.9.9' });
+    expect(forAll.map((c) => c.config.health.host)).toEqual(['10.9.9.9', '10.1.0.2', '10.9.9.9']);
+  });
+
+  it('a host that names its own proxies replaces the shared ones; the rest is shared', async () => {
+    const hosts = [
+      '- ssh://deploy@web1',
+      '- docker: ssh://deploy@web2',
+      '  nginx-targets:',
+      '    - { container: edge, path: /etc/nginx/app.inc }',
+      '    - { container: edge-2, path: /etc/nginx/app.inc }',
+    ].join('\n');
+    const [one, two] = await configs({ hosts, ports: '9000,9001' });
+    expect(one?.config.targets.map((t) => t.container)).toEqual(['proxy']);
+    expect(two?.config.targets.map((t) => t.container)).toEqual(['edge', 'edge-2']);
+    expect(two?.config.ports).toEqual([9000, 9001]);
+    expect(two?.config.hosts).toEqual([]);
+  });
+
+  it('refuses an include on the runner disk for a host reached over the network, naming the host', async () => {
+    const message = await refusal(
+      configs({
+        hosts: 'unix:///run/b.sock,ssh://deploy@web2',
+        'upstream-path': '',
+        'upstream-file': 'nginx/app.inc',
+      }),
+    );
+    expect(message).toMatch(
+      /hosts \(web2\) = "\/srv\/app\/nginx\/app\.inc": proxy proxy: an include on the runner's disk/,
+    );
+    expect(message).toMatch(/give its path inside the container \(upstream-path, path:\)/);
+    expect(message).not.toMatch(/run\/b\.sock/);
+  });
+
+  it('refuses commands that would run once per host, with several hosts', async () => {
+    const message = await refusal(
+      configs({
+        hosts: 'ssh://web1,ssh://web2',
+        'pre-deploy-command': 'rake db:migrate',
+        'post-switch-command': 'notify',
+      }),
+    );
+    expect(message).toMatch(/pre-deploy-command: not with several hosts yet: it would run once per host/);
+    expect(message).toMatch(/post-switch-command: not with several hosts yet/);
+    expect(await configs({ hosts: 'ssh://web1', 'pre-deploy-command': 'rake db:migrate' })).toHaveLength(1);
+  });
+
+  it('names the host whose own value is wrong, and where the shared one came from', async () => {
+    const message = await refusal(configs({ hosts: '- docker: ssh://web1\n  health-host: "bad host"' }));
+    expect(message).toMatch(/health-host of web1 = "bad host" \(from hosts \(web1\)\)/);
+  });
+
+  it('takes a YAML list of hosts in the config file, and a list of plain values as an input', async () => {
+    const file = [
+      'nginx-container: proxy',
+      'upstream-path: /etc/nginx/conf.d/app.inc',
+      'hosts:',
+      '  - ssh://deploy@web1',
+      '  - docker: ssh://deploy@web2',
+      '    nginx-container: [edge, edge-2]',
+      'environments:',
+      '  staging:',
+      '    hosts: [ssh://deploy@staging1]',
+    ].join('\n');
+    const f = files({ [`${WD}/bluegreen.yml`]: file });
+    const layered = await resolveInputs({
+      given: { 'working-directory': WD },
+      givenAs: 'flag',
+      env: {},
+      cwd: WD,
+      files: f,
+    });
+    const base = await loadConfig(layered.raw, f, layered.sources);
+    const each = await hostConfigs(base, layered.raw, f, layered.sources);
+    expect(each.map((c) => [c.host.name, c.config.targets.map((t) => t.container)])).toEqual([
+      ['web1', ['proxy']],
+      ['web2', ['edge', 'edge-2']],
+    ]);
+    const staging = await resolveInputs({
+      given: { environment: 'staging', 'working-directory': WD },
+      givenAs: 'flag',
+      env: {},
+      cwd: WD,
+      files: f,
+    });
+    expect((await loadConfig(staging.raw, f)).hosts.map((h) => h.name)).toEqual(['staging1']);
+  });
+});
