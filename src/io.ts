@@ -24,6 +24,11 @@ export const systemClock: Clock = {
     }),
 };
 
+/** A Docker engine's own clock, when it is another machine's (undefined: it could not be read). */
+export interface EngineClock {
+  now(): Promise<number | undefined>;
+}
+
 export interface HttpResponse {
   status: number;
   body: string;

@@ -1,7 +1,15 @@
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { hostConfigs } from './config/host-configs.js';
 import { configTable, DEFAULT_FILES, effectiveInputs, resolveInputs, type Layered } from './config/sources.js';
-import { describeEndpoint, endpointOf, onEndpoint, type DockerEndpoint } from './docker/docker.js';
+import {
+  describeEndpoint,
+  endpointOf,
+  engineClock,
+  engineId,
+  isRemote,
+  onEndpoint,
+  type DockerEndpoint,
+} from './docker/docker.js';
 import { localApiSocket, socketTransport, viaEngineApi } from './docker/engine-api.js';
 import { dockerJournal } from './docker/journal.js';
 import { dockerLocks } from './docker/lock.js';
@@ -78,7 +86,9 @@ export async function describeConfig(given: Given): Promise<ConfigReport> {
   let layered: Layered | undefined;
   try {
     layered = await layer(given);
-    await loadConfig({ ...layered.raw, command: 'deploy' }, nodeFiles, layered.sources);
+    const raw = { ...layered.raw, command: 'deploy' };
+    const config = await loadConfig(raw, nodeFiles, layered.sources);
+    if (config.hosts.length) await hostConfigs(config, raw, nodeFiles, layered.sources);
     return report(layered);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -104,6 +114,7 @@ async function engineDeps(config: Config, endpoint: DockerEndpoint, log: Logger,
     processes: procProcesses(systemClock),
     // With the engine on this machine's socket, a reload may signal Nginx's master directly (checked in /proc).
     signals: socket ? procContainerSignals() : undefined,
+    engineClock: isRemote(endpoint) ? engineClock(runner) : undefined,
     signal,
   };
 }
@@ -128,14 +139,28 @@ export async function runCommand(given: Given, log: Logger, signal?: AbortSignal
       const fleet = await Promise.all(
         hosts.map(async ({ host, config: c }) => {
           const own = hosts.length > 1 ? hostLogger(log, host.name) : log;
+          const deps = await engineDeps(c, host.endpoint, own, signal);
+          const docker = describeEndpoint(host.endpoint);
           return {
             name: host.name,
-            docker: describeEndpoint(host.endpoint),
+            docker,
             config: c,
-            deps: await engineDeps(c, host.endpoint, own, signal),
+            deps,
+            lockOrder: hosts.length > 1 ? await engineId(deps.runner) : undefined,
           };
         }),
       );
+      // Two spellings of one engine (ssh://web1 and ssh://deploy@web1:22, a context) would wait for their own lock.
+      const same = fleet.find((h, i) => h.lockOrder && fleet.findIndex((o) => o.lockOrder === h.lockOrder) !== i);
+      if (same) {
+        const first = fleet.find((o) => o.lockOrder === same.lockOrder);
+        throw new ConfigError([
+          {
+            input: 'hosts',
+            message: `${first?.name} and ${same.name} are one engine (ID ${same.lockOrder}): name it once`,
+          },
+        ]);
+      }
       log.info(
         `Hosts: ${fleet.map((h) => `${h.name} (${h.docker})`).join(', ')}; ${config.maxParallel} at most bring up at once.`,
       );

@@ -20539,6 +20539,8 @@ function codeIfMultiline(text) {
 
 
 /** The inputs that run the same command once per host: only one host may run them (a migration, a hook). */
+/** This machine: a remote host's ports are not there. */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 const ONCE = [
     'pre-deploy-command',
     'pre-switch-command',
@@ -20582,6 +20584,17 @@ async function hostConfigs(base, raw, files, sources = {}) {
                     message: `proxy ${t.container}: an include on the runner's disk (upstream-file, file:) cannot reach ${host.name}, ` +
                         'whose engine is reached over the network (or by a context): give its path inside the container ' +
                         '(upstream-path, path:), written with docker cp',
+                });
+            }
+            if (host.remote && LOOPBACK.test(config.health.host)) {
+                issues.push({
+                    input: `health-host of ${host.name}`,
+                    value: config.health.host,
+                    source: Object.hasOwn(own, 'health-host')
+                        ? `hosts (${host.name})`
+                        : (sources['health-host']?.label ?? 'default'),
+                    message: `that is the runner itself, but ${host.name}'s engine is reached over the network or by a context: give ` +
+                        `the address where the runner reaches its published ports (health-host in its entry of hosts)`,
                 });
             }
             configs.push({ host, config: { ...config, hosts: [] } });
@@ -20964,6 +20977,29 @@ function onEndpoint(runner, endpoint) {
             ? runner.run(file, args, { ...options, env: { ...options.env, ...pinned } })
             : runner.run(file, args, options),
     };
+}
+/** The engine is on another machine (or may be): its clock is not the runner's. */
+function isRemote(endpoint) {
+    if (endpoint.host)
+        return !/^(unix|npipe):\/\//.test(endpoint.host);
+    return endpoint.context !== undefined && endpoint.context !== 'default';
+}
+/** The engine's clock, as `docker info` tells it: what `docker logs --since` is read by. */
+function engineClock(runner) {
+    return {
+        async now() {
+            const r = await runner.run('docker', ['info', '--format', '{{json .SystemTime}}'], { timeoutMs: 30_000 });
+            const text = /^"(.*)"$/.exec(r.stdout.trim())?.[1];
+            const at = r.exitCode === 0 && text ? Date.parse(text) : NaN;
+            return Number.isFinite(at) ? at : undefined;
+        },
+    };
+}
+/** The engine's own ID (`docker info`): two addresses of one engine give one ID. Undefined when it does not answer. */
+async function engineId(runner) {
+    const r = await runner.run('docker', ['info', '--format', '{{.ID}}'], { timeoutMs: 30_000 });
+    const id = r.stdout.trim();
+    return r.exitCode === 0 && /^[\w:.-]+$/.test(id) ? id : undefined;
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -32724,8 +32760,9 @@ class TrafficWatch {
             let sawFirst = () => { };
             const first = new Promise((resolve) => (sawFirst = resolve));
             const log = { lines: 0, format: null, following: Promise.resolve(), first, sawFirst };
-            log.following = d.proxy
-                .followAccessLog(container, at, (r) => this.count(log, r), this.stopping.signal)
+            log.following = d
+                .engineTimeOf(at)
+                .then((since) => d.proxy.followAccessLog(container, since, (r) => this.count(log, r), this.stopping.signal))
                 .then((problem) => void (log.problem = problem), (error) => void (log.problem = error.message));
             this.logs.set(container, log);
         }
@@ -33047,6 +33084,9 @@ async function swap(d, s, next, starts) {
     await settled(d);
     // With several hosts, no old color stops before every host passed its checks: until then, any failure rolls all back.
     await d.reach('cleanup');
+    // Past this point the other hosts may be stopping their old colors: this one does not go back either.
+    if (d.deps.fleet)
+        d.cleanupStarted = true;
     if (old && old !== next) {
         await d.record('cleanup');
         d.cleanupStarted = true;
@@ -33662,7 +33702,7 @@ async function carryOut(d, entry, seen, r) {
     }
     if (r.drain && d.config.drainMs > 0) {
         d.log.info(`Draining ${r.drain}, until the proxies are done with its requests (at most ${d.config.drainMs / 1000} s)`);
-        const stop = d.deps.signal ?? new AbortController().signal;
+        const stop = d.stepSignal ?? new AbortController().signal;
         const end = await drainOld(d, d.config.drainMs, stop, d.runningProxies(seen));
         if (end)
             d.log.info(`Drain of ${r.drain} ended: ${end.why}.`);
@@ -33718,7 +33758,7 @@ async function pointProxies(d, seen, entry, color, reload) {
         if (color === undefined &&
             !(await d.proxy.testOnly(c).then(() => true, () => false)))
             continue;
-        const confirmed = await d.proxy.reload(c, { signal: d.deps.signal });
+        const confirmed = await d.proxy.reload(c, { signal: d.stepSignal });
         if (!confirmed)
             d.unconfirmed.add(c);
         d.log.info(`Reloaded ${c}.`);
@@ -33900,6 +33940,11 @@ async function rollback(d, s, unfinished) {
         // The unfinished deploy never took over: going to the other color would bring up its unchecked build.
         d.log.info(`The unfinished deploy of ${unfinished.to} was undone and ${unfinished.from} serves as before: nothing to roll back.`);
         return d.finish('unchanged', 0, unfinished.from);
+    }
+    if (s.live && d.deps.fleet?.undoneAnywhere()) {
+        // Every host serves what it served before that deploy: none goes further back than the others.
+        d.log.info(`An unfinished deploy was undone on another host, and ${s.live} serves here as there: nothing to roll back.`);
+        return d.finish('unchanged', 0, s.live);
     }
     if (!s.live) {
         throw new StepFailure('there is no live color, so there is nothing to roll back from.');
@@ -34100,6 +34145,10 @@ class Deployment {
     journalWrites = Promise.resolve();
     /** An unfinished deploy was found and dealt with: its journal is this run's to clear. */
     recovered = false;
+    /** Dealing with an unfinished run: another host's failure does not cut it short (only the user's cancel). */
+    recovering = false;
+    /** The unfinished deploy found was undone: it never took over (a rollback then has nothing to go back from). */
+    undidUnfinished = false;
     journalKeyOnce;
     constructor(config, deps) {
         this.config = config;
@@ -34109,13 +34158,17 @@ class Deployment {
             run: (file, args, options) => {
                 const env = { ...options.env, [RUN_ENV]: this.runId };
                 // A command with a signal of its own (a log followed for a while) ends at either.
-                const signals = [options.signal, deps.signal].filter((x) => x !== undefined);
+                const signals = [options.signal, this.stepSignal].filter((x) => x !== undefined);
                 const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
                 return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal });
             },
         };
         this.proxy = createProxy({ runner: this.runner, files: deps.files, clock: deps.clock, signals: deps.signals });
         this.result = failedResult(config.command, 1);
+    }
+    /** What ends the step under way: the run's cancel, and with several hosts another host's failure. */
+    get stepSignal() {
+        return this.recovering && this.deps.fleet ? this.deps.fleet.cancel : this.deps.signal;
     }
     get log() {
         return this.deps.log;
@@ -34131,21 +34184,28 @@ class Deployment {
             if (!this.readOnly)
                 release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
             await this.reach('locked');
-            const cli = await detectCompose(this.runner, this.config.composeCommand);
+            const cli = await detectCompose(this.runner, this.config.composeCommand).catch((error) => {
+                // Its commands were ended by a cancel: that is what to say, not that compose is missing.
+                this.checkCancelled('while looking for compose');
+                throw error;
+            });
             this.log.info(`Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`);
             this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
             const unfinished = await this.deps.journal.read(await this.journalKey());
             if (unfinished && this.readOnly)
                 reportUnfinished(this, unfinished);
-            else if (unfinished)
-                await this.phase('recover', () => recover(this, unfinished));
+            else if (unfinished) {
+                this.recovering = true;
+                await this.phase('recover', () => recover(this, unfinished)).finally(() => (this.recovering = false));
+                this.undidUnfinished = undidDeploy(this, unfinished);
+            }
             const situation = await this.phase('detect', () => detect(this));
             this.detected = true;
             await this.reach('detected');
             await runCommand(this, situation, unfinished);
         }
         catch (error) {
-            this.deps.fleet?.failed(error);
+            this.deps.fleet?.failed(error, this);
             await this.fail(error);
             failed = true;
         }
@@ -34159,6 +34219,31 @@ class Deployment {
             await this.onFailure();
         this.result.durationMs = this.deps.clock.now() - this.started;
         return this.result;
+    }
+    engineOffset;
+    /**
+     * A moment of the runner's clock on the engine's clock, by which `docker logs --since` reads: a remote engine's
+     * clock may be seconds off, and the watch would then count requests from before the switch, or miss the first.
+     */
+    engineTimeOf(at) {
+        const clock = this.deps.engineClock;
+        if (!clock)
+            return Promise.resolve(at);
+        this.engineOffset ??= (async () => {
+            const before = this.deps.clock.now();
+            const engine = await clock.now().catch(() => undefined);
+            const after = this.deps.clock.now();
+            if (engine === undefined) {
+                this.log.warn("Could not read the engine's clock: its logs are read by the runner's.");
+                return 0;
+            }
+            const offset = Math.round(engine - (before + after) / 2);
+            if (Math.abs(offset) >= 500) {
+                this.log.info(`The engine's clock is ${Math.abs(offset) / 1000} s ${offset > 0 ? 'ahead of' : 'behind'} the runner's: its logs are read by its own.`);
+            }
+            return offset;
+        })();
+        return this.engineOffset.then((offset) => at + offset);
     }
     /** With several hosts, waits there for the others (see engine/fleet.ts); at once for a single host. */
     async reach(gate, step) {
@@ -34398,24 +34483,31 @@ class Fleet {
     hosts;
     maxParallel;
     log;
+    cancel;
     abort = new AbortController();
     /** How far each host went; a host whose run ended went past every gate. */
     reached = new Map();
     runs = new Map();
+    /** Hosts that found what they serve (a dry run's or status's host that failed before is left out of the table). */
+    detected = new Set();
     wake = [];
     holding = new Set();
     /** Hosts that took their place to bring up their color, or ended: the next in order may take one. */
     wentUp = new Set();
     agreement;
-    /** Why the fleet stopped: the first failure, or the hosts' disagreement. */
+    /** Every host passed the cleanup gate: the old colors may be stopping, a failure no longer stops the others. */
+    committed = false;
+    /** Why the fleet stopped: the first failure, the hosts' disagreement, or the user's cancel. */
     reason;
     /** Resolved once a host took its lock, or went past the point where it would: the next one in order may take its own. */
     lockTaken = new Map();
     lockTurns = new Map();
-    constructor(hosts, maxParallel, log, signal) {
+    constructor(hosts, maxParallel, log, cancel) {
         this.hosts = hosts;
         this.maxParallel = maxParallel;
         this.log = log;
+        this.cancel = cancel;
+        const signal = cancel;
         for (const h of hosts) {
             this.reached.set(h.name, 0);
             this.lockTurns.set(h.name, new Promise((resolve) => this.lockTaken.set(h.name, resolve)));
@@ -34428,10 +34520,27 @@ class Fleet {
                 signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
         }
     }
+    /** Why the fleet stopped, as the hosts' errors say it. */
+    why() {
+        if (this.reason)
+            return this.reason;
+        const reason = this.abort.signal.reason;
+        return this.abort.signal.aborted ? `cancelled (${reason?.message ?? 'aborted'})` : undefined;
+    }
     member(name) {
         return {
             reach: (gate, d, step) => this.reach(name, gate, d, step),
-            failed: (error) => this.fail(`${name} failed: ${firstLine(error)}`),
+            failed: (error, d) => {
+                if (d.readOnly)
+                    return;
+                if (this.committed) {
+                    this.log.warn(`${name} failed during its cleanup; the other hosts go on: ${firstLine(error)}`);
+                    return;
+                }
+                this.fail(`${name} failed: ${firstLine(error)}`);
+            },
+            cancel: this.cancel,
+            undoneAnywhere: () => [...this.runs.values()].some((d) => d.undidUnfinished),
         };
     }
     fail(reason, then = 'Every other host ends its step under way and undoes what it did.') {
@@ -34488,10 +34597,14 @@ class Fleet {
             this.notify();
             return;
         }
+        if (gate === 'detected')
+            this.detected.add(name);
         await this.until(() => [...this.reached.values()].every((r) => r >= rank));
         // status only reports what each host serves, whatever that is.
         if (gate === 'detected' && d.config.command !== 'status')
             this.agree();
+        if (gate === 'cleanup')
+            this.committed = true;
     }
     /** Every host must serve the same color (or none): otherwise nothing changes, and the table says who serves what. */
     agree() {
@@ -34502,7 +34615,9 @@ class Fleet {
         }
     }
     disagreement() {
-        const seen = this.hosts.map((h) => ({ name: h.name, docker: h.docker, r: this.runs.get(h.name)?.result }));
+        const seen = this.hosts
+            .filter((h) => this.detected.has(h.name))
+            .map((h) => ({ name: h.name, docker: h.docker, r: this.runs.get(h.name)?.result }));
         const colors = new Set(seen.map((s) => s.r?.previousColor ?? 'none'));
         if (colors.size <= 1)
             return undefined;
@@ -34513,7 +34628,8 @@ class Fleet {
                 .map(([c]) => c);
             return `  ${name} (${docker}): serves ${r?.previousColor ?? 'no color'}; ${proxies}; running: ${running.join(', ') || 'none'}`;
         });
-        return ('the hosts do not agree on the live color, so nothing was changed:\n' +
+        const recovered = seen.filter((s) => s.r?.interrupted).map((s) => s.name);
+        return (`the hosts do not agree on the live color, so ${recovered.length ? `nothing more was changed (unfinished runs were dealt with on ${recovered.join(', ')}: see each host)` : 'nothing was changed'}:\n` +
             `${rows.join('\n')}\n` +
             'Bring them to one color first (deploy or roll back the odd host alone, with hosts naming only it), then run again.');
     }
@@ -34524,7 +34640,8 @@ async function executeFleet(hosts, options) {
     const fleet = new Fleet(hosts, options.maxParallel, options.log, options.signal);
     // Taken one engine after the other, in the order of their addresses: two runs that name the same hosts in another
     // order do not each hold one lock while waiting for the other's.
-    const order = [...hosts].sort((a, b) => (a.docker < b.docker ? -1 : a.docker > b.docker ? 1 : 0));
+    const key = (h) => h.lockOrder ?? h.docker;
+    const order = [...hosts].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     const turnOf = (h) => {
         const before = order[order.indexOf(h) - 1];
         return before ? fleet.lockTurns.get(before.name) : undefined;
@@ -34553,6 +34670,7 @@ async function executeFleet(hosts, options) {
             return { host: h, result: await execute(h.config, deps) };
         }
         catch (error) {
+            fleet.fail(`${h.name} failed: unexpected error: ${firstLine(error)}`);
             return {
                 host: h,
                 result: { ...failedResult(h.config.command, 3), error: `unexpected error: ${error.message}` },
@@ -34562,7 +34680,7 @@ async function executeFleet(hosts, options) {
             fleet.ended(h.name);
         }
     }));
-    return fleetResult(results, options.clock.now() - started, fleet.reason);
+    return fleetResult(results, options.clock.now() - started, fleet.why());
 }
 /** The fleet's result: one color when every host ends on it; the worst exit code; each host's own inside. */
 function fleetResult(runs, durationMs, reason) {
@@ -34596,12 +34714,15 @@ function fleetResult(runs, durationMs, reason) {
     return result;
 }
 function fleetError(hosts, color, reason) {
-    const known = hosts.filter((h) => h.color !== undefined);
-    const where = color !== undefined
-        ? `Every host serves ${color}.`
-        : !known.length && hosts.every((h) => h.exitCode <= 1)
-            ? 'No host was changed.'
-            : `The hosts do NOT serve one color: ${hosts.map((h) => `${h.host} ${h.color ?? 'unknown'}`).join(', ')}.`;
+    const colors = (h) => `${h.host} ${h.exitCode === 3 ? `${h.color ?? 'unknown'} (not restored)` : (h.color ?? 'unknown')}`;
+    const known = new Set(hosts.filter((h) => h.color !== undefined).map((h) => h.color));
+    const where = hosts.some((h) => h.exitCode === 3)
+        ? `NOT every host could be restored: ${hosts.map(colors).join(', ')}.`
+        : color !== undefined
+            ? `Every host serves ${color}.`
+            : known.size > 1
+                ? `The hosts do NOT serve one color: ${hosts.map(colors).join(', ')}.`
+                : 'Every host serves what it served before the run.';
     const lines = hosts.map((h) => {
         const text = (h.error ?? '').split('\n').filter(Boolean).join(' ');
         return `  - ${h.host} (${h.docker}): ${h.status}, exit code ${h.exitCode}, serving ${h.color ?? 'unknown'}${text ? `: ${text}` : ''}`;
@@ -34797,7 +34918,10 @@ async function describeConfig(given) {
     let layered;
     try {
         layered = await main_layer(given);
-        await loadConfig({ ...layered.raw, command: 'deploy' }, nodeFiles, layered.sources);
+        const raw = { ...layered.raw, command: 'deploy' };
+        const config = await loadConfig(raw, nodeFiles, layered.sources);
+        if (config.hosts.length)
+            await hostConfigs(config, raw, nodeFiles, layered.sources);
         return report(layered);
     }
     catch (error) {
@@ -34824,6 +34948,7 @@ async function engineDeps(config, endpoint, log, signal) {
         processes: procProcesses(systemClock),
         // With the engine on this machine's socket, a reload may signal Nginx's master directly (checked in /proc).
         signals: socket ? procContainerSignals() : undefined,
+        engineClock: isRemote(endpoint) ? engineClock(runner) : undefined,
         signal,
     };
 }
@@ -34845,13 +34970,27 @@ async function main_runCommand(given, log, signal) {
             const hosts = await hostConfigs(config, layered.raw, nodeFiles, layered.sources);
             const fleet = await Promise.all(hosts.map(async ({ host, config: c }) => {
                 const own = hosts.length > 1 ? hostLogger(log, host.name) : log;
+                const deps = await engineDeps(c, host.endpoint, own, signal);
+                const docker = describeEndpoint(host.endpoint);
                 return {
                     name: host.name,
-                    docker: describeEndpoint(host.endpoint),
+                    docker,
                     config: c,
-                    deps: await engineDeps(c, host.endpoint, own, signal),
+                    deps,
+                    lockOrder: hosts.length > 1 ? await engineId(deps.runner) : undefined,
                 };
             }));
+            // Two spellings of one engine (ssh://web1 and ssh://deploy@web1:22, a context) would wait for their own lock.
+            const same = fleet.find((h, i) => h.lockOrder && fleet.findIndex((o) => o.lockOrder === h.lockOrder) !== i);
+            if (same) {
+                const first = fleet.find((o) => o.lockOrder === same.lockOrder);
+                throw new ConfigError([
+                    {
+                        input: 'hosts',
+                        message: `${first?.name} and ${same.name} are one engine (ID ${same.lockOrder}): name it once`,
+                    },
+                ]);
+            }
             log.info(`Hosts: ${fleet.map((h) => `${h.name} (${h.docker})`).join(', ')}; ${config.maxParallel} at most bring up at once.`);
             return await executeFleet(fleet, { maxParallel: config.maxParallel, log, clock: systemClock, signal });
         }

@@ -5,6 +5,9 @@ import { ConfigError, loadConfig, type Config, type ConfigIssue } from './config
 import { REPLACES, type HostEntry } from './hosts.js';
 
 /** The inputs that run the same command once per host: only one host may run them (a migration, a hook). */
+/** This machine: a remote host's ports are not there. */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
 const ONCE: readonly InputName[] = [
   'pre-deploy-command',
   'pre-switch-command',
@@ -53,6 +56,18 @@ export async function hostConfigs(
             `proxy ${t.container}: an include on the runner's disk (upstream-file, file:) cannot reach ${host.name}, ` +
             'whose engine is reached over the network (or by a context): give its path inside the container ' +
             '(upstream-path, path:), written with docker cp',
+        });
+      }
+      if (host.remote && LOOPBACK.test(config.health.host)) {
+        issues.push({
+          input: `health-host of ${host.name}`,
+          value: config.health.host,
+          source: Object.hasOwn(own, 'health-host')
+            ? `hosts (${host.name})`
+            : (sources['health-host']?.label ?? 'default'),
+          message:
+            `that is the runner itself, but ${host.name}'s engine is reached over the network or by a context: give ` +
+            `the address where the runner reaches its published ports (health-host in its entry of hosts)`,
         });
       }
       configs.push({ host, config: { ...config, hosts: [] } });

@@ -1,4 +1,5 @@
 import type { Runner } from '../runner.js';
+import type { EngineClock } from '../io.js';
 
 /**
  * Where docker runs: the one engine that every docker and compose command of a run talks to. It is read once, from
@@ -43,4 +44,29 @@ export function onEndpoint(runner: Runner, endpoint: DockerEndpoint): Runner {
         ? runner.run(file, args, { ...options, env: { ...options.env, ...pinned } })
         : runner.run(file, args, options),
   };
+}
+
+/** The engine is on another machine (or may be): its clock is not the runner's. */
+export function isRemote(endpoint: DockerEndpoint): boolean {
+  if (endpoint.host) return !/^(unix|npipe):\/\//.test(endpoint.host);
+  return endpoint.context !== undefined && endpoint.context !== 'default';
+}
+
+/** The engine's clock, as `docker info` tells it: what `docker logs --since` is read by. */
+export function engineClock(runner: Runner): EngineClock {
+  return {
+    async now() {
+      const r = await runner.run('docker', ['info', '--format', '{{json .SystemTime}}'], { timeoutMs: 30_000 });
+      const text = /^"(.*)"$/.exec(r.stdout.trim())?.[1];
+      const at = r.exitCode === 0 && text ? Date.parse(text) : NaN;
+      return Number.isFinite(at) ? at : undefined;
+    },
+  };
+}
+
+/** The engine's own ID (`docker info`): two addresses of one engine give one ID. Undefined when it does not answer. */
+export async function engineId(runner: Runner): Promise<string | undefined> {
+  const r = await runner.run('docker', ['info', '--format', '{{.ID}}'], { timeoutMs: 30_000 });
+  const id = r.stdout.trim();
+  return r.exitCode === 0 && /^[\w:.-]+$/.test(id) ? id : undefined;
 }

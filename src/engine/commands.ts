@@ -155,6 +155,13 @@ async function rollback(d: Deployment, s: Situation, unfinished?: JournalEntry):
     );
     return d.finish('unchanged', 0, unfinished.from);
   }
+  if (s.live && d.deps.fleet?.undoneAnywhere()) {
+    // Every host serves what it served before that deploy: none goes further back than the others.
+    d.log.info(
+      `An unfinished deploy was undone on another host, and ${s.live} serves here as there: nothing to roll back.`,
+    );
+    return d.finish('unchanged', 0, s.live);
+  }
   if (!s.live) {
     throw new StepFailure('there is no live color, so there is nothing to roll back from.');
   }

@@ -4,7 +4,7 @@ import { ComposeDriver, detectCompose, projectNameOf } from '../docker/compose.j
 import { journalRemoval, type Journal, type JournalEntry, type JournalPhase } from '../docker/journal.js';
 import { thisProcess, type Locks } from '../docker/lock.js';
 import type { ProbeResult } from '../health.js';
-import type { Clock, Files, Http, Logger } from '../io.js';
+import type { Clock, EngineClock, Files, Http, Logger } from '../io.js';
 import { RUN_ENV, type ContainerSignals, type Processes } from '../processes.js';
 import { createProxy, type Proxy } from '../proxy/proxy.js';
 import type { Runner } from '../runner.js';
@@ -13,7 +13,7 @@ import { detect, type Situation } from './detect.js';
 import type { FleetMember, Gate } from './fleet.js';
 import { runHook } from './hooks.js';
 import { RecoveryFailure, StepFailure } from './errors.js';
-import { recover, reportUnfinished } from './recover.js';
+import { recover, reportUnfinished, undidDeploy } from './recover.js';
 import { failedResult, type Result, type Status } from './result.js';
 import { LOG_LINES } from './swap.js';
 
@@ -34,6 +34,8 @@ export interface Deps {
   signal?: AbortSignal;
   /** With several hosts: where this host's run waits for the others (engine/fleet.ts). */
   fleet?: FleetMember;
+  /** The engine's clock, given when it runs on another machine: its logs are read by it. */
+  engineClock?: EngineClock;
 }
 
 /** One step of the undo stack, run in reverse order on failure or cancel. */
@@ -96,6 +98,10 @@ export class Deployment {
   journalWrites: Promise<void> = Promise.resolve();
   /** An unfinished deploy was found and dealt with: its journal is this run's to clear. */
   recovered = false;
+  /** Dealing with an unfinished run: another host's failure does not cut it short (only the user's cancel). */
+  recovering = false;
+  /** The unfinished deploy found was undone: it never took over (a rollback then has nothing to go back from). */
+  undidUnfinished = false;
   journalKeyOnce?: Promise<string>;
 
   constructor(
@@ -107,13 +113,18 @@ export class Deployment {
       run: (file, args, options) => {
         const env = { ...options.env, [RUN_ENV]: this.runId };
         // A command with a signal of its own (a log followed for a while) ends at either.
-        const signals = [options.signal, deps.signal].filter((x) => x !== undefined);
+        const signals = [options.signal, this.stepSignal].filter((x) => x !== undefined);
         const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
         return deps.runner.run(file, args, this.undoing ? { ...options, env } : { ...options, env, signal });
       },
     };
     this.proxy = createProxy({ runner: this.runner, files: deps.files, clock: deps.clock, signals: deps.signals });
     this.result = failedResult(config.command, 1);
+  }
+
+  /** What ends the step under way: the run's cancel, and with several hosts another host's failure. */
+  get stepSignal(): AbortSignal | undefined {
+    return this.recovering && this.deps.fleet ? this.deps.fleet.cancel : this.deps.signal;
   }
 
   get log(): Logger {
@@ -131,20 +142,28 @@ export class Deployment {
     try {
       if (!this.readOnly) release = await this.deps.locks.acquire(await this.lockKeys(), this.deps.signal);
       await this.reach('locked');
-      const cli = await detectCompose(this.runner, this.config.composeCommand);
+      const cli = await detectCompose(this.runner, this.config.composeCommand).catch((error: unknown) => {
+        // Its commands were ended by a cancel: that is what to say, not that compose is missing.
+        this.checkCancelled('while looking for compose');
+        throw error;
+      });
       this.log.info(
         `Using compose: ${[cli.file, ...cli.prefix].join(' ')} (compose-command: ${this.config.composeCommand})`,
       );
       this.compose = new ComposeDriver(this.runner, cli, this.config, this.deps.files, (line) => this.log.info(line));
       const unfinished = await this.deps.journal.read(await this.journalKey());
       if (unfinished && this.readOnly) reportUnfinished(this, unfinished);
-      else if (unfinished) await this.phase('recover', () => recover(this, unfinished));
+      else if (unfinished) {
+        this.recovering = true;
+        await this.phase('recover', () => recover(this, unfinished)).finally(() => (this.recovering = false));
+        this.undidUnfinished = undidDeploy(this, unfinished);
+      }
       const situation = await this.phase('detect', () => detect(this));
       this.detected = true;
       await this.reach('detected');
       await runCommand(this, situation, unfinished);
     } catch (error) {
-      this.deps.fleet?.failed(error);
+      this.deps.fleet?.failed(error, this);
       await this.fail(error);
       failed = true;
     } finally {
@@ -156,6 +175,34 @@ export class Deployment {
     if (failed) await this.onFailure();
     this.result.durationMs = this.deps.clock.now() - this.started;
     return this.result;
+  }
+
+  private engineOffset?: Promise<number>;
+
+  /**
+   * A moment of the runner's clock on the engine's clock, by which `docker logs --since` reads: a remote engine's
+   * clock may be seconds off, and the watch would then count requests from before the switch, or miss the first.
+   */
+  engineTimeOf(at: number): Promise<number> {
+    const clock = this.deps.engineClock;
+    if (!clock) return Promise.resolve(at);
+    this.engineOffset ??= (async () => {
+      const before = this.deps.clock.now();
+      const engine = await clock.now().catch(() => undefined);
+      const after = this.deps.clock.now();
+      if (engine === undefined) {
+        this.log.warn("Could not read the engine's clock: its logs are read by the runner's.");
+        return 0;
+      }
+      const offset = Math.round(engine - (before + after) / 2);
+      if (Math.abs(offset) >= 500) {
+        this.log.info(
+          `The engine's clock is ${Math.abs(offset) / 1000} s ${offset > 0 ? 'ahead of' : 'behind'} the runner's: its logs are read by its own.`,
+        );
+      }
+      return offset;
+    })();
+    return this.engineOffset.then((offset) => at + offset);
   }
 
   /** With several hosts, waits there for the others (see engine/fleet.ts); at once for a single host. */

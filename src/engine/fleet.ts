@@ -22,14 +22,23 @@ export interface FleetMember {
    * Rejects with a StepFailure once another host failed, or the hosts do not agree on what they serve.
    */
   reach(gate: Gate, d: Deployment, step?: number): Promise<void>;
-  /** This host's run failed: every other one ends its step under way and undoes what it did. */
-  failed(error: unknown): void;
+  /**
+   * This host's run failed: every other one ends its step under way and undoes what it did (not once every host
+   * began its cleanup, nor for status and dry runs, which change nothing: each host reports on its own).
+   */
+  failed(error: unknown, d: Deployment): void;
+  /** The user's cancel alone: what must not be cut short by another host's failure (a recovery) listens to it. */
+  readonly cancel?: AbortSignal;
+  /** Some host found an unfinished deploy and undid it: a rollback then goes nowhere on any host. */
+  undoneAnywhere(): boolean;
 }
 
 export interface FleetHost {
   name: string;
   /** How its engine is reached, as logs say it. */
   docker: string;
+  /** What orders the locks: the engine's own ID when known (two spellings of one engine are one), else docker. */
+  lockOrder?: string;
   config: Config;
   deps: Deps;
 }
@@ -47,12 +56,16 @@ class Fleet {
   /** How far each host went; a host whose run ended went past every gate. */
   private readonly reached = new Map<string, number>();
   private readonly runs = new Map<string, Deployment>();
+  /** Hosts that found what they serve (a dry run's or status's host that failed before is left out of the table). */
+  private readonly detected = new Set<string>();
   private wake: (() => void)[] = [];
   private readonly holding = new Set<string>();
   /** Hosts that took their place to bring up their color, or ended: the next in order may take one. */
   private readonly wentUp = new Set<string>();
   private agreement?: string;
-  /** Why the fleet stopped: the first failure, or the hosts' disagreement. */
+  /** Every host passed the cleanup gate: the old colors may be stopping, a failure no longer stops the others. */
+  private committed = false;
+  /** Why the fleet stopped: the first failure, the hosts' disagreement, or the user's cancel. */
   reason?: string;
   /** Resolved once a host took its lock, or went past the point where it would: the next one in order may take its own. */
   private readonly lockTaken = new Map<string, () => void>();
@@ -62,8 +75,9 @@ class Fleet {
     private readonly hosts: FleetHost[],
     private readonly maxParallel: number,
     private readonly log: Logger,
-    signal?: AbortSignal,
+    private readonly cancel?: AbortSignal,
   ) {
+    const signal = cancel;
     for (const h of hosts) {
       this.reached.set(h.name, 0);
       this.lockTurns.set(h.name, new Promise((resolve) => this.lockTaken.set(h.name, resolve)));
@@ -75,10 +89,26 @@ class Fleet {
     }
   }
 
+  /** Why the fleet stopped, as the hosts' errors say it. */
+  why(): string | undefined {
+    if (this.reason) return this.reason;
+    const reason = this.abort.signal.reason as Error | undefined;
+    return this.abort.signal.aborted ? `cancelled (${reason?.message ?? 'aborted'})` : undefined;
+  }
+
   member(name: string): FleetMember {
     return {
       reach: (gate, d, step) => this.reach(name, gate, d, step),
-      failed: (error) => this.fail(`${name} failed: ${firstLine(error)}`),
+      failed: (error, d) => {
+        if (d.readOnly) return;
+        if (this.committed) {
+          this.log.warn(`${name} failed during its cleanup; the other hosts go on: ${firstLine(error)}`);
+          return;
+        }
+        this.fail(`${name} failed: ${firstLine(error)}`);
+      },
+      cancel: this.cancel,
+      undoneAnywhere: () => [...this.runs.values()].some((d) => d.undidUnfinished),
     };
   }
 
@@ -140,9 +170,11 @@ class Fleet {
       this.notify();
       return;
     }
+    if (gate === 'detected') this.detected.add(name);
     await this.until(() => [...this.reached.values()].every((r) => r >= rank));
     // status only reports what each host serves, whatever that is.
     if (gate === 'detected' && d.config.command !== 'status') this.agree();
+    if (gate === 'cleanup') this.committed = true;
   }
 
   /** Every host must serve the same color (or none): otherwise nothing changes, and the table says who serves what. */
@@ -155,7 +187,9 @@ class Fleet {
   }
 
   private disagreement(): string | undefined {
-    const seen = this.hosts.map((h) => ({ name: h.name, docker: h.docker, r: this.runs.get(h.name)?.result }));
+    const seen = this.hosts
+      .filter((h) => this.detected.has(h.name))
+      .map((h) => ({ name: h.name, docker: h.docker, r: this.runs.get(h.name)?.result }));
     const colors = new Set(seen.map((s) => s.r?.previousColor ?? 'none'));
     if (colors.size <= 1) return undefined;
     const rows = seen.map(({ name, docker, r }) => {
@@ -165,8 +199,9 @@ class Fleet {
         .map(([c]) => c);
       return `  ${name} (${docker}): serves ${r?.previousColor ?? 'no color'}; ${proxies}; running: ${running.join(', ') || 'none'}`;
     });
+    const recovered = seen.filter((s) => s.r?.interrupted).map((s) => s.name);
     return (
-      'the hosts do not agree on the live color, so nothing was changed:\n' +
+      `the hosts do not agree on the live color, so ${recovered.length ? `nothing more was changed (unfinished runs were dealt with on ${recovered.join(', ')}: see each host)` : 'nothing was changed'}:\n` +
       `${rows.join('\n')}\n` +
       'Bring them to one color first (deploy or roll back the odd host alone, with hosts naming only it), then run again.'
     );
@@ -182,7 +217,8 @@ export async function executeFleet(
   const fleet = new Fleet(hosts, options.maxParallel, options.log, options.signal);
   // Taken one engine after the other, in the order of their addresses: two runs that name the same hosts in another
   // order do not each hold one lock while waiting for the other's.
-  const order = [...hosts].sort((a, b) => (a.docker < b.docker ? -1 : a.docker > b.docker ? 1 : 0));
+  const key = (h: FleetHost) => h.lockOrder ?? h.docker;
+  const order = [...hosts].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   const turnOf = (h: FleetHost) => {
     const before = order[order.indexOf(h) - 1];
     return before ? fleet.lockTurns.get(before.name) : undefined;
@@ -209,6 +245,7 @@ export async function executeFleet(
       try {
         return { host: h, result: await execute(h.config, deps) };
       } catch (error) {
+        fleet.fail(`${h.name} failed: unexpected error: ${firstLine(error)}`);
         return {
           host: h,
           result: { ...failedResult(h.config.command, 3), error: `unexpected error: ${(error as Error).message}` },
@@ -218,7 +255,7 @@ export async function executeFleet(
       }
     }),
   );
-  return fleetResult(results, options.clock.now() - started, fleet.reason);
+  return fleetResult(results, options.clock.now() - started, fleet.why());
 }
 
 /** The fleet's result: one color when every host ends on it; the worst exit code; each host's own inside. */
@@ -254,13 +291,16 @@ export function fleetResult(runs: { host: FleetHost; result: Result }[], duratio
 }
 
 function fleetError(hosts: HostResult[], color: string | undefined, reason: string | undefined): string {
-  const known = hosts.filter((h) => h.color !== undefined);
-  const where =
-    color !== undefined
+  const colors = (h: HostResult) =>
+    `${h.host} ${h.exitCode === 3 ? `${h.color ?? 'unknown'} (not restored)` : (h.color ?? 'unknown')}`;
+  const known = new Set(hosts.filter((h) => h.color !== undefined).map((h) => h.color));
+  const where = hosts.some((h) => h.exitCode === 3)
+    ? `NOT every host could be restored: ${hosts.map(colors).join(', ')}.`
+    : color !== undefined
       ? `Every host serves ${color}.`
-      : !known.length && hosts.every((h) => h.exitCode <= 1)
-        ? 'No host was changed.'
-        : `The hosts do NOT serve one color: ${hosts.map((h) => `${h.host} ${h.color ?? 'unknown'}`).join(', ')}.`;
+      : known.size > 1
+        ? `The hosts do NOT serve one color: ${hosts.map(colors).join(', ')}.`
+        : 'Every host serves what it served before the run.';
   const lines = hosts.map((h) => {
     const text = (h.error ?? '').split('\n').filter(Boolean).join(' ');
     return `  - ${h.host} (${h.docker}): ${h.status}, exit code ${h.exitCode}, serving ${h.color ?? 'unknown'}${text ? `: ${text}` : ''}`;

@@ -168,7 +168,7 @@ export async function carryOut(
     d.log.info(
       `Draining ${r.drain}, until the proxies are done with its requests (at most ${d.config.drainMs / 1000} s)`,
     );
-    const stop = d.deps.signal ?? new AbortController().signal;
+    const stop = d.stepSignal ?? new AbortController().signal;
     const end = await drainOld(d, d.config.drainMs, stop, d.runningProxies(seen));
     if (end) d.log.info(`Drain of ${r.drain} ended: ${end.why}.`);
   }
@@ -235,7 +235,7 @@ export async function pointProxies(
       ))
     )
       continue;
-    const confirmed = await d.proxy.reload(c, { signal: d.deps.signal });
+    const confirmed = await d.proxy.reload(c, { signal: d.stepSignal });
     if (!confirmed) d.unconfirmed.add(c);
     d.log.info(`Reloaded ${c}.`);
   }

@@ -140,6 +140,8 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   await settled(d);
   // With several hosts, no old color stops before every host passed its checks: until then, any failure rolls all back.
   await d.reach('cleanup');
+  // Past this point the other hosts may be stopping their old colors: this one does not go back either.
+  if (d.deps.fleet) d.cleanupStarted = true;
   if (old && old !== next) {
     await d.record('cleanup');
     d.cleanupStarted = true;

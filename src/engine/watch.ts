@@ -112,8 +112,9 @@ export class TrafficWatch {
       let sawFirst = () => {};
       const first = new Promise<void>((resolve) => (sawFirst = resolve));
       const log: ProxyLog = { lines: 0, format: null, following: Promise.resolve(), first, sawFirst };
-      log.following = d.proxy
-        .followAccessLog(container, at, (r) => this.count(log, r), this.stopping.signal)
+      log.following = d
+        .engineTimeOf(at)
+        .then((since) => d.proxy.followAccessLog(container, since, (r) => this.count(log, r), this.stopping.signal))
         .then(
           (problem) => void (log.problem = problem),
           (error: Error) => void (log.problem = error.message),

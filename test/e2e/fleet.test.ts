@@ -130,6 +130,16 @@ describe('several hosts: one release on two real engines (one over ssh://)', () 
     expect(await running(a, 'green')).toBe(false);
   });
 
+  it('one engine named twice (over its socket and over ssh://) is refused before anything runs', async () => {
+    const b = fleet.engines.find((e) => e.name === 'b');
+    const ssh = engines[1];
+    if (!b || !ssh) throw new Error('no engine b');
+    const hosts = [b, ssh].map((e) => `- { docker: "${e.dockerHost}", name: ${e.name}, health-host: ${e.address} }`);
+    const { exitCode, result } = await deploy(['--hosts', hosts.join('\n')]);
+    expect(exitCode).toBe(2);
+    expect(result.error).toMatch(/hosts: b and b-ssh are one engine \(ID [\w:]+\): name it once/);
+  });
+
   it('status reports each host', async () => {
     const { exitCode, result } = await deploy([], 'status');
     expect(exitCode).toBe(0);

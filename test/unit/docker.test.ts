@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeEndpoint, endpointOf, onEndpoint } from '../../src/docker/docker.js';
+import { describeEndpoint, endpointOf, engineClock, isRemote, onEndpoint } from '../../src/docker/docker.js';
 import type { RunOptions, Runner } from '../../src/runner.js';
 
 function recorder(): Runner & { calls: { file: string; env?: Record<string, string> }[] } {
@@ -48,5 +48,34 @@ describe('where docker runs', () => {
     await runner.run('docker', ['ps'], { timeoutMs: 1000 });
     // An empty DOCKER_HOST is unset for the CLI and Compose: else it would win over the context.
     expect(inner.calls).toEqual([{ file: 'docker', env: { DOCKER_CONTEXT: 'prod', DOCKER_HOST: '' } }]);
+  });
+});
+
+describe("a remote engine's clock", () => {
+  it('is remote over ssh, tcp or a context other than default; local on a socket or a pipe', () => {
+    expect(isRemote({ host: 'ssh://deploy@web1' })).toBe(true);
+    expect(isRemote({ host: 'tcp://10.0.0.5:2376' })).toBe(true);
+    expect(isRemote({ context: 'prod' })).toBe(true);
+    expect(isRemote({ host: 'unix:///var/run/docker.sock' })).toBe(false);
+    expect(isRemote({ host: 'npipe:////./pipe/docker_engine' })).toBe(false);
+    expect(isRemote({ context: 'default' })).toBe(false);
+    expect(isRemote({})).toBe(false);
+  });
+
+  it('is read from docker info, to the millisecond; undefined when docker does not tell it', async () => {
+    const answers = ['"2026-11-30T09:52:00.123456789Z"\n', '', 'not json'];
+    const seen: string[] = [];
+    const runner: Runner = {
+      async run(file, args) {
+        seen.push([file, ...args].join(' '));
+        const stdout = answers.shift() ?? '';
+        return { command: file, exitCode: stdout ? 0 : 1, stdout, stderr: '', timedOut: false };
+      },
+    };
+    const clock = engineClock(runner);
+    expect(await clock.now()).toBe(Date.UTC(2026, 10, 30, 9, 52, 0, 123));
+    expect(await clock.now()).toBeUndefined();
+    expect(await clock.now()).toBeUndefined();
+    expect(seen[0]).toBe('docker info --format {{json .SystemTime}}');
   });
 });

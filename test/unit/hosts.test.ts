@@ -1,9 +1,13 @@
 // The input hosts: its entries, and each host's configuration laid over the shared one.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { hostConfigs } from '../../src/config/host-configs.js';
 import { parseHosts } from '../../src/config/hosts.js';
 import { resolveInputs } from '../../src/config/sources.js';
+import { describeConfig } from '../../src/main.js';
 import type { RawInputs } from '../../src/inputs.js';
 import { FakeFiles } from './fakes.js';
 
@@ -73,6 +77,20 @@ describe('hosts', () => {
     expect(plain.map((c) => c.config.health.host)).toEqual(['web1', '10.1.0.2', '127.0.0.1']);
     const forAll = await configs({ hosts, 'health-host': '10.9.9.9' });
     expect(forAll.map((c) => c.config.health.host)).toEqual(['10.9.9.9', '10.1.0.2', '10.9.9.9']);
+  });
+
+  it('refuses to reach a remote host or a context on the runner itself (health-host loopback)', async () => {
+    const shared = await refusal(
+      configs({ hosts: 'ssh://deploy@web1,unix:///run/b.sock', 'health-host': '127.0.0.1' }),
+    );
+    expect(shared).toMatch(/health-host of web1 = "127\.0\.0\.1" \(from default\): that is the runner itself/);
+    expect(shared).not.toMatch(/health-host of \/run\/b\.sock/);
+    const context = await refusal(configs({ hosts: 'prod-eu' }));
+    expect(context).toMatch(
+      /health-host of prod-eu = "127\.0\.0\.1" .*give the address where the runner reaches its published ports/,
+    );
+    const given = await configs({ hosts: '- { docker: prod-eu, health-host: 10.0.0.7 }' });
+    expect(given[0]?.config.health.host).toBe('10.0.0.7');
   });
 
   it('a host that names its own proxies replaces the shared ones; the rest is shared', async () => {
@@ -157,5 +175,24 @@ describe('hosts', () => {
       files: f,
     });
     expect((await loadConfig(staging.raw, f)).hosts.map((h) => h.name)).toEqual(['staging1']);
+  });
+
+  it('bluegreen config checks every host as a run would', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bg-hosts-'));
+    try {
+      for (const f of ['docker-compose.yml', 'docker-compose.blue.yml', 'docker-compose.green.yml']) {
+        await fs.writeFile(path.join(dir, f), 'services: {}\n');
+      }
+      await fs.mkdir(path.join(dir, 'nginx'));
+      const file = 'nginx-container: proxy\nupstream-file: nginx/app.inc\nhosts: [ssh://deploy@web1]\n';
+      await fs.writeFile(path.join(dir, 'bluegreen.yml'), file);
+      const report = await describeConfig({ inputs: { 'working-directory': dir }, as: 'flag' });
+      expect(report.valid).toBe(false);
+      expect(report.error).toMatch(
+        /hosts \(web1\) = .*an include on the runner's disk \(upstream-file, file:\) cannot reach web1/,
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -180,6 +180,24 @@ describe('the watch after the switch, on the fake host (drain 10 s)', () => {
     );
   });
 
+  it("reads a remote engine's logs by its own clock: from the switch as that clock tells it", async () => {
+    const sinceOf = async (engineClock?: { now(): Promise<number | undefined> }) => {
+      const s = await setup({ live: 'blue' });
+      const result = await execute(s.config, { ...s.deps, engineClock });
+      expect(result.status).toBe('deployed');
+      const follow = s.host.calls.find((c) => c.startsWith('docker logs --follow')) ?? '';
+      return { since: Number(/--since (\S+)/.exec(follow)?.[1]), log: s.log.text };
+    };
+    const runner = await sinceOf();
+    const fake = await setup({ live: 'blue' });
+    const offset = await sinceOf({ now: async () => fake.clock.now() + 5_000 });
+    expect(offset.since - runner.since).toBeCloseTo(5, 3);
+    expect(offset.log).toMatch(/The engine's clock is 5 s ahead of the runner's: its logs are read by its own\./);
+    const unread = await sinceOf({ now: async () => undefined });
+    expect(unread.since).toBe(runner.since);
+    expect(unread.log).toMatch(/Could not read the engine's clock: its logs are read by the runner's\./);
+  });
+
   it('a good release passes: figures per color, the drain lasts its 10 s, blue stopped after it', async () => {
     const { host, clock, log, run } = await setup({ live: 'blue' });
     eachWatchPoll(clock, host, (poll) => host.userRequests('proxy', 10, () => 200, { ms: 10 + poll }));
