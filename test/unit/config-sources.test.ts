@@ -2,11 +2,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { closest, configTable, envName, resolveInputs, type SourceOptions } from '../../src/config/sources.js';
 import { INPUTS, type InputName } from '../../src/inputs.js';
 import { runCommand } from '../../src/main.js';
-import { FakeFiles, RecordingLogger } from './fakes.js';
+import { FakeFiles, RecordingLogger, refusal } from './fakes.js';
 
 const ROOT = path.resolve('/srv/app');
 const FILE = path.join(ROOT, 'bluegreen.yml');
@@ -24,15 +24,6 @@ function project(config?: string, at = FILE): FakeFiles {
 
 function options(overrides: Partial<SourceOptions> & { files: FakeFiles }): SourceOptions {
   return { given: {}, givenAs: 'flag', env: {}, cwd: ROOT, ...overrides };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConfigError);
-  return (error as ConfigError).message;
 }
 
 const FULL_FILE = [

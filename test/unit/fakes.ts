@@ -1,6 +1,8 @@
-// The one in-memory fake of each of the tool's small dependencies (files, clock, logger), shared by every unit test.
-// fake-host.ts re-exports them next to the Docker host.
+// The one in-memory fake of each of the tool's small dependencies (files, clock, logger), shared by every unit test,
+// and what a config test expects of a refusal. fake-host.ts re-exports the fakes next to the Docker host.
 import path from 'node:path';
+import { expect } from 'vitest';
+import { ConfigError } from '../../src/config/config.js';
 import type { Clock, Files, Logger } from '../../src/io.js';
 
 /**
@@ -132,4 +134,14 @@ export class RecordingLogger implements Logger {
   get text() {
     return this.lines.join('\n');
   }
+}
+
+/** The message of the ConfigError a promise rejects with; fails the test when it resolves or rejects otherwise. */
+export async function refusal(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return (error as ConfigError).message;
 }

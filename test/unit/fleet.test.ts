@@ -66,10 +66,15 @@ function diedAtUp(): JournalEntry {
   };
 }
 
-/** The host's green runs, as that dead deploy left it. */
-function greenLeftRunning(host: { containers: { get(s: string): object | undefined } }): void {
-  const green = host.containers.get('app-green');
+/** Two hosts on blue; the first one's journal holds a deploy of green that died at up, its green left running. */
+async function afterDeadDeploy() {
+  const f = await fleet(2, { live: 'blue', idleStopped: true });
+  const [first, second] = f.hosts;
+  if (!first || !second) throw new Error('no hosts');
+  const green = first.host.containers.get('app-green');
   if (green) Object.assign(green, { running: true, status: 'running', exitCode: 0 });
+  first.journal.entries.set('project:app', diedAtUp());
+  return { f, first, second };
 }
 
 const RELOAD = /nginx -s reload$/;
@@ -143,11 +148,7 @@ describe('several hosts, one release', () => {
   });
 
   it("nothing changes on any host before the last lock is held: not even a recovery of the first host's unfinished deploy", async () => {
-    const f = await fleet(2, { live: 'blue', idleStopped: true });
-    const [first, second] = f.hosts;
-    if (!first || !second) throw new Error('no hosts');
-    greenLeftRunning(first.host);
-    first.journal.entries.set('project:app', diedAtUp());
+    const { f, first, second } = await afterDeadDeploy();
     second.deps = {
       ...second.deps,
       locks: {
@@ -166,11 +167,7 @@ describe('several hosts, one release', () => {
   });
 
   it("a recovery under way is not cut short by another host's failure", async () => {
-    const f = await fleet(2, { live: 'blue', idleStopped: true });
-    const [first, second] = f.hosts;
-    if (!first || !second) throw new Error('no hosts');
-    greenLeftRunning(first.host);
-    first.journal.entries.set('project:app', diedAtUp());
+    const { f, first, second } = await afterDeadDeploy();
     let stopping = () => {};
     const began = new Promise<void>((resolve) => (stopping = resolve));
     const second0 = second.host.run.bind(second.host);
@@ -203,11 +200,7 @@ describe('several hosts, one release', () => {
   });
 
   it('a rollback after a deploy that died and was undone on one host goes nowhere on any host', async () => {
-    const f = await fleet(2, { live: 'blue', idleStopped: true });
-    const [first] = f.hosts;
-    if (!first) throw new Error('no host');
-    greenLeftRunning(first.host);
-    first.journal.entries.set('project:app', diedAtUp());
+    const { f } = await afterDeadDeploy();
     for (const h of f.hosts) h.config.command = 'rollback';
     const result = await f.run();
     expect(result).toMatchObject({ status: 'unchanged', exitCode: 0, color: 'blue' });

@@ -3,13 +3,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { hostConfigs } from '../../src/config/host-configs.js';
 import { parseHosts } from '../../src/config/hosts.js';
 import { resolveInputs } from '../../src/config/sources.js';
 import { describeConfig } from '../../src/main.js';
 import type { RawInputs } from '../../src/inputs.js';
-import { FakeFiles } from './fakes.js';
+import { FakeFiles, refusal } from './fakes.js';
 
 const WD = '/srv/app';
 
@@ -34,15 +34,6 @@ async function configs(raw: RawInputs, f = files()) {
   };
   const base = await loadConfig(given, f);
   return hostConfigs(base, given, f);
-}
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConfigError);
-  return (error as ConfigError).message;
 }
 
 describe('hosts', () => {
