@@ -20538,15 +20538,8 @@ function codeIfMultiline(text) {
 ;// CONCATENATED MODULE: ./src/config/host-configs.ts
 
 
-/** The inputs that run the same command once per host: only one host may run them (a migration, a hook). */
 /** This machine: a remote host's ports are not there. */
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
-const ONCE = [
-    'pre-deploy-command',
-    'pre-switch-command',
-    'post-switch-command',
-    'on-failure-command',
-];
 /**
  * Each host's configuration: the inputs laid over by what its entry sets (a proxy input replaces the shared ones
  * that would contradict it; health-host defaults to the host of its URL unless given for all). Every host is
@@ -20554,16 +20547,6 @@ const ONCE = [
  */
 async function hostConfigs(base, raw, files, sources = {}) {
     const issues = [];
-    if (base.hosts.length > 1) {
-        for (const input of ONCE.filter((i) => raw[i])) {
-            issues.push({
-                input,
-                source: sources[input]?.label,
-                message: 'not with several hosts yet: it would run once per host (a migration against a shared database, a hook ' +
-                    'that announces the release). Run it in a step of its own, before or after the deploy.',
-            });
-        }
-    }
     const configs = [];
     for (const host of base.hosts) {
         const own = { ...host.overrides };
@@ -32352,7 +32335,8 @@ async function runPreDeploy(d, s, color) {
         timeoutMs,
         onLine: (line) => output.push(line, d),
         steady: d.deps.runner,
-        signal: d.deps.signal,
+        // With several hosts, another host's failure does not cut a migration short: only the user's cancel does.
+        signal: d.stepSignal,
     });
     if (r.removed.length)
         d.log.info(`Removed the one-off container ${r.removed.join(', ')}, which was still running.`);
@@ -33025,7 +33009,7 @@ async function swap(d, s, next, starts) {
     });
     await d.reach('healthy');
     const hooks = d.config.hooks;
-    if (hooks.preSwitch.length) {
+    if (hooks.preSwitch.length && d.runsOnce) {
         await d.phase('pre-switch', () => runHook(d, 'pre-switch', hooks.preSwitch, { BLUEGREEN_STATUS: 'healthy' }));
     }
     if (d.config.canary.steps.length)
@@ -33042,7 +33026,9 @@ async function swap(d, s, next, starts) {
         checks.push({ what: 'verify-url', url: d.config.verifyUrl });
     if (checks.length)
         await d.phase('verify', () => verify(d, s, next, checks));
-    if (hooks.postSwitch.length)
+    // With several hosts, once every proxy of every host serves the new color.
+    await d.reach('verified');
+    if (hooks.postSwitch.length && d.runsOnce)
         await d.phase('post-switch', () => postSwitch(d));
     // 5. Judge the real traffic while requests in flight on the old color finish, then apply cleanup to its
     // services only.
@@ -33857,8 +33843,10 @@ async function deploy(d, s) {
         return planOnly(d, s, next);
     const starts = proxiesToStart(d, s);
     const preDeploy = d.config.preDeploy.command.length > 0;
+    // With several hosts, the first one runs it; the others start their color once it is done.
+    const migrates = preDeploy && d.runsOnce;
     // A pre-deploy-service the color file lacks is refused here, before anything changes.
-    if (preDeploy)
+    if (migrates)
         preDeployService(d, s, next);
     // 2. Bring up the idle color, touching only its own services; with a pre-deploy-command, its images are built
     // (or pulled) first, and the command runs from them before any of its containers starts.
@@ -33878,14 +33866,25 @@ async function deploy(d, s) {
         await d.compose.up(next, nextServices, build);
     };
     await d.reach('up');
-    if (preDeploy) {
+    if (migrates) {
         await d.phase('prepare', async () => {
             await prepare();
             if (d.config.build)
                 await d.compose.build(next, nextServices);
         });
-        await d.phase('pre-deploy', () => runPreDeploy(d, s, next));
+        await d.shield(() => d.phase('pre-deploy', () => runPreDeploy(d, s, next)));
+        await d.reach('pre-deploy');
         await d.phase('up', () => up(false));
+    }
+    else if (preDeploy) {
+        await d.phase('up', async () => {
+            await prepare();
+            if (d.config.build)
+                await d.compose.build(next, nextServices);
+            d.log.info(`Waiting for pre-deploy-command on the first host before ${next} starts here.`);
+            await d.reach('pre-deploy');
+            await up(false);
+        });
     }
     else {
         await d.phase('up', async () => {
@@ -33998,9 +33997,9 @@ function planOnly(d, s, next) {
     const h = d.config.health;
     const hooks = d.config.hooks;
     const cmd = (args) => d.compose.describe(args);
-    const onRunner = (input, words, then) => words.length ? [`run ${input} on the runner, ${then}: ${show(words)}`] : [];
+    const onRunner = (input, words, then) => words.length && d.runsOnce ? [`run ${input} on the runner, ${then}: ${show(words)}`] : [];
     const u = d.result.interrupted;
-    const preDeploy = !rollback && d.config.preDeploy.command.length > 0;
+    const preDeploy = !rollback && d.config.preDeploy.command.length > 0 && d.runsOnce;
     const once = s.oneOff[next] ?? [];
     const plan = [
         ...(u
@@ -34145,8 +34144,11 @@ class Deployment {
     journalWrites = Promise.resolve();
     /** An unfinished deploy was found and dealt with: its journal is this run's to clear. */
     recovered = false;
-    /** Dealing with an unfinished run: another host's failure does not cut it short (only the user's cancel). */
-    recovering = false;
+    /**
+     * A step that another host's failure must not cut short (only the user's cancel): dealing with an unfinished run,
+     * a migration.
+     */
+    shielded = false;
     /** The unfinished deploy found was undone: it never took over (a rollback then has nothing to go back from). */
     undidUnfinished = false;
     journalKeyOnce;
@@ -34166,9 +34168,22 @@ class Deployment {
         this.proxy = createProxy({ runner: this.runner, files: deps.files, clock: deps.clock, signals: deps.signals });
         this.result = failedResult(config.command, 1);
     }
+    async shield(fn) {
+        this.shielded = true;
+        try {
+            return await fn();
+        }
+        finally {
+            this.shielded = false;
+        }
+    }
+    /** Runs what runs once for all hosts (pre-deploy-command, the runner hooks): a single host, or the first of hosts. */
+    get runsOnce() {
+        return this.deps.fleet?.runsOnce ?? true;
+    }
     /** What ends the step under way: the run's cancel, and with several hosts another host's failure. */
     get stepSignal() {
-        return this.recovering && this.deps.fleet ? this.deps.fleet.cancel : this.deps.signal;
+        return this.shielded && this.deps.fleet ? this.deps.fleet.cancel : this.deps.signal;
     }
     get log() {
         return this.deps.log;
@@ -34195,8 +34210,7 @@ class Deployment {
             if (unfinished && this.readOnly)
                 reportUnfinished(this, unfinished);
             else if (unfinished) {
-                this.recovering = true;
-                await this.phase('recover', () => recover(this, unfinished)).finally(() => (this.recovering = false));
+                await this.shield(() => this.phase('recover', () => recover(this, unfinished)));
                 this.undidUnfinished = undidDeploy(this, unfinished);
             }
             const situation = await this.phase('detect', () => detect(this));
@@ -34215,7 +34229,8 @@ class Deployment {
         }
         // Once the journal and the lock are settled: a slow hook (a cancelled job is killed seconds after its signal)
         // leaves neither behind, and the hook may itself run the tool.
-        if (failed)
+        // With several hosts, it runs once, told the fleet's outcome (engine/fleet.ts).
+        if (failed && !this.deps.fleet)
             await this.onFailure();
         this.result.durationMs = this.deps.clock.now() - this.started;
         return this.result;
@@ -34412,11 +34427,10 @@ class Deployment {
         this.finish('rolled-back', 1, live);
     }
     /** on-failure-command, once the failure is dealt with: reported, and never a change to the exit code. */
-    async onFailure() {
+    async onFailure(r = this.result) {
         const words = this.config.hooks.onFailure;
         if (!words.length || this.readOnly)
             return;
-        const r = this.result;
         await this.log.group('on-failure', async () => {
             try {
                 await runHook(this, 'on-failure', words, {
@@ -34475,7 +34489,16 @@ class Deployment {
 
 /** A canary step's reload comes before the switch's, and the steps in the order of their percents. */
 function rankOf(gate, step) {
-    const ranks = { locked: 10, detected: 20, up: 30, healthy: 40, reload: 51, cleanup: 60 };
+    const ranks = {
+        locked: 10,
+        detected: 20,
+        up: 30,
+        'pre-deploy': 35,
+        healthy: 40,
+        reload: 51,
+        verified: 55,
+        cleanup: 60,
+    };
     return gate === 'reload' && step !== undefined ? 50 + step / 100 : ranks[gate];
 }
 const firstLine = (error) => (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
@@ -34541,6 +34564,7 @@ class Fleet {
             },
             cancel: this.cancel,
             undoneAnywhere: () => [...this.runs.values()].some((d) => d.undidUnfinished),
+            runsOnce: name === this.hosts[0]?.name,
         };
     }
     fail(reason, then = 'Every other host ends its step under way and undoes what it did.') {
@@ -34599,6 +34623,12 @@ class Fleet {
         }
         if (gate === 'detected')
             this.detected.add(name);
+        if (gate === 'pre-deploy') {
+            // Only the first host runs it: the others start their color once it is done (or that host ended).
+            const first = this.hosts[0]?.name ?? name;
+            await this.until(() => (this.reached.get(first) ?? 0) >= rank);
+            return;
+        }
         await this.until(() => [...this.reached.values()].every((r) => r >= rank));
         // status only reports what each host serves, whatever that is.
         if (gate === 'detected' && d.config.command !== 'status')
@@ -34646,6 +34676,7 @@ async function executeFleet(hosts, options) {
         const before = order[order.indexOf(h) - 1];
         return before ? fleet.lockTurns.get(before.name) : undefined;
     };
+    const runs = new Map();
     const results = await Promise.all(hosts.map(async (h) => {
         const deps = {
             ...h.deps,
@@ -34666,8 +34697,10 @@ async function executeFleet(hosts, options) {
                 },
             },
         };
+        const run = new Deployment(h.config, deps);
+        runs.set(h.name, run);
         try {
-            return { host: h, result: await execute(h.config, deps) };
+            return { host: h, result: await run.run() };
         }
         catch (error) {
             fleet.fail(`${h.name} failed: unexpected error: ${firstLine(error)}`);
@@ -34680,7 +34713,14 @@ async function executeFleet(hosts, options) {
             fleet.ended(h.name);
         }
     }));
-    return fleetResult(results, options.clock.now() - started, fleet.why());
+    const result = fleetResult(results, options.clock.now() - started, fleet.why());
+    // on-failure-command once, told the fleet's outcome, once every host is settled and every lock released.
+    const first = runs.get(hosts[0]?.name ?? '');
+    if (first && result.exitCode !== 0)
+        await first.onFailure(result);
+    result.hooks = results.flatMap((r) => r.result.hooks);
+    result.durationMs = options.clock.now() - started;
+    return result;
 }
 /** The fleet's result: one color when every host ends on it; the worst exit code; each host's own inside. */
 function fleetResult(runs, durationMs, reason) {

@@ -1,19 +1,11 @@
 // Each host's configuration: the inputs, laid over by what the host's entry of `hosts` sets for itself.
 import type { Files } from '../io.js';
-import type { InputName, RawInputs } from '../inputs.js';
+import type { RawInputs } from '../inputs.js';
 import { ConfigError, loadConfig, type Config, type ConfigIssue } from './config.js';
 import { REPLACES, type HostEntry } from './hosts.js';
 
-/** The inputs that run the same command once per host: only one host may run them (a migration, a hook). */
 /** This machine: a remote host's ports are not there. */
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
-
-const ONCE: readonly InputName[] = [
-  'pre-deploy-command',
-  'pre-switch-command',
-  'post-switch-command',
-  'on-failure-command',
-];
 
 /**
  * Each host's configuration: the inputs laid over by what its entry sets (a proxy input replaces the shared ones
@@ -27,17 +19,6 @@ export async function hostConfigs(
   sources: Partial<Record<string, { kind: string; label: string }>> = {},
 ): Promise<{ host: HostEntry; config: Config }[]> {
   const issues: ConfigIssue[] = [];
-  if (base.hosts.length > 1) {
-    for (const input of ONCE.filter((i) => raw[i])) {
-      issues.push({
-        input,
-        source: sources[input]?.label,
-        message:
-          'not with several hosts yet: it would run once per host (a migration against a shared database, a hook ' +
-          'that announces the release). Run it in a step of its own, before or after the deploy.',
-      });
-    }
-  }
   const configs: { host: HostEntry; config: Config }[] = [];
   for (const host of base.hosts) {
     const own = { ...host.overrides };

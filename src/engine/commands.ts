@@ -59,8 +59,10 @@ async function deploy(d: Deployment, s: Situation): Promise<void> {
   if (d.config.dryRun) return planOnly(d, s, next);
   const starts = proxiesToStart(d, s);
   const preDeploy = d.config.preDeploy.command.length > 0;
+  // With several hosts, the first one runs it; the others start their color once it is done.
+  const migrates = preDeploy && d.runsOnce;
   // A pre-deploy-service the color file lacks is refused here, before anything changes.
-  if (preDeploy) preDeployService(d, s, next);
+  if (migrates) preDeployService(d, s, next);
   // 2. Bring up the idle color, touching only its own services; with a pre-deploy-command, its images are built
   // (or pulled) first, and the command runs from them before any of its containers starts.
   const prepare = async () => {
@@ -82,13 +84,22 @@ async function deploy(d: Deployment, s: Situation): Promise<void> {
     await d.compose.up(next, nextServices, build);
   };
   await d.reach('up');
-  if (preDeploy) {
+  if (migrates) {
     await d.phase('prepare', async () => {
       await prepare();
       if (d.config.build) await d.compose.build(next, nextServices);
     });
-    await d.phase('pre-deploy', () => runPreDeploy(d, s, next));
+    await d.shield(() => d.phase('pre-deploy', () => runPreDeploy(d, s, next)));
+    await d.reach('pre-deploy');
     await d.phase('up', () => up(false));
+  } else if (preDeploy) {
+    await d.phase('up', async () => {
+      await prepare();
+      if (d.config.build) await d.compose.build(next, nextServices);
+      d.log.info(`Waiting for pre-deploy-command on the first host before ${next} starts here.`);
+      await d.reach('pre-deploy');
+      await up(false);
+    });
   } else {
     await d.phase('up', async () => {
       await prepare();
@@ -219,9 +230,9 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
   const hooks = d.config.hooks;
   const cmd = (args: string[]) => d.compose.describe(args);
   const onRunner = (input: string, words: string[], then: string) =>
-    words.length ? [`run ${input} on the runner, ${then}: ${show(words)}`] : [];
+    words.length && d.runsOnce ? [`run ${input} on the runner, ${then}: ${show(words)}`] : [];
   const u = d.result.interrupted;
-  const preDeploy = !rollback && d.config.preDeploy.command.length > 0;
+  const preDeploy = !rollback && d.config.preDeploy.command.length > 0 && d.runsOnce;
   const once = s.oneOff[next] ?? [];
   const plan = [
     ...(u

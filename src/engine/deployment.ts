@@ -98,8 +98,11 @@ export class Deployment {
   journalWrites: Promise<void> = Promise.resolve();
   /** An unfinished deploy was found and dealt with: its journal is this run's to clear. */
   recovered = false;
-  /** Dealing with an unfinished run: another host's failure does not cut it short (only the user's cancel). */
-  recovering = false;
+  /**
+   * A step that another host's failure must not cut short (only the user's cancel): dealing with an unfinished run,
+   * a migration.
+   */
+  shielded = false;
   /** The unfinished deploy found was undone: it never took over (a rollback then has nothing to go back from). */
   undidUnfinished = false;
   journalKeyOnce?: Promise<string>;
@@ -122,9 +125,23 @@ export class Deployment {
     this.result = failedResult(config.command, 1);
   }
 
+  async shield<T>(fn: () => Promise<T>): Promise<T> {
+    this.shielded = true;
+    try {
+      return await fn();
+    } finally {
+      this.shielded = false;
+    }
+  }
+
+  /** Runs what runs once for all hosts (pre-deploy-command, the runner hooks): a single host, or the first of hosts. */
+  get runsOnce(): boolean {
+    return this.deps.fleet?.runsOnce ?? true;
+  }
+
   /** What ends the step under way: the run's cancel, and with several hosts another host's failure. */
   get stepSignal(): AbortSignal | undefined {
-    return this.recovering && this.deps.fleet ? this.deps.fleet.cancel : this.deps.signal;
+    return this.shielded && this.deps.fleet ? this.deps.fleet.cancel : this.deps.signal;
   }
 
   get log(): Logger {
@@ -154,8 +171,7 @@ export class Deployment {
       const unfinished = await this.deps.journal.read(await this.journalKey());
       if (unfinished && this.readOnly) reportUnfinished(this, unfinished);
       else if (unfinished) {
-        this.recovering = true;
-        await this.phase('recover', () => recover(this, unfinished)).finally(() => (this.recovering = false));
+        await this.shield(() => this.phase('recover', () => recover(this, unfinished)));
         this.undidUnfinished = undidDeploy(this, unfinished);
       }
       const situation = await this.phase('detect', () => detect(this));
@@ -172,7 +188,8 @@ export class Deployment {
     }
     // Once the journal and the lock are settled: a slow hook (a cancelled job is killed seconds after its signal)
     // leaves neither behind, and the hook may itself run the tool.
-    if (failed) await this.onFailure();
+    // With several hosts, it runs once, told the fleet's outcome (engine/fleet.ts).
+    if (failed && !this.deps.fleet) await this.onFailure();
     this.result.durationMs = this.deps.clock.now() - this.started;
     return this.result;
   }
@@ -378,10 +395,9 @@ export class Deployment {
   }
 
   /** on-failure-command, once the failure is dealt with: reported, and never a change to the exit code. */
-  async onFailure(): Promise<void> {
+  async onFailure(r: Result = this.result): Promise<void> {
     const words = this.config.hooks.onFailure;
     if (!words.length || this.readOnly) return;
-    const r = this.result;
     await this.log.group('on-failure', async () => {
       try {
         await runHook(this, 'on-failure', words, {

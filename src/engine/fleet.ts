@@ -4,16 +4,17 @@
 // host's sequence, and each undoes what it did.
 import type { Config } from '../config/config.js';
 import type { Clock, Logger } from '../io.js';
-import { execute, type Deployment, type Deps } from './deployment.js';
+import { Deployment, type Deps } from './deployment.js';
 import { StepFailure } from './errors.js';
 import { failedResult, type HostResult, type Result } from './result.js';
 
 /**
  * The points where a host waits for the others, in the order of a run: every lock is held; every host found what it
- * serves (and they agree); a place among max-parallel to bring up its color; its color is healthy; every include is
- * tested (per canary step, then for the switch); every host passed its checks after the switch.
+ * serves (and they agree); a place among max-parallel to bring up its color; the first host's pre-deploy-command is
+ * done (the others only wait for that one); its color is healthy; every include is tested (per canary step, then
+ * for the switch); every proxy of every host serves the new color; every host passed its checks after the drain.
  */
-export type Gate = 'locked' | 'detected' | 'up' | 'healthy' | 'reload' | 'cleanup';
+export type Gate = 'locked' | 'detected' | 'up' | 'pre-deploy' | 'healthy' | 'reload' | 'verified' | 'cleanup';
 
 /** How a host's run meets the others (Deps.fleet); a single host has none. */
 export interface FleetMember {
@@ -31,6 +32,8 @@ export interface FleetMember {
   readonly cancel?: AbortSignal;
   /** Some host found an unfinished deploy and undid it: a rollback then goes nowhere on any host. */
   undoneAnywhere(): boolean;
+  /** This host runs what runs once for the fleet: pre-deploy-command and the runner hooks (the first of hosts). */
+  readonly runsOnce: boolean;
 }
 
 export interface FleetHost {
@@ -45,7 +48,16 @@ export interface FleetHost {
 
 /** A canary step's reload comes before the switch's, and the steps in the order of their percents. */
 function rankOf(gate: Gate, step?: number): number {
-  const ranks: Record<Gate, number> = { locked: 10, detected: 20, up: 30, healthy: 40, reload: 51, cleanup: 60 };
+  const ranks: Record<Gate, number> = {
+    locked: 10,
+    detected: 20,
+    up: 30,
+    'pre-deploy': 35,
+    healthy: 40,
+    reload: 51,
+    verified: 55,
+    cleanup: 60,
+  };
   return gate === 'reload' && step !== undefined ? 50 + step / 100 : ranks[gate];
 }
 
@@ -109,6 +121,7 @@ class Fleet {
       },
       cancel: this.cancel,
       undoneAnywhere: () => [...this.runs.values()].some((d) => d.undidUnfinished),
+      runsOnce: name === this.hosts[0]?.name,
     };
   }
 
@@ -171,6 +184,12 @@ class Fleet {
       return;
     }
     if (gate === 'detected') this.detected.add(name);
+    if (gate === 'pre-deploy') {
+      // Only the first host runs it: the others start their color once it is done (or that host ended).
+      const first = this.hosts[0]?.name ?? name;
+      await this.until(() => (this.reached.get(first) ?? 0) >= rank);
+      return;
+    }
     await this.until(() => [...this.reached.values()].every((r) => r >= rank));
     // status only reports what each host serves, whatever that is.
     if (gate === 'detected' && d.config.command !== 'status') this.agree();
@@ -223,6 +242,7 @@ export async function executeFleet(
     const before = order[order.indexOf(h) - 1];
     return before ? fleet.lockTurns.get(before.name) : undefined;
   };
+  const runs = new Map<string, Deployment>();
   const results = await Promise.all(
     hosts.map(async (h) => {
       const deps: Deps = {
@@ -242,8 +262,10 @@ export async function executeFleet(
           },
         },
       };
+      const run = new Deployment(h.config, deps);
+      runs.set(h.name, run);
       try {
-        return { host: h, result: await execute(h.config, deps) };
+        return { host: h, result: await run.run() };
       } catch (error) {
         fleet.fail(`${h.name} failed: unexpected error: ${firstLine(error)}`);
         return {
@@ -255,7 +277,13 @@ export async function executeFleet(
       }
     }),
   );
-  return fleetResult(results, options.clock.now() - started, fleet.why());
+  const result = fleetResult(results, options.clock.now() - started, fleet.why());
+  // on-failure-command once, told the fleet's outcome, once every host is settled and every lock released.
+  const first = runs.get(hosts[0]?.name ?? '');
+  if (first && result.exitCode !== 0) await first.onFailure(result);
+  result.hooks = results.flatMap((r) => r.result.hooks);
+  result.durationMs = options.clock.now() - started;
+  return result;
 }
 
 /** The fleet's result: one color when every host ends on it; the worst exit code; each host's own inside. */

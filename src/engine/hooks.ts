@@ -45,7 +45,8 @@ export async function runPreDeploy(d: Deployment, s: Situation, color: string): 
     timeoutMs,
     onLine: (line) => output.push(line, d),
     steady: d.deps.runner,
-    signal: d.deps.signal,
+    // With several hosts, another host's failure does not cut a migration short: only the user's cancel does.
+    signal: d.stepSignal,
   });
   if (r.removed.length) d.log.info(`Removed the one-off container ${r.removed.join(', ')}, which was still running.`);
   settle(d, 'pre-deploy', command, r, start, output, timeoutMs);

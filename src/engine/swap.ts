@@ -87,7 +87,7 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   });
   await d.reach('healthy');
   const hooks = d.config.hooks;
-  if (hooks.preSwitch.length) {
+  if (hooks.preSwitch.length && d.runsOnce) {
     await d.phase('pre-switch', () => runHook(d, 'pre-switch', hooks.preSwitch, { BLUEGREEN_STATUS: 'healthy' }));
   }
   if (d.config.canary.steps.length) await canary(d, s, next, nextPort, starts);
@@ -100,7 +100,9 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   }
   if (d.config.verifyUrl) checks.push({ what: 'verify-url', url: d.config.verifyUrl });
   if (checks.length) await d.phase('verify', () => verify(d, s, next, checks));
-  if (hooks.postSwitch.length) await d.phase('post-switch', () => postSwitch(d));
+  // With several hosts, once every proxy of every host serves the new color.
+  await d.reach('verified');
+  if (hooks.postSwitch.length && d.runsOnce) await d.phase('post-switch', () => postSwitch(d));
   // 5. Judge the real traffic while requests in flight on the old color finish, then apply cleanup to its
   // services only.
   const old = s.live;

@@ -113,21 +113,35 @@ describe('several hosts: one release on two real engines (one over ssh://)', () 
     await stack.setColorEnv('blue', {});
   });
 
+  it('a migration runs once, on the first host, before either host starts its new color', async () => {
+    const { exitCode, result, log } = await deploy([
+      '--pre-deploy-command',
+      `node -e 'console.log("migrated-"+process.env.COLOR)'`,
+    ]);
+    expect(exitCode, log).toBe(0);
+    expect(result).toMatchObject({ status: 'deployed', color: 'blue' });
+    expect(log.match(/^\[a\] migrated-blue$/gm)).toHaveLength(1);
+    expect(log).not.toMatch(/^\[b-ssh\] migrated/m);
+    expect(log).toMatch(/^\[b-ssh\] Waiting for pre-deploy-command on the first host before blue starts here\.$/m);
+    expect(result.hooks).toMatchObject([{ name: 'pre-deploy', ok: true }]);
+    expect(await served()).toEqual(['blue', 'blue']);
+  });
+
   it('hosts that disagree on the live color are refused with what each serves, and nothing changes', async () => {
     const [a] = engines;
     if (!a) throw new Error('no engine');
-    // Host a alone goes to blue: the hosts now serve different colors.
+    // Host a alone goes to green: the hosts now serve different colors.
     const alone = await deploy(['--hosts', `- { docker: "${a.dockerHost}", name: a, health-host: ${a.address} }`]);
     expect(alone.exitCode, alone.log).toBe(0);
-    expect(await served()).toEqual(['blue', 'green']);
+    expect(await served()).toEqual(['green', 'blue']);
     const { exitCode, result, log } = await deploy();
     expect(exitCode, log).toBe(1);
     expect(result.error).toMatch(/^the hosts do not agree on the live color, so nothing was changed:/);
-    expect(result.error).toMatch(/ a \(DOCKER_HOST=unix:[^)]*\): serves blue; .*-proxy → blue/);
-    expect(result.error).toMatch(/ b-ssh \(DOCKER_HOST=ssh:[^)]*\): serves green; .*-proxy → green/);
+    expect(result.error).toMatch(/ a \(DOCKER_HOST=unix:[^)]*\): serves green; .*-proxy → green/);
+    expect(result.error).toMatch(/ b-ssh \(DOCKER_HOST=ssh:[^)]*\): serves blue; .*-proxy → blue/);
     expect(log).not.toMatch(/── up/);
-    expect(await served()).toEqual(['blue', 'green']);
-    expect(await running(a, 'green')).toBe(false);
+    expect(await served()).toEqual(['green', 'blue']);
+    expect(await running(a, 'blue')).toBe(false);
   });
 
   it('one engine named twice (over its socket and over ssh://) is refused before anything runs', async () => {
@@ -144,8 +158,8 @@ describe('several hosts: one release on two real engines (one over ssh://)', () 
     const { exitCode, result } = await deploy([], 'status');
     expect(exitCode).toBe(0);
     expect(result.hosts?.map((h) => [h.host, h.color])).toEqual([
-      ['a', 'blue'],
-      ['b-ssh', 'green'],
+      ['a', 'green'],
+      ['b-ssh', 'blue'],
     ]);
     expect(result.color).toBeUndefined();
   });

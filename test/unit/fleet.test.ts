@@ -490,6 +490,120 @@ describe('several hosts, one release', () => {
     expect(outputsOf(result)).toMatchObject({ color: 'blue', status: 'rolled-back', 'previous-color': 'blue' });
   });
 
+  it('pre-deploy-command runs once, on the first host, before any host starts its new color', async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'pre-deploy-command': 'python manage.py migrate' } });
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
+    const migrations = f.calls.filter((c) => / run --rm .* python manage\.py migrate$/.test(c));
+    expect(migrations).toHaveLength(1);
+    expect(migrations[0]).toMatch(/^web1: /);
+    const migrated = f.calls.indexOf(migrations[0] ?? '');
+    for (const name of ['web1', 'web2']) expect(Math.min(...f.of(name, / up -d /))).toBeGreaterThan(migrated);
+    expect(result.hooks.map((h) => h.name)).toEqual(['pre-deploy']);
+    expect(result.hosts?.[1]?.phases.map((p) => p.name)).toEqual([
+      'detect',
+      'up',
+      'health',
+      'switch',
+      'verify',
+      'drain',
+      'cleanup',
+    ]);
+  });
+
+  it('a failing pre-deploy-command starts no new color on any host', async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'pre-deploy-command': 'python manage.py migrate' } });
+    const first = f.hosts[0];
+    if (first) first.host.oneOffOutcome = () => ({ exitCode: 1, lines: ['relation "users" does not exist'] });
+    const result = await f.run();
+    expect(result.exitCode).toBe(1);
+    expect(result.error).toMatch(/^web1 failed: pre-deploy-command exited with code 1/);
+    expect(f.calls.filter((c) => / up -d /.test(c))).toEqual([]);
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it("another host's failure does not cut the migration short", async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'pre-deploy-command': 'python manage.py migrate' } });
+    const [first, second] = f.hosts;
+    if (!first || !second) throw new Error('no hosts');
+    // The migration takes 10 s; the second host's build fails meanwhile.
+    const migrate = first.host.run.bind(first.host);
+    first.host.run = async (file, args, o) => {
+      if (args.includes('run') && args.at(-1) === 'migrate') {
+        await f.clock.sleep(10_000, o.signal);
+        if (o.signal?.aborted) return { command: 'run', exitCode: 130, stdout: '', stderr: 'killed', timedOut: false };
+      }
+      return migrate(file, args, o);
+    };
+    const original = second.host.run.bind(second.host);
+    second.host.run = async (file, args, o) => {
+      if (args.at(-1) === 'app-green' && args.includes('build')) {
+        await f.clock.sleep(1_000);
+        return { command: 'build', exitCode: 1, stdout: '', stderr: 'no space left on device', timedOut: false };
+      }
+      return original(file, args, o);
+    };
+    const result = await f.run();
+    expect(result.error).toMatch(/^web2 failed: /);
+    expect(result.hosts?.[0]?.hooks).toMatchObject([{ name: 'pre-deploy', ok: true, exitCode: 0 }]);
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it('the runner hooks run once: pre-switch once every host is healthy, post-switch once every proxy serves the new color', async () => {
+    const f = await fleet(2, {
+      live: 'blue',
+      raw: { 'pre-switch-command': 'check-ready', 'post-switch-command': 'smoke-test' },
+    });
+    const ran: string[] = [];
+    for (const h of f.hosts) {
+      h.host.programs.set('check-ready', () => {
+        ran.push(`check-ready after ${f.calls.filter((c) => RELOAD.test(c)).length} reloads`);
+        return { exitCode: 0 };
+      });
+      h.host.programs.set('smoke-test', () => {
+        ran.push(
+          `smoke-test after ${f.calls.filter((c) => RELOAD.test(c)).length} reloads, served ${f.served().join(' ')}`,
+        );
+        return { exitCode: 0 };
+      });
+    }
+    const result = await f.run();
+    expect(result.status).toBe('deployed');
+    expect(ran).toEqual(['check-ready after 0 reloads', 'smoke-test after 2 reloads, served green green']);
+    expect(result.hooks.map((h) => h.name)).toEqual(['pre-switch', 'post-switch']);
+  });
+
+  it('a failing post-switch-command sends every host back', async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'post-switch-command': 'smoke-test' } });
+    for (const h of f.hosts) h.host.programs.set('smoke-test', () => ({ exitCode: 1, lines: ['checkout failed'] }));
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/^web1 failed: post-switch-command exited with code 1/);
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it("on-failure-command runs once, after every host is settled, told the fleet's outcome", async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'health-timeout': '3', 'on-failure-command': 'page-oncall' } });
+    const told: Record<string, string>[] = [];
+    for (const h of f.hosts) {
+      h.host.programs.set('page-oncall', (_args, o) => {
+        told.push({ ...o.env, served: f.served().join(' ') });
+        return { exitCode: 0 };
+      });
+    }
+    f.hosts[1]?.host.appStatus.set('app-green', 500);
+    const result = await f.run();
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatchObject({
+      BLUEGREEN_STATUS: 'rolled-back',
+      BLUEGREEN_SERVING: 'blue',
+      BLUEGREEN_EXIT_CODE: '1',
+      served: 'blue blue',
+    });
+    expect(told[0]?.BLUEGREEN_ERROR).toMatch(/^web2 failed: green did not become healthy/);
+    expect(result.hooks.map((h) => h.name)).toEqual(['on-failure']);
+  });
+
   it('rollback goes back on every host together', async () => {
     const f = await fleet(2, { live: 'green', idleStopped: true });
     for (const h of f.hosts) h.config.command = 'rollback';

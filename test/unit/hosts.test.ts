@@ -114,19 +114,6 @@ describe('hosts', () => {
     expect(message).not.toMatch(/run\/b\.sock/);
   });
 
-  it('refuses commands that would run once per host, with several hosts', async () => {
-    const message = await refusal(
-      configs({
-        hosts: 'ssh://web1,ssh://web2',
-        'pre-deploy-command': 'rake db:migrate',
-        'post-switch-command': 'notify',
-      }),
-    );
-    expect(message).toMatch(/pre-deploy-command: not with several hosts yet: it would run once per host/);
-    expect(message).toMatch(/post-switch-command: not with several hosts yet/);
-    expect(await configs({ hosts: 'ssh://web1', 'pre-deploy-command': 'rake db:migrate' })).toHaveLength(1);
-  });
-
   it('names the host whose own value is wrong, and where the shared one came from', async () => {
     const message = await refusal(configs({ hosts: '- docker: ssh://web1\n  health-host: "bad host"' }));
     expect(message).toMatch(/health-host of web1 = "bad host" \(from hosts \(web1\)\)/);
