@@ -33026,7 +33026,10 @@ async function swap(d, s, next, starts) {
         checks.push({ what: 'verify-url', url: d.config.verifyUrl });
     if (checks.length)
         await d.phase('verify', () => verify(d, s, next, checks));
-    // With several hosts, once every proxy of every host serves the new color.
+    // With several hosts, once every proxy of every host serves the new color; each host's journal says the hook may
+    // run, so that every host's recovery goes back should the runner die meanwhile.
+    if (hooks.postSwitch.length && hooks.postSwitchRequired && d.deps.fleet)
+        await d.record('post-switch');
     await d.reach('verified');
     if (hooks.postSwitch.length && d.runsOnce)
         await d.phase('post-switch', () => postSwitch(d));
@@ -33872,7 +33875,7 @@ async function deploy(d, s) {
             if (d.config.build)
                 await d.compose.build(next, nextServices);
         });
-        await d.shield(() => d.phase('pre-deploy', () => runPreDeploy(d, s, next)));
+        await d.phase('pre-deploy', () => d.shield(() => runPreDeploy(d, s, next)));
         await d.reach('pre-deploy');
         await d.phase('up', () => up(false));
     }
@@ -34000,6 +34003,8 @@ function planOnly(d, s, next) {
     const onRunner = (input, words, then) => words.length && d.runsOnce ? [`run ${input} on the runner, ${then}: ${show(words)}`] : [];
     const u = d.result.interrupted;
     const preDeploy = !rollback && d.config.preDeploy.command.length > 0 && d.runsOnce;
+    // With several hosts, the others build, wait for the first host's pre-deploy-command, then start.
+    const waits = !rollback && d.config.preDeploy.command.length > 0 && !d.runsOnce;
     const once = s.oneOff[next] ?? [];
     const plan = [
         ...(u
@@ -34016,9 +34021,15 @@ function planOnly(d, s, next) {
                     maskUrls(cmd(d.compose.runArgs(next, preDeployService(d, s, next), d.runId, d.config.preDeploy.command))),
             ]
             : []),
+        ...(waits
+            ? [
+                ...(d.config.build ? [cmd(d.compose.buildArgs(next, services))] : []),
+                `wait for pre-deploy-command on the first host of hosts (failure there: ${next} is not started here)`,
+            ]
+            : []),
         rollback
             ? cmd(d.compose.args(next, ['start', ...services]))
-            : cmd(d.compose.upArgs(next, services, d.config.build && !preDeploy)),
+            : cmd(d.compose.upArgs(next, services, d.config.build && !preDeploy && !waits)),
         `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
         ...onRunner('pre-switch-command', hooks.preSwitch, 'before the switch (failure rolls back)'),
         ...canarySteps(d, s, next),
@@ -34210,7 +34221,7 @@ class Deployment {
             if (unfinished && this.readOnly)
                 reportUnfinished(this, unfinished);
             else if (unfinished) {
-                await this.shield(() => this.phase('recover', () => recover(this, unfinished)));
+                await this.phase('recover', () => this.shield(() => recover(this, unfinished)));
                 this.undidUnfinished = undidDeploy(this, unfinished);
             }
             const situation = await this.phase('detect', () => detect(this));
@@ -34427,16 +34438,25 @@ class Deployment {
         this.finish('rolled-back', 1, live);
     }
     /** on-failure-command, once the failure is dealt with: reported, and never a change to the exit code. */
-    async onFailure(r = this.result) {
+    /**
+     * With several hosts, `r` is the fleet's result and `known` whether every host found what it served and they all
+     * end on one color (or none).
+     */
+    async onFailure(r = this.result, known = this.detected) {
         const words = this.config.hooks.onFailure;
         if (!words.length || this.readOnly)
             return;
+        const port = (color) => (color ? String(this.config.ports[this.config.colors.indexOf(color)] ?? '') : '');
         await this.log.group('on-failure', async () => {
             try {
                 await runHook(this, 'on-failure', words, {
                     BLUEGREEN_STATUS: r.status,
                     BLUEGREEN_SERVING: r.color ?? '',
-                    BLUEGREEN_SERVING_KNOWN: String(this.detected),
+                    BLUEGREEN_SERVING_KNOWN: String(known),
+                    BLUEGREEN_COLOR: r.targetColor ?? '',
+                    BLUEGREEN_PORT: port(r.targetColor),
+                    BLUEGREEN_PREVIOUS_COLOR: r.previousColor ?? '',
+                    BLUEGREEN_PREVIOUS_PORT: port(r.previousColor),
                     BLUEGREEN_EXIT_CODE: String(r.exitCode),
                     BLUEGREEN_ERROR: maskUrls((r.error ?? '').split('\n')[0] ?? ''),
                 });
@@ -34460,8 +34480,9 @@ class Deployment {
     }
     /** The undo itself is never cancelled. */
     checkCancelled(when) {
-        if (this.deps.signal?.aborted && !this.undoing) {
-            throw new StepFailure(`cancelled (${this.deps.signal.reason?.message ?? 'aborted'}) ${when}`);
+        const signal = this.stepSignal;
+        if (signal?.aborted && !this.undoing) {
+            throw new StepFailure(`cancelled (${signal.reason?.message ?? 'aborted'}) ${when}`);
         }
     }
     /** Runs one step in its own log group and records its time and outcome. */
@@ -34557,6 +34578,7 @@ class Fleet {
                 if (d.readOnly)
                     return;
                 if (this.committed) {
+                    this.reason ??= `${name} failed: ${firstLine(error)}`;
                     this.log.warn(`${name} failed during its cleanup; the other hosts go on: ${firstLine(error)}`);
                     return;
                 }
@@ -34716,8 +34738,10 @@ async function executeFleet(hosts, options) {
     const result = fleetResult(results, options.clock.now() - started, fleet.why());
     // on-failure-command once, told the fleet's outcome, once every host is settled and every lock released.
     const first = runs.get(hosts[0]?.name ?? '');
-    if (first && result.exitCode !== 0)
-        await first.onFailure(result);
+    if (first && result.exitCode !== 0) {
+        const known = [...runs.values()].every((d) => d.detected) && new Set(results.map((r) => r.result.color)).size === 1;
+        await first.onFailure({ ...result, targetColor: results.find((r) => r.result.targetColor)?.result.targetColor }, known);
+    }
     result.hooks = results.flatMap((r) => r.result.hooks);
     result.durationMs = options.clock.now() - started;
     return result;
@@ -34726,7 +34750,12 @@ async function executeFleet(hosts, options) {
 function fleetResult(runs, durationMs, reason) {
     const first = runs[0]?.result;
     const command = first?.command ?? 'deploy';
-    const hosts = runs.map(({ host, result }) => ({ host: host.name, docker: host.docker, ...result }));
+    const hosts = runs.map(({ host, result }) => ({
+        host: host.name,
+        docker: host.docker,
+        ...result,
+        hooks: [...result.hooks],
+    }));
     const exitCode = Math.max(...runs.map((r) => r.result.exitCode));
     const colors = new Set(runs.map((r) => r.result.color));
     const color = colors.size === 1 ? first?.color : undefined;

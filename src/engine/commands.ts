@@ -89,7 +89,7 @@ async function deploy(d: Deployment, s: Situation): Promise<void> {
       await prepare();
       if (d.config.build) await d.compose.build(next, nextServices);
     });
-    await d.shield(() => d.phase('pre-deploy', () => runPreDeploy(d, s, next)));
+    await d.phase('pre-deploy', () => d.shield(() => runPreDeploy(d, s, next)));
     await d.reach('pre-deploy');
     await d.phase('up', () => up(false));
   } else if (preDeploy) {
@@ -233,6 +233,8 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
     words.length && d.runsOnce ? [`run ${input} on the runner, ${then}: ${show(words)}`] : [];
   const u = d.result.interrupted;
   const preDeploy = !rollback && d.config.preDeploy.command.length > 0 && d.runsOnce;
+  // With several hosts, the others build, wait for the first host's pre-deploy-command, then start.
+  const waits = !rollback && d.config.preDeploy.command.length > 0 && !d.runsOnce;
   const once = s.oneOff[next] ?? [];
   const plan = [
     ...(u
@@ -249,9 +251,15 @@ function planOnly(d: Deployment, s: Situation, next: string): void {
             maskUrls(cmd(d.compose.runArgs(next, preDeployService(d, s, next), d.runId, d.config.preDeploy.command))),
         ]
       : []),
+    ...(waits
+      ? [
+          ...(d.config.build ? [cmd(d.compose.buildArgs(next, services))] : []),
+          `wait for pre-deploy-command on the first host of hosts (failure there: ${next} is not started here)`,
+        ]
+      : []),
     rollback
       ? cmd(d.compose.args(next, ['start', ...services]))
-      : cmd(d.compose.upArgs(next, services, d.config.build && !preDeploy)),
+      : cmd(d.compose.upArgs(next, services, d.config.build && !preDeploy && !waits)),
     `probe http://${h.host}:${port}${h.path} until ${formatStatuses(h.statuses)} (at most ${h.timeoutMs / 1000} s, every ${h.intervalMs / 1000} s)`,
     ...onRunner('pre-switch-command', hooks.preSwitch, 'before the switch (failure rolls back)'),
     ...canarySteps(d, s, next),

@@ -171,7 +171,7 @@ export class Deployment {
       const unfinished = await this.deps.journal.read(await this.journalKey());
       if (unfinished && this.readOnly) reportUnfinished(this, unfinished);
       else if (unfinished) {
-        await this.shield(() => this.phase('recover', () => recover(this, unfinished)));
+        await this.phase('recover', () => this.shield(() => recover(this, unfinished)));
         this.undidUnfinished = undidDeploy(this, unfinished);
       }
       const situation = await this.phase('detect', () => detect(this));
@@ -395,15 +395,24 @@ export class Deployment {
   }
 
   /** on-failure-command, once the failure is dealt with: reported, and never a change to the exit code. */
-  async onFailure(r: Result = this.result): Promise<void> {
+  /**
+   * With several hosts, `r` is the fleet's result and `known` whether every host found what it served and they all
+   * end on one color (or none).
+   */
+  async onFailure(r: Result = this.result, known = this.detected): Promise<void> {
     const words = this.config.hooks.onFailure;
     if (!words.length || this.readOnly) return;
+    const port = (color?: string) => (color ? String(this.config.ports[this.config.colors.indexOf(color)] ?? '') : '');
     await this.log.group('on-failure', async () => {
       try {
         await runHook(this, 'on-failure', words, {
           BLUEGREEN_STATUS: r.status,
           BLUEGREEN_SERVING: r.color ?? '',
-          BLUEGREEN_SERVING_KNOWN: String(this.detected),
+          BLUEGREEN_SERVING_KNOWN: String(known),
+          BLUEGREEN_COLOR: r.targetColor ?? '',
+          BLUEGREEN_PORT: port(r.targetColor),
+          BLUEGREEN_PREVIOUS_COLOR: r.previousColor ?? '',
+          BLUEGREEN_PREVIOUS_PORT: port(r.previousColor),
           BLUEGREEN_EXIT_CODE: String(r.exitCode),
           BLUEGREEN_ERROR: maskUrls((r.error ?? '').split('\n')[0] ?? ''),
         });
@@ -431,8 +440,9 @@ export class Deployment {
 
   /** The undo itself is never cancelled. */
   checkCancelled(when: string): void {
-    if (this.deps.signal?.aborted && !this.undoing) {
-      throw new StepFailure(`cancelled (${(this.deps.signal.reason as Error)?.message ?? 'aborted'}) ${when}`);
+    const signal = this.stepSignal;
+    if (signal?.aborted && !this.undoing) {
+      throw new StepFailure(`cancelled (${(signal.reason as Error)?.message ?? 'aborted'}) ${when}`);
     }
   }
 

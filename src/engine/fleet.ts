@@ -114,6 +114,7 @@ class Fleet {
       failed: (error, d) => {
         if (d.readOnly) return;
         if (this.committed) {
+          this.reason ??= `${name} failed: ${firstLine(error)}`;
           this.log.warn(`${name} failed during its cleanup; the other hosts go on: ${firstLine(error)}`);
           return;
         }
@@ -280,7 +281,13 @@ export async function executeFleet(
   const result = fleetResult(results, options.clock.now() - started, fleet.why());
   // on-failure-command once, told the fleet's outcome, once every host is settled and every lock released.
   const first = runs.get(hosts[0]?.name ?? '');
-  if (first && result.exitCode !== 0) await first.onFailure(result);
+  if (first && result.exitCode !== 0) {
+    const known = [...runs.values()].every((d) => d.detected) && new Set(results.map((r) => r.result.color)).size === 1;
+    await first.onFailure(
+      { ...result, targetColor: results.find((r) => r.result.targetColor)?.result.targetColor },
+      known,
+    );
+  }
   result.hooks = results.flatMap((r) => r.result.hooks);
   result.durationMs = options.clock.now() - started;
   return result;
@@ -290,7 +297,12 @@ export async function executeFleet(
 export function fleetResult(runs: { host: FleetHost; result: Result }[], durationMs: number, reason?: string): Result {
   const first = runs[0]?.result;
   const command = first?.command ?? 'deploy';
-  const hosts: HostResult[] = runs.map(({ host, result }) => ({ host: host.name, docker: host.docker, ...result }));
+  const hosts: HostResult[] = runs.map(({ host, result }) => ({
+    host: host.name,
+    docker: host.docker,
+    ...result,
+    hooks: [...result.hooks],
+  }));
   const exitCode = Math.max(...runs.map((r) => r.result.exitCode)) as Result['exitCode'];
   const colors = new Set(runs.map((r) => r.result.color));
   const color = colors.size === 1 ? first?.color : undefined;

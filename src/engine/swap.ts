@@ -100,7 +100,9 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   }
   if (d.config.verifyUrl) checks.push({ what: 'verify-url', url: d.config.verifyUrl });
   if (checks.length) await d.phase('verify', () => verify(d, s, next, checks));
-  // With several hosts, once every proxy of every host serves the new color.
+  // With several hosts, once every proxy of every host serves the new color; each host's journal says the hook may
+  // run, so that every host's recovery goes back should the runner die meanwhile.
+  if (hooks.postSwitch.length && hooks.postSwitchRequired && d.deps.fleet) await d.record('post-switch');
   await d.reach('verified');
   if (hooks.postSwitch.length && d.runsOnce) await d.phase('post-switch', () => postSwitch(d));
   // 5. Judge the real traffic while requests in flight on the old color finish, then apply cleanup to its

@@ -498,7 +498,11 @@ describe('several hosts, one release', () => {
     expect(migrations).toHaveLength(1);
     expect(migrations[0]).toMatch(/^web1: /);
     const migrated = f.calls.indexOf(migrations[0] ?? '');
-    for (const name of ['web1', 'web2']) expect(Math.min(...f.of(name, / up -d /))).toBeGreaterThan(migrated);
+    for (const name of ['web1', 'web2']) {
+      const ups = f.of(name, / up -d /);
+      expect(ups, name).toHaveLength(1);
+      expect(ups[0], name).toBeGreaterThan(migrated);
+    }
     expect(result.hooks.map((h) => h.name)).toEqual(['pre-deploy']);
     expect(result.hosts?.[1]?.phases.map((p) => p.name)).toEqual([
       'detect',
@@ -573,6 +577,51 @@ describe('several hosts, one release', () => {
     expect(result.hooks.map((h) => h.name)).toEqual(['pre-switch', 'post-switch']);
   });
 
+  it('post-switch-command waits for every proxy of every host, even one slow to reload', async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'post-switch-command': 'smoke-test' } });
+    const [first, second] = f.hosts;
+    if (!first || !second) throw new Error('no hosts');
+    const seen: string[] = [];
+    first.host.programs.set('smoke-test', () => {
+      seen.push(f.served().join(' '));
+      return { exitCode: 0 };
+    });
+    const original = second.host.run.bind(second.host);
+    second.host.run = async (file, args, o) => {
+      if (args.includes('reload')) await f.clock.sleep(2_000);
+      return original(file, args, o);
+    };
+    expect((await f.run()).status).toBe('deployed');
+    expect(seen).toEqual(['green green']);
+    // Each host's journal said the hook may run: had the runner died then, each would have gone back.
+    for (const h of f.hosts) expect(h.journal.written.map((e) => e.phase)).toContain('post-switch');
+  });
+
+  it('a failing pre-switch-command sends every host back, no proxy reloaded', async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'pre-switch-command': 'check-ready' } });
+    f.hosts[0]?.host.programs.set('check-ready', () => ({ exitCode: 2, lines: ['cache cold'] }));
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(/^web1 failed: pre-switch-command exited with code 2/);
+    expect(f.calls.filter((c) => RELOAD.test(c))).toEqual([]);
+    expect(f.hosts[0]?.host.changes).toEqual([UP_GREEN, 'check-ready', STOP_GREEN]);
+    expect(f.hosts[1]?.host.changes).toEqual([UP_GREEN, STOP_GREEN]);
+  });
+
+  it('a dry run says that the other hosts wait for the migration on the first one', async () => {
+    const f = await fleet(2, {
+      live: 'blue',
+      raw: { 'pre-deploy-command': 'python manage.py migrate', 'dry-run': 'true' },
+    });
+    const result = await f.run();
+    expect(result.status).toBe('planned');
+    const [one, two] = result.hosts ?? [];
+    expect(one?.plan.join('\n')).toMatch(/run pre-deploy-command once, before green starts/);
+    expect(two?.plan.join('\n')).not.toMatch(/run pre-deploy-command/);
+    expect(two?.plan.join('\n')).toMatch(/wait for pre-deploy-command on the first host of hosts/);
+    expect(two?.plan.some((p) => / up -d --no-deps app-green$/.test(p))).toBe(true);
+  });
+
   it('a failing post-switch-command sends every host back', async () => {
     const f = await fleet(2, { live: 'blue', raw: { 'post-switch-command': 'smoke-test' } });
     for (const h of f.hosts) h.host.programs.set('smoke-test', () => ({ exitCode: 1, lines: ['checkout failed'] }));
@@ -580,6 +629,18 @@ describe('several hosts, one release', () => {
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
     expect(result.error).toMatch(/^web1 failed: post-switch-command exited with code 1/);
     expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it('on-failure-command is told the serving color is not known when a host never found what it serves', async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'on-failure-command': 'page-oncall' } });
+    const told: Record<string, string>[] = [];
+    for (const h of f.hosts)
+      h.host.programs.set('page-oncall', (_args, o) => (told.push({ ...o.env }), { exitCode: 0 }));
+    f.hosts[1]?.host.fail(/^docker /, { exitCode: 1, stderr: 'Cannot connect to the Docker daemon' }, 1_000);
+    await f.run();
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatchObject({ BLUEGREEN_SERVING: '', BLUEGREEN_SERVING_KNOWN: 'false' });
+    expect(told[0]?.BLUEGREEN_ERROR).toMatch(/^web2 failed: /);
   });
 
   it("on-failure-command runs once, after every host is settled, told the fleet's outcome", async () => {
@@ -601,6 +662,12 @@ describe('several hosts, one release', () => {
       served: 'blue blue',
     });
     expect(told[0]?.BLUEGREEN_ERROR).toMatch(/^web2 failed: green did not become healthy/);
+    expect(told[0]).toMatchObject({
+      BLUEGREEN_SERVING_KNOWN: 'true',
+      BLUEGREEN_COLOR: 'green',
+      BLUEGREEN_PORT: '8001',
+      BLUEGREEN_PREVIOUS_COLOR: 'blue',
+    });
     expect(result.hooks.map((h) => h.name)).toEqual(['on-failure']);
   });
 
