@@ -5,7 +5,6 @@ import {
   describeEndpoint,
   endpointOf,
   engineClock,
-  engineId,
   isRemote,
   onEndpoint,
   type DockerEndpoint,
@@ -97,7 +96,13 @@ export async function describeConfig(given: Given): Promise<ConfigReport> {
 }
 
 /** The real docker (its API on a local socket when it has one), HTTP, files and clock, for one engine. */
-async function engineDeps(config: Config, endpoint: DockerEndpoint, log: Logger, signal?: AbortSignal): Promise<Deps> {
+async function engineDeps(
+  config: Config,
+  endpoint: DockerEndpoint,
+  log: Logger,
+  signal?: AbortSignal,
+  fleet = false,
+): Promise<Deps> {
   const cli = onEndpoint(createExecaRunner(), endpoint);
   const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
   const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create, rm and ps` : '';
@@ -109,7 +114,10 @@ async function engineDeps(config: Config, endpoint: DockerEndpoint, log: Logger,
     files: nodeFiles,
     clock: systemClock,
     log,
-    locks: dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command }),
+    locks: dockerLocks(
+      { runner, clock: systemClock, log },
+      { waitMs: LOCK_WAIT_MS, command: config.command, sameRun: fleet },
+    ),
     journal: dockerJournal(runner),
     processes: procProcesses(systemClock),
     // With the engine on this machine's socket, a reload may signal Nginx's master directly (checked in /proc).
@@ -139,28 +147,10 @@ export async function runCommand(given: Given, log: Logger, signal?: AbortSignal
       const fleet = await Promise.all(
         hosts.map(async ({ host, config: c }) => {
           const own = hosts.length > 1 ? hostLogger(log, host.name) : log;
-          const deps = await engineDeps(c, host.endpoint, own, signal);
           const docker = describeEndpoint(host.endpoint);
-          return {
-            name: host.name,
-            docker,
-            config: c,
-            deps,
-            lockOrder: hosts.length > 1 ? await engineId(deps.runner) : undefined,
-          };
+          return { name: host.name, docker, config: c, deps: await engineDeps(c, host.endpoint, own, signal, true) };
         }),
       );
-      // Two spellings of one engine (ssh://web1 and ssh://deploy@web1:22, a context) would wait for their own lock.
-      const same = fleet.find((h, i) => h.lockOrder && fleet.findIndex((o) => o.lockOrder === h.lockOrder) !== i);
-      if (same) {
-        const first = fleet.find((o) => o.lockOrder === same.lockOrder);
-        throw new ConfigError([
-          {
-            input: 'hosts',
-            message: `${first?.name} and ${same.name} are one engine (ID ${same.lockOrder}): name it once`,
-          },
-        ]);
-      }
       log.info(
         `Hosts: ${fleet.map((h) => `${h.name} (${h.docker})`).join(', ')}; ${config.maxParallel} at most bring up at once.`,
       );

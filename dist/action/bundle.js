@@ -52116,12 +52116,6 @@ function engineClock(runner) {
         },
     };
 }
-/** The engine's own ID (`docker info`): two addresses of one engine give one ID. Undefined when it does not answer. */
-async function engineId(runner) {
-    const r = await runner.run('docker', ['info', '--format', '{{.ID}}'], { timeoutMs: 30_000 });
-    const id = r.stdout.trim();
-    return r.exitCode === 0 && /^[\w:.-]+$/.test(id) ? id : undefined;
-}
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
@@ -61879,7 +61873,12 @@ function lockName(key) {
  * Locks that live on the Docker engine: a lock is a created, never started container whose name is derived from
  * the key. Names are unique per engine, so creating one is atomic, and every client of the engine sees it.
  */
-function dockerLocks(deps, options) {
+function dockerLocks(deps, 
+/**
+ * sameRun: one run takes locks on several engines (hosts): a lock of this process's that another of its acquires
+ * holds means two of its hosts are one engine, and waiting for it would wait for itself.
+ */
+options) {
     /** Runs docker; a failure throws, unless its message matches `expected` (then the caller reads the result). */
     async function docker(what, args, expected, input) {
         const r = await deps.runner.run('docker', args, { timeoutMs: DOCKER_TIMEOUT_MS, input });
@@ -61946,6 +61945,10 @@ function dockerLocks(deps, options) {
                 await remove(current.id, name);
                 deps.log.warn(`Took over the deploy lock ${key}: ${describeHolder(holder)}, which held it, is gone.`);
                 continue;
+            }
+            if (options.sameRun && holder && ownedHere(holder) && holder.token !== token) {
+                throw new Error(`this run already holds the deploy lock ${key} on this Docker engine, for another of its hosts: two entries ` +
+                    'of hosts reach one engine (another address, user or context for it). Name each engine once; nothing was changed.');
             }
             // Released between the create and the inspect: try again at once, but only once in a row.
             if (!current && !retriedAtOnce) {
@@ -62062,6 +62065,10 @@ function processIdentity(pid) {
     catch {
         return {};
     }
+}
+/** A lock this very process holds (an acquire that has not been released). */
+function ownedHere(holder) {
+    return holder.host === external_node_os_default().hostname() && holder.pid === process.pid && heldHere.has(holder.token);
 }
 /**
  * Whether the holder's process may still run. One on another host may (nothing here can tell), so does one of
@@ -65984,8 +65991,7 @@ async function executeFleet(hosts, options) {
     const fleet = new Fleet(hosts, options.maxParallel, options.log, options.signal);
     // Taken one engine after the other, in the order of their addresses: two runs that name the same hosts in another
     // order do not each hold one lock while waiting for the other's.
-    const key = (h) => h.lockOrder ?? h.docker;
-    const order = [...hosts].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    const order = [...hosts].sort((a, b) => (a.docker < b.docker ? -1 : a.docker > b.docker ? 1 : 0));
     const turnOf = (h) => {
         const before = order[order.indexOf(h) - 1];
         return before ? fleet.lockTurns.get(before.name) : undefined;
@@ -66292,7 +66298,7 @@ async function describeConfig(given) {
     }
 }
 /** The real docker (its API on a local socket when it has one), HTTP, files and clock, for one engine. */
-async function engineDeps(config, endpoint, log, signal) {
+async function engineDeps(config, endpoint, log, signal, fleet = false) {
     const cli = onEndpoint(createExecaRunner(), endpoint);
     const socket = config.dockerApi === 'auto' ? await localApiSocket(endpoint, process.env) : undefined;
     const api = socket ? `; its API on ${socket} for inspect, top, exec, cp, create, rm and ps` : '';
@@ -66304,7 +66310,7 @@ async function engineDeps(config, endpoint, log, signal) {
         files: io_nodeFiles,
         clock: systemClock,
         log,
-        locks: dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command }),
+        locks: dockerLocks({ runner, clock: systemClock, log }, { waitMs: LOCK_WAIT_MS, command: config.command, sameRun: fleet }),
         journal: dockerJournal(runner),
         processes: procProcesses(systemClock),
         // With the engine on this machine's socket, a reload may signal Nginx's master directly (checked in /proc).
@@ -66331,27 +66337,9 @@ async function main_runCommand(given, log, signal) {
             const hosts = await host_configs_hostConfigs(config, layered.raw, io_nodeFiles, layered.sources);
             const fleet = await Promise.all(hosts.map(async ({ host, config: c }) => {
                 const own = hosts.length > 1 ? hostLogger(log, host.name) : log;
-                const deps = await engineDeps(c, host.endpoint, own, signal);
                 const docker = describeEndpoint(host.endpoint);
-                return {
-                    name: host.name,
-                    docker,
-                    config: c,
-                    deps,
-                    lockOrder: hosts.length > 1 ? await engineId(deps.runner) : undefined,
-                };
+                return { name: host.name, docker, config: c, deps: await engineDeps(c, host.endpoint, own, signal, true) };
             }));
-            // Two spellings of one engine (ssh://web1 and ssh://deploy@web1:22, a context) would wait for their own lock.
-            const same = fleet.find((h, i) => h.lockOrder && fleet.findIndex((o) => o.lockOrder === h.lockOrder) !== i);
-            if (same) {
-                const first = fleet.find((o) => o.lockOrder === same.lockOrder);
-                throw new config_ConfigError([
-                    {
-                        input: 'hosts',
-                        message: `${first?.name} and ${same.name} are one engine (ID ${same.lockOrder}): name it once`,
-                    },
-                ]);
-            }
             log.info(`Hosts: ${fleet.map((h) => `${h.name} (${h.docker})`).join(', ')}; ${config.maxParallel} at most bring up at once.`);
             return await executeFleet(fleet, { maxParallel: config.maxParallel, log, clock: systemClock, signal });
         }

@@ -63,10 +63,3 @@ export function engineClock(runner: Runner): EngineClock {
     },
   };
 }
-
-/** The engine's own ID (`docker info`): two addresses of one engine give one ID. Undefined when it does not answer. */
-export async function engineId(runner: Runner): Promise<string | undefined> {
-  const r = await runner.run('docker', ['info', '--format', '{{.ID}}'], { timeoutMs: 30_000 });
-  const id = r.stdout.trim();
-  return r.exitCode === 0 && /^[\w:.-]+$/.test(id) ? id : undefined;
-}

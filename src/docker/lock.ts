@@ -73,7 +73,11 @@ interface Held {
  */
 export function dockerLocks(
   deps: { runner: Runner; clock: Clock; log: Logger },
-  options: { waitMs: number; command: string },
+  /**
+   * sameRun: one run takes locks on several engines (hosts): a lock of this process's that another of its acquires
+   * holds means two of its hosts are one engine, and waiting for it would wait for itself.
+   */
+  options: { waitMs: number; command: string; sameRun?: boolean },
 ): Locks {
   /** Runs docker; a failure throws, unless its message matches `expected` (then the caller reads the result). */
   async function docker(what: string, args: string[], expected?: RegExp, input?: Uint8Array): Promise<RunResult> {
@@ -142,6 +146,12 @@ export function dockerLocks(
         await remove(current.id, name);
         deps.log.warn(`Took over the deploy lock ${key}: ${describeHolder(holder)}, which held it, is gone.`);
         continue;
+      }
+      if (options.sameRun && holder && ownedHere(holder) && holder.token !== token) {
+        throw new Error(
+          `this run already holds the deploy lock ${key} on this Docker engine, for another of its hosts: two entries ` +
+            'of hosts reach one engine (another address, user or context for it). Name each engine once; nothing was changed.',
+        );
       }
       // Released between the create and the inspect: try again at once, but only once in a row.
       if (!current && !retriedAtOnce) {
@@ -261,6 +271,11 @@ export function processIdentity(pid: number): Pick<LockHolder, 'boot' | 'pidns' 
   } catch {
     return {};
   }
+}
+
+/** A lock this very process holds (an acquire that has not been released). */
+function ownedHere(holder: LockHolder): boolean {
+  return holder.host === os.hostname() && holder.pid === process.pid && heldHere.has(holder.token);
 }
 
 /**

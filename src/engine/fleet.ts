@@ -40,8 +40,6 @@ export interface FleetHost {
   name: string;
   /** How its engine is reached, as logs say it. */
   docker: string;
-  /** What orders the locks: the engine's own ID when known (two spellings of one engine are one), else docker. */
-  lockOrder?: string;
   config: Config;
   deps: Deps;
 }
@@ -237,8 +235,7 @@ export async function executeFleet(
   const fleet = new Fleet(hosts, options.maxParallel, options.log, options.signal);
   // Taken one engine after the other, in the order of their addresses: two runs that name the same hosts in another
   // order do not each hold one lock while waiting for the other's.
-  const key = (h: FleetHost) => h.lockOrder ?? h.docker;
-  const order = [...hosts].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const order = [...hosts].sort((a, b) => (a.docker < b.docker ? -1 : a.docker > b.docker ? 1 : 0));
   const turnOf = (h: FleetHost) => {
     const before = order[order.indexOf(h) - 1];
     return before ? fleet.lockTurns.get(before.name) : undefined;

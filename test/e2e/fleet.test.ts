@@ -144,14 +144,18 @@ describe('several hosts: one release on two real engines (one over ssh://)', () 
     expect(await running(a, 'blue')).toBe(false);
   });
 
-  it('one engine named twice (over its socket and over ssh://) is refused before anything runs', async () => {
+  it('one engine named twice (over its socket and over ssh://) fails at its lock, at once, before anything changes', async () => {
     const b = fleet.engines.find((e) => e.name === 'b');
     const ssh = engines[1];
     if (!b || !ssh) throw new Error('no engine b');
     const hosts = [b, ssh].map((e) => `- { docker: "${e.dockerHost}", name: ${e.name}, health-host: ${e.address} }`);
-    const { exitCode, result } = await deploy(['--hosts', hosts.join('\n')]);
-    expect(exitCode).toBe(2);
-    expect(result.error).toMatch(/hosts: b and b-ssh are one engine \(ID [\w:]+\): name it once/);
+    const { exitCode, result, log } = await deploy(['--hosts', hosts.join('\n')]);
+    expect(exitCode, log).toBe(1);
+    expect(result.error).toMatch(
+      /^b(-ssh)? failed: this run already holds the deploy lock proxy:\S+ on this Docker engine/,
+    );
+    expect(result.error).toMatch(/Every host serves what it served before the run\./);
+    expect(log).not.toMatch(/── up/);
   });
 
   it('status reports each host', async () => {

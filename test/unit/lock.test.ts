@@ -254,6 +254,25 @@ describe('dockerLocks', () => {
     expect(engine.containers.size).toBe(0);
   });
 
+  it('one run with several hosts: a lock of its own on the same engine fails at once (two hosts are one engine)', async () => {
+    const engine = new FakeEngine();
+    engine.images.add(LOCK_IMAGE);
+    const clock = new FakeClock();
+    const log = new RecordingLogger();
+    const first = dockerLocks({ runner: engine, clock, log }, { waitMs: 60_000, command: 'deploy', sameRun: true });
+    const second = dockerLocks({ runner: engine, clock, log }, { waitMs: 60_000, command: 'deploy', sameRun: true });
+    const release = await first.acquire(['proxy:a']);
+    await expect(second.acquire(['proxy:a'])).rejects.toThrow(
+      /^this run already holds the deploy lock proxy:a on this Docker engine, for another of its hosts/,
+    );
+    expect(clock.slept).toEqual([]);
+    await release();
+    // Once released, it is free for anyone.
+    await (
+      await second.acquire(['proxy:a'])
+    )();
+  });
+
   it('a key it cannot get: gives up after the wait limit and releases the keys it took', async () => {
     const engine = new FakeEngine();
     engine.images.add(LOCK_IMAGE);
