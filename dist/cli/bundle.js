@@ -32350,14 +32350,14 @@ async function runPreDeploy(d, s, color) {
     hooks_settle(d, 'pre-deploy', command, r, start, output, timeoutMs);
 }
 /** Runs a hook on the runner, in the working directory, with the run's facts in its environment. */
-async function runHook(d, name, command, env = {}) {
+async function runHook(d, name, command, env = {}, facts = d.result) {
     const [file, ...args] = command;
     const output = new Tail();
     const start = d.deps.clock.now();
     d.log.info(`Running ${INPUT[name]}: ${show(command)}`);
     const r = await d.runner.run(file, args, {
         cwd: d.config.workingDirectory,
-        env: { ...hookEnv(d, name), ...env },
+        env: { ...hookEnv(d, name, facts), ...env },
         timeoutMs: d.config.hooks.timeoutMs,
         onLine: (line) => output.push(line, d),
         tree: true,
@@ -32365,16 +32365,16 @@ async function runHook(d, name, command, env = {}) {
     return hooks_settle(d, name, command, r, start, output, d.config.hooks.timeoutMs);
 }
 /** What every runner hook is told: the hook, the operation, the color brought up and the one that served before. */
-function hookEnv(d, name) {
-    const color = d.result.targetColor ?? '';
+function hookEnv(d, name, facts = d.result) {
+    const color = facts.targetColor ?? '';
     const port = (c) => (c && d.compose ? String(d.compose.port(c)) : '');
     return {
         BLUEGREEN_HOOK: name,
         BLUEGREEN_OPERATION: d.config.command,
         BLUEGREEN_COLOR: color,
         BLUEGREEN_PORT: port(color),
-        BLUEGREEN_PREVIOUS_COLOR: d.result.previousColor ?? '',
-        BLUEGREEN_PREVIOUS_PORT: port(d.result.previousColor),
+        BLUEGREEN_PREVIOUS_COLOR: facts.previousColor ?? '',
+        BLUEGREEN_PREVIOUS_PORT: port(facts.previousColor),
     };
 }
 /** Records the command's outcome in the result; throws a StepFailure unless it exited 0. */
@@ -34453,20 +34453,16 @@ class Deployment {
         const words = this.config.hooks.onFailure;
         if (!words.length || this.readOnly)
             return;
-        const port = (color) => (color ? String(this.config.ports[this.config.colors.indexOf(color)] ?? '') : '');
         await this.log.group('on-failure', async () => {
             try {
-                await runHook(this, 'on-failure', words, {
+                const facts = {
                     BLUEGREEN_STATUS: r.status,
                     BLUEGREEN_SERVING: r.color ?? '',
                     BLUEGREEN_SERVING_KNOWN: String(known),
-                    BLUEGREEN_COLOR: r.targetColor ?? '',
-                    BLUEGREEN_PORT: port(r.targetColor),
-                    BLUEGREEN_PREVIOUS_COLOR: r.previousColor ?? '',
-                    BLUEGREEN_PREVIOUS_PORT: port(r.previousColor),
                     BLUEGREEN_EXIT_CODE: String(r.exitCode),
                     BLUEGREEN_ERROR: maskUrls((r.error ?? '').split('\n')[0] ?? ''),
-                });
+                };
+                await runHook(this, 'on-failure', words, facts, r);
             }
             catch (error) {
                 this.log.warn(`${error.message}\nThe exit code stays ${r.exitCode}.`);
@@ -34558,18 +34554,15 @@ class Fleet {
         this.maxParallel = maxParallel;
         this.log = log;
         this.cancel = cancel;
-        const signal = cancel;
         for (const h of hosts) {
             this.reached.set(h.name, 0);
             this.lockTurns.set(h.name, new Promise((resolve) => this.lockTaken.set(h.name, resolve)));
         }
         this.abort.signal.addEventListener('abort', () => this.notify(), { once: true });
-        if (signal) {
-            if (signal.aborted)
-                this.abort.abort(signal.reason);
-            else
-                signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
-        }
+        if (cancel?.aborted)
+            this.abort.abort(cancel.reason);
+        else
+            cancel?.addEventListener('abort', () => this.abort.abort(cancel.reason), { once: true });
     }
     /** Why the fleet stopped, as the hosts' errors say it. */
     why() {

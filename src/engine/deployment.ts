@@ -402,20 +402,16 @@ export class Deployment {
   async onFailure(r: Result = this.result, known = this.detected): Promise<void> {
     const words = this.config.hooks.onFailure;
     if (!words.length || this.readOnly) return;
-    const port = (color?: string) => (color ? String(this.config.ports[this.config.colors.indexOf(color)] ?? '') : '');
     await this.log.group('on-failure', async () => {
       try {
-        await runHook(this, 'on-failure', words, {
+        const facts = {
           BLUEGREEN_STATUS: r.status,
           BLUEGREEN_SERVING: r.color ?? '',
           BLUEGREEN_SERVING_KNOWN: String(known),
-          BLUEGREEN_COLOR: r.targetColor ?? '',
-          BLUEGREEN_PORT: port(r.targetColor),
-          BLUEGREEN_PREVIOUS_COLOR: r.previousColor ?? '',
-          BLUEGREEN_PREVIOUS_PORT: port(r.previousColor),
           BLUEGREEN_EXIT_CODE: String(r.exitCode),
           BLUEGREEN_ERROR: maskUrls((r.error ?? '').split('\n')[0] ?? ''),
-        });
+        };
+        await runHook(this, 'on-failure', words, facts, r);
       } catch (error) {
         this.log.warn(`${(error as Error).message}\nThe exit code stays ${r.exitCode}.`);
       }

@@ -87,16 +87,13 @@ class Fleet {
     private readonly log: Logger,
     private readonly cancel?: AbortSignal,
   ) {
-    const signal = cancel;
     for (const h of hosts) {
       this.reached.set(h.name, 0);
       this.lockTurns.set(h.name, new Promise((resolve) => this.lockTaken.set(h.name, resolve)));
     }
     this.abort.signal.addEventListener('abort', () => this.notify(), { once: true });
-    if (signal) {
-      if (signal.aborted) this.abort.abort(signal.reason);
-      else signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
-    }
+    if (cancel?.aborted) this.abort.abort(cancel.reason);
+    else cancel?.addEventListener('abort', () => this.abort.abort(cancel.reason), { once: true });
   }
 
   /** Why the fleet stopped, as the hosts' errors say it. */

@@ -5,7 +5,7 @@ import { describeCommand, tail, type RunResult } from '../runner.js';
 import type { Situation } from './detect.js';
 import type { Deployment } from './deployment.js';
 import { StepFailure } from './errors.js';
-import type { HookName, HookView } from './result.js';
+import type { HookName, HookView, Result } from './result.js';
 
 /** How many of a command's last output lines the result and the error keep. */
 export const HOOK_LINES = 20;
@@ -58,6 +58,7 @@ export async function runHook(
   name: Exclude<HookName, 'pre-deploy'>,
   command: readonly string[],
   env: Record<string, string> = {},
+  facts: Pick<Result, 'targetColor' | 'previousColor'> = d.result,
 ): Promise<HookView> {
   const [file, ...args] = command as [string, ...string[]];
   const output = new Tail();
@@ -65,7 +66,7 @@ export async function runHook(
   d.log.info(`Running ${INPUT[name]}: ${show(command)}`);
   const r = await d.runner.run(file, args, {
     cwd: d.config.workingDirectory,
-    env: { ...hookEnv(d, name), ...env },
+    env: { ...hookEnv(d, name, facts), ...env },
     timeoutMs: d.config.hooks.timeoutMs,
     onLine: (line) => output.push(line, d),
     tree: true,
@@ -74,16 +75,20 @@ export async function runHook(
 }
 
 /** What every runner hook is told: the hook, the operation, the color brought up and the one that served before. */
-export function hookEnv(d: Deployment, name: HookName): Record<string, string> {
-  const color = d.result.targetColor ?? '';
+export function hookEnv(
+  d: Deployment,
+  name: HookName,
+  facts: Pick<Result, 'targetColor' | 'previousColor'> = d.result,
+): Record<string, string> {
+  const color = facts.targetColor ?? '';
   const port = (c: string | undefined) => (c && d.compose ? String(d.compose.port(c)) : '');
   return {
     BLUEGREEN_HOOK: name,
     BLUEGREEN_OPERATION: d.config.command,
     BLUEGREEN_COLOR: color,
     BLUEGREEN_PORT: port(color),
-    BLUEGREEN_PREVIOUS_COLOR: d.result.previousColor ?? '',
-    BLUEGREEN_PREVIOUS_PORT: port(d.result.previousColor),
+    BLUEGREEN_PREVIOUS_COLOR: facts.previousColor ?? '',
+    BLUEGREEN_PREVIOUS_PORT: port(facts.previousColor),
   };
 }
 

@@ -2,6 +2,8 @@
 // and a proxy that mounts the include from the project's nginx/ directory.
 import { loadConfig } from '../../src/config/config.js';
 import { projectNameOf } from '../../src/docker/compose.js';
+import type { JournalEntry } from '../../src/docker/journal.js';
+import { thisProcess } from '../../src/docker/lock.js';
 import type { RawInputs } from '../../src/inputs.js';
 import { execute } from '../../src/engine/deployment.js';
 import { WATCH_POLL_MS } from '../../src/engine/watch.js';
@@ -115,5 +117,34 @@ export function eachWatchPoll(clock: FakeClock, host: FakeHost, fn: (poll: numbe
   clock.sleep = async (ms, signal) => {
     await sleep(ms, signal);
     if (ms === WATCH_POLL_MS && !signal?.aborted && host.servedColor('proxy') === color) fn(poll++);
+  };
+}
+
+/**
+ * A deploy of blue → green that died at `phase`, as its journal keeps it: its process is gone (no process has pid
+ * 2^22 - 1 here), and the include it was about to change pointed at blue.
+ */
+export function unfinishedDeploy(phase: JournalEntry['phase'], patch: Partial<JournalEntry> = {}): JournalEntry {
+  return {
+    version: 1,
+    run: { ...thisProcess('dead-run', 'deploy', 0), pid: 4_194_303 },
+    command: 'deploy',
+    from: 'blue',
+    to: 'green',
+    phase,
+    at: new Date(0).toISOString(),
+    includes: [
+      {
+        container: 'proxy',
+        file: INCLUDE,
+        previous: renderInclude(
+          { container: 'proxy', host: 'localhost', template: TEMPLATE, file: INCLUDE },
+          'blue',
+          8000,
+        ),
+      },
+    ],
+    reloading: [],
+    ...patch,
   };
 }

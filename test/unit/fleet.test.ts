@@ -4,9 +4,17 @@ import { describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/engine/deployment.js';
 import { executeFleet } from '../../src/engine/fleet.js';
 import { outputsOf, summaryMarkdown, summaryText } from '../../src/report.js';
-import type { JournalEntry } from '../../src/docker/journal.js';
-import { thisProcess, type LockHolder } from '../../src/docker/lock.js';
-import { eachWatchPoll, INCLUDE, setup, STOP_BLUE, STOP_GREEN, UP_GREEN, type Setup } from './deploy-setup.js';
+import type { LockHolder } from '../../src/docker/lock.js';
+import {
+  eachWatchPoll,
+  INCLUDE,
+  setup,
+  unfinishedDeploy,
+  STOP_BLUE,
+  STOP_GREEN,
+  UP_GREEN,
+  type Setup,
+} from './deploy-setup.js';
 import { FakeClock, RecordingLogger } from './fake-host.js';
 
 interface FleetOptions extends Setup {
@@ -51,21 +59,6 @@ async function fleet(n: number, { lives, maxParallel = 4, names, ...options }: F
   return { hosts, run, log, clock, calls, locks, served, of };
 }
 
-/** A deploy of green that died while bringing green up (its process is gone), as the journal keeps it. */
-function diedAtUp(): JournalEntry {
-  return {
-    version: 1,
-    run: { ...thisProcess('dead-run', 'deploy', 0), pid: 4_194_303 },
-    command: 'deploy',
-    from: 'blue',
-    to: 'green',
-    phase: 'up',
-    at: new Date(0).toISOString(),
-    includes: [],
-    reloading: [],
-  };
-}
-
 /** Two hosts on blue; the first one's journal holds a deploy of green that died at up, its green left running. */
 async function afterDeadDeploy() {
   const f = await fleet(2, { live: 'blue', idleStopped: true });
@@ -73,7 +66,7 @@ async function afterDeadDeploy() {
   if (!first || !second) throw new Error('no hosts');
   const green = first.host.containers.get('app-green');
   if (green) Object.assign(green, { running: true, status: 'running', exitCode: 0 });
-  first.journal.entries.set('project:app', diedAtUp());
+  first.journal.entries.set('project:app', unfinishedDeploy('up'));
   return { f, first, second };
 }
 

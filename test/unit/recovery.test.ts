@@ -7,37 +7,10 @@ import { processIdentity, thisProcess } from '../../src/docker/lock.js';
 import { renderInclude } from '../../src/proxy/include.js';
 import { describeCommand } from '../../src/runner.js';
 import { decideRecovery, needsHealth, type Observed } from '../../src/engine/recovery.js';
-import { INCLUDE, RELOAD, setup, UP_BLUE, UP_GREEN } from './deploy-setup.js';
+import { INCLUDE, RELOAD, setup, unfinishedDeploy, UP_BLUE, UP_GREEN } from './deploy-setup.js';
 import { FakeHost, RecordingLogger } from './fake-host.js';
 
-const TEMPLATE_TARGET = {
-  container: 'proxy',
-  host: 'localhost',
-  template: 'upstream app {\n    server app-{color}:{port};\n}\n',
-};
 const KEY = 'project:app';
-
-function entry(phase: JournalEntry['phase'], patch: Partial<JournalEntry> = {}): JournalEntry {
-  return {
-    version: 1,
-    // A process that is gone: the pid of a run that died (no process has pid 2^22 - 1 here).
-    run: { ...thisProcess('dead-run', 'deploy', 0), pid: 4_194_303 },
-    command: 'deploy',
-    from: 'blue',
-    to: 'green',
-    phase,
-    at: new Date(0).toISOString(),
-    includes: [
-      {
-        container: 'proxy',
-        file: INCLUDE,
-        previous: renderInclude({ ...TEMPLATE_TARGET, file: INCLUDE }, 'blue', 8000),
-      },
-    ],
-    reloading: [],
-    ...patch,
-  };
-}
 
 function observed(o: { all?: string[]; some?: string[]; healthy?: boolean }): Observed {
   const all = o.all ?? [];
@@ -51,21 +24,21 @@ function observed(o: { all?: string[]; some?: string[]; healthy?: boolean }): Ob
 
 describe('the recovery decision, for each half-state a dead run can leave', () => {
   it('a pending include (written, no reload begun) whose color runs and answers: the switch is completed', () => {
-    const e = entry('switch');
+    const e = unfinishedDeploy('switch');
     const seen = observed({ all: ['blue', 'green'], healthy: true });
     expect(needsHealth(e, seen)).toBe(true);
     expect(decideRecovery(e, seen)).toMatchObject({ kind: 'complete', color: 'green', reloadAll: true, drain: 'blue' });
   });
 
   it('a pending include whose color is not running: the include goes back to what the proxies loaded', () => {
-    const e = entry('switch');
+    const e = unfinishedDeploy('switch');
     const seen = observed({ all: ['blue'] });
     expect(needsHealth(e, seen)).toBe(false);
     expect(decideRecovery(e, seen)).toMatchObject({ kind: 'restore', color: 'blue', reload: [] });
   });
 
   it('a pending include whose color runs but does not answer: restored, and only proxies whose reload began reload', () => {
-    const e = entry('switch', { reloading: ['proxy'] });
+    const e = unfinishedDeploy('switch', { reloading: ['proxy'] });
     expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: false }))).toMatchObject({
       kind: 'restore',
       color: 'blue',
@@ -74,7 +47,7 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
   });
 
   it('both colors running after every proxy was reloaded: green is kept (no reload), checked, and blue drains', () => {
-    const e = entry('switched', { reloading: ['proxy'] });
+    const e = unfinishedDeploy('switched', { reloading: ['proxy'] });
     expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: true }))).toMatchObject({
       kind: 'complete',
       color: 'green',
@@ -84,13 +57,13 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
   });
 
   it('the new color up, never switched: nothing to repair, blue serves', () => {
-    const e = entry('up');
+    const e = unfinishedDeploy('up');
     expect(needsHealth(e, observed({ all: ['blue', 'green'] }))).toBe(false);
     expect(decideRecovery(e, observed({ all: ['blue', 'green'] }))).toMatchObject({ kind: 'none', serving: 'blue' });
   });
 
   it('a run that was undoing is undone, even when its new color answers', () => {
-    const e = entry('undo', { reloading: ['proxy'] });
+    const e = unfinishedDeploy('undo', { reloading: ['proxy'] });
     expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: true }))).toMatchObject({
       kind: 'restore',
       color: 'blue',
@@ -98,7 +71,7 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
   });
 
   it('killed while a required post-switch-command ran: back to blue while it runs, as the failed hook would have', () => {
-    const e = entry('post-switch', { reloading: ['proxy'] });
+    const e = unfinishedDeploy('post-switch', { reloading: ['proxy'] });
     expect(needsHealth(e, observed({ all: ['blue', 'green'] }))).toBe(false);
     expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: true }))).toMatchObject({
       kind: 'restore',
@@ -114,7 +87,7 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
   });
 
   it('killed during a canary step: back to blue, even when green answers, as a failed step would have', () => {
-    const e = entry('canary', { reloading: ['proxy'] });
+    const e = unfinishedDeploy('canary', { reloading: ['proxy'] });
     expect(needsHealth(e, observed({ all: ['blue', 'green'] }))).toBe(false);
     expect(decideRecovery(e, observed({ all: ['blue', 'green'], healthy: true }))).toMatchObject({
       kind: 'restore',
@@ -125,14 +98,14 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
   });
 
   it('killed while stopping the old color: green serves, nothing to repair', () => {
-    expect(decideRecovery(entry('cleanup'), observed({ all: ['green'], some: ['blue'] }))).toMatchObject({
+    expect(decideRecovery(unfinishedDeploy('cleanup'), observed({ all: ['green'], some: ['blue'] }))).toMatchObject({
       kind: 'none',
       serving: 'green',
     });
   });
 
   it('a first deploy whose color does not answer: the includes found before it are put back, its color stopped', () => {
-    const e = entry('switch', { from: undefined, reloading: ['proxy'] });
+    const e = unfinishedDeploy('switch', { from: undefined, reloading: ['proxy'] });
     expect(needsHealth(e, observed({ all: ['green'] }))).toBe(false);
     const d = decideRecovery(e, observed({ all: ['green'], healthy: true }));
     expect(d).toMatchObject({ kind: 'restore', reload: ['proxy'], stop: 'green' });
@@ -140,7 +113,7 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
   });
 
   it('a first deploy switched everywhere, its color answering: finished, no reload', () => {
-    const e = entry('switched', { from: undefined, reloading: ['proxy'] });
+    const e = unfinishedDeploy('switched', { from: undefined, reloading: ['proxy'] });
     expect(needsHealth(e, observed({ all: ['green'] }))).toBe(true);
     expect(decideRecovery(e, observed({ all: ['green'], healthy: true }))).toMatchObject({
       kind: 'complete',
@@ -150,7 +123,7 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
   });
 
   it('a first deploy that died bringing its color up: that color, which never served, is stopped', () => {
-    expect(decideRecovery(entry('up', { from: undefined }), observed({ some: ['green'] }))).toMatchObject({
+    expect(decideRecovery(unfinishedDeploy('up', { from: undefined }), observed({ some: ['green'] }))).toMatchObject({
       kind: 'none',
       stop: 'green',
     });
@@ -158,16 +131,16 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
 
   it('restores only to a color whose every service runs; an undo keeps the new color when the old cannot serve', () => {
     const partly = observed({ all: ['green'], some: ['blue'], healthy: true });
-    expect(decideRecovery(entry('undo', { reloading: ['proxy'] }), partly)).toMatchObject({
+    expect(decideRecovery(unfinishedDeploy('undo', { reloading: ['proxy'] }), partly)).toMatchObject({
       kind: 'complete',
       color: 'green',
     });
-    expect(needsHealth(entry('undo'), partly)).toBe(true);
-    expect(needsHealth(entry('undo'), observed({ all: ['blue', 'green'] }))).toBe(false);
+    expect(needsHealth(unfinishedDeploy('undo'), partly)).toBe(true);
+    expect(needsHealth(unfinishedDeploy('undo'), observed({ all: ['blue', 'green'] }))).toBe(false);
   });
 
   it('neither color can serve once a reload began: stuck, nothing is changed', () => {
-    const e = entry('switch', { reloading: ['proxy'] });
+    const e = unfinishedDeploy('switch', { reloading: ['proxy'] });
     expect(decideRecovery(e, observed({ some: ['green', 'blue'] }))).toMatchObject({ kind: 'stuck' });
     expect(decideRecovery(e, observed({ all: ['green'], some: ['blue'], healthy: false }))).toMatchObject({
       kind: 'stuck',
@@ -175,7 +148,7 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
   });
 
   it('neither color can serve but no reload began: the files go back to what Nginx still serves', () => {
-    expect(decideRecovery(entry('switch'), observed({ some: ['green', 'blue'] }))).toMatchObject({
+    expect(decideRecovery(unfinishedDeploy('switch'), observed({ some: ['green', 'blue'] }))).toMatchObject({
       kind: 'restore',
       color: 'blue',
       reload: [],
@@ -416,7 +389,7 @@ describe('recovery on a real sequence', () => {
   }
 
   it('the issue: include written to green, never loaded; green healthy: the switch is completed, then blue is deployed', async () => {
-    const s = await unfinished(entry('switch'), { includeOn: 'green' });
+    const s = await unfinished(unfinishedDeploy('switch'), { includeOn: 'green' });
     const blueId = s.host.containers.get('app-blue')?.id;
     s.host.oldWorkersBusyMs = 3_000;
     const { result, outages, log } = await nextDeploy(s);
@@ -447,7 +420,7 @@ describe('recovery on a real sequence', () => {
   });
 
   it('include written to green, never loaded; green stopped: the include goes back to blue with no reload', async () => {
-    const s = await unfinished(entry('switch'), { includeOn: 'green', greenRunning: false });
+    const s = await unfinished(unfinishedDeploy('switch'), { includeOn: 'green', greenRunning: false });
     const blueId = s.host.containers.get('app-blue')?.id;
     const { result, outages } = await nextDeploy(s);
     expect(outages).toEqual([]);
@@ -459,7 +432,7 @@ describe('recovery on a real sequence', () => {
   });
 
   it('green answers 500 at the recovery: restored to blue; the deploy that follows rebuilds green', async () => {
-    const s = await unfinished(entry('switch', { reloading: ['proxy'] }), { includeOn: 'green' });
+    const s = await unfinished(unfinishedDeploy('switch', { reloading: ['proxy'] }), { includeOn: 'green' });
     s.host.appStatus.set('app-green', 500);
     const run = nextDeploy(s);
     // Green is fixed by the deploy's own rebuild (a new version).
@@ -475,7 +448,7 @@ describe('recovery on a real sequence', () => {
   });
 
   it('killed during the drain (both colors run, all proxies on green): kept on green with no reload, blue drains', async () => {
-    const s = await unfinished(entry('switched', { reloading: ['proxy'] }), { includeOn: 'green' });
+    const s = await unfinished(unfinishedDeploy('switched', { reloading: ['proxy'] }), { includeOn: 'green' });
     s.host.run('docker', ['exec', 'proxy', 'nginx', '-s', 'reload'], { timeoutMs: 1 });
     s.host.calls.length = 0;
     const { result, outages } = await nextDeploy(s);
@@ -485,7 +458,10 @@ describe('recovery on a real sequence', () => {
   });
 
   it('a proxy whose reload began but that is stopped now is not reloaded by the restore', async () => {
-    const s = await unfinished(entry('switch', { reloading: ['proxy'] }), { includeOn: 'green', greenRunning: false });
+    const s = await unfinished(unfinishedDeploy('switch', { reloading: ['proxy'] }), {
+      includeOn: 'green',
+      greenRunning: false,
+    });
     s.host.setProxyStatus('proxy', 'exited');
     const { result } = await nextDeploy(s);
     expect(result.interrupted).toMatchObject({ serving: 'blue' });
@@ -503,7 +479,7 @@ describe('recovery on a real sequence', () => {
     await s.host.run('docker', ['exec', 'proxy', 'nginx', '-s', 'reload'], { timeoutMs: 1 });
     s.journal.entries.set(
       KEY,
-      entry('switched', {
+      unfinishedDeploy('switched', {
         from: undefined,
         to: 'blue',
         reloading: ['proxy'],
@@ -519,7 +495,7 @@ describe('recovery on a real sequence', () => {
   });
 
   it('a dead lock holder with a live child: the child is ended before anything changes', async () => {
-    const s = await unfinished(entry('up'));
+    const s = await unfinished(unfinishedDeploy('up'));
     s.processes.running.push({ pid: 4242, command: 'docker compose up -d app-green', token: 'dead-run' });
     s.processes.running.push({ pid: 4343, command: 'sleep 1000', token: 'another-run' });
     const { result } = await nextDeploy(s);
@@ -530,7 +506,7 @@ describe('recovery on a real sequence', () => {
   });
 
   it('a migration the dead run started (pre-deploy-command) is ended: its one-off container is removed', async () => {
-    const s = await unfinished(entry('up'), { greenRunning: false });
+    const s = await unfinished(unfinishedDeploy('up'), { greenRunning: false });
     const migration = s.host.addOneOff('app-green');
     migration.labels['bluegreen.run'] = 'dead-run';
     const other = s.host.addOneOff('app-green');
@@ -543,7 +519,7 @@ describe('recovery on a real sequence', () => {
   });
 
   it('a child that cannot be ended: nothing changes, exit 3, the journal is kept for the next run', async () => {
-    const s = await unfinished(entry('up'));
+    const s = await unfinished(unfinishedDeploy('up'));
     s.processes.running.push({ pid: 4242, command: 'docker compose up', token: 'dead-run', ignoresTerm: true });
     const { result } = await nextDeploy(s);
     expect(result).toMatchObject({ status: 'failed', exitCode: 3 });
@@ -555,7 +531,7 @@ describe('recovery on a real sequence', () => {
   it('the journal of a process that still runs on this host: refused, nothing changed', async () => {
     // The test runner's parent process stands for a deploy still under way.
     const alive = { ...thisProcess('live-run', 'deploy', 0), pid: process.ppid, ...processIdentity(process.ppid) };
-    const s = await unfinished(entry('switch', { run: alive }), { includeOn: 'green' });
+    const s = await unfinished(unfinishedDeploy('switch', { run: alive }), { includeOn: 'green' });
     const { result } = await nextDeploy(s);
     expect(result.exitCode).toBe(1);
     expect(result.error).toMatch(/still runs, yet this run holds the lock .*Nothing was changed/s);
@@ -563,7 +539,7 @@ describe('recovery on a real sequence', () => {
   });
 
   it('status tells of the unfinished run and what the proxies load, and changes nothing', async () => {
-    const s = await unfinished(entry('switch'), { includeOn: 'green' });
+    const s = await unfinished(unfinishedDeploy('switch'), { includeOn: 'green' });
     s.config.command = 'status';
     const log = new RecordingLogger();
     const result = await execute(s.config, { ...s.deps, log });
