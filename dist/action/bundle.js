@@ -33229,11 +33229,16 @@ async function drainOld(d, boundMs, stop, proxies = [...d.switchedAt.keys()]) {
 function backward(phase) {
     return phase === 'undo' || phase === 'post-switch' || phase === 'canary';
 }
-/** Whether the decision depends on the new color's health: only then is it asked. */
-function needsHealth(entry, observed) {
+/**
+ * Whether the decision depends on the new color's health: only then is it asked. With several hosts, whenever the
+ * new color runs: another host's state may call for completing the switch on this one (fleetRecovery).
+ */
+function needsHealth(entry, observed, several = false) {
     const { from, to, phase } = entry;
     if (phase === 'up' || phase === 'cleanup' || !observed.allRunning[to])
         return false;
+    if (several)
+        return true;
     if (backward(phase))
         return from !== undefined && !observed.allRunning[from];
     return from !== undefined || phase === 'switched';
@@ -33330,6 +33335,65 @@ function decideRecovery(entry, observed) {
         kind: 'stuck',
         why: `the switch to ${to} ${state}, but ${to} ${toState} and not every service of ${from} runs: no color can take ` +
             'the traffic, so the includes are left as they are',
+    };
+}
+/** The color a decision leaves serving: '' for none (a first deploy undone), undefined when it is stuck. */
+function endsOn(r) {
+    if (r.kind === 'stuck')
+        return undefined;
+    if (r.kind === 'none')
+        return r.serving ?? '';
+    return r.color ?? '';
+}
+/** The same change (command and colors): hosts that one fleet run left, or a recovery of it that died in turn. */
+function sameChange(a, b) {
+    return a.command === b.command && a.from === b.from && a.to === b.to;
+}
+/**
+ * Several hosts that a dead run left unfinished, each decided alone, could end on different colors: one host had
+ * recorded its cleanup (every host had passed every check), the next had not yet; or one had switched while
+ * another had not. They end on one: the new color once any of them began its cleanup, else the color that served
+ * before (or, after a first deploy, the includes found before it), as the run itself would have undone every host
+ * on a failure before its cleanup. A host that cannot go that way (the new color does not answer there, the old
+ * one does not run) keeps its own decision, and the hosts stay split: the next run refuses with the table.
+ * Hosts left by different changes (another command or other colors) each keep their own.
+ */
+function fleetRecovery(hosts) {
+    const decisions = hosts.map((h) => h.decision);
+    const [first] = hosts;
+    if (!first || hosts.length < 2)
+        return { decisions };
+    if (!hosts.every((h) => sameChange(h.entry, first.entry)))
+        return { decisions };
+    if (new Set(decisions.map(endsOn)).size === 1)
+        return { decisions };
+    const { from, to } = first.entry;
+    const cleaning = hosts.filter((h) => h.entry.phase === 'cleanup').map((h) => h.host);
+    const why = cleaning.length
+        ? `${cleaning.join(', ')} had begun stopping ${from ?? 'the old color'}, so every host keeps ${to}`
+        : `no host had begun its cleanup, so every host goes back to ${from ?? 'the includes found before the first deploy'}`;
+    const toward = (h) => {
+        const { entry, observed, decision } = h;
+        const because = `${decision.why}; with the other hosts of that run: ${why}`;
+        if (cleaning.length) {
+            if (endsOn(decision) === to || !observed.allRunning[to] || !observed.healthy)
+                return decision;
+            const drain = from !== undefined && observed.someRunning[from] ? from : undefined;
+            return { kind: 'complete', color: to, reloadAll: true, drain, why: because };
+        }
+        if (endsOn(decision) === (from ?? '') || entry.phase === 'cleanup')
+            return decision;
+        const fromRuns = from === undefined || Boolean(observed.allRunning[from]);
+        if (!fromRuns && entry.reloading.length)
+            return decision;
+        const stop = from === undefined && observed.someRunning[to] ? to : undefined;
+        return { kind: 'restore', color: from, reload: entry.reloading, stop, why: because };
+    };
+    const agreed = hosts.map(toward);
+    const split = new Set(agreed.map(endsOn)).size > 1;
+    return {
+        decisions: agreed,
+        why: `the hosts were left at different steps of one run: ${why}${split ? ' (not every host can: they stay split)' : ''}`,
     };
 }
 
@@ -33815,8 +33879,13 @@ async function swap(d, s, next, starts) {
     // Past this point the other hosts may be stopping their old colors: this one does not go back either.
     if (d.deps.fleet)
         d.cleanupStarted = true;
-    if (old && old !== next) {
+    const stopsOld = Boolean(old && old !== next);
+    // With several hosts, every host records its cleanup (after a first deploy too) before any host stops its old
+    // color or clears its journal: a runner that dies meanwhile leaves that record on a host that had not finished.
+    if (stopsOld || d.deps.fleet)
         await d.record('cleanup');
+    await d.reach('committed');
+    if (old && stopsOld) {
         d.cleanupStarted = true;
         await d.phase('cleanup', () => cleanup(d, old, s.services[old] ?? []));
     }
@@ -34365,8 +34434,11 @@ async function recover(d, entry) {
             d.log.warn(`Removed the one-off container(s) the unfinished run left: ${oneOffs.join(', ')}.`);
         const seen = await observe(d);
         const someUp = someRunning(d.config.colors, seen.states);
-        const healthy = needsHealth(entry, { allRunning: seen.running }) && (await answersHealth(d, seen, entry.to));
-        const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
+        const several = d.deps.fleet !== undefined;
+        const healthy = needsHealth(entry, { allRunning: seen.running }, several) && (await answersHealth(d, seen, entry.to));
+        const observed = { allRunning: seen.running, someRunning: someUp, healthy };
+        const alone = decideRecovery(entry, observed);
+        const decision = (await d.deps.fleet?.recover({ entry, observed, decision: alone }, d)) ?? alone;
         d.log.info(`Recovery: ${decision.why}.`);
         if (decision.kind === 'stuck') {
             throw new Error(`${decision.why}. Start the color that served (its containers are kept by cleanup: stop)`);
@@ -34378,6 +34450,15 @@ async function recover(d, entry) {
         view.serving = outcome.serving;
         view.action = outcome.action;
         d.log.info(`Recovered: ${view.action}.`);
+        if (d.deps.fleet) {
+            // The hosts clear their journals one by one: until every one has, each journal says what its host serves now
+            // (read alone by a next run, it leads there again), and none is cleared before every host carried its out.
+            if (decision.kind !== 'none') {
+                entry.phase = outcome.serving === entry.to ? 'cleanup' : 'undo';
+                await d.deps.journal.write(await d.journalKey(), entry);
+            }
+            await d.deps.fleet.recovered(d);
+        }
         await d.deps.journal.clear(await d.journalKey());
     }
     catch (error) {
@@ -34963,6 +35044,8 @@ class Deployment {
                 await this.phase('recover', () => this.shield(() => recover(this, unfinished)));
                 this.undidUnfinished = undidDeploy(this, unfinished);
             }
+            else if (!this.readOnly)
+                await this.deps.fleet?.recover(undefined, this);
             const situation = await this.phase('detect', () => detect(this));
             this.detected = true;
             await this.reach('detected');
@@ -35243,10 +35326,13 @@ class Deployment {
 
 
 
+
 /** A canary step's reload comes before the switch's, and the steps in the order of their percents. */
 function rankOf(gate, step) {
     const ranks = {
         locked: 10,
+        recovery: 15,
+        recovered: 16,
         detected: 20,
         up: 30,
         'pre-deploy': 35,
@@ -35254,6 +35340,7 @@ function rankOf(gate, step) {
         reload: 51,
         verified: 55,
         cleanup: 60,
+        committed: 61,
     };
     return gate === 'reload' && step !== undefined ? 50 + step / 100 : ranks[gate];
 }
@@ -35274,6 +35361,9 @@ class Fleet {
     /** Hosts that took their place to bring up their color, or ended: the next in order may take one. */
     wentUp = new Set();
     agreement;
+    /** Each host's unfinished run, and what the hosts agreed to do about them (once every host found its own). */
+    recoveries = new Map();
+    agreedRecoveries;
     /** Every host passed the cleanup gate: the old colors may be stopping, a failure no longer stops the others. */
     committed = false;
     /** Why the fleet stopped: the first failure, the hosts' disagreement, or the user's cancel. */
@@ -35316,6 +35406,8 @@ class Fleet {
                 }
                 this.fail(`${name} failed: ${firstLine(error)}`);
             },
+            recover: (plan, d) => this.recover(name, plan, d),
+            recovered: (d) => this.meet(name, 'recovered', d),
             cancel: this.cancel,
             undoneAnywhere: () => [...this.runs.values()].some((d) => d.undidUnfinished),
             runsOnce: name === this.hosts[0]?.name,
@@ -35356,7 +35448,38 @@ class Fleet {
             await new Promise((resolve) => this.wake.push(resolve));
         }
     }
+    async recover(name, plan, d) {
+        // A host that found nothing to recover has nothing to carry out either: it goes on.
+        if (!plan)
+            return void (await this.meet(name, 'recovered', d, false));
+        this.recoveries.set(name, { ...plan, host: name });
+        await this.meet(name, 'recovery', d);
+        if (!this.agreedRecoveries) {
+            const plans = this.hosts.flatMap((h) => this.recoveries.get(h.name) ?? []);
+            const { decisions, why } = fleetRecovery(plans);
+            if (why)
+                this.log.warn(`Recovery: ${why}.`);
+            this.agreedRecoveries = new Map(plans.map((p, i) => [p.host, decisions[i] ?? p.decision]));
+        }
+        return this.agreedRecoveries.get(name) ?? plan.decision;
+    }
+    /**
+     * Marks the host at `gate`, then (unless told not to) waits until every host is there, went past it or ended.
+     * Unlike reach, a failed fleet does not end the wait: what waits here must be done by every host (a recovery, the
+     * record of a cleanup), and every host gets there or ends.
+     */
+    async meet(name, gate, d, wait = true) {
+        const rank = rankOf(gate);
+        this.runs.set(name, d);
+        this.reached.set(name, Math.max(this.reached.get(name) ?? 0, rank));
+        this.notify();
+        while (wait && ![...this.reached.values()].every((r) => r >= rank)) {
+            await new Promise((resolve) => this.wake.push(resolve));
+        }
+    }
     async reach(name, gate, d, step) {
+        if (gate === 'committed')
+            return this.meet(name, gate, d);
         const rank = rankOf(gate, step);
         this.tookLock(name);
         this.runs.set(name, d);

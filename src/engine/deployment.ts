@@ -173,7 +173,7 @@ export class Deployment {
       else if (unfinished) {
         await this.phase('recover', () => this.shield(() => recover(this, unfinished)));
         this.undidUnfinished = undidDeploy(this, unfinished);
-      }
+      } else if (!this.readOnly) await this.deps.fleet?.recover(undefined, this);
       const situation = await this.phase('detect', () => detect(this));
       this.detected = true;
       await this.reach('detected');

@@ -6,15 +6,29 @@ import type { Config } from '../config/config.js';
 import type { Clock, Logger } from '../io.js';
 import { Deployment, type Deps } from './deployment.js';
 import { StepFailure } from './errors.js';
+import { fleetRecovery, type HostRecovery, type Recovery } from './recovery.js';
 import { failedResult, type HostResult, type Result } from './result.js';
 
 /**
- * The points where a host waits for the others, in the order of a run: every lock is held; every host found what it
+ * The points where a host waits for the others, in the order of a run: every lock is held; the unfinished runs found
+ * are weighed together, then carried out, before any journal is cleared (see recover); every host found what it
  * serves (and they agree); a place among max-parallel to bring up its color; the first host's pre-deploy-command is
  * done (the others only wait for that one); its color is healthy; every include is tested (per canary step, then
- * for the switch); every proxy of every host serves the new color; every host passed its checks after the drain.
+ * for the switch); every proxy of every host serves the new color; every host passed its checks after the drain;
+ * every host recorded its cleanup (before any stops its old color or clears its journal).
  */
-export type Gate = 'locked' | 'detected' | 'up' | 'pre-deploy' | 'healthy' | 'reload' | 'verified' | 'cleanup';
+export type Gate =
+  | 'locked'
+  | 'recovery'
+  | 'recovered'
+  | 'detected'
+  | 'up'
+  | 'pre-deploy'
+  | 'healthy'
+  | 'reload'
+  | 'verified'
+  | 'cleanup'
+  | 'committed';
 
 /** How a host's run meets the others (Deps.fleet); a single host has none. */
 export interface FleetMember {
@@ -28,6 +42,14 @@ export interface FleetMember {
    * began its cleanup, nor for status and dry runs, which change nothing: each host reports on its own).
    */
   failed(error: unknown, d: Deployment): void;
+  /**
+   * What this host's recovery of an unfinished run does (undefined: it found none), once every other host found its
+   * own or ended: hosts that a dead run left at different steps end on one color (engine/recovery.ts,
+   * fleetRecovery). Another host's failure does not cut this wait, nor the next, short.
+   */
+  recover(plan: Omit<HostRecovery, 'host'> | undefined, d: Deployment): Promise<Recovery | undefined>;
+  /** Resolves once every host carried out its recovery (or found none, or ended): only then may journals be cleared. */
+  recovered(d: Deployment): Promise<void>;
   /** The user's cancel alone: what must not be cut short by another host's failure (a recovery) listens to it. */
   readonly cancel?: AbortSignal;
   /** Some host found an unfinished deploy and undid it: a rollback then goes nowhere on any host. */
@@ -48,6 +70,8 @@ export interface FleetHost {
 function rankOf(gate: Gate, step?: number): number {
   const ranks: Record<Gate, number> = {
     locked: 10,
+    recovery: 15,
+    recovered: 16,
     detected: 20,
     up: 30,
     'pre-deploy': 35,
@@ -55,6 +79,7 @@ function rankOf(gate: Gate, step?: number): number {
     reload: 51,
     verified: 55,
     cleanup: 60,
+    committed: 61,
   };
   return gate === 'reload' && step !== undefined ? 50 + step / 100 : ranks[gate];
 }
@@ -73,6 +98,9 @@ class Fleet {
   /** Hosts that took their place to bring up their color, or ended: the next in order may take one. */
   private readonly wentUp = new Set<string>();
   private agreement?: string;
+  /** Each host's unfinished run, and what the hosts agreed to do about them (once every host found its own). */
+  private readonly recoveries = new Map<string, HostRecovery>();
+  private agreedRecoveries?: Map<string, Recovery>;
   /** Every host passed the cleanup gate: the old colors may be stopping, a failure no longer stops the others. */
   private committed = false;
   /** Why the fleet stopped: the first failure, the hosts' disagreement, or the user's cancel. */
@@ -115,6 +143,8 @@ class Fleet {
         }
         this.fail(`${name} failed: ${firstLine(error)}`);
       },
+      recover: (plan, d) => this.recover(name, plan, d),
+      recovered: (d) => this.meet(name, 'recovered', d),
       cancel: this.cancel,
       undoneAnywhere: () => [...this.runs.values()].some((d) => d.undidUnfinished),
       runsOnce: name === this.hosts[0]?.name,
@@ -158,7 +188,41 @@ class Fleet {
     }
   }
 
+  private async recover(
+    name: string,
+    plan: Omit<HostRecovery, 'host'> | undefined,
+    d: Deployment,
+  ): Promise<Recovery | undefined> {
+    // A host that found nothing to recover has nothing to carry out either: it goes on.
+    if (!plan) return void (await this.meet(name, 'recovered', d, false));
+    this.recoveries.set(name, { ...plan, host: name });
+    await this.meet(name, 'recovery', d);
+    if (!this.agreedRecoveries) {
+      const plans = this.hosts.flatMap((h) => this.recoveries.get(h.name) ?? []);
+      const { decisions, why } = fleetRecovery(plans);
+      if (why) this.log.warn(`Recovery: ${why}.`);
+      this.agreedRecoveries = new Map(plans.map((p, i) => [p.host, decisions[i] ?? p.decision]));
+    }
+    return this.agreedRecoveries.get(name) ?? plan.decision;
+  }
+
+  /**
+   * Marks the host at `gate`, then (unless told not to) waits until every host is there, went past it or ended.
+   * Unlike reach, a failed fleet does not end the wait: what waits here must be done by every host (a recovery, the
+   * record of a cleanup), and every host gets there or ends.
+   */
+  private async meet(name: string, gate: Gate, d: Deployment, wait = true): Promise<void> {
+    const rank = rankOf(gate);
+    this.runs.set(name, d);
+    this.reached.set(name, Math.max(this.reached.get(name) ?? 0, rank));
+    this.notify();
+    while (wait && ![...this.reached.values()].every((r) => r >= rank)) {
+      await new Promise<void>((resolve) => this.wake.push(resolve));
+    }
+  }
+
   private async reach(name: string, gate: Gate, d: Deployment, step?: number): Promise<void> {
+    if (gate === 'committed') return this.meet(name, gate, d);
     const rank = rankOf(gate, step);
     this.tookLock(name);
     this.runs.set(name, d);

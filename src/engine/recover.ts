@@ -94,8 +94,12 @@ export async function recover(d: Deployment, entry: JournalEntry): Promise<void>
     if (oneOffs.length) d.log.warn(`Removed the one-off container(s) the unfinished run left: ${oneOffs.join(', ')}.`);
     const seen = await observe(d);
     const someUp = someRunning(d.config.colors, seen.states);
-    const healthy = needsHealth(entry, { allRunning: seen.running }) && (await answersHealth(d, seen, entry.to));
-    const decision = decideRecovery(entry, { allRunning: seen.running, someRunning: someUp, healthy });
+    const several = d.deps.fleet !== undefined;
+    const healthy =
+      needsHealth(entry, { allRunning: seen.running }, several) && (await answersHealth(d, seen, entry.to));
+    const observed = { allRunning: seen.running, someRunning: someUp, healthy };
+    const alone = decideRecovery(entry, observed);
+    const decision = (await d.deps.fleet?.recover({ entry, observed, decision: alone }, d)) ?? alone;
     d.log.info(`Recovery: ${decision.why}.`);
     if (decision.kind === 'stuck') {
       throw new Error(`${decision.why}. Start the color that served (its containers are kept by cleanup: stop)`);
@@ -107,6 +111,15 @@ export async function recover(d: Deployment, entry: JournalEntry): Promise<void>
     view.serving = outcome.serving;
     view.action = outcome.action;
     d.log.info(`Recovered: ${view.action}.`);
+    if (d.deps.fleet) {
+      // The hosts clear their journals one by one: until every one has, each journal says what its host serves now
+      // (read alone by a next run, it leads there again), and none is cleared before every host carried its out.
+      if (decision.kind !== 'none') {
+        entry.phase = outcome.serving === entry.to ? 'cleanup' : 'undo';
+        await d.deps.journal.write(await d.journalKey(), entry);
+      }
+      await d.deps.fleet.recovered(d);
+    }
     await d.deps.journal.clear(await d.journalKey());
   } catch (error) {
     view.action = 'recovery failed; its journal is kept for the next run';

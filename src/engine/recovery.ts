@@ -34,10 +34,14 @@ function backward(phase: JournalEntry['phase']): boolean {
   return phase === 'undo' || phase === 'post-switch' || phase === 'canary';
 }
 
-/** Whether the decision depends on the new color's health: only then is it asked. */
-export function needsHealth(entry: JournalEntry, observed: Pick<Observed, 'allRunning'>): boolean {
+/**
+ * Whether the decision depends on the new color's health: only then is it asked. With several hosts, whenever the
+ * new color runs: another host's state may call for completing the switch on this one (fleetRecovery).
+ */
+export function needsHealth(entry: JournalEntry, observed: Pick<Observed, 'allRunning'>, several = false): boolean {
   const { from, to, phase } = entry;
   if (phase === 'up' || phase === 'cleanup' || !observed.allRunning[to]) return false;
+  if (several) return true;
   if (backward(phase)) return from !== undefined && !observed.allRunning[from];
   return from !== undefined || phase === 'switched';
 }
@@ -132,5 +136,67 @@ export function decideRecovery(entry: JournalEntry, observed: Observed): Recover
     why:
       `the switch to ${to} ${state}, but ${to} ${toState} and not every service of ${from} runs: no color can take ` +
       'the traffic, so the includes are left as they are',
+  };
+}
+
+/** One host's unfinished run, what runs there, and what its recovery would do alone. */
+export interface HostRecovery {
+  host: string;
+  entry: JournalEntry;
+  observed: Observed;
+  decision: Recovery;
+}
+
+/** The color a decision leaves serving: '' for none (a first deploy undone), undefined when it is stuck. */
+function endsOn(r: Recovery): string | undefined {
+  if (r.kind === 'stuck') return undefined;
+  if (r.kind === 'none') return r.serving ?? '';
+  return r.color ?? '';
+}
+
+/** The same change (command and colors): hosts that one fleet run left, or a recovery of it that died in turn. */
+function sameChange(a: JournalEntry, b: JournalEntry): boolean {
+  return a.command === b.command && a.from === b.from && a.to === b.to;
+}
+
+/**
+ * Several hosts that a dead run left unfinished, each decided alone, could end on different colors: one host had
+ * recorded its cleanup (every host had passed every check), the next had not yet; or one had switched while
+ * another had not. They end on one: the new color once any of them began its cleanup, else the color that served
+ * before (or, after a first deploy, the includes found before it), as the run itself would have undone every host
+ * on a failure before its cleanup. A host that cannot go that way (the new color does not answer there, the old
+ * one does not run) keeps its own decision, and the hosts stay split: the next run refuses with the table.
+ * Hosts left by different changes (another command or other colors) each keep their own.
+ */
+export function fleetRecovery(hosts: HostRecovery[]): { decisions: Recovery[]; why?: string } {
+  const decisions = hosts.map((h) => h.decision);
+  const [first] = hosts;
+  if (!first || hosts.length < 2) return { decisions };
+  if (!hosts.every((h) => sameChange(h.entry, first.entry))) return { decisions };
+  if (new Set(decisions.map(endsOn)).size === 1) return { decisions };
+  const { from, to } = first.entry;
+  const cleaning = hosts.filter((h) => h.entry.phase === 'cleanup').map((h) => h.host);
+  const why = cleaning.length
+    ? `${cleaning.join(', ')} had begun stopping ${from ?? 'the old color'}, so every host keeps ${to}`
+    : `no host had begun its cleanup, so every host goes back to ${from ?? 'the includes found before the first deploy'}`;
+  const toward = (h: HostRecovery): Recovery => {
+    const { entry, observed, decision } = h;
+    const because = `${decision.why}; with the other hosts of that run: ${why}`;
+    if (cleaning.length) {
+      if (endsOn(decision) === to || !observed.allRunning[to] || !observed.healthy) return decision;
+      const drain = from !== undefined && observed.someRunning[from] ? from : undefined;
+      return { kind: 'complete', color: to, reloadAll: true, drain, why: because };
+    }
+    if (endsOn(decision) === (from ?? '') || entry.phase === 'cleanup') return decision;
+    const fromRuns = from === undefined || Boolean(observed.allRunning[from]);
+    if (!fromRuns && entry.reloading.length) return decision;
+    const stop = from === undefined && observed.someRunning[to] ? to : undefined;
+    return { kind: 'restore', color: from, reload: entry.reloading, stop, why: because };
+  };
+  const agreed = hosts.map(toward);
+  const split = new Set(agreed.map(endsOn)).size > 1;
+  return {
+    decisions: agreed,
+    why: `the hosts were left at different steps of one run: ${why}${split ? ' (not every host can: they stay split)' : ''}`,
   };
 }

@@ -146,8 +146,12 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   await d.reach('cleanup');
   // Past this point the other hosts may be stopping their old colors: this one does not go back either.
   if (d.deps.fleet) d.cleanupStarted = true;
-  if (old && old !== next) {
-    await d.record('cleanup');
+  const stopsOld = Boolean(old && old !== next);
+  // With several hosts, every host records its cleanup (after a first deploy too) before any host stops its old
+  // color or clears its journal: a runner that dies meanwhile leaves that record on a host that had not finished.
+  if (stopsOld || d.deps.fleet) await d.record('cleanup');
+  await d.reach('committed');
+  if (old && stopsOld) {
     d.cleanupStarted = true;
     await d.phase('cleanup', () => cleanup(d, old, s.services[old] ?? []));
   }

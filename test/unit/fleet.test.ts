@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/engine/deployment.js';
 import { executeFleet } from '../../src/engine/fleet.js';
 import { outputsOf, summaryMarkdown, summaryText } from '../../src/report.js';
+import type { JournalEntry } from '../../src/docker/journal.js';
 import type { LockHolder } from '../../src/docker/lock.js';
+import { renderInclude } from '../../src/proxy/include.js';
+import { describeCommand } from '../../src/runner.js';
 import {
   eachWatchPoll,
   INCLUDE,
@@ -182,9 +185,93 @@ describe('several hosts, one release', () => {
     expect(result.exitCode).toBe(1);
     expect(result.hosts?.[0]?.exitCode).toBe(1);
     expect(result.hosts?.[0]?.error).toMatch(/web2 failed: detect failed/);
-    expect(result.hosts?.[0]?.phases.map((p) => `${p.name}:${p.ok}`)).toEqual(['recover:true']);
+    // Its recovery finished; nothing after detection ran.
+    const phases = result.hosts?.[0]?.phases.map((p) => `${p.name}:${p.ok}`) ?? [];
+    expect(phases[0]).toBe('recover:true');
+    expect(phases.slice(1).filter((p) => !p.startsWith('detect:'))).toEqual([]);
     expect(result.hosts?.[0]?.interrupted?.action).toBeTruthy();
     expect(first.journal.entries.has('project:app')).toBe(false);
+  });
+
+  it('a run that died as the first host began its cleanup: every host keeps the new color, then the next deploy goes on', async () => {
+    const f = await fleet(2, { live: 'blue' });
+    // The dead run had switched both hosts to green; web1 had recorded its cleanup, web2 not yet (its required
+    // post-switch record was the last): alone, web2 would go back to blue and split the fleet.
+    const phases = ['cleanup', 'post-switch'] as const;
+    f.hosts.forEach((h, i) => {
+      h.host.addRunning('app-green');
+      h.files.put(INCLUDE, renderInclude(h.config.targets[0]!, 'green', 8001));
+      void h.host.run('docker', ['exec', 'proxy', 'nginx', '-s', 'reload'], { timeoutMs: 1 });
+      h.host.calls.length = 0;
+      h.journal.entries.set('project:app', unfinishedDeploy(phases[i]!, { reloading: ['proxy'] }));
+    });
+    expect(f.served()).toEqual(['green', 'green']);
+    const result = await f.run();
+    expect(result.hosts?.map((h) => [h.host, h.interrupted?.serving])).toEqual([
+      ['web1', 'green'],
+      ['web2', 'green'],
+    ]);
+    expect(f.log.text).toMatch(
+      /Recovery: the hosts were left at different steps of one run: web1 had begun stopping blue, so every host keeps green\./,
+    );
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue', previousColor: 'green' });
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it('a run that died with one host switched and the other not: every host goes back to the old color', async () => {
+    const f = await fleet(2, { live: 'blue' });
+    const [first, second] = f.hosts;
+    if (!first || !second) throw new Error('no hosts');
+    for (const h of f.hosts) h.host.addRunning('app-green');
+    first.files.put(INCLUDE, renderInclude(first.config.targets[0]!, 'green', 8001));
+    await first.host.run('docker', ['exec', 'proxy', 'nginx', '-s', 'reload'], { timeoutMs: 1 });
+    first.host.calls.length = 0;
+    first.journal.entries.set('project:app', unfinishedDeploy('switched', { reloading: ['proxy'] }));
+    second.journal.entries.set('project:app', unfinishedDeploy('up'));
+    expect(f.served()).toEqual(['green', 'blue']);
+    const result = await f.run();
+    expect(result.hosts?.map((h) => [h.host, h.interrupted?.serving])).toEqual([
+      ['web1', 'blue'],
+      ['web2', 'blue'],
+    ]);
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green', previousColor: 'blue' });
+    expect(f.served()).toEqual(['green', 'green']);
+  });
+
+  it("no host stops its old color or clears its journal before every host's cleanup is recorded", async () => {
+    const f = await fleet(2, { live: 'blue' });
+    const events: string[] = [];
+    let callsBefore = -1;
+    for (const h of f.hosts) {
+      const journal = h.deps.journal;
+      h.deps = {
+        ...h.deps,
+        journal: {
+          ...journal,
+          read: (key) => journal.read(key),
+          settle: (key) => journal.settle(key),
+          write: async (key, e) => {
+            // The second host's engine is slow to store its record.
+            if (e.phase === 'cleanup' && h.name === 'web2') await f.clock.sleep(1_000);
+            await journal.write(key, e);
+            events.push(`${h.name} recorded ${e.phase}`);
+            if (e.phase === 'cleanup' && h.name === 'web2') callsBefore = f.calls.length;
+          },
+          clear: async (key) => {
+            events.push(`${h.name} cleared`);
+            await journal.clear(key);
+          },
+        },
+      };
+    }
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    const stops = [...f.of('web1', / stop app-blue$/), ...f.of('web2', / stop app-blue$/)];
+    expect(stops).toHaveLength(2);
+    const recorded = events.indexOf('web2 recorded cleanup');
+    expect(recorded).toBeGreaterThan(-1);
+    expect(events.slice(0, recorded).filter((e) => e.endsWith('cleared'))).toEqual([]);
+    expect(Math.min(...stops)).toBeGreaterThanOrEqual(callsBefore);
   });
 
   it('a rollback after a deploy that died and was undone on one host goes nowhere on any host', async () => {
@@ -658,4 +745,151 @@ describe('several hosts, one release', () => {
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 0, color: 'blue' });
     expect(f.served()).toEqual(['blue', 'blue']);
   });
+});
+
+/**
+ * A fleet deploy from blue that dies at instant `at` (each command, HTTP request, file or journal write and sleep of
+ * any host is one; the run dies before or after it, and every later one never returns), as a runner killed with
+ * SIGKILL would. Resolves with the instants it went through.
+ */
+async function fleetKilledAt(f: Awaited<ReturnType<typeof fleet>>, at: number, when: 'before' | 'after') {
+  const labels: string[] = [];
+  let dead = false;
+  let died: () => void = () => undefined;
+  const death = new Promise<void>((resolve) => (died = resolve));
+  const never = new Promise<never>(() => undefined);
+  const step = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
+    if (dead) return never;
+    labels.push(label);
+    const n = labels.length;
+    if (n === at && when === 'before') {
+      dead = true;
+      died();
+      return never;
+    }
+    const value = await fn();
+    if (dead || n === at) {
+      if (!dead) died();
+      dead = true;
+      return never;
+    }
+    return value;
+  };
+  const hosts = f.hosts.map((h) => {
+    const d = h.deps;
+    const deps: Deps = {
+      ...d,
+      runner: {
+        run: (file, args, o) => step(`${h.name}: ${describeCommand(file, args)}`, () => d.runner.run(file, args, o)),
+      },
+      http: { get: (url, o) => step(`${h.name}: GET ${url}`, () => d.http.get(url, o)) },
+      files: {
+        read: (p) => d.files.read(p),
+        kind: (p) => d.files.kind(p),
+        write: (p, c) => step(`${h.name}: write ${p}`, () => d.files.write(p, c)),
+      },
+      clock: { now: () => d.clock.now(), sleep: (ms, s) => step(`${h.name}: sleep ${ms}`, () => d.clock.sleep(ms, s)) },
+      journal: {
+        read: (key) => step(`${h.name}: journal read`, () => d.journal.read(key)),
+        write: (key, e) => step(`${h.name}: journal ${e.phase}`, () => d.journal.write(key, e)),
+        clear: (key) => step(`${h.name}: journal clear`, () => d.journal.clear(key)),
+        settle: (key) => d.journal.settle(key),
+      },
+      log: new RecordingLogger(),
+    };
+    return { name: h.name, docker: `ssh://deploy@${h.name}`, config: h.config, deps };
+  });
+  const result = executeFleet(hosts, { maxParallel: 4, log: new RecordingLogger(), clock: f.clock });
+  const ended = await Promise.race([death, result]);
+  return { labels, ended };
+}
+
+type Fleet = Awaited<ReturnType<typeof fleet>>;
+
+/** The hosts' runner knows the hook's command (it passes). */
+function withHook(f: Fleet): Fleet {
+  for (const h of f.hosts) h.host.programs.set('smoke-test', () => ({ exitCode: 0 }));
+  return f;
+}
+
+/** Both hosts serve green after a dead run: one had recorded its cleanup, the other only its post-switch-command. */
+async function leftAtCleanupAndPostSwitch(
+  phases: readonly JournalEntry['phase'][] = ['cleanup', 'post-switch'],
+): Promise<Fleet> {
+  const f = await fleet(2, { live: 'blue' });
+  for (const [i, h] of f.hosts.entries()) {
+    h.host.addRunning('app-green');
+    h.files.put(INCLUDE, renderInclude(h.config.targets[0]!, 'green', 8001));
+    await h.host.run('docker', ['exec', 'proxy', 'nginx', '-s', 'reload'], { timeoutMs: 1 });
+    h.host.calls.length = 0;
+    h.journal.entries.set('project:app', unfinishedDeploy(phases[i]!, { reloading: ['proxy'] }));
+  }
+  return f;
+}
+
+/**
+ * Kills a fleet run made by `make` at each of its instants, then checks that the next deploy finds every host on
+ * one color that runs, repairs what is left and goes on.
+ */
+async function killedEverywhere(make: () => Promise<Fleet>, color: string) {
+  const whole = await fleetKilledAt(await make(), Number.MAX_SAFE_INTEGER, 'before');
+  const instants = whole.labels.flatMap((label, i) => [
+    [i + 1, 'before', label] as const,
+    [i + 1, 'after', label] as const,
+  ]);
+
+  it('counts the instants of a whole run that is never killed', () => {
+    expect(whole.ended).toMatchObject({ exitCode: 0, color });
+    expect(whole.labels.length).toBeGreaterThan(20);
+  });
+
+  it.each(instants)('killed at instant %i (%s %s)', async (n, when) => {
+    const f = await make();
+    await fleetKilledAt(f, n, when);
+    for (const h of f.hosts) {
+      const served = h.host.servedColor('proxy');
+      const up = Boolean(h.host.containers.get(`app-${served}`)?.running);
+      expect(!served || up, `${h.name} serves ${served}, which is not running`).toBe(true);
+    }
+    const result = await f.run();
+    expect(result.error).toBeUndefined();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
+    expect(f.served()).toEqual(f.hosts.map(() => result.color));
+    for (const h of f.hosts) expect(h.journal.entries.size).toBe(0);
+  });
+}
+
+const hooked = { 'post-switch-command': 'smoke-test' };
+describe('a fleet deploy killed at any instant: the next one finds the hosts on one color and goes on', () => {
+  describe('from blue', async () => killedEverywhere(() => fleet(2, { live: 'blue' }), 'green'));
+  describe('a first deploy', async () => killedEverywhere(() => fleet(2, {}), 'blue'));
+  describe('from blue, with a required post-switch-command', async () =>
+    killedEverywhere(async () => withHook(await fleet(2, { live: 'blue', raw: hooked })), 'green'));
+  describe('a first deploy, with a required post-switch-command', async () =>
+    killedEverywhere(async () => withHook(await fleet(2, { raw: hooked })), 'blue'));
+  describe('a canary deploy from blue', async () =>
+    killedEverywhere(() => fleet(2, { live: 'blue', raw: { 'canary-steps': '10' } }), 'green'));
+  describe('the recovery of hosts left at cleanup and post-switch', async () =>
+    killedEverywhere(() => leftAtCleanupAndPostSwitch(), 'blue'));
+  describe('the recovery of hosts left at post-switch and cleanup', async () =>
+    killedEverywhere(() => leftAtCleanupAndPostSwitch(['post-switch', 'cleanup']), 'blue'));
+  describe('the recovery of hosts left at cleanup and post-switch, the second one slow to clear its journal', async () =>
+    killedEverywhere(async () => {
+      const f = await leftAtCleanupAndPostSwitch();
+      const second = f.hosts[1]!;
+      const journal = second.deps.journal;
+      second.deps = {
+        ...second.deps,
+        journal: {
+          read: (key) => journal.read(key),
+          write: (key, e) => journal.write(key, e),
+          settle: (key) => journal.settle(key),
+          clear: async (key) => {
+            await f.clock.sleep(1_000);
+            await journal.clear(key);
+          },
+        },
+      };
+      return f;
+    }, 'blue'));
 });

@@ -6,7 +6,14 @@ import type { JournalEntry } from '../../src/docker/journal.js';
 import { processIdentity, thisProcess } from '../../src/docker/lock.js';
 import { renderInclude } from '../../src/proxy/include.js';
 import { describeCommand } from '../../src/runner.js';
-import { decideRecovery, needsHealth, type Observed } from '../../src/engine/recovery.js';
+import {
+  decideRecovery,
+  fleetRecovery,
+  needsHealth,
+  type HostRecovery,
+  type Observed,
+  type Recovery,
+} from '../../src/engine/recovery.js';
 import { INCLUDE, RELOAD, setup, unfinishedDeploy, UP_BLUE, UP_GREEN } from './deploy-setup.js';
 import { FakeHost, RecordingLogger } from './fake-host.js';
 
@@ -153,6 +160,86 @@ describe('the recovery decision, for each half-state a dead run can leave', () =
       color: 'blue',
       reload: [],
     });
+  });
+});
+
+describe('hosts that one dead run left at different steps end on one color', () => {
+  const plan = (host: string, entry: JournalEntry, o: Parameters<typeof observed>[0]): HostRecovery => {
+    const seen = observed(o);
+    return { host, entry, observed: seen, decision: decideRecovery(entry, seen) };
+  };
+  const ends = (r: Recovery) => (r.kind === 'stuck' ? 'stuck' : r.kind === 'none' ? r.serving : r.color);
+
+  it('one host had begun stopping blue, the other had not recorded its cleanup: both keep green', () => {
+    const hosts = [
+      plan('web1', unfinishedDeploy('cleanup', { reloading: ['proxy'] }), { all: ['green'], some: ['blue'] }),
+      plan('web2', unfinishedDeploy('post-switch', { reloading: ['proxy'] }), {
+        all: ['blue', 'green'],
+        healthy: true,
+      }),
+    ];
+    // Alone, web2 would go back to blue (its required post-switch-command had not passed).
+    expect(hosts.map((h) => ends(h.decision))).toEqual(['green', 'blue']);
+    const { decisions, why } = fleetRecovery(hosts);
+    expect(decisions.map(ends)).toEqual(['green', 'green']);
+    expect(decisions[1]).toMatchObject({ kind: 'complete', color: 'green', reloadAll: true, drain: 'blue' });
+    expect(why).toMatch(/web1 had begun stopping blue, so every host keeps green/);
+  });
+
+  it('one host switched, the other had only brought green up: both go back to blue', () => {
+    const hosts = [
+      plan('web1', unfinishedDeploy('switched', { reloading: ['proxy'] }), { all: ['blue', 'green'], healthy: true }),
+      plan('web2', unfinishedDeploy('up'), { all: ['blue', 'green'] }),
+    ];
+    expect(hosts.map((h) => ends(h.decision))).toEqual(['green', 'blue']);
+    const { decisions, why } = fleetRecovery(hosts);
+    expect(decisions.map(ends)).toEqual(['blue', 'blue']);
+    expect(decisions[0]).toMatchObject({ kind: 'restore', color: 'blue', reload: ['proxy'] });
+    expect(decisions[1]).toBe(hosts[1]?.decision);
+    expect(why).toMatch(/no host had begun its cleanup, so every host goes back to blue/);
+  });
+
+  it('a first deploy switched on one host only: undone on both, green stopped', () => {
+    const first = (phase: JournalEntry['phase'], patch: Partial<JournalEntry> = {}) =>
+      unfinishedDeploy(phase, { from: undefined, ...patch });
+    const hosts = [
+      plan('web1', first('switched', { reloading: ['proxy'] }), { all: ['green'], healthy: true }),
+      plan('web2', first('up'), { all: ['green'] }),
+    ];
+    const { decisions } = fleetRecovery(hosts);
+    expect(decisions[0]).toMatchObject({ kind: 'restore', color: undefined, reload: ['proxy'], stop: 'green' });
+    expect(decisions[1]).toMatchObject({ kind: 'none', stop: 'green' });
+  });
+
+  it("a host that cannot go the fleet's way keeps its own decision, and the split is said", () => {
+    const hosts = [
+      plan('web1', unfinishedDeploy('switched', { reloading: ['proxy'] }), { all: ['green'], healthy: true }),
+      plan('web2', unfinishedDeploy('up'), { all: ['blue', 'green'] }),
+    ];
+    const { decisions, why } = fleetRecovery(hosts);
+    // Blue does not run on web1 and its proxy was reloaded: it cannot go back.
+    expect(decisions.map(ends)).toEqual(['green', 'blue']);
+    expect(why).toMatch(/not every host can: they stay split/);
+  });
+
+  it('hosts that agree, or that were left by different changes, each keep their own decision', () => {
+    const agree = [
+      plan('web1', unfinishedDeploy('switched', { reloading: ['proxy'] }), { all: ['blue', 'green'], healthy: true }),
+      plan('web2', unfinishedDeploy('switch'), { all: ['blue', 'green'], healthy: true }),
+    ];
+    expect(fleetRecovery(agree)).toEqual({ decisions: agree.map((h) => h.decision) });
+    const different = [
+      agree[0]!,
+      plan('web2', unfinishedDeploy('up', { command: 'rollback' }), { all: ['blue', 'green'] }),
+    ];
+    expect(fleetRecovery(different)).toEqual({ decisions: different.map((h) => h.decision) });
+  });
+
+  it("with several hosts, the new color's health is asked whenever it runs", () => {
+    const e = unfinishedDeploy('post-switch', { reloading: ['proxy'] });
+    expect(needsHealth(e, observed({ all: ['blue', 'green'] }))).toBe(false);
+    expect(needsHealth(e, observed({ all: ['blue', 'green'] }), true)).toBe(true);
+    expect(needsHealth(unfinishedDeploy('up'), observed({ all: ['blue', 'green'] }), true)).toBe(false);
   });
 });
 
