@@ -5,7 +5,8 @@ import { projectNameOf } from '../../src/docker/compose.js';
 import type { JournalEntry } from '../../src/docker/journal.js';
 import { thisProcess } from '../../src/docker/lock.js';
 import type { RawInputs } from '../../src/inputs.js';
-import { execute } from '../../src/engine/deployment.js';
+import { execute, type Deps } from '../../src/engine/deployment.js';
+import { describeCommand } from '../../src/runner.js';
 import { WATCH_POLL_MS } from '../../src/engine/watch.js';
 import { renderInclude } from '../../src/proxy/include.js';
 import {
@@ -147,4 +148,55 @@ export function unfinishedDeploy(phase: JournalEntry['phase'], patch: Partial<Jo
     reloading: [],
     ...patch,
   };
+}
+
+/**
+ * A kill at instant `at` of a run: each side effect (a command, an HTTP request, a file or journal write, a sleep) is
+ * an instant, named in `labels`; the run dies before or after instant `at`, and that call and every later one never
+ * return, as after SIGKILL. `deps` wraps a run's Deps (of one host among several: `prefix` names it in the labels).
+ */
+export function killSwitch(at: number, when: 'before' | 'after') {
+  const labels: string[] = [];
+  let dead = false;
+  let died: () => void = () => undefined;
+  const death = new Promise<void>((resolve) => (died = resolve));
+  const never = new Promise<never>(() => undefined);
+  const step = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
+    if (dead) return never;
+    labels.push(label);
+    const n = labels.length;
+    if (n === at && when === 'before') {
+      dead = true;
+      died();
+      return never;
+    }
+    const value = await fn();
+    if (dead || n === at) {
+      if (!dead) died();
+      dead = true;
+      return never;
+    }
+    return value;
+  };
+  const deps = (d: Deps, prefix = ''): Deps => ({
+    ...d,
+    runner: {
+      run: (file, args, o) => step(`${prefix}${describeCommand(file, args)}`, () => d.runner.run(file, args, o)),
+    },
+    http: { get: (url, o) => step(`${prefix}GET ${url}`, () => d.http.get(url, o)) },
+    files: {
+      read: (p) => d.files.read(p),
+      kind: (p) => d.files.kind(p),
+      write: (p, c) => step(`${prefix}write ${p}`, () => d.files.write(p, c)),
+    },
+    clock: { now: () => d.clock.now(), sleep: (ms, s) => step(`${prefix}sleep ${ms}`, () => d.clock.sleep(ms, s)) },
+    journal: {
+      read: (key) => step(`${prefix}journal read`, () => d.journal.read(key)),
+      write: (key, e) => step(`${prefix}journal ${e.phase}`, () => d.journal.write(key, e)),
+      clear: (key) => step(`${prefix}journal clear`, () => d.journal.clear(key)),
+      settle: (key) => d.journal.settle(key),
+    },
+    log: new RecordingLogger(),
+  });
+  return { labels, death, deps };
 }

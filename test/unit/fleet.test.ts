@@ -7,10 +7,10 @@ import { outputsOf, summaryMarkdown, summaryText } from '../../src/report.js';
 import type { JournalEntry } from '../../src/docker/journal.js';
 import type { LockHolder } from '../../src/docker/lock.js';
 import { renderInclude } from '../../src/proxy/include.js';
-import { describeCommand } from '../../src/runner.js';
 import {
   eachWatchPoll,
   INCLUDE,
+  killSwitch,
   setup,
   unfinishedDeploy,
   STOP_BLUE,
@@ -748,60 +748,20 @@ describe('several hosts, one release', () => {
 });
 
 /**
- * A fleet deploy from blue that dies at instant `at` (each command, HTTP request, file or journal write and sleep of
- * any host is one; the run dies before or after it, and every later one never returns), as a runner killed with
- * SIGKILL would. Resolves with the instants it went through.
+ * The fleet's run that dies at instant `at` of any of its hosts (see killSwitch), as a runner killed with SIGKILL
+ * would: resolves with the instants it went through, and its result when it ended before.
  */
 async function fleetKilledAt(f: Awaited<ReturnType<typeof fleet>>, at: number, when: 'before' | 'after') {
-  const labels: string[] = [];
-  let dead = false;
-  let died: () => void = () => undefined;
-  const death = new Promise<void>((resolve) => (died = resolve));
-  const never = new Promise<never>(() => undefined);
-  const step = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
-    if (dead) return never;
-    labels.push(label);
-    const n = labels.length;
-    if (n === at && when === 'before') {
-      dead = true;
-      died();
-      return never;
-    }
-    const value = await fn();
-    if (dead || n === at) {
-      if (!dead) died();
-      dead = true;
-      return never;
-    }
-    return value;
-  };
-  const hosts = f.hosts.map((h) => {
-    const d = h.deps;
-    const deps: Deps = {
-      ...d,
-      runner: {
-        run: (file, args, o) => step(`${h.name}: ${describeCommand(file, args)}`, () => d.runner.run(file, args, o)),
-      },
-      http: { get: (url, o) => step(`${h.name}: GET ${url}`, () => d.http.get(url, o)) },
-      files: {
-        read: (p) => d.files.read(p),
-        kind: (p) => d.files.kind(p),
-        write: (p, c) => step(`${h.name}: write ${p}`, () => d.files.write(p, c)),
-      },
-      clock: { now: () => d.clock.now(), sleep: (ms, s) => step(`${h.name}: sleep ${ms}`, () => d.clock.sleep(ms, s)) },
-      journal: {
-        read: (key) => step(`${h.name}: journal read`, () => d.journal.read(key)),
-        write: (key, e) => step(`${h.name}: journal ${e.phase}`, () => d.journal.write(key, e)),
-        clear: (key) => step(`${h.name}: journal clear`, () => d.journal.clear(key)),
-        settle: (key) => d.journal.settle(key),
-      },
-      log: new RecordingLogger(),
-    };
-    return { name: h.name, docker: `ssh://deploy@${h.name}`, config: h.config, deps };
-  });
+  const kill = killSwitch(at, when);
+  const hosts = f.hosts.map((h) => ({
+    name: h.name,
+    docker: `ssh://deploy@${h.name}`,
+    config: h.config,
+    deps: kill.deps(h.deps, `${h.name}: `),
+  }));
   const result = executeFleet(hosts, { maxParallel: 4, log: new RecordingLogger(), clock: f.clock });
-  const ended = await Promise.race([death, result]);
-  return { labels, ended };
+  const ended = await Promise.race([kill.death, result]);
+  return { labels: kill.labels, ended };
 }
 
 type Fleet = Awaited<ReturnType<typeof fleet>>;

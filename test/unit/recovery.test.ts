@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/config.js';
-import { execute, type Deps } from '../../src/engine/deployment.js';
+import { execute } from '../../src/engine/deployment.js';
 import type { Result } from '../../src/engine/result.js';
 import type { JournalEntry } from '../../src/docker/journal.js';
 import { processIdentity, thisProcess } from '../../src/docker/lock.js';
 import { renderInclude } from '../../src/proxy/include.js';
-import { describeCommand } from '../../src/runner.js';
 import {
   decideRecovery,
   fleetRecovery,
@@ -14,7 +13,7 @@ import {
   type Observed,
   type Recovery,
 } from '../../src/engine/recovery.js';
-import { INCLUDE, RELOAD, setup, unfinishedDeploy, UP_BLUE, UP_GREEN } from './deploy-setup.js';
+import { INCLUDE, killSwitch, RELOAD, setup, unfinishedDeploy, UP_BLUE, UP_GREEN } from './deploy-setup.js';
 import { FakeHost, RecordingLogger } from './fake-host.js';
 
 const KEY = 'project:app';
@@ -245,59 +244,11 @@ describe('hosts that one dead run left at different steps end on one color', () 
 
 type Setup = Awaited<ReturnType<typeof setup>>;
 
-/**
- * Deps whose every side effect (a command, a file or journal write, a sleep, an HTTP request) counts as an instant;
- * at instant `at` the run dies, before or after it: that call and every later one never return, as after SIGKILL.
- * `labels` names each instant, as far as the run got.
- */
+/** A run of this host that dies at instant `at` (see killSwitch). */
 function killable(s: Setup, at: number, when: 'before' | 'after', config: Config = s.config) {
-  const labels: string[] = [];
-  let dead = false;
-  let died: () => void = () => undefined;
-  const death = new Promise<void>((resolve) => (died = resolve));
-  const never = new Promise<never>(() => undefined);
-  const step = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
-    if (dead) return never;
-    labels.push(label);
-    const n = labels.length;
-    if (n === at && when === 'before') {
-      dead = true;
-      died();
-      return never;
-    }
-    const value = await fn();
-    if (dead) return never;
-    if (n === at) {
-      dead = true;
-      died();
-      return never;
-    }
-    return value;
-  };
-  const d: Deps = s.deps;
-  const deps: Deps = {
-    ...d,
-    runner: {
-      run: (file, args, options) => step(describeCommand(file, args), () => d.runner.run(file, args, options)),
-    },
-    http: { get: (url, options) => step(`GET ${url}`, () => d.http.get(url, options)) },
-    files: {
-      ...d.files,
-      read: (p) => d.files.read(p),
-      kind: (p) => d.files.kind(p),
-      write: (p, c) => step(`write ${p}`, () => d.files.write(p, c)),
-    },
-    clock: { now: () => d.clock.now(), sleep: (ms, signal) => step(`sleep ${ms}`, () => d.clock.sleep(ms, signal)) },
-    journal: {
-      read: (key) => step('journal read', () => d.journal.read(key)),
-      write: (key, e) => step(`journal ${e.phase}`, () => d.journal.write(key, e)),
-      clear: (key) => step('journal clear', () => d.journal.clear(key)),
-      settle: (key) => d.journal.settle(key),
-    },
-    log: new RecordingLogger(),
-  };
-  const result = execute(config, deps);
-  return { death, result, labels };
+  const kill = killSwitch(at, when);
+  const result = execute(config, kill.deps(s.deps));
+  return { death: kill.death, result, labels: kill.labels };
 }
 
 /** Runs until it dies at the instant (or ends before it); resolves with the instants it went through. */
