@@ -32803,6 +32803,8 @@ class TrafficWatch {
     tallies = new Map();
     started;
     stopping = new AbortController();
+    /** With several hosts: the new color's requests in this step on every host, this one's included. */
+    everyHost;
     constructor(d, step, colors, next) {
         this.d = d;
         this.step = step;
@@ -32811,6 +32813,7 @@ class TrafficWatch {
         this.started = d.deps.clock.now();
         for (const c of colors)
             this.tallies.set(c.color, { requests: 0, errors: 0, latencies: [] });
+        this.everyHost = d.deps.fleet?.traffic(step.name, () => this.tally());
         for (const [container, at] of d.switchedAt) {
             let sawFirst = () => { };
             const first = new Promise((resolve) => (sawFirst = resolve));
@@ -32876,9 +32879,24 @@ class TrafficWatch {
         const told = colorOfUpstream(address, this.colors);
         return 'color' in told ? told.color : undefined;
     }
-    /** The new color's figures in this step, judged. */
+    tally() {
+        return this.tallies.get(this.next) ?? { requests: 0, errors: 0, latencies: [] };
+    }
+    /**
+     * The new color's figures in this step, judged. With several hosts, also those of every host together: hosts that
+     * each saw fewer than min-requests would otherwise each pass a release that fails on all of them.
+     */
     judge() {
-        return judge(this.tallies.get(this.next) ?? { requests: 0, errors: 0, latencies: [] }, this.d.config.watch, this.next);
+        const own = judge(this.tally(), this.d.config.watch, this.next);
+        if (!this.everyHost || own.verdict === 'failed')
+            return own;
+        const all = judge(this.everyHost(), this.d.config.watch, this.next);
+        if (all.verdict === 'failed')
+            return { verdict: 'failed', detail: `over every host, ${all.detail}` };
+        if (own.verdict === 'too few requests' && all.verdict === 'passed') {
+            return { verdict: 'passed', detail: `${own.detail}; over every host, ${all.detail}` };
+        }
+        return own;
     }
     /** Each proxy's log: read, or why it shows nothing. */
     proxies(checked) {
@@ -34632,6 +34650,8 @@ class Fleet {
     /** Each host's unfinished run, and what the hosts agreed to do about them (once every host found its own). */
     recoveries = new Map();
     agreedRecoveries;
+    /** Each watch step's count of the new color's requests, per host. */
+    traffic = new Map();
     /** Every host passed the cleanup gate: the old colors may be stopping, a failure no longer stops the others. */
     committed = false;
     /** Why the fleet stopped: the first failure, the hosts' disagreement, or the user's cancel. */
@@ -34676,6 +34696,18 @@ class Fleet {
             },
             recover: (plan, d) => this.recover(name, plan, d),
             recovered: (d) => this.meet(name, 'recovered', d),
+            traffic: (step, count) => {
+                const counts = this.traffic.get(step) ?? new Map();
+                this.traffic.set(step, counts.set(name, count));
+                return () => {
+                    const all = [...counts.values()].map((c) => c());
+                    return {
+                        requests: all.reduce((sum, t) => sum + t.requests, 0),
+                        errors: all.reduce((sum, t) => sum + t.errors, 0),
+                        latencies: all.flatMap((t) => t.latencies),
+                    };
+                };
+            },
             cancel: this.cancel,
             undoneAnywhere: () => [...this.runs.values()].some((d) => d.undidUnfinished),
             runsOnce: name === this.hosts[0]?.name,

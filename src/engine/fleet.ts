@@ -7,6 +7,7 @@ import type { Clock, Logger } from '../io.js';
 import { Deployment, type Deps } from './deployment.js';
 import { StepFailure } from './errors.js';
 import { fleetRecovery, type HostRecovery, type Recovery } from './recovery.js';
+import type { Tally } from './watch.js';
 import { failedResult, type HostResult, type Result } from './result.js';
 
 /**
@@ -50,6 +51,11 @@ export interface FleetMember {
   recover(plan: Omit<HostRecovery, 'host'> | undefined, d: Deployment): Promise<Recovery | undefined>;
   /** Resolves once every host carried out its recovery (or found none, or ended): only then may journals be cleared. */
   recovered(d: Deployment): Promise<void>;
+  /**
+   * Adds this host's count of the new color's requests in a watch step (read when judged); returns the sum over
+   * every host that counts that step.
+   */
+  traffic(step: string, count: () => Tally): () => Tally;
   /** The user's cancel alone: what must not be cut short by another host's failure (a recovery) listens to it. */
   readonly cancel?: AbortSignal;
   /** Some host found an unfinished deploy and undid it: a rollback then goes nowhere on any host. */
@@ -101,6 +107,8 @@ class Fleet {
   /** Each host's unfinished run, and what the hosts agreed to do about them (once every host found its own). */
   private readonly recoveries = new Map<string, HostRecovery>();
   private agreedRecoveries?: Map<string, Recovery>;
+  /** Each watch step's count of the new color's requests, per host. */
+  private readonly traffic = new Map<string, Map<string, () => Tally>>();
   /** Every host passed the cleanup gate: the old colors may be stopping, a failure no longer stops the others. */
   private committed = false;
   /** Why the fleet stopped: the first failure, the hosts' disagreement, or the user's cancel. */
@@ -145,6 +153,18 @@ class Fleet {
       },
       recover: (plan, d) => this.recover(name, plan, d),
       recovered: (d) => this.meet(name, 'recovered', d),
+      traffic: (step, count) => {
+        const counts = this.traffic.get(step) ?? new Map<string, () => Tally>();
+        this.traffic.set(step, counts.set(name, count));
+        return () => {
+          const all = [...counts.values()].map((c) => c());
+          return {
+            requests: all.reduce((sum, t) => sum + t.requests, 0),
+            errors: all.reduce((sum, t) => sum + t.errors, 0),
+            latencies: all.flatMap((t) => t.latencies),
+          };
+        };
+      },
       cancel: this.cancel,
       undoneAnywhere: () => [...this.runs.values()].some((d) => d.undidUnfinished),
       runsOnce: name === this.hosts[0]?.name,

@@ -15,7 +15,7 @@ export const WATCH_POLL_MS = 1_000;
  */
 export const FIRST_LINE_MS = 1_000;
 
-interface Tally {
+export interface Tally {
   requests: number;
   errors: number;
   latencies: number[];
@@ -99,6 +99,8 @@ export class TrafficWatch {
   private readonly tallies = new Map<string, Tally>();
   private readonly started: number;
   private readonly stopping = new AbortController();
+  /** With several hosts: the new color's requests in this step on every host, this one's included. */
+  private readonly everyHost?: () => Tally;
 
   constructor(
     private readonly d: Deployment,
@@ -108,6 +110,7 @@ export class TrafficWatch {
   ) {
     this.started = d.deps.clock.now();
     for (const c of colors) this.tallies.set(c.color, { requests: 0, errors: 0, latencies: [] });
+    this.everyHost = d.deps.fleet?.traffic(step.name, () => this.tally());
     for (const [container, at] of d.switchedAt) {
       let sawFirst = () => {};
       const first = new Promise<void>((resolve) => (sawFirst = resolve));
@@ -175,13 +178,23 @@ export class TrafficWatch {
     return 'color' in told ? told.color : undefined;
   }
 
-  /** The new color's figures in this step, judged. */
+  private tally(): Tally {
+    return this.tallies.get(this.next) ?? { requests: 0, errors: 0, latencies: [] };
+  }
+
+  /**
+   * The new color's figures in this step, judged. With several hosts, also those of every host together: hosts that
+   * each saw fewer than min-requests would otherwise each pass a release that fails on all of them.
+   */
   judge(): ReturnType<typeof judge> {
-    return judge(
-      this.tallies.get(this.next) ?? { requests: 0, errors: 0, latencies: [] },
-      this.d.config.watch,
-      this.next,
-    );
+    const own = judge(this.tally(), this.d.config.watch, this.next);
+    if (!this.everyHost || own.verdict === 'failed') return own;
+    const all = judge(this.everyHost(), this.d.config.watch, this.next);
+    if (all.verdict === 'failed') return { verdict: 'failed', detail: `over every host, ${all.detail}` };
+    if (own.verdict === 'too few requests' && all.verdict === 'passed') {
+      return { verdict: 'passed', detail: `${own.detail}; over every host, ${all.detail}` };
+    }
+    return own;
   }
 
   /** Each proxy's log: read, or why it shows nothing. */

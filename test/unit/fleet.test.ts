@@ -438,6 +438,39 @@ describe('several hosts, one release', () => {
     expect(f.calls.filter((c) => / stop app-blue$/.test(c))).toEqual([]);
   });
 
+  it('a release that fails on every host, each with fewer than min-requests: judged over every host, rolled back', async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'watch-seconds': '3' } });
+    let sent = false;
+    eachWatchPoll(f.clock, f.hosts[0]!.host, () => {
+      if (sent) return;
+      sent = true;
+      // 15 requests per host, 5 of them failed: each host alone has too few to judge (min-requests 20).
+      for (const h of f.hosts) h.host.userRequests('proxy', 15, (i) => (i % 3 ? 200 : 500));
+    });
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
+    expect(result.error).toMatch(
+      /failed: The traffic watch failed: over every host, 10 of 30 requests to green failed \(33\.3%\), above max-error-rate 5%/,
+    );
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it('hosts with few requests each that pass together: judged over every host, deployed', async () => {
+    const f = await fleet(2, { live: 'blue', raw: { 'watch-seconds': '3' } });
+    let sent = false;
+    eachWatchPoll(f.clock, f.hosts[0]!.host, () => {
+      if (sent) return;
+      sent = true;
+      for (const h of f.hosts) h.host.userRequests('proxy', 15);
+    });
+    const result = await f.run();
+    expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
+    expect(result.hosts?.[0]?.traffic).toMatchObject({ verdict: 'passed', requests: 15 });
+    expect(result.hosts?.[0]?.traffic?.detail).toMatch(
+      /fewer than min-requests \(20\): not judged; over every host, 30 requests to green, 0 failed/,
+    );
+  });
+
   it('the new color stops on the second host during the drain: every host goes back before any old color stops', async () => {
     const f = await fleet(2, { live: 'blue', raw: { 'watch-seconds': '2' } });
     const second = f.hosts[1];
