@@ -33071,7 +33071,7 @@ async function swap(d, s, next, starts) {
         const probe = async (timeoutMs) => {
             // Between two inspections, only the port is asked, until something answers on it.
             if (d.deps.clock.now() - inspectedAt < h.intervalMs) {
-                const http = await probeHttp(d.deps.http, url, h, timeoutMs, d.deps.signal);
+                const http = await probeHttp(d.deps.http, url, h, timeoutMs, d.stepSignal);
                 if (http.silent)
                     return http;
             }
@@ -33083,7 +33083,7 @@ async function swap(d, s, next, starts) {
             timeoutMs: h.timeoutMs,
             intervalMs: h.intervalMs,
             silentIntervalMs: SILENT_PROBE_MS,
-        }, d.deps);
+        }, d.waits);
         const once = s.oneOff[next] ?? [];
         if (outcome.ok && once.length) {
             // Done with: from here the color is its long-running containers (a one-off pruned later changes nothing).
@@ -33170,7 +33170,9 @@ async function swap(d, s, next, starts) {
     // color or clears its journal: a runner that dies meanwhile leaves that record on a host that had not finished.
     if (stopsOld || d.deps.fleet)
         await d.record('cleanup');
-    await d.reach('committed');
+    if (d.deps.fleet && !(await d.deps.fleet.committed(d))) {
+        d.keepJournal = 'another host ended before it recorded its cleanup: the next run finishes the switch there';
+    }
     if (old && stopsOld) {
         d.cleanupStarted = true;
         await d.phase('cleanup', () => cleanup(d, old, s.services[old] ?? []));
@@ -33524,7 +33526,7 @@ async function checkThrough(d, check, next, colors, when = '') {
     let oldRetired = false;
     const probe = async (timeoutMs) => {
         const sentRetired = oldRetired;
-        const answer = await probeHttp(d.deps.http, check.url, h, timeoutMs, d.deps.signal);
+        const answer = await probeHttp(d.deps.http, check.url, h, timeoutMs, d.stepSignal);
         if (!answer.ok || !answer.response) {
             goodSince = undefined;
             return answer;
@@ -33557,7 +33559,7 @@ async function checkThrough(d, check, next, colors, when = '') {
             ...(d.deps.clock.now() - reloadedLast < OLD_WORKERS_MS ? { againInMs: OLD_WORKERS_POLL_MS } : {}),
         };
     };
-    const outcome = await pollUntil(d.cancellable(probe), { what: `${check.what} at ${check.url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS }, d.deps);
+    const outcome = await pollUntil(d.cancellable(probe), { what: `${check.what} at ${check.url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS }, d.waits);
     if (!outcome.ok) {
         d.checkCancelled(`during verify${when ? ` ${when}` : ''}`);
         setVerified(d, check.what, `failed${when ? ` ${when}` : ''}: ${outcome.detail}`);
@@ -33573,7 +33575,7 @@ async function checkThrough(d, check, next, colors, when = '') {
  */
 async function settled(d) {
     const confirmed = [...d.switchedAt.keys()].filter((c) => !d.unconfirmed.has(c));
-    await Promise.all(confirmed.map((c) => d.proxy.settled(c, d.deps.signal)));
+    await Promise.all(confirmed.map((c) => d.proxy.settled(c, d.stepSignal)));
 }
 function setVerified(d, what, text) {
     for (const view of d.result.proxies.filter((p) => p.container === what))
@@ -33743,9 +33745,12 @@ async function recover(d, entry) {
                 entry.phase = outcome.serving === entry.to ? 'cleanup' : 'undo';
                 await d.deps.journal.write(await d.journalKey(), entry);
             }
-            await d.deps.fleet.recovered(d);
+            if (!(await d.deps.fleet.recovered(d))) {
+                d.keepJournal = "another host's recovery did not end: the next run weighs the hosts together again";
+            }
         }
-        await d.deps.journal.clear(await d.journalKey());
+        if (!d.keepJournal)
+            await d.deps.journal.clear(await d.journalKey());
     }
     catch (error) {
         view.action = 'recovery failed; its journal is kept for the next run';
@@ -33871,7 +33876,7 @@ async function answersHealth(d, seen, color) {
     // The color as it serves: its long-running services (its one-offs did their work, or were pruned since).
     const services = longRunning(seen, color);
     const ids = longRunningStates(seen, color).map((c) => c.id);
-    const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, services, ids, url, timeoutMs)), { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs }, d.deps);
+    const outcome = await pollUntil(d.cancellable((timeoutMs) => probeColor(d, services, ids, url, timeoutMs)), { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs }, d.waits);
     if (!outcome.ok)
         d.log.info(`${color} does not answer its health check: ${outcome.detail}`);
     return outcome.ok;
@@ -34268,6 +34273,8 @@ class Deployment {
     shielded = false;
     /** The unfinished deploy found was undone: it never took over (a rollback then has nothing to go back from). */
     undidUnfinished = false;
+    /** Why this run's journal stays when it ends (with several hosts: another host fell short of a gate). */
+    keepJournal;
     journalKeyOnce;
     constructor(config, deps) {
         this.config = config;
@@ -34301,6 +34308,10 @@ class Deployment {
     /** What ends the step under way: the run's cancel, and with several hosts another host's failure. */
     get stepSignal() {
         return this.shielded && this.deps.fleet ? this.deps.fleet.cancel : this.deps.signal;
+    }
+    /** What a poll waits with: the clock, the log, and the signal that ends the step under way. */
+    get waits() {
+        return { clock: this.deps.clock, log: this.deps.log, signal: this.stepSignal };
     }
     get log() {
         return this.deps.log;
@@ -34437,9 +34448,10 @@ class Deployment {
         if (!this.entry && !this.recovered)
             return;
         await this.journalWrites.catch(() => undefined);
-        if (this.result.exitCode === 3) {
+        if (this.result.exitCode === 3 || this.keepJournal) {
             await this.deps.journal.settle(await this.journalKey()).catch(() => undefined);
-            this.log.warn('The journal of this run is kept: the next deploy or rollback repairs what it left first.');
+            const why = this.keepJournal ? ` (${this.keepJournal})` : '';
+            this.log.warn(`The journal of this run is kept${why}: the next deploy or rollback repairs what it left first.`);
             return;
         }
         try {
@@ -34576,11 +34588,12 @@ class Deployment {
     }
     /** A probe that gives up at once when the run is cancelled. */
     cancellable(probe) {
-        return async (timeoutMs) => this.deps.signal?.aborted ? { ok: false, fatal: true, detail: 'cancelled' } : probe(timeoutMs);
+        return async (timeoutMs) => this.stepSignal?.aborted ? { ok: false, fatal: true, detail: 'cancelled' } : probe(timeoutMs);
     }
     /** A signal that aborts with `signal` or with the run's cancel, whichever comes first. */
     orCancel(signal) {
-        return this.deps.signal ? AbortSignal.any([signal, this.deps.signal]) : signal;
+        const cancel = this.stepSignal;
+        return cancel ? AbortSignal.any([signal, cancel]) : signal;
     }
     /** The undo itself is never cancelled. */
     checkCancelled(when) {
@@ -34639,6 +34652,8 @@ class Fleet {
     abort = new AbortController();
     /** How far each host went; a host whose run ended went past every gate. */
     reached = new Map();
+    /** How far each host whose run ended had gone. */
+    endedAt = new Map();
     runs = new Map();
     /** Hosts that found what they serve (a dry run's or status's host that failed before is left out of the table). */
     detected = new Set();
@@ -34696,6 +34711,7 @@ class Fleet {
             },
             recover: (plan, d) => this.recover(name, plan, d),
             recovered: (d) => this.meet(name, 'recovered', d),
+            committed: (d) => this.meet(name, 'committed', d),
             traffic: (step, count) => {
                 const counts = this.traffic.get(step) ?? new Map();
                 this.traffic.set(step, counts.set(name, count));
@@ -34728,6 +34744,7 @@ class Fleet {
         this.tookLock(name);
         this.holding.delete(name);
         this.wentUp.add(name);
+        this.endedAt.set(name, this.reached.get(name) ?? 0);
         this.reached.set(name, Infinity);
         this.notify();
     }
@@ -34750,8 +34767,10 @@ class Fleet {
     }
     async recover(name, plan, d) {
         // A host that found nothing to recover has nothing to carry out either: it goes on.
-        if (!plan)
-            return void (await this.meet(name, 'recovered', d, false));
+        if (!plan) {
+            await this.meet(name, 'recovered', d, false);
+            return undefined;
+        }
         this.recoveries.set(name, { ...plan, host: name });
         await this.meet(name, 'recovery', d);
         if (!this.agreedRecoveries) {
@@ -34776,10 +34795,9 @@ class Fleet {
         while (wait && ![...this.reached.values()].every((r) => r >= rank)) {
             await new Promise((resolve) => this.wake.push(resolve));
         }
+        return [...this.endedAt.values()].every((r) => r >= rank);
     }
     async reach(name, gate, d, step) {
-        if (gate === 'committed')
-            return this.meet(name, gate, d);
         const rank = rankOf(gate, step);
         this.tookLock(name);
         this.runs.set(name, d);

@@ -105,6 +105,8 @@ export class Deployment {
   shielded = false;
   /** The unfinished deploy found was undone: it never took over (a rollback then has nothing to go back from). */
   undidUnfinished = false;
+  /** Why this run's journal stays when it ends (with several hosts: another host fell short of a gate). */
+  keepJournal?: string;
   journalKeyOnce?: Promise<string>;
 
   constructor(
@@ -142,6 +144,11 @@ export class Deployment {
   /** What ends the step under way: the run's cancel, and with several hosts another host's failure. */
   get stepSignal(): AbortSignal | undefined {
     return this.shielded && this.deps.fleet ? this.deps.fleet.cancel : this.deps.signal;
+  }
+
+  /** What a poll waits with: the clock, the log, and the signal that ends the step under way. */
+  get waits(): { clock: Clock; log: Logger; signal?: AbortSignal } {
+    return { clock: this.deps.clock, log: this.deps.log, signal: this.stepSignal };
   }
 
   get log(): Logger {
@@ -283,9 +290,10 @@ export class Deployment {
   async closeJournal(): Promise<void> {
     if (!this.entry && !this.recovered) return;
     await this.journalWrites.catch(() => undefined);
-    if (this.result.exitCode === 3) {
+    if (this.result.exitCode === 3 || this.keepJournal) {
       await this.deps.journal.settle(await this.journalKey()).catch(() => undefined);
-      this.log.warn('The journal of this run is kept: the next deploy or rollback repairs what it left first.');
+      const why = this.keepJournal ? ` (${this.keepJournal})` : '';
+      this.log.warn(`The journal of this run is kept${why}: the next deploy or rollback repairs what it left first.`);
       return;
     }
     try {
@@ -426,12 +434,13 @@ export class Deployment {
   /** A probe that gives up at once when the run is cancelled. */
   cancellable(probe: (timeoutMs: number) => Promise<ProbeResult>) {
     return async (timeoutMs: number): Promise<ProbeResult> =>
-      this.deps.signal?.aborted ? { ok: false, fatal: true, detail: 'cancelled' } : probe(timeoutMs);
+      this.stepSignal?.aborted ? { ok: false, fatal: true, detail: 'cancelled' } : probe(timeoutMs);
   }
 
   /** A signal that aborts with `signal` or with the run's cancel, whichever comes first. */
   orCancel(signal: AbortSignal): AbortSignal {
-    return this.deps.signal ? AbortSignal.any([signal, this.deps.signal]) : signal;
+    const cancel = this.stepSignal;
+    return cancel ? AbortSignal.any([signal, cancel]) : signal;
   }
 
   /** The undo itself is never cancelled. */

@@ -49,8 +49,18 @@ export interface FleetMember {
    * fleetRecovery). Another host's failure does not cut this wait, nor the next, short.
    */
   recover(plan: Omit<HostRecovery, 'host'> | undefined, d: Deployment): Promise<Recovery | undefined>;
-  /** Resolves once every host carried out its recovery (or found none, or ended): only then may journals be cleared. */
-  recovered(d: Deployment): Promise<void>;
+  /**
+   * Resolves once every host carried out its recovery (or found none, or ended): only then may journals be cleared.
+   * False when a host ended short of it (its recovery failed or was cancelled): journals are then kept, so that the
+   * next run weighs the hosts together again.
+   */
+  recovered(d: Deployment): Promise<boolean>;
+  /**
+   * Resolves once every host recorded its cleanup (or ended), before any host stops its old color or clears its
+   * journal. False when a host ended without its record: the others keep their journals (their cleanup record is
+   * what leads the next run to finish the switch on that host).
+   */
+  committed(d: Deployment): Promise<boolean>;
   /**
    * Adds this host's count of the new color's requests in a watch step (read when judged); returns the sum over
    * every host that counts that step.
@@ -96,6 +106,8 @@ class Fleet {
   readonly abort = new AbortController();
   /** How far each host went; a host whose run ended went past every gate. */
   private readonly reached = new Map<string, number>();
+  /** How far each host whose run ended had gone. */
+  private readonly endedAt = new Map<string, number>();
   private readonly runs = new Map<string, Deployment>();
   /** Hosts that found what they serve (a dry run's or status's host that failed before is left out of the table). */
   private readonly detected = new Set<string>();
@@ -153,6 +165,7 @@ class Fleet {
       },
       recover: (plan, d) => this.recover(name, plan, d),
       recovered: (d) => this.meet(name, 'recovered', d),
+      committed: (d) => this.meet(name, 'committed', d),
       traffic: (step, count) => {
         const counts = this.traffic.get(step) ?? new Map<string, () => Tally>();
         this.traffic.set(step, counts.set(name, count));
@@ -187,6 +200,7 @@ class Fleet {
     this.tookLock(name);
     this.holding.delete(name);
     this.wentUp.add(name);
+    this.endedAt.set(name, this.reached.get(name) ?? 0);
     this.reached.set(name, Infinity);
     this.notify();
   }
@@ -214,7 +228,10 @@ class Fleet {
     d: Deployment,
   ): Promise<Recovery | undefined> {
     // A host that found nothing to recover has nothing to carry out either: it goes on.
-    if (!plan) return void (await this.meet(name, 'recovered', d, false));
+    if (!plan) {
+      await this.meet(name, 'recovered', d, false);
+      return undefined;
+    }
     this.recoveries.set(name, { ...plan, host: name });
     await this.meet(name, 'recovery', d);
     if (!this.agreedRecoveries) {
@@ -231,7 +248,7 @@ class Fleet {
    * Unlike reach, a failed fleet does not end the wait: what waits here must be done by every host (a recovery, the
    * record of a cleanup), and every host gets there or ends.
    */
-  private async meet(name: string, gate: Gate, d: Deployment, wait = true): Promise<void> {
+  private async meet(name: string, gate: Gate, d: Deployment, wait = true): Promise<boolean> {
     const rank = rankOf(gate);
     this.runs.set(name, d);
     this.reached.set(name, Math.max(this.reached.get(name) ?? 0, rank));
@@ -239,10 +256,10 @@ class Fleet {
     while (wait && ![...this.reached.values()].every((r) => r >= rank)) {
       await new Promise<void>((resolve) => this.wake.push(resolve));
     }
+    return [...this.endedAt.values()].every((r) => r >= rank);
   }
 
   private async reach(name: string, gate: Gate, d: Deployment, step?: number): Promise<void> {
-    if (gate === 'committed') return this.meet(name, gate, d);
     const rank = rankOf(gate, step);
     this.tookLock(name);
     this.runs.set(name, d);

@@ -118,9 +118,11 @@ export async function recover(d: Deployment, entry: JournalEntry): Promise<void>
         entry.phase = outcome.serving === entry.to ? 'cleanup' : 'undo';
         await d.deps.journal.write(await d.journalKey(), entry);
       }
-      await d.deps.fleet.recovered(d);
+      if (!(await d.deps.fleet.recovered(d))) {
+        d.keepJournal = "another host's recovery did not end: the next run weighs the hosts together again";
+      }
     }
-    await d.deps.journal.clear(await d.journalKey());
+    if (!d.keepJournal) await d.deps.journal.clear(await d.journalKey());
   } catch (error) {
     view.action = 'recovery failed; its journal is kept for the next run';
     throw new RecoveryFailure(`recovering the unfinished ${entry.command} failed: ${(error as Error).message}`);
@@ -268,7 +270,7 @@ export async function answersHealth(d: Deployment, seen: Omit<Situation, 'live'>
   const outcome = await pollUntil(
     d.cancellable((timeoutMs) => probeColor(d, services, ids, url, timeoutMs)),
     { what: `${color} at ${url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: h.intervalMs },
-    d.deps,
+    d.waits,
   );
   if (!outcome.ok) d.log.info(`${color} does not answer its health check: ${outcome.detail}`);
   return outcome.ok;

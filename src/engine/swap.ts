@@ -55,7 +55,7 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
     const probe = async (timeoutMs: number): Promise<ProbeResult> => {
       // Between two inspections, only the port is asked, until something answers on it.
       if (d.deps.clock.now() - inspectedAt < h.intervalMs) {
-        const http = await probeHttp(d.deps.http, url, h, timeoutMs, d.deps.signal);
+        const http = await probeHttp(d.deps.http, url, h, timeoutMs, d.stepSignal);
         if (http.silent) return http;
       }
       inspectedAt = d.deps.clock.now();
@@ -69,7 +69,7 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
         intervalMs: h.intervalMs,
         silentIntervalMs: SILENT_PROBE_MS,
       },
-      d.deps,
+      d.waits,
     );
     const once = s.oneOff[next] ?? [];
     if (outcome.ok && once.length) {
@@ -150,7 +150,9 @@ export async function swap(d: Deployment, s: Situation, next: string, starts: Pr
   // With several hosts, every host records its cleanup (after a first deploy too) before any host stops its old
   // color or clears its journal: a runner that dies meanwhile leaves that record on a host that had not finished.
   if (stopsOld || d.deps.fleet) await d.record('cleanup');
-  await d.reach('committed');
+  if (d.deps.fleet && !(await d.deps.fleet.committed(d))) {
+    d.keepJournal = 'another host ended before it recorded its cleanup: the next run finishes the switch there';
+  }
   if (old && stopsOld) {
     d.cleanupStarted = true;
     await d.phase('cleanup', () => cleanup(d, old, s.services[old] ?? []));
@@ -560,7 +562,7 @@ export async function checkThrough(
   let oldRetired = false;
   const probe = async (timeoutMs: number): Promise<ProbeResult> => {
     const sentRetired = oldRetired;
-    const answer = await probeHttp(d.deps.http, check.url, h, timeoutMs, d.deps.signal);
+    const answer = await probeHttp(d.deps.http, check.url, h, timeoutMs, d.stepSignal);
     if (!answer.ok || !answer.response) {
       goodSince = undefined;
       return answer;
@@ -594,7 +596,7 @@ export async function checkThrough(
   const outcome = await pollUntil(
     d.cancellable(probe),
     { what: `${check.what} at ${check.url}`, timeoutMs: d.config.verifyTimeoutMs, intervalMs: VERIFY_INTERVAL_MS },
-    d.deps,
+    d.waits,
   );
   if (!outcome.ok) {
     d.checkCancelled(`during verify${when ? ` ${when}` : ''}`);
@@ -614,7 +616,7 @@ export async function checkThrough(
  */
 async function settled(d: Deployment): Promise<void> {
   const confirmed = [...d.switchedAt.keys()].filter((c) => !d.unconfirmed.has(c));
-  await Promise.all(confirmed.map((c) => d.proxy.settled(c, d.deps.signal)));
+  await Promise.all(confirmed.map((c) => d.proxy.settled(c, d.stepSignal)));
 }
 
 export function setVerified(d: Deployment, what: string, text: string): void {

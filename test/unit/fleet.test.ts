@@ -274,6 +274,99 @@ describe('several hosts, one release', () => {
     expect(Math.min(...stops)).toBeGreaterThanOrEqual(callsBefore);
   });
 
+  it('a host that cannot record its cleanup: the others keep their journals, and the next run finishes it there', async () => {
+    const f = withHook(await fleet(2, { live: 'blue', raw: { 'post-switch-command': 'smoke-test' } }));
+    const second = f.hosts[1]!;
+    const journal = second.deps.journal;
+    let broken = true;
+    second.deps = {
+      ...second.deps,
+      journal: {
+        read: (key) => journal.read(key),
+        clear: (key) => journal.clear(key),
+        settle: (key) => journal.settle(key),
+        write: async (key, e) => {
+          if (broken && e.phase === 'cleanup') throw new Error('the engine does not answer');
+          await journal.write(key, e);
+        },
+      },
+    };
+    const first = await f.run();
+    expect(first.hosts?.map((h) => h.exitCode)).toEqual([0, 3]);
+    expect(f.hosts[0]?.journal.entries.get('project:app')?.phase).toBe('cleanup');
+    broken = false;
+    const next = await f.run();
+    expect(next.error).toBeUndefined();
+    expect(next.hosts?.map((h) => h.interrupted?.serving)).toEqual(['green', 'green']);
+    expect(next).toMatchObject({ status: 'deployed', exitCode: 0, color: 'blue' });
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it('a host whose recovery fails: the others keep their journals, and the next run weighs them together again', async () => {
+    const f = await leftAtCleanupAndPostSwitch();
+    const second = f.hosts[1]!;
+    const journal = second.deps.journal;
+    let broken = true;
+    second.deps = {
+      ...second.deps,
+      journal: {
+        read: (key) => journal.read(key),
+        clear: (key) => journal.clear(key),
+        settle: (key) => journal.settle(key),
+        write: async (key, e) => {
+          if (broken) throw new Error('the engine does not answer');
+          await journal.write(key, e);
+        },
+      },
+    };
+    const first = await f.run();
+    expect(first.hosts?.map((h) => h.exitCode)).toEqual([1, 3]);
+    expect(f.hosts[0]?.journal.entries.size).toBe(1);
+    broken = false;
+    const next = await f.run();
+    expect(next.error).toBeUndefined();
+    expect(next.hosts?.map((h) => h.interrupted?.serving)).toEqual(['green', 'green']);
+    expect(f.served()).toEqual(['blue', 'blue']);
+  });
+
+  it("another host's failure does not cut short a recovery's health check", async () => {
+    const f = await fleet(3, { live: 'blue' });
+    const [first, second, third] = f.hosts;
+    if (!first || !second || !third) throw new Error('no hosts');
+    const phases = ['cleanup', 'post-switch'] as const;
+    for (const [i, h] of [first, second].entries()) {
+      h.host.addRunning('app-green');
+      h.files.put(INCLUDE, renderInclude(h.config.targets[0]!, 'green', 8001));
+      await h.host.run('docker', ['exec', 'proxy', 'nginx', '-s', 'reload'], { timeoutMs: 1 });
+      h.journal.entries.set('project:app', unfinishedDeploy(phases[i]!, { reloading: ['proxy'] }));
+    }
+    // Green answers on web2 only after a second; web3's engine fails meanwhile.
+    second.host.appStatus.set('app-green', 503);
+    const start = f.clock.now();
+    const sleep = f.clock.sleep.bind(f.clock);
+    f.clock.sleep = async (ms, signal) => {
+      await sleep(ms, signal);
+      if (f.clock.now() - start >= 1_000) second.host.appStatus.delete('app-green');
+    };
+    const journal = third.deps.journal;
+    third.deps = {
+      ...third.deps,
+      journal: {
+        ...journal,
+        read: async () => {
+          await f.clock.sleep(500);
+          throw new Error('the engine does not answer');
+        },
+        write: (key, e) => journal.write(key, e),
+        clear: (key) => journal.clear(key),
+        settle: (key) => journal.settle(key),
+      },
+    };
+    const result = await f.run();
+    expect(result.hosts?.map((h) => h.interrupted?.serving)).toEqual(['green', 'green', undefined]);
+    expect(f.served().slice(0, 2)).toEqual(['green', 'green']);
+  });
+
   it('a rollback after a deploy that died and was undone on one host goes nowhere on any host', async () => {
     const { f } = await afterDeadDeploy();
     for (const h of f.hosts) h.config.command = 'rollback';
