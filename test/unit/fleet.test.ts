@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Deps } from '../../src/engine/deployment.js';
 import { executeFleet } from '../../src/engine/fleet.js';
 import { outputsOf, summaryMarkdown, summaryText } from '../../src/report.js';
-import type { JournalEntry } from '../../src/docker/journal.js';
+import type { Journal, JournalEntry } from '../../src/docker/journal.js';
 import type { LockHolder } from '../../src/docker/lock.js';
 import { renderInclude } from '../../src/proxy/include.js';
 import {
@@ -60,6 +60,33 @@ async function fleet(n: number, { lives, maxParallel = 4, names, ...options }: F
   const of = (name: string, pattern: RegExp) =>
     calls.flatMap((c, i) => (c.startsWith(`${name}: `) && pattern.test(c) ? [i] : []));
   return { hosts, run, log, clock, calls, locks, served, of };
+}
+
+type FleetHostOf = Awaited<ReturnType<typeof fleet>>['hosts'][number];
+
+/** Replaces some calls of a host's journal (the others go to it as they were). */
+function changeJournal(h: FleetHostOf, change: Partial<Journal>): void {
+  const journal = h.deps.journal;
+  h.deps = {
+    ...h.deps,
+    journal: {
+      read: (key) => journal.read(key),
+      write: (key, e) => journal.write(key, e),
+      clear: (key) => journal.clear(key),
+      settle: (key) => journal.settle(key),
+      ...change,
+    },
+  };
+}
+
+/** At the watch's first look (once the proxies serve green), `send` gives each host its users' requests. */
+function onFirstWatchPoll(f: Awaited<ReturnType<typeof fleet>>, send: (h: FleetHostOf) => void): void {
+  let sent = false;
+  eachWatchPoll(f.clock, f.hosts[0]!.host, () => {
+    if (sent) return;
+    sent = true;
+    for (const h of f.hosts) send(h);
+  });
 }
 
 /** Two hosts on blue; the first one's journal holds a deploy of green that died at up, its green left running. */
@@ -244,25 +271,19 @@ describe('several hosts, one release', () => {
     let callsBefore = -1;
     for (const h of f.hosts) {
       const journal = h.deps.journal;
-      h.deps = {
-        ...h.deps,
-        journal: {
-          ...journal,
-          read: (key) => journal.read(key),
-          settle: (key) => journal.settle(key),
-          write: async (key, e) => {
-            // The second host's engine is slow to store its record.
-            if (e.phase === 'cleanup' && h.name === 'web2') await f.clock.sleep(1_000);
-            await journal.write(key, e);
-            events.push(`${h.name} recorded ${e.phase}`);
-            if (e.phase === 'cleanup' && h.name === 'web2') callsBefore = f.calls.length;
-          },
-          clear: async (key) => {
-            events.push(`${h.name} cleared`);
-            await journal.clear(key);
-          },
+      changeJournal(h, {
+        write: async (key, e) => {
+          // The second host's engine is slow to store its record.
+          if (e.phase === 'cleanup' && h.name === 'web2') await f.clock.sleep(1_000);
+          await journal.write(key, e);
+          events.push(`${h.name} recorded ${e.phase}`);
+          if (e.phase === 'cleanup' && h.name === 'web2') callsBefore = f.calls.length;
         },
-      };
+        clear: async (key) => {
+          events.push(`${h.name} cleared`);
+          await journal.clear(key);
+        },
+      });
     }
     const result = await f.run();
     expect(result).toMatchObject({ status: 'deployed', exitCode: 0 });
@@ -279,18 +300,12 @@ describe('several hosts, one release', () => {
     const second = f.hosts[1]!;
     const journal = second.deps.journal;
     let broken = true;
-    second.deps = {
-      ...second.deps,
-      journal: {
-        read: (key) => journal.read(key),
-        clear: (key) => journal.clear(key),
-        settle: (key) => journal.settle(key),
-        write: async (key, e) => {
-          if (broken && e.phase === 'cleanup') throw new Error('the engine does not answer');
-          await journal.write(key, e);
-        },
+    changeJournal(second, {
+      write: async (key, e) => {
+        if (broken && e.phase === 'cleanup') throw new Error('the engine does not answer');
+        await journal.write(key, e);
       },
-    };
+    });
     const first = await f.run();
     expect(first.hosts?.map((h) => h.exitCode)).toEqual([0, 3]);
     expect(f.hosts[0]?.journal.entries.get('project:app')?.phase).toBe('cleanup');
@@ -307,18 +322,12 @@ describe('several hosts, one release', () => {
     const second = f.hosts[1]!;
     const journal = second.deps.journal;
     let broken = true;
-    second.deps = {
-      ...second.deps,
-      journal: {
-        read: (key) => journal.read(key),
-        clear: (key) => journal.clear(key),
-        settle: (key) => journal.settle(key),
-        write: async (key, e) => {
-          if (broken) throw new Error('the engine does not answer');
-          await journal.write(key, e);
-        },
+    changeJournal(second, {
+      write: async (key, e) => {
+        if (broken) throw new Error('the engine does not answer');
+        await journal.write(key, e);
       },
-    };
+    });
     const first = await f.run();
     expect(first.hosts?.map((h) => h.exitCode)).toEqual([1, 3]);
     expect(f.hosts[0]?.journal.entries.size).toBe(1);
@@ -348,20 +357,12 @@ describe('several hosts, one release', () => {
       await sleep(ms, signal);
       if (f.clock.now() - start >= 1_000) second.host.appStatus.delete('app-green');
     };
-    const journal = third.deps.journal;
-    third.deps = {
-      ...third.deps,
-      journal: {
-        ...journal,
-        read: async () => {
-          await f.clock.sleep(500);
-          throw new Error('the engine does not answer');
-        },
-        write: (key, e) => journal.write(key, e),
-        clear: (key) => journal.clear(key),
-        settle: (key) => journal.settle(key),
+    changeJournal(third, {
+      read: async () => {
+        await f.clock.sleep(500);
+        throw new Error('the engine does not answer');
       },
-    };
+    });
     const result = await f.run();
     expect(result.hosts?.map((h) => h.interrupted?.serving)).toEqual(['green', 'green', undefined]);
     expect(f.served().slice(0, 2)).toEqual(['green', 'green']);
@@ -533,13 +534,8 @@ describe('several hosts, one release', () => {
 
   it('a release that fails on every host, each with fewer than min-requests: judged over every host, rolled back', async () => {
     const f = await fleet(2, { live: 'blue', raw: { 'watch-seconds': '3' } });
-    let sent = false;
-    eachWatchPoll(f.clock, f.hosts[0]!.host, () => {
-      if (sent) return;
-      sent = true;
-      // 15 requests per host, 5 of them failed: each host alone has too few to judge (min-requests 20).
-      for (const h of f.hosts) h.host.userRequests('proxy', 15, (i) => (i % 3 ? 200 : 500));
-    });
+    // 15 requests per host, 5 of them failed: each host alone has too few to judge (min-requests 20).
+    onFirstWatchPoll(f, (h) => h.host.userRequests('proxy', 15, (i) => (i % 3 ? 200 : 500)));
     const result = await f.run();
     expect(result).toMatchObject({ status: 'rolled-back', exitCode: 1, color: 'blue' });
     expect(result.error).toMatch(
@@ -550,12 +546,7 @@ describe('several hosts, one release', () => {
 
   it('hosts with few requests each that pass together: judged over every host, deployed', async () => {
     const f = await fleet(2, { live: 'blue', raw: { 'watch-seconds': '3' } });
-    let sent = false;
-    eachWatchPoll(f.clock, f.hosts[0]!.host, () => {
-      if (sent) return;
-      sent = true;
-      for (const h of f.hosts) h.host.userRequests('proxy', 15);
-    });
+    onFirstWatchPoll(f, (h) => h.host.userRequests('proxy', 15));
     const result = await f.run();
     expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
     expect(result.hosts?.[0]?.traffic).toMatchObject({ verdict: 'passed', requests: 15 });
@@ -962,20 +953,13 @@ describe('a fleet deploy killed at any instant: the next one finds the hosts on 
   describe('the recovery of hosts left at cleanup and post-switch, the second one slow to clear its journal', async () =>
     killedEverywhere(async () => {
       const f = await leftAtCleanupAndPostSwitch();
-      const second = f.hosts[1]!;
-      const journal = second.deps.journal;
-      second.deps = {
-        ...second.deps,
-        journal: {
-          read: (key) => journal.read(key),
-          write: (key, e) => journal.write(key, e),
-          settle: (key) => journal.settle(key),
-          clear: async (key) => {
-            await f.clock.sleep(1_000);
-            await journal.clear(key);
-          },
+      const journal = f.hosts[1]!.deps.journal;
+      changeJournal(f.hosts[1]!, {
+        clear: async (key) => {
+          await f.clock.sleep(1_000);
+          await journal.clear(key);
         },
-      };
+      });
       return f;
     }, 'blue'));
 });
