@@ -293,6 +293,7 @@ describe('several hosts, one release', () => {
     expect(recorded).toBeGreaterThan(-1);
     expect(events.slice(0, recorded).filter((e) => e.endsWith('cleared'))).toEqual([]);
     expect(Math.min(...stops)).toBeGreaterThanOrEqual(callsBefore);
+    expect(f.served()).toEqual(['green', 'green']);
   });
 
   it('a host that cannot record its cleanup: the others keep their journals, and the next run finishes it there', async () => {
@@ -549,6 +550,7 @@ describe('several hosts, one release', () => {
     onFirstWatchPoll(f, (h) => h.host.userRequests('proxy', 15));
     const result = await f.run();
     expect(result).toMatchObject({ status: 'deployed', exitCode: 0, color: 'green' });
+    expect(f.served()).toEqual(['green', 'green']);
     expect(result.hosts?.[0]?.traffic).toMatchObject({ verdict: 'passed', requests: 15 });
     expect(result.hosts?.[0]?.traffic?.detail).toMatch(
       /fewer than min-requests \(20\): not judged; over every host, 30 requests to green, 0 failed/,
